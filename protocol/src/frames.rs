@@ -1,0 +1,200 @@
+//! The WebSocket contract (DESIGN.md, "The public contract"): JSON text frames, each an object
+//! with a `"type"` field. Inbound and outbound are separate enums so neither side can send the
+//! other's frames by mistake.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use crate::input::{MESSAGE_MAX, NICK_MAX, NICK_MIN};
+
+/// Largest WebSocket message a client may send; larger ones close the socket with 1009.
+pub const FRAME_MAX_BYTES: usize = 64 * 1024;
+/// Longest `client_id` echoed back to a client.
+pub const CLIENT_ID_MAX: usize = 64;
+
+/// Every frame type a client may send, for telling `unknown_type` from `bad_frame`.
+pub const CLIENT_FRAME_TYPES: &[&str] = &["join", "say", "typing", "leave", "ping"];
+
+/// A frame from the browser.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Enter `room` as `nick`, leaving any room this connection is in. `since` is the last
+    /// message id the client saw: history after it is replayed.
+    Join {
+        room: String,
+        nick: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Ulid>,
+    },
+    /// Post a message to the current room. `client_id` is echoed in the `ack` or `error`.
+    Say {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// The person is typing; relayed to the room as `typing {nick}`.
+    Typing {},
+    /// Leave the current room.
+    Leave {},
+    /// Application-level keepalive, answered by `pong`.
+    Ping {},
+}
+
+/// A message as everyone in the room sees it (no IP, ever).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MessageView {
+    pub id: Ulid,
+    pub room: String,
+    pub nick: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub staff: bool,
+}
+
+/// Limits announced in `hello`, so clients can check input before sending it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Limits {
+    pub nick_min: usize,
+    pub nick_max: usize,
+    pub message_max: usize,
+    pub frame_max: usize,
+    pub rate: RateLimit,
+}
+
+/// Token bucket for `say`: `burst` messages at once, refilled at `per_second`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RateLimit {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+impl Limits {
+    pub fn new(rate: RateLimit) -> Self {
+        Self {
+            nick_min: NICK_MIN,
+            nick_max: NICK_MAX,
+            message_max: MESSAGE_MAX,
+            frame_max: FRAME_MAX_BYTES,
+            rate,
+        }
+    }
+}
+
+/// What happened to a member, in a `presence` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceEvent {
+    Join,
+    Leave,
+    Kick,
+}
+
+/// A frame to the browser.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// First frame on every connection.
+    Hello { version: String, limits: Limits },
+    /// The connection is now in `room` as `nick`; `history` is the recent past (after `since`).
+    Joined {
+        room: String,
+        nick: String,
+        members: Vec<String>,
+        history: Vec<MessageView>,
+    },
+    /// A message in the room, sent to every member including its author.
+    Message(MessageView),
+    /// The server accepted a `say`; `id` is the message's id.
+    Ack {
+        id: Ulid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// Someone joined, left, or was removed.
+    Presence { event: PresenceEvent, nick: String },
+    /// Someone is typing.
+    Typing { nick: String },
+    /// A message's text changed (staff edit in Discord).
+    Edited { id: Ulid, text: String },
+    /// A message was removed by a moderator.
+    Deleted { id: Ulid },
+    /// This connection was removed from the service; the server closes it next.
+    Kicked { reason: String },
+    /// Something the client sent was refused; the connection stays usable.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    /// Answer to `ping`.
+    Pong {},
+}
+
+impl ServerFrame {
+    /// An error frame without client id or retry hint.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error { code, message: message.into(), client_id: None, retry_after_ms: None }
+    }
+
+    /// Serialise to JSON text. Serialising these types cannot fail (no maps with non-string
+    /// keys, no foreign `Serialize` impls), so failure is reported as a generic error frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            format!(r#"{{"type":"error","code":"unavailable","message":"internal: {e}"}}"#)
+        })
+    }
+}
+
+/// Stable, snake_case error codes (DESIGN.md lists them; extend, never rename).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadFrame,
+    UnknownType,
+    InvalidNick,
+    NickTaken,
+    UnknownRoom,
+    RoomFull,
+    RoomLocked,
+    NotInRoom,
+    EmptyMessage,
+    TooLong,
+    RateLimited,
+    Slowmode,
+    Filtered,
+    TooManyRooms,
+    Banned,
+    Unavailable,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_parse_by_type() {
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"say","text":"hi","extra":1}"#).unwrap();
+        assert_eq!(f, ClientFrame::Say { text: "hi".into(), client_id: None });
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"typing"}"#).unwrap();
+        assert_eq!(f, ClientFrame::Typing {});
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"join","room":"x"}"#).is_err());
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"say","text":5}"#).is_err());
+    }
+
+    #[test]
+    fn server_frames_have_the_contract_shape() {
+        let v: serde_json::Value = serde_json::from_str(&ServerFrame::error(ErrorCode::RoomFull, "full").to_json()).unwrap();
+        assert_eq!(v, serde_json::json!({"type":"error","code":"room_full","message":"full"}));
+        let msg = MessageView { id: Ulid::nil(), room: "lobby".into(), nick: "Al".into(), text: "x".into(), at: DateTime::UNIX_EPOCH, staff: false };
+        let v: serde_json::Value = serde_json::from_str(&ServerFrame::Message(msg).to_json()).unwrap();
+        assert_eq!(v["type"], "message");
+        assert_eq!(v["id"], "00000000000000000000000000");
+        assert_eq!(v["at"], "1970-01-01T00:00:00Z");
+        assert_eq!(ServerFrame::Pong {}.to_json(), r#"{"type":"pong"}"#);
+    }
+}

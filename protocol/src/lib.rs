@@ -1,0 +1,21 @@
+//! Everything that crosses a process boundary in Textual Chatroulette.
+//!
+//! * [`frames`]: the WebSocket contract between browsers and gateways (inbound and outbound kept
+//!   apart, one serde enum each, tagged by `"type"`).
+//! * [`input`]: the input rules (nickname, message text, room slug) as validated newtypes, so the
+//!   rest of the code never sees unchecked strings.
+//! * [`events`]: what the gateways and the bot exchange over the bus (room definitions, logged
+//!   messages, control events).
+//!
+//! No I/O lives here: the crate is shared by every process role and by tests.
+
+pub mod events;
+pub mod frames;
+pub mod input;
+
+pub use events::{BanDef, ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomKind};
+pub use frames::{ClientFrame, ErrorCode, Limits, MessageView, PresenceEvent, ServerFrame};
+pub use input::{MessageText, Nickname, RoomSlug};
+
+/// Version reported in the `hello` frame.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
