@@ -1,1 +1,170 @@
-//! bus
+//! The bus between gateways and the bot.
+//!
+//! One trait, [`Bus`], carries everything a split deployment needs: room fan-out, presence with
+//! an atomic capacity check, recent history, the durable gateway → bot queue, control events, and
+//! the room and ban snapshots gateways serve from while the bot is away. [`memory::InProcessBus`]
+//! implements it with tokio primitives for the one-process default; a Redis implementation sits
+//! behind the same trait for split deployment. Both must pass the conformance suite in
+//! `tests/it`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use protocol::{BanDef, ControlEvent, InboundEvent, MessageView, RoomDef, RoomSlug};
+use tokio::sync::broadcast;
+use ulid::Ulid;
+
+pub mod memory;
+
+pub use memory::InProcessBus;
+
+/// How many recent messages per room are kept for joiners and `since` resume.
+pub const HISTORY_LEN: usize = 50;
+
+/// Bus failures. Callers map these to `unavailable` for users; nothing is retried silently.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+    #[error("malformed bus payload: {0}")]
+    Codec(String),
+}
+
+/// Who holds a seat: the member's nickname, the key it is compared by, and an opaque holder id
+/// (gateway + connection) so a late release never frees somebody else's seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    pub nick: String,
+    pub key: String,
+    pub holder: String,
+}
+
+/// Outcome of [`Bus::claim_seat`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeatClaim {
+    /// The seat is yours; `members` are the room's nicknames, yours included.
+    Granted { members: Vec<String> },
+    /// The room is at capacity.
+    Full,
+    /// Somebody in the room already uses this nickname (compared by key).
+    NickTaken,
+}
+
+/// One entry of the gateway → bot queue, delivered until acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub id: String,
+    pub event: InboundEvent,
+}
+
+/// A gateway's subscription to one room's events (already-serialised server frames).
+pub struct RoomFeed {
+    rx: broadcast::Receiver<Bytes>,
+    room: RoomSlug,
+}
+
+impl RoomFeed {
+    pub fn new(room: RoomSlug, rx: broadcast::Receiver<Bytes>) -> Self {
+        Self { rx, room }
+    }
+
+    /// Next frame; `None` once the bus side is gone. A subscriber that fell behind skips what
+    /// it missed and says so in the log (it is never silent).
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        loop {
+            match self.rx.recv().await {
+                Ok(frame) => return Some(frame),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(room = %self.room, skipped = n, "room feed lagged; frames skipped");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// The bot's control events as seen by one gateway.
+pub struct ControlFeed {
+    rx: broadcast::Receiver<ControlEvent>,
+}
+
+/// What a control subscriber gets: an event, or notice that some were missed (so the gateway
+/// reloads its snapshots rather than trusting a stale view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlMessage {
+    Event(ControlEvent),
+    Resync,
+}
+
+impl ControlFeed {
+    pub fn new(rx: broadcast::Receiver<ControlEvent>) -> Self {
+        Self { rx }
+    }
+
+    /// Next control message; `None` once the bus side is gone.
+    pub async fn recv(&mut self) -> Option<ControlMessage> {
+        match self.rx.recv().await {
+            Ok(event) => Some(ControlMessage::Event(event)),
+            Err(broadcast::error::RecvError::Lagged(_)) => Some(ControlMessage::Resync),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+/// Everything gateways and the bot say to each other.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Is the bus reachable? Drives `/readyz`.
+    async fn ping(&self) -> Result<(), BusError>;
+
+    // ---- room fan-out -------------------------------------------------------------------
+    /// Deliver a serialised server frame to every subscriber of `room`, on every gateway.
+    async fn publish(&self, room: &RoomSlug, frame: Bytes) -> Result<(), BusError>;
+    /// Subscribe this process to `room`'s frames; dropping the feed unsubscribes.
+    async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError>;
+
+    // ---- presence -----------------------------------------------------------------------
+    /// Take a seat in `room` if it has fewer than `capacity` members and nobody holds the same
+    /// nickname key. Atomic: concurrent claims never overfill a room. Claiming again with the
+    /// same holder and key is granted (idempotent).
+    async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError>;
+    /// Give the seat back; a no-op unless `holder` still holds `key` in `room`.
+    async fn release_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError>;
+    /// Nicknames currently in `room`.
+    async fn members(&self, room: &RoomSlug) -> Result<Vec<String>, BusError>;
+    /// Member counts, in the order of `rooms`.
+    async fn occupancy(&self, rooms: &[RoomSlug]) -> Result<Vec<u32>, BusError>;
+
+    // ---- history ------------------------------------------------------------------------
+    /// Remember a message as one of the room's last [`HISTORY_LEN`].
+    async fn record_history(&self, message: &MessageView) -> Result<(), BusError>;
+    /// The room's recent messages, oldest first; with `since`, only those after it (all of
+    /// them when `since` is no longer in the window, so a client never misses any).
+    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError>;
+    /// Fill an empty history (at start, from the message log). Ignored when it has entries.
+    async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError>;
+
+    // ---- durable queue gateway → bot --------------------------------------------------------
+    /// Append an event; once this returns Ok, the event is the bot's to handle.
+    async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError>;
+    /// Up to `max` new entries for `consumer`, waiting at most `wait` for the first.
+    async fn dequeue(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError>;
+    /// Entries delivered but not acknowledged for at least `min_idle` (a crashed or failed
+    /// consumer), handed to `consumer` again.
+    async fn reclaim(&self, consumer: &str, min_idle: Duration, max: usize) -> Result<Vec<QueueEntry>, BusError>;
+    /// Mark entries handled; they are never delivered again.
+    async fn ack(&self, ids: &[String]) -> Result<(), BusError>;
+
+    // ---- control events bot → gateways ---------------------------------------------------
+    async fn publish_control(&self, event: &ControlEvent) -> Result<(), BusError>;
+    async fn subscribe_control(&self) -> Result<ControlFeed, BusError>;
+
+    // ---- snapshots the bot maintains and gateways read -------------------------------------
+    async fn put_room(&self, room: &RoomDef) -> Result<(), BusError>;
+    async fn remove_room(&self, slug: &RoomSlug) -> Result<(), BusError>;
+    async fn rooms(&self) -> Result<Vec<RoomDef>, BusError>;
+    async fn put_ban(&self, ban: &BanDef) -> Result<(), BusError>;
+    async fn remove_ban(&self, id: i64) -> Result<(), BusError>;
+    async fn bans(&self) -> Result<Vec<BanDef>, BusError>;
+}

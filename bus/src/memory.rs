@@ -1,0 +1,261 @@
+//! The in-process bus: the one-process default, where gateway and bot share memory.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use protocol::{BanDef, ControlEvent, InboundEvent, MessageView, RoomDef, RoomSlug};
+use tokio::sync::{Notify, broadcast};
+use ulid::Ulid;
+
+use crate::{Bus, BusError, ControlFeed, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim};
+
+/// Per-room broadcast depth: how far a slow subscriber may fall behind before skipping.
+const ROOM_FEED_DEPTH: usize = 4096;
+const CONTROL_DEPTH: usize = 1024;
+
+/// Everything in memory; cheap to clone through an `Arc`.
+pub struct InProcessBus {
+    rooms_fanout: Mutex<HashMap<RoomSlug, broadcast::Sender<Bytes>>>,
+    presence: Mutex<HashMap<RoomSlug, Vec<Seat>>>,
+    history: Mutex<HashMap<RoomSlug, VecDeque<MessageView>>>,
+    queue: Mutex<Queue>,
+    queue_ready: Notify,
+    control: broadcast::Sender<ControlEvent>,
+    room_defs: Mutex<BTreeMap<RoomSlug, RoomDef>>,
+    ban_defs: Mutex<BTreeMap<i64, BanDef>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    next_id: u64,
+    ready: VecDeque<QueueEntry>,
+    pending: BTreeMap<u64, (QueueEntry, Instant)>,
+}
+
+impl Default for InProcessBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InProcessBus {
+    pub fn new() -> Self {
+        Self {
+            rooms_fanout: Mutex::default(),
+            presence: Mutex::default(),
+            history: Mutex::default(),
+            queue: Mutex::default(),
+            queue_ready: Notify::new(),
+            control: broadcast::channel(CONTROL_DEPTH).0,
+            room_defs: Mutex::default(),
+            ban_defs: Mutex::default(),
+        }
+    }
+}
+
+/// Take a std mutex, recovering the data if a panicking thread poisoned it: every critical
+/// section here leaves the maps consistent before anything that could panic.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn parse_entry_id(id: &str) -> Result<u64, BusError> {
+    id.parse().map_err(|_| BusError::Codec(format!("not an in-process queue id: {id:?}")))
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    async fn publish(&self, room: &RoomSlug, frame: Bytes) -> Result<(), BusError> {
+        let mut fanout = lock(&self.rooms_fanout);
+        if let Some(tx) = fanout.get(room) {
+            if tx.send(frame).is_err() {
+                // Nobody listens any more: forget the channel.
+                fanout.remove(room);
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError> {
+        let mut fanout = lock(&self.rooms_fanout);
+        let tx = fanout
+            .entry(room.clone())
+            .or_insert_with(|| broadcast::channel(ROOM_FEED_DEPTH).0);
+        Ok(RoomFeed::new(room.clone(), tx.subscribe()))
+    }
+
+    async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError> {
+        let mut presence = lock(&self.presence);
+        let seats = presence.entry(room.clone()).or_default();
+        if let Some(existing) = seats.iter().find(|s| s.key == seat.key) {
+            if existing.holder != seat.holder {
+                return Ok(SeatClaim::NickTaken);
+            }
+        } else {
+            if seats.len() >= capacity as usize {
+                return Ok(SeatClaim::Full);
+            }
+            seats.push(seat.clone());
+        }
+        Ok(SeatClaim::Granted { members: seats.iter().map(|s| s.nick.clone()).collect() })
+    }
+
+    async fn release_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError> {
+        let mut presence = lock(&self.presence);
+        if let Some(seats) = presence.get_mut(room) {
+            seats.retain(|s| !(s.key == key && s.holder == holder));
+            if seats.is_empty() {
+                presence.remove(room);
+            }
+        }
+        Ok(())
+    }
+
+    async fn members(&self, room: &RoomSlug) -> Result<Vec<String>, BusError> {
+        let presence = lock(&self.presence);
+        Ok(presence.get(room).map(|s| s.iter().map(|s| s.nick.clone()).collect()).unwrap_or_default())
+    }
+
+    async fn occupancy(&self, rooms: &[RoomSlug]) -> Result<Vec<u32>, BusError> {
+        let presence = lock(&self.presence);
+        Ok(rooms
+            .iter()
+            .map(|r| presence.get(r).map_or(0, |s| u32::try_from(s.len()).unwrap_or(u32::MAX)))
+            .collect())
+    }
+
+    async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
+        let room = RoomSlug::parse(&message.room).map_err(|e| BusError::Codec(e.to_string()))?;
+        let mut history = lock(&self.history);
+        let entries = history.entry(room).or_default();
+        entries.push_back(message.clone());
+        while entries.len() > HISTORY_LEN {
+            entries.pop_front();
+        }
+        Ok(())
+    }
+
+    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError> {
+        let history = lock(&self.history);
+        let Some(entries) = history.get(room) else { return Ok(Vec::new()) };
+        let start = since
+            .and_then(|id| entries.iter().position(|m| m.id == id))
+            .map_or(0, |pos| pos + 1);
+        Ok(entries.iter().skip(start).cloned().collect())
+    }
+
+    async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
+        let mut history = lock(&self.history);
+        let entries = history.entry(room.clone()).or_default();
+        if entries.is_empty() {
+            let skip = messages.len().saturating_sub(HISTORY_LEN);
+            entries.extend(messages.into_iter().skip(skip));
+        }
+        Ok(())
+    }
+
+    async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
+        {
+            let mut queue = lock(&self.queue);
+            queue.next_id += 1;
+            let id = queue.next_id.to_string();
+            queue.ready.push_back(QueueEntry { id, event: event.clone() });
+        }
+        self.queue_ready.notify_waiters();
+        Ok(())
+    }
+
+    async fn dequeue(&self, _consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Register interest before looking, so an enqueue between the look and the wait
+            // is not missed.
+            let notified = self.queue_ready.notified();
+            {
+                let mut queue = lock(&self.queue);
+                if !queue.ready.is_empty() {
+                    let n = max.min(queue.ready.len());
+                    let batch: Vec<QueueEntry> = queue.ready.drain(..n).collect();
+                    let now = Instant::now();
+                    for entry in &batch {
+                        let id = parse_entry_id(&entry.id)?;
+                        queue.pending.insert(id, (entry.clone(), now));
+                    }
+                    return Ok(batch);
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    async fn reclaim(&self, _consumer: &str, min_idle: Duration, max: usize) -> Result<Vec<QueueEntry>, BusError> {
+        let mut queue = lock(&self.queue);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        for (entry, delivered) in queue.pending.values_mut() {
+            if out.len() == max {
+                break;
+            }
+            if now.duration_since(*delivered) >= min_idle {
+                *delivered = now;
+                out.push(entry.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ack(&self, ids: &[String]) -> Result<(), BusError> {
+        let mut queue = lock(&self.queue);
+        for id in ids {
+            queue.pending.remove(&parse_entry_id(id)?);
+        }
+        Ok(())
+    }
+
+    async fn publish_control(&self, event: &ControlEvent) -> Result<(), BusError> {
+        // No subscriber is fine: gateways read the snapshots when they start.
+        let _ = self.control.send(event.clone());
+        Ok(())
+    }
+
+    async fn subscribe_control(&self) -> Result<ControlFeed, BusError> {
+        Ok(ControlFeed::new(self.control.subscribe()))
+    }
+
+    async fn put_room(&self, room: &RoomDef) -> Result<(), BusError> {
+        lock(&self.room_defs).insert(room.slug.clone(), room.clone());
+        Ok(())
+    }
+
+    async fn remove_room(&self, slug: &RoomSlug) -> Result<(), BusError> {
+        lock(&self.room_defs).remove(slug);
+        Ok(())
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomDef>, BusError> {
+        Ok(lock(&self.room_defs).values().cloned().collect())
+    }
+
+    async fn put_ban(&self, ban: &BanDef) -> Result<(), BusError> {
+        lock(&self.ban_defs).insert(ban.id, ban.clone());
+        Ok(())
+    }
+
+    async fn remove_ban(&self, id: i64) -> Result<(), BusError> {
+        lock(&self.ban_defs).remove(&id);
+        Ok(())
+    }
+
+    async fn bans(&self) -> Result<Vec<BanDef>, BusError> {
+        Ok(lock(&self.ban_defs).values().cloned().collect())
+    }
+}

@@ -1,0 +1,174 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::{Bus, ControlMessage, HISTORY_LEN, Seat, SeatClaim};
+use bytes::Bytes;
+use protocol::{BanDef, ControlEvent, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomKind, RoomSlug};
+use ulid::Ulid;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// A room name no other test (or test run sharing a server) uses.
+fn fresh_room() -> RoomSlug {
+    RoomSlug::parse(&format!("t-{}", Ulid::new().to_string().to_lowercase())).unwrap()
+}
+
+fn seat(nick: &str, holder: &str) -> Seat {
+    Seat { nick: nick.into(), key: nick.to_lowercase(), holder: holder.into() }
+}
+
+fn message(room: &RoomSlug, text: &str) -> MessageView {
+    MessageView { id: Ulid::new(), room: room.to_string(), nick: "Al".into(), text: text.into(), at: chrono::Utc::now(), staff: false }
+}
+
+pub async fn fanout_reaches_every_subscriber_of_the_room_only(bus: Arc<dyn Bus>) {
+    let (a, b) = (fresh_room(), fresh_room());
+    let mut a1 = bus.subscribe_room(&a).await.unwrap();
+    let mut a2 = bus.subscribe_room(&a).await.unwrap();
+    let mut b1 = bus.subscribe_room(&b).await.unwrap();
+    bus.publish(&a, Bytes::from_static(b"one")).await.unwrap();
+    bus.publish(&b, Bytes::from_static(b"two")).await.unwrap();
+    assert_eq!(tokio::time::timeout(WAIT, a1.recv()).await.unwrap().unwrap(), "one");
+    assert_eq!(tokio::time::timeout(WAIT, a2.recv()).await.unwrap().unwrap(), "one");
+    assert_eq!(tokio::time::timeout(WAIT, b1.recv()).await.unwrap().unwrap(), "two");
+    // Publishing to a room nobody watches is not an error.
+    bus.publish(&fresh_room(), Bytes::from_static(b"void")).await.unwrap();
+}
+
+pub async fn seats_respect_capacity_atomically(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let claims = (0..10).map(|i| {
+        let bus = bus.clone();
+        let room = room.clone();
+        tokio::spawn(async move { bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3).await.unwrap() })
+    });
+    let mut granted = 0;
+    for claim in claims {
+        match claim.await.unwrap() {
+            SeatClaim::Granted { .. } => granted += 1,
+            SeatClaim::Full => {}
+            SeatClaim::NickTaken => panic!("distinct nicknames"),
+        }
+    }
+    assert_eq!(granted, 3);
+    assert_eq!(bus.members(&room).await.unwrap().len(), 3);
+    assert_eq!(bus.occupancy(&[room.clone(), fresh_room()]).await.unwrap(), vec![3, 0]);
+}
+
+pub async fn nicknames_are_unique_per_room_and_release_is_holder_checked(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let SeatClaim::Granted { members } = bus.claim_seat(&room, &seat("Al", "h1"), 5).await.unwrap() else { panic!() };
+    assert_eq!(members, vec!["Al"]);
+    assert_eq!(bus.claim_seat(&room, &seat("AL", "h2"), 5).await.unwrap(), SeatClaim::NickTaken);
+    // The same holder claiming again is idempotent.
+    assert!(matches!(bus.claim_seat(&room, &seat("Al", "h1"), 5).await.unwrap(), SeatClaim::Granted { .. }));
+    // Another room has its own nicknames.
+    assert!(matches!(bus.claim_seat(&fresh_room(), &seat("Al", "h2"), 5).await.unwrap(), SeatClaim::Granted { .. }));
+    // A release by someone who does not hold the seat changes nothing.
+    bus.release_seat(&room, "al", "h2").await.unwrap();
+    assert_eq!(bus.members(&room).await.unwrap(), vec!["Al"]);
+    bus.release_seat(&room, "al", "h1").await.unwrap();
+    assert!(bus.members(&room).await.unwrap().is_empty());
+    assert!(matches!(bus.claim_seat(&room, &seat("Al", "h2"), 5).await.unwrap(), SeatClaim::Granted { .. }));
+}
+
+pub async fn history_keeps_the_last_window_and_resumes_after_since(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let sent: Vec<MessageView> = (0..HISTORY_LEN + 5).map(|i| message(&room, &format!("m{i}"))).collect();
+    for m in &sent {
+        bus.record_history(m).await.unwrap();
+    }
+    let all = bus.history(&room, None).await.unwrap();
+    assert_eq!(all, sent[5..]);
+    let after = bus.history(&room, Some(sent[HISTORY_LEN].id)).await.unwrap();
+    assert_eq!(after, sent[HISTORY_LEN + 1..]);
+    // An id that fell out of the window (or never existed) yields the whole window.
+    assert_eq!(bus.history(&room, Some(sent[0].id)).await.unwrap(), sent[5..]);
+    assert!(bus.history(&fresh_room(), None).await.unwrap().is_empty());
+}
+
+pub async fn seeding_fills_only_an_empty_history(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let seed: Vec<MessageView> = (0..3).map(|i| message(&room, &format!("s{i}"))).collect();
+    bus.seed_history(&room, seed.clone()).await.unwrap();
+    assert_eq!(bus.history(&room, None).await.unwrap(), seed);
+    bus.seed_history(&room, vec![message(&room, "ignored")]).await.unwrap();
+    assert_eq!(bus.history(&room, None).await.unwrap(), seed);
+}
+
+pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let consumer = format!("c-{}", Ulid::new());
+    // Drain anything an earlier test left, so the checks below see only ours.
+    loop {
+        let old = bus.dequeue(&consumer, 100, Duration::from_millis(10)).await.unwrap();
+        if old.is_empty() { break; }
+        bus.ack(&old.iter().map(|e| e.id.clone()).collect::<Vec<_>>()).await.unwrap();
+    }
+    let events: Vec<InboundEvent> = (0..3)
+        .map(|i| InboundEvent::Message(LoggedMessage { message: message(&room, &format!("q{i}")), ip: "198.51.100.7".parse().unwrap() }))
+        .collect();
+    // A waiting consumer wakes up when an entry arrives.
+    let waiter = {
+        let bus = bus.clone();
+        let consumer = consumer.clone();
+        tokio::spawn(async move { bus.dequeue(&consumer, 10, WAIT).await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for e in &events {
+        bus.enqueue(e).await.unwrap();
+    }
+    let mut got = waiter.await.unwrap();
+    while got.len() < 3 {
+        let more = bus.dequeue(&consumer, 10, WAIT).await.unwrap();
+        assert!(!more.is_empty(), "queue lost entries");
+        got.extend(more);
+    }
+    assert_eq!(got.iter().map(|e| e.event.clone()).collect::<Vec<_>>(), events, "in order, each once");
+    assert!(bus.dequeue(&consumer, 10, Duration::from_millis(50)).await.unwrap().is_empty());
+    // Ack the first; the other two stay pending and come back through reclaim.
+    bus.ack(&[got[0].id.clone()]).await.unwrap();
+    let again = bus.reclaim(&consumer, Duration::ZERO, 10).await.unwrap();
+    let again_ids: Vec<_> = again.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(again_ids, vec![got[1].id.clone(), got[2].id.clone()]);
+    // Entries delivered just now are not idle yet.
+    assert!(bus.reclaim(&consumer, Duration::from_secs(60), 10).await.unwrap().is_empty());
+    bus.ack(&again_ids).await.unwrap();
+    assert!(bus.reclaim(&consumer, Duration::ZERO, 10).await.unwrap().is_empty());
+}
+
+pub async fn control_events_reach_subscribers(bus: Arc<dyn Bus>) {
+    let mut feed = bus.subscribe_control().await.unwrap();
+    let slug = fresh_room();
+    bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await.unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, feed.recv()).await.unwrap().unwrap() {
+            ControlMessage::Event(ControlEvent::RoomRemoved { slug: s }) if s == slug => break,
+            _ => continue, // events of concurrent tests
+        }
+    }
+}
+
+pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
+    let slug = fresh_room();
+    let def = RoomDef { slug: slug.clone(), kind: RoomKind::Staff, title: "T".into(), topic: String::new(), capacity: 4, listed: true, locked: false, slowmode_secs: 0 };
+    bus.put_room(&def).await.unwrap();
+    assert!(bus.rooms().await.unwrap().contains(&def));
+    let changed = RoomDef { capacity: 9, ..def.clone() };
+    bus.put_room(&changed).await.unwrap();
+    let rooms = bus.rooms().await.unwrap();
+    assert!(rooms.contains(&changed) && !rooms.contains(&def));
+    bus.remove_room(&slug).await.unwrap();
+    assert!(!bus.rooms().await.unwrap().iter().any(|r| r.slug == slug));
+
+    let id = i64::from(rand_id());
+    let ban = BanDef { id, network: "203.0.113.0/24".into(), reason: "spam".into(), expires: None };
+    bus.put_ban(&ban).await.unwrap();
+    assert!(bus.bans().await.unwrap().contains(&ban));
+    bus.remove_ban(id).await.unwrap();
+    assert!(!bus.bans().await.unwrap().iter().any(|b| b.id == id));
+}
+
+fn rand_id() -> u32 {
+    (Ulid::new().random() & 0x7fff_ffff) as u32
+}

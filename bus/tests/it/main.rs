@@ -1,0 +1,34 @@
+//! The bus conformance suite: every implementation of `Bus` must pass the same checks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance;
+
+/// Runs every conformance check against one implementation, each as its own test.
+macro_rules! conformance_suite {
+    ($module:ident, $make:expr) => {
+        mod $module {
+            use super::conformance;
+            conformance_suite!(@tests $make;
+                fanout_reaches_every_subscriber_of_the_room_only,
+                seats_respect_capacity_atomically,
+                nicknames_are_unique_per_room_and_release_is_holder_checked,
+                history_keeps_the_last_window_and_resumes_after_since,
+                seeding_fills_only_an_empty_history,
+                queue_delivers_once_until_acked_and_reclaims_unacked,
+                control_events_reach_subscribers,
+                snapshots_store_rooms_and_bans,
+            );
+        }
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let bus = $make;
+                conformance::$name(bus).await;
+            }
+        )*
+    };
+}
+
+conformance_suite!(in_process, std::sync::Arc::new(bus::InProcessBus::new()));
