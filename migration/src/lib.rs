@@ -1,1 +1,16 @@
-//! migration
+//! The database schema as sea-orm migrations. Every migration runs up and down on both
+//! PostgreSQL (production) and SQLite (the embedded default); `tests/it` proves it on both.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_init;
+
+/// All migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_init::Migration)]
+    }
+}
