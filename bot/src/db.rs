@@ -1,0 +1,43 @@
+//! Connecting to the database and bringing its schema up to date.
+
+use std::path::Path;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// The embedded default: a SQLite file under `./data/`, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/chatroulette.db?mode=rwc";
+
+/// Why the database could not be opened, phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("DATABASE_URL must start with sqlite:, postgres: or postgresql: (got {0:?})")]
+    Scheme(String),
+    #[error("cannot create the directory {dir} for the SQLite database: {source}")]
+    Dir { dir: String, source: std::io::Error },
+    #[error("cannot connect to the database: {0}")]
+    Connect(DbErr),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(DbErr),
+}
+
+/// Open the database named by `url`, creating a SQLite file's directory when needed.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let file = path.split('?').next().unwrap_or_default();
+        if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| ConnectError::Dir { dir: dir.display().to_string(), source })?;
+        }
+    } else if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        return Err(ConnectError::Scheme(url.to_owned()));
+    }
+    let mut options = ConnectOptions::new(url);
+    options.sqlx_logging(false);
+    Database::connect(options).await.map_err(ConnectError::Connect)
+}
+
+/// Apply every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), ConnectError> {
+    Migrator::up(db, None).await.map_err(ConnectError::Migrate)
+}

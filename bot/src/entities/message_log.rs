@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "message_log")]
+pub struct Model {
+    /// The message's ULID, as sent to clients.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub room: String,
+    pub nickname: String,
+    pub ip: String,
+    pub ip_tag: Option<String>,
+    pub text: String,
+    pub staff: bool,
+    /// The Discord message carrying it; shared by the messages of one batch.
+    pub discord_message_id: Option<i64>,
+    pub sent_at: DateTimeUtc,
+    pub edited_at: Option<DateTimeUtc>,
+    pub deleted_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,208 @@
+//! Room definitions: the operator's and moderators' view (database) and the gateways' view
+//! ([`RoomDef`] on the bus).
+
+use chrono::Utc;
+use protocol::{RoomDef, RoomKind, RoomSlug};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
+
+use crate::BotError;
+use crate::entities::{rooms, settings};
+
+/// Largest room anyone may configure.
+pub const CAPACITY_MAX: u32 = 10_000;
+const TITLE_MAX: usize = 100;
+const TOPIC_MAX: usize = 300;
+/// Set once the default rooms were created, so rooms an operator removed stay removed.
+const SEEDED_KEY: &str = "default_rooms_seeded";
+
+/// The rooms a fresh installation starts with: (slug, title, topic, capacity).
+const DEFAULT_ROOMS: &[(&str, &str, &str, u32)] = &[
+    ("lobby", "Lobby", "Say hello: everyone starts here.", 50),
+    ("chill", "Chill", "Slow talk, good vibes.", 20),
+    ("games", "Games", "Video games, board games, any games.", 20),
+];
+
+/// A new room, as an operator or moderator describes it.
+#[derive(Debug, Clone)]
+pub struct NewRoom {
+    pub slug: RoomSlug,
+    pub capacity: u32,
+    pub title: Option<String>,
+    pub topic: Option<String>,
+    pub listed: bool,
+}
+
+/// Changes to a room; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RoomPatch {
+    pub capacity: Option<u32>,
+    pub title: Option<String>,
+    pub topic: Option<String>,
+    pub listed: Option<bool>,
+    pub locked: Option<bool>,
+    pub slowmode_secs: Option<u32>,
+}
+
+fn check_capacity(capacity: u32) -> Result<i32, BotError> {
+    if (1..=CAPACITY_MAX).contains(&capacity) {
+        i32::try_from(capacity).map_err(|_| BotError::Invalid("capacity out of range".into()))
+    } else {
+        Err(BotError::Invalid(format!("capacity must be between 1 and {CAPACITY_MAX}")))
+    }
+}
+
+fn check_text(what: &str, value: &str, max: usize) -> Result<String, BotError> {
+    let value = value.trim();
+    if value.chars().count() > max {
+        return Err(BotError::Invalid(format!("{what} is at most {max} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(BotError::Invalid(format!("{what} may not contain control characters")));
+    }
+    Ok(value.to_owned())
+}
+
+fn default_title(slug: &RoomSlug) -> String {
+    let mut title = String::new();
+    for (i, word) in slug.as_str().split('-').filter(|w| !w.is_empty()).enumerate() {
+        if i > 0 {
+            title.push(' ');
+        }
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            title.extend(first.to_uppercase());
+            title.push_str(chars.as_str());
+        }
+    }
+    title
+}
+
+/// The bus view of a stored room; `None` (and a warning) for a row that breaks the rules,
+/// e.g. edited by hand in the database.
+pub fn to_def(model: &rooms::Model) -> Option<RoomDef> {
+    let slug = RoomSlug::parse(&model.slug).ok();
+    let kind = RoomKind::parse(&model.kind);
+    let capacity = u32::try_from(model.capacity).ok().filter(|c| *c >= 1);
+    match (slug, kind, capacity) {
+        (Some(slug), Some(kind), Some(capacity)) => Some(RoomDef {
+            slug,
+            kind,
+            title: model.title.clone(),
+            topic: model.topic.clone(),
+            capacity,
+            listed: model.listed,
+            locked: model.locked,
+            slowmode_secs: u32::try_from(model.slowmode_secs).unwrap_or(0),
+        }),
+        _ => {
+            tracing::warn!(slug = %model.slug, kind = %model.kind, capacity = model.capacity, "ignoring an invalid room row");
+            None
+        }
+    }
+}
+
+/// Every room, by slug.
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError> {
+    Ok(rooms::Entity::find().order_by_asc(rooms::Column::Slug).all(db).await?)
+}
+
+/// Create a staff room.
+pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model, BotError> {
+    if rooms::Entity::find_by_id(room.slug.as_str()).one(db).await?.is_some() {
+        return Err(BotError::RoomExists(room.slug.to_string()));
+    }
+    let now = Utc::now();
+    let title = match room.title {
+        Some(t) => check_text("title", &t, TITLE_MAX)?,
+        None => default_title(&room.slug),
+    };
+    let model = rooms::ActiveModel {
+        slug: Set(room.slug.to_string()),
+        kind: Set(RoomKind::Staff.as_str().to_owned()),
+        title: Set(title),
+        topic: Set(check_text("topic", room.topic.as_deref().unwrap_or_default(), TOPIC_MAX)?),
+        capacity: Set(check_capacity(room.capacity)?),
+        listed: Set(room.listed),
+        locked: Set(false),
+        slowmode_secs: Set(0),
+        discord_channel_id: Set(None),
+        discord_thread_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        expires_at: Set(None),
+    };
+    Ok(model.insert(db).await?)
+}
+
+/// Change a room.
+pub async fn edit(db: &DatabaseConnection, slug: &RoomSlug, patch: RoomPatch) -> Result<rooms::Model, BotError> {
+    let Some(existing) = rooms::Entity::find_by_id(slug.as_str()).one(db).await? else {
+        return Err(BotError::NoSuchRoom(slug.to_string()));
+    };
+    let mut model: rooms::ActiveModel = existing.into();
+    if let Some(capacity) = patch.capacity {
+        model.capacity = Set(check_capacity(capacity)?);
+    }
+    if let Some(title) = patch.title {
+        let title = check_text("title", &title, TITLE_MAX)?;
+        if title.is_empty() {
+            return Err(BotError::Invalid("title may not be empty".into()));
+        }
+        model.title = Set(title);
+    }
+    if let Some(topic) = patch.topic {
+        model.topic = Set(check_text("topic", &topic, TOPIC_MAX)?);
+    }
+    if let Some(listed) = patch.listed {
+        model.listed = Set(listed);
+    }
+    if let Some(locked) = patch.locked {
+        model.locked = Set(locked);
+    }
+    if let Some(secs) = patch.slowmode_secs {
+        model.slowmode_secs = Set(i32::try_from(secs.min(21_600)).unwrap_or(21_600));
+    }
+    model.updated_at = Set(Utc::now());
+    Ok(model.update(db).await?)
+}
+
+/// Delete a room.
+pub async fn remove(db: &DatabaseConnection, slug: &RoomSlug) -> Result<(), BotError> {
+    let result = rooms::Entity::delete_by_id(slug.as_str()).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(BotError::NoSuchRoom(slug.to_string()));
+    }
+    Ok(())
+}
+
+/// On the very first start, create the default rooms. Returns how many were created.
+pub async fn seed_defaults(db: &DatabaseConnection) -> Result<usize, BotError> {
+    if settings::Entity::find_by_id(SEEDED_KEY).one(db).await?.is_some() {
+        return Ok(0);
+    }
+    let existing = list(db).await?;
+    let mut created = 0;
+    for (slug, title, topic, capacity) in DEFAULT_ROOMS {
+        if existing.iter().any(|r| r.slug == *slug) {
+            continue;
+        }
+        let slug = RoomSlug::parse(slug).map_err(|e| BotError::Invalid(e.to_string()))?;
+        add(db, NewRoom { slug, capacity: *capacity, title: Some((*title).to_owned()), topic: Some((*topic).to_owned()), listed: true }).await?;
+        created += 1;
+    }
+    settings::ActiveModel { key: Set(SEEDED_KEY.to_owned()), value: Set(Utc::now().to_rfc3339()) }
+        .insert(db)
+        .await?;
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_titles_read_well() {
+        assert_eq!(default_title(&RoomSlug::parse("night-owls").unwrap()), "Night Owls");
+        assert_eq!(default_title(&RoomSlug::parse("a1").unwrap()), "A1");
+    }
+}

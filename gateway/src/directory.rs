@@ -1,0 +1,104 @@
+//! The room definitions this gateway serves from: loaded from the bus snapshot at start, kept
+//! current by control events, and reloaded periodically (and whenever events were missed), so
+//! the gateway keeps working while the bot is away.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use bus::ControlMessage;
+use protocol::{ControlEvent, RoomDef, RoomSlug};
+
+use crate::State;
+
+#[derive(Default)]
+pub struct RoomDirectory {
+    rooms: RwLock<HashMap<RoomSlug, Arc<RoomDef>>>,
+}
+
+impl RoomDirectory {
+    pub fn get(&self, slug: &RoomSlug) -> Option<Arc<RoomDef>> {
+        self.read().get(slug).cloned()
+    }
+
+    /// Listed rooms, by title.
+    pub fn listed(&self) -> Vec<Arc<RoomDef>> {
+        let mut rooms: Vec<_> = self.read().values().filter(|r| r.listed).cloned().collect();
+        rooms.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then(a.slug.cmp(&b.slug)));
+        rooms
+    }
+
+    /// Replace everything; returns the slugs that disappeared.
+    pub fn replace_all(&self, rooms: Vec<RoomDef>) -> Vec<RoomSlug> {
+        let fresh: HashMap<RoomSlug, Arc<RoomDef>> =
+            rooms.into_iter().map(|r| (r.slug.clone(), Arc::new(r))).collect();
+        let mut map = self.write();
+        let gone = map.keys().filter(|k| !fresh.contains_key(*k)).cloned().collect();
+        *map = fresh;
+        gone
+    }
+
+    pub fn upsert(&self, room: RoomDef) {
+        self.write().insert(room.slug.clone(), Arc::new(room));
+    }
+
+    pub fn remove(&self, slug: &RoomSlug) {
+        self.write().remove(slug);
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<RoomSlug, Arc<RoomDef>>> {
+        self.rooms.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<RoomSlug, Arc<RoomDef>>> {
+        self.rooms.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Apply control events to this gateway until the task is aborted.
+pub async fn follow_control(state: Arc<State>) {
+    let mut refresh = tokio::time::interval(state.config.room_refresh);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut feed = match state.bus.subscribe_control().await {
+            Ok(feed) => feed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot subscribe to control events; retrying in 1 s");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        // Anything published before the subscription is covered by a fresh snapshot.
+        reload(&state).await;
+        loop {
+            tokio::select! {
+                _ = refresh.tick() => reload(&state).await,
+                message = feed.recv() => match message {
+                    Some(ControlMessage::Event(event)) => apply(&state, event).await,
+                    Some(ControlMessage::Resync) => reload(&state).await,
+                    None => break,
+                },
+            }
+        }
+    }
+}
+
+async fn reload(state: &State) {
+    match state.bus.rooms().await {
+        Ok(rooms) => {
+            for slug in state.directory.replace_all(rooms) {
+                state.hub.close_room(&slug, "this room was closed").await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot reload room definitions; serving the last known ones"),
+    }
+}
+
+async fn apply(state: &State, event: ControlEvent) {
+    match event {
+        ControlEvent::RoomUpserted { room } => state.directory.upsert(room),
+        ControlEvent::RoomRemoved { slug } => {
+            state.directory.remove(&slug);
+            state.hub.close_room(&slug, "this room was closed").await;
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! HTTP routes: the web client, the room list, probes, and the WebSocket upgrade.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use salvo::http::StatusCode;
+use salvo::prelude::*;
+use salvo::serve_static::static_embed;
+use serde::Serialize;
+
+use crate::State;
+use crate::site::Assets;
+
+/// Something `/readyz` must find reachable besides the bus (the binary adds the database).
+#[async_trait]
+pub trait ReadinessCheck: Send + Sync {
+    /// Short name shown in the readiness report.
+    fn name(&self) -> &'static str;
+    /// `Err` with a reason when not ready.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// The web client asks for resources of this origin only.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .hoop(SecurityHeaders)
+        .push(Router::with_path("healthz").get(Healthz))
+        .push(Router::with_path("readyz").get(Readyz(state.clone())))
+        .push(Router::with_path("api/rooms").get(RoomList(state.clone())))
+        .push(Router::with_path("ws").goal(WsUpgrade(state)))
+        .push(Router::with_path("{**path}").get(static_embed::<Assets>().defaults("index.html")))
+}
+
+/// A JSON body for refusals: `{code, message}`.
+#[derive(Serialize)]
+struct Refusal<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+struct SecurityHeaders;
+
+#[async_trait]
+impl Handler for SecurityHeaders {
+    async fn handle(&self, req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
+        ctrl.call_next(req, depot, res).await;
+        let headers = res.headers_mut();
+        for (name, value) in [
+            ("content-security-policy", CSP),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+        ] {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        }
+    }
+}
+
+struct Healthz;
+
+#[async_trait]
+impl Handler for Healthz {
+    async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        res.render(Text::Plain("ok"));
+    }
+}
+
+struct Readyz(Arc<State>);
+
+#[derive(Serialize)]
+struct Readiness {
+    ready: bool,
+    problems: Vec<String>,
+}
+
+#[async_trait]
+impl Handler for Readyz {
+    async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        let mut problems = Vec::new();
+        if let Err(e) = self.0.bus.ping().await {
+            problems.push(format!("bus: {e}"));
+        }
+        for check in &self.0.readiness {
+            if let Err(e) = check.check().await {
+                problems.push(format!("{}: {e}", check.name()));
+            }
+        }
+        let ready = problems.is_empty();
+        res.status_code(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE });
+        res.render(Json(Readiness { ready, problems }));
+    }
+}
+
+struct RoomList(Arc<State>);
+
+/// One entry of `GET /api/rooms`.
+#[derive(Serialize)]
+struct RoomEntry<'a> {
+    slug: &'a str,
+    title: &'a str,
+    topic: &'a str,
+    members: u32,
+    capacity: u32,
+    locked: bool,
+}
+
+#[async_trait]
+impl Handler for RoomList {
+    async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        let rooms = self.0.directory.listed();
+        let slugs: Vec<_> = rooms.iter().map(|r| r.slug.clone()).collect();
+        match self.0.bus.occupancy(&slugs).await {
+            Ok(counts) => {
+                let entries: Vec<RoomEntry<'_>> = rooms
+                    .iter()
+                    .zip(counts)
+                    .map(|(r, members)| RoomEntry {
+                        slug: r.slug.as_str(),
+                        title: &r.title,
+                        topic: &r.topic,
+                        members,
+                        capacity: r.capacity,
+                        locked: r.locked,
+                    })
+                    .collect();
+                res.add_header("cache-control", "no-store", true).ok();
+                res.render(Json(entries));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read room occupancy");
+                res.status_code(StatusCode::SERVICE_UNAVAILABLE);
+                res.render(Json(Refusal { code: "unavailable", message: "the room list is temporarily unavailable" }));
+            }
+        }
+    }
+}
+
+struct WsUpgrade(Arc<State>);
+
+#[async_trait]
+impl Handler for WsUpgrade {
+    async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        let Some(ip) = peer_ip(req) else {
+            res.status_code(StatusCode::BAD_REQUEST);
+            res.render(Json(Refusal { code: "bad_request", message: "cannot tell the client's address" }));
+            return;
+        };
+        if let Err(e) = crate::ws::upgrade(self.0.clone(), ip, req, res).await {
+            res.render(e);
+        }
+    }
+}
+
+/// The client's address, from the socket.
+fn peer_ip(req: &Request) -> Option<IpAddr> {
+    req.remote_addr().clone().into_std().map(|a| a.ip())
+}
