@@ -33,7 +33,11 @@ impl Config {
 
     /// Read through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |var: &'static str| lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |var: &'static str| {
+            lookup(var)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         if get("REDIS_URL").is_some() {
             return Err(ConfigError {
                 var: "REDIS_URL",
@@ -43,12 +47,18 @@ impl Config {
         if get("DISCORD_TOKEN").is_some() {
             return Err(ConfigError {
                 var: "DISCORD_TOKEN",
-                problem: "this version has no Discord bridge yet; unset DISCORD_TOKEN to run headless".into(),
+                problem:
+                    "this version has no Discord bridge yet; unset DISCORD_TOKEN to run headless"
+                        .into(),
             });
         }
         let mut gateway = GatewayConfig::default();
         if let Some(addr) = get("LISTEN_ADDR") {
-            gateway.listen_addr = parse("LISTEN_ADDR", &addr, "an address and port such as 127.0.0.1:8080")?;
+            gateway.listen_addr = parse(
+                "LISTEN_ADDR",
+                &addr,
+                "an address and port such as 127.0.0.1:8080",
+            )?;
         }
         if let Some(secs) = get("WS_PING_SECS") {
             gateway.ping_interval = seconds("WS_PING_SECS", &secs)?;
@@ -65,10 +75,16 @@ impl Config {
             None => gateway.say_rate.per_second,
         };
         if burst == 0 {
-            return Err(ConfigError { var: "SAY_BURST", problem: "must be at least 1".into() });
+            return Err(ConfigError {
+                var: "SAY_BURST",
+                problem: "must be at least 1".into(),
+            });
         }
         if !(per_second.is_finite() && per_second > 0.0) {
-            return Err(ConfigError { var: "SAY_PER_SECOND", problem: "must be a positive number".into() });
+            return Err(ConfigError {
+                var: "SAY_PER_SECOND",
+                problem: "must be a positive number".into(),
+            });
         }
         gateway.say_rate = RateLimit { burst, per_second };
 
@@ -76,25 +92,39 @@ impl Config {
         if let Some(secs) = get("ROOM_SYNC_SECS") {
             bot.room_sync_interval = seconds("ROOM_SYNC_SECS", &secs)?;
         }
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| bot::db::DEFAULT_DATABASE_URL.to_owned());
-        if !["sqlite:", "postgres:", "postgresql:"].iter().any(|s| database_url.starts_with(s)) {
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| bot::db::DEFAULT_DATABASE_URL.to_owned());
+        if !["sqlite:", "postgres:", "postgresql:"]
+            .iter()
+            .any(|s| database_url.starts_with(s))
+        {
             return Err(ConfigError {
                 var: "DATABASE_URL",
                 problem: "must start with sqlite:, postgres: or postgresql:".into(),
             });
         }
-        Ok(Self { database_url, gateway, bot })
+        Ok(Self {
+            database_url,
+            gateway,
+            bot,
+        })
     }
 }
 
 fn parse<T: FromStr>(var: &'static str, value: &str, expected: &str) -> Result<T, ConfigError> {
-    value.parse().map_err(|_| ConfigError { var, problem: format!("expected {expected}, got {value:?}") })
+    value.parse().map_err(|_| ConfigError {
+        var,
+        problem: format!("expected {expected}, got {value:?}"),
+    })
 }
 
 fn seconds(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
     let secs: f64 = parse(var, value, "a number of seconds")?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
-        return Err(ConfigError { var, problem: format!("expected seconds between 0 and 86400, got {value:?}") });
+        return Err(ConfigError {
+            var,
+            problem: format!("expected seconds between 0 and 86400, got {value:?}"),
+        });
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -110,23 +140,38 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn defaults_need_no_configuration() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.gateway.listen_addr, DEFAULT_LISTEN_ADDR.parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            c.gateway.listen_addr,
+            DEFAULT_LISTEN_ADDR.parse::<SocketAddr>().unwrap()
+        );
         assert!(c.database_url.starts_with("sqlite://data/"));
     }
 
     #[test]
     fn errors_name_the_variable() {
-        assert_eq!(config(&[("LISTEN_ADDR", "nope")]).unwrap_err().var, "LISTEN_ADDR");
-        assert_eq!(config(&[("WS_PING_SECS", "-1")]).unwrap_err().var, "WS_PING_SECS");
+        assert_eq!(
+            config(&[("LISTEN_ADDR", "nope")]).unwrap_err().var,
+            "LISTEN_ADDR"
+        );
+        assert_eq!(
+            config(&[("WS_PING_SECS", "-1")]).unwrap_err().var,
+            "WS_PING_SECS"
+        );
         assert_eq!(config(&[("SAY_BURST", "0")]).unwrap_err().var, "SAY_BURST");
-        assert_eq!(config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
+        assert_eq!(
+            config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
     }
 
     #[test]

@@ -41,7 +41,9 @@ impl AllInOne {
         bot::db::migrate(&db).await?;
         let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
         let bot = Bot::build(config.bot, db.clone(), bus.clone()).await?;
-        let gateway = gateway::Application::build(config.gateway, bus, vec![Arc::new(DatabaseReady(db))]).await?;
+        let gateway =
+            gateway::Application::build(config.gateway, bus, vec![Arc::new(DatabaseReady(db))])
+                .await?;
         Ok(Self { gateway, bot })
     }
 

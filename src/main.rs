@@ -86,7 +86,10 @@ fn run() -> anyhow::Result<()> {
     }
     init_tracing();
     let config = Config::from_env().context("invalid configuration")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
     runtime.block_on(async move {
         match cli.command {
             None => serve(config).await,
@@ -102,9 +105,13 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,salvo_core=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,salvo_core=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -130,12 +137,46 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
     let db = bot::db::connect(&config.database_url).await?;
     bot::db::migrate(&db).await?;
     match command {
-        RoomsCommand::Add { slug: raw, capacity, title, topic, unlisted } => {
-            let room = bot::rooms::add(&db, bot::rooms::NewRoom { slug: slug(&raw)?, capacity, title, topic, listed: !unlisted }).await?;
-            println!("created room {} ({}, capacity {})", room.slug, room.title, room.capacity);
+        RoomsCommand::Add {
+            slug: raw,
+            capacity,
+            title,
+            topic,
+            unlisted,
+        } => {
+            let room = bot::rooms::add(
+                &db,
+                bot::rooms::NewRoom {
+                    slug: slug(&raw)?,
+                    capacity,
+                    title,
+                    topic,
+                    listed: !unlisted,
+                },
+            )
+            .await?;
+            println!(
+                "created room {} ({}, capacity {})",
+                room.slug, room.title, room.capacity
+            );
         }
-        RoomsCommand::Edit { slug: raw, capacity, title, topic, listed, locked, slowmode } => {
-            let patch = bot::rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
+        RoomsCommand::Edit {
+            slug: raw,
+            capacity,
+            title,
+            topic,
+            listed,
+            locked,
+            slowmode,
+        } => {
+            let patch = bot::rooms::RoomPatch {
+                capacity,
+                title,
+                topic,
+                listed,
+                locked,
+                slowmode_secs: slowmode,
+            };
             let room = bot::rooms::edit(&db, &slug(&raw)?, patch).await?;
             println!("updated room {}", room.slug);
         }
@@ -144,7 +185,10 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
             println!("removed room {raw}");
         }
         RoomsCommand::List => {
-            println!("{:<32} {:<8} {:>8} {:<6} {:<6} {:>8}  title", "slug", "kind", "capacity", "listed", "locked", "slowmode");
+            println!(
+                "{:<32} {:<8} {:>8} {:<6} {:<6} {:>8}  title",
+                "slug", "kind", "capacity", "listed", "locked", "slowmode"
+            );
             for r in bot::rooms::list(&db).await? {
                 println!(
                     "{:<32} {:<8} {:>8} {:<6} {:<6} {:>8}  {}",

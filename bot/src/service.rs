@@ -46,12 +46,21 @@ const BATCH: usize = 200;
 
 impl Bot {
     /// Seed default rooms on the first start, publish room snapshots, load recent history.
-    pub async fn build(config: BotConfig, db: DatabaseConnection, bus: Arc<dyn Bus>) -> Result<Self, BotError> {
+    pub async fn build(
+        config: BotConfig,
+        db: DatabaseConnection,
+        bus: Arc<dyn Bus>,
+    ) -> Result<Self, BotError> {
         let seeded = rooms::seed_defaults(&db).await?;
         if seeded > 0 {
             tracing::info!(rooms = seeded, "created the default rooms");
         }
-        let mut bot = Self { db, bus, config, published: BTreeMap::new() };
+        let mut bot = Self {
+            db,
+            bus,
+            config,
+            published: BTreeMap::new(),
+        };
         // Rooms left in the bus by an earlier run but gone from the database.
         for stale in bot.bus.rooms().await? {
             bot.published.insert(stale.slug.clone(), stale);
@@ -139,12 +148,16 @@ impl Bot {
                 self.bus.seed_history(slug, history).await?;
             }
             self.bus.put_room(def).await?;
-            self.bus.publish_control(&ControlEvent::RoomUpserted { room: def.clone() }).await?;
+            self.bus
+                .publish_control(&ControlEvent::RoomUpserted { room: def.clone() })
+                .await?;
             tracing::info!(room = %slug, "room published");
         }
         for slug in self.published.keys().filter(|s| !current.contains_key(*s)) {
             self.bus.remove_room(slug).await?;
-            self.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
+            self.bus
+                .publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() })
+                .await?;
             tracing::info!(room = %slug, "room removed");
         }
         self.published = current;

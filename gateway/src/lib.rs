@@ -50,7 +50,10 @@ pub(crate) struct State {
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot read room definitions from the bus: {0}")]
     Bus(#[from] bus::BusError),
 }
@@ -71,17 +74,34 @@ impl Application {
     ) -> Result<Self, GatewayError> {
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
-            .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
-        let acceptor = TcpAcceptor::try_from(listener)
-            .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
+            .map_err(|source| GatewayError::Bind {
+                addr: config.listen_addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
+        let acceptor = TcpAcceptor::try_from(listener).map_err(|source| GatewayError::Bind {
+            addr: config.listen_addr,
+            source,
+        })?;
         let directory = RoomDirectory::default();
         directory.replace_all(bus.rooms().await?);
         let gateway_id = format!("gw-{}", ulid::Ulid::new());
-        let state = Arc::new(State { config, bus, directory, hub: Hub::default(), gateway_id, readiness });
-        Ok(Self { acceptor, addr, state })
+        let state = Arc::new(State {
+            config,
+            bus,
+            directory,
+            hub: Hub::default(),
+            gateway_id,
+            readiness,
+        });
+        Ok(Self {
+            acceptor,
+            addr,
+            state,
+        })
     }
 
     /// The bound address (useful with port 0).

@@ -138,7 +138,12 @@ pub enum ServerFrame {
 impl ServerFrame {
     /// An error frame without client id or retry hint.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Error { code, message: message.into(), client_id: None, retry_after_ms: None }
+        Self::Error {
+            code,
+            message: message.into(),
+            client_id: None,
+            retry_after_ms: None,
+        }
     }
 
     /// Serialise to JSON text. Serialising these types cannot fail (no maps with non-string
@@ -178,8 +183,15 @@ mod tests {
 
     #[test]
     fn client_frames_parse_by_type() {
-        let f: ClientFrame = serde_json::from_str(r#"{"type":"say","text":"hi","extra":1}"#).unwrap();
-        assert_eq!(f, ClientFrame::Say { text: "hi".into(), client_id: None });
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"say","text":"hi","extra":1}"#).unwrap();
+        assert_eq!(
+            f,
+            ClientFrame::Say {
+                text: "hi".into(),
+                client_id: None
+            }
+        );
         let f: ClientFrame = serde_json::from_str(r#"{"type":"typing"}"#).unwrap();
         assert_eq!(f, ClientFrame::Typing {});
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"join","room":"x"}"#).is_err());
@@ -188,10 +200,23 @@ mod tests {
 
     #[test]
     fn server_frames_have_the_contract_shape() {
-        let v: serde_json::Value = serde_json::from_str(&ServerFrame::error(ErrorCode::RoomFull, "full").to_json()).unwrap();
-        assert_eq!(v, serde_json::json!({"type":"error","code":"room_full","message":"full"}));
-        let msg = MessageView { id: Ulid::nil(), room: "lobby".into(), nick: "Al".into(), text: "x".into(), at: DateTime::UNIX_EPOCH, staff: false };
-        let v: serde_json::Value = serde_json::from_str(&ServerFrame::Message(msg).to_json()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&ServerFrame::error(ErrorCode::RoomFull, "full").to_json())
+                .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"error","code":"room_full","message":"full"})
+        );
+        let msg = MessageView {
+            id: Ulid::nil(),
+            room: "lobby".into(),
+            nick: "Al".into(),
+            text: "x".into(),
+            at: DateTime::UNIX_EPOCH,
+            staff: false,
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&ServerFrame::Message(msg).to_json()).unwrap();
         assert_eq!(v["type"], "message");
         assert_eq!(v["id"], "00000000000000000000000000");
         assert_eq!(v["at"], "1970-01-01T00:00:00Z");

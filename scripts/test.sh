@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The one test command (README.md): makes sure the services the tests use are running, then
+# checks formatting, runs clippy with warnings denied, and runs every test of the workspace.
+# It never skips a test silently: a missing service stops it with what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+fail() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
+
+command -v cargo >/dev/null || fail "cargo is not installed: install Rust 1.95 or newer (rustup.rs)."
+
+# PostgreSQL: the tests create (and drop) databases of their own on TEST_DATABASE_URL.
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_ready() {
+  if command -v pg_isready >/dev/null; then
+    pg_isready -q -d "$TEST_DATABASE_URL" 2>/dev/null
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+  fi
+}
+ensure_postgres() {
+  pg_ready && return 0
+  say "PostgreSQL is not answering; trying to start it"
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    for version in $(ls /etc/postgresql); do
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+  elif command -v service >/dev/null && [ -x /etc/init.d/postgresql ]; then
+    service postgresql start || true
+  else
+    fail "PostgreSQL is not installed. Install it (Debian: apt-get install postgresql) with trust auth for user postgres on 127.0.0.1:5432, or point TEST_DATABASE_URL at a server whose user may create databases."
+  fi
+  for _ in $(seq 1 30); do pg_ready && return 0; sleep 1; done
+  fail "PostgreSQL was started but does not answer at $TEST_DATABASE_URL."
+}
+ensure_postgres
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if command -v cargo-nextest >/dev/null; then
+  say "cargo nextest run"
+  cargo nextest run --workspace --locked --no-tests=fail
+else
+  say "cargo test (cargo-nextest is not installed)"
+  log=$(mktemp)
+  status=0
+  cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
+  # One closing line for the whole run, summed over every test binary.
+  awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
+  rm -f "$log"
+  exit "$status"
+fi

@@ -1,0 +1,86 @@
+//! Probes, headers, the web client being served, and first start on a fresh machine.
+
+use crate::support::*;
+
+#[tokio::test]
+async fn probes_answer() {
+    let app = spawn_app().await;
+    let (status, _, body) = app.get("/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let ready = app.get_json("/readyz").await;
+    assert_eq!(ready["ready"], true);
+}
+
+#[tokio::test]
+async fn the_web_client_is_served_with_a_strict_csp() {
+    let app = spawn_app().await;
+    let (status, headers, body) = app.get("/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<html"), "{body}");
+    assert!(headers["content-type"].starts_with("text/html"));
+    assert!(headers["content-security-policy"].contains("default-src 'self'"));
+    for asset in ["/app.js", "/app.css"] {
+        let (status, _, body) = app.get(asset).await;
+        assert_eq!(status, 200, "{asset}");
+        assert!(!body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_binary_starts_on_embedded_defaults_and_says_where_to_go() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = temp_dir();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatroulette"))
+        .current_dir(&dir)
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("DISCORD_TOKEN")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                return rest.trim().to_owned();
+            }
+        }
+        panic!("the process ended without saying where it listens");
+    })
+    .await
+    .unwrap();
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    assert!(
+        dir.join("data/chatroulette.db").exists(),
+        "SQLite database created under ./data/"
+    );
+    let (status, _, body) = http_get(addr, "/api/rooms").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"lobby\""), "default rooms seeded: {body}");
+    // SIGTERM stops it cleanly.
+    let pid = child.id().unwrap();
+    std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_with_the_variable_named() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatroulette"))
+        .env("LISTEN_ADDR", "not-an-address")
+        .current_dir(temp_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LISTEN_ADDR"), "{stderr}");
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real application on port 0, real WebSocket clients, a real database
+//! (SQLite by default, PostgreSQL where a test says so).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod chat;
+mod errors;
+mod lifecycle;
+mod rooms;
