@@ -36,6 +36,30 @@ ensure_postgres() {
 }
 ensure_postgres
 
+# Redis: the bus tests and the split-deployment tests use key prefixes of their own.
+export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+redis_ready() {
+  if command -v redis-cli >/dev/null; then
+    [ "$(redis-cli -u "$TEST_REDIS_URL" ping 2>/dev/null)" = "PONG" ]
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null
+  fi
+}
+ensure_redis() {
+  redis_ready && return 0
+  say "Redis is not answering; trying to start it"
+  if command -v redis-server >/dev/null; then
+    mkdir -p /tmp/chatroulette-redis
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /tmp/chatroulette-redis --logfile /tmp/chatroulette-redis/redis.log || true
+  else
+    fail "Redis is not installed. Install it (Debian: apt-get install redis-server), or point TEST_REDIS_URL at a Redis 7 server."
+  fi
+  for _ in $(seq 1 30); do redis_ready && return 0; sleep 1; done
+  fail "Redis was started but does not answer at $TEST_REDIS_URL."
+}
+ensure_redis
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -55,10 +55,13 @@ impl AllInOne {
         self.gateway.port()
     }
 
-    /// Run until `shutdown` fires, then stop the gateway and the bot.
+    /// Run until `shutdown` fires, then stop the gateway first and the bot after it, so the
+    /// bot logs every message the gateway accepted.
     pub async fn run_until_stopped(self, shutdown: shutdown::Shutdown) {
-        let bot = tokio::spawn(self.bot.run_until_stopped(shutdown.wait()));
+        let gateway_stopped = shutdown::Shutdown::new();
+        let bot = tokio::spawn(self.bot.run_until_stopped(gateway_stopped.wait()));
         self.gateway.run_until_stopped(shutdown.wait()).await;
+        gateway_stopped.trigger();
         if let Err(e) = bot.await {
             tracing::error!(error = %e, "the bot task failed");
         }

@@ -105,7 +105,37 @@ impl Bot {
                 }
             }
         }
+        self.drain().await;
         tracing::info!("bot stopped");
+    }
+
+    /// Log everything still queued before stopping, so a graceful stop of the one-process
+    /// default (whose queue lives in memory) loses nothing that gateways accepted.
+    async fn drain(&self) {
+        let mut drained = 0;
+        loop {
+            match self
+                .bus
+                .dequeue(&self.config.consumer, BATCH, Duration::ZERO)
+                .await
+            {
+                Ok(entries) if !entries.is_empty() => {
+                    drained += entries.len();
+                    self.handle(entries).await;
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot drain the queue at shutdown");
+                    break;
+                }
+            }
+        }
+        if drained > 0 {
+            tracing::info!(
+                entries = drained,
+                "logged the queue's remaining entries before stopping"
+            );
+        }
     }
 
     /// Log a batch, then acknowledge it. On failure nothing is acknowledged: the entries are

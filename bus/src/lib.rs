@@ -16,8 +16,10 @@ use tokio::sync::broadcast;
 use ulid::Ulid;
 
 pub mod memory;
+pub mod redis;
 
 pub use memory::InProcessBus;
+pub use redis::{RedisBus, RedisConfig};
 
 /// How many recent messages per room are kept for joiners and `since` resume.
 pub const HISTORY_LEN: usize = 50;
@@ -86,7 +88,7 @@ impl RoomFeed {
 
 /// The bot's control events as seen by one gateway.
 pub struct ControlFeed {
-    rx: broadcast::Receiver<ControlEvent>,
+    rx: broadcast::Receiver<ControlMessage>,
 }
 
 /// What a control subscriber gets: an event, or notice that some were missed (so the gateway
@@ -98,14 +100,14 @@ pub enum ControlMessage {
 }
 
 impl ControlFeed {
-    pub fn new(rx: broadcast::Receiver<ControlEvent>) -> Self {
+    pub fn new(rx: broadcast::Receiver<ControlMessage>) -> Self {
         Self { rx }
     }
 
     /// Next control message; `None` once the bus side is gone.
     pub async fn recv(&mut self) -> Option<ControlMessage> {
         match self.rx.recv().await {
-            Ok(event) => Some(ControlMessage::Event(event)),
+            Ok(message) => Some(message),
             Err(broadcast::error::RecvError::Lagged(_)) => Some(ControlMessage::Resync),
             Err(broadcast::error::RecvError::Closed) => None,
         }

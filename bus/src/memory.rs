@@ -10,7 +10,9 @@ use protocol::{BanDef, ControlEvent, InboundEvent, MessageView, RoomDef, RoomSlu
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
-use crate::{Bus, BusError, ControlFeed, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim};
+use crate::{
+    Bus, BusError, ControlFeed, ControlMessage, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim,
+};
 
 /// Per-room broadcast depth: how far a slow subscriber may fall behind before skipping.
 const ROOM_FEED_DEPTH: usize = 4096;
@@ -23,7 +25,7 @@ pub struct InProcessBus {
     history: Mutex<HashMap<RoomSlug, VecDeque<MessageView>>>,
     queue: Mutex<Queue>,
     queue_ready: Notify,
-    control: broadcast::Sender<ControlEvent>,
+    control: broadcast::Sender<ControlMessage>,
     room_defs: Mutex<BTreeMap<RoomSlug, RoomDef>>,
     ban_defs: Mutex<BTreeMap<i64, BanDef>>,
 }
@@ -261,7 +263,7 @@ impl Bus for InProcessBus {
 
     async fn publish_control(&self, event: &ControlEvent) -> Result<(), BusError> {
         // No subscriber is fine: gateways read the snapshots when they start.
-        let _ = self.control.send(event.clone());
+        let _ = self.control.send(ControlMessage::Event(event.clone()));
         Ok(())
     }
 

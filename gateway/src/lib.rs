@@ -44,6 +44,50 @@ pub(crate) struct State {
     /// Unique per process: presence holders are `gateway_id:connection`.
     pub gateway_id: String,
     pub readiness: Vec<Arc<dyn ReadinessCheck>>,
+    /// Flipped once at shutdown: every connection closes with 1001.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Open WebSocket connections, so shutdown can wait for them to finish.
+    pub live: Arc<ConnectionCount>,
+}
+
+/// Counts live connections; shutdown waits for zero.
+#[derive(Default)]
+pub(crate) struct ConnectionCount {
+    count: std::sync::atomic::AtomicUsize,
+    zero: tokio::sync::Notify,
+}
+
+impl ConnectionCount {
+    pub fn enter(self: &Arc<Self>) -> ConnectionGuard {
+        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ConnectionGuard(self.clone())
+    }
+
+    async fn wait_zero(&self) {
+        loop {
+            let notified = self.zero.notified();
+            if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Held by a connection task for its lifetime.
+pub(crate) struct ConnectionGuard(Arc<ConnectionCount>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        if self
+            .0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.zero.notify_waiters();
+        }
+    }
 }
 
 /// Errors while starting the gateway.
@@ -96,6 +140,8 @@ impl Application {
             hub: Hub::default(),
             gateway_id,
             readiness,
+            stopping: tokio::sync::watch::channel(false).0,
+            live: Arc::default(),
         });
         Ok(Self {
             acceptor,
@@ -114,19 +160,29 @@ impl Application {
         self.addr.port()
     }
 
-    /// Serve until `shutdown` resolves, then stop gracefully (open sockets get a moment to
-    /// close).
+    /// Serve until `shutdown` resolves, then stop gracefully: every socket is closed with 1001
+    /// (clients reconnect elsewhere or later) and this returns once they are gone, so nothing
+    /// is accepted after it returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let router = http::router(self.state.clone());
         let server = Server::new(self.acceptor);
         let handle = server.handle();
         let control = tokio::spawn(directory::follow_control(self.state.clone()));
         tracing::info!("listening on http://{}", self.addr);
+        let state = self.state.clone();
         tokio::spawn(async move {
             shutdown.await;
+            state.stopping.send_replace(true);
             handle.stop_graceful(Duration::from_secs(5));
         });
         server.serve(router).await;
+        self.state.stopping.send_replace(true);
+        if tokio::time::timeout(Duration::from_secs(10), self.state.live.wait_zero())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close in time");
+        }
         control.abort();
         tracing::info!("gateway stopped");
     }

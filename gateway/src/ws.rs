@@ -65,6 +65,8 @@ struct Conn {
 }
 
 async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr) {
+    let _live = state.live.enter();
+    let mut stopping = state.stopping.subscribe();
     let id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let (sink, mut stream) = socket.split();
     let (tx, rx) = mpsc::channel(state.config.outbound_queue);
@@ -112,6 +114,10 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr) {
                 }
             }
             _ = &mut writer => break true,
+            () = async { let _ = stopping.wait_for(|stopping| *stopping).await; } => {
+                conn.handle.close(close::GOING_AWAY, "server restarting", true);
+                break false;
+            }
         }
     };
     conn.leave_room().await;

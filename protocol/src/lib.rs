@@ -6,12 +6,14 @@
 //!   rest of the code never sees unchecked strings.
 //! * [`events`]: what the gateways and the bot exchange over the bus (room definitions, logged
 //!   messages, control events).
+//! * [`keys`]: Redis key names of the split deployment.
 //!
 //! No I/O lives here: the crate is shared by every process role and by tests.
 
 pub mod events;
 pub mod frames;
 pub mod input;
+pub mod keys;
 
 pub use events::{BanDef, ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomKind};
 pub use frames::{ClientFrame, ErrorCode, Limits, MessageView, PresenceEvent, ServerFrame};

@@ -84,3 +84,31 @@ async fn bad_configuration_is_refused_with_the_variable_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("LISTEN_ADDR"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_graceful_stop_closes_sockets_with_1001_and_logs_every_accepted_message() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    let (mut c, _) = app.joined("lobby", "Last").await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(c.say(&format!("late {i}")).await);
+    }
+    let (dir, url) = app.stop().await;
+    assert_eq!(c.closed().await, Some(1001));
+    let db = bot::db::connect(&url).await.unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM message_log".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<i64>("", "n").unwrap(),
+        20,
+        "every acknowledged message is in the log"
+    );
+    drop(dir);
+}

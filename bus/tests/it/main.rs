@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod conformance;
+mod redis_only;
 
 /// Runs every conformance check against one implementation, each as its own test.
 macro_rules! conformance_suite {
@@ -32,3 +33,7 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite!(in_process, std::sync::Arc::new(bus::InProcessBus::new()));
+conformance_suite!(
+    redis,
+    std::sync::Arc::new(crate::redis_only::connect(std::time::Duration::from_secs(30)).await)
+);

@@ -1,0 +1,239 @@
+//! What only the Redis bus can show: several processes sharing one server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::{Bus, RedisBus, RedisConfig, Seat, SeatClaim};
+use bytes::Bytes;
+use protocol::{InboundEvent, LoggedMessage, MessageView, RoomSlug};
+use ulid::Ulid;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A bus under a prefix of its own, so tests never see each other's keys.
+pub async fn connect(ttl: Duration) -> RedisBus {
+    connect_prefix(&format!("test-{}", Ulid::new()), ttl).await
+}
+
+pub async fn connect_prefix(prefix: &str, ttl: Duration) -> RedisBus {
+    let url = redis_url();
+    RedisBus::connect(RedisConfig {
+        url: url.clone(),
+        prefix: prefix.to_owned(),
+        presence_ttl: ttl,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("Redis is required for this test ({url}): {e}"))
+}
+
+fn room() -> RoomSlug {
+    RoomSlug::parse(&format!("r-{}", Ulid::new().to_string().to_lowercase())).unwrap()
+}
+
+fn seat(nick: &str, holder: &str) -> Seat {
+    Seat {
+        nick: nick.into(),
+        key: nick.to_lowercase(),
+        holder: holder.into(),
+    }
+}
+
+#[tokio::test]
+async fn two_processes_share_fanout_and_presence() {
+    let prefix = format!("test-{}", Ulid::new());
+    let one = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    let two = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    let room = room();
+    let mut feed = two.subscribe_room(&room).await.unwrap();
+    one.publish(&room, Bytes::from_static(b"{\"type\":\"pong\"}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tokio::time::timeout(WAIT, feed.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        "{\"type\":\"pong\"}"
+    );
+
+    // Capacity holds across processes claiming at once.
+    let (one, two) = (Arc::new(one), Arc::new(two));
+    let claims = (0..6).map(|i| {
+        let bus = if i % 2 == 0 { one.clone() } else { two.clone() };
+        let room = room.clone();
+        tokio::spawn(async move {
+            bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3)
+                .await
+                .unwrap()
+        })
+    });
+    let mut granted = 0;
+    for c in claims {
+        if matches!(c.await.unwrap(), SeatClaim::Granted { .. }) {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 3);
+    assert_eq!(two.members(&room).await.unwrap().len(), 3);
+    bus::redis::delete_prefix(&redis_url(), &prefix)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn seats_of_a_dead_process_lapse_after_the_ttl_and_live_ones_stay() {
+    let prefix = format!("test-{}", Ulid::new());
+    let ttl = Duration::from_millis(900);
+    let dying = connect_prefix(&prefix, ttl).await;
+    let living = connect_prefix(&prefix, ttl).await;
+    let room = room();
+    assert!(matches!(
+        dying
+            .claim_seat(&room, &seat("Ghost", "d1"), 2)
+            .await
+            .unwrap(),
+        SeatClaim::Granted { .. }
+    ));
+    assert!(matches!(
+        living
+            .claim_seat(&room, &seat("Alive", "l1"), 2)
+            .await
+            .unwrap(),
+        SeatClaim::Granted { .. }
+    ));
+    assert_eq!(
+        living
+            .claim_seat(&room, &seat("Third", "l2"), 2)
+            .await
+            .unwrap(),
+        SeatClaim::Full
+    );
+    drop(dying); // no release, no more refreshes: like a SIGKILL
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if living.members(&room).await.unwrap() == vec!["Alive".to_owned()] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dead process's seat never lapsed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The living process kept its seat through several TTLs by refreshing it.
+    tokio::time::sleep(ttl * 3).await;
+    assert_eq!(
+        living.members(&room).await.unwrap(),
+        vec!["Alive".to_owned()]
+    );
+    assert_eq!(
+        living.occupancy(std::slice::from_ref(&room)).await.unwrap(),
+        vec![1]
+    );
+    bus::redis::delete_prefix(&redis_url(), &prefix)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_crashed_consumers_entries_are_reclaimed_and_the_queue_is_trimmed_only_below_unacked() {
+    let prefix = format!("test-{}", Ulid::new());
+    let gateway = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    let room = room();
+    for i in 0..5 {
+        let message = MessageView {
+            id: Ulid::new(),
+            room: room.to_string(),
+            nick: "Al".into(),
+            text: format!("m{i}"),
+            at: chrono::Utc::now(),
+            staff: false,
+        };
+        gateway
+            .enqueue(&InboundEvent::Message(LoggedMessage {
+                message,
+                ip: "192.0.2.1".parse().unwrap(),
+            }))
+            .await
+            .unwrap();
+    }
+    let crashed = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    let taken = crashed
+        .dequeue("bot", 3, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 3);
+    drop(crashed); // never acknowledges
+
+    let restarted = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    let rest = restarted
+        .dequeue("bot", 10, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2);
+    restarted
+        .ack(&rest.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    // Acking later entries must not trim the three still pending.
+    let stream_len = || async {
+        let client = redis::Client::open(redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        redis::cmd("XLEN")
+            .arg(format!("{prefix}:inbound"))
+            .query_async::<u64>(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert!(stream_len().await >= 3);
+    let again = restarted.reclaim("bot", Duration::ZERO, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        taken.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
+    );
+    restarted
+        .ack(&again.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert!(stream_len().await <= 1, "handled entries are trimmed");
+    bus::redis::delete_prefix(&redis_url(), &prefix)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_standby_takes_the_lead_when_the_leader_dies() {
+    let prefix = format!("test-{}", Ulid::new());
+    let ttl = Duration::from_millis(600);
+    let first = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    let second = Arc::new(connect_prefix(&prefix, Duration::from_secs(30)).await);
+    let lead = first.lead("first", ttl).await;
+    let standby = {
+        let second = second.clone();
+        tokio::spawn(async move { second.lead("second", ttl).await })
+    };
+    // The leader keeps renewing: the standby waits through several TTLs.
+    tokio::time::sleep(ttl * 3).await;
+    assert!(
+        !standby.is_finished(),
+        "the standby took over a live leader"
+    );
+    drop(lead);
+    drop(first); // the leader dies without resigning
+    let lead2 = tokio::time::timeout(WAIT, standby).await.unwrap().unwrap();
+    lead2.resign().await;
+    // After a clean resignation the lock is free at once.
+    let third = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    tokio::time::timeout(Duration::from_secs(2), third.lead("third", ttl))
+        .await
+        .unwrap()
+        .resign()
+        .await;
+    bus::redis::delete_prefix(&redis_url(), &prefix)
+        .await
+        .unwrap();
+}

@@ -1,0 +1,113 @@
+// Screenshots of the landing and chat screens: desktop and 375 px mobile, light and dark.
+// Saved as PNG under $ARTIFACTS_DIR/screenshots (default: artifacts/screenshots at the repo root)
+// for a person to look at. Also checks that nothing overflows the viewport horizontally.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, runCli, waitForRooms, removeWorkDir } from './server.mjs';
+import {
+  launchBrowser, openPage, joinRoom, screenshot, cuttableSocket, DESKTOP, MOBILE, SLOW_TIMEOUT,
+} from './browser.mjs';
+import { landingScene, chatScene, closeAll } from './scenes.mjs';
+
+let server;
+let browser;
+const crowd = [];
+
+const VARIANTS = [];
+for (const [device, viewport] of [['desktop', DESKTOP], ['mobile', MOBILE]]) {
+  for (const colorScheme of ['light', 'dark']) {
+    VARIANTS.push({
+      name: `${device}-${colorScheme}`,
+      options: { viewport, colorScheme, ...(device === 'mobile' ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}) },
+    });
+  }
+}
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  // A room list with some life in it: people in the lobby, a full room and a locked one.
+  await runCli(server.cwd, ['rooms', 'add', 'night-owls', '--capacity', '2', '--title', 'Night Owls', '--topic', 'Late talk for the sleepless.']);
+  await runCli(server.cwd, ['rooms', 'add', 'quiet', '--capacity', '10', '--title', 'Quiet corner']);
+  await runCli(server.cwd, ['rooms', 'edit', 'quiet', '--locked', 'true']);
+  await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'quiet' && r.locked));
+  for (const [nick, slug] of [['Owl', 'night-owls'], ['Moth', 'night-owls'], ['Dora', 'lobby'], ['Eli', 'lobby'], ['Finn', 'chill']]) {
+    const p = await openPage(browser, server.url);
+    await joinRoom(p, nick, slug);
+    crowd.push(p);
+  }
+  await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'night-owls' && r.members === 2));
+});
+
+after(async () => {
+  await closeAll(crowd);
+  await browser?.close();
+  await server?.stop();
+  if (server) removeWorkDir(server.cwd);
+});
+
+async function assertNoHorizontalOverflow(page, what) {
+  const { scroll, client } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,
+  }));
+  assert.ok(scroll <= client, `${what}: page is ${scroll}px wide in a ${client}px viewport`);
+}
+
+test('landing screenshots (desktop and mobile, light and dark)', async () => {
+  for (const { name, options } of VARIANTS) {
+    const page = await landingScene(browser, server, options);
+    try {
+      await page.locator('#rooms .room[data-slug="night-owls"] .room-badge', { hasText: 'Full' }).waitFor();
+      await page.locator('#rooms .room[data-slug="quiet"] .room-badge', { hasText: 'Locked' }).waitFor();
+      await assertNoHorizontalOverflow(page, `landing ${name}`);
+      await screenshot(page, `landing-${name}`);
+      // The nickname error state, too.
+      await page.fill('#nick', 'x');
+      await page.locator('#nick-error').waitFor();
+      await screenshot(page, `landing-nick-error-${name}`);
+      assert.deepEqual(page.problems, []);
+    } finally {
+      await closeAll(page);
+    }
+  }
+});
+
+test('chat screenshots (desktop and mobile, light and dark)', async () => {
+  for (const { name, options } of VARIANTS) {
+    const { page, others } = await chatScene(browser, server, options);
+    try {
+      await assertNoHorizontalOverflow(page, `chat ${name}`);
+      // The composer and the latest message are on screen (the log is scrolled to the bottom).
+      assert.ok(await page.locator('#input').isVisible());
+      const last = page.locator('#messages .msg').last();
+      const box = await last.boundingBox();
+      const log = await page.locator('#messages').boundingBox();
+      assert.ok(box && log && box.y + box.height <= log.y + log.height + 1, `chat ${name}: the last message is visible`);
+      await screenshot(page, `chat-${name}`);
+      assert.deepEqual(page.problems, []);
+    } finally {
+      await closeAll(page, others);
+    }
+  }
+});
+
+test('reconnect banner screenshot (desktop and mobile, light and dark)', async () => {
+  // This page's WebSocket alone is cut, so the server stays up for the others.
+  for (const { name, options } of VARIANTS) {
+    let socket;
+    const { page, others } = await chatScene(browser, server, options, {
+      beforeLoad: async (p) => { socket = await cuttableSocket(p.context()); },
+    });
+    try {
+      await socket.cut();
+      await page.locator('#banner').waitFor({ state: 'visible' });
+      await assertNoHorizontalOverflow(page, `banner ${name}`);
+      await screenshot(page, `chat-reconnecting-${name}`);
+      socket.restore();
+      await page.locator('#banner').waitFor({ state: 'hidden', timeout: SLOW_TIMEOUT });
+    } finally {
+      await closeAll(page, others);
+    }
+  }
+});

@@ -1,0 +1,130 @@
+// Starts and stops the real `chatroulette` binary for the browser tests.
+//
+// Each server runs in a fresh temporary working directory, so it gets its own SQLite database
+// (./data/chatroulette.db) and the default rooms. Nothing from the developer's environment that
+// would switch on other features (Redis, Discord, another database) reaches it.
+
+import { spawn, execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const e2eDir = path.resolve(here, '..');
+
+/** The binary under test: $CHATROULETTE_BIN, else ../target/debug/chatroulette beside e2e/. */
+export function binaryPath() {
+  const configured = process.env.CHATROULETTE_BIN;
+  const bin = configured
+    ? path.resolve(process.cwd(), configured)
+    : path.resolve(e2eDir, '..', 'target', 'debug', 'chatroulette');
+  if (!existsSync(bin)) {
+    throw new Error(`chatroulette binary not found at ${bin} (set CHATROULETTE_BIN or build it first)`);
+  }
+  return bin;
+}
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+function serverEnv(extra) {
+  const env = { ...process.env };
+  for (const name of ['REDIS_URL', 'DISCORD_TOKEN', 'DATABASE_URL', 'LISTEN_ADDR']) delete env[name];
+  return { ...env, ROOM_SYNC_SECS: '0.2', RUST_LOG: 'info', NO_COLOR: '1', ...extra };
+}
+
+/** A fresh working directory for one server (and its restarts). */
+export function makeWorkDir() {
+  return mkdtempSync(path.join(tmpdir(), 'chatroulette-e2e-'));
+}
+
+/**
+ * Starts the server. `port` 0 (default) picks a free one; pass the port of an earlier run (with the
+ * same `cwd`) to restart it in place. Resolves once it logged `listening on http://ADDR`.
+ */
+export async function startServer({ cwd = makeWorkDir(), port = 0, env = {} } = {}) {
+  const bin = binaryPath();
+  const child = spawn(bin, [], {
+    cwd,
+    env: serverEnv({ LISTEN_ADDR: `127.0.0.1:${port}`, ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not log "listening on" within ${START_TIMEOUT_MS} ms; output:\n${log}`));
+    }, START_TIMEOUT_MS);
+    const onData = (chunk) => {
+      log += chunk.toString('utf8').replace(ANSI, '');
+      const m = log.match(/listening on (http:\/\/127\.0\.0\.1:(\d+))/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('error', (e) => { clearTimeout(timer); reject(e); });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited early (code ${code}, signal ${signal}); output:\n${log}`));
+    });
+  });
+
+  const server = {
+    url,
+    port: Number(new URL(url).port),
+    cwd,
+    child,
+    get log() { return log; },
+    exited,
+    /** SIGTERM, then wait for the process to exit (SIGKILL after a timeout). */
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+  return server;
+}
+
+/** Runs `chatroulette ARGS…` as a CLI in `cwd` (its ./data/chatroulette.db). */
+export function runCli(cwd, args) {
+  return new Promise((resolve, reject) => {
+    execFile(binaryPath(), args, { cwd, env: serverEnv({}), timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`chatroulette ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+/** Polls `/api/rooms` until `predicate(list)` holds. */
+export async function waitForRooms(url, predicate, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/api/rooms`, { cache: 'no-store' });
+      if (res.ok) {
+        last = await res.json();
+        if (predicate(last)) return last;
+      }
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`room list did not reach the expected state within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+/** Removes a work directory made by makeWorkDir (best effort). */
+export function removeWorkDir(cwd) {
+  try { rmSync(cwd, { recursive: true, force: true }); } catch { /* ignore */ }
+}

@@ -1,0 +1,42 @@
+// The page loads cleanly: no console errors, no page errors, no CSP violations, a room list.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, removeWorkDir } from './server.mjs';
+import { launchBrowser, openPage, cspViolations, joinRoom, say } from './browser.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (server) removeWorkDir(server.cwd);
+});
+
+test('landing page loads with no console errors and no CSP violations', async () => {
+  const page = await openPage(browser, server.url);
+  try {
+    const res = await page.request.get(server.url);
+    assert.match(res.headers()['content-security-policy'] ?? '', /default-src 'self'/);
+    assert.equal(await page.title(), 'Textual Chatroulette');
+    const slugs = await page.locator('#rooms .room').evaluateAll((items) => items.map((i) => i.dataset.slug));
+    assert.deepEqual([...slugs].sort(), ['chill', 'games', 'lobby']);
+    assert.equal(await page.locator('#landing-error').isVisible(), false);
+    assert.equal(await page.locator('#banner').isVisible(), false);
+    // Join, chat and leave too, so the chat screen's code paths run under the CSP as well.
+    await joinRoom(page, 'Smoky');
+    await say(page, 'hello');
+    await page.click('#leave');
+    await page.locator('#landing').waitFor({ state: 'visible' });
+    assert.deepEqual(await cspViolations(page), []);
+    assert.deepEqual(page.problems, []);
+  } finally {
+    await page.context().close();
+  }
+});

@@ -1,0 +1,86 @@
+//! Redis key names (DESIGN.md, "Redis layout"). Every key of one room carries the room as a
+//! hash tag (`chat:{lobby}:history`), so the layout moves to Redis Cluster unchanged.
+
+use crate::input::RoomSlug;
+
+/// Key names under one configurable prefix (`REDIS_PREFIX`, default `chat`), so deployments
+/// and test runs can share a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Stream: gateway → bot queue, read by consumer group [`Keys::GROUP`].
+    pub fn inbound(&self) -> String {
+        format!("{}:inbound", self.prefix)
+    }
+
+    /// Pub/sub: one room's events between gateways.
+    pub fn room_events(&self, room: &RoomSlug) -> String {
+        format!("{}:{{{room}}}:events", self.prefix)
+    }
+
+    /// Pub/sub: bot → gateways control events.
+    pub fn control(&self) -> String {
+        format!("{}:control", self.prefix)
+    }
+
+    /// Hash: slug → room definition (JSON), maintained by the bot.
+    pub fn rooms(&self) -> String {
+        format!("{}:rooms", self.prefix)
+    }
+
+    /// Hash: ban id → ban (JSON), maintained by the bot.
+    pub fn bans(&self) -> String {
+        format!("{}:bans", self.prefix)
+    }
+
+    /// Sorted set: nickname key → expiry (ms, Redis clock) of each seat in the room.
+    pub fn presence(&self, room: &RoomSlug) -> String {
+        format!("{}:{{{room}}}:presence", self.prefix)
+    }
+
+    /// Hash: nickname key → `{nick, holder}` of each seat in the room.
+    pub fn members(&self, room: &RoomSlug) -> String {
+        format!("{}:{{{room}}}:members", self.prefix)
+    }
+
+    /// List: the room's recent messages (JSON), oldest first.
+    pub fn history(&self, room: &RoomSlug) -> String {
+        format!("{}:{{{room}}}:history", self.prefix)
+    }
+
+    /// String with a TTL: which bot process leads.
+    pub fn leader(&self) -> String {
+        format!("{}:leader", self.prefix)
+    }
+
+    /// Consumer group of the bot on [`Keys::inbound`].
+    pub const GROUP: &'static str = "bot";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_keys_share_a_hash_tag() {
+        let keys = Keys::new("chat");
+        let room = RoomSlug::parse("lobby").unwrap();
+        assert_eq!(keys.room_events(&room), "chat:{lobby}:events");
+        assert_eq!(keys.presence(&room), "chat:{lobby}:presence");
+        assert_eq!(keys.history(&room), "chat:{lobby}:history");
+        assert_eq!(keys.inbound(), "chat:inbound");
+    }
+}
