@@ -146,7 +146,8 @@ function onNickInput() {
 
 function updateNickHelp() {
   const { nick_min: min, nick_max: max } = state.limits;
-  ui.nickHelp.textContent = `${min}–${max} characters: letters, digits, spaces and _ - .`;
+  // No-break spaces keep "and _ - ." together: a line must not start with a lone "_ - .".
+  ui.nickHelp.textContent = `${min}–${max} characters: letters, digits, spaces and\u00a0_\u00a0-\u00a0.`;
 }
 
 async function refreshRooms() {

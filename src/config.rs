@@ -23,6 +23,32 @@ pub struct Config {
     pub database_url: String,
     pub gateway: GatewayConfig,
     pub bot: BotConfig,
+    /// `REDIS_URL` and friends; `None` = the in-process bus (one process only).
+    pub redis: Option<RedisSettings>,
+}
+
+/// Split deployment over Redis.
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// `REDIS_URL` (may hold a password: never printed).
+    pub url: String,
+    /// `REDIS_PREFIX`, default `chat`.
+    pub prefix: String,
+    /// `PRESENCE_TTL_SECS`: a crashed gateway's seats are free again after this long.
+    pub presence_ttl: Duration,
+    /// `LEADER_TTL_SECS`: a standby bot takes over this long after the leader dies.
+    pub leader_ttl: Duration,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .field("presence_ttl", &self.presence_ttl)
+            .field("leader_ttl", &self.leader_ttl)
+            .finish()
+    }
 }
 
 impl Config {
@@ -33,32 +59,16 @@ impl Config {
 
     /// Read through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |var: &'static str| {
-            lookup(var)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        if get("REDIS_URL").is_some() {
-            return Err(ConfigError {
-                var: "REDIS_URL",
-                problem: "this version runs with the in-process bus only; unset REDIS_URL".into(),
-            });
-        }
+        let get = |var: &'static str| lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         if get("DISCORD_TOKEN").is_some() {
             return Err(ConfigError {
                 var: "DISCORD_TOKEN",
-                problem:
-                    "this version has no Discord bridge yet; unset DISCORD_TOKEN to run headless"
-                        .into(),
+                problem: "this version has no Discord bridge yet; unset DISCORD_TOKEN to run headless".into(),
             });
         }
         let mut gateway = GatewayConfig::default();
         if let Some(addr) = get("LISTEN_ADDR") {
-            gateway.listen_addr = parse(
-                "LISTEN_ADDR",
-                &addr,
-                "an address and port such as 127.0.0.1:8080",
-            )?;
+            gateway.listen_addr = parse("LISTEN_ADDR", &addr, "an address and port such as 127.0.0.1:8080")?;
         }
         if let Some(secs) = get("WS_PING_SECS") {
             gateway.ping_interval = seconds("WS_PING_SECS", &secs)?;
@@ -75,16 +85,10 @@ impl Config {
             None => gateway.say_rate.per_second,
         };
         if burst == 0 {
-            return Err(ConfigError {
-                var: "SAY_BURST",
-                problem: "must be at least 1".into(),
-            });
+            return Err(ConfigError { var: "SAY_BURST", problem: "must be at least 1".into() });
         }
         if !(per_second.is_finite() && per_second > 0.0) {
-            return Err(ConfigError {
-                var: "SAY_PER_SECOND",
-                problem: "must be a positive number".into(),
-            });
+            return Err(ConfigError { var: "SAY_PER_SECOND", problem: "must be a positive number".into() });
         }
         gateway.say_rate = RateLimit { burst, per_second };
 
@@ -92,39 +96,52 @@ impl Config {
         if let Some(secs) = get("ROOM_SYNC_SECS") {
             bot.room_sync_interval = seconds("ROOM_SYNC_SECS", &secs)?;
         }
-        let database_url =
-            get("DATABASE_URL").unwrap_or_else(|| bot::db::DEFAULT_DATABASE_URL.to_owned());
-        if !["sqlite:", "postgres:", "postgresql:"]
-            .iter()
-            .any(|s| database_url.starts_with(s))
-        {
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| bot::db::DEFAULT_DATABASE_URL.to_owned());
+        if !["sqlite:", "postgres:", "postgresql:"].iter().any(|s| database_url.starts_with(s)) {
             return Err(ConfigError {
                 var: "DATABASE_URL",
                 problem: "must start with sqlite:, postgres: or postgresql:".into(),
             });
         }
-        Ok(Self {
-            database_url,
-            gateway,
-            bot,
-        })
+        let redis = match get("REDIS_URL") {
+            None => None,
+            Some(url) => {
+                if !["redis://", "rediss://", "unix://", "redis+unix://"].iter().any(|s| url.starts_with(s)) {
+                    return Err(ConfigError {
+                        var: "REDIS_URL",
+                        problem: "must start with redis://, rediss:// or unix://".into(),
+                    });
+                }
+                let prefix = get("REDIS_PREFIX").unwrap_or_else(|| "chat".to_owned());
+                if prefix.is_empty() || prefix.contains(['{', '}', ' ']) {
+                    return Err(ConfigError {
+                        var: "REDIS_PREFIX",
+                        problem: "must be non-empty, without braces or spaces".into(),
+                    });
+                }
+                let presence_ttl = match get("PRESENCE_TTL_SECS") {
+                    Some(v) => seconds("PRESENCE_TTL_SECS", &v)?,
+                    None => Duration::from_secs(30),
+                };
+                let leader_ttl = match get("LEADER_TTL_SECS") {
+                    Some(v) => seconds("LEADER_TTL_SECS", &v)?,
+                    None => Duration::from_secs(10),
+                };
+                Some(RedisSettings { url, prefix, presence_ttl, leader_ttl })
+            }
+        };
+        Ok(Self { database_url, gateway, bot, redis })
     }
 }
 
 fn parse<T: FromStr>(var: &'static str, value: &str, expected: &str) -> Result<T, ConfigError> {
-    value.parse().map_err(|_| ConfigError {
-        var,
-        problem: format!("expected {expected}, got {value:?}"),
-    })
+    value.parse().map_err(|_| ConfigError { var, problem: format!("expected {expected}, got {value:?}") })
 }
 
 fn seconds(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
     let secs: f64 = parse(var, value, "a number of seconds")?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
-        return Err(ConfigError {
-            var,
-            problem: format!("expected seconds between 0 and 86400, got {value:?}"),
-        });
+        return Err(ConfigError { var, problem: format!("expected seconds between 0 and 86400, got {value:?}") });
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -140,38 +157,34 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn defaults_need_no_configuration() {
         let c = config(&[]).unwrap();
-        assert_eq!(
-            c.gateway.listen_addr,
-            DEFAULT_LISTEN_ADDR.parse::<SocketAddr>().unwrap()
-        );
+        assert_eq!(c.gateway.listen_addr, DEFAULT_LISTEN_ADDR.parse::<SocketAddr>().unwrap());
         assert!(c.database_url.starts_with("sqlite://data/"));
     }
 
     #[test]
     fn errors_name_the_variable() {
-        assert_eq!(
-            config(&[("LISTEN_ADDR", "nope")]).unwrap_err().var,
-            "LISTEN_ADDR"
-        );
-        assert_eq!(
-            config(&[("WS_PING_SECS", "-1")]).unwrap_err().var,
-            "WS_PING_SECS"
-        );
+        assert_eq!(config(&[("LISTEN_ADDR", "nope")]).unwrap_err().var, "LISTEN_ADDR");
+        assert_eq!(config(&[("WS_PING_SECS", "-1")]).unwrap_err().var, "WS_PING_SECS");
         assert_eq!(config(&[("SAY_BURST", "0")]).unwrap_err().var, "SAY_BURST");
-        assert_eq!(
-            config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
-            "DATABASE_URL"
-        );
+        assert_eq!(config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
+    }
+
+    #[test]
+    fn redis_settings_are_validated_and_the_url_is_never_printed() {
+        assert!(config(&[]).unwrap().redis.is_none());
+        let c = config(&[("REDIS_URL", "redis://:hunter2@10.0.0.1:6379"), ("PRESENCE_TTL_SECS", "5")]).unwrap();
+        let redis = c.redis.clone().unwrap();
+        assert_eq!((redis.prefix.as_str(), redis.presence_ttl), ("chat", Duration::from_secs(5)));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(config(&[("REDIS_URL", "http://x")]).unwrap_err().var, "REDIS_URL");
+        assert_eq!(config(&[("REDIS_URL", "redis://x"), ("REDIS_PREFIX", "a{b}")]).unwrap_err().var, "REDIS_PREFIX");
     }
 
     #[test]

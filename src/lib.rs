@@ -1,23 +1,30 @@
 //! `chatroulette`: one binary for every role.
 //!
-//! With no subcommand it runs everything in one process on embedded defaults: SQLite under
-//! `./data/`, the in-process bus, the bot headless (no Discord) and the gateway serving the web
-//! client. The subcommands (`migrate`, `rooms …`) are operator tools against `DATABASE_URL`.
+//! With no subcommand it runs everything in one process: by default on embedded defaults
+//! (SQLite under `./data/`, the in-process bus, the bot headless), or over Redis when
+//! `REDIS_URL` is set. `chatroulette bot` and `chatroulette gateway` run one role each for split
+//! deployment (one leading bot, a standby if wanted, and any number of gateways, all on one
+//! Redis). The other subcommands (`migrate`, `rooms …`) are operator tools.
 
 pub mod config;
 pub mod shutdown;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use bot::Bot;
-use bus::{Bus, InProcessBus};
+use bot::{Bot, BotConfig};
+use bus::{Bus, InProcessBus, RedisBus, RedisConfig};
 use gateway::ReadinessCheck;
 use sea_orm::DatabaseConnection;
 
 pub use config::Config;
 
-/// Why the application could not start.
+use crate::config::RedisSettings;
+use crate::shutdown::Shutdown;
+
+/// Why a role could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -26,24 +33,131 @@ pub enum StartError {
     Bot(#[from] bot::BotError),
     #[error(transparent)]
     Gateway(#[from] gateway::GatewayError),
+    #[error("cannot reach Redis (REDIS_URL): {0}")]
+    Redis(bus::BusError),
+    #[error(
+        "`chatroulette {0}` runs one role of a split deployment and needs REDIS_URL; run `chatroulette` without a subcommand for everything in one process"
+    )]
+    NeedsRedis(&'static str),
+    #[error(
+        "this bot lost the leader lock (Redis unreachable or another bot took over); stopping so that only one bot consumes"
+    )]
+    LostLeadership,
+}
+
+/// The bus a process uses.
+#[derive(Clone)]
+pub enum BusHandle {
+    InProcess(Arc<InProcessBus>),
+    Redis(Arc<RedisBus>),
+}
+
+impl BusHandle {
+    pub fn as_dyn(&self) -> Arc<dyn Bus> {
+        match self {
+            Self::InProcess(b) => b.clone(),
+            Self::Redis(b) => b.clone(),
+        }
+    }
+}
+
+/// Connect to the configured bus; Redis is retried with backoff for up to 30 s at start, so
+/// processes started together with Redis find it.
+pub async fn connect_bus(redis: Option<&RedisSettings>) -> Result<BusHandle, StartError> {
+    let Some(settings) = redis else {
+        return Ok(BusHandle::InProcess(Arc::new(InProcessBus::new())));
+    };
+    let config =
+        RedisConfig { url: settings.url.clone(), prefix: settings.prefix.clone(), presence_ttl: settings.presence_ttl };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match RedisBus::connect(config.clone()).await {
+            Ok(bus) => return Ok(BusHandle::Redis(Arc::new(bus))),
+            Err(e) if tokio::time::Instant::now() + backoff < deadline => {
+                tracing::warn!(error = %e, "cannot reach Redis yet; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(StartError::Redis(e)),
+        }
+    }
+}
+
+/// Open the database and bring its schema up to date.
+pub async fn open_database(url: &str) -> Result<DatabaseConnection, StartError> {
+    let db = bot::db::connect(url).await?;
+    bot::db::migrate(&db).await?;
+    Ok(db)
+}
+
+/// The bot role, ready to run: over Redis it first waits for the leader lock.
+pub enum BotRole {
+    Ready(Bot),
+    Leader { bus: Arc<RedisBus>, db: DatabaseConnection, config: BotConfig, leader_ttl: Duration },
+}
+
+impl BotRole {
+    pub async fn prepare(config: &Config, db: DatabaseConnection, bus: &BusHandle) -> Result<Self, StartError> {
+        Ok(match (bus, &config.redis) {
+            (BusHandle::Redis(bus), Some(redis)) => {
+                Self::Leader { bus: bus.clone(), db, config: config.bot.clone(), leader_ttl: redis.leader_ttl }
+            }
+            _ => Self::Ready(Bot::build(config.bot.clone(), db, bus.as_dyn()).await?),
+        })
+    }
+
+    /// Run until `shutdown`; over Redis, only while this process holds the leader lock.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), StartError> {
+        match self {
+            Self::Ready(bot) => {
+                bot.run_until_stopped(shutdown.wait()).await;
+                Ok(())
+            }
+            Self::Leader { bus, db, config, leader_ttl } => {
+                let id = format!("bot-{}", ulid::Ulid::new());
+                let leadership = tokio::select! {
+                    leadership = bus.lead(&id, leader_ttl) => leadership,
+                    () = shutdown.wait() => return Ok(()),
+                };
+                let bot = Bot::build(config, db, bus.clone()).await?;
+                let lost = Arc::new(AtomicBool::new(false));
+                let stop = {
+                    let lost = lost.clone();
+                    let lost_lead = leadership.lost();
+                    let stopped = shutdown.wait();
+                    async move {
+                        tokio::select! {
+                            () = lost_lead => lost.store(true, Ordering::SeqCst),
+                            () = stopped => {}
+                        }
+                    }
+                };
+                bot.run_until_stopped(stop).await;
+                if lost.load(Ordering::SeqCst) {
+                    return Err(StartError::LostLeadership);
+                }
+                leadership.resign().await;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Everything in one process, bound and ready to run.
 pub struct AllInOne {
     gateway: gateway::Application,
-    bot: Bot,
+    bot: BotRole,
 }
 
 impl AllInOne {
-    /// Open and migrate the database, start the bot's view of rooms, bind the gateway.
+    /// Open and migrate the database, connect the bus, publish rooms, bind the gateway.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let db = bot::db::connect(&config.database_url).await?;
-        bot::db::migrate(&db).await?;
-        let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-        let bot = Bot::build(config.bot, db.clone(), bus.clone()).await?;
+        let db = open_database(&config.database_url).await?;
+        let bus = connect_bus(config.redis.as_ref()).await?;
+        let bot = BotRole::prepare(&config, db.clone(), &bus).await?;
         let gateway =
-            gateway::Application::build(config.gateway, bus, vec![Arc::new(DatabaseReady(db))])
-                .await?;
+            gateway::Application::build(config.gateway, bus.as_dyn(), vec![Arc::new(DatabaseReady(db))]).await?;
         Ok(Self { gateway, bot })
     }
 
@@ -57,15 +171,39 @@ impl AllInOne {
 
     /// Run until `shutdown` fires, then stop the gateway first and the bot after it, so the
     /// bot logs every message the gateway accepted.
-    pub async fn run_until_stopped(self, shutdown: shutdown::Shutdown) {
-        let gateway_stopped = shutdown::Shutdown::new();
-        let bot = tokio::spawn(self.bot.run_until_stopped(gateway_stopped.wait()));
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartError> {
+        let gateway_stopped = Shutdown::new();
+        let bot = tokio::spawn(self.bot.run(gateway_stopped.clone()));
         self.gateway.run_until_stopped(shutdown.wait()).await;
         gateway_stopped.trigger();
-        if let Err(e) = bot.await {
-            tracing::error!(error = %e, "the bot task failed");
+        match bot.await {
+            Ok(result) => result,
+            Err(e) => {
+                tracing::error!(error = %e, "the bot task failed");
+                Ok(())
+            }
         }
     }
+}
+
+/// `chatroulette gateway`: a gateway of a split deployment.
+pub async fn gateway_role(config: Config) -> Result<(gateway::Application, BusHandle), StartError> {
+    if config.redis.is_none() {
+        return Err(StartError::NeedsRedis("gateway"));
+    }
+    let bus = connect_bus(config.redis.as_ref()).await?;
+    let app = gateway::Application::build(config.gateway, bus.as_dyn(), Vec::new()).await?;
+    Ok((app, bus))
+}
+
+/// `chatroulette bot`: the bot of a split deployment (leader or standby).
+pub async fn bot_role(config: Config) -> Result<BotRole, StartError> {
+    if config.redis.is_none() {
+        return Err(StartError::NeedsRedis("bot"));
+    }
+    let db = open_database(&config.database_url).await?;
+    let bus = connect_bus(config.redis.as_ref()).await?;
+    BotRole::prepare(&config, db, &bus).await
 }
 
 /// `/readyz` also needs the database.

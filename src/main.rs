@@ -16,6 +16,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run only the bot (split deployment; needs REDIS_URL). A second one waits as a standby.
+    Bot,
+    /// Run only a gateway (split deployment; needs REDIS_URL). Run as many as you like.
+    Gateway,
     /// Apply pending database migrations to DATABASE_URL and exit.
     Migrate,
     /// Manage staff rooms in DATABASE_URL (a running process picks changes up within seconds).
@@ -86,13 +90,24 @@ fn run() -> anyhow::Result<()> {
     }
     init_tracing();
     let config = Config::from_env().context("invalid configuration")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
         match cli.command {
             None => serve(config).await,
+            Some(Command::Bot) => {
+                let role = chatroulette::bot_role(config).await?;
+                tracing::info!("bot started");
+                let stop = shutdown_on_signal();
+                role.run(stop).await?;
+                Ok(())
+            }
+            Some(Command::Gateway) => {
+                let (app, _bus) = chatroulette::gateway_role(config).await?;
+                let stop = shutdown_on_signal();
+                app.run_until_stopped(stop.wait()).await;
+                Ok(())
+            }
             Some(Command::Migrate) => {
                 let db = bot::db::connect(&config.database_url).await?;
                 bot::db::migrate(&db).await?;
@@ -105,19 +120,21 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,salvo_core=warn")
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,salvo_core=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let app = AllInOne::build(config).await?;
     let addr = app.local_addr();
     tracing::info!("chat is ready: open http://{addr}/ in your browser");
+    app.run_until_stopped(shutdown_on_signal()).await?;
+    Ok(())
+}
+
+/// A shutdown handle triggered by SIGINT or SIGTERM.
+fn shutdown_on_signal() -> shutdown::Shutdown {
     let stop = shutdown::Shutdown::new();
     let trigger = stop.clone();
     tokio::spawn(async move {
@@ -125,8 +142,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         trigger.trigger();
     });
-    app.run_until_stopped(stop).await;
-    Ok(())
+    stop
 }
 
 fn slug(raw: &str) -> anyhow::Result<RoomSlug> {
@@ -137,46 +153,16 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
     let db = bot::db::connect(&config.database_url).await?;
     bot::db::migrate(&db).await?;
     match command {
-        RoomsCommand::Add {
-            slug: raw,
-            capacity,
-            title,
-            topic,
-            unlisted,
-        } => {
+        RoomsCommand::Add { slug: raw, capacity, title, topic, unlisted } => {
             let room = bot::rooms::add(
                 &db,
-                bot::rooms::NewRoom {
-                    slug: slug(&raw)?,
-                    capacity,
-                    title,
-                    topic,
-                    listed: !unlisted,
-                },
+                bot::rooms::NewRoom { slug: slug(&raw)?, capacity, title, topic, listed: !unlisted },
             )
             .await?;
-            println!(
-                "created room {} ({}, capacity {})",
-                room.slug, room.title, room.capacity
-            );
+            println!("created room {} ({}, capacity {})", room.slug, room.title, room.capacity);
         }
-        RoomsCommand::Edit {
-            slug: raw,
-            capacity,
-            title,
-            topic,
-            listed,
-            locked,
-            slowmode,
-        } => {
-            let patch = bot::rooms::RoomPatch {
-                capacity,
-                title,
-                topic,
-                listed,
-                locked,
-                slowmode_secs: slowmode,
-            };
+        RoomsCommand::Edit { slug: raw, capacity, title, topic, listed, locked, slowmode } => {
+            let patch = bot::rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
             let room = bot::rooms::edit(&db, &slug(&raw)?, patch).await?;
             println!("updated room {}", room.slug);
         }

@@ -23,28 +23,18 @@ pub enum ConnectError {
 
 /// Open the database named by `url`, creating a SQLite file's directory when needed.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
         let file = path.split('?').next().unwrap_or_default();
-        if let Some(dir) = Path::new(file)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|source| ConnectError::Dir {
-                dir: dir.display().to_string(),
-                source,
-            })?;
+        if let Some(dir) = Path::new(file).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| ConnectError::Dir { dir: dir.display().to_string(), source })?;
         }
     } else if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
         return Err(ConnectError::Scheme(url.to_owned()));
     }
     let mut options = ConnectOptions::new(url);
     options.sqlx_logging(false);
-    Database::connect(options)
-        .await
-        .map_err(ConnectError::Connect)
+    Database::connect(options).await.map_err(ConnectError::Connect)
 }
 
 /// Apply every pending migration.

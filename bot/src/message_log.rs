@@ -3,10 +3,7 @@
 
 use protocol::{LoggedMessage, MessageView, RoomSlug};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::BotError;
 use crate::entities::message_log;
@@ -30,22 +27,14 @@ pub async fn record(db: &DatabaseConnection, messages: &[LoggedMessage]) -> Resu
         deleted_at: Set(None),
     });
     message_log::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(message_log::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(OnConflict::column(message_log::Column::Id).do_nothing().to_owned())
         .exec_without_returning(db)
         .await?;
     Ok(())
 }
 
 /// The room's last `limit` messages that were not deleted, oldest first.
-pub async fn recent(
-    db: &DatabaseConnection,
-    room: &RoomSlug,
-    limit: u64,
-) -> Result<Vec<MessageView>, BotError> {
+pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Result<Vec<MessageView>, BotError> {
     let mut rows = message_log::Entity::find()
         .filter(message_log::Column::Room.eq(room.as_str()))
         .filter(message_log::Column::DeletedAt.is_null())

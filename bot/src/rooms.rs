@@ -47,35 +47,24 @@ fn check_capacity(capacity: u32) -> Result<i32, BotError> {
     if (1..=CAPACITY_MAX).contains(&capacity) {
         i32::try_from(capacity).map_err(|_| BotError::Invalid("capacity out of range".into()))
     } else {
-        Err(BotError::Invalid(format!(
-            "capacity must be between 1 and {CAPACITY_MAX}"
-        )))
+        Err(BotError::Invalid(format!("capacity must be between 1 and {CAPACITY_MAX}")))
     }
 }
 
 fn check_text(what: &str, value: &str, max: usize) -> Result<String, BotError> {
     let value = value.trim();
     if value.chars().count() > max {
-        return Err(BotError::Invalid(format!(
-            "{what} is at most {max} characters"
-        )));
+        return Err(BotError::Invalid(format!("{what} is at most {max} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(BotError::Invalid(format!(
-            "{what} may not contain control characters"
-        )));
+        return Err(BotError::Invalid(format!("{what} may not contain control characters")));
     }
     Ok(value.to_owned())
 }
 
 fn default_title(slug: &RoomSlug) -> String {
     let mut title = String::new();
-    for (i, word) in slug
-        .as_str()
-        .split('-')
-        .filter(|w| !w.is_empty())
-        .enumerate()
-    {
+    for (i, word) in slug.as_str().split('-').filter(|w| !w.is_empty()).enumerate() {
         if i > 0 {
             title.push(' ');
         }
@@ -114,19 +103,12 @@ pub fn to_def(model: &rooms::Model) -> Option<RoomDef> {
 
 /// Every room, by slug.
 pub async fn list(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError> {
-    Ok(rooms::Entity::find()
-        .order_by_asc(rooms::Column::Slug)
-        .all(db)
-        .await?)
+    Ok(rooms::Entity::find().order_by_asc(rooms::Column::Slug).all(db).await?)
 }
 
 /// Create a staff room.
 pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model, BotError> {
-    if rooms::Entity::find_by_id(room.slug.as_str())
-        .one(db)
-        .await?
-        .is_some()
-    {
+    if rooms::Entity::find_by_id(room.slug.as_str()).one(db).await?.is_some() {
         return Err(BotError::RoomExists(room.slug.to_string()));
     }
     let now = Utc::now();
@@ -138,11 +120,7 @@ pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model,
         slug: Set(room.slug.to_string()),
         kind: Set(RoomKind::Staff.as_str().to_owned()),
         title: Set(title),
-        topic: Set(check_text(
-            "topic",
-            room.topic.as_deref().unwrap_or_default(),
-            TOPIC_MAX,
-        )?),
+        topic: Set(check_text("topic", room.topic.as_deref().unwrap_or_default(), TOPIC_MAX)?),
         capacity: Set(check_capacity(room.capacity)?),
         listed: Set(room.listed),
         locked: Set(false),
@@ -157,11 +135,7 @@ pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model,
 }
 
 /// Change a room.
-pub async fn edit(
-    db: &DatabaseConnection,
-    slug: &RoomSlug,
-    patch: RoomPatch,
-) -> Result<rooms::Model, BotError> {
+pub async fn edit(db: &DatabaseConnection, slug: &RoomSlug, patch: RoomPatch) -> Result<rooms::Model, BotError> {
     let Some(existing) = rooms::Entity::find_by_id(slug.as_str()).one(db).await? else {
         return Err(BotError::NoSuchRoom(slug.to_string()));
     };
@@ -203,11 +177,7 @@ pub async fn remove(db: &DatabaseConnection, slug: &RoomSlug) -> Result<(), BotE
 
 /// On the very first start, create the default rooms. Returns how many were created.
 pub async fn seed_defaults(db: &DatabaseConnection) -> Result<usize, BotError> {
-    if settings::Entity::find_by_id(SEEDED_KEY)
-        .one(db)
-        .await?
-        .is_some()
-    {
+    if settings::Entity::find_by_id(SEEDED_KEY).one(db).await?.is_some() {
         return Ok(0);
     }
     let existing = list(db).await?;
@@ -230,12 +200,7 @@ pub async fn seed_defaults(db: &DatabaseConnection) -> Result<usize, BotError> {
         .await?;
         created += 1;
     }
-    settings::ActiveModel {
-        key: Set(SEEDED_KEY.to_owned()),
-        value: Set(Utc::now().to_rfc3339()),
-    }
-    .insert(db)
-    .await?;
+    settings::ActiveModel { key: Set(SEEDED_KEY.to_owned()), value: Set(Utc::now().to_rfc3339()) }.insert(db).await?;
     Ok(created)
 }
 
@@ -245,10 +210,7 @@ mod tests {
 
     #[test]
     fn default_titles_read_well() {
-        assert_eq!(
-            default_title(&RoomSlug::parse("night-owls").unwrap()),
-            "Night Owls"
-        );
+        assert_eq!(default_title(&RoomSlug::parse("night-owls").unwrap()), "Night Owls");
         assert_eq!(default_title(&RoomSlug::parse("a1").unwrap()), "A1");
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bus::{Bus, HISTORY_LEN, QueueEntry};
 use protocol::{ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomSlug};
@@ -19,7 +19,7 @@ pub struct BotConfig {
     pub room_sync_interval: Duration,
     /// Consumer name in the queue's consumer group.
     pub consumer: String,
-    /// Entries delivered but unacknowledged this long are taken again (crash or failure).
+    /// Entries delivered but unacknowledged this long are taken again (a failed write).
     pub reclaim_after: Duration,
 }
 
@@ -27,7 +27,7 @@ impl Default for BotConfig {
     fn default() -> Self {
         Self {
             room_sync_interval: Duration::from_secs(3),
-            consumer: "bot-1".to_owned(),
+            consumer: "bot".to_owned(),
             reclaim_after: Duration::from_secs(10),
         }
     }
@@ -38,65 +38,42 @@ pub struct Bot {
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,
     config: BotConfig,
-    published: BTreeMap<RoomSlug, RoomDef>,
+    sync: RoomSync,
 }
 
 /// Largest batch taken from the queue at once.
 const BATCH: usize = 200;
 
 impl Bot {
-    /// Seed default rooms on the first start, publish room snapshots, load recent history.
-    pub async fn build(
-        config: BotConfig,
-        db: DatabaseConnection,
-        bus: Arc<dyn Bus>,
-    ) -> Result<Self, BotError> {
+    /// Seed default rooms on the first start and publish room snapshots (loading each new
+    /// room's recent history from the log).
+    pub async fn build(config: BotConfig, db: DatabaseConnection, bus: Arc<dyn Bus>) -> Result<Self, BotError> {
         let seeded = rooms::seed_defaults(&db).await?;
         if seeded > 0 {
             tracing::info!(rooms = seeded, "created the default rooms");
         }
-        let mut bot = Self {
-            db,
-            bus,
-            config,
-            published: BTreeMap::new(),
-        };
-        // Rooms left in the bus by an earlier run but gone from the database.
-        for stale in bot.bus.rooms().await? {
-            bot.published.insert(stale.slug.clone(), stale);
-        }
-        bot.sync_rooms().await?;
-        Ok(bot)
+        let sync = RoomSync { db: db.clone(), bus: bus.clone() };
+        sync.run_once().await?;
+        Ok(Self { db, bus, config, sync })
     }
 
-    /// Run until `shutdown` resolves.
-    pub async fn run_until_stopped(mut self, shutdown: impl Future<Output = ()> + Send) {
-        let mut sync = tokio::time::interval(self.config.room_sync_interval);
-        sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut reclaim = tokio::time::interval(self.config.reclaim_after / 2);
-        reclaim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// Run until `shutdown` resolves, then log what is still queued and stop.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
+        let Self { db, bus, config, sync } = self;
+        let sync = tokio::spawn(sync.run(config.room_sync_interval));
+        let consumer = Consumer { db, bus, config };
+        // Whatever an earlier bot took but never acknowledged (a crash) comes first.
+        consumer.reclaim(Duration::ZERO).await;
+        let mut last_reclaim = Instant::now();
         tokio::pin!(shutdown);
         loop {
+            // The read is never cancelled by a timer: only shutdown interrupts it, and what a
+            // cancelled read took is reclaimed at the next start.
             tokio::select! {
                 () = &mut shutdown => break,
-                _ = sync.tick() => {
-                    if let Err(e) = self.sync_rooms().await {
-                        tracing::error!(error = %e, "room sync failed; retrying on the next tick");
-                    }
-                }
-                _ = reclaim.tick() => {
-                    match self.bus.reclaim(&self.config.consumer, self.config.reclaim_after, BATCH).await {
-                        Ok(entries) if !entries.is_empty() => {
-                            tracing::warn!(entries = entries.len(), "handling queue entries again that were never acknowledged");
-                            self.handle(entries).await;
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::error!(error = %e, "cannot reclaim queue entries"),
-                    }
-                }
-                batch = self.bus.dequeue(&self.config.consumer, BATCH, Duration::from_millis(500)) => {
+                batch = consumer.bus.dequeue(&consumer.config.consumer, BATCH, Duration::from_millis(500)) => {
                     match batch {
-                        Ok(entries) => self.handle(entries).await,
+                        Ok(entries) => consumer.handle(entries).await,
                         Err(e) => {
                             tracing::error!(error = %e, "cannot read the queue; retrying in 1 s");
                             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -104,37 +81,42 @@ impl Bot {
                     }
                 }
             }
-        }
-        self.drain().await;
-        tracing::info!("bot stopped");
-    }
-
-    /// Log everything still queued before stopping, so a graceful stop of the one-process
-    /// default (whose queue lives in memory) loses nothing that gateways accepted.
-    async fn drain(&self) {
-        let mut drained = 0;
-        loop {
-            match self
-                .bus
-                .dequeue(&self.config.consumer, BATCH, Duration::ZERO)
-                .await
-            {
-                Ok(entries) if !entries.is_empty() => {
-                    drained += entries.len();
-                    self.handle(entries).await;
-                }
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot drain the queue at shutdown");
-                    break;
-                }
+            if last_reclaim.elapsed() >= consumer.config.reclaim_after / 2 {
+                consumer.reclaim(consumer.config.reclaim_after).await;
+                last_reclaim = Instant::now();
             }
         }
-        if drained > 0 {
-            tracing::info!(
-                entries = drained,
-                "logged the queue's remaining entries before stopping"
-            );
+        sync.abort();
+        consumer.drain().await;
+        tracing::info!("bot stopped");
+    }
+}
+
+struct Consumer {
+    db: DatabaseConnection,
+    bus: Arc<dyn Bus>,
+    config: BotConfig,
+}
+
+impl Consumer {
+    /// Handle entries delivered at least `min_idle` ago and never acknowledged.
+    async fn reclaim(&self, min_idle: Duration) {
+        loop {
+            match self.bus.reclaim(&self.config.consumer, min_idle, BATCH).await {
+                Ok(entries) if entries.is_empty() => return,
+                Ok(entries) => {
+                    tracing::warn!(entries = entries.len(), "handling queue entries that were never acknowledged");
+                    let full = entries.len() == BATCH;
+                    self.handle(entries).await;
+                    if !full {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reclaim queue entries");
+                    return;
+                }
+            }
         }
     }
 
@@ -161,36 +143,72 @@ impl Bot {
         }
     }
 
-    /// Publish what changed in the room table since the last sync.
-    async fn sync_rooms(&mut self) -> Result<(), BotError> {
-        let current: BTreeMap<RoomSlug, RoomDef> = rooms::list(&self.db)
-            .await?
-            .iter()
-            .filter_map(rooms::to_def)
-            .map(|def| (def.slug.clone(), def))
-            .collect();
+    /// Log everything still queued before stopping, so a graceful stop of the one-process
+    /// default (whose queue lives in memory) loses nothing that gateways accepted.
+    async fn drain(&self) {
+        let mut drained = 0;
+        loop {
+            match self.bus.dequeue(&self.config.consumer, BATCH, Duration::ZERO).await {
+                Ok(entries) if !entries.is_empty() => {
+                    drained += entries.len();
+                    self.handle(entries).await;
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot drain the queue at shutdown");
+                    break;
+                }
+            }
+        }
+        if drained > 0 {
+            tracing::info!(entries = drained, "logged the queue's remaining entries before stopping");
+        }
+    }
+}
+
+/// Publishes room definitions from the database to the bus.
+struct RoomSync {
+    db: DatabaseConnection,
+    bus: Arc<dyn Bus>,
+}
+
+impl RoomSync {
+    async fn run(self, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.run_once().await {
+                tracing::error!(error = %e, "room sync failed; retrying on the next tick");
+            }
+        }
+    }
+
+    /// Publish what changed in the room table since the last sync. What the bus holds is
+    /// re-read each time, so a bus that lost its data (Redis restarted empty) is refilled.
+    async fn run_once(&self) -> Result<(), BotError> {
+        let published: BTreeMap<RoomSlug, RoomDef> =
+            self.bus.rooms().await?.into_iter().map(|def| (def.slug.clone(), def)).collect();
+        let current: BTreeMap<RoomSlug, RoomDef> =
+            rooms::list(&self.db).await?.iter().filter_map(rooms::to_def).map(|def| (def.slug.clone(), def)).collect();
         for (slug, def) in &current {
-            if self.published.get(slug) == Some(def) {
+            if published.get(slug) == Some(def) {
                 continue;
             }
-            if !self.published.contains_key(slug) {
+            if !published.contains_key(slug) {
                 let history = message_log::recent(&self.db, slug, HISTORY_LEN as u64).await?;
                 self.bus.seed_history(slug, history).await?;
             }
             self.bus.put_room(def).await?;
-            self.bus
-                .publish_control(&ControlEvent::RoomUpserted { room: def.clone() })
-                .await?;
+            self.bus.publish_control(&ControlEvent::RoomUpserted { room: def.clone() }).await?;
             tracing::info!(room = %slug, "room published");
         }
-        for slug in self.published.keys().filter(|s| !current.contains_key(*s)) {
-            self.bus.remove_room(slug).await?;
-            self.bus
-                .publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() })
-                .await?;
+        let gone: Vec<RoomSlug> = published.keys().filter(|s| !current.contains_key(*s)).cloned().collect();
+        for slug in gone {
+            self.bus.remove_room(&slug).await?;
+            self.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
             tracing::info!(room = %slug, "room removed");
         }
-        self.published = current;
         Ok(())
     }
 }

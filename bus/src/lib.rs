@@ -130,12 +130,7 @@ pub trait Bus: Send + Sync + 'static {
     /// Take a seat in `room` if it has fewer than `capacity` members and nobody holds the same
     /// nickname key. Atomic: concurrent claims never overfill a room. Claiming again with the
     /// same holder and key is granted (idempotent).
-    async fn claim_seat(
-        &self,
-        room: &RoomSlug,
-        seat: &Seat,
-        capacity: u32,
-    ) -> Result<SeatClaim, BusError>;
+    async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError>;
     /// Give the seat back; a no-op unless `holder` still holds `key` in `room`.
     async fn release_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError>;
     /// Nicknames currently in `room`.
@@ -148,36 +143,18 @@ pub trait Bus: Send + Sync + 'static {
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError>;
     /// The room's recent messages, oldest first; with `since`, only those after it (all of
     /// them when `since` is no longer in the window, so a client never misses any).
-    async fn history(
-        &self,
-        room: &RoomSlug,
-        since: Option<Ulid>,
-    ) -> Result<Vec<MessageView>, BusError>;
+    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError>;
     /// Fill an empty history (at start, from the message log). Ignored when it has entries.
-    async fn seed_history(
-        &self,
-        room: &RoomSlug,
-        messages: Vec<MessageView>,
-    ) -> Result<(), BusError>;
+    async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError>;
 
     // ---- durable queue gateway → bot --------------------------------------------------------
     /// Append an event; once this returns Ok, the event is the bot's to handle.
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError>;
     /// Up to `max` new entries for `consumer`, waiting at most `wait` for the first.
-    async fn dequeue(
-        &self,
-        consumer: &str,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<QueueEntry>, BusError>;
+    async fn dequeue(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError>;
     /// Entries delivered but not acknowledged for at least `min_idle` (a crashed or failed
     /// consumer), handed to `consumer` again.
-    async fn reclaim(
-        &self,
-        consumer: &str,
-        min_idle: Duration,
-        max: usize,
-    ) -> Result<Vec<QueueEntry>, BusError>;
+    async fn reclaim(&self, consumer: &str, min_idle: Duration, max: usize) -> Result<Vec<QueueEntry>, BusError>;
     /// Mark entries handled; they are never delivered again.
     async fn ack(&self, ids: &[String]) -> Result<(), BusError>;
 

@@ -10,9 +10,7 @@ use protocol::{BanDef, ControlEvent, InboundEvent, MessageView, RoomDef, RoomSlu
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
-use crate::{
-    Bus, BusError, ControlFeed, ControlMessage, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim,
-};
+use crate::{Bus, BusError, ControlFeed, ControlMessage, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim};
 
 /// Per-room broadcast depth: how far a slow subscriber may fall behind before skipping.
 const ROOM_FEED_DEPTH: usize = 4096;
@@ -65,8 +63,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn parse_entry_id(id: &str) -> Result<u64, BusError> {
-    id.parse()
-        .map_err(|_| BusError::Codec(format!("not an in-process queue id: {id:?}")))
+    id.parse().map_err(|_| BusError::Codec(format!("not an in-process queue id: {id:?}")))
 }
 
 #[async_trait]
@@ -88,18 +85,11 @@ impl Bus for InProcessBus {
 
     async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError> {
         let mut fanout = lock(&self.rooms_fanout);
-        let tx = fanout
-            .entry(room.clone())
-            .or_insert_with(|| broadcast::channel(ROOM_FEED_DEPTH).0);
+        let tx = fanout.entry(room.clone()).or_insert_with(|| broadcast::channel(ROOM_FEED_DEPTH).0);
         Ok(RoomFeed::new(room.clone(), tx.subscribe()))
     }
 
-    async fn claim_seat(
-        &self,
-        room: &RoomSlug,
-        seat: &Seat,
-        capacity: u32,
-    ) -> Result<SeatClaim, BusError> {
+    async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError> {
         let mut presence = lock(&self.presence);
         let seats = presence.entry(room.clone()).or_default();
         if let Some(existing) = seats.iter().find(|s| s.key == seat.key) {
@@ -112,9 +102,7 @@ impl Bus for InProcessBus {
             }
             seats.push(seat.clone());
         }
-        Ok(SeatClaim::Granted {
-            members: seats.iter().map(|s| s.nick.clone()).collect(),
-        })
+        Ok(SeatClaim::Granted { members: seats.iter().map(|s| s.nick.clone()).collect() })
     }
 
     async fn release_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError> {
@@ -130,22 +118,12 @@ impl Bus for InProcessBus {
 
     async fn members(&self, room: &RoomSlug) -> Result<Vec<String>, BusError> {
         let presence = lock(&self.presence);
-        Ok(presence
-            .get(room)
-            .map(|s| s.iter().map(|s| s.nick.clone()).collect())
-            .unwrap_or_default())
+        Ok(presence.get(room).map(|s| s.iter().map(|s| s.nick.clone()).collect()).unwrap_or_default())
     }
 
     async fn occupancy(&self, rooms: &[RoomSlug]) -> Result<Vec<u32>, BusError> {
         let presence = lock(&self.presence);
-        Ok(rooms
-            .iter()
-            .map(|r| {
-                presence
-                    .get(r)
-                    .map_or(0, |s| u32::try_from(s.len()).unwrap_or(u32::MAX))
-            })
-            .collect())
+        Ok(rooms.iter().map(|r| presence.get(r).map_or(0, |s| u32::try_from(s.len()).unwrap_or(u32::MAX))).collect())
     }
 
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
@@ -159,26 +137,16 @@ impl Bus for InProcessBus {
         Ok(())
     }
 
-    async fn history(
-        &self,
-        room: &RoomSlug,
-        since: Option<Ulid>,
-    ) -> Result<Vec<MessageView>, BusError> {
+    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError> {
         let history = lock(&self.history);
         let Some(entries) = history.get(room) else {
             return Ok(Vec::new());
         };
-        let start = since
-            .and_then(|id| entries.iter().position(|m| m.id == id))
-            .map_or(0, |pos| pos + 1);
+        let start = since.and_then(|id| entries.iter().position(|m| m.id == id)).map_or(0, |pos| pos + 1);
         Ok(entries.iter().skip(start).cloned().collect())
     }
 
-    async fn seed_history(
-        &self,
-        room: &RoomSlug,
-        messages: Vec<MessageView>,
-    ) -> Result<(), BusError> {
+    async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
         let mut history = lock(&self.history);
         let entries = history.entry(room.clone()).or_default();
         if entries.is_empty() {
@@ -193,21 +161,13 @@ impl Bus for InProcessBus {
             let mut queue = lock(&self.queue);
             queue.next_id += 1;
             let id = queue.next_id.to_string();
-            queue.ready.push_back(QueueEntry {
-                id,
-                event: event.clone(),
-            });
+            queue.ready.push_back(QueueEntry { id, event: event.clone() });
         }
         self.queue_ready.notify_waiters();
         Ok(())
     }
 
-    async fn dequeue(
-        &self,
-        _consumer: &str,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<QueueEntry>, BusError> {
+    async fn dequeue(&self, _consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Register interest before looking, so an enqueue between the look and the wait
@@ -232,12 +192,7 @@ impl Bus for InProcessBus {
         }
     }
 
-    async fn reclaim(
-        &self,
-        _consumer: &str,
-        min_idle: Duration,
-        max: usize,
-    ) -> Result<Vec<QueueEntry>, BusError> {
+    async fn reclaim(&self, _consumer: &str, min_idle: Duration, max: usize) -> Result<Vec<QueueEntry>, BusError> {
         let mut queue = lock(&self.queue);
         let now = Instant::now();
         let mut out = Vec::new();

@@ -30,9 +30,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
 
-use crate::{
-    Bus, BusError, ControlFeed, ControlMessage, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim,
-};
+use crate::{Bus, BusError, ControlFeed, ControlMessage, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim};
 
 const ROOM_FEED_DEPTH: usize = 4096;
 const CONTROL_DEPTH: usize = 1024;
@@ -91,10 +89,16 @@ end
 return 0
 ";
 
-/// Extend a seat held by `holder`. KEYS: presence, members. ARGV: key, holder, ttl_ms.
+/// Extend a seat held by `holder`; a seat that vanished (Redis restarted empty) is taken back
+/// unless somebody else took the nickname meanwhile. KEYS: presence, members.
+/// ARGV: key, holder, ttl_ms, nick.
 const REFRESH: &str = r"
 local current = redis.call('HGET', KEYS[2], ARGV[1])
-if not current or cjson.decode(current).h ~= ARGV[2] then return 0 end
+if not current then
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({n = ARGV[4], h = ARGV[2]}))
+elseif cjson.decode(current).h ~= ARGV[2] then
+  return 0
+end
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local ttl = tonumber(ARGV[3])
@@ -172,8 +176,8 @@ pub struct RedisBus {
     fanout: Arc<Fanout>,
     scripts: Scripts,
     ttl: Duration,
-    /// Seats this process holds (room, key) → holder, refreshed every third of the TTL.
-    held: Arc<Mutex<HashMap<(RoomSlug, String), String>>>,
+    /// Seats this process holds, by (room, key), refreshed every third of the TTL.
+    held: Arc<Mutex<HashMap<(RoomSlug, String), Seat>>>,
     group_ready: std::sync::atomic::AtomicBool,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
@@ -197,15 +201,10 @@ impl RedisBus {
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_max_delay(Duration::from_secs(2));
-        let conn = client
-            .get_connection_manager_with_config(base.clone())
-            .await
-            .map_err(unavailable)?;
+        let conn = client.get_connection_manager_with_config(base.clone()).await.map_err(unavailable)?;
         // Stream reads block up to their own timeout; give them room beyond it.
         let blocking = client
-            .get_connection_manager_with_config(
-                base.set_response_timeout(Some(Duration::from_secs(30))),
-            )
+            .get_connection_manager_with_config(base.set_response_timeout(Some(Duration::from_secs(30))))
             .await
             .map_err(unavailable)?;
         let keys = Keys::new(config.prefix);
@@ -225,16 +224,11 @@ impl RedisBus {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let pubsub = tokio::spawn(pubsub_loop(client.clone(), fanout.clone(), Some(ready_tx)));
         // Wait for the first pub/sub connection, so subscriptions work as soon as we return.
-        if tokio::time::timeout(Duration::from_secs(5), ready_rx)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(5), ready_rx).await.is_err() {
             pubsub.abort();
-            return Err(BusError::Unavailable(
-                "cannot open a pub/sub connection to Redis".into(),
-            ));
+            return Err(BusError::Unavailable("cannot open a pub/sub connection to Redis".into()));
         }
-        let held: Arc<Mutex<HashMap<(RoomSlug, String), String>>> = Arc::default();
+        let held: Arc<Mutex<HashMap<(RoomSlug, String), Seat>>> = Arc::default();
         let refresher = tokio::spawn(refresh_loop(
             conn.clone(),
             keys.clone(),
@@ -294,21 +288,13 @@ impl RedisBus {
     async fn trim_queue(&self) -> Result<(), BusError> {
         let mut conn = self.conn();
         let key = self.keys.inbound();
-        let pending: (u64, Option<String>, Option<String>, redis::Value) = redis::cmd("XPENDING")
-            .arg(&key)
-            .arg(Keys::GROUP)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        let pending: (u64, Option<String>, Option<String>, redis::Value) =
+            redis::cmd("XPENDING").arg(&key).arg(Keys::GROUP).query_async(&mut conn).await.map_err(unavailable)?;
         let min_id = match pending {
             (n, Some(oldest), _, _) if n > 0 => oldest,
             _ => {
-                let groups: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
-                    .arg("GROUPS")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(unavailable)?;
+                let groups: Vec<HashMap<String, redis::Value>> =
+                    redis::cmd("XINFO").arg("GROUPS").arg(&key).query_async(&mut conn).await.map_err(unavailable)?;
                 let last = groups
                     .iter()
                     .find(|g| matches!(g.get("name"), Some(v) if redis::from_redis_value_ref::<String>(v).ok().as_deref() == Some(Keys::GROUP)))
@@ -342,10 +328,7 @@ impl RedisBus {
                 .and_then(|v| redis::from_redis_value_ref::<Vec<u8>>(v).ok())
                 .and_then(|raw| serde_json::from_slice::<InboundEvent>(&raw).ok());
             match event {
-                Some(event) => out.push(QueueEntry {
-                    id: entry.id,
-                    event,
-                }),
+                Some(event) => out.push(QueueEntry { id: entry.id, event }),
                 None => {
                     tracing::error!(id = %entry.id, fields = ?entry.map, "undecodable queue entry; acknowledging it");
                     poison.push(entry.id);
@@ -366,14 +349,8 @@ impl RedisBus {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut announced = false;
         loop {
-            let acquired: redis::RedisResult<Option<String>> = redis::cmd("SET")
-                .arg(&key)
-                .arg(id)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl_ms)
-                .query_async(&mut self.conn())
-                .await;
+            let acquired: redis::RedisResult<Option<String>> =
+                redis::cmd("SET").arg(&key).arg(id).arg("NX").arg("PX").arg(ttl_ms).query_async(&mut self.conn()).await;
             match acquired {
                 Ok(Some(_)) => break,
                 Ok(None) if !announced => {
@@ -397,12 +374,8 @@ impl RedisBus {
             let mut last_ok = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(ttl / 3).await;
-                let renewed: redis::RedisResult<i64> = script
-                    .key(&renew_key)
-                    .arg(&renew_id)
-                    .arg(ttl_ms)
-                    .invoke_async(&mut conn.clone())
-                    .await;
+                let renewed: redis::RedisResult<i64> =
+                    script.key(&renew_key).arg(&renew_id).arg(ttl_ms).invoke_async(&mut conn.clone()).await;
                 match renewed {
                     Ok(1) => last_ok = tokio::time::Instant::now(),
                     Ok(_) => {
@@ -418,13 +391,7 @@ impl RedisBus {
             }
             lost_tx.send_replace(true);
         });
-        Leadership {
-            lost: lost_rx,
-            renewer,
-            conn: self.conn(),
-            key,
-            id: id.to_owned(),
-        }
+        Leadership { lost: lost_rx, renewer, conn: self.conn(), key, id: id.to_owned() }
     }
 
     /// The client, for callers that need a connection of their own.
@@ -454,22 +421,15 @@ impl Leadership {
 
     /// Give the lock up now (on a clean stop), so a standby takes over at once.
     pub async fn resign(self) {
-        let result: redis::RedisResult<i64> = Script::new(RESIGN)
-            .key(&self.key)
-            .arg(&self.id)
-            .invoke_async(&mut self.conn.clone())
-            .await;
+        let result: redis::RedisResult<i64> =
+            Script::new(RESIGN).key(&self.key).arg(&self.id).invoke_async(&mut self.conn.clone()).await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "cannot release the leader lock; it lapses with its TTL");
         }
     }
 }
 
-async fn pubsub_loop(
-    client: redis::Client,
-    fanout: Arc<Fanout>,
-    mut ready: Option<tokio::sync::oneshot::Sender<()>>,
-) {
+async fn pubsub_loop(client: redis::Client, fanout: Arc<Fanout>, mut ready: Option<tokio::sync::oneshot::Sender<()>>) {
     let mut backoff = Duration::from_millis(100);
     let mut connected_before = false;
     loop {
@@ -528,11 +488,8 @@ async fn unsubscribe_idle(fanout: Arc<Fanout>) {
         let mut guard = fanout.sink.lock().await;
         let idle: Vec<String> = {
             let mut channels = lock(&fanout.channels);
-            let idle: Vec<String> = channels
-                .iter()
-                .filter(|(_, tx)| tx.receiver_count() == 0)
-                .map(|(c, _)| c.clone())
-                .collect();
+            let idle: Vec<String> =
+                channels.iter().filter(|(_, tx)| tx.receiver_count() == 0).map(|(c, _)| c.clone()).collect();
             for channel in &idle {
                 channels.remove(channel);
             }
@@ -550,34 +507,24 @@ async fn refresh_loop(
     conn: ConnectionManager,
     keys: Keys,
     script: Script,
-    held: Arc<Mutex<HashMap<(RoomSlug, String), String>>>,
+    held: Arc<Mutex<HashMap<(RoomSlug, String), Seat>>>,
     ttl: Duration,
 ) {
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
     loop {
         tokio::time::sleep(ttl / 3).await;
-        let seats: Vec<((RoomSlug, String), String)> = lock(&held)
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let refreshes = seats.iter().map(|((room, key), holder)| {
+        let seats: Vec<(RoomSlug, Seat)> =
+            lock(&held).iter().map(|((room, _), seat)| (room.clone(), seat.clone())).collect();
+        let refreshes = seats.iter().map(|(room, seat)| {
             let mut conn = conn.clone();
             let mut invocation = script.key(keys.presence(room));
-            invocation
-                .key(keys.members(room))
-                .arg(key)
-                .arg(holder)
-                .arg(ttl_ms);
+            invocation.key(keys.members(room)).arg(&seat.key).arg(&seat.holder).arg(ttl_ms).arg(&seat.nick);
             async move { invocation.invoke_async::<i64>(&mut conn).await }
         });
         let results = futures_util::future::join_all(refreshes).await;
         let failed = results.iter().filter(|r| !matches!(r, Ok(1))).count();
         if failed > 0 {
-            tracing::warn!(
-                failed,
-                total = seats.len(),
-                "some seats could not be refreshed"
-            );
+            tracing::warn!(failed, total = seats.len(), "some seats could not be refreshed");
         }
     }
 }
@@ -593,24 +540,15 @@ fn decode<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, BusError> {
 #[async_trait]
 impl Bus for RedisBus {
     async fn ping(&self) -> Result<(), BusError> {
-        let _: String = redis::cmd("PING")
-            .query_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
+        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(unavailable)?;
         if self.fanout.sink.lock().await.is_none() {
-            return Err(BusError::Unavailable(
-                "Redis pub/sub is reconnecting".into(),
-            ));
+            return Err(BusError::Unavailable("Redis pub/sub is reconnecting".into()));
         }
         Ok(())
     }
 
     async fn publish(&self, room: &RoomSlug, frame: Bytes) -> Result<(), BusError> {
-        let _: i64 = self
-            .conn()
-            .publish(self.keys.room_events(room), frame.as_ref())
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = self.conn().publish(self.keys.room_events(room), frame.as_ref()).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -631,9 +569,7 @@ impl Bus for RedisBus {
         if fresh {
             let result = match guard.as_mut() {
                 Some(sink) => sink.subscribe(&channel).await.map_err(unavailable),
-                None => Err(BusError::Unavailable(
-                    "Redis pub/sub is reconnecting".into(),
-                )),
+                None => Err(BusError::Unavailable("Redis pub/sub is reconnecting".into())),
             };
             if let Err(e) = result {
                 lock(&self.fanout.channels).remove(&channel);
@@ -643,12 +579,7 @@ impl Bus for RedisBus {
         Ok(RoomFeed::new(room.clone(), rx))
     }
 
-    async fn claim_seat(
-        &self,
-        room: &RoomSlug,
-        seat: &Seat,
-        capacity: u32,
-    ) -> Result<SeatClaim, BusError> {
+    async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError> {
         let reply: Vec<String> = self
             .scripts
             .claim
@@ -665,10 +596,8 @@ impl Bus for RedisBus {
         let mut reply = reply.into_iter();
         match reply.next().as_deref() {
             Some("granted") => {
-                lock(&self.held).insert((room.clone(), seat.key.clone()), seat.holder.clone());
-                Ok(SeatClaim::Granted {
-                    members: reply.collect(),
-                })
+                lock(&self.held).insert((room.clone(), seat.key.clone()), seat.clone());
+                Ok(SeatClaim::Granted { members: reply.collect() })
             }
             Some("full") => Ok(SeatClaim::Full),
             Some("taken") => Ok(SeatClaim::NickTaken),
@@ -680,7 +609,7 @@ impl Bus for RedisBus {
         {
             let mut held = lock(&self.held);
             let entry = (room.clone(), key.to_owned());
-            if held.get(&entry).is_some_and(|h| h == holder) {
+            if held.get(&entry).is_some_and(|s| s.holder == holder) {
                 held.remove(&entry);
             }
         }
@@ -713,11 +642,7 @@ impl Bus for RedisBus {
             let invocation = self.scripts.count.key(self.keys.presence(room));
             async move { invocation.invoke_async::<u32>(&mut conn).await }
         });
-        futures_util::future::join_all(counts)
-            .await
-            .into_iter()
-            .map(|r| r.map_err(unavailable))
-            .collect()
+        futures_util::future::join_all(counts).await.into_iter().map(|r| r.map_err(unavailable)).collect()
     }
 
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
@@ -736,31 +661,14 @@ impl Bus for RedisBus {
         Ok(())
     }
 
-    async fn history(
-        &self,
-        room: &RoomSlug,
-        since: Option<Ulid>,
-    ) -> Result<Vec<MessageView>, BusError> {
-        let raw: Vec<String> = self
-            .conn()
-            .lrange(self.keys.history(room), 0, -1)
-            .await
-            .map_err(unavailable)?;
-        let entries = raw
-            .iter()
-            .map(|r| decode::<MessageView>(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let start = since
-            .and_then(|id| entries.iter().position(|m| m.id == id))
-            .map_or(0, |pos| pos + 1);
+    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError> {
+        let raw: Vec<String> = self.conn().lrange(self.keys.history(room), 0, -1).await.map_err(unavailable)?;
+        let entries = raw.iter().map(|r| decode::<MessageView>(r)).collect::<Result<Vec<_>, _>>()?;
+        let start = since.and_then(|id| entries.iter().position(|m| m.id == id)).map_or(0, |pos| pos + 1);
         Ok(entries.into_iter().skip(start).collect())
     }
 
-    async fn seed_history(
-        &self,
-        room: &RoomSlug,
-        messages: Vec<MessageView>,
-    ) -> Result<(), BusError> {
+    async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
         if messages.is_empty() {
             return Ok(());
         }
@@ -769,64 +677,40 @@ impl Bus for RedisBus {
         for m in &messages {
             invocation.arg(encode(m)?);
         }
-        let _: i64 = invocation
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = invocation.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(())
     }
 
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
-        let _: String = self
-            .conn()
-            .xadd(self.keys.inbound(), "*", &[("e", encode(event)?)])
-            .await
-            .map_err(unavailable)?;
+        let _: String =
+            self.conn().xadd(self.keys.inbound(), "*", &[("e", encode(event)?)]).await.map_err(unavailable)?;
         Ok(())
     }
 
-    async fn dequeue(
-        &self,
-        consumer: &str,
-        max: usize,
-        wait: Duration,
-    ) -> Result<Vec<QueueEntry>, BusError> {
+    async fn dequeue(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError> {
         self.ensure_group().await?;
         let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(Keys::GROUP)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(max.max(1));
+        cmd.arg("GROUP").arg(Keys::GROUP).arg(consumer).arg("COUNT").arg(max.max(1));
         let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         if wait_ms > 0 {
             cmd.arg("BLOCK").arg(wait_ms);
         }
         cmd.arg("STREAMS").arg(self.keys.inbound()).arg(">");
-        let reply: Option<StreamReadReply> = match cmd.query_async(&mut self.blocking.clone()).await
-        {
+        let reply: Option<StreamReadReply> = match cmd.query_async(&mut self.blocking.clone()).await {
             Ok(reply) => reply,
             Err(e) if e.code() == Some("NOGROUP") => {
                 // The stream or group vanished (a Redis without persistence restarted).
                 tracing::warn!("the queue's consumer group is gone; recreating it");
-                self.group_ready
-                    .store(false, std::sync::atomic::Ordering::Release);
+                self.group_ready.store(false, std::sync::atomic::Ordering::Release);
                 return Ok(Vec::new());
             }
             Err(e) => return Err(unavailable(e)),
         };
-        let ids = reply
-            .map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect())
-            .unwrap_or_default();
+        let ids = reply.map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect()).unwrap_or_default();
         self.decode_entries(ids).await
     }
 
-    async fn reclaim(
-        &self,
-        consumer: &str,
-        min_idle: Duration,
-        max: usize,
-    ) -> Result<Vec<QueueEntry>, BusError> {
+    async fn reclaim(&self, consumer: &str, min_idle: Duration, max: usize) -> Result<Vec<QueueEntry>, BusError> {
         self.ensure_group().await?;
         let min_idle_ms = u64::try_from(min_idle.as_millis()).unwrap_or(u64::MAX);
         let mut start = "0-0".to_owned();
@@ -860,20 +744,12 @@ impl Bus for RedisBus {
         if ids.is_empty() {
             return Ok(());
         }
-        let _: i64 = self
-            .conn()
-            .xack(self.keys.inbound(), Keys::GROUP, ids)
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = self.conn().xack(self.keys.inbound(), Keys::GROUP, ids).await.map_err(unavailable)?;
         self.trim_queue().await
     }
 
     async fn publish_control(&self, event: &ControlEvent) -> Result<(), BusError> {
-        let _: i64 = self
-            .conn()
-            .publish(self.keys.control(), encode(event)?)
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = self.conn().publish(self.keys.control(), encode(event)?).await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -882,56 +758,33 @@ impl Bus for RedisBus {
     }
 
     async fn put_room(&self, room: &RoomDef) -> Result<(), BusError> {
-        let _: i64 = self
-            .conn()
-            .hset(self.keys.rooms(), room.slug.as_str(), encode(room)?)
-            .await
-            .map_err(unavailable)?;
+        let _: i64 =
+            self.conn().hset(self.keys.rooms(), room.slug.as_str(), encode(room)?).await.map_err(unavailable)?;
         Ok(())
     }
 
     async fn remove_room(&self, slug: &RoomSlug) -> Result<(), BusError> {
-        let _: i64 = self
-            .conn()
-            .hdel(self.keys.rooms(), slug.as_str())
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = self.conn().hdel(self.keys.rooms(), slug.as_str()).await.map_err(unavailable)?;
         Ok(())
     }
 
     async fn rooms(&self) -> Result<Vec<RoomDef>, BusError> {
-        let raw: Vec<String> = self
-            .conn()
-            .hvals(self.keys.rooms())
-            .await
-            .map_err(unavailable)?;
+        let raw: Vec<String> = self.conn().hvals(self.keys.rooms()).await.map_err(unavailable)?;
         raw.iter().map(|r| decode(r)).collect()
     }
 
     async fn put_ban(&self, ban: &BanDef) -> Result<(), BusError> {
-        let _: i64 = self
-            .conn()
-            .hset(self.keys.bans(), ban.id, encode(ban)?)
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = self.conn().hset(self.keys.bans(), ban.id, encode(ban)?).await.map_err(unavailable)?;
         Ok(())
     }
 
     async fn remove_ban(&self, id: i64) -> Result<(), BusError> {
-        let _: i64 = self
-            .conn()
-            .hdel(self.keys.bans(), id)
-            .await
-            .map_err(unavailable)?;
+        let _: i64 = self.conn().hdel(self.keys.bans(), id).await.map_err(unavailable)?;
         Ok(())
     }
 
     async fn bans(&self) -> Result<Vec<BanDef>, BusError> {
-        let raw: Vec<String> = self
-            .conn()
-            .hvals(self.keys.bans())
-            .await
-            .map_err(unavailable)?;
+        let raw: Vec<String> = self.conn().hvals(self.keys.bans()).await.map_err(unavailable)?;
         raw.iter().map(|r| decode(r)).collect()
     }
 }
@@ -945,15 +798,9 @@ impl Drop for Leadership {
 /// Used by tests to wipe one prefix's keys.
 pub async fn delete_prefix(url: &str, prefix: &str) -> Result<(), BusError> {
     let client = redis::Client::open(url).map_err(unavailable)?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(unavailable)?;
+    let mut conn = client.get_multiplexed_async_connection().await.map_err(unavailable)?;
     let keys: HashSet<String> = {
-        let mut iter: redis::AsyncIter<String> = conn
-            .scan_match(format!("{prefix}:*"))
-            .await
-            .map_err(unavailable)?;
+        let mut iter: redis::AsyncIter<String> = conn.scan_match(format!("{prefix}:*")).await.map_err(unavailable)?;
         let mut keys = HashSet::new();
         while let Some(key) = iter.next_item().await {
             keys.insert(key.map_err(unavailable)?);

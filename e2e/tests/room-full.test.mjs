@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, runCli, waitForRooms, removeWorkDir } from './server.mjs';
-import { launchBrowser, openPage, joinRoom, roomItem, TIMEOUT } from './browser.mjs';
+import { launchBrowser, openPage, joinRoom, roomItem, screenshot, TIMEOUT } from './browser.mjs';
 
 let server;
 let browser;
@@ -41,6 +41,7 @@ test('joining a full room shows the room_full error', async () => {
     const error = bob.locator('#landing-error');
     await error.waitFor({ state: 'visible' });
     assert.match(await error.textContent(), /full/i);
+    await screenshot(bob, 'landing-room-full-error-desktop-light');
     assert.equal(await bob.locator('#chat').isVisible(), false);
     assert.equal(await bob.locator('#landing').isVisible(), true);
     // The visitor may pick another room right away.

@@ -85,6 +85,16 @@ test('chat screenshots (desktop and mobile, light and dark)', async () => {
       const log = await page.locator('#messages').boundingBox();
       assert.ok(box && log && box.y + box.height <= log.y + log.height + 1, `chat ${name}: the last message is visible`);
       await screenshot(page, `chat-${name}`);
+      if (name.startsWith('mobile')) {
+        // On a narrow screen the member list starts collapsed under the log; open it.
+        const toggle = page.locator('#members-toggle');
+        assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+        await toggle.click();
+        assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+        await page.locator('#members li', { hasText: 'Carol_92' }).waitFor();
+        await assertNoHorizontalOverflow(page, `chat members ${name}`);
+        await screenshot(page, `chat-members-open-${name}`);
+      }
       assert.deepEqual(page.problems, []);
     } finally {
       await closeAll(page, others);

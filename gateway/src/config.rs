@@ -29,10 +29,7 @@ impl Default for GatewayConfig {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             ping_interval: Duration::from_secs(20),
-            say_rate: RateLimit {
-                burst: 8,
-                per_second: 1.0,
-            },
+            say_rate: RateLimit { burst: 8, per_second: 1.0 },
             outbound_queue: 512,
             typing_interval: Duration::from_secs(2),
             room_refresh: Duration::from_secs(30),

@@ -23,27 +23,15 @@ impl RoomDirectory {
     /// Listed rooms, by title.
     pub fn listed(&self) -> Vec<Arc<RoomDef>> {
         let mut rooms: Vec<_> = self.read().values().filter(|r| r.listed).cloned().collect();
-        rooms.sort_by(|a, b| {
-            a.title
-                .to_lowercase()
-                .cmp(&b.title.to_lowercase())
-                .then(a.slug.cmp(&b.slug))
-        });
+        rooms.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()).then(a.slug.cmp(&b.slug)));
         rooms
     }
 
     /// Replace everything; returns the slugs that disappeared.
     pub fn replace_all(&self, rooms: Vec<RoomDef>) -> Vec<RoomSlug> {
-        let fresh: HashMap<RoomSlug, Arc<RoomDef>> = rooms
-            .into_iter()
-            .map(|r| (r.slug.clone(), Arc::new(r)))
-            .collect();
+        let fresh: HashMap<RoomSlug, Arc<RoomDef>> = rooms.into_iter().map(|r| (r.slug.clone(), Arc::new(r))).collect();
         let mut map = self.write();
-        let gone = map
-            .keys()
-            .filter(|k| !fresh.contains_key(*k))
-            .cloned()
-            .collect();
+        let gone = map.keys().filter(|k| !fresh.contains_key(*k)).cloned().collect();
         *map = fresh;
         gone
     }
@@ -57,15 +45,11 @@ impl RoomDirectory {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<RoomSlug, Arc<RoomDef>>> {
-        self.rooms
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rooms.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<RoomSlug, Arc<RoomDef>>> {
-        self.rooms
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.rooms.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -21,7 +21,8 @@ pub trait ReadinessCheck: Send + Sync {
 }
 
 /// The web client asks for resources of this origin only.
-const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+const CSP: &str =
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
@@ -44,13 +45,7 @@ struct SecurityHeaders;
 
 #[async_trait]
 impl Handler for SecurityHeaders {
-    async fn handle(
-        &self,
-        req: &mut Request,
-        depot: &mut Depot,
-        res: &mut Response,
-        ctrl: &mut FlowCtrl,
-    ) {
+    async fn handle(&self, req: &mut Request, depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
         ctrl.call_next(req, depot, res).await;
         let headers = res.headers_mut();
         for (name, value) in [
@@ -69,13 +64,7 @@ struct Healthz;
 
 #[async_trait]
 impl Handler for Healthz {
-    async fn handle(
-        &self,
-        _req: &mut Request,
-        _depot: &mut Depot,
-        res: &mut Response,
-        _ctrl: &mut FlowCtrl,
-    ) {
+    async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
         res.render(Text::Plain("ok"));
     }
 }
@@ -90,13 +79,7 @@ struct Readiness {
 
 #[async_trait]
 impl Handler for Readyz {
-    async fn handle(
-        &self,
-        _req: &mut Request,
-        _depot: &mut Depot,
-        res: &mut Response,
-        _ctrl: &mut FlowCtrl,
-    ) {
+    async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
         let mut problems = Vec::new();
         if let Err(e) = self.0.bus.ping().await {
             problems.push(format!("bus: {e}"));
@@ -107,11 +90,7 @@ impl Handler for Readyz {
             }
         }
         let ready = problems.is_empty();
-        res.status_code(if ready {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        });
+        res.status_code(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE });
         res.render(Json(Readiness { ready, problems }));
     }
 }
@@ -131,13 +110,7 @@ struct RoomEntry<'a> {
 
 #[async_trait]
 impl Handler for RoomList {
-    async fn handle(
-        &self,
-        _req: &mut Request,
-        _depot: &mut Depot,
-        res: &mut Response,
-        _ctrl: &mut FlowCtrl,
-    ) {
+    async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
         let rooms = self.0.directory.listed();
         let slugs: Vec<_> = rooms.iter().map(|r| r.slug.clone()).collect();
         match self.0.bus.occupancy(&slugs).await {
@@ -160,10 +133,7 @@ impl Handler for RoomList {
             Err(e) => {
                 tracing::error!(error = %e, "cannot read room occupancy");
                 res.status_code(StatusCode::SERVICE_UNAVAILABLE);
-                res.render(Json(Refusal {
-                    code: "unavailable",
-                    message: "the room list is temporarily unavailable",
-                }));
+                res.render(Json(Refusal { code: "unavailable", message: "the room list is temporarily unavailable" }));
             }
         }
     }
@@ -173,19 +143,10 @@ struct WsUpgrade(Arc<State>);
 
 #[async_trait]
 impl Handler for WsUpgrade {
-    async fn handle(
-        &self,
-        req: &mut Request,
-        _depot: &mut Depot,
-        res: &mut Response,
-        _ctrl: &mut FlowCtrl,
-    ) {
+    async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
         let Some(ip) = peer_ip(req) else {
             res.status_code(StatusCode::BAD_REQUEST);
-            res.render(Json(Refusal {
-                code: "bad_request",
-                message: "cannot tell the client's address",
-            }));
+            res.render(Json(Refusal { code: "bad_request", message: "cannot tell the client's address" }));
             return;
         };
         if let Err(e) = crate::ws::upgrade(self.0.clone(), ip, req, res).await {

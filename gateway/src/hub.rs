@@ -47,16 +47,8 @@ pub struct ConnHandle {
 }
 
 impl ConnHandle {
-    pub fn new(
-        id: ConnId,
-        tx: mpsc::Sender<Utf8Bytes>,
-        close: watch::Sender<Option<CloseOrder>>,
-    ) -> Self {
-        Self {
-            id,
-            tx,
-            close: Arc::new(close),
-        }
+    pub fn new(id: ConnId, tx: mpsc::Sender<Utf8Bytes>, close: watch::Sender<Option<CloseOrder>>) -> Self {
+        Self { id, tx, close: Arc::new(close) }
     }
 
     /// Queue a frame; a full queue means the reader is too slow, and it is closed.
@@ -81,11 +73,7 @@ impl ConnHandle {
             if current.is_some() {
                 return false;
             }
-            *current = Some(CloseOrder {
-                code,
-                reason: reason.to_owned(),
-                drain,
-            });
+            *current = Some(CloseOrder { code, reason: reason.to_owned(), drain });
             true
         });
     }
@@ -144,12 +132,7 @@ pub struct Hub {
 impl Hub {
     /// Add a socket to a room (subscribing to the room on the bus if it is the first one). The
     /// member starts out buffering; call [`Members::activate`] once `joined` is ready.
-    pub async fn join(
-        &self,
-        bus: &dyn Bus,
-        room: &RoomSlug,
-        handle: ConnHandle,
-    ) -> Result<Arc<Members>, BusError> {
+    pub async fn join(&self, bus: &dyn Bus, room: &RoomSlug, handle: ConnHandle) -> Result<Arc<Members>, BusError> {
         let mut rooms = self.rooms.lock().await;
         let local = match rooms.get(room) {
             Some(local) => local,
@@ -157,18 +140,10 @@ impl Hub {
                 let feed = bus.subscribe_room(room).await?;
                 let members = Arc::new(Members::default());
                 let forwarder = tokio::spawn(forward(feed, members.clone()));
-                rooms
-                    .entry(room.clone())
-                    .or_insert(LocalRoom { members, forwarder })
+                rooms.entry(room.clone()).or_insert(LocalRoom { members, forwarder })
             }
         };
-        local.members.lock().insert(
-            handle.id,
-            Member {
-                handle,
-                pending: Some(Vec::new()),
-            },
-        );
+        local.members.lock().insert(handle.id, Member { handle, pending: Some(Vec::new()) });
         Ok(local.members.clone())
     }
 
@@ -191,9 +166,7 @@ impl Hub {
     pub async fn close_room(&self, room: &RoomSlug, reason: &str) {
         let rooms = self.rooms.lock().await;
         if let Some(local) = rooms.get(room) {
-            let kicked = ServerFrame::Kicked {
-                reason: reason.to_owned(),
-            };
+            let kicked = ServerFrame::Kicked { reason: reason.to_owned() };
             for member in local.members.lock().values() {
                 member.handle.send_frame(&kicked);
                 member.handle.close(close::NORMAL, reason, true);

@@ -79,12 +79,7 @@ pub(crate) struct ConnectionGuard(Arc<ConnectionCount>);
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        if self
-            .0
-            .count
-            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
-            == 1
-        {
+        if self.0.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
             self.0.zero.notify_waiters();
         }
     }
@@ -94,10 +89,7 @@ impl Drop for ConnectionGuard {
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot read room definitions from the bus: {0}")]
     Bus(#[from] bus::BusError),
 }
@@ -118,18 +110,10 @@ impl Application {
     ) -> Result<Self, GatewayError> {
         let listener = tokio::net::TcpListener::bind(config.listen_addr)
             .await
-            .map_err(|source| GatewayError::Bind {
-                addr: config.listen_addr,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
-        let acceptor = TcpAcceptor::try_from(listener).map_err(|source| GatewayError::Bind {
-            addr: config.listen_addr,
-            source,
-        })?;
+            .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
+        let addr = listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
+        let acceptor = TcpAcceptor::try_from(listener)
+            .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
         let directory = RoomDirectory::default();
         directory.replace_all(bus.rooms().await?);
         let gateway_id = format!("gw-{}", ulid::Ulid::new());
@@ -143,11 +127,7 @@ impl Application {
             stopping: tokio::sync::watch::channel(false).0,
             live: Arc::default(),
         });
-        Ok(Self {
-            acceptor,
-            addr,
-            state,
-        })
+        Ok(Self { acceptor, addr, state })
     }
 
     /// The bound address (useful with port 0).
@@ -177,10 +157,7 @@ impl Application {
         });
         server.serve(router).await;
         self.state.stopping.send_replace(true);
-        if tokio::time::timeout(Duration::from_secs(10), self.state.live.wait_zero())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(10), self.state.live.wait_zero()).await.is_err() {
             tracing::warn!("some connections did not close in time");
         }
         control.abort();

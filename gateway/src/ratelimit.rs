@@ -14,12 +14,7 @@ pub struct TokenBucket {
 impl TokenBucket {
     pub fn new(rate: &RateLimit) -> Self {
         let capacity = f64::from(rate.burst.max(1));
-        Self {
-            capacity,
-            per_second: rate.per_second.max(0.001),
-            tokens: capacity,
-            updated: Instant::now(),
-        }
+        Self { capacity, per_second: rate.per_second.max(0.001), tokens: capacity, updated: Instant::now() }
     }
 
     /// Take one token, or say how long until one is available.
@@ -31,9 +26,7 @@ impl TokenBucket {
             self.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(
-                (1.0 - self.tokens) / self.per_second,
-            ))
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.per_second))
         }
     }
 }
@@ -44,19 +37,13 @@ mod tests {
 
     #[test]
     fn bucket_allows_a_burst_then_paces() {
-        let mut bucket = TokenBucket::new(&RateLimit {
-            burst: 3,
-            per_second: 2.0,
-        });
+        let mut bucket = TokenBucket::new(&RateLimit { burst: 3, per_second: 2.0 });
         let t0 = Instant::now();
         assert!(bucket.take(t0).is_ok());
         assert!(bucket.take(t0).is_ok());
         assert!(bucket.take(t0).is_ok());
         let wait = bucket.take(t0).unwrap_err();
-        assert!(
-            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
-            "{wait:?}"
-        );
+        assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}");
         assert!(bucket.take(t0 + Duration::from_millis(500)).is_ok());
     }
 }

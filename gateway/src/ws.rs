@@ -14,8 +14,8 @@ use futures_util::{SinkExt, StreamExt};
 use protocol::frames::{CLIENT_FRAME_TYPES, CLIENT_ID_MAX, FRAME_MAX_BYTES};
 use protocol::input::TextError;
 use protocol::{
-    ClientFrame, ErrorCode, InboundEvent, Limits, LoggedMessage, MessageText, MessageView,
-    Nickname, PresenceEvent, RoomDef, RoomSlug, ServerFrame,
+    ClientFrame, ErrorCode, InboundEvent, Limits, LoggedMessage, MessageText, MessageView, Nickname, PresenceEvent,
+    RoomDef, RoomSlug, ServerFrame,
 };
 use salvo::websocket::{Message, WebSocket, WebSocketUpgrade};
 use tokio::sync::{mpsc, watch};
@@ -42,9 +42,7 @@ pub async fn upgrade(
         .read_buffer_size(4 * 1024)
         .max_message_size(Some(FRAME_MAX_BYTES))
         .max_frame_size(Some(FRAME_MAX_BYTES));
-    WebSocketUpgrade::with_config(config)
-        .upgrade(req, res, move |socket| run(socket, state, ip))
-        .await
+    WebSocketUpgrade::with_config(config).upgrade(req, res, move |socket| run(socket, state, ip)).await
 }
 
 /// The room a connection is in.
@@ -89,8 +87,7 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr) {
         last_typing: None,
     };
     let mut last_seen = Instant::now();
-    let mut keepalive =
-        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     let writer_done = loop {
         tokio::select! {
             incoming = stream.next() => match incoming {
@@ -124,10 +121,7 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr) {
     if !writer_done {
         conn.handle.close(close::NORMAL, "", true);
         drop(conn);
-        if tokio::time::timeout(WRITE_TIMEOUT, &mut writer)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(WRITE_TIMEOUT, &mut writer).await.is_err() {
             writer.abort();
         }
     }
@@ -147,8 +141,7 @@ async fn write_loop<S>(
 ) where
     S: futures_util::Sink<Message, Error = salvo::Error> + Unpin,
 {
-    let mut ping =
-        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     loop {
         let result = tokio::select! {
             biased;
@@ -204,50 +197,27 @@ where
 /// Parse a text frame: not JSON or no `type` is `bad_frame`, an unknown `type` is
 /// `unknown_type`, a known one with missing or mistyped fields is `bad_frame`.
 fn parse_frame(text: &str) -> Result<ClientFrame, (ErrorCode, String)> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        (
-            ErrorCode::BadFrame,
-            format!("frames are JSON objects with a \"type\" field ({e})"),
-        )
-    })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| (ErrorCode::BadFrame, format!("frames are JSON objects with a \"type\" field ({e})")))?;
     let kind = value
         .as_object()
-        .ok_or_else(|| {
-            (
-                ErrorCode::BadFrame,
-                "frames are JSON objects with a \"type\" field".to_owned(),
-            )
-        })?
+        .ok_or_else(|| (ErrorCode::BadFrame, "frames are JSON objects with a \"type\" field".to_owned()))?
         .get("type")
         .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| {
-            (
-                ErrorCode::BadFrame,
-                "the frame has no string \"type\" field".to_owned(),
-            )
-        })?
+        .ok_or_else(|| (ErrorCode::BadFrame, "the frame has no string \"type\" field".to_owned()))?
         .to_owned();
     if !CLIENT_FRAME_TYPES.contains(&kind.as_str()) {
         let shown: String = kind.chars().take(40).collect();
-        return Err((
-            ErrorCode::UnknownType,
-            format!("unknown frame type {shown:?}"),
-        ));
+        return Err((ErrorCode::UnknownType, format!("unknown frame type {shown:?}")));
     }
-    serde_json::from_value(value)
-        .map_err(|e| (ErrorCode::BadFrame, format!("bad \"{kind}\" frame: {e}")))
+    serde_json::from_value(value).map_err(|e| (ErrorCode::BadFrame, format!("bad \"{kind}\" frame: {e}")))
 }
 
 /// Message ids: ULIDs, monotonic within this process so ids sort in sending order.
 fn next_id() -> Ulid {
     static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
-    let mut generator = GENERATOR
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    generator
-        .get_or_insert_with(ulid::Generator::new)
-        .generate()
-        .unwrap_or_else(|_| Ulid::new())
+    let mut generator = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    generator.get_or_insert_with(ulid::Generator::new).generate().unwrap_or_else(|_| Ulid::new())
 }
 
 fn encode(frame: &ServerFrame) -> Bytes {
@@ -265,12 +235,7 @@ impl Conn {
                 Err(_) => self.error(ErrorCode::BadFrame, "text frames must be UTF-8", None, None),
             }
         } else if message.is_binary() {
-            self.error(
-                ErrorCode::BadFrame,
-                "binary frames are not accepted; send JSON text",
-                None,
-                None,
-            );
+            self.error(ErrorCode::BadFrame, "binary frames are not accepted; send JSON text", None, None);
         }
         // Ping, pong and close are handled by the WebSocket layer.
     }
@@ -286,8 +251,7 @@ impl Conn {
             code,
             message: message.into(),
             client_id,
-            retry_after_ms: retry_after
-                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
+            retry_after_ms: retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
         });
     }
 
@@ -312,47 +276,22 @@ impl Conn {
             Ok(nick) => nick,
             Err(e) => return self.error(ErrorCode::InvalidNick, e.to_string(), None, None),
         };
-        let Some(def) = RoomSlug::parse(room)
-            .ok()
-            .and_then(|slug| self.state.directory.get(&slug))
-        else {
+        let Some(def) = RoomSlug::parse(room).ok().and_then(|slug| self.state.directory.get(&slug)) else {
             let shown: String = room.chars().take(40).collect();
-            return self.error(
-                ErrorCode::UnknownRoom,
-                format!("there is no room {shown:?}"),
-                None,
-                None,
-            );
+            return self.error(ErrorCode::UnknownRoom, format!("there is no room {shown:?}"), None, None);
         };
         if def.locked {
-            return self.error(
-                ErrorCode::RoomLocked,
-                format!("{} is locked by the moderators", def.title),
-                None,
-                None,
-            );
+            return self.error(ErrorCode::RoomLocked, format!("{} is locked by the moderators", def.title), None, None);
         }
         let holder = format!("{}:{}", self.state.gateway_id, self.handle.id);
-        let seat = bus::Seat {
-            nick: nick.as_str().to_owned(),
-            key: nick.key().to_owned(),
-            holder: holder.clone(),
-        };
-        let same_seat = self
-            .joined
-            .as_ref()
-            .is_some_and(|j| j.room.slug == def.slug && j.nick.key() == nick.key());
+        let seat = bus::Seat { nick: nick.as_str().to_owned(), key: nick.key().to_owned(), holder: holder.clone() };
+        let same_seat = self.joined.as_ref().is_some_and(|j| j.room.slug == def.slug && j.nick.key() == nick.key());
         if !same_seat {
             // Another room, or another name here: leave first, keeping the old seat only if the
             // new one cannot be had would need two seats at once; clients expect a clean switch.
             self.leave_room().await;
         }
-        let members = match self
-            .state
-            .bus
-            .claim_seat(&def.slug, &seat, def.capacity)
-            .await
-        {
+        let members = match self.state.bus.claim_seat(&def.slug, &seat, def.capacity).await {
             Ok(bus::SeatClaim::Granted { members }) => members,
             Ok(bus::SeatClaim::Full) => {
                 return self.error(
@@ -385,18 +324,14 @@ impl Conn {
             }
             return;
         }
-        let local: Arc<Members> = match self
-            .state
-            .hub
-            .join(self.state.bus.as_ref(), &def.slug, self.handle.clone())
-            .await
-        {
-            Ok(local) => local,
-            Err(e) => {
-                self.release(&def.slug, nick.key(), &holder).await;
-                return self.unavailable(e);
-            }
-        };
+        let local: Arc<Members> =
+            match self.state.hub.join(self.state.bus.as_ref(), &def.slug, self.handle.clone()).await {
+                Ok(local) => local,
+                Err(e) => {
+                    self.release(&def.slug, nick.key(), &holder).await;
+                    return self.unavailable(e);
+                }
+            };
         let history = match self.state.bus.history(&def.slug, since).await {
             Ok(history) => history,
             Err(e) => {
@@ -407,27 +342,15 @@ impl Conn {
         };
         local.activate(
             self.handle.id,
-            &ServerFrame::Joined {
-                room: def.slug.to_string(),
-                nick: nick.to_string(),
-                members,
-                history,
-            },
+            &ServerFrame::Joined { room: def.slug.to_string(), nick: nick.to_string(), members, history },
         );
         // Everyone in the room hears about the arrival, the joiner too (right after `joined`).
-        let presence = ServerFrame::Presence {
-            event: PresenceEvent::Join,
-            nick: nick.to_string(),
-        };
+        let presence = ServerFrame::Presence { event: PresenceEvent::Join, nick: nick.to_string() };
         if let Err(e) = self.state.bus.publish(&def.slug, encode(&presence)).await {
             tracing::warn!(error = %e, "cannot announce a join");
         }
         self.last_say = None;
-        self.joined = Some(Joined {
-            room: def,
-            nick,
-            holder,
-        });
+        self.joined = Some(Joined { room: def, nick, holder });
     }
 
     async fn release(&self, room: &RoomSlug, key: &str, holder: &str) {
@@ -444,10 +367,7 @@ impl Conn {
         let slug = &joined.room.slug;
         self.state.hub.leave(slug, self.handle.id).await;
         self.release(slug, joined.nick.key(), &joined.holder).await;
-        let presence = ServerFrame::Presence {
-            event: PresenceEvent::Leave,
-            nick: joined.nick.to_string(),
-        };
+        let presence = ServerFrame::Presence { event: PresenceEvent::Leave, nick: joined.nick.to_string() };
         // The leaver is no longer subscribed: confirm to it directly.
         self.handle.send_frame(&presence);
         if let Err(e) = self.state.bus.publish(slug, encode(&presence)).await {
@@ -457,19 +377,11 @@ impl Conn {
 
     fn unavailable(&self, error: bus::BusError) {
         tracing::error!(%error, "bus call failed");
-        self.error(
-            ErrorCode::Unavailable,
-            "the chat is temporarily unavailable; try again shortly",
-            None,
-            None,
-        );
+        self.error(ErrorCode::Unavailable, "the chat is temporarily unavailable; try again shortly", None, None);
     }
 
     async fn say(&mut self, text: &str, client_id: Option<String>) {
-        if client_id
-            .as_ref()
-            .is_some_and(|c| c.chars().count() > CLIENT_ID_MAX)
-        {
+        if client_id.as_ref().is_some_and(|c| c.chars().count() > CLIENT_ID_MAX) {
             return self.error(
                 ErrorCode::BadFrame,
                 format!("client_id is at most {CLIENT_ID_MAX} characters"),
@@ -478,28 +390,14 @@ impl Conn {
             );
         }
         let Some(joined) = &self.joined else {
-            return self.error(
-                ErrorCode::NotInRoom,
-                "join a room before sending messages",
-                client_id,
-                None,
-            );
+            return self.error(ErrorCode::NotInRoom, "join a room before sending messages", client_id, None);
         };
         // The definition may have changed since joining.
-        let room = self
-            .state
-            .directory
-            .get(&joined.room.slug)
-            .unwrap_or_else(|| joined.room.clone());
+        let room = self.state.directory.get(&joined.room.slug).unwrap_or_else(|| joined.room.clone());
         let text = match MessageText::parse(text) {
             Ok(text) => text,
             Err(TextError::Empty) => {
-                return self.error(
-                    ErrorCode::EmptyMessage,
-                    "the message is empty",
-                    client_id,
-                    None,
-                );
+                return self.error(ErrorCode::EmptyMessage, "the message is empty", client_id, None);
             }
             Err(e @ TextError::TooLong(_)) => {
                 return self.error(ErrorCode::TooLong, e.to_string(), client_id, None);
@@ -516,24 +414,13 @@ impl Conn {
         let now = Instant::now();
         if room.slowmode_secs > 0 {
             let gap = Duration::from_secs(u64::from(room.slowmode_secs));
-            if let Some(wait) = self
-                .last_say
-                .and_then(|last| gap.checked_sub(now.duration_since(last)))
-            {
-                let message = format!(
-                    "slow mode: one message every {} s in {}",
-                    room.slowmode_secs, room.title
-                );
+            if let Some(wait) = self.last_say.and_then(|last| gap.checked_sub(now.duration_since(last))) {
+                let message = format!("slow mode: one message every {} s in {}", room.slowmode_secs, room.title);
                 return self.error(ErrorCode::Slowmode, message, client_id, Some(wait));
             }
         }
         if let Err(wait) = self.say_bucket.take(now) {
-            return self.error(
-                ErrorCode::RateLimited,
-                "you are sending messages too fast",
-                client_id,
-                Some(wait),
-            );
+            return self.error(ErrorCode::RateLimited, "you are sending messages too fast", client_id, Some(wait));
         }
         let message = MessageView {
             id: next_id(),
@@ -544,10 +431,7 @@ impl Conn {
             staff: false,
         };
         // Durable first: once the bot's queue has it, it is accepted.
-        let event = InboundEvent::Message(LoggedMessage {
-            message: message.clone(),
-            ip: self.ip,
-        });
+        let event = InboundEvent::Message(LoggedMessage { message: message.clone(), ip: self.ip });
         if let Err(e) = self.state.bus.enqueue(&event).await {
             tracing::error!(error = %e, "cannot queue a message");
             return self.error(
@@ -562,12 +446,7 @@ impl Conn {
             tracing::warn!(error = %e, "cannot record history");
         }
         let id = message.id;
-        if let Err(e) = self
-            .state
-            .bus
-            .publish(&room.slug, encode(&ServerFrame::Message(message)))
-            .await
-        {
+        if let Err(e) = self.state.bus.publish(&room.slug, encode(&ServerFrame::Message(message))).await {
             tracing::error!(error = %e, "cannot fan a message out");
         }
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
@@ -579,22 +458,12 @@ impl Conn {
         };
         let now = Instant::now();
         // Relayed at most once per interval: typing indicators need no more.
-        if self
-            .last_typing
-            .is_some_and(|t| now.duration_since(t) < self.state.config.typing_interval)
-        {
+        if self.last_typing.is_some_and(|t| now.duration_since(t) < self.state.config.typing_interval) {
             return;
         }
         self.last_typing = Some(now);
-        let frame = ServerFrame::Typing {
-            nick: joined.nick.to_string(),
-        };
-        if let Err(e) = self
-            .state
-            .bus
-            .publish(&joined.room.slug, encode(&frame))
-            .await
-        {
+        let frame = ServerFrame::Typing { nick: joined.nick.to_string() };
+        if let Err(e) = self.state.bus.publish(&joined.room.slug, encode(&frame)).await {
             tracing::warn!(error = %e, "cannot relay typing");
         }
     }
@@ -606,27 +475,16 @@ mod tests {
 
     #[test]
     fn frames_are_classified() {
-        assert!(matches!(
-            parse_frame(r#"{"type":"ping"}"#),
-            Ok(ClientFrame::Ping {})
-        ));
+        assert!(matches!(parse_frame(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping {})));
         assert_eq!(parse_frame("nope").unwrap_err().0, ErrorCode::BadFrame);
         assert_eq!(parse_frame("[1]").unwrap_err().0, ErrorCode::BadFrame);
-        assert_eq!(
-            parse_frame(r#"{"text":"x"}"#).unwrap_err().0,
-            ErrorCode::BadFrame
-        );
-        assert_eq!(
-            parse_frame(r#"{"type":"dance"}"#).unwrap_err().0,
-            ErrorCode::UnknownType
-        );
+        assert_eq!(parse_frame(r#"{"text":"x"}"#).unwrap_err().0, ErrorCode::BadFrame);
+        assert_eq!(parse_frame(r#"{"type":"dance"}"#).unwrap_err().0, ErrorCode::UnknownType);
         let (code, message) = parse_frame(r#"{"type":"join","room":"lobby"}"#).unwrap_err();
         assert_eq!(code, ErrorCode::BadFrame);
         assert!(message.contains("nick"), "{message}");
         assert_eq!(
-            parse_frame(r#"{"type":"join","room":"a","nick":"b","since":"x"}"#)
-                .unwrap_err()
-                .0,
+            parse_frame(r#"{"type":"join","room":"a","nick":"b","since":"x"}"#).unwrap_err().0,
             ErrorCode::BadFrame
         );
     }

@@ -116,13 +116,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("bans_network")
-                    .table(Bans::Table)
-                    .col(Bans::Network)
-                    .to_owned(),
-            )
+            .create_index(Index::create().name("bans_network").table(Bans::Table).col(Bans::Network).to_owned())
             .await?;
 
         manager
@@ -144,10 +138,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, cols) in [
-            (
-                "message_log_room_sent",
-                &[MessageLog::Room, MessageLog::SentAt][..],
-            ),
+            ("message_log_room_sent", &[MessageLog::Room, MessageLog::SentAt][..]),
             ("message_log_discord", &[MessageLog::DiscordMessageId][..]),
             ("message_log_ip", &[MessageLog::Ip][..]),
             ("message_log_ip_tag", &[MessageLog::IpTag][..]),
@@ -193,9 +184,7 @@ impl MigrationTrait for Migration {
             Bans::Table.into_iden(),
             Rooms::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

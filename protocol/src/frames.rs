@@ -72,13 +72,7 @@ pub struct RateLimit {
 
 impl Limits {
     pub fn new(rate: RateLimit) -> Self {
-        Self {
-            nick_min: NICK_MIN,
-            nick_max: NICK_MAX,
-            message_max: MESSAGE_MAX,
-            frame_max: FRAME_MAX_BYTES,
-            rate,
-        }
+        Self { nick_min: NICK_MIN, nick_max: NICK_MAX, message_max: MESSAGE_MAX, frame_max: FRAME_MAX_BYTES, rate }
     }
 }
 
@@ -98,12 +92,7 @@ pub enum ServerFrame {
     /// First frame on every connection.
     Hello { version: String, limits: Limits },
     /// The connection is now in `room` as `nick`; `history` is the recent past (after `since`).
-    Joined {
-        room: String,
-        nick: String,
-        members: Vec<String>,
-        history: Vec<MessageView>,
-    },
+    Joined { room: String, nick: String, members: Vec<String>, history: Vec<MessageView> },
     /// A message in the room, sent to every member including its author.
     Message(MessageView),
     /// The server accepted a `say`; `id` is the message's id.
@@ -138,20 +127,14 @@ pub enum ServerFrame {
 impl ServerFrame {
     /// An error frame without client id or retry hint.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Error {
-            code,
-            message: message.into(),
-            client_id: None,
-            retry_after_ms: None,
-        }
+        Self::Error { code, message: message.into(), client_id: None, retry_after_ms: None }
     }
 
     /// Serialise to JSON text. Serialising these types cannot fail (no maps with non-string
     /// keys, no foreign `Serialize` impls), so failure is reported as a generic error frame.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
-            format!(r#"{{"type":"error","code":"unavailable","message":"internal: {e}"}}"#)
-        })
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!(r#"{{"type":"error","code":"unavailable","message":"internal: {e}"}}"#))
     }
 }
 
@@ -183,15 +166,8 @@ mod tests {
 
     #[test]
     fn client_frames_parse_by_type() {
-        let f: ClientFrame =
-            serde_json::from_str(r#"{"type":"say","text":"hi","extra":1}"#).unwrap();
-        assert_eq!(
-            f,
-            ClientFrame::Say {
-                text: "hi".into(),
-                client_id: None
-            }
-        );
+        let f: ClientFrame = serde_json::from_str(r#"{"type":"say","text":"hi","extra":1}"#).unwrap();
+        assert_eq!(f, ClientFrame::Say { text: "hi".into(), client_id: None });
         let f: ClientFrame = serde_json::from_str(r#"{"type":"typing"}"#).unwrap();
         assert_eq!(f, ClientFrame::Typing {});
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"join","room":"x"}"#).is_err());
@@ -201,12 +177,8 @@ mod tests {
     #[test]
     fn server_frames_have_the_contract_shape() {
         let v: serde_json::Value =
-            serde_json::from_str(&ServerFrame::error(ErrorCode::RoomFull, "full").to_json())
-                .unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"type":"error","code":"room_full","message":"full"})
-        );
+            serde_json::from_str(&ServerFrame::error(ErrorCode::RoomFull, "full").to_json()).unwrap();
+        assert_eq!(v, serde_json::json!({"type":"error","code":"room_full","message":"full"}));
         let msg = MessageView {
             id: Ulid::nil(),
             room: "lobby".into(),
@@ -215,8 +187,7 @@ mod tests {
             at: DateTime::UNIX_EPOCH,
             staff: false,
         };
-        let v: serde_json::Value =
-            serde_json::from_str(&ServerFrame::Message(msg).to_json()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&ServerFrame::Message(msg).to_json()).unwrap();
         assert_eq!(v["type"], "message");
         assert_eq!(v["id"], "00000000000000000000000000");
         assert_eq!(v["at"], "1970-01-01T00:00:00Z");

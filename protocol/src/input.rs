@@ -195,14 +195,8 @@ pub struct RoomSlug(String);
 impl RoomSlug {
     pub fn parse(raw: &str) -> Result<Self, SlugError> {
         let ok = (SLUG_MIN..=SLUG_MAX).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(SlugError)
-        }
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok { Ok(Self(raw.to_owned())) } else { Err(SlugError) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -238,10 +232,7 @@ mod tests {
         let n = Nickname::parse("  Ｊｏｈｎ   Smith ").unwrap();
         assert_eq!(n.as_str(), "John Smith");
         assert_eq!(n.key(), "john smith");
-        assert_eq!(
-            Nickname::parse("ÉLODIE").unwrap().key(),
-            Nickname::parse("élodie").unwrap().key()
-        );
+        assert_eq!(Nickname::parse("ÉLODIE").unwrap().key(), Nickname::parse("élodie").unwrap().key());
         assert_eq!(Nickname::parse("Зоя_99").unwrap().as_str(), "Зоя_99");
         assert_eq!(Nickname::parse("李小龙").unwrap().as_str(), "李小龙");
     }
@@ -256,18 +247,8 @@ mod tests {
 
     #[test]
     fn nick_refuses_controls_bidi_and_zero_width() {
-        for bad in [
-            "ab\u{0007}",
-            "ab\u{202E}cd",
-            "a\u{200B}b",
-            "tab\there",
-            "a<b",
-            "emoji😀",
-        ] {
-            assert!(
-                matches!(Nickname::parse(bad), Err(NickError::BadChar(_))),
-                "{bad:?}"
-            );
+        for bad in ["ab\u{0007}", "ab\u{202E}cd", "a\u{200B}b", "tab\there", "a<b", "emoji😀"] {
+            assert!(matches!(Nickname::parse(bad), Err(NickError::BadChar(_))), "{bad:?}");
         }
     }
 
@@ -287,10 +268,7 @@ mod tests {
             "System",
             "sys.tem",
         ] {
-            assert!(
-                matches!(Nickname::parse(bad), Err(NickError::Reserved(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(Nickname::parse(bad), Err(NickError::Reserved(_))), "{bad:?}");
         }
         for ok in ["modern", "staffan", "admiral", "Mo"] {
             assert!(Nickname::parse(ok).is_ok(), "{ok:?}");
@@ -299,17 +277,11 @@ mod tests {
 
     #[test]
     fn message_text_rules() {
-        assert_eq!(
-            MessageText::parse("  hi\r\nthere  ").unwrap().as_str(),
-            "hi\nthere"
-        );
+        assert_eq!(MessageText::parse("  hi\r\nthere  ").unwrap().as_str(), "hi\nthere");
         assert_eq!(MessageText::parse(" \n\t "), Err(TextError::Empty));
         assert_eq!(MessageText::parse("a\u{0000}b").unwrap().as_str(), "ab");
         assert!(MessageText::parse(&"ü".repeat(MESSAGE_MAX)).is_ok());
-        assert_eq!(
-            MessageText::parse(&"ü".repeat(MESSAGE_MAX + 1)),
-            Err(TextError::TooLong(MESSAGE_MAX + 1))
-        );
+        assert_eq!(MessageText::parse(&"ü".repeat(MESSAGE_MAX + 1)), Err(TextError::TooLong(MESSAGE_MAX + 1)));
     }
 
     #[test]

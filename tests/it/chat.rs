@@ -35,17 +35,11 @@ async fn two_clients_chat_both_ways() {
     members.sort();
     assert_eq!(members, ["Alice", "Bob"]);
     // Everyone hears about an arrival, the newcomer included, right after its `joined`.
-    assert_eq!(
-        bob.next().await,
-        json!({"type": "presence", "event": "join", "nick": "Bob"})
-    );
+    assert_eq!(bob.next().await, json!({"type": "presence", "event": "join", "nick": "Bob"}));
     loop {
         let presence = alice.wait_for("presence").await;
         if presence["nick"] == "Bob" {
-            assert_eq!(
-                presence,
-                json!({"type": "presence", "event": "join", "nick": "Bob"})
-            );
+            assert_eq!(presence, json!({"type": "presence", "event": "join", "nick": "Bob"}));
             break;
         }
     }
@@ -65,10 +59,7 @@ async fn two_clients_chat_both_ways() {
 
     let reply = alice.say("hi Bob\nsecond line").await;
     let got = bob.wait_for("message").await;
-    assert_eq!(
-        (got["id"].as_str().unwrap(), got["text"].as_str().unwrap()),
-        (reply.as_str(), "hi Bob\nsecond line")
-    );
+    assert_eq!((got["id"].as_str().unwrap(), got["text"].as_str().unwrap()), (reply.as_str(), "hi Bob\nsecond line"));
 }
 
 #[tokio::test]
@@ -77,21 +68,11 @@ async fn typing_and_leaving_reach_the_others() {
     let (mut alice, _) = app.joined("lobby", "Alice").await;
     let (mut bob, _) = app.joined("lobby", "Bob").await;
     bob.send(json!({"type": "typing"})).await;
-    assert_eq!(
-        alice.wait_for("typing").await,
-        json!({"type": "typing", "nick": "Bob"})
-    );
+    assert_eq!(alice.wait_for("typing").await, json!({"type": "typing", "nick": "Bob"}));
     bob.send(json!({"type": "leave"})).await;
     // The leaver gets its confirmation, the others the presence line.
-    assert_eq!(
-        bob.wait_for("presence").await["event"],
-        "join",
-        "its own arrival"
-    );
-    assert_eq!(
-        bob.wait_for("presence").await,
-        json!({"type": "presence", "event": "leave", "nick": "Bob"})
-    );
+    assert_eq!(bob.wait_for("presence").await["event"], "join", "its own arrival");
+    assert_eq!(bob.wait_for("presence").await, json!({"type": "presence", "event": "leave", "nick": "Bob"}));
     loop {
         let p = alice.wait_for("presence").await;
         if p["event"] == "leave" {
@@ -100,8 +81,7 @@ async fn typing_and_leaving_reach_the_others() {
         }
     }
     // Left means left: saying something now is refused.
-    bob.send(json!({"type": "say", "text": "still here?"}))
-        .await;
+    bob.send(json!({"type": "say", "text": "still here?"})).await;
     bob.expect_error("not_in_room").await;
 }
 
@@ -110,9 +90,7 @@ async fn joining_another_room_leaves_the_first() {
     let app = spawn_app().await;
     let (mut watcher, _) = app.joined("lobby", "Watcher").await;
     let (mut mover, _) = app.joined("lobby", "Mover").await;
-    mover
-        .send(json!({"type": "join", "room": "chill", "nick": "Mover"}))
-        .await;
+    mover.send(json!({"type": "join", "room": "chill", "nick": "Mover"})).await;
     mover.wait_for("joined").await;
     loop {
         let p = watcher.wait_for("presence").await;
@@ -121,10 +99,7 @@ async fn joining_another_room_leaves_the_first() {
             break;
         }
     }
-    app.eventually("lobby has one member", || async {
-        app.members_of("lobby").await == Some(1)
-    })
-    .await;
+    app.eventually("lobby has one member", || async { app.members_of("lobby").await == Some(1) }).await;
     assert_eq!(app.members_of("chill").await, Some(1));
 }
 
@@ -137,27 +112,16 @@ async fn joiners_get_history_and_since_resumes_after_the_last_seen_message() {
         ids.push(alice.say(&format!("message {i}")).await);
     }
     let (_bob, joined) = app.joined("lobby", "Bob").await;
-    let history: Vec<String> = joined["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect();
+    let history: Vec<String> =
+        joined["history"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(history, ids);
     assert_eq!(joined["history"][0]["text"], "message 0");
 
     // A reconnecting client names the last message it saw and gets only what came after.
     let mut carol = app.client().await;
-    carol
-        .send(json!({"type": "join", "room": "lobby", "nick": "Carol", "since": ids[2]}))
-        .await;
+    carol.send(json!({"type": "join", "room": "lobby", "nick": "Carol", "since": ids[2]})).await;
     let joined = carol.expect("joined").await;
-    let resumed: Vec<&str> = joined["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let resumed: Vec<&str> = joined["history"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(resumed, [ids[3].as_str(), ids[4].as_str()]);
 }
 
@@ -170,17 +134,9 @@ async fn history_keeps_the_last_50_messages() {
         ids.push(alice.say(&format!("m{i}")).await);
     }
     let (_bob, joined) = app.joined("lobby", "Bob").await;
-    let history: Vec<&str> = joined["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let history: Vec<&str> = joined["history"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(history.len(), 50);
-    assert_eq!(
-        history,
-        ids[5..].iter().map(String::as_str).collect::<Vec<_>>()
-    );
+    assert_eq!(history, ids[5..].iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -192,20 +148,12 @@ async fn every_accepted_message_lands_in_the_message_log_with_the_ip() {
     let query = format!("SELECT room, nickname, ip, text FROM message_log WHERE id = '{id}'");
     let deadline = tokio::time::Instant::now() + WAIT;
     let row = loop {
-        if let Some(row) = db
-            .query_one_raw(Statement::from_string(
-                db.get_database_backend(),
-                query.clone(),
-            ))
-            .await
-            .unwrap()
+        if let Some(row) =
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), query.clone())).await.unwrap()
         {
             break Some(row);
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the message was never logged"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "the message was never logged");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let row = row.unwrap();
@@ -241,12 +189,7 @@ async fn history_is_reloaded_from_the_message_log_after_a_restart() {
 
     let app = spawn_app_on(dir, &url, &[]).await;
     let (_bob, joined) = app.joined("lobby", "Bob").await;
-    let history: Vec<&str> = joined["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let history: Vec<&str> = joined["history"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(history, [first.as_str(), second.as_str()]);
     assert_eq!(joined["history"][0]["text"], "before the restart");
 }
@@ -262,13 +205,7 @@ async fn the_whole_chat_runs_on_postgresql_too() {
     let db = app.db().await;
     let query = format!("SELECT ip FROM message_log WHERE id = '{id}'");
     app.eventually("the message is logged in PostgreSQL", || async {
-        db.query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            query.clone(),
-        ))
-        .await
-        .unwrap()
-        .is_some()
+        db.query_one_raw(Statement::from_string(db.get_database_backend(), query.clone())).await.unwrap().is_some()
     })
     .await;
     db.close().await.unwrap();
@@ -280,28 +217,19 @@ async fn the_whole_chat_runs_on_postgresql_too() {
 /// A database of its own on the machine's PostgreSQL (`TEST_DATABASE_URL`), and a future that
 /// drops it.
 async fn fresh_postgres_database() -> (String, impl std::future::Future<Output = ()>) {
-    let admin_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let admin = sea_orm::Database::connect(&admin_url)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin_url}): {e}"));
     let name = format!("cr_it_{}", ulid::Ulid::new().to_string().to_lowercase());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .unwrap();
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
     let url = format!("{base}/{name}");
     let drop = async move {
         // Connections of the stopped app may linger for a moment.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .unwrap();
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
     };
     (url, drop)
 }

@@ -20,11 +20,9 @@ async fn malformed_frames_get_bad_frame_or_unknown_type() {
     c.send(json!({"type": "join", "room": "lobby"})).await;
     let e = c.expect_error("bad_frame").await;
     assert!(e["message"].as_str().unwrap().contains("nick"), "{e}");
-    c.send(json!({"type": "join", "room": "lobby", "nick": 42}))
-        .await;
+    c.send(json!({"type": "join", "room": "lobby", "nick": 42})).await;
     c.expect_error("bad_frame").await;
-    c.send(json!({"type": "join", "room": "lobby", "nick": "Al", "since": "not-an-id"}))
-        .await;
+    c.send(json!({"type": "join", "room": "lobby", "nick": "Al", "since": "not-an-id"})).await;
     c.expect_error("bad_frame").await;
     c.send_raw(Message::binary(b"\x00\x01".to_vec())).await;
     c.expect_error("bad_frame").await;
@@ -50,17 +48,14 @@ async fn nickname_rules_are_enforced() {
         "<script>",
         &"n".repeat(25),
     ] {
-        c.send(json!({"type": "join", "room": "lobby", "nick": bad}))
-            .await;
+        c.send(json!({"type": "join", "room": "lobby", "nick": bad})).await;
         c.expect_error("invalid_nick").await;
     }
     let (_alice, _) = app.joined("lobby", "Alice").await;
-    c.send(json!({"type": "join", "room": "lobby", "nick": "ALICE"}))
-        .await;
+    c.send(json!({"type": "join", "room": "lobby", "nick": "ALICE"})).await;
     c.expect_error("nick_taken").await;
     // Full-width letters normalise (NFKC) to the same name.
-    c.send(json!({"type": "join", "room": "lobby", "nick": "Ａｌｉｃｅ"}))
-        .await;
+    c.send(json!({"type": "join", "room": "lobby", "nick": "Ａｌｉｃｅ"})).await;
     c.expect_error("nick_taken").await;
     // The same name is free in another room.
     c.join("chill", "alice").await;
@@ -70,11 +65,9 @@ async fn nickname_rules_are_enforced() {
 async fn rooms_must_exist() {
     let app = spawn_app().await;
     let mut c = app.client().await;
-    c.send(json!({"type": "join", "room": "no-such-room", "nick": "Al"}))
-        .await;
+    c.send(json!({"type": "join", "room": "no-such-room", "nick": "Al"})).await;
     c.expect_error("unknown_room").await;
-    c.send(json!({"type": "join", "room": "Not A Slug!", "nick": "Al"}))
-        .await;
+    c.send(json!({"type": "join", "room": "Not A Slug!", "nick": "Al"})).await;
     c.expect_error("unknown_room").await;
 }
 
@@ -82,8 +75,7 @@ async fn rooms_must_exist() {
 async fn saying_leaving_and_typing_need_a_room() {
     let app = spawn_app().await;
     let mut c = app.client().await;
-    c.send(json!({"type": "say", "text": "hi", "client_id": "c1"}))
-        .await;
+    c.send(json!({"type": "say", "text": "hi", "client_id": "c1"})).await;
     let e = c.expect_error("not_in_room").await;
     assert_eq!(e["client_id"], "c1", "errors for a say echo its client_id");
     c.send(json!({"type": "leave"})).await;
@@ -96,17 +88,14 @@ async fn saying_leaving_and_typing_need_a_room() {
 async fn message_text_rules_are_enforced() {
     let app = spawn_app().await;
     let (mut c, _) = app.joined("lobby", "Al").await;
-    c.send(json!({"type": "say", "text": "  \n\t ", "client_id": "e"}))
-        .await;
+    c.send(json!({"type": "say", "text": "  \n\t ", "client_id": "e"})).await;
     assert_eq!(c.expect_error("empty_message").await["client_id"], "e");
-    c.send(json!({"type": "say", "text": "ä".repeat(2001), "client_id": "l"}))
-        .await;
+    c.send(json!({"type": "say", "text": "ä".repeat(2001), "client_id": "l"})).await;
     assert_eq!(c.expect_error("too_long").await["client_id"], "l");
     // Exactly at the limit (in characters, not bytes) is fine.
     let id = c.say(&"ä".repeat(2000)).await;
     assert_eq!(c.wait_for("message").await["id"], id.as_str());
-    c.send(json!({"type": "say", "text": "x", "client_id": "c".repeat(65)}))
-        .await;
+    c.send(json!({"type": "say", "text": "x", "client_id": "c".repeat(65)})).await;
     c.expect_error("bad_frame").await;
 }
 
@@ -117,8 +106,7 @@ async fn flooding_is_rate_limited_with_a_retry_hint() {
     for i in 0..3 {
         c.say(&format!("burst {i}")).await;
     }
-    c.send(json!({"type": "say", "text": "one too many", "client_id": "x"}))
-        .await;
+    c.send(json!({"type": "say", "text": "one too many", "client_id": "x"})).await;
     let e = c.expect_error("rate_limited").await;
     assert_eq!(e["client_id"], "x");
     let retry = e["retry_after_ms"].as_u64().unwrap();
@@ -133,8 +121,5 @@ async fn frames_over_64_kib_close_the_socket_with_1009() {
     c.send_raw(Message::text(huge)).await;
     assert_eq!(c.closed().await, Some(1009));
     // The seat is freed.
-    app.eventually("the seat is free", || async {
-        app.members_of("lobby").await == Some(0)
-    })
-    .await;
+    app.eventually("the seat is free", || async { app.members_of("lobby").await == Some(0) }).await;
 }

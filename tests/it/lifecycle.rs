@@ -53,23 +53,14 @@ async fn the_binary_starts_on_embedded_defaults_and_says_where_to_go() {
     .await
     .unwrap();
     let addr: std::net::SocketAddr = addr.parse().unwrap();
-    assert!(
-        dir.join("data/chatroulette.db").exists(),
-        "SQLite database created under ./data/"
-    );
+    assert!(dir.join("data/chatroulette.db").exists(), "SQLite database created under ./data/");
     let (status, _, body) = http_get(addr, "/api/rooms").await;
     assert_eq!(status, 200);
     assert!(body.contains("\"lobby\""), "default rooms seeded: {body}");
     // SIGTERM stops it cleanly.
     let pid = child.id().unwrap();
-    std::process::Command::new("kill")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    std::process::Command::new("kill").arg(pid.to_string()).status().unwrap();
+    let status = tokio::time::timeout(WAIT, child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
 }
 
@@ -105,10 +96,6 @@ async fn a_graceful_stop_closes_sockets_with_1001_and_logs_every_accepted_messag
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        row.try_get::<i64>("", "n").unwrap(),
-        20,
-        "every acknowledged message is in the log"
-    );
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 20, "every acknowledged message is in the log");
     drop(dir);
 }

@@ -16,11 +16,7 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
         .current_dir(&app.dir)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
@@ -28,13 +24,7 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
 async fn default_rooms_are_listed_with_occupancy() {
     let app = spawn_app().await;
     let rooms = app.get_json("/api/rooms").await;
-    let lobby = rooms
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["slug"] == "lobby")
-        .unwrap()
-        .clone();
+    let lobby = rooms.as_array().unwrap().iter().find(|r| r["slug"] == "lobby").unwrap().clone();
     assert_eq!(lobby["capacity"], 50);
     assert_eq!(lobby["members"], 0);
     assert_eq!(lobby["locked"], false);
@@ -46,45 +36,18 @@ async fn default_rooms_are_listed_with_occupancy() {
 #[tokio::test]
 async fn operator_commands_reach_the_running_process() {
     let app = spawn_app().await;
-    let (ok, out) = cli(
-        &app,
-        &[
-            "rooms",
-            "add",
-            "night-owls",
-            "--capacity",
-            "2",
-            "--topic",
-            "late talk",
-        ],
-    );
+    let (ok, out) = cli(&app, &["rooms", "add", "night-owls", "--capacity", "2", "--topic", "late talk"]);
     assert!(ok, "{out}");
-    app.eventually("the new room is listed", || async {
-        app.members_of("night-owls").await == Some(0)
-    })
-    .await;
+    app.eventually("the new room is listed", || async { app.members_of("night-owls").await == Some(0) }).await;
     let rooms = app.get_json("/api/rooms").await;
-    let room = rooms
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["slug"] == "night-owls")
-        .unwrap()
-        .clone();
+    let room = rooms.as_array().unwrap().iter().find(|r| r["slug"] == "night-owls").unwrap().clone();
     assert_eq!(
-        (
-            room["title"].as_str(),
-            room["topic"].as_str(),
-            room["capacity"].as_u64()
-        ),
+        (room["title"].as_str(), room["topic"].as_str(), room["capacity"].as_u64()),
         (Some("Night Owls"), Some("late talk"), Some(2))
     );
 
     let (ok, out) = cli(&app, &["rooms", "list"]);
-    assert!(
-        ok && out.contains("night-owls") && out.contains("lobby"),
-        "{out}"
-    );
+    assert!(ok && out.contains("night-owls") && out.contains("lobby"), "{out}");
     let (ok, out) = cli(&app, &["rooms", "add", "night-owls", "--capacity", "3"]);
     assert!(!ok && out.contains("already exists"), "{out}");
     let (ok, out) = cli(&app, &["rooms", "add", "Bad Slug", "--capacity", "3"]);
@@ -92,18 +55,7 @@ async fn operator_commands_reach_the_running_process() {
     let (ok, out) = cli(&app, &["rooms", "edit", "night-owls", "--capacity", "0"]);
     assert!(!ok && out.contains("capacity"), "{out}");
 
-    let (ok, out) = cli(
-        &app,
-        &[
-            "rooms",
-            "edit",
-            "night-owls",
-            "--capacity",
-            "5",
-            "--title",
-            "Owls",
-        ],
-    );
+    let (ok, out) = cli(&app, &["rooms", "edit", "night-owls", "--capacity", "5", "--title", "Owls"]);
     assert!(ok, "{out}");
     app.eventually("the edit is visible", || async {
         let rooms = app.get_json("/api/rooms").await;
@@ -120,10 +72,7 @@ async fn operator_commands_reach_the_running_process() {
     let (ok, out) = cli(&app, &["rooms", "remove", "night-owls"]);
     assert!(ok, "{out}");
     let kicked = c.wait_for("kicked").await;
-    assert!(
-        kicked["reason"].as_str().unwrap().contains("closed"),
-        "{kicked}"
-    );
+    assert!(kicked["reason"].as_str().unwrap().contains("closed"), "{kicked}");
     assert_eq!(c.closed().await, Some(1000));
     assert_eq!(app.members_of("night-owls").await, None);
     let (ok, out) = cli(&app, &["rooms", "remove", "night-owls"]);
@@ -135,21 +84,14 @@ async fn a_full_room_refuses_and_a_closed_socket_frees_its_seat() {
     let app = spawn_app().await;
     let (ok, out) = cli(&app, &["rooms", "add", "pair", "--capacity", "2"]);
     assert!(ok, "{out}");
-    app.eventually("room is there", || async {
-        app.members_of("pair").await.is_some()
-    })
-    .await;
+    app.eventually("room is there", || async { app.members_of("pair").await.is_some() }).await;
     let (a, _) = app.joined("pair", "One").await;
     let (_b, _) = app.joined("pair", "Two").await;
     let mut c = app.client().await;
-    c.send(json!({"type": "join", "room": "pair", "nick": "Three"}))
-        .await;
+    c.send(json!({"type": "join", "room": "pair", "nick": "Three"})).await;
     c.expect_error("room_full").await;
     drop(a); // the socket dies without a leave
-    app.eventually("the seat is freed", || async {
-        app.members_of("pair").await == Some(1)
-    })
-    .await;
+    app.eventually("the seat is freed", || async { app.members_of("pair").await == Some(1) }).await;
     c.join("pair", "Three").await;
 }
 
@@ -158,10 +100,7 @@ async fn a_dead_socket_that_misses_two_pings_is_dropped() {
     let app = spawn_app_with(&[("WS_PING_SECS", "0.2")]).await;
     // This client never reads, so it never answers the server's pings.
     let (silent, _) = app.joined("lobby", "Silent").await;
-    app.eventually("the silent socket is dropped", || async {
-        app.members_of("lobby").await == Some(0)
-    })
-    .await;
+    app.eventually("the silent socket is dropped", || async { app.members_of("lobby").await == Some(0) }).await;
     drop(silent);
     // A client that keeps reading answers the pings and stays across many ping periods.
     let (mut alive, _) = app.joined("lobby", "Alive").await;
@@ -180,30 +119,12 @@ async fn locked_rooms_and_slowmode() {
     let (ok, out) = cli(&app, &["rooms", "edit", "games", "--slowmode", "30"]);
     assert!(ok, "{out}");
     let e = probe_until_error(&mut c, "slowmode").await;
-    assert!(
-        e["retry_after_ms"]
-            .as_u64()
-            .is_some_and(|ms| ms > 0 && ms <= 30_000),
-        "{e}"
-    );
-    let (ok, out) = cli(
-        &app,
-        &[
-            "rooms",
-            "edit",
-            "games",
-            "--locked",
-            "true",
-            "--slowmode",
-            "0",
-        ],
-    );
+    assert!(e["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0 && ms <= 30_000), "{e}");
+    let (ok, out) = cli(&app, &["rooms", "edit", "games", "--locked", "true", "--slowmode", "0"]);
     assert!(ok, "{out}");
     probe_until_error(&mut c, "room_locked").await;
     let mut other = app.client().await;
-    other
-        .send(json!({"type": "join", "room": "games", "nick": "Late"}))
-        .await;
+    other.send(json!({"type": "join", "room": "games", "nick": "Late"})).await;
     other.expect_error("room_locked").await;
 }
 
@@ -221,10 +142,7 @@ async fn probe_until_error(c: &mut Client, code: &str) -> serde_json::Value {
                 _ => continue,
             }
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never refused with {code}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "never refused with {code}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -21,7 +21,7 @@ pub struct TestApp {
     pub database_url: String,
     pub dir: PathBuf,
     shutdown: Shutdown,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<Result<(), chatroulette::StartError>>,
 }
 
 /// Settings tests use unless they say otherwise: fast room sync, a generous rate limit.
@@ -65,13 +65,7 @@ pub async fn spawn_app_on(dir: PathBuf, database_url: &str, overrides: &[(&str, 
     let addr = app.local_addr();
     let shutdown = Shutdown::new();
     let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp {
-        addr,
-        database_url: database_url.to_owned(),
-        dir,
-        shutdown,
-        task,
-    }
+    TestApp { addr, database_url: database_url.to_owned(), dir, shutdown, task }
 }
 
 impl TestApp {
@@ -99,12 +93,7 @@ impl TestApp {
     /// Member count of a listed room, from `/api/rooms`.
     pub async fn members_of(&self, slug: &str) -> Option<u64> {
         let rooms = self.get_json("/api/rooms").await;
-        rooms
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["slug"] == slug)
-            .map(|r| r["members"].as_u64().unwrap())
+        rooms.as_array().unwrap().iter().find(|r| r["slug"] == slug).map(|r| r["members"].as_u64().unwrap())
     }
 
     /// Poll until `check` holds (a wait with a timeout, never a timing assertion).
@@ -115,10 +104,7 @@ impl TestApp {
     {
         let deadline = tokio::time::Instant::now() + WAIT;
         while !check().await {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for: {what}"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -130,10 +116,7 @@ impl TestApp {
     /// Stop the app and wait until it is down.
     pub async fn stop(self) -> (PathBuf, String) {
         self.shutdown.trigger();
-        tokio::time::timeout(WAIT, self.task)
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(WAIT, self.task).await.unwrap().unwrap().unwrap();
         (self.dir, self.database_url)
     }
 }
@@ -144,33 +127,17 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, HashMap<String, Str
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw)).await.unwrap().unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
         .collect::<HashMap<_, _>>();
-    let body = if headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v == "chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
+    let body =
+        if headers.get("transfer-encoding").is_some_and(|v| v == "chunked") { dechunk(body) } else { body.to_owned() };
     (status, headers, body)
 }
 
@@ -195,22 +162,14 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-            .await
-            .unwrap();
-        let mut client = Self {
-            ws,
-            hello: Value::Null,
-        };
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
+        let mut client = Self { ws, hello: Value::Null };
         client.hello = client.expect("hello").await;
         client
     }
 
     pub async fn send(&mut self, frame: Value) {
-        self.ws
-            .send(Message::text(frame.to_string()))
-            .await
-            .unwrap();
+        self.ws.send(Message::text(frame.to_string())).await.unwrap();
     }
 
     pub async fn send_raw(&mut self, message: Message) {
@@ -259,10 +218,7 @@ impl Client {
                 _ => {
                     assert_eq!(frame["type"], "error", "expected error {code}, got {frame}");
                     assert_eq!(frame["code"], code, "{frame}");
-                    assert!(
-                        frame["message"].as_str().is_some_and(|m| !m.is_empty()),
-                        "{frame}"
-                    );
+                    assert!(frame["message"].as_str().is_some_and(|m| !m.is_empty()), "{frame}");
                     return frame;
                 }
             }
@@ -270,16 +226,14 @@ impl Client {
     }
 
     pub async fn join(&mut self, room: &str, nick: &str) -> Value {
-        self.send(json!({"type": "join", "room": room, "nick": nick}))
-            .await;
+        self.send(json!({"type": "join", "room": room, "nick": nick})).await;
         self.expect("joined").await
     }
 
     /// Send a message and return its acknowledged id.
     pub async fn say(&mut self, text: &str) -> String {
         let client_id = ulid::Ulid::new().to_string();
-        self.send(json!({"type": "say", "text": text, "client_id": client_id}))
-            .await;
+        self.send(json!({"type": "say", "text": text, "client_id": client_id})).await;
         loop {
             let frame = self.next().await;
             if frame["type"] == "ack" {
@@ -293,10 +247,7 @@ impl Client {
     /// Wait until the server closes the socket; returns the close code.
     pub async fn closed(&mut self) -> Option<u16> {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("timed out waiting for close")
-            {
+            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("timed out waiting for close") {
                 None => return None,
                 Some(Err(_)) => return None,
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),

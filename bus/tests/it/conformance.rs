@@ -3,9 +3,7 @@ use std::time::Duration;
 
 use bus::{Bus, ControlMessage, HISTORY_LEN, Seat, SeatClaim};
 use bytes::Bytes;
-use protocol::{
-    BanDef, ControlEvent, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomKind, RoomSlug,
-};
+use protocol::{BanDef, ControlEvent, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomKind, RoomSlug};
 use ulid::Ulid;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -16,11 +14,7 @@ fn fresh_room() -> RoomSlug {
 }
 
 fn seat(nick: &str, holder: &str) -> Seat {
-    Seat {
-        nick: nick.into(),
-        key: nick.to_lowercase(),
-        holder: holder.into(),
-    }
+    Seat { nick: nick.into(), key: nick.to_lowercase(), holder: holder.into() }
 }
 
 fn message(room: &RoomSlug, text: &str) -> MessageView {
@@ -41,31 +35,11 @@ pub async fn fanout_reaches_every_subscriber_of_the_room_only(bus: Arc<dyn Bus>)
     let mut b1 = bus.subscribe_room(&b).await.unwrap();
     bus.publish(&a, Bytes::from_static(b"one")).await.unwrap();
     bus.publish(&b, Bytes::from_static(b"two")).await.unwrap();
-    assert_eq!(
-        tokio::time::timeout(WAIT, a1.recv())
-            .await
-            .unwrap()
-            .unwrap(),
-        "one"
-    );
-    assert_eq!(
-        tokio::time::timeout(WAIT, a2.recv())
-            .await
-            .unwrap()
-            .unwrap(),
-        "one"
-    );
-    assert_eq!(
-        tokio::time::timeout(WAIT, b1.recv())
-            .await
-            .unwrap()
-            .unwrap(),
-        "two"
-    );
+    assert_eq!(tokio::time::timeout(WAIT, a1.recv()).await.unwrap().unwrap(), "one");
+    assert_eq!(tokio::time::timeout(WAIT, a2.recv()).await.unwrap().unwrap(), "one");
+    assert_eq!(tokio::time::timeout(WAIT, b1.recv()).await.unwrap().unwrap(), "two");
     // Publishing to a room nobody watches is not an error.
-    bus.publish(&fresh_room(), Bytes::from_static(b"void"))
-        .await
-        .unwrap();
+    bus.publish(&fresh_room(), Bytes::from_static(b"void")).await.unwrap();
 }
 
 pub async fn seats_respect_capacity_atomically(bus: Arc<dyn Bus>) {
@@ -73,11 +47,7 @@ pub async fn seats_respect_capacity_atomically(bus: Arc<dyn Bus>) {
     let claims = (0..10).map(|i| {
         let bus = bus.clone();
         let room = room.clone();
-        tokio::spawn(async move {
-            bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3)
-                .await
-                .unwrap()
-        })
+        tokio::spawn(async move { bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3).await.unwrap() })
     });
     let mut granted = 0;
     for claim in claims {
@@ -89,66 +59,38 @@ pub async fn seats_respect_capacity_atomically(bus: Arc<dyn Bus>) {
     }
     assert_eq!(granted, 3);
     assert_eq!(bus.members(&room).await.unwrap().len(), 3);
-    assert_eq!(
-        bus.occupancy(&[room.clone(), fresh_room()]).await.unwrap(),
-        vec![3, 0]
-    );
+    assert_eq!(bus.occupancy(&[room.clone(), fresh_room()]).await.unwrap(), vec![3, 0]);
 }
 
 pub async fn nicknames_are_unique_per_room_and_release_is_holder_checked(bus: Arc<dyn Bus>) {
     let room = fresh_room();
-    let SeatClaim::Granted { members } = bus.claim_seat(&room, &seat("Al", "h1"), 5).await.unwrap()
-    else {
-        panic!()
-    };
+    let SeatClaim::Granted { members } = bus.claim_seat(&room, &seat("Al", "h1"), 5).await.unwrap() else { panic!() };
     assert_eq!(members, vec!["Al"]);
-    assert_eq!(
-        bus.claim_seat(&room, &seat("AL", "h2"), 5).await.unwrap(),
-        SeatClaim::NickTaken
-    );
+    assert_eq!(bus.claim_seat(&room, &seat("AL", "h2"), 5).await.unwrap(), SeatClaim::NickTaken);
     // The same holder claiming again is idempotent.
-    assert!(matches!(
-        bus.claim_seat(&room, &seat("Al", "h1"), 5).await.unwrap(),
-        SeatClaim::Granted { .. }
-    ));
+    assert!(matches!(bus.claim_seat(&room, &seat("Al", "h1"), 5).await.unwrap(), SeatClaim::Granted { .. }));
     // Another room has its own nicknames.
-    assert!(matches!(
-        bus.claim_seat(&fresh_room(), &seat("Al", "h2"), 5)
-            .await
-            .unwrap(),
-        SeatClaim::Granted { .. }
-    ));
+    assert!(matches!(bus.claim_seat(&fresh_room(), &seat("Al", "h2"), 5).await.unwrap(), SeatClaim::Granted { .. }));
     // A release by someone who does not hold the seat changes nothing.
     bus.release_seat(&room, "al", "h2").await.unwrap();
     assert_eq!(bus.members(&room).await.unwrap(), vec!["Al"]);
     bus.release_seat(&room, "al", "h1").await.unwrap();
     assert!(bus.members(&room).await.unwrap().is_empty());
-    assert!(matches!(
-        bus.claim_seat(&room, &seat("Al", "h2"), 5).await.unwrap(),
-        SeatClaim::Granted { .. }
-    ));
+    assert!(matches!(bus.claim_seat(&room, &seat("Al", "h2"), 5).await.unwrap(), SeatClaim::Granted { .. }));
 }
 
 pub async fn history_keeps_the_last_window_and_resumes_after_since(bus: Arc<dyn Bus>) {
     let room = fresh_room();
-    let sent: Vec<MessageView> = (0..HISTORY_LEN + 5)
-        .map(|i| message(&room, &format!("m{i}")))
-        .collect();
+    let sent: Vec<MessageView> = (0..HISTORY_LEN + 5).map(|i| message(&room, &format!("m{i}"))).collect();
     for m in &sent {
         bus.record_history(m).await.unwrap();
     }
     let all = bus.history(&room, None).await.unwrap();
     assert_eq!(all, sent[5..]);
-    let after = bus
-        .history(&room, Some(sent[HISTORY_LEN].id))
-        .await
-        .unwrap();
+    let after = bus.history(&room, Some(sent[HISTORY_LEN].id)).await.unwrap();
     assert_eq!(after, sent[HISTORY_LEN + 1..]);
     // An id that fell out of the window (or never existed) yields the whole window.
-    assert_eq!(
-        bus.history(&room, Some(sent[0].id)).await.unwrap(),
-        sent[5..]
-    );
+    assert_eq!(bus.history(&room, Some(sent[0].id)).await.unwrap(), sent[5..]);
     assert!(bus.history(&fresh_room(), None).await.unwrap().is_empty());
 }
 
@@ -157,9 +99,7 @@ pub async fn seeding_fills_only_an_empty_history(bus: Arc<dyn Bus>) {
     let seed: Vec<MessageView> = (0..3).map(|i| message(&room, &format!("s{i}"))).collect();
     bus.seed_history(&room, seed.clone()).await.unwrap();
     assert_eq!(bus.history(&room, None).await.unwrap(), seed);
-    bus.seed_history(&room, vec![message(&room, "ignored")])
-        .await
-        .unwrap();
+    bus.seed_history(&room, vec![message(&room, "ignored")]).await.unwrap();
     assert_eq!(bus.history(&room, None).await.unwrap(), seed);
 }
 
@@ -168,16 +108,11 @@ pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn B
     let consumer = format!("c-{}", Ulid::new());
     // Drain anything an earlier test left, so the checks below see only ours.
     loop {
-        let old = bus
-            .dequeue(&consumer, 100, Duration::from_millis(10))
-            .await
-            .unwrap();
+        let old = bus.dequeue(&consumer, 100, Duration::from_millis(10)).await.unwrap();
         if old.is_empty() {
             break;
         }
-        bus.ack(&old.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
-            .await
-            .unwrap();
+        bus.ack(&old.iter().map(|e| e.id.clone()).collect::<Vec<_>>()).await.unwrap();
     }
     let events: Vec<InboundEvent> = (0..3)
         .map(|i| {
@@ -203,50 +138,25 @@ pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn B
         assert!(!more.is_empty(), "queue lost entries");
         got.extend(more);
     }
-    assert_eq!(
-        got.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
-        events,
-        "in order, each once"
-    );
-    assert!(
-        bus.dequeue(&consumer, 10, Duration::from_millis(50))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(got.iter().map(|e| e.event.clone()).collect::<Vec<_>>(), events, "in order, each once");
+    assert!(bus.dequeue(&consumer, 10, Duration::from_millis(50)).await.unwrap().is_empty());
     // Ack the first; the other two stay pending and come back through reclaim.
     bus.ack(&[got[0].id.clone()]).await.unwrap();
     let again = bus.reclaim(&consumer, Duration::ZERO, 10).await.unwrap();
     let again_ids: Vec<_> = again.iter().map(|e| e.id.clone()).collect();
     assert_eq!(again_ids, vec![got[1].id.clone(), got[2].id.clone()]);
     // Entries delivered just now are not idle yet.
-    assert!(
-        bus.reclaim(&consumer, Duration::from_secs(60), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(bus.reclaim(&consumer, Duration::from_secs(60), 10).await.unwrap().is_empty());
     bus.ack(&again_ids).await.unwrap();
-    assert!(
-        bus.reclaim(&consumer, Duration::ZERO, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(bus.reclaim(&consumer, Duration::ZERO, 10).await.unwrap().is_empty());
 }
 
 pub async fn control_events_reach_subscribers(bus: Arc<dyn Bus>) {
     let mut feed = bus.subscribe_control().await.unwrap();
     let slug = fresh_room();
-    bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() })
-        .await
-        .unwrap();
+    bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await.unwrap();
     loop {
-        match tokio::time::timeout(WAIT, feed.recv())
-            .await
-            .unwrap()
-            .unwrap()
-        {
+        match tokio::time::timeout(WAIT, feed.recv()).await.unwrap().unwrap() {
             ControlMessage::Event(ControlEvent::RoomRemoved { slug: s }) if s == slug => break,
             _ => continue, // events of concurrent tests
         }
@@ -267,10 +177,7 @@ pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
     };
     bus.put_room(&def).await.unwrap();
     assert!(bus.rooms().await.unwrap().contains(&def));
-    let changed = RoomDef {
-        capacity: 9,
-        ..def.clone()
-    };
+    let changed = RoomDef { capacity: 9, ..def.clone() };
     bus.put_room(&changed).await.unwrap();
     let rooms = bus.rooms().await.unwrap();
     assert!(rooms.contains(&changed) && !rooms.contains(&def));
@@ -278,12 +185,7 @@ pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
     assert!(!bus.rooms().await.unwrap().iter().any(|r| r.slug == slug));
 
     let id = i64::from(rand_id());
-    let ban = BanDef {
-        id,
-        network: "203.0.113.0/24".into(),
-        reason: "spam".into(),
-        expires: None,
-    };
+    let ban = BanDef { id, network: "203.0.113.0/24".into(), reason: "spam".into(), expires: None };
     bus.put_ban(&ban).await.unwrap();
     assert!(bus.bans().await.unwrap().contains(&ban));
     bus.remove_ban(id).await.unwrap();

@@ -33,7 +33,4 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite!(in_process, std::sync::Arc::new(bus::InProcessBus::new()));
-conformance_suite!(
-    redis,
-    std::sync::Arc::new(crate::redis_only::connect(std::time::Duration::from_secs(30)).await)
-);
+conformance_suite!(redis, std::sync::Arc::new(crate::redis_only::connect(std::time::Duration::from_secs(30)).await));

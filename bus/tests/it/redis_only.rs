@@ -21,13 +21,9 @@ pub async fn connect(ttl: Duration) -> RedisBus {
 
 pub async fn connect_prefix(prefix: &str, ttl: Duration) -> RedisBus {
     let url = redis_url();
-    RedisBus::connect(RedisConfig {
-        url: url.clone(),
-        prefix: prefix.to_owned(),
-        presence_ttl: ttl,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("Redis is required for this test ({url}): {e}"))
+    RedisBus::connect(RedisConfig { url: url.clone(), prefix: prefix.to_owned(), presence_ttl: ttl })
+        .await
+        .unwrap_or_else(|e| panic!("Redis is required for this test ({url}): {e}"))
 }
 
 fn room() -> RoomSlug {
@@ -35,11 +31,7 @@ fn room() -> RoomSlug {
 }
 
 fn seat(nick: &str, holder: &str) -> Seat {
-    Seat {
-        nick: nick.into(),
-        key: nick.to_lowercase(),
-        holder: holder.into(),
-    }
+    Seat { nick: nick.into(), key: nick.to_lowercase(), holder: holder.into() }
 }
 
 #[tokio::test]
@@ -49,27 +41,15 @@ async fn two_processes_share_fanout_and_presence() {
     let two = connect_prefix(&prefix, Duration::from_secs(30)).await;
     let room = room();
     let mut feed = two.subscribe_room(&room).await.unwrap();
-    one.publish(&room, Bytes::from_static(b"{\"type\":\"pong\"}"))
-        .await
-        .unwrap();
-    assert_eq!(
-        tokio::time::timeout(WAIT, feed.recv())
-            .await
-            .unwrap()
-            .unwrap(),
-        "{\"type\":\"pong\"}"
-    );
+    one.publish(&room, Bytes::from_static(b"{\"type\":\"pong\"}")).await.unwrap();
+    assert_eq!(tokio::time::timeout(WAIT, feed.recv()).await.unwrap().unwrap(), "{\"type\":\"pong\"}");
 
     // Capacity holds across processes claiming at once.
     let (one, two) = (Arc::new(one), Arc::new(two));
     let claims = (0..6).map(|i| {
         let bus = if i % 2 == 0 { one.clone() } else { two.clone() };
         let room = room.clone();
-        tokio::spawn(async move {
-            bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3)
-                .await
-                .unwrap()
-        })
+        tokio::spawn(async move { bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3).await.unwrap() })
     });
     let mut granted = 0;
     for c in claims {
@@ -79,9 +59,7 @@ async fn two_processes_share_fanout_and_presence() {
     }
     assert_eq!(granted, 3);
     assert_eq!(two.members(&room).await.unwrap().len(), 3);
-    bus::redis::delete_prefix(&redis_url(), &prefix)
-        .await
-        .unwrap();
+    bus::redis::delete_prefix(&redis_url(), &prefix).await.unwrap();
 }
 
 #[tokio::test]
@@ -91,52 +69,23 @@ async fn seats_of_a_dead_process_lapse_after_the_ttl_and_live_ones_stay() {
     let dying = connect_prefix(&prefix, ttl).await;
     let living = connect_prefix(&prefix, ttl).await;
     let room = room();
-    assert!(matches!(
-        dying
-            .claim_seat(&room, &seat("Ghost", "d1"), 2)
-            .await
-            .unwrap(),
-        SeatClaim::Granted { .. }
-    ));
-    assert!(matches!(
-        living
-            .claim_seat(&room, &seat("Alive", "l1"), 2)
-            .await
-            .unwrap(),
-        SeatClaim::Granted { .. }
-    ));
-    assert_eq!(
-        living
-            .claim_seat(&room, &seat("Third", "l2"), 2)
-            .await
-            .unwrap(),
-        SeatClaim::Full
-    );
+    assert!(matches!(dying.claim_seat(&room, &seat("Ghost", "d1"), 2).await.unwrap(), SeatClaim::Granted { .. }));
+    assert!(matches!(living.claim_seat(&room, &seat("Alive", "l1"), 2).await.unwrap(), SeatClaim::Granted { .. }));
+    assert_eq!(living.claim_seat(&room, &seat("Third", "l2"), 2).await.unwrap(), SeatClaim::Full);
     drop(dying); // no release, no more refreshes: like a SIGKILL
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         if living.members(&room).await.unwrap() == vec!["Alive".to_owned()] {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the dead process's seat never lapsed"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "the dead process's seat never lapsed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The living process kept its seat through several TTLs by refreshing it.
     tokio::time::sleep(ttl * 3).await;
-    assert_eq!(
-        living.members(&room).await.unwrap(),
-        vec!["Alive".to_owned()]
-    );
-    assert_eq!(
-        living.occupancy(std::slice::from_ref(&room)).await.unwrap(),
-        vec![1]
-    );
-    bus::redis::delete_prefix(&redis_url(), &prefix)
-        .await
-        .unwrap();
+    assert_eq!(living.members(&room).await.unwrap(), vec!["Alive".to_owned()]);
+    assert_eq!(living.occupancy(std::slice::from_ref(&room)).await.unwrap(), vec![1]);
+    bus::redis::delete_prefix(&redis_url(), &prefix).await.unwrap();
 }
 
 #[tokio::test]
@@ -154,40 +103,24 @@ async fn a_crashed_consumers_entries_are_reclaimed_and_the_queue_is_trimmed_only
             staff: false,
         };
         gateway
-            .enqueue(&InboundEvent::Message(LoggedMessage {
-                message,
-                ip: "192.0.2.1".parse().unwrap(),
-            }))
+            .enqueue(&InboundEvent::Message(LoggedMessage { message, ip: "192.0.2.1".parse().unwrap() }))
             .await
             .unwrap();
     }
     let crashed = connect_prefix(&prefix, Duration::from_secs(30)).await;
-    let taken = crashed
-        .dequeue("bot", 3, Duration::from_millis(100))
-        .await
-        .unwrap();
+    let taken = crashed.dequeue("bot", 3, Duration::from_millis(100)).await.unwrap();
     assert_eq!(taken.len(), 3);
     drop(crashed); // never acknowledges
 
     let restarted = connect_prefix(&prefix, Duration::from_secs(30)).await;
-    let rest = restarted
-        .dequeue("bot", 10, Duration::from_millis(100))
-        .await
-        .unwrap();
+    let rest = restarted.dequeue("bot", 10, Duration::from_millis(100)).await.unwrap();
     assert_eq!(rest.len(), 2);
-    restarted
-        .ack(&rest.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    restarted.ack(&rest.iter().map(|e| e.id.clone()).collect::<Vec<_>>()).await.unwrap();
     // Acking later entries must not trim the three still pending.
     let stream_len = || async {
         let client = redis::Client::open(redis_url()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        redis::cmd("XLEN")
-            .arg(format!("{prefix}:inbound"))
-            .query_async::<u64>(&mut conn)
-            .await
-            .unwrap()
+        redis::cmd("XLEN").arg(format!("{prefix}:inbound")).query_async::<u64>(&mut conn).await.unwrap()
     };
     assert!(stream_len().await >= 3);
     let again = restarted.reclaim("bot", Duration::ZERO, 10).await.unwrap();
@@ -195,14 +128,9 @@ async fn a_crashed_consumers_entries_are_reclaimed_and_the_queue_is_trimmed_only
         again.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
         taken.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
     );
-    restarted
-        .ack(&again.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    restarted.ack(&again.iter().map(|e| e.id.clone()).collect::<Vec<_>>()).await.unwrap();
     assert!(stream_len().await <= 1, "handled entries are trimmed");
-    bus::redis::delete_prefix(&redis_url(), &prefix)
-        .await
-        .unwrap();
+    bus::redis::delete_prefix(&redis_url(), &prefix).await.unwrap();
 }
 
 #[tokio::test]
@@ -218,22 +146,13 @@ async fn a_standby_takes_the_lead_when_the_leader_dies() {
     };
     // The leader keeps renewing: the standby waits through several TTLs.
     tokio::time::sleep(ttl * 3).await;
-    assert!(
-        !standby.is_finished(),
-        "the standby took over a live leader"
-    );
+    assert!(!standby.is_finished(), "the standby took over a live leader");
     drop(lead);
     drop(first); // the leader dies without resigning
     let lead2 = tokio::time::timeout(WAIT, standby).await.unwrap().unwrap();
     lead2.resign().await;
     // After a clean resignation the lock is free at once.
     let third = connect_prefix(&prefix, Duration::from_secs(30)).await;
-    tokio::time::timeout(Duration::from_secs(2), third.lead("third", ttl))
-        .await
-        .unwrap()
-        .resign()
-        .await;
-    bus::redis::delete_prefix(&redis_url(), &prefix)
-        .await
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(2), third.lead("third", ttl)).await.unwrap().resign().await;
+    bus::redis::delete_prefix(&redis_url(), &prefix).await.unwrap();
 }

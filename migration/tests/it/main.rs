@@ -11,23 +11,14 @@ const TABLES: &[&str] = &["rooms", "bans", "message_log", "audit_log", "settings
 async fn assert_tables(db: &DatabaseConnection, present: bool) {
     let manager = migration::SchemaManager::new(db);
     for table in TABLES {
-        assert_eq!(
-            manager.has_table(*table).await.unwrap(),
-            present,
-            "table {table}"
-        );
+        assert_eq!(manager.has_table(*table).await.unwrap(), present, "table {table}");
     }
 }
 
 async fn up_down_up(db: &DatabaseConnection) {
     Migrator::up(db, None).await.unwrap();
     assert_tables(db, true).await;
-    assert!(
-        Migrator::get_pending_migrations(db)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(Migrator::get_pending_migrations(db).await.unwrap().is_empty());
     Migrator::down(db, None).await.unwrap();
     assert_tables(db, false).await;
     Migrator::up(db, None).await.unwrap();
@@ -60,25 +51,16 @@ async fn migrations_run_up_and_down_on_sqlite() {
 
 #[tokio::test]
 async fn migrations_run_up_and_down_on_postgres() {
-    let admin_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let admin_url =
+        std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let admin = Database::connect(&admin_url)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin_url}): {e}"));
-    let name = format!(
-        "cr_migration_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
+    let name = format!("cr_migration_{}", ulid::Ulid::new().to_string().to_lowercase());
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
     let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
     let db = Database::connect(format!("{base}/{name}")).await.unwrap();
     up_down_up(&db).await;
     db.close().await.unwrap();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE {name}"))
-        .await
-        .unwrap();
+    admin.execute_unprepared(&format!("DROP DATABASE {name}")).await.unwrap();
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# End-to-end browser tests of the web client: real `chatroulette` binary, headless Debian Chromium
+# driven by playwright-core (no browser download), node's built-in test runner.
+#
+#   bash e2e/run.sh                 # uses ../target/debug/chatroulette
+#   CHATROULETTE_BIN=/path/to/chatroulette bash e2e/run.sh
+#   ARTIFACTS_DIR=/tmp/art bash e2e/run.sh   # screenshots go to $ARTIFACTS_DIR/screenshots
+#   bash e2e/run.sh tests/chat.test.mjs      # only some test files
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+die() { echo "e2e: $*" >&2; exit 1; }
+
+# The binary under test (resolved here so the error is clear before anything else runs).
+bin="${CHATROULETTE_BIN:-../target/debug/chatroulette}"
+[[ -x "$bin" ]] || die "chatroulette binary not found or not executable at '$bin' (build it with 'cargo build', or set CHATROULETTE_BIN)"
+CHATROULETTE_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
+export CHATROULETTE_BIN
+
+command -v node >/dev/null || die "node (>= 20) is needed: apt-get install -y nodejs npm"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+(( node_major >= 20 )) || die "node >= 20 is needed, found $(node --version)"
+
+# Debian's Chromium (playwright-core never downloads a browser).
+export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [[ ! -x "$CHROMIUM_PATH" ]]; then
+  echo "e2e: $CHROMIUM_PATH is missing: installing Debian's chromium" >&2
+  if [[ $(id -u) -ne 0 ]]; then die "cannot install chromium: not root (run: sudo apt-get install -y chromium)"; fi
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+    || die "apt-get could not install chromium; install it (apt-get install -y chromium) or set CHROMIUM_PATH"
+  [[ -x "$CHROMIUM_PATH" ]] || die "chromium was installed but $CHROMIUM_PATH does not exist; set CHROMIUM_PATH"
+fi
+# A colour emoji font makes the screenshots show emoji as a person would see them. Optional.
+if command -v fc-list >/dev/null && ! fc-list | grep -qi 'Noto Color Emoji' && [[ $(id -u) -eq 0 ]]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null 2>&1; } \
+    || echo "e2e: note: fonts-noto-color-emoji not installed; emoji show as boxes in screenshots" >&2
+fi
+
+# npm ci when node_modules is missing or older than the lockfile.
+stamp=node_modules/.package-lock.json
+if [[ ! -f "$stamp" || package-lock.json -nt "$stamp" || package.json -nt "$stamp" ]]; then
+  npm ci --no-audit --no-fund || die "npm ci failed"
+fi
+
+if [[ $# -eq 0 ]]; then set -- tests/; fi
+exec node --test --test-concurrency=1 "$@"

@@ -1,0 +1,81 @@
+// axe-core on both screens (landing and chat), light and dark, desktop and mobile:
+// no serious or critical violations.
+//
+// axe is injected as a script; the server's CSP (`default-src 'self'`) would block that, so these
+// contexts alone bypass CSP (the other tests check that the page itself runs under it cleanly).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { startServer, removeWorkDir } from './server.mjs';
+import { launchBrowser, DESKTOP, MOBILE } from './browser.mjs';
+import { landingScene, chatScene, closeAll } from './scenes.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE_PATH = require.resolve('axe-core/axe.min.js');
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (server) removeWorkDir(server.cwd);
+});
+
+async function axe(page) {
+  await page.addScriptTag({ path: AXE_PATH });
+  return page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.map((n) => `${n.target.join(' ')} — ${n.failureSummary.replace(/\s+/g, ' ')}`),
+    }));
+  });
+}
+
+function assertNoSerious(violations, where) {
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const minor = violations.filter((v) => !bad.includes(v));
+  if (minor.length) {
+    console.log(`${where}: minor axe findings:\n${minor.map((v) => `  [${v.impact}] ${v.id}: ${v.help}`).join('\n')}`);
+  }
+  assert.deepEqual(bad, [], `${where}: serious or critical accessibility violations`);
+}
+
+const VARIANTS = [
+  ['desktop-light', { viewport: DESKTOP, colorScheme: 'light' }],
+  ['desktop-dark', { viewport: DESKTOP, colorScheme: 'dark' }],
+  ['mobile-light', { viewport: MOBILE, colorScheme: 'light', isMobile: true, hasTouch: true }],
+  ['mobile-dark', { viewport: MOBILE, colorScheme: 'dark', isMobile: true, hasTouch: true }],
+];
+
+for (const [name, options] of VARIANTS) {
+  test(`landing screen has no serious accessibility violations (${name})`, async () => {
+    const page = await landingScene(browser, server, { ...options, bypassCSP: true });
+    try {
+      assertNoSerious(await axe(page), `landing ${name}`);
+      // And with the nickname error shown.
+      await page.fill('#nick', 'x');
+      await page.locator('#nick-error').waitFor();
+      assertNoSerious(await axe(page), `landing with nickname error ${name}`);
+    } finally {
+      await closeAll(page);
+    }
+  });
+
+  test(`chat screen has no serious accessibility violations (${name})`, async () => {
+    const { page, others } = await chatScene(browser, server, { ...options, bypassCSP: true });
+    try {
+      assertNoSerious(await axe(page), `chat ${name}`);
+    } finally {
+      await closeAll(page, others);
+    }
+  });
+}
