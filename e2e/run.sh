@@ -8,15 +8,27 @@
 #   bash e2e/run.sh tests/chat.test.mjs      # only some test files
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")"
-
 die() { echo "e2e: $*" >&2; exit 1; }
 
-# The binary under test (resolved here so the error is clear before anything else runs).
-bin="${CHATROULETTE_BIN:-../target/debug/chatroulette}"
-[[ -x "$bin" ]] || die "chatroulette binary not found or not executable at '$bin' (build it with 'cargo build', or set CHATROULETTE_BIN)"
+# The binary under test: $CHATROULETTE_BIN (relative to where you run this), else
+# ../target/debug/chatroulette relative to e2e/. Checked first, so the error is clear.
+if [[ -n "${CHATROULETTE_BIN:-}" ]]; then
+  bin="$CHATROULETTE_BIN"
+else
+  bin="$(dirname "${BASH_SOURCE[0]}")/../target/debug/chatroulette"
+fi
+[[ -f "$bin" && -x "$bin" ]] \
+  || die "chatroulette binary not found or not executable at '$bin' (build it with 'cargo build', or set CHATROULETTE_BIN)"
 CHATROULETTE_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 export CHATROULETTE_BIN
+# Screenshots: $ARTIFACTS_DIR (relative to where you run this), else artifacts/ at the repo root.
+if [[ -n "${ARTIFACTS_DIR:-}" ]]; then
+  mkdir -p "$ARTIFACTS_DIR"
+  ARTIFACTS_DIR="$(cd "$ARTIFACTS_DIR" && pwd)"
+  export ARTIFACTS_DIR
+fi
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
 
 command -v node >/dev/null || die "node (>= 20) is needed: apt-get install -y nodejs npm"
 node_major="$(node -p 'process.versions.node.split(".")[0]')"

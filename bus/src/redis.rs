@@ -136,9 +136,15 @@ redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
 return 1
 ";
 
-/// Renew the leader lock if we hold it. KEYS: lock. ARGV: id, ttl_ms.
+/// Renew the leader lock if we hold it, or take it back if it vanished (Redis restarted empty);
+/// 0 only when another bot holds it. KEYS: lock. ARGV: id, ttl_ms.
 const RENEW: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
 return 0
 ";
 
@@ -281,6 +287,16 @@ impl RedisBus {
         }
         self.group_ready.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// A queue command failed; if the group vanished (a Redis without persistence restarted),
+    /// it is recreated by the next call.
+    fn queue_error(&self, e: redis::RedisError) -> BusError {
+        if e.code() == Some("NOGROUP") {
+            tracing::warn!("the queue's consumer group is gone; it will be recreated");
+            self.group_ready.store(false, std::sync::atomic::Ordering::Release);
+        }
+        unavailable(e)
     }
 
     /// Trim the queue below its oldest unacknowledged entry (never by length): entries that
@@ -696,16 +712,8 @@ impl Bus for RedisBus {
             cmd.arg("BLOCK").arg(wait_ms);
         }
         cmd.arg("STREAMS").arg(self.keys.inbound()).arg(">");
-        let reply: Option<StreamReadReply> = match cmd.query_async(&mut self.blocking.clone()).await {
-            Ok(reply) => reply,
-            Err(e) if e.code() == Some("NOGROUP") => {
-                // The stream or group vanished (a Redis without persistence restarted).
-                tracing::warn!("the queue's consumer group is gone; recreating it");
-                self.group_ready.store(false, std::sync::atomic::Ordering::Release);
-                return Ok(Vec::new());
-            }
-            Err(e) => return Err(unavailable(e)),
-        };
+        let reply: Option<StreamReadReply> =
+            cmd.query_async(&mut self.blocking.clone()).await.map_err(|e| self.queue_error(e))?;
         let ids = reply.map(|r| r.keys.into_iter().flat_map(|k| k.ids).collect()).unwrap_or_default();
         self.decode_entries(ids).await
     }
@@ -726,7 +734,7 @@ impl Bus for RedisBus {
                 .arg(max.saturating_sub(claimed.len()).max(1))
                 .query_async(&mut self.conn())
                 .await
-                .map_err(unavailable)?;
+                .map_err(|e| self.queue_error(e))?;
             if !reply.deleted_ids.is_empty() {
                 tracing::error!(ids = ?reply.deleted_ids, "pending queue entries were deleted before being handled");
                 self.ack(&reply.deleted_ids).await?;

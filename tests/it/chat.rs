@@ -216,7 +216,7 @@ async fn the_whole_chat_runs_on_postgresql_too() {
 
 /// A database of its own on the machine's PostgreSQL (`TEST_DATABASE_URL`), and a future that
 /// drops it.
-async fn fresh_postgres_database() -> (String, impl std::future::Future<Output = ()>) {
+pub async fn fresh_postgres_database() -> (String, impl std::future::Future<Output = ()> + Send + 'static) {
     let admin_url =
         std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let admin = sea_orm::Database::connect(&admin_url)

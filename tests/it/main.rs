@@ -2,9 +2,11 @@
 //! (SQLite by default, PostgreSQL where a test says so).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster;
 mod support;
 
 mod chat;
 mod errors;
 mod lifecycle;
 mod rooms;
+mod split;

@@ -1,0 +1,236 @@
+//! Real processes of a split deployment: `chatroulette bot` and `chatroulette gateway` on real
+//! Redis (a key prefix of their own, or a private `redis-server`) and a PostgreSQL database of
+//! their own.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Statement};
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
+
+use crate::support::{Client, WAIT, http_get};
+
+/// A running role process whose stderr is collected line by line.
+pub struct Proc {
+    pub child: Child,
+    pub addr: Option<SocketAddr>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Wait until a log line contains `needle`.
+    pub async fn wait_log(&self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if self.logs.lock().unwrap().iter().any(|l| l.contains(needle)) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no log line with {needle:?}; got:\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL: no cleanup at all.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub async fn stop(&mut self) {
+        let pid = self.child.id().unwrap();
+        std::process::Command::new("kill").arg(pid.to_string()).status().unwrap();
+        let status = tokio::time::timeout(WAIT, self.child.wait()).await.unwrap().unwrap();
+        assert!(status.success(), "{status:?}\n{}", self.logs());
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.addr.unwrap()).await
+    }
+}
+
+pub struct Cluster {
+    pub database_url: String,
+    pub redis_url: String,
+    pub prefix: String,
+    drop_db: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+}
+
+impl Cluster {
+    pub async fn new() -> Self {
+        let redis_url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        Self::with_redis(redis_url).await
+    }
+
+    pub async fn with_redis(redis_url: String) -> Self {
+        let (database_url, drop_db) = crate::chat::fresh_postgres_database().await;
+        let prefix = format!("it-{}", ulid::Ulid::new());
+        Self { database_url, redis_url, prefix, drop_db: Some(Box::pin(drop_db)) }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatroulette"));
+        cmd.args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("REDIS_URL", &self.redis_url)
+            .env("REDIS_PREFIX", &self.prefix)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("ROOM_SYNC_SECS", "0.2")
+            .env("ROOM_REFRESH_SECS", "1")
+            .env("PRESENCE_TTL_SECS", "2")
+            .env("LEADER_TTL_SECS", "1")
+            .env("SAY_BURST", "1000")
+            .env("SAY_PER_SECOND", "1000")
+            .env("RUST_LOG", "info")
+            .env_remove("DISCORD_TOKEN")
+            .current_dir(std::env::temp_dir())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    fn spawn(&self, args: &[&str]) -> Proc {
+        let mut child = self.command(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = logs.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Proc { child, addr: None, logs }
+    }
+
+    /// A bot; returns once it leads.
+    pub async fn bot(&self) -> Proc {
+        let bot = self.spawn(&["bot"]);
+        bot.wait_log("this bot now leads").await;
+        bot
+    }
+
+    /// A bot expected to wait as a standby.
+    pub async fn standby_bot(&self) -> Proc {
+        let bot = self.spawn(&["bot"]);
+        bot.wait_log("standing by").await;
+        bot
+    }
+
+    /// A gateway; returns once it listens.
+    pub async fn gateway(&self) -> Proc {
+        let mut gateway = self.spawn(&["gateway"]);
+        gateway.wait_log("listening on http://").await;
+        let line = gateway.logs.lock().unwrap().iter().find(|l| l.contains("listening on http://")).cloned().unwrap();
+        let addr = line.split("listening on http://").nth(1).unwrap().trim().parse().unwrap();
+        gateway.addr = Some(addr);
+        gateway
+    }
+
+    /// Run an operator command against the cluster's database.
+    pub async fn cli(&self, args: &[&str]) {
+        let out = self.command(args).output().await.unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Wait until `gateway` lists `room` (the bot published it and the gateway heard).
+    pub async fn wait_room(&self, gateway: &Proc, room: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (status, _, body) = http_get(gateway.addr.unwrap(), "/api/rooms").await;
+            if status == 200 && body.contains(&format!("\"slug\":\"{room}\"")) {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{room} never appeared on the gateway: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn members(&self, gateway: &Proc, room: &str) -> u64 {
+        let (_, _, body) = http_get(gateway.addr.unwrap(), "/api/rooms").await;
+        let rooms: serde_json::Value = serde_json::from_str(&body).unwrap();
+        rooms.as_array().unwrap().iter().find(|r| r["slug"] == room).map(|r| r["members"].as_u64().unwrap()).unwrap()
+    }
+
+    /// How many rows `message_log` holds, and how many distinct ids.
+    pub async fn logged(&self) -> (i64, i64) {
+        let db = bot::db::connect(&self.database_url).await.unwrap();
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM message_log".to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let counts = (row.try_get::<i64>("", "n").unwrap(), row.try_get::<i64>("", "d").unwrap());
+        db.close().await.unwrap();
+        counts
+    }
+
+    /// Wait until `message_log` holds `n` rows.
+    pub async fn wait_logged(&self, n: i64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (rows, distinct) = self.logged().await;
+            assert_eq!(rows, distinct);
+            if rows == n {
+                return;
+            }
+            assert!(rows < n, "more rows than messages: {rows} > {n}");
+            assert!(tokio::time::Instant::now() < deadline, "only {rows} of {n} messages were logged");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn finish(mut self) {
+        bus::redis::delete_prefix(&self.redis_url, &self.prefix).await.unwrap();
+        if let Some(drop_db) = self.drop_db.take() {
+            drop_db.await;
+        }
+    }
+}
+
+/// A private `redis-server` on a free port, for tests that stop Redis.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut redis = Self { port, child: None };
+        redis.restart().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Start (again) on the same port, empty.
+    pub async fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server is needed for this test (apt-get install redis-server): {e}"));
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+}
