@@ -66,9 +66,16 @@ cargo fmt --all -- --check
 say "cargo clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# The browser tests need the debug binary the Rust tests build.
+run_browser_tests() {
+  say "browser tests (headless Chromium)"
+  bash e2e/run.sh
+}
+
 if command -v cargo-nextest >/dev/null; then
   say "cargo nextest run"
   cargo nextest run --workspace --locked --no-tests=fail
+  run_browser_tests
 else
   say "cargo test (cargo-nextest is not installed)"
   log=$(mktemp)
@@ -77,5 +84,6 @@ else
   # One closing line for the whole run, summed over every test binary.
   awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
   rm -f "$log"
-  exit "$status"
+  [ "$status" -eq 0 ] || exit "$status"
+  run_browser_tests
 fi

@@ -27,11 +27,15 @@ const CSP: &str =
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .hoop(SecurityHeaders)
-        .push(Router::with_path("healthz").get(Healthz))
+        .push(Router::with_path("healthz").get(Healthz).head(Healthz))
         .push(Router::with_path("readyz").get(Readyz(state.clone())))
         .push(Router::with_path("api/rooms").get(RoomList(state.clone())))
         .push(Router::with_path("ws").goal(WsUpgrade(state)))
-        .push(Router::with_path("{**path}").get(static_embed::<Assets>().defaults("index.html")))
+        .push(
+            Router::with_path("{**path}")
+                .get(static_embed::<Assets>().defaults("index.html"))
+                .head(static_embed::<Assets>().defaults("index.html")),
+        )
 }
 
 /// A JSON body for refusals: `{code, message}`.

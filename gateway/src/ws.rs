@@ -296,7 +296,7 @@ impl Conn {
             Ok(bus::SeatClaim::Full) => {
                 return self.error(
                     ErrorCode::RoomFull,
-                    format!("{} is full ({} people)", def.title, def.capacity),
+                    format!("{} is full: it holds {} at most", def.title, def.capacity),
                     None,
                     None,
                 );
@@ -304,7 +304,7 @@ impl Conn {
             Ok(bus::SeatClaim::NickTaken) => {
                 return self.error(
                     ErrorCode::NickTaken,
-                    format!("somebody in {} is already called {nick}", def.title),
+                    format!("Somebody in {} is already called {nick}; pick another nickname", def.title),
                     None,
                     None,
                 );
@@ -442,6 +442,8 @@ impl Conn {
             );
         }
         self.last_say = Some(now);
+        // The next keystroke after sending is news again.
+        self.last_typing = None;
         if let Err(e) = self.state.bus.record_history(&message).await {
             tracing::warn!(error = %e, "cannot record history");
         }
