@@ -60,12 +60,6 @@ impl Config {
     /// Read through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |var: &'static str| lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        if get("DISCORD_TOKEN").is_some() {
-            return Err(ConfigError {
-                var: "DISCORD_TOKEN",
-                problem: "this version has no Discord bridge yet; unset DISCORD_TOKEN to run headless".into(),
-            });
-        }
         let mut gateway = GatewayConfig::default();
         if let Some(addr) = get("LISTEN_ADDR") {
             gateway.listen_addr = parse("LISTEN_ADDR", &addr, "an address and port such as 127.0.0.1:8080")?;
@@ -92,7 +86,45 @@ impl Config {
         }
         gateway.say_rate = RateLimit { burst, per_second };
 
-        let mut bot = BotConfig::default();
+        let mut bot = BotConfig { ip_tag_secret: get("IP_TAG_SECRET"), ..BotConfig::default() };
+        if bot.ip_tag_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Err(ConfigError { var: "IP_TAG_SECRET", problem: "must be at least 16 characters".into() });
+        }
+        bot.discord = match get("DISCORD_TOKEN") {
+            None => None,
+            Some(token) => {
+                let guild = get("DISCORD_GUILD_ID").ok_or_else(|| ConfigError {
+                    var: "DISCORD_GUILD_ID",
+                    problem: "is required with DISCORD_TOKEN: the id of the Discord server (guild) to mirror into"
+                        .into(),
+                })?;
+                let guild = parse::<u64>("DISCORD_GUILD_ID", &guild, "a Discord server id (a number)")?;
+                let api_base = get("DISCORD_API_BASE");
+                if let Some(base) = &api_base
+                    && !(base.starts_with("http://") || base.starts_with("https://"))
+                {
+                    return Err(ConfigError {
+                        var: "DISCORD_API_BASE",
+                        problem: "must start with http:// or https://".into(),
+                    });
+                }
+                let category = match get("DISCORD_CATEGORY_ID") {
+                    Some(v) => Some(parse::<u64>("DISCORD_CATEGORY_ID", &v, "a Discord category id (a number)")?),
+                    None => None,
+                };
+                let max_lag = match get("DISCORD_MAX_LAG_SECS") {
+                    Some(v) => seconds("DISCORD_MAX_LAG_SECS", &v)?,
+                    None => Duration::from_secs(120),
+                };
+                Some(bot::discord::DiscordConfig {
+                    token,
+                    guild,
+                    api_base,
+                    category,
+                    mirror: bot::discord::MirrorConfig { max_lag },
+                })
+            }
+        };
         if let Some(secs) = get("ROOM_SYNC_SECS") {
             bot.room_sync_interval = seconds("ROOM_SYNC_SECS", &secs)?;
         }
@@ -188,8 +220,16 @@ mod tests {
     }
 
     #[test]
-    fn secrets_never_appear_in_errors() {
+    fn discord_needs_a_guild_and_never_prints_the_token() {
         let e = config(&[("DISCORD_TOKEN", "very-secret-token")]).unwrap_err();
+        assert_eq!(e.var, "DISCORD_GUILD_ID");
         assert!(!e.to_string().contains("very-secret-token"));
+        let c = config(&[("DISCORD_TOKEN", "very-secret-token"), ("DISCORD_GUILD_ID", "42")]).unwrap();
+        assert!(!format!("{c:?}").contains("very-secret-token"));
+        assert_eq!(c.bot.discord.as_ref().unwrap().guild, 42);
+        let c = config(&[("IP_TAG_SECRET", "a-long-enough-secret")]).unwrap();
+        assert!(!format!("{c:?}").contains("a-long-enough-secret"));
+        assert_eq!(config(&[("DISCORD_TOKEN", "t"), ("DISCORD_GUILD_ID", "x")]).unwrap_err().var, "DISCORD_GUILD_ID");
+        assert_eq!(config(&[("IP_TAG_SECRET", "short")]).unwrap_err().var, "IP_TAG_SECRET");
     }
 }

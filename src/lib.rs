@@ -92,6 +92,7 @@ pub async fn open_database(url: &str) -> Result<DatabaseConnection, StartError> 
 }
 
 /// The bot role, ready to run: over Redis it first waits for the leader lock.
+#[allow(clippy::large_enum_variant, reason = "one value per process; boxing would buy nothing")]
 pub enum BotRole {
     Ready(Bot),
     Leader { bus: Arc<RedisBus>, db: DatabaseConnection, config: BotConfig, leader_ttl: Duration },

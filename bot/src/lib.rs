@@ -13,7 +13,9 @@
 //! Without `DISCORD_TOKEN` the bot runs headless: everything above, no Discord.
 
 pub mod db;
+pub mod discord;
 pub mod entities;
+pub mod iptag;
 pub mod message_log;
 pub mod rooms;
 mod service;

@@ -7,9 +7,11 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 
 use crate::BotError;
 use crate::entities::message_log;
+use crate::iptag::IpTagger;
 
-/// Write messages; ids already logged are skipped, so a redelivered queue entry is harmless.
-pub async fn record(db: &DatabaseConnection, messages: &[LoggedMessage]) -> Result<(), BotError> {
+/// Write messages with their senders' IP tags; ids already logged are skipped, so a
+/// redelivered queue entry is harmless.
+pub async fn record(db: &DatabaseConnection, messages: &[LoggedMessage], tagger: &IpTagger) -> Result<(), BotError> {
     if messages.is_empty() {
         return Ok(());
     }
@@ -18,10 +20,11 @@ pub async fn record(db: &DatabaseConnection, messages: &[LoggedMessage]) -> Resu
         room: Set(m.message.room.clone()),
         nickname: Set(m.message.nick.clone()),
         ip: Set(m.ip.to_string()),
-        ip_tag: Set(None),
+        ip_tag: Set(Some(tagger.describe(m.ip))),
         text: Set(m.message.text.clone()),
         staff: Set(m.message.staff),
         discord_message_id: Set(None),
+        discord_batch: Set(None),
         sent_at: Set(m.message.at),
         edited_at: Set(None),
         deleted_at: Set(None),

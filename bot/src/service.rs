@@ -9,10 +9,12 @@ use bus::{Bus, HISTORY_LEN, QueueEntry};
 use protocol::{ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomSlug};
 use sea_orm::DatabaseConnection;
 
+use crate::discord::{Discord, DiscordConfig, Job, Mirror};
+use crate::iptag::IpTagger;
 use crate::{BotError, message_log, rooms};
 
 /// How the bot runs; every field has a default suitable for one process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BotConfig {
     /// How often room definitions are re-read from the database (`ROOM_SYNC_SECS`), so
     /// `chatroulette rooms …` from a shell reaches a running system.
@@ -21,6 +23,22 @@ pub struct BotConfig {
     pub consumer: String,
     /// Entries delivered but unacknowledged this long are taken again (a failed write).
     pub reclaim_after: Duration,
+    /// `IP_TAG_SECRET`; unset = a secret generated once and kept in the database.
+    pub ip_tag_secret: Option<String>,
+    /// The Discord bridge; `None` runs headless.
+    pub discord: Option<DiscordConfig>,
+}
+
+impl std::fmt::Debug for BotConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotConfig")
+            .field("room_sync_interval", &self.room_sync_interval)
+            .field("consumer", &self.consumer)
+            .field("reclaim_after", &self.reclaim_after)
+            .field("ip_tag_secret", &self.ip_tag_secret.as_ref().map(|_| "<redacted>"))
+            .field("discord", &self.discord)
+            .finish()
+    }
 }
 
 impl Default for BotConfig {
@@ -29,6 +47,8 @@ impl Default for BotConfig {
             room_sync_interval: Duration::from_secs(3),
             consumer: "bot".to_owned(),
             reclaim_after: Duration::from_secs(10),
+            ip_tag_secret: None,
+            discord: None,
         }
     }
 }
@@ -39,6 +59,8 @@ pub struct Bot {
     bus: Arc<dyn Bus>,
     config: BotConfig,
     sync: RoomSync,
+    tagger: IpTagger,
+    discord: Option<Discord>,
 }
 
 /// Largest batch taken from the queue at once.
@@ -54,14 +76,42 @@ impl Bot {
         }
         let sync = RoomSync { db: db.clone(), bus: bus.clone() };
         sync.run_once().await?;
-        Ok(Self { db, bus, config, sync })
+        let tagger = IpTagger::load(&db, config.ip_tag_secret.as_deref()).await?;
+        let discord = match config.discord.clone() {
+            Some(discord) => {
+                Some(Discord::new(discord, db.clone(), bus.clone()).map_err(|e| BotError::Invalid(e.to_string()))?)
+            }
+            None => {
+                tracing::info!("DISCORD_TOKEN is not set: running without Discord (messages are logged, not mirrored)");
+                None
+            }
+        };
+        Ok(Self { db, bus, config, sync, tagger, discord })
     }
 
     /// Run until `shutdown` resolves, then log what is still queued and stop.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
-        let Self { db, bus, config, sync } = self;
+        let Self { db, bus, config, sync, tagger, discord } = self;
         let sync = tokio::spawn(sync.run(config.room_sync_interval));
-        let consumer = Consumer { db, bus, config };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mirror = discord.as_ref().map(|d| d.mirror.clone());
+        let discord = discord.map(|discord| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = discord.run(stopped).await {
+                    tracing::error!(error = %e, "the Discord connection ended; mirroring goes on over REST");
+                }
+            })
+        });
+        let consumer = Consumer { db, bus, config, tagger, mirror };
+        if let Some(mirror) = &consumer.mirror
+            && let Err(e) = mirror.resume_unmirrored().await
+        {
+            tracing::error!(error = %e, "cannot look for messages that never reached Discord");
+        }
         // Whatever an earlier bot took but never acknowledged (a crash) comes first.
         consumer.reclaim(Duration::ZERO).await;
         let mut last_reclaim = Instant::now();
@@ -88,6 +138,15 @@ impl Bot {
         }
         sync.abort();
         consumer.drain().await;
+        if let Some(mirror) = &consumer.mirror {
+            mirror.flush(Duration::from_secs(5)).await;
+        }
+        stop_tx.send_replace(true);
+        if let Some(discord) = discord
+            && tokio::time::timeout(Duration::from_secs(5), discord).await.is_err()
+        {
+            tracing::warn!("the Discord connection did not close in time");
+        }
         tracing::info!("bot stopped");
     }
 }
@@ -96,6 +155,8 @@ struct Consumer {
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,
     config: BotConfig,
+    tagger: IpTagger,
+    mirror: Option<Mirror>,
 }
 
 impl Consumer {
@@ -120,7 +181,8 @@ impl Consumer {
         }
     }
 
-    /// Log a batch, then acknowledge it. On failure nothing is acknowledged: the entries are
+    /// Log a batch, then acknowledge it, or with Discord on, hand it to the mirror, which
+    /// acknowledges once Discord has it. On failure nothing is acknowledged: the entries are
     /// reclaimed and tried again, and the log skips ids it already has.
     async fn handle(&self, entries: Vec<QueueEntry>) {
         if entries.is_empty() {
@@ -132,9 +194,14 @@ impl Consumer {
                 InboundEvent::Message(m) => m.clone(),
             })
             .collect();
-        if let Err(e) = message_log::record(&self.db, &messages).await {
+        if let Err(e) = message_log::record(&self.db, &messages, &self.tagger).await {
             tracing::error!(error = %e, messages = messages.len(), "cannot write the message log; will retry");
             tokio::time::sleep(Duration::from_secs(1)).await;
+            return;
+        }
+        if let Some(mirror) = &self.mirror {
+            let jobs = entries.into_iter().zip(messages).map(|(e, message)| Job { entry_id: e.id, message }).collect();
+            mirror.submit(jobs);
             return;
         }
         let ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();

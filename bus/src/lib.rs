@@ -144,6 +144,9 @@ pub trait Bus: Send + Sync + 'static {
     /// The room's recent messages, oldest first; with `since`, only those after it (all of
     /// them when `since` is no longer in the window, so a client never misses any).
     async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError>;
+    /// Change a message in the room's history: new text (a staff edit), or `None` to remove it
+    /// (deleted by a moderator), so joiners never see what was taken down.
+    async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError>;
     /// Fill an empty history (at start, from the message log). Ignored when it has entries.
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError>;
 

@@ -146,6 +146,17 @@ impl Bus for InProcessBus {
         Ok(entries.iter().skip(start).cloned().collect())
     }
 
+    async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError> {
+        let mut history = lock(&self.history);
+        if let Some(entries) = history.get_mut(room) {
+            match text {
+                Some(text) => entries.iter_mut().filter(|m| m.id == id).for_each(|m| m.text = text.to_owned()),
+                None => entries.retain(|m| m.id != id),
+            }
+        }
+        Ok(())
+    }
+
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
         let mut history = lock(&self.history);
         let entries = history.entry(room.clone()).or_default();

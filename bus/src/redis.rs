@@ -136,6 +136,26 @@ redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
 return 1
 ";
 
+/// Edit (ARGV[2] = new text) or remove (no ARGV[2]) the message with id ARGV[1] in a history
+/// list. KEYS: history.
+const AMEND: &str = r"
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for i, raw in ipairs(items) do
+  local m = cjson.decode(raw)
+  if m.id == ARGV[1] then
+    if ARGV[2] then
+      m.text = ARGV[2]
+      redis.call('LSET', KEYS[1], i - 1, cjson.encode(m))
+    else
+      redis.call('LSET', KEYS[1], i - 1, '__removed__')
+      redis.call('LREM', KEYS[1], 0, '__removed__')
+    end
+    return 1
+  end
+end
+return 0
+";
+
 /// Renew the leader lock if we hold it, or take it back if it vanished (Redis restarted empty);
 /// 0 only when another bot holds it. KEYS: lock. ARGV: id, ttl_ms.
 const RENEW: &str = r"
@@ -160,6 +180,7 @@ struct Scripts {
     members: Script,
     count: Script,
     seed: Script,
+    amend: Script,
 }
 
 /// The pub/sub side: one connection per process, shared by every room feed and the control
@@ -226,6 +247,7 @@ impl RedisBus {
             members: Script::new(MEMBERS),
             count: Script::new(COUNT),
             seed: Script::new(SEED),
+            amend: Script::new(AMEND),
         };
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let pubsub = tokio::spawn(pubsub_loop(client.clone(), fanout.clone(), Some(ready_tx)));
@@ -682,6 +704,16 @@ impl Bus for RedisBus {
         let entries = raw.iter().map(|r| decode::<MessageView>(r)).collect::<Result<Vec<_>, _>>()?;
         let start = since.and_then(|id| entries.iter().position(|m| m.id == id)).map_or(0, |pos| pos + 1);
         Ok(entries.into_iter().skip(start).collect())
+    }
+
+    async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError> {
+        let mut invocation = self.scripts.amend.key(self.keys.history(room));
+        invocation.arg(id.to_string());
+        if let Some(text) = text {
+            invocation.arg(text);
+        }
+        let _: i64 = invocation.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
     }
 
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {

@@ -14,6 +14,8 @@ pub struct Model {
     pub staff: bool,
     /// The Discord message carrying it; shared by the messages of one batch.
     pub discord_message_id: Option<i64>,
+    /// The mirror batch this message was planned into (the batch's first message id).
+    pub discord_batch: Option<String>,
     pub sent_at: DateTimeUtc,
     pub edited_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,

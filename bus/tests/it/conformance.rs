@@ -195,3 +195,22 @@ pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
 fn rand_id() -> u32 {
     (Ulid::new().random() & 0x7fff_ffff) as u32
 }
+
+pub async fn history_entries_can_be_edited_and_removed(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let sent: Vec<MessageView> = (0..3).map(|i| message(&room, &format!("h{i}"))).collect();
+    for m in &sent {
+        bus.record_history(m).await.unwrap();
+    }
+    bus.amend_history(&room, sent[1].id, Some("edited \"text\" ü")).await.unwrap();
+    let after = bus.history(&room, None).await.unwrap();
+    assert_eq!(after[1].text, "edited \"text\" ü");
+    assert_eq!(after[1].id, sent[1].id);
+    assert_eq!(after[1].at, sent[1].at, "other fields survive the edit");
+    bus.amend_history(&room, sent[0].id, None).await.unwrap();
+    let ids: Vec<_> = bus.history(&room, None).await.unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(ids, vec![sent[1].id, sent[2].id]);
+    // Unknown ids change nothing.
+    bus.amend_history(&room, Ulid::new(), None).await.unwrap();
+    assert_eq!(bus.history(&room, None).await.unwrap().len(), 2);
+}

@@ -15,6 +15,7 @@ macro_rules! conformance_suite {
                 nicknames_are_unique_per_room_and_release_is_holder_checked,
                 history_keeps_the_last_window_and_resumes_after_since,
                 seeding_fills_only_an_empty_history,
+                history_entries_can_be_edited_and_removed,
                 queue_delivers_once_until_acked_and_reclaims_unacked,
                 control_events_reach_subscribers,
                 snapshots_store_rooms_and_bans,

@@ -1,0 +1,241 @@
+//! What flows back from Discord into web rooms, and the channel keeper.
+
+use std::sync::atomic::Ordering;
+
+use chrono::Utc;
+use poise::serenity_prelude as serenity;
+use protocol::{MessageView, RoomKind, RoomSlug, ServerFrame};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+};
+use ulid::Ulid;
+
+use super::{CHANNEL_ROUND, Data, DiscordConfig, Error, Mirror, check_permissions, rest::Rest};
+use crate::entities::{message_log, rooms};
+
+/// Staff messages carry no IP; the log marks them so.
+pub const STAFF_IP: &str = "discord";
+
+pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: &Data) -> Result<(), Error> {
+    match event {
+        serenity::FullEvent::GuildCreate { guild, .. } if guild.id == data.guild => {
+            check_permissions(guild, ctx.cache.current_user().id);
+        }
+        serenity::FullEvent::Message { new_message } => staff_message(data, new_message).await?,
+        serenity::FullEvent::MessageUpdate { event, .. } => {
+            if let Some(content) = &event.content {
+                staff_edit(data, event.id, content, event.mentions.as_deref().unwrap_or_default()).await?;
+            }
+        }
+        serenity::FullEvent::MessageDelete { deleted_message_id, .. } => deleted(data, &[*deleted_message_id]).await?,
+        serenity::FullEvent::MessageDeleteBulk { multiple_deleted_messages_ids, .. } => {
+            deleted(data, multiple_deleted_messages_ids).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The room a channel (or thread) mirrors.
+async fn room_for_channel(
+    db: &DatabaseConnection,
+    channel: serenity::ChannelId,
+) -> Result<Option<rooms::Model>, Error> {
+    let id = i64::try_from(channel.get())?;
+    Ok(rooms::Entity::find()
+        .filter(Condition::any().add(rooms::Column::DiscordChannelId.eq(id)).add(rooms::Column::DiscordThreadId.eq(id)))
+        .one(db)
+        .await?)
+}
+
+/// Discord markup turned into plain text for web users: mentions become names, custom emoji
+/// their `:name:`, attachments links.
+fn plain_text(content: &str, mentions: &[serenity::User], attachments: &[serenity::Attachment]) -> String {
+    let mut text = content.to_owned();
+    for user in mentions {
+        let name = user.global_name.clone().unwrap_or_else(|| user.name.clone());
+        for form in [format!("<@{}>", user.id), format!("<@!{}>", user.id)] {
+            text = text.replace(&form, &format!("@{name}"));
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        match tail.find('>') {
+            Some(end) => {
+                let inner = &tail[1..end];
+                let replaced = if let Some(role) = inner.strip_prefix("@&") {
+                    role.chars().all(|c| c.is_ascii_digit()).then(|| "@role".to_owned())
+                } else if let Some(ch) = inner.strip_prefix('#') {
+                    ch.chars().all(|c| c.is_ascii_digit()).then(|| "#channel".to_owned())
+                } else {
+                    let parts: Vec<&str> = inner.split(':').collect();
+                    (parts.len() == 3 && matches!(parts[0], "" | "a")).then(|| format!(":{}:", parts[1]))
+                };
+                match replaced {
+                    Some(r) => out.push_str(&r),
+                    None => out.push_str(&tail[..=end]),
+                }
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push_str(tail);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    for a in attachments {
+        out.push('\n');
+        out.push_str(&a.url);
+    }
+    let trimmed = out.trim();
+    trimmed.chars().take(protocol::input::MESSAGE_MAX).collect()
+}
+
+async fn staff_message(data: &Data, msg: &serenity::Message) -> Result<(), Error> {
+    if msg.author.bot || msg.webhook_id.is_some() {
+        return Ok(());
+    }
+    let Some(room) = room_for_channel(&data.db, msg.channel_id).await? else { return Ok(()) };
+    let text = plain_text(&msg.content, &msg.mentions, &msg.attachments);
+    if text.is_empty() {
+        if !data.content_warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "a staff message arrived without content: enable MESSAGE CONTENT INTENT for the bot in the Discord Developer Portal"
+            );
+        }
+        return Ok(());
+    }
+    let nick = msg
+        .member
+        .as_ref()
+        .and_then(|m| m.nick.clone())
+        .or_else(|| msg.author.global_name.clone())
+        .unwrap_or_else(|| msg.author.name.clone());
+    let nick: String = nick.chars().filter(|c| !c.is_control()).take(32).collect();
+    let view = MessageView { id: Ulid::new(), room: room.slug.clone(), nick, text, at: Utc::now(), staff: true };
+    message_log::ActiveModel {
+        id: Set(view.id.to_string()),
+        room: Set(view.room.clone()),
+        nickname: Set(view.nick.clone()),
+        ip: Set(STAFF_IP.to_owned()),
+        ip_tag: Set(None),
+        text: Set(view.text.clone()),
+        staff: Set(true),
+        discord_message_id: Set(Some(i64::try_from(msg.id.get())?)),
+        discord_batch: Set(None),
+        sent_at: Set(view.at),
+        edited_at: Set(None),
+        deleted_at: Set(None),
+    }
+    .insert(&data.db)
+    .await?;
+    let slug = RoomSlug::parse(&room.slug)?;
+    data.bus.record_history(&view).await?;
+    data.bus.publish(&slug, ServerFrame::Message(view).to_json().into()).await?;
+    Ok(())
+}
+
+async fn staff_edit(
+    data: &Data,
+    id: serenity::MessageId,
+    content: &str,
+    mentions: &[serenity::User],
+) -> Result<(), Error> {
+    let discord_id = i64::try_from(id.get())?;
+    let Some(row) = message_log::Entity::find()
+        .filter(message_log::Column::DiscordMessageId.eq(discord_id))
+        .filter(message_log::Column::Staff.eq(true))
+        .one(&data.db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let text = plain_text(content, mentions, &[]);
+    if text.is_empty() || text == row.text {
+        return Ok(());
+    }
+    let (room, web_id) = (row.room.clone(), row.id.clone());
+    let mut active: message_log::ActiveModel = row.into();
+    active.text = Set(text.clone());
+    active.edited_at = Set(Some(Utc::now()));
+    active.update(&data.db).await?;
+    let slug = RoomSlug::parse(&room)?;
+    let id: Ulid = web_id.parse()?;
+    data.bus.amend_history(&slug, id, Some(&text)).await?;
+    data.bus.publish(&slug, ServerFrame::Edited { id, text }.to_json().into()).await?;
+    Ok(())
+}
+
+/// A mirrored Discord message was deleted: every web message it carried disappears.
+async fn deleted(data: &Data, ids: &[serenity::MessageId]) -> Result<(), Error> {
+    let discord_ids: Vec<i64> = ids.iter().filter_map(|id| i64::try_from(id.get()).ok()).collect();
+    let rows = message_log::Entity::find()
+        .filter(message_log::Column::DiscordMessageId.is_in(discord_ids.clone()))
+        .filter(message_log::Column::DeletedAt.is_null())
+        .all(&data.db)
+        .await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    message_log::Entity::update_many()
+        .col_expr(message_log::Column::DeletedAt, Expr::value(Utc::now()))
+        .filter(message_log::Column::DiscordMessageId.is_in(discord_ids))
+        .exec(&data.db)
+        .await?;
+    for row in rows {
+        let slug = RoomSlug::parse(&row.room)?;
+        let id: Ulid = row.id.parse()?;
+        data.bus.amend_history(&slug, id, None).await?;
+        data.bus.publish(&slug, ServerFrame::Deleted { id }.to_json().into()).await?;
+    }
+    Ok(())
+}
+
+/// Give every staff room a channel (under the configured category), now and whenever rooms
+/// are added; the mirror then picks the channel up.
+pub async fn keep_channels(db: DatabaseConnection, rest: Rest, config: DiscordConfig, mirror: Mirror) {
+    loop {
+        if let Err(e) = create_missing_channels(&db, &rest, &config, &mirror).await {
+            tracing::warn!(error = %e, "cannot create channels for rooms; retrying shortly");
+        }
+        tokio::time::sleep(CHANNEL_ROUND).await;
+    }
+}
+
+async fn create_missing_channels(
+    db: &DatabaseConnection,
+    rest: &Rest,
+    config: &DiscordConfig,
+    mirror: &Mirror,
+) -> Result<(), Error> {
+    let missing = rooms::Entity::find()
+        .filter(rooms::Column::Kind.eq(RoomKind::Staff.as_str()))
+        .filter(rooms::Column::DiscordChannelId.is_null())
+        .all(db)
+        .await?;
+    for room in missing {
+        let channel = rest.create_text_channel(config.guild, &room.slug, &room.topic, config.category).await?;
+        tracing::info!(room = %room.slug, channel, "created the room's Discord channel");
+        let mut active: rooms::ActiveModel = room.into();
+        active.discord_channel_id = Set(Some(i64::try_from(channel)?));
+        active.update(db).await?;
+        mirror.channels_changed();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discord_markup_becomes_plain_text() {
+        let text = plain_text("hi <@&42> see <#77> <:wave:123> <a:dance:9> <not markup> 1 < 2", &[], &[]);
+        assert_eq!(text, "hi @role see #channel :wave: :dance: <not markup> 1 < 2");
+    }
+}

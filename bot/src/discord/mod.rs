@@ -1,0 +1,168 @@
+//! The Discord side of the bot (poise + serenity): the gateway connection, the events that flow
+//! back to web rooms (staff messages, edits, deletions), channel creation for rooms, the
+//! moderator commands, and the [`mirror`] of web messages into channels.
+//!
+//! Serenity is pointed at `DISCORD_API_BASE` (the fake Discord in tests) with its `proxy`
+//! setting, which only takes effect with serenity's own rate limiter disabled; that is fine
+//! because serenity carries only low-volume calls here (command registration and replies). The
+//! one high-volume call, posting mirrored messages, goes through [`rest::Rest`], which paces
+//! itself by Discord's rate-limit headers and retries 429s, identically in production and tests.
+
+pub mod embeds;
+pub mod mirror;
+pub mod rest;
+
+mod commands;
+mod events;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::Bus;
+use poise::serenity_prelude as serenity;
+use sea_orm::DatabaseConnection;
+
+pub use mirror::{Job, Mirror, MirrorConfig};
+
+/// What poise hands every command and event handler.
+pub struct Data {
+    pub db: DatabaseConnection,
+    pub bus: Arc<dyn Bus>,
+    pub guild: serenity::GuildId,
+    pub content_warned: std::sync::atomic::AtomicBool,
+}
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Context<'a> = poise::Context<'a, Data, Error>;
+
+/// `DISCORD_*` settings.
+#[derive(Clone)]
+pub struct DiscordConfig {
+    pub token: String,
+    pub guild: u64,
+    /// `DISCORD_API_BASE`: unset for Discord itself, the fake's address in tests.
+    pub api_base: Option<String>,
+    /// `DISCORD_CATEGORY_ID`: category that room channels are created under.
+    pub category: Option<u64>,
+    pub mirror: MirrorConfig,
+}
+
+impl std::fmt::Debug for DiscordConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordConfig")
+            .field("token", &"<redacted>")
+            .field("guild", &self.guild)
+            .field("api_base", &self.api_base)
+            .field("category", &self.category)
+            .field("mirror", &self.mirror)
+            .finish()
+    }
+}
+
+/// Why the Discord side stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    #[error(transparent)]
+    Rest(#[from] rest::RestError),
+    #[error(
+        "Discord refused the gateway connection: {0}. If it names intents, enable MESSAGE CONTENT INTENT \
+         for the bot in the Discord Developer Portal; if it names the token, check DISCORD_TOKEN."
+    )]
+    Gateway(String),
+}
+
+/// Everything the Discord side runs: the REST client for the mirror and the serenity client.
+pub struct Discord {
+    pub mirror: Mirror,
+    rest: rest::Rest,
+    config: DiscordConfig,
+    db: DatabaseConnection,
+    bus: Arc<dyn Bus>,
+}
+
+/// Permissions the bot needs in the guild.
+fn required_permissions() -> serenity::Permissions {
+    use serenity::Permissions as P;
+    P::VIEW_CHANNEL
+        | P::SEND_MESSAGES
+        | P::EMBED_LINKS
+        | P::READ_MESSAGE_HISTORY
+        | P::MANAGE_CHANNELS
+        | P::MANAGE_MESSAGES
+        | P::CREATE_PUBLIC_THREADS
+        | P::SEND_MESSAGES_IN_THREADS
+        | P::MANAGE_THREADS
+}
+
+impl Discord {
+    pub fn new(config: DiscordConfig, db: DatabaseConnection, bus: Arc<dyn Bus>) -> Result<Self, DiscordError> {
+        let rest = rest::Rest::new(config.api_base.as_deref(), &config.token)?;
+        let mirror = Mirror::new(rest.clone(), db.clone(), bus.clone(), config.mirror.clone());
+        Ok(Self { mirror, rest, config, db, bus })
+    }
+
+    /// Connect and serve until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), DiscordError> {
+        let Self { mirror, rest, config, db, bus } = self;
+        let channels = tokio::spawn(events::keep_channels(db.clone(), rest, config.clone(), mirror.clone()));
+        let mut http = serenity::HttpBuilder::new(&config.token);
+        if let Some(base) = &config.api_base {
+            http = http.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
+        }
+        let guild = serenity::GuildId::new(config.guild);
+        let data = Data { db, bus, guild, content_warned: std::sync::atomic::AtomicBool::new(false) };
+        let framework = poise::Framework::builder()
+            .options(poise::FrameworkOptions {
+                commands: commands::all(),
+                on_error: |error| Box::pin(commands::on_error(error)),
+                event_handler: |framework, event| {
+                    Box::pin(events::handle(framework.serenity_context, event, framework.user_data))
+                },
+                allowed_mentions: Some(serenity::CreateAllowedMentions::new().empty_users().empty_roles()),
+                ..Default::default()
+            })
+            .setup(move |ctx, ready, framework| {
+                Box::pin(async move {
+                    tracing::info!(user = %ready.user.name, "connected to Discord");
+                    poise::builtins::register_in_guild(ctx, &framework.options().commands, guild).await?;
+                    tracing::info!(%guild, "slash commands registered");
+                    Ok(data)
+                })
+            })
+            .build();
+        let intents = serenity::GatewayIntents::GUILDS
+            | serenity::GatewayIntents::GUILD_MESSAGES
+            | serenity::GatewayIntents::MESSAGE_CONTENT;
+        let mut client = serenity::ClientBuilder::new_with_http(http.build(), intents)
+            .framework(framework)
+            .await
+            .map_err(|e| DiscordError::Gateway(e.to_string()))?;
+        let shards = client.shard_manager.clone();
+        let result = tokio::select! {
+            result = client.start() => result.map_err(|e| DiscordError::Gateway(e.to_string())),
+            () = shutdown => {
+                shards.shutdown_all().await;
+                Ok(())
+            }
+        };
+        channels.abort();
+        result
+    }
+}
+
+/// Log what the bot lacks in the guild, once it is known.
+pub(crate) fn check_permissions(guild: &serenity::Guild, bot: serenity::UserId) {
+    let Some(member) = guild.members.get(&bot) else {
+        tracing::warn!("the bot is not among the guild's members; cannot check its permissions");
+        return;
+    };
+    let missing = required_permissions() - guild.member_permissions(member);
+    if missing.is_empty() {
+        tracing::info!(guild = %guild.name, "the bot has every permission it needs");
+    } else {
+        tracing::error!(guild = %guild.name, missing = ?missing, "the bot lacks permissions; grant them to its role");
+    }
+}
+
+/// How long the channel keeper waits between rounds.
+pub(crate) const CHANNEL_ROUND: Duration = Duration::from_secs(5);

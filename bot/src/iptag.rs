@@ -1,0 +1,107 @@
+//! IP tags: staff see a short keyed hash of a sender's address (HMAC-SHA256 with a server
+//! secret), never the address itself, and ban by it.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use hmac::{Hmac, Mac};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
+use sha2::Sha256;
+
+use crate::BotError;
+use crate::entities::settings;
+
+const SECRET_KEY: &str = "ip_tag_secret";
+
+/// Computes tags with one secret.
+#[derive(Clone)]
+pub struct IpTagger {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for IpTagger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IpTagger(<secret>)")
+    }
+}
+
+impl IpTagger {
+    pub fn new(secret: &[u8]) -> Self {
+        Self { key: secret.to_vec() }
+    }
+
+    /// `IP_TAG_SECRET` when configured; otherwise a secret generated once and kept in the
+    /// database, so tags stay stable across restarts.
+    pub async fn load(db: &DatabaseConnection, configured: Option<&str>) -> Result<Self, BotError> {
+        if let Some(secret) = configured {
+            return Ok(Self::new(secret.as_bytes()));
+        }
+        if let Some(row) = settings::Entity::find_by_id(SECRET_KEY).one(db).await? {
+            return Ok(Self::new(row.value.as_bytes()));
+        }
+        let bytes: [u8; 32] = rand::random();
+        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        settings::ActiveModel { key: Set(SECRET_KEY.to_owned()), value: Set(secret.clone()) }.insert(db).await?;
+        tracing::info!("generated the IP tag secret (kept in the database; set IP_TAG_SECRET to choose one)");
+        Ok(Self::new(secret.as_bytes()))
+    }
+
+    fn hash(&self, input: &str) -> String {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {
+            Ok(mac) => mac,
+            Err(_) => return String::from("????????"),
+        };
+        mac.update(input.as_bytes());
+        mac.finalize().into_bytes().iter().take(4).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The tag of one address (IPv4-mapped IPv6 counts as IPv4).
+    pub fn tag(&self, ip: IpAddr) -> String {
+        self.hash(&format!("ip:{}", ip.to_canonical()))
+    }
+
+    /// The tag of an IPv6 address's /64 network, which one household or phone usually owns.
+    pub fn tag_net64(&self, ip: Ipv6Addr) -> String {
+        let s = ip.segments();
+        let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+        self.hash(&format!("net:{net}/64"))
+    }
+
+    /// What staff see in an embed footer: the tag, plus the /64's tag for IPv6.
+    pub fn describe(&self, ip: IpAddr) -> String {
+        match ip.to_canonical() {
+            IpAddr::V4(_) => self.tag(ip),
+            IpAddr::V6(v6) => format!("{} · /64 {}", self.tag(ip), self.tag_net64(v6)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_stable_keyed_and_short() {
+        let a = IpTagger::new(b"one");
+        let b = IpTagger::new(b"two");
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(a.tag(ip), a.tag(ip));
+        assert_ne!(a.tag(ip), b.tag(ip), "the secret matters");
+        assert_eq!(a.tag(ip).len(), 8);
+        assert!(!a.describe(ip).contains("203"));
+        let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
+        assert_eq!(a.tag(mapped), a.tag(ip));
+    }
+
+    #[test]
+    fn ipv6_neighbours_share_the_net_tag() {
+        let t = IpTagger::new(b"k");
+        let x: Ipv6Addr = "2001:db8:1:2::1".parse().unwrap();
+        let y: Ipv6Addr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let z: Ipv6Addr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(t.tag_net64(x), t.tag_net64(y));
+        assert_ne!(t.tag_net64(x), t.tag_net64(z));
+        assert_ne!(t.tag(x.into()), t.tag(y.into()));
+        assert!(t.describe(x.into()).contains("/64"));
+    }
+}
