@@ -58,6 +58,8 @@ pub struct Cluster {
     pub database_url: String,
     pub redis_url: String,
     pub prefix: String,
+    /// Extra environment for every process (e.g. the fake Discord's settings).
+    pub env: Vec<(String, String)>,
     drop_db: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 }
 
@@ -70,7 +72,7 @@ impl Cluster {
     pub async fn with_redis(redis_url: String) -> Self {
         let (database_url, drop_db) = crate::chat::fresh_postgres_database().await;
         let prefix = format!("it-{}", ulid::Ulid::new());
-        Self { database_url, redis_url, prefix, drop_db: Some(Box::pin(drop_db)) }
+        Self { database_url, redis_url, prefix, env: Vec::new(), drop_db: Some(Box::pin(drop_db)) }
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -90,6 +92,9 @@ impl Cluster {
             .env_remove("DISCORD_TOKEN")
             .current_dir(std::env::temp_dir())
             .kill_on_drop(true);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         cmd
     }
 
