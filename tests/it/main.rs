@@ -6,6 +6,7 @@ mod cluster;
 mod support;
 
 mod chat;
+mod discord;
 mod errors;
 mod lifecycle;
 mod rooms;
