@@ -228,3 +228,64 @@ async fn killing_the_bot_mid_burst_and_restarting_it_duplicates_nothing_in_disco
     cluster.wait_logged(60).await;
     cluster.finish().await;
 }
+
+#[tokio::test]
+async fn a_room_that_outruns_discord_gets_one_notice_naming_the_skipped_range() {
+    let fake = FakeDiscord::start(FakeConfig {
+        message_rate_limit: 1,
+        message_rate_window: Duration::from_secs(4),
+        ..FakeConfig::default()
+    })
+    .await;
+    let mut env = discord_env(&fake);
+    env.push(("DISCORD_MAX_LAG_SECS".to_owned(), "1".to_owned()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_with(&pairs).await;
+    let channel = channel_for(&fake, "lobby").await;
+    connected(&fake).await;
+    let (mut alice, _) = app.joined("lobby", "Alice").await;
+    alice.say("first").await;
+    // Wait until the first post used the whole bucket, then outrun it.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while fake.messages_in(channel).is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "nothing was mirrored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(alice.say(&format!("late {i}")).await);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let notice = loop {
+        let notices: Vec<Value> = fake
+            .messages_in(channel)
+            .into_iter()
+            .filter(|m| m["content"].as_str().is_some_and(|c| c.contains("were not mirrored")))
+            .collect();
+        if let Some(n) = notices.first() {
+            break n["content"].as_str().unwrap().to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no lag notice: {:?}", fake.messages_in(channel));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(notice.contains(&ids[0]) && notice.contains(&ids[29]), "{notice}");
+    assert!(notice.contains("30 messages"), "{notice}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let notices = fake
+        .messages_in(channel)
+        .iter()
+        .filter(|m| m["content"].as_str().is_some_and(|c| c.contains("were not mirrored")))
+        .count();
+    assert_eq!(notices, 1, "one notice only");
+    // The log keeps everything.
+    let db = app.db().await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM message_log".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<i64>("", "n").unwrap(), 31);
+}
