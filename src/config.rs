@@ -85,6 +85,48 @@ impl Config {
             return Err(ConfigError { var: "SAY_PER_SECOND", problem: "must be a positive number".into() });
         }
         gateway.say_rate = RateLimit { burst, per_second };
+        gateway.ip_say_rate = RateLimit {
+            burst: match get("SAY_IP_BURST") {
+                Some(v) => positive::<u32>("SAY_IP_BURST", &v)?,
+                None => gateway.ip_say_rate.burst,
+            },
+            per_second: match get("SAY_IP_PER_SECOND") {
+                Some(v) => positive::<f64>("SAY_IP_PER_SECOND", &v)?,
+                None => gateway.ip_say_rate.per_second,
+            },
+        };
+        if let Some(v) = get("JOINS_PER_MINUTE") {
+            gateway.joins_per_minute = positive("JOINS_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("MAX_CONNECTIONS_PER_IP") {
+            gateway.max_connections_per_ip = positive("MAX_CONNECTIONS_PER_IP", &v)?;
+        }
+        if let Some(v) = get("TRUSTED_PROXIES") {
+            gateway.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<ipnet::IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| ConfigError {
+                            var: "TRUSTED_PROXIES",
+                            problem: format!("{s:?} is not an address or CIDR network"),
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = get("ALLOWED_ORIGINS") {
+            let origins: Vec<String> =
+                v.split(',').map(|s| s.trim().trim_end_matches('/').to_owned()).filter(|s| !s.is_empty()).collect();
+            if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
+                return Err(ConfigError {
+                    var: "ALLOWED_ORIGINS",
+                    problem: format!("{bad:?} is not an origin like https://chat.example"),
+                });
+            }
+            gateway.allowed_origins = Some(origins);
+        }
 
         let mut bot = BotConfig { ip_tag_secret: get("IP_TAG_SECRET"), ..BotConfig::default() };
         if bot.ip_tag_secret.as_ref().is_some_and(|s| s.len() < 16) {
@@ -170,6 +212,14 @@ fn parse<T: FromStr>(var: &'static str, value: &str, expected: &str) -> Result<T
     value.parse().map_err(|_| ConfigError { var, problem: format!("expected {expected}, got {value:?}") })
 }
 
+fn positive<T: FromStr + PartialOrd + Default>(var: &'static str, value: &str) -> Result<T, ConfigError> {
+    let n: T = parse(var, value, "a positive number")?;
+    if n <= T::default() {
+        return Err(ConfigError { var, problem: format!("must be positive, got {value:?}") });
+    }
+    Ok(n)
+}
+
 fn seconds(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
     let secs: f64 = parse(var, value, "a number of seconds")?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
@@ -206,6 +256,11 @@ mod tests {
         assert_eq!(config(&[("WS_PING_SECS", "-1")]).unwrap_err().var, "WS_PING_SECS");
         assert_eq!(config(&[("SAY_BURST", "0")]).unwrap_err().var, "SAY_BURST");
         assert_eq!(config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
+        assert_eq!(config(&[("TRUSTED_PROXIES", "10.0.0.0/8, nonsense")]).unwrap_err().var, "TRUSTED_PROXIES");
+        assert_eq!(config(&[("ALLOWED_ORIGINS", "chat.example")]).unwrap_err().var, "ALLOWED_ORIGINS");
+        assert_eq!(config(&[("MAX_CONNECTIONS_PER_IP", "0")]).unwrap_err().var, "MAX_CONNECTIONS_PER_IP");
+        let c = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")]).unwrap();
+        assert_eq!(c.gateway.trusted_proxies.len(), 2);
     }
 
     #[test]

@@ -25,6 +25,35 @@ enum Command {
     /// Manage staff rooms in DATABASE_URL (a running process picks changes up within seconds).
     #[command(subcommand)]
     Rooms(RoomsCommand),
+    /// Ban addresses, networks or IP tags without Discord (running gateways enforce it within
+    /// seconds).
+    #[command(subcommand)]
+    Bans(BansCommand),
+}
+
+#[derive(Subcommand)]
+enum BansCommand {
+    /// Ban an IP address, a CIDR network, or an IP tag (every address that tag was seen from).
+    Add {
+        /// `203.0.113.7`, `2001:db8::/64`, or an 8-character tag from an embed footer.
+        target: String,
+        /// How long, e.g. 30m, 2h, 7d (default: until lifted).
+        #[arg(long)]
+        duration: Option<String>,
+        /// Shown to the banned person.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// `ip` (the address) or `subnet` (its /24 or /64). Default: ip for IPv4, subnet for IPv6.
+        #[arg(long)]
+        scope: Option<String>,
+    },
+    /// List active bans (or all, with --all).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Lift a ban by its number.
+    Remove { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +144,7 @@ fn run() -> anyhow::Result<()> {
                 Ok(())
             }
             Some(Command::Rooms(command)) => rooms(config, command).await,
+            Some(Command::Bans(command)) => bans(config, command).await,
         }
     })
 }
@@ -160,15 +190,23 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
             )
             .await?;
             println!("created room {} ({}, capacity {})", room.slug, room.title, room.capacity);
+            bot::audit::record(&db, &operator(), "room_create", &room.slug, &format!("capacity {}", room.capacity))
+                .await?;
         }
         RoomsCommand::Edit { slug: raw, capacity, title, topic, listed, locked, slowmode } => {
             let patch = bot::rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
             let room = bot::rooms::edit(&db, &slug(&raw)?, patch).await?;
             println!("updated room {}", room.slug);
+            let details = format!(
+                "capacity {}, listed {}, locked {}, slowmode {} s",
+                room.capacity, room.listed, room.locked, room.slowmode_secs
+            );
+            bot::audit::record(&db, &operator(), "room_edit", &room.slug, &details).await?;
         }
         RoomsCommand::Remove { slug: raw } => {
             bot::rooms::remove(&db, &slug(&raw)?).await?;
             println!("removed room {raw}");
+            bot::audit::record(&db, &operator(), "room_delete", &raw, "").await?;
         }
         RoomsCommand::List => {
             println!(
@@ -181,6 +219,65 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
                     r.slug, r.kind, r.capacity, r.listed, r.locked, r.slowmode_secs, r.title
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// Who acts, for the audit log: the operating-system user at the shell.
+fn operator() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()))
+}
+
+async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
+    use bot::bans::{Scope, Target};
+    let db = bot::db::connect(&config.database_url).await?;
+    bot::db::migrate(&db).await?;
+    let actor = operator();
+    match command {
+        BansCommand::Add { target, duration, reason, scope } => {
+            let parsed = Target::parse(&target)?;
+            let scope = match scope.as_deref() {
+                None => None,
+                Some("ip") => Some(Scope::Ip),
+                Some("subnet") => Some(Scope::Subnet),
+                Some(other) => anyhow::bail!("--scope must be ip or subnet, not {other:?}"),
+            };
+            let duration = duration.as_deref().map(bot::bans::parse_duration).transpose()?;
+            let networks = bot::bans::resolve(&db, &parsed, scope).await?;
+            let tag = match &parsed {
+                Target::Tag(tag) => Some(tag.as_str()),
+                _ => None,
+            };
+            let made = bot::bans::add(&db, &networks, tag, &reason, &actor, duration).await?;
+            for ban in &made {
+                // A tag's networks are shown as the tag: operators and staff never need the address.
+                let shown = tag.map_or_else(|| ban.network.clone(), |t| format!("tag {t}"));
+                let until =
+                    ban.expires_at.map_or_else(|| "until lifted".to_owned(), |e| format!("until {}", e.to_rfc3339()));
+                println!("ban #{} on {shown} {until}", ban.id);
+                bot::audit::record(&db, &actor, "ban", &shown, &format!("ban #{} {until}; reason: {reason}", ban.id))
+                    .await?;
+            }
+        }
+        BansCommand::List { all } => {
+            println!("{:>6}  {:<24} {:<10} {:<26} {:<26} reason", "id", "network", "tag", "expires", "lifted");
+            for b in bot::bans::list(&db, all).await? {
+                println!(
+                    "{:>6}  {:<24} {:<10} {:<26} {:<26} {}",
+                    b.id,
+                    b.network,
+                    b.ip_tag.as_deref().unwrap_or("-"),
+                    b.expires_at.map_or_else(|| "never".to_owned(), |e| e.to_rfc3339()),
+                    b.lifted_at.map_or_else(|| "-".to_owned(), |e| e.to_rfc3339()),
+                    b.reason
+                );
+            }
+        }
+        BansCommand::Remove { id } => {
+            bot::bans::lift(&db, id, &actor).await?;
+            println!("lifted ban #{id}");
+            bot::audit::record(&db, &actor, "unban", &format!("ban #{id}"), "").await?;
         }
     }
     Ok(())

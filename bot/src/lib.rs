@@ -12,6 +12,8 @@
 //!
 //! Without `DISCORD_TOKEN` the bot runs headless: everything above, no Discord.
 
+pub mod audit;
+pub mod bans;
 pub mod db;
 pub mod discord;
 pub mod entities;

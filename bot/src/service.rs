@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::{Bus, HISTORY_LEN, QueueEntry};
-use protocol::{ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomSlug};
+use protocol::{BanDef, ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomSlug};
 use sea_orm::DatabaseConnection;
 
 use crate::discord::{Discord, DiscordConfig, Job, Mirror};
 use crate::iptag::IpTagger;
-use crate::{BotError, message_log, rooms};
+use crate::{BotError, bans, message_log, rooms};
 
 /// How the bot runs; every field has a default suitable for one process.
 #[derive(Clone)]
@@ -58,7 +58,7 @@ pub struct Bot {
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,
     config: BotConfig,
-    sync: RoomSync,
+    sync: SnapshotSync,
     tagger: IpTagger,
     discord: Option<Discord>,
 }
@@ -74,7 +74,7 @@ impl Bot {
         if seeded > 0 {
             tracing::info!(rooms = seeded, "created the default rooms");
         }
-        let sync = RoomSync { db: db.clone(), bus: bus.clone() };
+        let sync = SnapshotSync { db: db.clone(), bus: bus.clone() };
         sync.run_once().await?;
         let tagger = IpTagger::load(&db, config.ip_tag_secret.as_deref()).await?;
         let discord = match config.discord.clone() {
@@ -233,13 +233,13 @@ impl Consumer {
     }
 }
 
-/// Publishes room definitions from the database to the bus.
-struct RoomSync {
+/// Publishes room definitions and active bans from the database to the bus.
+struct SnapshotSync {
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,
 }
 
-impl RoomSync {
+impl SnapshotSync {
     async fn run(self, every: Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -275,6 +275,26 @@ impl RoomSync {
             self.bus.remove_room(&slug).await?;
             self.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
             tracing::info!(room = %slug, "room removed");
+        }
+        self.sync_bans().await
+    }
+
+    /// Publish new bans, withdraw lifted and expired ones.
+    async fn sync_bans(&self) -> Result<(), BotError> {
+        let on_bus: BTreeMap<i64, BanDef> = self.bus.bans().await?.into_iter().map(|b| (b.id, b)).collect();
+        let active: BTreeMap<i64, BanDef> =
+            bans::list(&self.db, false).await?.iter().map(|b| (b.id, bans::to_def(b))).collect();
+        for (id, ban) in &active {
+            if on_bus.get(id) != Some(ban) {
+                self.bus.put_ban(ban).await?;
+                self.bus.publish_control(&ControlEvent::BanAdded { ban: ban.clone() }).await?;
+                tracing::info!(ban = id, network = %ban.network, "ban published");
+            }
+        }
+        for id in on_bus.keys().filter(|id| !active.contains_key(*id)) {
+            self.bus.remove_ban(*id).await?;
+            self.bus.publish_control(&ControlEvent::BanLifted { id: *id }).await?;
+            tracing::info!(ban = id, "ban lifted or expired");
         }
         Ok(())
     }

@@ -33,7 +33,19 @@ const ANSI = /\u001b\[[0-9;]*m/g;
 function serverEnv(extra) {
   const env = { ...process.env };
   for (const name of ['REDIS_URL', 'DISCORD_TOKEN', 'DATABASE_URL', 'LISTEN_ADDR']) delete env[name];
-  return { ...env, ROOM_SYNC_SECS: '0.2', RUST_LOG: 'info', NO_COLOR: '1', ...extra };
+  // Every browser connects from 127.0.0.1, so the per-address limits are raised; the Rust
+  // tests cover those limits.
+  return {
+    ...env,
+    ROOM_SYNC_SECS: '0.2',
+    RUST_LOG: 'info',
+    NO_COLOR: '1',
+    JOINS_PER_MINUTE: '10000',
+    SAY_IP_BURST: '10000',
+    SAY_IP_PER_SECOND: '10000',
+    MAX_CONNECTIONS_PER_IP: '10000',
+    ...extra,
+  };
 }
 
 /** A fresh working directory for one server (and its restarts). */

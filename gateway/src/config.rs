@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use protocol::frames::RateLimit;
 
 /// Everything the gateway can be told.
@@ -22,6 +23,17 @@ pub struct GatewayConfig {
     /// How often room definitions are re-read from the bus, as a safety net behind control
     /// events (`ROOM_REFRESH_SECS`).
     pub room_refresh: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Page origins allowed to open WebSockets (`ALLOWED_ORIGINS`); `None` = this host only.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Open sockets per address (`MAX_CONNECTIONS_PER_IP`); more get HTTP 429.
+    pub max_connections_per_ip: usize,
+    /// `say` token bucket shared by all sockets of one address (`SAY_IP_BURST`,
+    /// `SAY_IP_PER_SECOND`).
+    pub ip_say_rate: RateLimit,
+    /// Joins per address per minute (`JOINS_PER_MINUTE`).
+    pub joins_per_minute: u32,
 }
 
 impl Default for GatewayConfig {
@@ -33,6 +45,11 @@ impl Default for GatewayConfig {
             outbound_queue: 512,
             typing_interval: Duration::from_secs(2),
             room_refresh: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            allowed_origins: None,
+            max_connections_per_ip: 20,
+            ip_say_rate: RateLimit { burst: 20, per_second: 4.0 },
+            joins_per_minute: 30,
         }
     }
 }

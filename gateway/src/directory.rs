@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use bus::ControlMessage;
-use protocol::{ControlEvent, RoomDef, RoomSlug};
+use protocol::{ControlEvent, PresenceEvent, RoomDef, RoomSlug, ServerFrame};
 
 use crate::State;
 
@@ -34,6 +34,10 @@ impl RoomDirectory {
         let gone = map.keys().filter(|k| !fresh.contains_key(*k)).cloned().collect();
         *map = fresh;
         gone
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
     }
 
     pub fn upsert(&self, room: RoomDef) {
@@ -82,15 +86,25 @@ pub async fn follow_control(state: Arc<State>) {
 }
 
 async fn reload(state: &State) {
+    match state.bus.bans().await {
+        Ok(bans) => {
+            state.bans.replace_all(bans);
+            sweep_bans(state);
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot reload bans; enforcing the last known ones"),
+    }
     match state.bus.rooms().await {
+        // An empty snapshot while rooms are known most likely means Redis came back without
+        // its data: keep serving the last known rooms until the bot republishes them.
+        Ok(rooms) if rooms.is_empty() && !state.directory.is_empty() => {
+            tracing::warn!("the room snapshot is empty; keeping the last known rooms until the bot republishes");
+        }
         Ok(rooms) => {
             for slug in state.directory.replace_all(rooms) {
                 state.hub.close_room(&slug, "this room was closed").await;
             }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot reload room definitions; serving the last known ones")
-        }
+        Err(e) => tracing::warn!(error = %e, "cannot reload room definitions; serving the last known ones"),
     }
 }
 
@@ -100,6 +114,36 @@ async fn apply(state: &State, event: ControlEvent) {
         ControlEvent::RoomRemoved { slug } => {
             state.directory.remove(&slug);
             state.hub.close_room(&slug, "this room was closed").await;
+        }
+        ControlEvent::BanAdded { ban } => {
+            if state.bans.add(ban).is_some() {
+                sweep_bans(state);
+            }
+        }
+        ControlEvent::BanLifted { id } => state.bans.remove(id),
+        ControlEvent::Kick { room, nick, reason } => {
+            let key = protocol::input::fold(&nick);
+            if state.hub.kick(&room, &key, &reason).await {
+                let presence = ServerFrame::Presence { event: PresenceEvent::Kick, nick };
+                if let Err(e) = state.bus.publish(&room, presence.to_json().into()).await {
+                    tracing::warn!(error = %e, "cannot announce a kick");
+                }
+            }
+        }
+    }
+}
+
+/// Close every open socket that a ban in force covers.
+fn sweep_bans(state: &State) {
+    for (net, ban) in state.bans.networks() {
+        let reason = if ban.reason.is_empty() {
+            "You are banned.".to_owned()
+        } else {
+            format!("You are banned: {}", ban.reason)
+        };
+        for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
+            handle.send_frame(&ServerFrame::Kicked { reason: reason.clone() });
+            handle.close(crate::hub::close::BANNED, "banned", true);
         }
     }
 }

@@ -9,6 +9,7 @@ use salvo::serve_static::static_embed;
 use serde::Serialize;
 
 use crate::State;
+use crate::client::{client_ip, origin_allowed};
 use crate::site::Assets;
 
 /// Something `/readyz` must find reachable besides the bus (the binary adds the database).
@@ -148,15 +149,46 @@ struct WsUpgrade(Arc<State>);
 #[async_trait]
 impl Handler for WsUpgrade {
     async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
-        let Some(ip) = peer_ip(req) else {
+        let state = &self.0;
+        let Some(peer) = peer_ip(req) else {
             res.status_code(StatusCode::BAD_REQUEST);
             res.render(Json(Refusal { code: "bad_request", message: "cannot tell the client's address" }));
             return;
         };
-        if let Err(e) = crate::ws::upgrade(self.0.clone(), ip, req, res).await {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let ip = client_ip(peer, header("x-forwarded-for"), &state.config.trusted_proxies);
+        if !origin_allowed(header("origin"), header("host"), state.config.allowed_origins.as_deref()) {
+            res.status_code(StatusCode::FORBIDDEN);
+            res.render(Json(Refusal { code: "bad_origin", message: "this page may not open the chat" }));
+            return;
+        }
+        if let Some(ban) = state.bans.check(ip) {
+            res.status_code(StatusCode::FORBIDDEN);
+            let message = if ban.reason.is_empty() {
+                "You are banned.".to_owned()
+            } else {
+                format!("You are banned: {}", ban.reason)
+            };
+            res.render(Json(BanRefusal { code: "banned", message, expires: ban.expires }));
+            return;
+        }
+        let Some(slot) = state.sockets.reserve(ip, state.config.max_connections_per_ip) else {
+            res.status_code(StatusCode::TOO_MANY_REQUESTS);
+            res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
+            return;
+        };
+        if let Err(e) = crate::ws::upgrade(state.clone(), ip, slot, req, res).await {
             res.render(e);
         }
     }
+}
+
+/// The body of a refusal for a banned address: `{code, message, expires}`.
+#[derive(Serialize)]
+struct BanRefusal {
+    code: &'static str,
+    message: String,
+    expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The client's address, from the socket.

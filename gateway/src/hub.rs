@@ -27,6 +27,8 @@ pub mod close {
     pub const POLICY: u16 = 1008;
     /// Message too big.
     pub const TOO_BIG: u16 = 1009;
+    /// Banned: do not reconnect (application code, like HTTP 403).
+    pub const BANNED: u16 = 4003;
 }
 
 /// An order to close a socket.
@@ -81,6 +83,8 @@ impl ConnHandle {
 
 struct Member {
     handle: ConnHandle,
+    /// The member's nickname key, for kicks.
+    key: String,
     /// Frames that arrived while the member was still joining; flushed after `joined`.
     pending: Option<Vec<Utf8Bytes>>,
 }
@@ -132,7 +136,13 @@ pub struct Hub {
 impl Hub {
     /// Add a socket to a room (subscribing to the room on the bus if it is the first one). The
     /// member starts out buffering; call [`Members::activate`] once `joined` is ready.
-    pub async fn join(&self, bus: &dyn Bus, room: &RoomSlug, handle: ConnHandle) -> Result<Arc<Members>, BusError> {
+    pub async fn join(
+        &self,
+        bus: &dyn Bus,
+        room: &RoomSlug,
+        handle: ConnHandle,
+        key: &str,
+    ) -> Result<Arc<Members>, BusError> {
         let mut rooms = self.rooms.lock().await;
         let local = match rooms.get(room) {
             Some(local) => local,
@@ -143,7 +153,7 @@ impl Hub {
                 rooms.entry(room.clone()).or_insert(LocalRoom { members, forwarder })
             }
         };
-        local.members.lock().insert(handle.id, Member { handle, pending: Some(Vec::new()) });
+        local.members.lock().insert(handle.id, Member { handle, key: key.to_owned(), pending: Some(Vec::new()) });
         Ok(local.members.clone())
     }
 
@@ -160,6 +170,20 @@ impl Hub {
                 local.forwarder.abort();
             }
         }
+    }
+
+    /// Remove the local member called `key` from `room`; true if it was here.
+    pub async fn kick(&self, room: &RoomSlug, key: &str, reason: &str) -> bool {
+        let rooms = self.rooms.lock().await;
+        let Some(local) = rooms.get(room) else { return false };
+        let kicked = ServerFrame::Kicked { reason: reason.to_owned() };
+        let mut found = false;
+        for member in local.members.lock().values().filter(|m| m.key == key) {
+            member.handle.send_frame(&kicked);
+            member.handle.close(close::NORMAL, reason, true);
+            found = true;
+        }
+        found
     }
 
     /// Send every local member of `room` away (the room was deleted).

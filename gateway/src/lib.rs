@@ -12,12 +12,15 @@
 //! * `ws`: one task per connection, speaking the WebSocket contract.
 //! * `http`: the HTTP routes.
 
+mod bans;
+mod client;
 pub mod config;
 mod directory;
 mod http;
 mod hub;
 mod ratelimit;
 mod site;
+mod sockets;
 mod ws;
 
 use std::future::Future;
@@ -48,6 +51,33 @@ pub(crate) struct State {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Open WebSocket connections, so shutdown can wait for them to finish.
     pub live: Arc<ConnectionCount>,
+    /// Bans in force.
+    pub bans: bans::BanList,
+    /// Open sockets by address.
+    pub sockets: Arc<sockets::Sockets>,
+    /// Per-address limits (message bucket, join bucket), forgotten after idle minutes.
+    pub ip_limits: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::Mutex<IpLimits>>>,
+}
+
+/// Limits shared by every socket of one address.
+pub(crate) struct IpLimits {
+    pub say: ratelimit::TokenBucket,
+    pub joins: ratelimit::TokenBucket,
+}
+
+impl State {
+    pub fn ip_limits(&self, ip: std::net::IpAddr) -> Arc<std::sync::Mutex<IpLimits>> {
+        self.ip_limits.get_with(ip, || {
+            let joins = protocol::frames::RateLimit {
+                burst: self.config.joins_per_minute.max(1),
+                per_second: f64::from(self.config.joins_per_minute.max(1)) / 60.0,
+            };
+            Arc::new(std::sync::Mutex::new(IpLimits {
+                say: ratelimit::TokenBucket::new(&self.config.ip_say_rate),
+                joins: ratelimit::TokenBucket::new(&joins),
+            }))
+        })
+    }
 }
 
 /// Counts live connections; shutdown waits for zero.
@@ -116,6 +146,8 @@ impl Application {
             .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
         let directory = RoomDirectory::default();
         directory.replace_all(bus.rooms().await?);
+        let ban_list = bans::BanList::default();
+        ban_list.replace_all(bus.bans().await?);
         let gateway_id = format!("gw-{}", ulid::Ulid::new());
         let state = Arc::new(State {
             config,
@@ -126,6 +158,12 @@ impl Application {
             readiness,
             stopping: tokio::sync::watch::channel(false).0,
             live: Arc::default(),
+            bans: ban_list,
+            sockets: Arc::default(),
+            ip_limits: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
         });
         Ok(Self { acceptor, addr, state })
     }

@@ -25,6 +25,7 @@ use ulid::Ulid;
 use crate::State;
 use crate::hub::{CloseOrder, ConnHandle, ConnId, Members, close};
 use crate::ratelimit::TokenBucket;
+use crate::sockets::Slot;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// Longest time a single write may take before the peer counts as gone.
@@ -34,6 +35,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn upgrade(
     state: Arc<State>,
     ip: IpAddr,
+    slot: Slot,
     req: &mut salvo::Request,
     res: &mut salvo::Response,
 ) -> Result<(), salvo::http::StatusError> {
@@ -42,7 +44,7 @@ pub async fn upgrade(
         .read_buffer_size(4 * 1024)
         .max_message_size(Some(FRAME_MAX_BYTES))
         .max_frame_size(Some(FRAME_MAX_BYTES));
-    WebSocketUpgrade::with_config(config).upgrade(req, res, move |socket| run(socket, state, ip)).await
+    WebSocketUpgrade::with_config(config).upgrade(req, res, move |socket| run(socket, state, ip, slot)).await
 }
 
 /// The room a connection is in.
@@ -62,7 +64,7 @@ struct Conn {
     last_typing: Option<Instant>,
 }
 
-async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr) {
+async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
     let _live = state.live.enter();
     let mut stopping = state.stopping.subscribe();
     let id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
@@ -70,6 +72,8 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr) {
     let (tx, rx) = mpsc::channel(state.config.outbound_queue);
     let (close_tx, close_rx) = watch::channel(None);
     let handle = ConnHandle::new(id, tx, close_tx);
+    // Held until this function returns: the address's slot and the registry entry.
+    slot.register(handle.clone());
     let ping_interval = state.config.ping_interval;
     let mut writer = tokio::spawn(write_loop(sink, rx, close_rx, ping_interval));
     handle.send_frame(&ServerFrame::Hello {
@@ -283,6 +287,19 @@ impl Conn {
         if def.locked {
             return self.error(ErrorCode::RoomLocked, format!("{} is locked by the moderators", def.title), None, None);
         }
+        let join_limit = {
+            let limits = self.state.ip_limits(self.ip);
+            let mut limits = limits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            limits.joins.take(Instant::now())
+        };
+        if let Err(wait) = join_limit {
+            return self.error(
+                ErrorCode::RateLimited,
+                "too many joins from your address; wait a moment",
+                None,
+                Some(wait),
+            );
+        }
         let holder = format!("{}:{}", self.state.gateway_id, self.handle.id);
         let seat = bus::Seat { nick: nick.as_str().to_owned(), key: nick.key().to_owned(), holder: holder.clone() };
         let same_seat = self.joined.as_ref().is_some_and(|j| j.room.slug == def.slug && j.nick.key() == nick.key());
@@ -325,7 +342,7 @@ impl Conn {
             return;
         }
         let local: Arc<Members> =
-            match self.state.hub.join(self.state.bus.as_ref(), &def.slug, self.handle.clone()).await {
+            match self.state.hub.join(self.state.bus.as_ref(), &def.slug, self.handle.clone(), nick.key()).await {
                 Ok(local) => local,
                 Err(e) => {
                     self.release(&def.slug, nick.key(), &holder).await;
@@ -421,6 +438,19 @@ impl Conn {
         }
         if let Err(wait) = self.say_bucket.take(now) {
             return self.error(ErrorCode::RateLimited, "you are sending messages too fast", client_id, Some(wait));
+        }
+        let ip_limit = {
+            let limits = self.state.ip_limits(self.ip);
+            let mut limits = limits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            limits.say.take(now)
+        };
+        if let Err(wait) = ip_limit {
+            return self.error(
+                ErrorCode::RateLimited,
+                "your address is sending messages too fast",
+                client_id,
+                Some(wait),
+            );
         }
         let message = MessageView {
             id: next_id(),

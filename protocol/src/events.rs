@@ -90,4 +90,10 @@ pub enum ControlEvent {
     RoomUpserted { room: RoomDef },
     /// A room was deleted; its members are sent away.
     RoomRemoved { slug: RoomSlug },
+    /// A ban takes effect: matching sockets are closed, new ones refused.
+    BanAdded { ban: BanDef },
+    /// A ban was lifted (or expired).
+    BanLifted { id: i64 },
+    /// Remove one person from a room.
+    Kick { room: RoomSlug, nick: String, reason: String },
 }

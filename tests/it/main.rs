@@ -9,5 +9,6 @@ mod chat;
 mod discord;
 mod errors;
 mod lifecycle;
+mod moderation;
 mod rooms;
 mod split;

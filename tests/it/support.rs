@@ -32,6 +32,11 @@ pub fn test_vars(database_url: &str) -> HashMap<String, String> {
         ("ROOM_SYNC_SECS", "0.2"),
         ("SAY_BURST", "100"),
         ("SAY_PER_SECOND", "100"),
+        // Every test client connects from 127.0.0.1: per-address limits get their own tests.
+        ("SAY_IP_BURST", "100000"),
+        ("SAY_IP_PER_SECOND", "100000"),
+        ("JOINS_PER_MINUTE", "100000"),
+        ("MAX_CONNECTIONS_PER_IP", "10000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -161,6 +166,41 @@ pub struct Client {
 }
 
 impl Client {
+    /// Connect with extra request headers (`X-Forwarded-For`, `Origin`); a refusal before the
+    /// upgrade comes back as (status, JSON body).
+    pub async fn connect_with(addr: SocketAddr, headers: &[(&str, &str)]) -> Result<Self, (u16, Value)> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => {
+                let mut client = Self { ws, hello: Value::Null };
+                client.hello = client.expect("hello").await;
+                Ok(client)
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let status = response.status().as_u16();
+                let body = response
+                    .body()
+                    .as_deref()
+                    .map(|b| serde_json::from_slice(b).unwrap_or(Value::Null))
+                    .unwrap_or(Value::Null);
+                Err((status, body))
+            }
+            Err(e) => panic!("cannot connect: {e}"),
+        }
+    }
+
+    /// Connect as if from `ip` (the app must trust 127.0.0.1 as a proxy).
+    pub async fn connect_from(addr: SocketAddr, ip: &str) -> Result<Self, (u16, Value)> {
+        Self::connect_with(addr, &[("x-forwarded-for", ip)]).await
+    }
+
     pub async fn connect(addr: SocketAddr) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
         let mut client = Self { ws, hello: Value::Null };

@@ -1,0 +1,205 @@
+//! Bans by address or network, made by moderators (Discord) or operators (`chatroulette bans`).
+//! The bot publishes the active ones to the bus; every gateway refuses and drops matching
+//! connections.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use chrono::Utc;
+use ipnet::IpNet;
+use protocol::BanDef;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use crate::BotError;
+use crate::entities::{bans, message_log};
+
+/// How much of the address space a ban covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The address itself (IPv4 /32, IPv6 /128).
+    Ip,
+    /// Its network: IPv4 /24, IPv6 /64 (what one household or phone usually owns).
+    Subnet,
+}
+
+impl Scope {
+    /// IPv6 bans cover the /64 unless told otherwise; IPv4 bans the address.
+    pub fn default_for(ip: IpAddr) -> Self {
+        if ip.to_canonical().is_ipv6() { Self::Subnet } else { Self::Ip }
+    }
+
+    pub fn network(self, ip: IpAddr) -> IpNet {
+        let ip = ip.to_canonical();
+        let prefix = match (self, ip) {
+            (Self::Ip, IpAddr::V4(_)) => 32,
+            (Self::Ip, IpAddr::V6(_)) => 128,
+            (Self::Subnet, IpAddr::V4(_)) => 24,
+            (Self::Subnet, IpAddr::V6(_)) => 64,
+        };
+        IpNet::new(ip, prefix).map(|n| n.trunc()).unwrap_or_else(|_| IpNet::from(ip))
+    }
+}
+
+/// What a ban is aimed at before it is resolved to networks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Ip(IpAddr),
+    Network(IpNet),
+    /// An IP tag as shown in embed footers.
+    Tag(String),
+}
+
+impl Target {
+    pub fn parse(raw: &str) -> Result<Self, BotError> {
+        let raw = raw.trim();
+        if let Ok(ip) = raw.parse::<IpAddr>() {
+            return Ok(Self::Ip(ip));
+        }
+        if let Ok(net) = raw.parse::<IpNet>() {
+            return Ok(Self::Network(net.trunc()));
+        }
+        let tag = raw.to_ascii_lowercase();
+        if tag.len() == 8 && tag.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(Self::Tag(tag));
+        }
+        Err(BotError::Invalid(format!("{raw:?} is not an IP address, a CIDR network or an 8-character IP tag")))
+    }
+}
+
+/// `30s`, `15m`, `2h`, `7d`, `1w`.
+pub fn parse_duration(raw: &str) -> Result<Duration, BotError> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let n: u64 =
+        number.parse().map_err(|_| BotError::Invalid(format!("{raw:?} is not a duration like 30m, 2h or 7d")))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        "w" => n * 604_800,
+        _ => return Err(BotError::Invalid(format!("{raw:?}: use s, m, h, d or w"))),
+    };
+    if secs == 0 {
+        return Err(BotError::Invalid("a ban lasts at least one second".into()));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// The networks a target stands for: a tag is looked up in the message log.
+pub async fn resolve(db: &DatabaseConnection, target: &Target, scope: Option<Scope>) -> Result<Vec<IpNet>, BotError> {
+    let ips: Vec<IpAddr> = match target {
+        Target::Network(net) => return Ok(vec![*net]),
+        Target::Ip(ip) => vec![*ip],
+        Target::Tag(tag) => {
+            let rows = message_log::Entity::find()
+                .filter(message_log::Column::IpTag.starts_with(tag.as_str()))
+                .all(db)
+                .await?;
+            let mut ips: Vec<IpAddr> = rows.iter().filter_map(|r| r.ip.parse().ok()).collect();
+            ips.sort();
+            ips.dedup();
+            if ips.is_empty() {
+                return Err(BotError::Invalid(format!("no message in the log comes from tag {tag}")));
+            }
+            ips
+        }
+    };
+    let mut nets: Vec<IpNet> = ips.into_iter().map(|ip| scope.unwrap_or(Scope::default_for(ip)).network(ip)).collect();
+    nets.sort();
+    nets.dedup();
+    Ok(nets)
+}
+
+/// Record bans of `networks`.
+pub async fn add(
+    db: &DatabaseConnection,
+    networks: &[IpNet],
+    tag: Option<&str>,
+    reason: &str,
+    moderator: &str,
+    duration: Option<Duration>,
+) -> Result<Vec<bans::Model>, BotError> {
+    let now = Utc::now();
+    let expires = match duration {
+        Some(d) => {
+            Some(now + chrono::Duration::from_std(d).map_err(|_| BotError::Invalid("duration too long".into()))?)
+        }
+        None => None,
+    };
+    let mut out = Vec::new();
+    for net in networks {
+        let model = bans::ActiveModel {
+            network: Set(net.to_string()),
+            ip_tag: Set(tag.map(str::to_owned)),
+            reason: Set(reason.chars().take(500).collect()),
+            moderator: Set(moderator.chars().take(100).collect()),
+            created_at: Set(now),
+            expires_at: Set(expires),
+            lifted_at: Set(None),
+            lifted_by: Set(None),
+            ..Default::default()
+        };
+        out.push(model.insert(db).await?);
+    }
+    Ok(out)
+}
+
+/// Lift a ban early.
+pub async fn lift(db: &DatabaseConnection, id: i64, by: &str) -> Result<bans::Model, BotError> {
+    let Some(ban) = bans::Entity::find_by_id(id).one(db).await? else {
+        return Err(BotError::Invalid(format!("there is no ban #{id}")));
+    };
+    if !is_active(&ban) {
+        return Err(BotError::Invalid(format!("ban #{id} is no longer active")));
+    }
+    let mut active: bans::ActiveModel = ban.into();
+    active.lifted_at = Set(Some(Utc::now()));
+    active.lifted_by = Set(Some(by.chars().take(100).collect()));
+    Ok(active.update(db).await?)
+}
+
+pub fn is_active(ban: &bans::Model) -> bool {
+    ban.lifted_at.is_none() && ban.expires_at.is_none_or(|e| e > Utc::now())
+}
+
+/// Bans, newest first; only active ones unless `all`.
+pub async fn list(db: &DatabaseConnection, all: bool) -> Result<Vec<bans::Model>, BotError> {
+    let rows = bans::Entity::find().order_by_desc(bans::Column::Id).all(db).await?;
+    Ok(rows.into_iter().filter(|b| all || is_active(b)).collect())
+}
+
+/// The bus view of a ban.
+pub fn to_def(ban: &bans::Model) -> BanDef {
+    BanDef { id: ban.id, network: ban.network.clone(), reason: ban.reason.clone(), expires: ban.expires_at }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_scopes() {
+        assert_eq!(Target::parse("203.0.113.7").unwrap(), Target::Ip("203.0.113.7".parse().unwrap()));
+        assert_eq!(Target::parse("203.0.113.7/24").unwrap(), Target::Network("203.0.113.0/24".parse().unwrap()));
+        assert_eq!(Target::parse("ABCD1234").unwrap(), Target::Tag("abcd1234".into()));
+        assert!(Target::parse("lobby").is_err());
+        let v6: IpAddr = "2001:db8:1:2::9".parse().unwrap();
+        assert_eq!(Scope::default_for(v6).network(v6).to_string(), "2001:db8:1:2::/64");
+        let v4: IpAddr = "198.51.100.20".parse().unwrap();
+        assert_eq!(Scope::default_for(v4).network(v4).to_string(), "198.51.100.20/32");
+        assert_eq!(Scope::Subnet.network(v4).to_string(), "198.51.100.0/24");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! Bans from the operator's shell, per-address limits, Origin checks, the audit log.
+
+use std::process::Command;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
+
+use crate::support::*;
+
+/// The app trusts 127.0.0.1 as a proxy, so tests can speak from any address.
+async fn spawn_behind_proxy(extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![("TRUSTED_PROXIES", "127.0.0.1")];
+    vars.extend_from_slice(extra);
+    spawn_app_with(&vars).await
+}
+
+fn cli(app: &TestApp, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_chatroulette"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("USER", "tester")
+        .env_remove("REDIS_URL")
+        .env_remove("DISCORD_TOKEN")
+        .current_dir(&app.dir)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{args:?}: {text}");
+    text
+}
+
+/// Wait until connecting from `ip` gets `status` (0 = accepted).
+async fn until_connect_status(app: &TestApp, ip: &str, status: u16) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = match Client::connect_from(app.addr, ip).await {
+            Ok(_) => (0, json!(null)),
+            Err(refusal) => refusal,
+        };
+        if got.0 == status {
+            return got.1;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{ip}: still {got:?}, expected {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_operator_ban_drops_the_banned_socket_refuses_it_and_spares_the_others() {
+    let app = spawn_behind_proxy(&[]).await;
+    let mut spammer = Client::connect_from(app.addr, "203.0.113.5").await.unwrap();
+    spammer.join("lobby", "Spammer").await;
+    let mut bob = Client::connect_from(app.addr, "198.51.100.7").await.unwrap();
+    bob.join("lobby", "Bob").await;
+    spammer.say("buy my stuff").await;
+
+    let out = cli(&app, &["bans", "add", "203.0.113.5", "--reason", "spam"]);
+    assert!(out.contains("ban #"), "{out}");
+    let kicked = spammer.wait_for("kicked").await;
+    assert!(kicked["reason"].as_str().unwrap().contains("spam"), "{kicked}");
+    assert_eq!(spammer.closed().await, Some(4003));
+    let body = until_connect_status(&app, "203.0.113.5", 403).await;
+    assert_eq!(body["code"], "banned");
+    assert!(body["message"].as_str().unwrap().contains("spam"));
+    assert!(body.get("expires").is_some(), "{body}");
+    // Others carry on.
+    let id = bob.say("still here").await;
+    assert_eq!(bob.wait_for("message").await["id"], id.as_str());
+
+    // Lifted: welcome back.
+    let list = cli(&app, &["bans", "list"]);
+    let ban_id = list.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    cli(&app, &["bans", "remove", &ban_id]);
+    until_connect_status(&app, "203.0.113.5", 0).await;
+
+    // Every action is in the audit log, with the operator's name.
+    let db = app.db().await;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT actor, action FROM audit_log ORDER BY id".to_owned(),
+        ))
+        .await
+        .unwrap();
+    let actions: Vec<(String, String)> =
+        rows.iter().map(|r| (r.try_get("", "actor").unwrap(), r.try_get("", "action").unwrap())).collect();
+    assert_eq!(actions, [("cli:tester".to_owned(), "ban".to_owned()), ("cli:tester".to_owned(), "unban".to_owned())]);
+}
+
+#[tokio::test]
+async fn ipv6_bans_cover_the_64_tags_ban_without_the_address_and_timed_bans_lapse() {
+    let app = spawn_behind_proxy(&[]).await;
+    cli(&app, &["bans", "add", "2001:db8:1:2::5"]);
+    let refused = until_connect_status(&app, "2001:db8:1:2::99", 403).await;
+    assert_eq!(refused["code"], "banned");
+    assert!(Client::connect_from(app.addr, "2001:db8:1:3::1").await.is_ok(), "another /64 is not covered");
+
+    // A tag from the message log stands for the address it was seen from.
+    let mut tagged = Client::connect_from(app.addr, "192.0.2.44").await.unwrap();
+    tagged.join("lobby", "Tagged").await;
+    let id = tagged.say("hello").await;
+    let db = app.db().await;
+    let query = format!("SELECT ip_tag FROM message_log WHERE id = '{id}'");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let tag: String = loop {
+        if let Some(row) =
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), query.clone())).await.unwrap()
+        {
+            break row.try_get("", "ip_tag").unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let out = cli(&app, &["bans", "add", &tag[..8], "--duration", "2s", "--reason", "timeout"]);
+    assert!(
+        out.contains(&format!("tag {}", &tag[..8])) && !out.contains("192.0.2.44"),
+        "the address stays hidden: {out}"
+    );
+    assert_eq!(tagged.wait_for("kicked").await["type"], "kicked");
+    until_connect_status(&app, "192.0.2.44", 403).await;
+    // The two-second ban lapses by itself.
+    until_connect_status(&app, "192.0.2.44", 0).await;
+}
+
+#[tokio::test]
+async fn one_address_is_capped_in_connections_joins_and_messages_while_others_flow() {
+    let app = spawn_behind_proxy(&[
+        ("MAX_CONNECTIONS_PER_IP", "3"),
+        ("JOINS_PER_MINUTE", "4"),
+        ("SAY_IP_BURST", "5"),
+        ("SAY_IP_PER_SECOND", "1"),
+    ])
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Client::connect_from(app.addr, "203.0.113.9").await.unwrap());
+    }
+    let (status, body) = Client::connect_from(app.addr, "203.0.113.9").await.err().unwrap();
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
+    // A freed slot can be used again.
+    drop(held.pop());
+    until_connect_status(&app, "203.0.113.9", 0).await;
+
+    // Joins per minute: the fifth join from one address waits.
+    let flooder = &mut held[0];
+    for room in ["lobby", "chill", "games", "lobby"] {
+        flooder.send(json!({"type": "join", "room": room, "nick": "Flood"})).await;
+        flooder.wait_for("joined").await;
+    }
+    flooder.send(json!({"type": "join", "room": "chill", "nick": "Flood"})).await;
+    let e = flooder.expect_error("rate_limited").await;
+    assert!(e["retry_after_ms"].as_u64().unwrap() > 0);
+
+    // A flood of messages is cut off, while another address's messages keep arriving.
+    let mut other = Client::connect_from(app.addr, "198.51.100.1").await.unwrap();
+    other.join("lobby", "Calm").await;
+    let mut watcher = Client::connect_from(app.addr, "198.51.100.2").await.unwrap();
+    watcher.join("lobby", "Watcher").await;
+    for i in 0..1000 {
+        flooder.send(json!({"type": "say", "text": format!("flood {i}")})).await;
+    }
+    let calm = other.say("calm message").await;
+    let (mut accepted, mut limited) = (0, 0);
+    while accepted + limited < 1000 {
+        let f = flooder.next().await;
+        match (f["type"].as_str(), f["code"].as_str()) {
+            (Some("ack"), _) => accepted += 1,
+            (Some("error"), Some("rate_limited")) => limited += 1,
+            _ => {}
+        }
+    }
+    assert!(accepted <= 10, "the flood was capped: {accepted} accepted");
+    assert!(limited >= 990);
+    loop {
+        let m = watcher.wait_for("message").await;
+        if m["id"] == calm.as_str() {
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn websockets_from_foreign_pages_are_refused() {
+    let app = spawn_app().await;
+    let (status, body) =
+        Client::connect_with(app.addr, &[("origin", "https://evil.example")]).await.err().expect("refused");
+    assert_eq!((status, body["code"].as_str()), (403, Some("bad_origin")));
+    let same = format!("http://{}", app.addr);
+    assert!(Client::connect_with(app.addr, &[("origin", &same)]).await.is_ok());
+    // An untrusted peer cannot pick its address with X-Forwarded-For.
+    cli(&app, &["bans", "add", "203.0.113.77"]);
+    assert!(Client::connect_from(app.addr, "203.0.113.77").await.is_ok(), "the header is ignored from untrusted peers");
+
+    let app = spawn_app_with(&[("ALLOWED_ORIGINS", "https://chat.example")]).await;
+    assert!(Client::connect_with(app.addr, &[("origin", "https://chat.example")]).await.is_ok());
+    assert_eq!(
+        Client::connect_with(app.addr, &[("origin", &format!("http://{}", app.addr))]).await.err().unwrap().0,
+        403
+    );
+}
