@@ -129,6 +129,12 @@ impl Config {
         }
 
         let mut bot = BotConfig { ip_tag_secret: get("IP_TAG_SECRET"), ..BotConfig::default() };
+        if let Some(v) = get("RETENTION_DAYS") {
+            bot.retention.ips = Duration::from_secs(positive::<u64>("RETENTION_DAYS", &v)? * 86_400);
+        }
+        if let Some(v) = get("TEXT_RETENTION_DAYS") {
+            bot.retention.texts = Duration::from_secs(positive::<u64>("TEXT_RETENTION_DAYS", &v)? * 86_400);
+        }
         if bot.ip_tag_secret.as_ref().is_some_and(|s| s.len() < 16) {
             return Err(ConfigError { var: "IP_TAG_SECRET", problem: "must be at least 16 characters".into() });
         }

@@ -19,6 +19,7 @@ pub mod discord;
 pub mod entities;
 pub mod iptag;
 pub mod message_log;
+pub mod retention;
 pub mod rooms;
 mod service;
 

@@ -27,6 +27,8 @@ pub struct BotConfig {
     pub ip_tag_secret: Option<String>,
     /// The Discord bridge; `None` runs headless.
     pub discord: Option<DiscordConfig>,
+    /// How long IPs and texts stay in the message log.
+    pub retention: crate::retention::Retention,
 }
 
 impl std::fmt::Debug for BotConfig {
@@ -37,6 +39,7 @@ impl std::fmt::Debug for BotConfig {
             .field("reclaim_after", &self.reclaim_after)
             .field("ip_tag_secret", &self.ip_tag_secret.as_ref().map(|_| "<redacted>"))
             .field("discord", &self.discord)
+            .field("retention", &self.retention)
             .finish()
     }
 }
@@ -49,6 +52,7 @@ impl Default for BotConfig {
             reclaim_after: Duration::from_secs(10),
             ip_tag_secret: None,
             discord: None,
+            retention: crate::retention::Retention::default(),
         }
     }
 }
@@ -93,6 +97,7 @@ impl Bot {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
         let Self { db, bus, config, sync, tagger, discord } = self;
         let sync = tokio::spawn(sync.run(config.room_sync_interval));
+        let retention = tokio::spawn(crate::retention::run(db.clone(), config.retention));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mirror = discord.as_ref().map(|d| d.mirror.clone());
         let discord = discord.map(|discord| {
@@ -137,6 +142,7 @@ impl Bot {
             }
         }
         sync.abort();
+        retention.abort();
         consumer.drain().await;
         if let Some(mirror) = &consumer.mirror {
             mirror.flush(Duration::from_secs(5)).await;

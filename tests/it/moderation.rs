@@ -199,3 +199,47 @@ async fn websockets_from_foreign_pages_are_refused() {
         403
     );
 }
+
+#[tokio::test]
+async fn ips_and_texts_are_erased_after_their_retention() {
+    let app = spawn_app().await;
+    let (mut c, _) = app.joined("lobby", "Old").await;
+    let id = c.say("recent").await;
+    let db = app.db().await;
+    let backend = db.get_database_backend();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while db
+        .query_one_raw(Statement::from_string(backend, format!("SELECT id FROM message_log WHERE id = '{id}'")))
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    db.execute_unprepared(
+        "INSERT INTO message_log (id, room, nickname, ip, ip_tag, text, sent_at) VALUES \
+         ('01JA0000000000000000000001', 'lobby', 'A', '203.0.113.1', 'aaaa0000', 'forty days ago', '2020-01-01T00:00:00Z')",
+    )
+    .await
+    .unwrap();
+    let retention =
+        bot::retention::Retention { ips: Duration::from_secs(30 * 86_400), texts: Duration::from_secs(90 * 86_400) };
+    assert_eq!(bot::retention::purge(&db, retention).await.unwrap(), (1, 1));
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT id, ip, ip_tag, text FROM message_log ORDER BY id".to_owned(),
+        ))
+        .await
+        .unwrap();
+    let old = &rows[0];
+    assert_eq!(old.try_get::<String>("", "ip").unwrap(), "erased");
+    assert_eq!(old.try_get::<Option<String>>("", "ip_tag").unwrap(), None);
+    assert_eq!(old.try_get::<String>("", "text").unwrap(), "");
+    let recent = &rows[1];
+    assert_eq!(recent.try_get::<String>("", "ip").unwrap(), "127.0.0.1", "recent rows keep their IP");
+    assert_eq!(recent.try_get::<String>("", "text").unwrap(), "recent");
+    // Idempotent.
+    assert_eq!(bot::retention::purge(&db, retention).await.unwrap(), (0, 0));
+}
