@@ -164,11 +164,16 @@ impl Config {
                     Some(v) => seconds("DISCORD_MAX_LAG_SECS", &v)?,
                     None => Duration::from_secs(120),
                 };
+                let id = |var: &'static str| -> Result<Option<u64>, ConfigError> {
+                    get(var).map(|v| parse::<u64>(var, &v, "a Discord id (a number)")).transpose()
+                };
                 Some(bot::discord::DiscordConfig {
                     token,
                     guild,
                     api_base,
                     category,
+                    modlog: id("DISCORD_MODLOG_CHANNEL_ID")?,
+                    moderator_role: id("DISCORD_MODERATOR_ROLE_ID")?,
                     mirror: bot::discord::MirrorConfig { max_lag },
                 })
             }

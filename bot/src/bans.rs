@@ -172,6 +172,27 @@ pub async fn list(db: &DatabaseConnection, all: bool) -> Result<Vec<bans::Model>
     Ok(rows.into_iter().filter(|b| all || is_active(b)).collect())
 }
 
+/// Bring the bus in line with the database: publish new bans, withdraw lifted and expired
+/// ones. Called after every change and on every sync tick.
+pub async fn publish_active(db: &DatabaseConnection, bus: &dyn bus::Bus) -> Result<(), BotError> {
+    use std::collections::BTreeMap;
+    let on_bus: BTreeMap<i64, BanDef> = bus.bans().await?.into_iter().map(|b| (b.id, b)).collect();
+    let active: BTreeMap<i64, BanDef> = list(db, false).await?.iter().map(|b| (b.id, to_def(b))).collect();
+    for (id, ban) in &active {
+        if on_bus.get(id) != Some(ban) {
+            bus.put_ban(ban).await?;
+            bus.publish_control(&protocol::ControlEvent::BanAdded { ban: ban.clone() }).await?;
+            tracing::info!(ban = id, "ban published");
+        }
+    }
+    for id in on_bus.keys().filter(|id| !active.contains_key(*id)) {
+        bus.remove_ban(*id).await?;
+        bus.publish_control(&protocol::ControlEvent::BanLifted { id: *id }).await?;
+        tracing::info!(ban = id, "ban lifted or expired");
+    }
+    Ok(())
+}
+
 /// The bus view of a ban.
 pub fn to_def(ban: &bans::Model) -> BanDef {
     BanDef { id: ban.id, network: ban.network.clone(), reason: ban.reason.clone(), expires: ban.expires_at }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::{Bus, HISTORY_LEN, QueueEntry};
-use protocol::{BanDef, ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomSlug};
+use protocol::{ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomSlug};
 use sea_orm::DatabaseConnection;
 
 use crate::discord::{Discord, DiscordConfig, Job, Mirror};
@@ -282,26 +282,6 @@ impl SnapshotSync {
             self.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
             tracing::info!(room = %slug, "room removed");
         }
-        self.sync_bans().await
-    }
-
-    /// Publish new bans, withdraw lifted and expired ones.
-    async fn sync_bans(&self) -> Result<(), BotError> {
-        let on_bus: BTreeMap<i64, BanDef> = self.bus.bans().await?.into_iter().map(|b| (b.id, b)).collect();
-        let active: BTreeMap<i64, BanDef> =
-            bans::list(&self.db, false).await?.iter().map(|b| (b.id, bans::to_def(b))).collect();
-        for (id, ban) in &active {
-            if on_bus.get(id) != Some(ban) {
-                self.bus.put_ban(ban).await?;
-                self.bus.publish_control(&ControlEvent::BanAdded { ban: ban.clone() }).await?;
-                tracing::info!(ban = id, network = %ban.network, "ban published");
-            }
-        }
-        for id in on_bus.keys().filter(|id| !active.contains_key(*id)) {
-            self.bus.remove_ban(*id).await?;
-            self.bus.publish_control(&ControlEvent::BanLifted { id: *id }).await?;
-            tracing::info!(ban = id, "ban lifted or expired");
-        }
-        Ok(())
+        bans::publish_active(&self.db, self.bus.as_ref()).await
     }
 }

@@ -55,7 +55,7 @@ async fn two_clients_chat_both_ways() {
     assert_eq!(at.offset().local_minus_utc(), 0);
     assert!(got["id"].as_str().unwrap().parse::<ulid::Ulid>().is_ok());
     // The sender gets its own message too.
-    assert_eq!(bob.wait_for("message").await["id"], id.as_str());
+    bob.wait_message(&id).await;
 
     let reply = alice.say("hi Bob\nsecond line").await;
     let got = bob.wait_for("message").await;
@@ -201,7 +201,7 @@ async fn the_whole_chat_runs_on_postgresql_too() {
     let (mut alice, _) = app.joined("lobby", "Alice").await;
     let (mut bob, _) = app.joined("lobby", "Bob").await;
     let id = alice.say("over postgres").await;
-    assert_eq!(bob.wait_for("message").await["id"], id.as_str());
+    bob.wait_message(&id).await;
     let db = app.db().await;
     let query = format!("SELECT ip FROM message_log WHERE id = '{id}'");
     app.eventually("the message is logged in PostgreSQL", || async {

@@ -289,3 +289,150 @@ async fn a_room_that_outruns_discord_gets_one_notice_naming_the_skipped_range() 
         .unwrap();
     assert_eq!(row.try_get::<i64>("", "n").unwrap(), 31);
 }
+
+/// Everything the bot answered to an interaction, as text.
+async fn answer_of(fake: &FakeDiscord, interaction: u64) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let text: String = fake.interaction_responses(interaction).iter().map(|r| r.to_string()).collect();
+        if text.contains("content") {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no answer to interaction {interaction}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn ban_author_closes_the_authors_sockets_on_both_gateways_and_shows_no_raw_ip() {
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let mut cluster = Cluster::new().await;
+    cluster.env = discord_env(&fake);
+    cluster.env.push(("TRUSTED_PROXIES".to_owned(), "127.0.0.1".to_owned()));
+    let _bot = cluster.bot().await;
+    let (g1, g2) = (cluster.gateway().await, cluster.gateway().await);
+    cluster.wait_room(&g1, "lobby").await;
+    cluster.wait_room(&g2, "lobby").await;
+    let channel = channel_for(&fake, "lobby").await;
+    connected(&fake).await;
+
+    let spam_ip = "203.0.113.50";
+    let mut spam1 = Client::connect_from(g1.addr.unwrap(), spam_ip).await.unwrap();
+    spam1.join("lobby", "Spammer").await;
+    let mut spam2 = Client::connect_from(g2.addr.unwrap(), spam_ip).await.unwrap();
+    spam2.join("chill", "Spammer").await;
+    let mut bob = Client::connect_from(g2.addr.unwrap(), "198.51.100.50").await.unwrap();
+    bob.join("lobby", "Bob").await;
+    spam1.say("cheap pills").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mirrored = loop {
+        if let Some(m) = fake.messages_in(channel).into_iter().next() {
+            break m;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never mirrored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // The bot records which Discord message carries the web message right after posting it.
+    let db = bot::db::connect(&cluster.database_url).await.unwrap();
+    let query = format!("SELECT id FROM message_log WHERE discord_message_id = {}", id_of(&mirrored));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while db.query_one_raw(Statement::from_string(db.get_database_backend(), query.clone())).await.unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the mirror mapping was never recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    db.close().await.unwrap();
+    let staff = fake.staff_user();
+    let (interaction, _) = fake.inject_message_command(&staff, channel, "Ban author", id_of(&mirrored));
+    let answer = answer_of(&fake, interaction).await;
+    assert!(answer.contains("Banned Spammer (tag"), "{answer}");
+    assert_eq!(spam1.wait_for("kicked").await["type"], "kicked");
+    assert_eq!(spam2.wait_for("kicked").await["type"], "kicked");
+    assert_eq!(spam1.closed().await, Some(4003));
+    assert_eq!(spam2.closed().await, Some(4003));
+    for g in [&g1, &g2] {
+        let (status, body) = Client::connect_from(g.addr.unwrap(), spam_ip).await.err().expect("refused");
+        assert_eq!((status, body["code"].as_str()), (403, Some("banned")));
+    }
+    let id = bob.say("peace at last").await;
+    bob.wait_message(&id).await;
+
+    // Staff never saw the address.
+    for request in fake.requests() {
+        assert!(
+            !request.body.to_string().contains(spam_ip),
+            "raw IP sent to Discord: {} {}",
+            request.path,
+            request.body
+        );
+    }
+    cluster.finish().await;
+}
+
+#[tokio::test]
+async fn moderator_commands_create_rooms_kick_lock_and_refuse_members_without_permission() {
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let app = spawn_with_discord(&fake).await;
+    let lobby = channel_for(&fake, "lobby").await;
+    connected(&fake).await;
+    let visitor = fake.add_user("just-a-member", &[]);
+    let (interaction, _) = fake.inject_slash_command(&visitor, lobby, "bans", Value::Null);
+    assert!(answer_of(&fake, interaction).await.contains("may not use this command"));
+
+    let staff = fake.staff_user();
+    let options = json!([{"name": "create", "type": 1, "options": [
+        {"name": "slug", "type": 3, "value": "night-owls"},
+        {"name": "capacity", "type": 4, "value": 5},
+        {"name": "topic", "type": 3, "value": "late talk"}
+    ]}]);
+    let (interaction, _) = fake.inject_slash_command(&staff, lobby, "room", options);
+    assert!(answer_of(&fake, interaction).await.contains("Created room night-owls"));
+    channel_for(&fake, "night-owls").await;
+    app.eventually("the new room is listed", || async { app.members_of("night-owls").await == Some(0) }).await;
+    let (mut owl, _) = app.joined("night-owls", "Owl").await;
+
+    let options = json!([
+        {"name": "room", "type": 3, "value": "night-owls"},
+        {"name": "nick", "type": 3, "value": "owl"},
+        {"name": "reason", "type": 3, "value": "cool down"}
+    ]);
+    let (interaction, _) = fake.inject_slash_command(&staff, lobby, "kick", options);
+    assert!(answer_of(&fake, interaction).await.contains("Kicked Owl"));
+    let kicked = owl.wait_for("kicked").await;
+    assert_eq!(kicked["reason"], "cool down");
+
+    let options = json!([{"name": "edit", "type": 1, "options": [
+        {"name": "slug", "type": 3, "value": "night-owls"},
+        {"name": "locked", "type": 5, "value": true}
+    ]}]);
+    let (interaction, _) = fake.inject_slash_command(&staff, lobby, "room", options);
+    assert!(answer_of(&fake, interaction).await.contains("locked true"));
+    let mut late = app.client().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        late.send(json!({"type": "join", "room": "night-owls", "nick": "Late"})).await;
+        let f = late.next().await;
+        if f["code"] == "room_locked" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the lock never applied: {f}");
+        if f["type"] == "joined" {
+            late.send(json!({"type": "leave"})).await;
+            late.wait_for("presence").await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The audit log has every moderator action, by Discord user.
+    let db = app.db().await;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT actor, action FROM audit_log ORDER BY id".to_owned(),
+        ))
+        .await
+        .unwrap();
+    let actions: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "action").unwrap()).collect();
+    assert_eq!(actions, ["room_create", "kick", "room_edit"]);
+    assert!(rows.iter().all(|r| r.try_get::<String>("", "actor").unwrap().starts_with("discord:")));
+}

@@ -94,7 +94,7 @@ async fn message_text_rules_are_enforced() {
     assert_eq!(c.expect_error("too_long").await["client_id"], "l");
     // Exactly at the limit (in characters, not bytes) is fine.
     let id = c.say(&"ä".repeat(2000)).await;
-    assert_eq!(c.wait_for("message").await["id"], id.as_str());
+    c.wait_message(&id).await;
     c.send(json!({"type": "say", "text": "x", "client_id": "c".repeat(65)})).await;
     c.expect_error("bad_frame").await;
 }

@@ -66,7 +66,7 @@ async fn an_operator_ban_drops_the_banned_socket_refuses_it_and_spares_the_other
     assert!(body.get("expires").is_some(), "{body}");
     // Others carry on.
     let id = bob.say("still here").await;
-    assert_eq!(bob.wait_for("message").await["id"], id.as_str());
+    bob.wait_message(&id).await;
 
     // Lifted: welcome back.
     let list = cli(&app, &["bans", "list"]);

@@ -163,6 +163,9 @@ fn dechunk(mut body: &str) -> String {
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub hello: Value,
+    /// Frames read while waiting for something else (e.g. the own message arriving before
+    /// the `ack`), handed out first by [`Client::next`].
+    pending: std::collections::VecDeque<Value>,
 }
 
 impl Client {
@@ -179,7 +182,7 @@ impl Client {
         }
         match tokio_tungstenite::connect_async(request).await {
             Ok((ws, _)) => {
-                let mut client = Self { ws, hello: Value::Null };
+                let mut client = Self { ws, hello: Value::Null, pending: std::collections::VecDeque::new() };
                 client.hello = client.expect("hello").await;
                 Ok(client)
             }
@@ -203,7 +206,7 @@ impl Client {
 
     pub async fn connect(addr: SocketAddr) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
-        let mut client = Self { ws, hello: Value::Null };
+        let mut client = Self { ws, hello: Value::Null, pending: std::collections::VecDeque::new() };
         client.hello = client.expect("hello").await;
         client
     }
@@ -218,6 +221,9 @@ impl Client {
 
     /// The next text frame as JSON (pings and pongs are skipped).
     pub async fn next(&mut self) -> Value {
+        if let Some(frame) = self.pending.pop_front() {
+            return frame;
+        }
         loop {
             let message = tokio::time::timeout(WAIT, self.ws.next())
                 .await
@@ -249,6 +255,16 @@ impl Client {
         }
     }
 
+    /// Skip frames until the `message` with this id arrives.
+    pub async fn wait_message(&mut self, id: &str) -> Value {
+        loop {
+            let frame = self.wait_for("message").await;
+            if frame["id"] == id {
+                return frame;
+            }
+        }
+    }
+
     /// The next `error` frame, which must carry `code`; room traffic in between is skipped.
     pub async fn expect_error(&mut self, code: &str) -> Value {
         loop {
@@ -274,13 +290,19 @@ impl Client {
     pub async fn say(&mut self, text: &str) -> String {
         let client_id = ulid::Ulid::new().to_string();
         self.send(json!({"type": "say", "text": text, "client_id": client_id})).await;
+        let mut seen = Vec::new();
         loop {
             let frame = self.next().await;
             if frame["type"] == "ack" {
                 assert_eq!(frame["client_id"], client_id.as_str());
+                // Whatever came before the ack is still news for the test.
+                for f in seen.into_iter().rev() {
+                    self.pending.push_front(f);
+                }
                 return frame["id"].as_str().unwrap().to_owned();
             }
             assert_ne!(frame["type"], "error", "say failed: {frame}");
+            seen.push(frame);
         }
     }
 

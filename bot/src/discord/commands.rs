@@ -5,12 +5,12 @@ use poise::serenity_prelude as serenity;
 use super::{Context, Data, Error};
 
 pub fn all() -> Vec<poise::Command<Data, Error>> {
-    vec![rooms()]
+    use super::moderation as m;
+    vec![m::room(), m::ban(), m::unban(), m::bans(), m::kick(), m::ban_author(), m::delete_everywhere()]
 }
 
-/// List the chat rooms, how full they are, and where each one is mirrored.
-#[poise::command(slash_command, guild_only, default_member_permissions = "MANAGE_MESSAGES", ephemeral)]
-async fn rooms(ctx: Context<'_>) -> Result<(), Error> {
+/// The rooms, how full they are, and where each one is mirrored (`/room list`).
+pub async fn list_rooms(ctx: Context<'_>) -> Result<(), Error> {
     let data = ctx.data();
     let rooms = crate::rooms::list(&data.db).await?;
     let slugs: Vec<protocol::RoomSlug> = rooms.iter().filter_map(|r| protocol::RoomSlug::parse(&r.slug).ok()).collect();
@@ -34,6 +34,7 @@ async fn rooms(ctx: Context<'_>) -> Result<(), Error> {
     ctx.send(
         poise::CreateReply::default()
             .content(text.chars().take(2000).collect::<String>())
+            .ephemeral(true)
             .allowed_mentions(serenity::CreateAllowedMentions::new()),
     )
     .await?;
@@ -48,6 +49,13 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             tracing::error!(command = %ctx.command().name, %error, "command failed");
             let _ =
                 ctx.send(poise::CreateReply::default().content(format!("That failed: {error}")).ephemeral(true)).await;
+        }
+        poise::FrameworkError::CommandCheckFailed { ctx, error, .. } => {
+            if let Some(error) = error {
+                tracing::error!(%error, "permission check failed");
+            }
+            let text = "You may not use this command: it needs Manage Messages or the moderator role.";
+            let _ = ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await;
         }
         poise::FrameworkError::EventHandler { error, event, .. } => {
             tracing::error!(event = %event.snake_case_name(), %error, "Discord event handling failed");

@@ -28,7 +28,9 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
                 staff_edit(data, event.id, content, event.mentions.as_deref().unwrap_or_default()).await?;
             }
         }
-        serenity::FullEvent::MessageDelete { deleted_message_id, .. } => deleted(data, &[*deleted_message_id]).await?,
+        serenity::FullEvent::MessageDelete { deleted_message_id, .. } => {
+            deleted(data, &[*deleted_message_id]).await?;
+        }
         serenity::FullEvent::MessageDeleteBulk { multiple_deleted_messages_ids, .. } => {
             deleted(data, multiple_deleted_messages_ids).await?;
         }
@@ -171,8 +173,9 @@ async fn staff_edit(
     Ok(())
 }
 
-/// A mirrored Discord message was deleted: every web message it carried disappears.
-async fn deleted(data: &Data, ids: &[serenity::MessageId]) -> Result<(), Error> {
+/// A mirrored Discord message was deleted: every web message it carried disappears. Returns
+/// how many web messages were removed (none when they already were).
+pub(crate) async fn deleted(data: &Data, ids: &[serenity::MessageId]) -> Result<usize, Error> {
     let discord_ids: Vec<i64> = ids.iter().filter_map(|id| i64::try_from(id.get()).ok()).collect();
     let rows = message_log::Entity::find()
         .filter(message_log::Column::DiscordMessageId.is_in(discord_ids.clone()))
@@ -180,8 +183,9 @@ async fn deleted(data: &Data, ids: &[serenity::MessageId]) -> Result<(), Error> 
         .all(&data.db)
         .await?;
     if rows.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
+    let removed = rows.len();
     message_log::Entity::update_many()
         .col_expr(message_log::Column::DeletedAt, Expr::value(Utc::now()))
         .filter(message_log::Column::DiscordMessageId.is_in(discord_ids))
@@ -193,7 +197,7 @@ async fn deleted(data: &Data, ids: &[serenity::MessageId]) -> Result<(), Error> 
         data.bus.amend_history(&slug, id, None).await?;
         data.bus.publish(&slug, ServerFrame::Deleted { id }.to_json().into()).await?;
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Give every staff room a channel (under the configured category), now and whenever rooms

@@ -14,6 +14,7 @@ pub mod rest;
 
 mod commands;
 mod events;
+mod moderation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,11 @@ pub struct Data {
     pub bus: Arc<dyn Bus>,
     pub guild: serenity::GuildId,
     pub content_warned: std::sync::atomic::AtomicBool,
+    pub rest: rest::Rest,
+    /// Channel that every moderator action is posted to.
+    pub modlog: Option<u64>,
+    /// Role whose members may moderate besides those with Manage Messages.
+    pub moderator_role: Option<u64>,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -44,6 +50,10 @@ pub struct DiscordConfig {
     pub api_base: Option<String>,
     /// `DISCORD_CATEGORY_ID`: category that room channels are created under.
     pub category: Option<u64>,
+    /// `DISCORD_MODLOG_CHANNEL_ID`: where moderator actions are posted.
+    pub modlog: Option<u64>,
+    /// `DISCORD_MODERATOR_ROLE_ID`: members with this role may moderate too.
+    pub moderator_role: Option<u64>,
     pub mirror: MirrorConfig,
 }
 
@@ -54,6 +64,8 @@ impl std::fmt::Debug for DiscordConfig {
             .field("guild", &self.guild)
             .field("api_base", &self.api_base)
             .field("category", &self.category)
+            .field("modlog", &self.modlog)
+            .field("moderator_role", &self.moderator_role)
             .field("mirror", &self.mirror)
             .finish()
     }
@@ -104,13 +116,21 @@ impl Discord {
     /// Connect and serve until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), DiscordError> {
         let Self { mirror, rest, config, db, bus } = self;
-        let channels = tokio::spawn(events::keep_channels(db.clone(), rest, config.clone(), mirror.clone()));
+        let channels = tokio::spawn(events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()));
         let mut http = serenity::HttpBuilder::new(&config.token);
         if let Some(base) = &config.api_base {
             http = http.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
         }
         let guild = serenity::GuildId::new(config.guild);
-        let data = Data { db, bus, guild, content_warned: std::sync::atomic::AtomicBool::new(false) };
+        let data = Data {
+            db,
+            bus,
+            guild,
+            content_warned: std::sync::atomic::AtomicBool::new(false),
+            rest,
+            modlog: config.modlog,
+            moderator_role: config.moderator_role,
+        };
         let framework = poise::Framework::builder()
             .options(poise::FrameworkOptions {
                 commands: commands::all(),

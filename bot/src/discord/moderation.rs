@@ -1,0 +1,425 @@
+//! Moderator commands: bans, kicks, deletions, rooms. Each is restricted twice: Discord hides it
+//! from members without Manage Messages (`default_member_permissions`), and the bot re-checks
+//! the member (that permission, Administrator, or the configured moderator role) before acting.
+//! Every action is written to the audit log and posted to the mod-log channel; every answer is
+//! ephemeral and says exactly what happened. Staff never see a raw IP: authors are named by
+//! their IP tag.
+
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+use protocol::{ControlEvent, RoomSlug};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{Context, Error, events};
+use crate::bans::{self, Scope, Target};
+use crate::entities::message_log;
+use crate::{audit, rooms};
+
+/// Who acts, for the audit log.
+fn actor(ctx: Context<'_>) -> String {
+    format!("discord:{} ({})", ctx.author().id, ctx.author().name)
+}
+
+async fn is_admin(ctx: Context<'_>) -> bool {
+    ctx.author_member().await.and_then(|m| m.permissions).is_some_and(|p| p.administrator())
+}
+
+/// The server-side permission check behind every command.
+pub async fn moderator(ctx: Context<'_>) -> Result<bool, Error> {
+    let Some(member) = ctx.author_member().await else { return Ok(false) };
+    if member.permissions.is_some_and(|p| p.manage_messages() || p.administrator()) {
+        return Ok(true);
+    }
+    Ok(ctx.data().moderator_role.is_some_and(|role| member.roles.contains(&serenity::RoleId::new(role))))
+}
+
+async fn reply(ctx: Context<'_>, text: impl Into<String>) -> Result<(), Error> {
+    let text: String = text.into();
+    ctx.send(
+        poise::CreateReply::default()
+            .content(text.chars().take(2000).collect::<String>())
+            .ephemeral(true)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Audit log plus mod-log channel.
+async fn record(ctx: Context<'_>, action: &str, target: &str, details: &str) -> Result<(), Error> {
+    let data = ctx.data();
+    let who = actor(ctx);
+    audit::record(&data.db, &who, action, target, details).await?;
+    if let Some(channel) = data.modlog {
+        let body = serde_json::json!({
+            "embeds": [{
+                "title": format!("{action}: {target}").chars().take(256).collect::<String>(),
+                "description": details.chars().take(4000).collect::<String>(),
+                "footer": {"text": who.chars().take(200).collect::<String>()},
+                "timestamp": chrono::Utc::now().to_rfc3339(),
+            }],
+            "allowed_mentions": {"parse": []},
+        });
+        if let Err(e) = data.rest.create_message(channel, &body).await {
+            tracing::warn!(error = %e, "cannot post to the mod-log channel");
+        }
+    }
+    Ok(())
+}
+
+/// The web authors a mirrored Discord message carries: (nickname, tag, address).
+async fn authors_of(ctx: Context<'_>, message: serenity::MessageId) -> Result<Vec<(String, String, String)>, Error> {
+    let rows = message_log::Entity::find()
+        .filter(message_log::Column::DiscordMessageId.eq(i64::try_from(message.get())?))
+        .filter(message_log::Column::Staff.eq(false))
+        .all(&ctx.data().db)
+        .await?;
+    let mut authors: Vec<(String, String, String)> =
+        rows.into_iter().map(|r| (r.nickname, r.ip_tag.unwrap_or_default().chars().take(8).collect(), r.ip)).collect();
+    authors.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    authors.dedup_by(|a, b| a.1 == b.1);
+    Ok(authors)
+}
+
+/// Ask which author (a select menu of nickname + tag) when a message carries several.
+async fn pick_author(
+    ctx: Context<'_>,
+    authors: Vec<(String, String, String)>,
+) -> Result<Option<(String, String, String)>, Error> {
+    if authors.len() <= 1 {
+        return Ok(authors.into_iter().next());
+    }
+    let id = format!("pick-{}", ctx.id());
+    let options: Vec<serenity::CreateSelectMenuOption> = authors
+        .iter()
+        .take(25)
+        .map(|(nick, tag, _)| serenity::CreateSelectMenuOption::new(format!("{nick} ({tag})"), tag.clone()))
+        .collect();
+    let menu = serenity::CreateSelectMenu::new(&id, serenity::CreateSelectMenuKind::String { options })
+        .placeholder("Which author?");
+    ctx.send(
+        poise::CreateReply::default()
+            .content("This Discord message carries several web authors. Which one?")
+            .components(vec![serenity::CreateActionRow::SelectMenu(menu)])
+            .ephemeral(true),
+    )
+    .await?;
+    let filter_id = id.clone();
+    let Some(choice) = serenity::ComponentInteractionCollector::new(ctx.serenity_context())
+        .filter(move |i| i.data.custom_id == filter_id)
+        .timeout(Duration::from_secs(120))
+        .await
+    else {
+        return Ok(None);
+    };
+    choice.create_response(ctx, serenity::CreateInteractionResponse::Acknowledge).await?;
+    let picked = match &choice.data.kind {
+        serenity::ComponentInteractionDataKind::StringSelect { values } => values.first().cloned(),
+        _ => None,
+    };
+    Ok(picked.and_then(|tag| authors.into_iter().find(|a| a.1 == tag)))
+}
+
+/// Ban one web author (by the address behind their tag) and report it.
+async fn ban_author_of(
+    ctx: Context<'_>,
+    author: (String, String, String),
+    duration: Option<Duration>,
+    scope: Option<Scope>,
+    reason: &str,
+) -> Result<(), Error> {
+    let (nick, tag, ip) = author;
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| "the author's address was already erased (retention)")?;
+    let network = scope.unwrap_or(Scope::default_for(ip)).network(ip);
+    apply_ban(ctx, &[network], Some(&tag), &format!("{nick} (tag {tag})"), duration, reason).await
+}
+
+async fn apply_ban(
+    ctx: Context<'_>,
+    networks: &[ipnet::IpNet],
+    tag: Option<&str>,
+    shown: &str,
+    duration: Option<Duration>,
+    reason: &str,
+) -> Result<(), Error> {
+    let data = ctx.data();
+    let made = bans::add(&data.db, networks, tag, reason, &actor(ctx), duration).await?;
+    bans::publish_active(&data.db, data.bus.as_ref()).await?;
+    let until = duration.map_or_else(|| "until lifted".to_owned(), |d| format!("for {}", humanize(d)));
+    let ids: Vec<String> = made.iter().map(|b| format!("#{}", b.id)).collect();
+    let details =
+        format!("{until}; reason: {}; ban {}", if reason.is_empty() { "none" } else { reason }, ids.join(", "));
+    record(ctx, "ban", shown, &details).await?;
+    reply(ctx, format!("Banned {shown} {until} (ban {}). Their open connections were closed.", ids.join(", "))).await
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// How much a ban covers.
+#[derive(Debug, poise::ChoiceParameter)]
+pub enum BanScope {
+    #[name = "ip"]
+    Ip,
+    #[name = "subnet"]
+    Subnet,
+}
+
+impl From<BanScope> for Scope {
+    fn from(s: BanScope) -> Self {
+        match s {
+            BanScope::Ip => Scope::Ip,
+            BanScope::Subnet => Scope::Subnet,
+        }
+    }
+}
+
+/// The message id in a message link or a bare id.
+fn message_id(target: &str) -> Option<serenity::MessageId> {
+    let last = target.trim().rsplit('/').next()?;
+    let looks_like_link = target.contains("discord.com/channels/") || target.chars().all(|c| c.is_ascii_digit());
+    if !looks_like_link || last.len() < 15 {
+        return None;
+    }
+    last.parse::<u64>().ok().filter(|id| *id > 0).map(serenity::MessageId::new)
+}
+
+/// Ban a message's web author (link or id), an IP tag, or (admins) an IP or CIDR.
+#[poise::command(
+    slash_command,
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn ban(
+    ctx: Context<'_>,
+    #[description = "A mirrored message (link or id), an IP tag, or an IP/CIDR (administrators)"] target: String,
+    #[description = "How long, e.g. 30m, 2h, 7d (default: until lifted)"] duration: Option<String>,
+    #[description = "ip (the address) or subnet (its /24 or /64)"] scope: Option<BanScope>,
+    #[description = "Shown to the banned person"] reason: Option<String>,
+) -> Result<(), Error> {
+    let duration = duration.as_deref().map(bans::parse_duration).transpose()?;
+    let scope = scope.map(Scope::from);
+    let reason = reason.unwrap_or_default();
+    if let Some(message) = message_id(&target) {
+        let authors = authors_of(ctx, message).await?;
+        if authors.is_empty() {
+            return reply(ctx, "That message is not a mirrored web message.").await;
+        }
+        let Some(author) = pick_author(ctx, authors).await? else {
+            return reply(ctx, "No author chosen; nobody was banned.").await;
+        };
+        return ban_author_of(ctx, author, duration, scope, &reason).await;
+    }
+    let parsed = Target::parse(&target)?;
+    let (tag, shown) = match &parsed {
+        Target::Tag(tag) => (Some(tag.clone()), format!("tag {tag}")),
+        Target::Ip(_) | Target::Network(_) => {
+            if !is_admin(ctx).await {
+                return reply(ctx, "Only administrators may ban by IP address or network; use the IP tag instead.")
+                    .await;
+            }
+            (None, target.trim().to_owned())
+        }
+    };
+    let networks = bans::resolve(&ctx.data().db, &parsed, scope).await?;
+    apply_ban(ctx, &networks, tag.as_deref(), &shown, duration, &reason).await
+}
+
+/// Lift a ban by its number.
+#[poise::command(
+    slash_command,
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn unban(ctx: Context<'_>, #[description = "The ban's number, from /bans"] id: i64) -> Result<(), Error> {
+    let data = ctx.data();
+    bans::lift(&data.db, id, &actor(ctx)).await?;
+    bans::publish_active(&data.db, data.bus.as_ref()).await?;
+    record(ctx, "unban", &format!("ban #{id}"), "lifted").await?;
+    reply(ctx, format!("Lifted ban #{id}.")).await
+}
+
+/// List bans (active ones, or all).
+#[poise::command(
+    slash_command,
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn bans(
+    ctx: Context<'_>,
+    #[description = "Include lifted and expired bans"] all: Option<bool>,
+) -> Result<(), Error> {
+    let list = bans::list(&ctx.data().db, all.unwrap_or(false)).await?;
+    if list.is_empty() {
+        return reply(ctx, "No bans.").await;
+    }
+    let lines: Vec<String> = list
+        .iter()
+        .take(30)
+        .map(|b| {
+            let what = b.ip_tag.as_ref().map_or_else(|| "an address/network ban".to_owned(), |t| format!("tag {t}"));
+            let until =
+                b.expires_at.map_or_else(|| "permanent".to_owned(), |e| format!("until <t:{}:f>", e.timestamp()));
+            let state = if bans::is_active(b) { "" } else { " (inactive)" };
+            format!(
+                "#{} {what}, {until}, by {}: {}{state}",
+                b.id,
+                b.moderator,
+                if b.reason.is_empty() { "-" } else { &b.reason }
+            )
+        })
+        .collect();
+    reply(ctx, lines.join("\n")).await
+}
+
+/// Remove someone from a room (they may come back; use /ban to keep them out).
+#[poise::command(
+    slash_command,
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn kick(
+    ctx: Context<'_>,
+    #[description = "Room name"] room: String,
+    #[description = "Nickname in that room"] nick: String,
+    #[description = "Shown to the person"] reason: Option<String>,
+) -> Result<(), Error> {
+    let data = ctx.data();
+    let slug = RoomSlug::parse(&room)?;
+    let members = data.bus.members(&slug).await?;
+    let key = protocol::input::fold(nick.trim());
+    let Some(found) = members.into_iter().find(|m| protocol::input::fold(m) == key) else {
+        return reply(ctx, format!("Nobody called {nick} is in {room}.")).await;
+    };
+    let reason = reason.unwrap_or_else(|| "removed by a moderator".to_owned());
+    data.bus.publish_control(&ControlEvent::Kick { room: slug, nick: found.clone(), reason: reason.clone() }).await?;
+    record(ctx, "kick", &format!("{found} in {room}"), &reason).await?;
+    reply(ctx, format!("Kicked {found} from {room}.")).await
+}
+
+/// Ban the web author of this message (asks which one when it carries several).
+#[poise::command(
+    context_menu_command = "Ban author",
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn ban_author(ctx: Context<'_>, message: serenity::Message) -> Result<(), Error> {
+    let authors = authors_of(ctx, message.id).await?;
+    if authors.is_empty() {
+        return reply(ctx, "That message is not a mirrored web message.").await;
+    }
+    let Some(author) = pick_author(ctx, authors).await? else {
+        return reply(ctx, "No author chosen; nobody was banned.").await;
+    };
+    ban_author_of(ctx, author, None, None, "").await
+}
+
+/// Delete this message here and every web message it carries, for every web user.
+#[poise::command(
+    context_menu_command = "Delete everywhere",
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn delete_everywhere(ctx: Context<'_>, message: serenity::Message) -> Result<(), Error> {
+    let removed = events::deleted(ctx.data(), &[message.id]).await?;
+    if let Err(e) = message.delete(ctx).await {
+        tracing::warn!(error = %e, "cannot delete the Discord message");
+    }
+    record(ctx, "delete", &format!("Discord message {}", message.id), &format!("{removed} web messages removed"))
+        .await?;
+    reply(ctx, format!("Deleted: {removed} web messages removed for everyone.")).await
+}
+
+/// Manage chat rooms.
+#[poise::command(
+    slash_command,
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator",
+    subcommands("room_create", "room_edit", "room_delete", "room_list")
+)]
+pub async fn room(_ctx: Context<'_>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Create a room (its Discord channel follows within seconds).
+#[poise::command(slash_command, rename = "create", ephemeral, check = "moderator")]
+async fn room_create(
+    ctx: Context<'_>,
+    #[description = "Name in URLs: 2-32 of a-z, 0-9, -"] slug: String,
+    #[description = "Most people at once"] capacity: u32,
+    #[description = "Title shown to visitors"] title: Option<String>,
+    #[description = "One-line topic"] topic: Option<String>,
+) -> Result<(), Error> {
+    let slug = RoomSlug::parse(&slug)?;
+    let room = rooms::add(&ctx.data().db, rooms::NewRoom { slug, capacity, title, topic, listed: true }).await?;
+    record(ctx, "room_create", &room.slug, &format!("capacity {}", room.capacity)).await?;
+    reply(
+        ctx,
+        format!(
+            "Created room {} ({}, capacity {}). Its channel appears within seconds.",
+            room.slug, room.title, room.capacity
+        ),
+    )
+    .await
+}
+
+/// Change a room: capacity, title, topic, lock, slowmode, listing.
+#[poise::command(slash_command, rename = "edit", ephemeral, check = "moderator")]
+#[allow(clippy::too_many_arguments)]
+async fn room_edit(
+    ctx: Context<'_>,
+    #[description = "Room name"] slug: String,
+    #[description = "Most people at once"] capacity: Option<u32>,
+    #[description = "Title"] title: Option<String>,
+    #[description = "Topic"] topic: Option<String>,
+    #[description = "Refuse joins and messages"] locked: Option<bool>,
+    #[description = "Seconds between two messages of one person (0 = off)"] slowmode: Option<u32>,
+    #[description = "Show in the public room list"] listed: Option<bool>,
+) -> Result<(), Error> {
+    let slug = RoomSlug::parse(&slug)?;
+    let patch = rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
+    let room = rooms::edit(&ctx.data().db, &slug, patch).await?;
+    let details = format!(
+        "capacity {}, locked {}, slowmode {} s, listed {}",
+        room.capacity, room.locked, room.slowmode_secs, room.listed
+    );
+    record(ctx, "room_edit", &room.slug, &details).await?;
+    reply(ctx, format!("Updated {}: {details}. Gateways apply it within seconds.", room.slug)).await
+}
+
+/// Delete a room; people in it are sent back to the room list.
+#[poise::command(slash_command, rename = "delete", ephemeral, check = "moderator")]
+async fn room_delete(ctx: Context<'_>, #[description = "Room name"] slug: String) -> Result<(), Error> {
+    let slug = RoomSlug::parse(&slug)?;
+    rooms::remove(&ctx.data().db, &slug).await?;
+    record(ctx, "room_delete", slug.as_str(), "").await?;
+    reply(ctx, format!("Deleted room {slug}.")).await
+}
+
+/// List the rooms, how full they are, and where each is mirrored.
+#[poise::command(slash_command, rename = "list", ephemeral, check = "moderator")]
+async fn room_list(ctx: Context<'_>) -> Result<(), Error> {
+    super::commands::list_rooms(ctx).await
+}
