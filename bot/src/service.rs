@@ -202,9 +202,11 @@ impl Consumer {
             .collect();
         if let Err(e) = message_log::record(&self.db, &messages, &self.tagger).await {
             tracing::error!(error = %e, messages = messages.len(), "cannot write the message log; will retry");
+            metrics::counter!("chat_log_failures_total").increment(1);
             tokio::time::sleep(Duration::from_secs(1)).await;
             return;
         }
+        metrics::counter!("chat_messages_logged_total").increment(messages.len() as u64);
         if let Some(mirror) = &self.mirror {
             let jobs = entries.into_iter().zip(messages).map(|(e, message)| Job { entry_id: e.id, message }).collect();
             mirror.submit(jobs);

@@ -31,6 +31,7 @@ pub fn router(state: Arc<State>) -> Router {
         .push(Router::with_path("healthz").get(Healthz).head(Healthz))
         .push(Router::with_path("readyz").get(Readyz(state.clone())))
         .push(Router::with_path("api/rooms").get(RoomList(state.clone())))
+        .push(Router::with_path("metrics").get(Metrics))
         .push(Router::with_path("ws").goal(WsUpgrade(state)))
         .push(
             Router::with_path("{**path}")
@@ -71,6 +72,17 @@ struct Healthz;
 impl Handler for Healthz {
     async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
         res.render(Text::Plain("ok"));
+    }
+}
+
+struct Metrics;
+
+#[async_trait]
+impl Handler for Metrics {
+    async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        let body = crate::telemetry::handle().map(|h| h.render()).unwrap_or_default();
+        res.add_header("content-type", "text/plain; version=0.0.4", true).ok();
+        res.render(body);
     }
 }
 
@@ -158,11 +170,13 @@ impl Handler for WsUpgrade {
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
         let ip = client_ip(peer, header("x-forwarded-for"), &state.config.trusted_proxies);
         if !origin_allowed(header("origin"), header("host"), state.config.allowed_origins.as_deref()) {
+            crate::telemetry::refused("bad_origin");
             res.status_code(StatusCode::FORBIDDEN);
             res.render(Json(Refusal { code: "bad_origin", message: "this page may not open the chat" }));
             return;
         }
         if let Some(ban) = state.bans.check(ip) {
+            crate::telemetry::refused("banned");
             res.status_code(StatusCode::FORBIDDEN);
             let message = if ban.reason.is_empty() {
                 "You are banned.".to_owned()
@@ -173,6 +187,7 @@ impl Handler for WsUpgrade {
             return;
         }
         let Some(slot) = state.sockets.reserve(ip, state.config.max_connections_per_ip) else {
+            crate::telemetry::refused("too_many_connections");
             res.status_code(StatusCode::TOO_MANY_REQUESTS);
             res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
             return;

@@ -58,6 +58,7 @@ impl ConnHandle {
         match self.tx.try_send(frame) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::counter!("chat_slow_readers_total").increment(1);
                 tracing::info!(conn = self.id, "closing a socket that reads too slowly");
                 self.close(close::POLICY, "too slow to keep up", false);
             }
@@ -101,7 +102,9 @@ impl Members {
     }
 
     fn deliver(&self, frame: &Utf8Bytes) {
-        for member in self.lock().values_mut() {
+        let mut members = self.lock();
+        metrics::counter!("chat_frames_delivered_total").increment(members.len() as u64);
+        for member in members.values_mut() {
             match &mut member.pending {
                 Some(pending) => pending.push(frame.clone()),
                 None => member.handle.send(frame.clone()),
@@ -150,10 +153,12 @@ impl Hub {
                 let feed = bus.subscribe_room(room).await?;
                 let members = Arc::new(Members::default());
                 let forwarder = tokio::spawn(forward(feed, members.clone()));
+                metrics::gauge!("chat_rooms_local").increment(1.0);
                 rooms.entry(room.clone()).or_insert(LocalRoom { members, forwarder })
             }
         };
         local.members.lock().insert(handle.id, Member { handle, key: key.to_owned(), pending: Some(Vec::new()) });
+        metrics::gauge!("chat_members").increment(1.0);
         Ok(local.members.clone())
     }
 
@@ -163,11 +168,14 @@ impl Hub {
         if let Some(local) = rooms.get(room) {
             let empty = {
                 let mut members = local.members.lock();
-                members.remove(&conn);
+                if members.remove(&conn).is_some() {
+                    metrics::gauge!("chat_members").decrement(1.0);
+                }
                 members.is_empty()
             };
             if empty && let Some(local) = rooms.remove(room) {
                 local.forwarder.abort();
+                metrics::gauge!("chat_rooms_local").decrement(1.0);
             }
         }
     }

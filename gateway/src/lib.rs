@@ -21,6 +21,7 @@ mod hub;
 mod ratelimit;
 mod site;
 mod sockets;
+pub mod telemetry;
 mod ws;
 
 use std::future::Future;
@@ -90,6 +91,7 @@ pub(crate) struct ConnectionCount {
 impl ConnectionCount {
     pub fn enter(self: &Arc<Self>) -> ConnectionGuard {
         self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        metrics::gauge!("chat_connections").increment(1.0);
         ConnectionGuard(self.clone())
     }
 
@@ -109,6 +111,7 @@ pub(crate) struct ConnectionGuard(Arc<ConnectionCount>);
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
+        metrics::gauge!("chat_connections").decrement(1.0);
         if self.0.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
             self.0.zero.notify_waiters();
         }
@@ -182,6 +185,7 @@ impl Application {
     /// (clients reconnect elsewhere or later) and this returns once they are gone, so nothing
     /// is accepted after it returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        telemetry::handle();
         let router = http::router(self.state.clone());
         let server = Server::new(self.acceptor);
         let handle = server.handle();

@@ -251,6 +251,7 @@ impl Conn {
         client_id: Option<String>,
         retry_after: Option<Duration>,
     ) {
+        crate::telemetry::refused(code.as_str());
         self.handle.send_frame(&ServerFrame::Error {
             code,
             message: message.into(),
@@ -481,6 +482,7 @@ impl Conn {
         if let Err(e) = self.state.bus.publish(&room.slug, encode(&ServerFrame::Message(message))).await {
             tracing::error!(error = %e, "cannot fan a message out");
         }
+        metrics::counter!("chat_messages_in_total").increment(1);
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
     }
 

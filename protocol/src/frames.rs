@@ -138,6 +138,30 @@ impl ServerFrame {
     }
 }
 
+impl ErrorCode {
+    /// The code as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadFrame => "bad_frame",
+            Self::UnknownType => "unknown_type",
+            Self::InvalidNick => "invalid_nick",
+            Self::NickTaken => "nick_taken",
+            Self::UnknownRoom => "unknown_room",
+            Self::RoomFull => "room_full",
+            Self::RoomLocked => "room_locked",
+            Self::NotInRoom => "not_in_room",
+            Self::EmptyMessage => "empty_message",
+            Self::TooLong => "too_long",
+            Self::RateLimited => "rate_limited",
+            Self::Slowmode => "slowmode",
+            Self::Filtered => "filtered",
+            Self::TooManyRooms => "too_many_rooms",
+            Self::Banned => "banned",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
 /// Stable, snake_case error codes (DESIGN.md lists them; extend, never rename).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,6 +196,13 @@ mod tests {
         assert_eq!(f, ClientFrame::Typing {});
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"join","room":"x"}"#).is_err());
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"say","text":5}"#).is_err());
+    }
+
+    #[test]
+    fn error_code_names_match_the_wire() {
+        for code in [ErrorCode::BadFrame, ErrorCode::RoomFull, ErrorCode::TooManyRooms, ErrorCode::Unavailable] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
     }
 
     #[test]

@@ -99,3 +99,22 @@ async fn a_graceful_stop_closes_sockets_with_1001_and_logs_every_accepted_messag
     assert_eq!(row.try_get::<i64>("", "n").unwrap(), 20, "every acknowledged message is in the log");
     drop(dir);
 }
+
+#[tokio::test]
+async fn metrics_count_connections_messages_and_refusals() {
+    let app = spawn_app().await;
+    let (mut c, _) = app.joined("lobby", "Counted").await;
+    c.say("one").await;
+    c.send(serde_json::json!({"type": "dance"})).await;
+    c.expect_error("unknown_type").await;
+    let (status, headers, body) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(headers["content-type"].starts_with("text/plain"));
+    // One recorder serves the whole test process, so check presence and at-least values.
+    for name in ["chat_connections", "chat_messages_in_total", "chat_frames_delivered_total", "chat_members"] {
+        assert!(body.lines().any(|l| l.starts_with(name)), "{name} missing:\n{body}");
+    }
+    let refusals =
+        body.lines().find(|l| l.starts_with("chat_refusals_total{code=\"unknown_type\"}")).expect("refusals by code");
+    assert!(refusals.split_whitespace().last().unwrap().parse::<f64>().unwrap() >= 1.0);
+}

@@ -158,6 +158,7 @@ impl Mirror {
             if !in_flight.insert(job.entry_id.clone()) {
                 continue;
             }
+            metrics::gauge!("chat_mirror_backlog").increment(1.0);
             let room = job.message.message.room.clone();
             let sender = workers.entry(room.clone()).or_insert_with(|| {
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -203,7 +204,9 @@ impl Inner {
         }
         let mut in_flight = lock(&self.in_flight);
         for id in &ids {
-            in_flight.remove(id);
+            if in_flight.remove(id) {
+                metrics::gauge!("chat_mirror_backlog").decrement(1.0);
+            }
         }
     }
 }
@@ -315,6 +318,8 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
     let member_ids: HashSet<&str> = batch_rows.iter().map(|r| r.id.as_str()).collect();
     match inner.rest.create_message(channel, &body).await {
         Ok(Posted::Ok { message_id, pacing }) => {
+            metrics::counter!("chat_discord_requests_total", "outcome" => "ok").increment(1);
+            metrics::counter!("chat_mirrored_total").increment(batch_rows.len() as u64);
             let discord_id = i64::try_from(message_id).unwrap_or_default();
             message_log::Entity::update_many()
                 .col_expr(message_log::Column::DiscordMessageId, Expr::value(discord_id))
@@ -327,10 +332,12 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
             Ok(pacing.pause())
         }
         Ok(Posted::RateLimited { retry_after, global }) => {
+            metrics::counter!("chat_discord_requests_total", "outcome" => "rate_limited").increment(1);
             tracing::warn!(channel, ?retry_after, global, "Discord rate limit hit; retrying the same batch");
             Err(retry_after)
         }
         Ok(Posted::Refused { status: status @ (401 | 403), body }) => {
+            metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
             tracing::error!(
                 channel,
                 status,
@@ -340,11 +347,13 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
             Err(Duration::from_secs(30))
         }
         Ok(Posted::Refused { status: 404, body }) => {
+            metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
             tracing::error!(channel, %body, "the room's Discord channel is gone; messages stay in the log only");
             inner.channels.invalidate_all();
             Err(Duration::from_secs(5))
         }
         Ok(Posted::Refused { status, body }) => {
+            metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
             tracing::error!(channel, status, %body, messages = batch_rows.len(), "Discord refused a batch; it is kept in the log only");
             message_log::Entity::update_many()
                 .col_expr(message_log::Column::DiscordBatch, Expr::value(SKIPPED))
@@ -357,6 +366,7 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
             Ok(Duration::ZERO)
         }
         Err(e) => {
+            metrics::counter!("chat_discord_requests_total", "outcome" => "failed").increment(1);
             tracing::warn!(channel, error = %e, "cannot post to Discord; retrying");
             Err(Duration::from_secs(2))
         }
@@ -392,6 +402,7 @@ async fn skip_ahead(inner: &Inner, channel: u64, room: &str, jobs: &[Job]) {
         last.id,
     );
     tracing::warn!(%room, skipped = jobs.len(), from = %first.id, to = %last.id, "mirror lag exceeded; skipping ahead");
+    metrics::counter!("chat_mirror_skipped_total").increment(jobs.len() as u64);
     let ids: Vec<String> = jobs.iter().map(|j| j.message.message.id.to_string()).collect();
     let marked = message_log::Entity::update_many()
         .col_expr(message_log::Column::DiscordBatch, Expr::value(SKIPPED))
