@@ -436,3 +436,62 @@ async fn moderator_commands_create_rooms_kick_lock_and_refuse_members_without_pe
     assert_eq!(actions, ["room_create", "kick", "room_edit"]);
     assert!(rows.iter().all(|r| r.try_get::<String>("", "actor").unwrap().starts_with("discord:")));
 }
+
+#[tokio::test]
+async fn lookup_shows_a_tags_messages_without_the_address_and_purge_removes_them_everywhere() {
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let mut env = discord_env(&fake);
+    env.push(("TRUSTED_PROXIES".to_owned(), "127.0.0.1".to_owned()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let app = spawn_app_with(&pairs).await;
+    let channel = channel_for(&fake, "lobby").await;
+    connected(&fake).await;
+    let mut troll = Client::connect_from(app.addr, "203.0.113.66").await.unwrap();
+    troll.join("lobby", "Troll").await;
+    let mut reader = Client::connect_from(app.addr, "198.51.100.66").await.unwrap();
+    reader.join("lobby", "Reader").await;
+    let mut ids = Vec::new();
+    for text in ["first insult", "second insult"] {
+        ids.push(troll.say(text).await);
+    }
+    // Wait until both are in Discord and mapped.
+    let db = app.db().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let tag: String = loop {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT ip_tag FROM message_log WHERE id = '{}' AND discord_message_id IS NOT NULL", ids[1]),
+            ))
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            break row.try_get::<String>("", "ip_tag").unwrap()[..8].to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never mirrored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let staff = fake.staff_user();
+    let (interaction, _) =
+        fake.inject_slash_command(&staff, channel, "lookup", json!([{"name": "tag", "type": 3, "value": tag}]));
+    let answer = answer_of(&fake, interaction).await;
+    assert!(answer.contains("Troll") && answer.contains("second insult"), "{answer}");
+    assert!(!answer.contains("203.0.113.66"), "no raw IP: {answer}");
+
+    let (interaction, _) =
+        fake.inject_slash_command(&staff, channel, "purge", json!([{"name": "tag", "type": 3, "value": tag}]));
+    let answer = answer_of(&fake, interaction).await;
+    assert!(answer.contains("2 web messages"), "{answer}");
+    let mut gone = Vec::new();
+    while gone.len() < 2 {
+        gone.push(reader.wait_for("deleted").await["id"].as_str().unwrap().to_owned());
+    }
+    gone.sort();
+    ids.sort();
+    assert_eq!(gone, ids);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while fake.messages_in(channel).iter().any(|m| m.to_string().contains("insult")) {
+        assert!(tokio::time::Instant::now() < deadline, "the Discord copies were not deleted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -6,7 +6,17 @@ use super::{Context, Data, Error};
 
 pub fn all() -> Vec<poise::Command<Data, Error>> {
     use super::moderation as m;
-    vec![m::room(), m::ban(), m::unban(), m::bans(), m::kick(), m::ban_author(), m::delete_everywhere()]
+    vec![
+        m::room(),
+        m::ban(),
+        m::unban(),
+        m::bans(),
+        m::kick(),
+        m::lookup(),
+        m::purge(),
+        m::ban_author(),
+        m::delete_everywhere(),
+    ]
 }
 
 /// The rooms, how full they are, and where each one is mirrored (`/room list`).

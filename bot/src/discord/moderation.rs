@@ -423,3 +423,128 @@ async fn room_delete(ctx: Context<'_>, #[description = "Room name"] slug: String
 async fn room_list(ctx: Context<'_>) -> Result<(), Error> {
     super::commands::list_rooms(ctx).await
 }
+
+fn tag_of(raw: &str) -> Result<String, Error> {
+    match Target::parse(raw)? {
+        Target::Tag(tag) => Ok(tag),
+        _ => Err("give an 8-character IP tag, as shown in embed footers".into()),
+    }
+}
+
+/// Recent messages and rooms of an IP tag.
+#[poise::command(
+    slash_command,
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn lookup(
+    ctx: Context<'_>,
+    #[description = "An IP tag from an embed footer"] tag: String,
+) -> Result<(), Error> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let tag = tag_of(&tag)?;
+    let rows = message_log::Entity::find()
+        .filter(message_log::Column::IpTag.starts_with(tag.as_str()))
+        .order_by_desc(message_log::Column::SentAt)
+        .limit(15)
+        .all(&ctx.data().db)
+        .await?;
+    if rows.is_empty() {
+        return reply(ctx, format!("No messages from tag {tag}.")).await;
+    }
+    let mut rooms: Vec<&str> = rows.iter().map(|r| r.room.as_str()).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let mut lines = vec![format!("Tag {tag}: rooms {}; latest messages:", rooms.join(", "))];
+    for r in rows.iter().rev() {
+        let text: String = r.text.chars().take(120).collect();
+        let gone = if r.deleted_at.is_some() { " (deleted)" } else { "" };
+        lines.push(format!(
+            "<t:{}:t> #{} **{}**: {}{gone}",
+            r.sent_at.timestamp(),
+            r.room,
+            r.nickname.replace('*', ""),
+            text.replace('`', "'")
+        ));
+    }
+    reply(ctx, lines.join("\n")).await
+}
+
+/// Delete an IP tag's recent messages everywhere (web rooms and Discord).
+#[poise::command(
+    slash_command,
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn purge(
+    ctx: Context<'_>,
+    #[description = "An IP tag from an embed footer"] tag: String,
+    #[description = "How far back, in minutes (default 60)"] minutes: Option<u32>,
+) -> Result<(), Error> {
+    use sea_orm::sea_query::Expr;
+    let data = ctx.data();
+    let tag = tag_of(&tag)?;
+    let minutes = minutes.unwrap_or(60).clamp(1, 7 * 24 * 60);
+    let since = chrono::Utc::now() - chrono::Duration::minutes(i64::from(minutes));
+    let rows = message_log::Entity::find()
+        .filter(message_log::Column::IpTag.starts_with(tag.as_str()))
+        .filter(message_log::Column::SentAt.gt(since))
+        .filter(message_log::Column::DeletedAt.is_null())
+        .all(&data.db)
+        .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    message_log::Entity::update_many()
+        .col_expr(message_log::Column::DeletedAt, Expr::value(chrono::Utc::now()))
+        .filter(message_log::Column::Id.is_in(ids))
+        .exec(&data.db)
+        .await?;
+    for row in &rows {
+        let slug = RoomSlug::parse(&row.room)?;
+        let id: ulid::Ulid = row.id.parse()?;
+        data.bus.amend_history(&slug, id, None).await?;
+        data.bus.publish(&slug, protocol::ServerFrame::Deleted { id }.to_json().into()).await?;
+    }
+    // Discord messages that carried only purged messages go too.
+    let mut carriers: Vec<(i64, String)> =
+        rows.iter().filter_map(|r| r.discord_message_id.map(|d| (d, r.room.clone()))).collect();
+    carriers.sort();
+    carriers.dedup();
+    let mut removed_in_discord = 0;
+    for (discord_id, room) in carriers {
+        let still_shown = message_log::Entity::find()
+            .filter(message_log::Column::DiscordMessageId.eq(discord_id))
+            .filter(message_log::Column::DeletedAt.is_null())
+            .one(&data.db)
+            .await?
+            .is_some();
+        let channel = rooms::list(&data.db)
+            .await?
+            .into_iter()
+            .find(|r| r.slug == room)
+            .and_then(|r| r.discord_thread_id.or(r.discord_channel_id));
+        if let (false, Some(channel)) = (still_shown, channel) {
+            let deleted = ctx
+                .http()
+                .delete_message(
+                    serenity::ChannelId::new(u64::try_from(channel)?),
+                    serenity::MessageId::new(u64::try_from(discord_id)?),
+                    Some("purged by a moderator"),
+                )
+                .await;
+            match deleted {
+                Ok(()) => removed_in_discord += 1,
+                Err(e) => tracing::warn!(error = %e, "cannot delete a purged message in Discord"),
+            }
+        }
+    }
+    let details = format!(
+        "{} web messages of the last {minutes} min removed; {removed_in_discord} Discord messages deleted",
+        rows.len()
+    );
+    record(ctx, "purge", &format!("tag {tag}"), &details).await?;
+    reply(ctx, format!("Purged tag {tag}: {details}.")).await
+}
