@@ -380,6 +380,20 @@ async fn moderator_commands_create_rooms_kick_lock_and_refuse_members_without_pe
     assert!(answer_of(&fake, interaction).await.contains("may not use this command"));
 
     let staff = fake.staff_user();
+    // Room names autocomplete.
+    let options = json!([{"name": "room", "type": 3, "value": "lo", "focused": true}]);
+    let (interaction, _) = fake.inject_autocomplete(&staff, lobby, "kick", options);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let answers = fake.interaction_responses(interaction);
+        if let Some(a) = answers.first() {
+            assert_eq!(a["type"], 8, "{a}");
+            assert_eq!(a["data"]["choices"][0]["value"], "lobby", "{a}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no autocomplete answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let options = json!([{"name": "create", "type": 1, "options": [
         {"name": "slug", "type": 3, "value": "night-owls"},
         {"name": "capacity", "type": 4, "value": 5},

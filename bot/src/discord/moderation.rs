@@ -296,7 +296,9 @@ pub async fn bans(
 )]
 pub async fn kick(
     ctx: Context<'_>,
-    #[description = "Room name"] room: String,
+    #[description = "Room name"]
+    #[autocomplete = "room_names"]
+    room: String,
     #[description = "Nickname in that room"] nick: String,
     #[description = "Shown to the person"] reason: Option<String>,
 ) -> Result<(), Error> {
@@ -390,7 +392,9 @@ async fn room_create(
 #[allow(clippy::too_many_arguments)]
 async fn room_edit(
     ctx: Context<'_>,
-    #[description = "Room name"] slug: String,
+    #[description = "Room name"]
+    #[autocomplete = "room_names"]
+    slug: String,
     #[description = "Most people at once"] capacity: Option<u32>,
     #[description = "Title"] title: Option<String>,
     #[description = "Topic"] topic: Option<String>,
@@ -411,7 +415,12 @@ async fn room_edit(
 
 /// Delete a room; people in it are sent back to the room list.
 #[poise::command(slash_command, rename = "delete", ephemeral, check = "moderator")]
-async fn room_delete(ctx: Context<'_>, #[description = "Room name"] slug: String) -> Result<(), Error> {
+async fn room_delete(
+    ctx: Context<'_>,
+    #[description = "Room name"]
+    #[autocomplete = "room_names"]
+    slug: String,
+) -> Result<(), Error> {
     let slug = RoomSlug::parse(&slug)?;
     rooms::remove(&ctx.data().db, &slug).await?;
     record(ctx, "room_delete", slug.as_str(), "").await?;
@@ -422,6 +431,22 @@ async fn room_delete(ctx: Context<'_>, #[description = "Room name"] slug: String
 #[poise::command(slash_command, rename = "list", ephemeral, check = "moderator")]
 async fn room_list(ctx: Context<'_>) -> Result<(), Error> {
     super::commands::list_rooms(ctx).await
+}
+
+/// Room names starting with (or containing) what the moderator typed.
+async fn room_names(ctx: Context<'_>, partial: &str) -> serenity::CreateAutocompleteResponse {
+    let partial = partial.to_lowercase();
+    let mut names: Vec<String> = match rooms::list(&ctx.data().db).await {
+        Ok(rooms) => rooms.into_iter().map(|r| r.slug).filter(|s| s.contains(&partial)).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list rooms for autocomplete");
+            Vec::new()
+        }
+    };
+    names.sort_by_key(|s| (!s.starts_with(&partial), s.clone()));
+    names.truncate(25);
+    let choices = names.into_iter().map(|n| serenity::AutocompleteChoice::new(n.clone(), n)).collect();
+    serenity::CreateAutocompleteResponse::new().set_choices(choices)
 }
 
 fn tag_of(raw: &str) -> Result<String, Error> {
