@@ -17,6 +17,7 @@ pub mod bans;
 pub mod db;
 pub mod discord;
 pub mod entities;
+pub mod filters;
 pub mod iptag;
 pub mod message_log;
 pub mod retention;

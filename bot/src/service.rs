@@ -284,6 +284,7 @@ impl SnapshotSync {
             self.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
             tracing::info!(room = %slug, "room removed");
         }
-        bans::publish_active(&self.db, self.bus.as_ref()).await
+        bans::publish_active(&self.db, self.bus.as_ref()).await?;
+        crate::filters::publish(&self.db, self.bus.as_ref()).await
     }
 }

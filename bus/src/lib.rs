@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use protocol::{BanDef, ControlEvent, InboundEvent, MessageView, RoomDef, RoomSlug};
+use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug};
 use tokio::sync::broadcast;
 use ulid::Ulid;
 
@@ -172,4 +172,7 @@ pub trait Bus: Send + Sync + 'static {
     async fn put_ban(&self, ban: &BanDef) -> Result<(), BusError>;
     async fn remove_ban(&self, id: i64) -> Result<(), BusError>;
     async fn bans(&self) -> Result<Vec<BanDef>, BusError>;
+    /// Replace the filter list.
+    async fn put_filters(&self, filters: &[FilterDef]) -> Result<(), BusError>;
+    async fn filters(&self) -> Result<Vec<FilterDef>, BusError>;
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use protocol::{BanDef, ControlEvent, InboundEvent, MessageView, RoomDef, RoomSlug};
+use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug};
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
@@ -26,6 +26,7 @@ pub struct InProcessBus {
     control: broadcast::Sender<ControlMessage>,
     room_defs: Mutex<BTreeMap<RoomSlug, RoomDef>>,
     ban_defs: Mutex<BTreeMap<i64, BanDef>>,
+    filter_defs: Mutex<Vec<FilterDef>>,
 }
 
 #[derive(Default)]
@@ -52,6 +53,7 @@ impl InProcessBus {
             control: broadcast::channel(CONTROL_DEPTH).0,
             room_defs: Mutex::default(),
             ban_defs: Mutex::default(),
+            filter_defs: Mutex::default(),
         }
     }
 }
@@ -263,5 +265,14 @@ impl Bus for InProcessBus {
 
     async fn bans(&self) -> Result<Vec<BanDef>, BusError> {
         Ok(lock(&self.ban_defs).values().cloned().collect())
+    }
+
+    async fn put_filters(&self, filters: &[FilterDef]) -> Result<(), BusError> {
+        *lock(&self.filter_defs) = filters.to_vec();
+        Ok(())
+    }
+
+    async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
+        Ok(lock(&self.filter_defs).clone())
     }
 }

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use protocol::keys::Keys;
-use protocol::{BanDef, ControlEvent, InboundEvent, MessageView, RoomDef, RoomSlug};
+use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{AsyncCommands, Script};
@@ -826,6 +826,16 @@ impl Bus for RedisBus {
     async fn bans(&self) -> Result<Vec<BanDef>, BusError> {
         let raw: Vec<String> = self.conn().hvals(self.keys.bans()).await.map_err(unavailable)?;
         raw.iter().map(|r| decode(r)).collect()
+    }
+
+    async fn put_filters(&self, filters: &[FilterDef]) -> Result<(), BusError> {
+        let _: () = self.conn().set(self.keys.filters(), encode(&filters)?).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
+        let raw: Option<String> = self.conn().get(self.keys.filters()).await.map_err(unavailable)?;
+        raw.map_or(Ok(Vec::new()), |r| decode(&r))
     }
 }
 

@@ -86,6 +86,10 @@ pub async fn follow_control(state: Arc<State>) {
 }
 
 async fn reload(state: &State) {
+    match state.bus.filters().await {
+        Ok(filters) => state.filters.replace_all(&filters),
+        Err(e) => tracing::warn!(error = %e, "cannot reload filters; applying the last known ones"),
+    }
     match state.bus.bans().await {
         Ok(bans) => {
             state.bans.replace_all(bans);
@@ -121,6 +125,7 @@ async fn apply(state: &State, event: ControlEvent) {
             }
         }
         ControlEvent::BanLifted { id } => state.bans.remove(id),
+        ControlEvent::FiltersChanged { filters } => state.filters.replace_all(&filters),
         ControlEvent::Kick { room, nick, reason } => {
             let key = protocol::input::fold(&nick);
             if state.hub.kick(&room, &key, &reason).await {

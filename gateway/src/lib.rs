@@ -16,6 +16,7 @@ mod bans;
 mod client;
 pub mod config;
 mod directory;
+mod filters;
 mod http;
 mod hub;
 mod ratelimit;
@@ -54,6 +55,8 @@ pub(crate) struct State {
     pub live: Arc<ConnectionCount>,
     /// Bans in force.
     pub bans: bans::BanList,
+    /// Word and regex filters.
+    pub filters: filters::Filters,
     /// Open sockets by address.
     pub sockets: Arc<sockets::Sockets>,
     /// Per-address limits (message bucket, join bucket), forgotten after idle minutes.
@@ -151,6 +154,8 @@ impl Application {
         directory.replace_all(bus.rooms().await?);
         let ban_list = bans::BanList::default();
         ban_list.replace_all(bus.bans().await?);
+        let filter_list = filters::Filters::default();
+        filter_list.replace_all(&bus.filters().await?);
         let gateway_id = format!("gw-{}", ulid::Ulid::new());
         let state = Arc::new(State {
             config,
@@ -162,6 +167,7 @@ impl Application {
             stopping: tokio::sync::watch::channel(false).0,
             live: Arc::default(),
             bans: ban_list,
+            filters: filter_list,
             sockets: Arc::default(),
             ip_limits: moka::sync::Cache::builder()
                 .max_capacity(1_000_000)

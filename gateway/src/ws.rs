@@ -421,6 +421,17 @@ impl Conn {
                 return self.error(ErrorCode::TooLong, e.to_string(), client_id, None);
             }
         };
+        let text = match self.state.filters.apply(text.as_str()) {
+            crate::filters::Verdict::Pass(text) => text,
+            crate::filters::Verdict::Blocked => {
+                return self.error(
+                    ErrorCode::Filtered,
+                    "your message contains something this chat does not allow",
+                    client_id,
+                    None,
+                );
+            }
+        };
         if room.locked {
             return self.error(
                 ErrorCode::RoomLocked,
@@ -457,7 +468,7 @@ impl Conn {
             id: next_id(),
             room: room.slug.to_string(),
             nick: joined.nick.to_string(),
-            text: text.into_string(),
+            text,
             at: chrono::Utc::now(),
             staff: false,
         };

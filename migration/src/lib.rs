@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_init;
 mod m20261125_000002_mirror;
+mod m20261125_000003_filters;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -12,6 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_init::Migration), Box::new(m20261125_000002_mirror::Migration)]
+        vec![
+            Box::new(m20261125_000001_init::Migration),
+            Box::new(m20261125_000002_mirror::Migration),
+            Box::new(m20261125_000003_filters::Migration),
+        ]
     }
 }

@@ -66,6 +66,26 @@ pub struct BanDef {
     pub expires: Option<DateTime<Utc>>,
 }
 
+/// What a matching filter does to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterAction {
+    /// Refuse the message (`filtered`).
+    Block,
+    /// Replace the match with asterisks.
+    Mask,
+}
+
+/// A moderator's word or regex filter, enforced by every gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct FilterDef {
+    pub id: i64,
+    /// A word (matched whole, case-insensitively) or, with `regex`, a regular expression.
+    pub pattern: String,
+    pub regex: bool,
+    pub action: FilterAction,
+}
+
 /// A message accepted by a gateway, with what only the bot may see.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct LoggedMessage {
@@ -96,4 +116,6 @@ pub enum ControlEvent {
     BanLifted { id: i64 },
     /// Remove one person from a room.
     Kick { room: RoomSlug, nick: String, reason: String },
+    /// The filter list changed; this is the whole new list.
+    FiltersChanged { filters: Vec<FilterDef> },
 }

@@ -44,6 +44,11 @@ impl Keys {
         format!("{}:bans", self.prefix)
     }
 
+    /// String: the filter list (JSON), maintained by the bot.
+    pub fn filters(&self) -> String {
+        format!("{}:filters", self.prefix)
+    }
+
     /// Sorted set: nickname key → expiry (ms, Redis clock) of each seat in the room.
     pub fn presence(&self, room: &RoomSlug) -> String {
         format!("{}:{{{room}}}:presence", self.prefix)

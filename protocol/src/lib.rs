@@ -15,7 +15,7 @@ pub mod frames;
 pub mod input;
 pub mod keys;
 
-pub use events::{BanDef, ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomKind};
+pub use events::{BanDef, ControlEvent, FilterAction, FilterDef, InboundEvent, LoggedMessage, RoomDef, RoomKind};
 pub use frames::{ClientFrame, ErrorCode, Limits, MessageView, PresenceEvent, ServerFrame};
 pub use input::{MessageText, Nickname, RoomSlug};
 

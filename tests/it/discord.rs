@@ -298,7 +298,15 @@ async fn answer_of(fake: &FakeDiscord, interaction: u64) -> String {
         if text.contains("content") {
             return text;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no answer to interaction {interaction}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no answer to interaction {interaction}: {:?}",
+            fake.requests()
+                .iter()
+                .filter(|r| r.path.contains("interactions") || r.path.contains("webhooks"))
+                .map(|r| format!("{} {} {}", r.path, r.status, r.body))
+                .collect::<Vec<_>>()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -508,4 +516,38 @@ async fn lookup_shows_a_tags_messages_without_the_address_and_purge_removes_them
         assert!(tokio::time::Instant::now() < deadline, "the Discord copies were not deleted");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn filters_block_or_mask_messages_on_the_gateway() {
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let app = spawn_with_discord(&fake).await;
+    let channel = channel_for(&fake, "lobby").await;
+    connected(&fake).await;
+    let staff = fake.staff_user();
+    // poise registers choices as integers: 0 = block, 1 = mask.
+    let add = |pattern: &str, action: &str, regex: bool| {
+        let action = if action == "mask" { 1 } else { 0 };
+        json!([{"name": "add", "type": 1, "options": [
+            {"name": "pattern", "type": 3, "value": pattern},
+            {"name": "action", "type": 4, "value": action},
+            {"name": "regex", "type": 5, "value": regex}
+        ]}])
+    };
+    let (i, _) = fake.inject_slash_command(&staff, channel, "filter", add("casino", "block", false));
+    assert!(answer_of(&fake, i).await.contains("added"));
+    let (i, _) = fake.inject_slash_command(&staff, channel, "filter", add("d[a4]rn", "mask", true));
+    assert!(answer_of(&fake, i).await.contains("added"));
+    let (i, _) = fake.inject_slash_command(&staff, channel, "filter", add("(", "block", true));
+    assert!(answer_of(&fake, i).await.contains("not a valid regular expression"), "bad regexes are refused");
+
+    let (mut c, _) = app.joined("lobby", "Talker").await;
+    c.send(json!({"type": "say", "text": "visit my CASINO today", "client_id": "f"})).await;
+    assert_eq!(c.expect_error("filtered").await["client_id"], "f");
+    let id = c.say("oh d4rn it").await;
+    assert_eq!(c.wait_message(&id).await["text"], "oh **** it");
+    let (i, _) =
+        fake.inject_slash_command(&staff, channel, "filter", json!([{"name": "list", "type": 1, "options": []}]));
+    let listed = answer_of(&fake, i).await;
+    assert!(listed.contains("casino") && listed.contains("mask"), "{listed}");
 }

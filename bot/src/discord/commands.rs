@@ -14,6 +14,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         m::kick(),
         m::lookup(),
         m::purge(),
+        m::filter(),
         m::ban_author(),
         m::delete_everywhere(),
     ]

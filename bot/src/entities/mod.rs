@@ -3,6 +3,7 @@
 
 pub mod audit_log;
 pub mod bans;
+pub mod filters;
 pub mod message_log;
 pub mod rooms;
 pub mod settings;

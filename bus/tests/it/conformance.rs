@@ -190,6 +190,13 @@ pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
     assert!(bus.bans().await.unwrap().contains(&ban));
     bus.remove_ban(id).await.unwrap();
     assert!(!bus.bans().await.unwrap().iter().any(|b| b.id == id));
+
+    let filters =
+        vec![protocol::FilterDef { id, pattern: "darn".into(), regex: false, action: protocol::FilterAction::Mask }];
+    bus.put_filters(&filters).await.unwrap();
+    assert_eq!(bus.filters().await.unwrap(), filters);
+    bus.put_filters(&[]).await.unwrap();
+    assert!(bus.filters().await.unwrap().is_empty());
 }
 
 fn rand_id() -> u32 {

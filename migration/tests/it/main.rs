@@ -6,7 +6,7 @@
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
-const TABLES: &[&str] = &["rooms", "bans", "message_log", "audit_log", "settings"];
+const TABLES: &[&str] = &["rooms", "bans", "message_log", "audit_log", "settings", "filters"];
 
 async fn assert_tables(db: &DatabaseConnection, present: bool) {
     let manager = migration::SchemaManager::new(db);
