@@ -72,6 +72,9 @@ mod tests {
         assert_eq!(f.apply("spammer is fine"), Verdict::Pass("spammer is fine".into()));
         assert_eq!(f.apply("Darn it, darn."), Verdict::Pass("**** it, ****.".into()));
         f.replace_all(&[def(3, r"https?://\S+", true, FilterAction::Mask), def(4, "(", true, FilterAction::Block)]);
-        assert_eq!(f.apply("see http://x.example/y ok"), Verdict::Pass(format!("see {} ok", "*".repeat("http://x.example/y".len()))));
+        assert_eq!(
+            f.apply("see http://x.example/y ok"),
+            Verdict::Pass(format!("see {} ok", "*".repeat("http://x.example/y".len())))
+        );
     }
 }
