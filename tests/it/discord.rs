@@ -499,6 +499,14 @@ async fn lookup_shows_a_tags_messages_without_the_address_and_purge_removes_them
     let answer = answer_of(&fake, interaction).await;
     assert!(answer.contains("Troll") && answer.contains("second insult"), "{answer}");
     assert!(!answer.contains("203.0.113.66"), "no raw IP: {answer}");
+    // The same from a mirrored message's context menu.
+    let carrier = fake.messages_in(channel).into_iter().find(|m| m.to_string().contains("first insult")).unwrap();
+    let (interaction, _) = fake.inject_message_command(&staff, channel, "Author's recent messages", id_of(&carrier));
+    let answer = answer_of(&fake, interaction).await;
+    assert!(
+        answer.contains("Troll") && answer.contains("first insult") && !answer.contains("203.0.113.66"),
+        "{answer}"
+    );
 
     let (interaction, _) =
         fake.inject_slash_command(&staff, channel, "purge", json!([{"name": "tag", "type": 3, "value": tag}]));

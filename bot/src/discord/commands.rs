@@ -16,6 +16,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         m::purge(),
         m::filter(),
         m::ban_author(),
+        m::author_messages(),
         m::delete_everywhere(),
     ]
 }

@@ -468,10 +468,33 @@ pub async fn lookup(
     ctx: Context<'_>,
     #[description = "An IP tag from an embed footer"] tag: String,
 ) -> Result<(), Error> {
-    use sea_orm::{QueryOrder, QuerySelect};
     let tag = tag_of(&tag)?;
+    show_tag(ctx, &tag).await
+}
+
+/// Recent messages of this message's web author (asks which when it carries several).
+#[poise::command(
+    context_menu_command = "Author's recent messages",
+    guild_only,
+    ephemeral,
+    default_member_permissions = "MANAGE_MESSAGES",
+    check = "moderator"
+)]
+pub async fn author_messages(ctx: Context<'_>, message: serenity::Message) -> Result<(), Error> {
+    let authors = authors_of(ctx, message.id).await?;
+    if authors.is_empty() {
+        return reply(ctx, "That message is not a mirrored web message.").await;
+    }
+    let Some((_, tag, _)) = pick_author(ctx, authors).await? else {
+        return reply(ctx, "No author chosen.").await;
+    };
+    show_tag(ctx, &tag).await
+}
+
+async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
+    use sea_orm::{QueryOrder, QuerySelect};
     let rows = message_log::Entity::find()
-        .filter(message_log::Column::IpTag.starts_with(tag.as_str()))
+        .filter(message_log::Column::IpTag.starts_with(tag))
         .order_by_desc(message_log::Column::SentAt)
         .limit(15)
         .all(&ctx.data().db)
