@@ -69,7 +69,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The browser tests need the debug binary the Rust tests build.
 run_browser_tests() {
   say "browser tests (headless Chromium)"
-  cargo build --locked --bin chatroulette --bin fake-discord
+  cargo build --locked -p chatroulette -p fake-discord --bins
   bash e2e/run.sh
 }
 
