@@ -194,6 +194,9 @@ impl Inner {
         {
             return Err(ApiError::wrong_channel_type());
         }
+        if let Some(refusal) = &self.thread_refusal {
+            return Err(refusal.clone());
+        }
         let mut errors = FormErrors::default();
         let name = body.get("name").and_then(Value::as_str).unwrap_or("");
         let length = name.chars().count();
@@ -323,11 +326,17 @@ impl Inner {
     /// The thread or channel is archived and locked (nothing may be posted), or archived and
     /// is unarchived now (posting to it reopens it, as on Discord).
     pub fn reopen_if_archived(&mut self, channel_id: u64) -> Result<(), ApiError> {
+        self.reopen_for(channel_id, false)
+    }
+
+    /// [`Self::reopen_if_archived`] for someone who may or may not manage threads: members with
+    /// Manage Threads may still post in (and so reopen) a locked thread.
+    pub fn reopen_for(&mut self, channel_id: u64, manages_threads: bool) -> Result<(), ApiError> {
         let Some(channel) = self.channels.get_mut(&channel_id) else { return Err(ApiError::unknown_channel()) };
         if channel["thread_metadata"]["archived"] != Value::Bool(true) {
             return Ok(());
         }
-        if channel["thread_metadata"]["locked"] == Value::Bool(true) {
+        if channel["thread_metadata"]["locked"] == Value::Bool(true) && !manages_threads {
             return Err(ApiError::new(400, 50083, "Thread is archived"));
         }
         channel["thread_metadata"]["archived"] = Value::Bool(false);

@@ -28,6 +28,13 @@ pub struct FakeConfig {
     pub message_rate_limit: u32,
     /// The create-message window (Discord: 5 s). Fixed, starting at the first request.
     pub message_rate_window: Duration,
+    /// Threads created per parent channel per window (`POST /channels/{id}/threads` and
+    /// `POST /channels/{id}/messages/{id}/threads`, one bucket of their own). Discord publishes
+    /// no number and answers a burst with a 429 of scope `shared` whose `retry_after` can be
+    /// minutes; the default is a guess that real bots rarely reach.
+    pub thread_rate_limit: u32,
+    /// The window of [`Self::thread_rate_limit`].
+    pub thread_rate_window: Duration,
     /// Requests allowed per window on every other route bucket (method + route + major id).
     pub route_rate_limit: u32,
     /// The window of [`Self::route_rate_limit`].
@@ -63,6 +70,8 @@ impl Default for FakeConfig {
             heartbeat_interval: Duration::from_millis(41_250),
             message_rate_limit: 5,
             message_rate_window: Duration::from_secs(5),
+            thread_rate_limit: 10,
+            thread_rate_window: Duration::from_secs(60),
             route_rate_limit: 50,
             route_rate_window: Duration::from_secs(1),
             global_rate_limit: 50,

@@ -21,8 +21,9 @@
 //!   message for a repeated nonce (same channel and author, within [`FakeConfig::nonce_window`]).
 //!   An interaction callback later than 3 s gets `10062`, a second one `40060`.
 //! * **Rate limits**: per route bucket and major parameter, fixed windows starting at the first
-//!   request (create-message: 5 per 5 s per channel by default), a global 50 requests/s
-//!   (interaction routes exempt). Every routed answer carries `X-RateLimit-Limit`, `-Remaining`,
+//!   request (create-message: 5 per 5 s per channel by default; thread creation, both routes
+//!   together, [`FakeConfig::thread_rate_limit`] per parent channel, answered with scope
+//!   `shared`), a global 50 requests/s (interaction routes exempt). Every routed answer carries `X-RateLimit-Limit`, `-Remaining`,
 //!   `-Reset`, `-Reset-After`, `-Bucket`; a 429 adds `Retry-After`, `X-RateLimit-Scope` (and
 //!   `X-RateLimit-Global` for the global limit) and the body
 //!   `{"message":"You are being rate limited.","retry_after":…,"global":…}`.
@@ -32,9 +33,10 @@
 //!   disallowed intents (4014). Dispatches follow the session's intents (no MESSAGE_CONTENT →
 //!   empty content, as on Discord). Everything the bot does over REST is dispatched back
 //!   (CHANNEL_*, THREAD_*, MESSAGE_CREATE/UPDATE/DELETE(_BULK)), like Discord does.
-//! * **Injection** of what humans do in the Discord client: messages, edits, deletions, slash
-//!   commands, context menus, components, autocomplete; and of gateway trouble: dropped
-//!   connections, reconnect requests, invalidated sessions.
+//! * **Injection** of what humans do in the Discord client: messages (in channels and threads),
+//!   edits, deletions, slash commands, context menus, components, autocomplete; of gateway
+//!   trouble: dropped connections, reconnect requests, invalidated sessions; and of refusals:
+//!   [`FakeDiscord::refuse_thread_creation`] makes Discord refuse to start threads.
 //! * **Recording** of every request (method, path without `/api/v10`, query, JSON body,
 //!   status, time) for assertions.
 //!
@@ -44,7 +46,7 @@
 //! multiple guilds, sharding beyond routing the one guild, OAuth2, channel permission
 //! *enforcement* (overwrites are stored, not applied), audit logs, reactions, pins, emoji and
 //! stickers, heartbeat-timeout enforcement, and Discord's undocumented per-route limits (every
-//! route but create-message shares [`FakeConfig::route_rate_limit`]).
+//! route but create-message and thread creation shares [`FakeConfig::route_rate_limit`]).
 //!
 //! # Discord behaviours reproduced that a bot may trip over
 //! * Text channel names are lowercased with spaces turned into dashes (`"Lobby Room"` →
@@ -138,6 +140,30 @@ pub mod channel_type {
     pub const PRIVATE_THREAD: u64 = 12;
     /// A forum.
     pub const FORUM: u64 = 15;
+}
+
+/// How Discord refuses to start a thread, for [`FakeDiscord::refuse_thread_creation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThreadRefusal {
+    /// `403 {"code": 50001, "message": "Missing Access"}`: the bot cannot see the parent.
+    MissingAccess,
+    /// `403 {"code": 50013, "message": "Missing Permissions"}`: no Create Public Threads.
+    MissingPermissions,
+    /// `400 {"code": 160006, "message": "Maximum number of active threads reached"}`.
+    MaxActiveThreads,
+    /// Any other answer.
+    Other { status: u16, code: u64, message: String },
+}
+
+impl ThreadRefusal {
+    fn error(&self) -> state::ApiError {
+        match self {
+            Self::MissingAccess => state::ApiError::new(403, 50001, "Missing Access"),
+            Self::MissingPermissions => state::ApiError::new(403, 50013, "Missing Permissions"),
+            Self::MaxActiveThreads => state::ApiError::new(400, 160_006, "Maximum number of active threads reached"),
+            Self::Other { status, code, message } => state::ApiError::new(*status, *code, message),
+        }
+    }
 }
 
 /// A running fake Discord. Cheap to clone; the server stops when the last clone is dropped
@@ -331,6 +357,21 @@ impl FakeDiscord {
         self.shared.read(|inner| inner.messages_in(channel_id))
     }
 
+    /// The threads (archived ones included) whose parent is `parent_id`, oldest first.
+    pub fn threads_of(&self, parent_id: u64) -> Vec<Value> {
+        self.shared.read(|inner| {
+            inner
+                .channels
+                .values()
+                .filter(|c| {
+                    state::kind::is_thread(c["type"].as_u64().unwrap_or(0))
+                        && parse_id(c.get("parent_id")) == Some(parent_id)
+                })
+                .cloned()
+                .collect()
+        })
+    }
+
     /// One current message.
     pub fn message(&self, channel_id: u64, message_id: u64) -> Option<Value> {
         self.shared.read(|inner| inner.message(channel_id, message_id).ok().cloned())
@@ -381,8 +422,11 @@ impl FakeDiscord {
 
     // ---- injection ---------------------------------------------------------------------------
 
-    /// A user writes in a channel: stores the message and dispatches MESSAGE_CREATE (with
-    /// `guild_id` and `member`). The user becomes a member if it was not. Returns the message.
+    /// A user writes in a channel or thread: stores the message and dispatches MESSAGE_CREATE
+    /// (with `guild_id` and `member`). The user becomes a member if it was not. Writing in an
+    /// archived thread reopens it (THREAD_UPDATE); in a locked one only members with Manage
+    /// Threads may, others get Discord's error body back (`50083`) and nothing is posted.
+    /// Returns the message.
     pub fn inject_message(&self, channel_id: u64, author: &FakeUser, content: &str) -> Value {
         self.shared.with(|inner| inner.inject_message(channel_id, author, content))
     }
@@ -474,6 +518,12 @@ impl FakeDiscord {
     pub fn inject_autocomplete(&self, user: &FakeUser, channel_id: u64, name: &str, options: Value) -> (u64, String) {
         let data = json!({"name": name, "type": 1, "options": options});
         self.inject_interaction(interaction_type::AUTOCOMPLETE, data, user, channel_id, None)
+    }
+
+    /// From now on, answer every attempt to start a thread with `refusal` (`None`: create
+    /// threads again). The request is still routed and rate limited first, as on Discord.
+    pub fn refuse_thread_creation(&self, refusal: Option<ThreadRefusal>) {
+        self.shared.with(|inner| inner.thread_refusal = refusal.as_ref().map(ThreadRefusal::error));
     }
 
     // ---- gateway trouble ------------------------------------------------------------------------

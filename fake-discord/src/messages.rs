@@ -373,6 +373,13 @@ impl Inner {
     /// A message from a human (or another bot) posted in the Discord client.
     pub fn inject_message(&mut self, channel_id: u64, author: &FakeUser, content: &str) -> Value {
         self.members.entry(author.id).or_insert_with(|| Member { user: author.clone(), joined_at: now_iso() });
+        // Writing in an archived thread reopens it; a locked one only for those who manage threads.
+        let manages_threads = self.permissions_of(author.id) & perms::MANAGE_THREADS != 0;
+        if let Err(error) = self.reopen_for(channel_id, manages_threads)
+            && self.channels.contains_key(&channel_id)
+        {
+            return error.body;
+        }
         let draft = MessageDraft { content: content.to_owned(), ..MessageDraft::default() };
         self.store_message(channel_id, author, draft)
     }

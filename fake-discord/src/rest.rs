@@ -181,16 +181,21 @@ fn route_and_run(
     {
         return limited(retry_after, true, None);
     }
+    let thread_route = THREAD_ROUTES.contains(&matched.template);
     let (limit, window) = if matched.template == "POST /channels/{channel_id}/messages" {
         (inner.config.message_rate_limit, inner.config.message_rate_window)
+    } else if thread_route {
+        (inner.config.thread_rate_limit, inner.config.thread_rate_window)
     } else {
         (inner.config.route_rate_limit, inner.config.route_rate_window)
     };
-    let bucket = bucket_hash(matched.template);
-    let verdict = inner.limiter.hit(matched.template, matched.major, limit, window, now);
+    // Both ways of starting a thread count against one bucket per parent channel.
+    let (bucket_name, scope) = if thread_route { (THREAD_BUCKET, "shared") } else { (matched.template, "user") };
+    let bucket = bucket_hash(bucket_name);
+    let verdict = inner.limiter.hit(bucket_name, matched.major, limit, window, now);
     let (limit, remaining, reset_after) = match verdict {
         Verdict::Limited { limit, retry_after } => {
-            return limited(retry_after, false, Some((limit, bucket)));
+            return limited(retry_after, false, Some((limit, bucket, scope)));
         }
         Verdict::Allowed { limit, remaining, reset_after } => (limit, remaining, reset_after),
     };
@@ -215,17 +220,26 @@ fn bucket_headers(limit: u32, remaining: u32, reset_after: Duration, bucket: &st
     ]
 }
 
-/// A 429 as Discord sends it.
-fn limited(retry_after: Duration, global: bool, bucket: Option<(u32, String)>) -> Reply {
+/// The routes that start a thread: they share [`THREAD_BUCKET`].
+const THREAD_ROUTES: [&str; 2] =
+    ["POST /channels/{channel_id}/threads", "POST /channels/{channel_id}/messages/{message_id}/threads"];
+
+/// The rate-limit bucket of thread creation (per parent channel).
+const THREAD_BUCKET: &str = "thread creation";
+
+/// A 429 as Discord sends it. `bucket` is (limit, bucket id, scope): `user` for the bot's own
+/// per-route limits, `shared` for a resource's limit shared by everyone (thread creation).
+fn limited(retry_after: Duration, global: bool, bucket: Option<(u32, String, &str)>) -> Reply {
     let seconds = secs_f(retry_after);
     let mut headers = vec![("retry-after", format!("{}", seconds.ceil() as u64))];
     if global {
         headers.push(("x-ratelimit-global", "true".to_owned()));
         headers.push(("x-ratelimit-scope", "global".to_owned()));
     } else {
-        headers.push(("x-ratelimit-scope", "user".to_owned()));
+        let scope = bucket.as_ref().map_or("user", |(_, _, scope)| *scope);
+        headers.push(("x-ratelimit-scope", scope.to_owned()));
     }
-    if let Some((limit, bucket)) = bucket {
+    if let Some((limit, bucket, _)) = bucket {
         headers.extend(bucket_headers(limit, 0, retry_after, &bucket));
     }
     let body = json!({

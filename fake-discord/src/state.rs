@@ -272,6 +272,8 @@ pub struct Inner {
     pub resumes: usize,
     /// Every dispatch, once (not per session): event name and payload before intent filtering.
     pub dispatched: Vec<(String, Value)>,
+    /// While set, every attempt to start a thread is answered with this error.
+    pub thread_refusal: Option<ApiError>,
     staff_count: u64,
 }
 
@@ -319,6 +321,7 @@ impl Inner {
             identifies: 0,
             resumes: 0,
             dispatched: Vec::new(),
+            thread_refusal: None,
             staff_count: 0,
             ws_url,
             config,

@@ -9,3 +9,4 @@ mod poise_bot;
 mod rest_raw;
 mod rest_serenity;
 mod shapes;
+mod threads;
