@@ -9,6 +9,7 @@ use crate::entities::message_log;
 pub const MAX_EMBEDS: usize = 10;
 pub const MAX_TOTAL: usize = 6000;
 pub const MAX_DESCRIPTION: usize = 4096;
+pub const MAX_TITLE: usize = 256;
 
 /// Backslash-escape everything Discord would read as markdown, a mention or a link.
 pub fn escape_markdown(text: &str) -> String {
@@ -49,12 +50,27 @@ fn footer_tag(row: &message_log::Model) -> &str {
     row.ip_tag.as_deref().unwrap_or("untagged")
 }
 
-/// One message as its own embed: author = nickname, description = text, footer = tag and room.
-fn single(row: &message_log::Model) -> (Value, usize) {
+/// The embed title naming the room, for posts outside the room's own channel or thread (see
+/// [`super::threads::fallback_label`]): escaped, within Discord's 256.
+fn title(label: Option<&str>) -> Option<String> {
+    label.map(|l| truncate(&escape_markdown(l), MAX_TITLE))
+}
+
+fn with_title(mut embed: Value, title: Option<&String>) -> Value {
+    if let Some(title) = title {
+        embed["title"] = Value::String(title.clone());
+    }
+    embed
+}
+
+/// One message as its own embed: author = nickname, description = text, footer = tag and room
+/// (and the room as title when `label` is given).
+fn single(row: &message_log::Model, label: Option<&str>) -> (Value, usize) {
     let author = truncate(&row.nickname, 256);
     let description = truncate(&escape_markdown(&row.text), MAX_DESCRIPTION);
     let footer = format!("{} · #{}", footer_tag(row), row.room);
-    let size = chars(&author) + chars(&description) + chars(&footer);
+    let title = title(label);
+    let size = chars(&author) + chars(&description) + chars(&footer) + title.as_deref().map_or(0, chars);
     let embed = json!({
         "author": {"name": author},
         "description": description,
@@ -62,7 +78,7 @@ fn single(row: &message_log::Model) -> (Value, usize) {
         "timestamp": row.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "color": colour(&row.nickname),
     });
-    (embed, size)
+    (with_title(embed, title.as_ref()), size)
 }
 
 fn line(row: &message_log::Model) -> String {
@@ -76,12 +92,12 @@ fn line(row: &message_log::Model) -> String {
     truncate(&line, MAX_DESCRIPTION)
 }
 
-/// The request body for `rows` (all of them must fit: see [`plan`]).
-pub fn payload(rows: &[message_log::Model], nonce: &str) -> Value {
-    let embeds = if rows.len() <= MAX_EMBEDS && singles_fit(rows) {
-        rows.iter().map(|r| single(r).0).collect::<Vec<_>>()
+/// The request body for `rows` (all of them must fit: see [`plan`] with the same `label`).
+pub fn payload(rows: &[message_log::Model], nonce: &str, label: Option<&str>) -> Value {
+    let embeds = if rows.len() <= MAX_EMBEDS && singles_fit(rows, label) {
+        rows.iter().map(|r| single(r, label).0).collect::<Vec<_>>()
     } else {
-        coalesced(rows)
+        coalesced(rows, label)
     };
     json!({
         "embeds": embeds,
@@ -91,12 +107,13 @@ pub fn payload(rows: &[message_log::Model], nonce: &str) -> Value {
     })
 }
 
-fn singles_fit(rows: &[message_log::Model]) -> bool {
-    rows.iter().map(|r| single(r).1).sum::<usize>() <= MAX_TOTAL
+fn singles_fit(rows: &[message_log::Model], label: Option<&str>) -> bool {
+    rows.iter().map(|r| single(r, label).1).sum::<usize>() <= MAX_TOTAL
 }
 
 /// Several messages per embed, one line each, for a room that is ahead of Discord.
-fn coalesced(rows: &[message_log::Model]) -> Vec<Value> {
+fn coalesced(rows: &[message_log::Model], label: Option<&str>) -> Vec<Value> {
+    let title = title(label);
     let mut embeds = Vec::new();
     let mut description = String::new();
     let mut count = 0;
@@ -107,12 +124,13 @@ fn coalesced(rows: &[message_log::Model]) -> Vec<Value> {
                  first: &mut Option<&message_log::Model>,
                  embeds: &mut Vec<Value>| {
         if let Some(row) = first.take() {
-            embeds.push(json!({
+            let embed = json!({
                 "description": std::mem::take(description),
                 "footer": {"text": format!("#{} · {} messages", room, count)},
                 "timestamp": row.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "color": 0x5865f2,
-            }));
+            });
+            embeds.push(with_title(embed, title.as_ref()));
             *count = 0;
         }
     };
@@ -135,12 +153,13 @@ fn coalesced(rows: &[message_log::Model]) -> Vec<Value> {
 
 /// How many of `rows` (a room's waiting messages, oldest first) go into the next request:
 /// each as its own embed while the backlog fits one request, otherwise coalesced, always
-/// within 10 embeds and 6000 characters. Always at least one.
-pub fn plan(rows: &[message_log::Model]) -> usize {
+/// within 10 embeds and 6000 characters, counting the `label` title each embed then carries.
+/// Always at least one.
+pub fn plan(rows: &[message_log::Model], label: Option<&str>) -> usize {
     if rows.len() <= MAX_EMBEDS {
         let mut total = 0;
         for (i, row) in rows.iter().enumerate() {
-            total += single(row).1;
+            total += single(row, label).1;
             if total > MAX_TOTAL {
                 return i.max(1);
             }
@@ -153,7 +172,7 @@ pub fn plan(rows: &[message_log::Model]) -> usize {
     let mut total = 0;
     for (i, row) in rows.iter().enumerate() {
         let l = chars(&line(row));
-        let footer = 40;
+        let footer = 40 + title(label).as_deref().map_or(0, chars);
         let (new_embed, added) =
             if description == 0 || description + 1 + l > MAX_DESCRIPTION { (true, l + footer) } else { (false, l + 1) };
         if (new_embed && embeds == MAX_EMBEDS) || total + added > MAX_TOTAL {
@@ -229,8 +248,8 @@ mod tests {
     #[test]
     fn a_small_backlog_goes_out_one_embed_per_message() {
         let rows: Vec<_> = (0..3).map(|i| row(i, "hello")).collect();
-        assert_eq!(plan(&rows), 3);
-        let body = payload(&rows, &nonce(&rows[0].id));
+        assert_eq!(plan(&rows, None), 3);
+        let body = payload(&rows, &nonce(&rows[0].id), None);
         let embeds = body["embeds"].as_array().unwrap();
         assert_eq!(embeds.len(), 3);
         assert_eq!(embeds[0]["author"]["name"], "n0");
@@ -243,17 +262,17 @@ mod tests {
     #[test]
     fn long_messages_respect_the_6000_total() {
         let rows: Vec<_> = (0..5).map(|i| row(i, &"x".repeat(2000))).collect();
-        let n = plan(&rows);
+        let n = plan(&rows, None);
         assert_eq!(n, 2);
-        assert!(embeds_size(&payload(&rows[..n], "n")) <= MAX_TOTAL);
+        assert!(embeds_size(&payload(&rows[..n], "n", None)) <= MAX_TOTAL);
     }
 
     #[test]
     fn a_backlog_coalesces_within_every_limit() {
         let rows: Vec<_> = (0..300).map(|i| row(i, &format!("message number {i} with some words"))).collect();
-        let n = plan(&rows);
+        let n = plan(&rows, None);
         assert!(n > MAX_EMBEDS, "coalescing carries more than 10 messages: {n}");
-        let body = payload(&rows[..n], "n");
+        let body = payload(&rows[..n], "n", None);
         let embeds = body["embeds"].as_array().unwrap();
         assert!(embeds.len() <= MAX_EMBEDS);
         assert!(embeds_size(&body) <= MAX_TOTAL, "{}", embeds_size(&body));
@@ -265,8 +284,27 @@ mod tests {
         assert!(!text.contains(&format!("message number {} ", n)));
         // Long texts in a backlog still fit.
         let long: Vec<_> = (0..30).map(|i| row(i, &"*".repeat(2000))).collect();
-        let n = plan(&long);
+        let n = plan(&long, None);
         assert!(n >= 1);
-        assert!(embeds_size(&payload(&long[..n], "n")) <= MAX_TOTAL);
+        assert!(embeds_size(&payload(&long[..n], "n", None)) <= MAX_TOTAL);
+    }
+
+    #[test]
+    fn posts_outside_the_rooms_thread_carry_the_room_as_title_within_every_limit() {
+        let label = "Visitor room *Movie* night · #v-abc";
+        let rows: Vec<_> = (0..3).map(|i| row(i, "hello")).collect();
+        let body = payload(&rows, "n", Some(label));
+        for e in body["embeds"].as_array().unwrap() {
+            assert_eq!(e["title"], "Visitor room \\*Movie\\* night · \\#v\\-abc");
+        }
+        for rows in [
+            (0..5).map(|i| row(i, &"x".repeat(2000))).collect::<Vec<_>>(),
+            (0..300).map(|i| row(i, &format!("message number {i} with some words"))).collect(),
+        ] {
+            let n = plan(&rows, Some(label));
+            let body = payload(&rows[..n], "n", Some(label));
+            assert!(embeds_size(&body) <= MAX_TOTAL, "{}", embeds_size(&body));
+            assert!(body["embeds"].as_array().unwrap().iter().all(|e| e["title"].is_string()));
+        }
     }
 }

@@ -39,14 +39,23 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
     Ok(())
 }
 
-/// The room a channel (or thread) mirrors.
+/// The room a staff room's channel, or a visitor room's or pair's thread, mirrors. A parent
+/// channel that visitor rooms fell back to (their `discord_channel_id`) belongs to no one room.
 async fn room_for_channel(
     db: &DatabaseConnection,
     channel: serenity::ChannelId,
 ) -> Result<Option<rooms::Model>, Error> {
     let id = i64::try_from(channel.get())?;
     Ok(rooms::Entity::find()
-        .filter(Condition::any().add(rooms::Column::DiscordChannelId.eq(id)).add(rooms::Column::DiscordThreadId.eq(id)))
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(rooms::Column::DiscordChannelId.eq(id))
+                        .add(rooms::Column::Kind.eq(RoomKind::Staff.as_str())),
+                )
+                .add(rooms::Column::DiscordThreadId.eq(id)),
+        )
         .one(db)
         .await?)
 }
@@ -103,6 +112,10 @@ async fn staff_message(data: &Data, msg: &serenity::Message) -> Result<(), Error
         return Ok(());
     }
     let Some(room) = room_for_channel(&data.db, msg.channel_id).await? else { return Ok(()) };
+    if room.expires_at.is_some() {
+        tracing::info!(room = %room.slug, "a staff message in the thread of an ended room reaches nobody");
+        return Ok(());
+    }
     let text = plain_text(&msg.content, &msg.mentions, &msg.attachments);
     if text.is_empty() {
         if !data.content_warned.swap(true, Ordering::Relaxed) {

@@ -1,4 +1,5 @@
-//! The mirror: every web message, in order per room, into its room's Discord channel.
+//! The mirror: every web message, in order per room, into its room's Discord channel (staff
+//! rooms) or thread (visitor rooms and roulette pairs, see [`super::threads`]).
 //!
 //! One worker per room keeps that room's order. A worker takes the messages waiting for its
 //! room, plans the next Discord message (one embed per web message while the backlog fits one
@@ -9,6 +10,11 @@
 //! a duplicate. Queue entries are acknowledged only once Discord accepted their message. The
 //! worker paces itself by the rate-limit headers; a room that falls further behind than
 //! `max_lag` gets one notice naming the skipped range (the log still has every message).
+//!
+//! A visitor room's or pair's thread is started when its first batch is about to be posted, so
+//! rooms nobody wrote in never get one. When the room ends, its worker archives (and locks)
+//! the thread after posting everything queued before, and only then acknowledges the
+//! `RoomClosed` entry.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,7 +22,7 @@ use std::time::Duration;
 
 use bus::Bus;
 use chrono::Utc;
-use protocol::LoggedMessage;
+use protocol::{LoggedMessage, RoomKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
@@ -24,6 +30,7 @@ use tokio::sync::mpsc;
 
 use super::embeds;
 use super::rest::{Posted, Rest};
+use super::threads::{self, Opened, Parents};
 use crate::entities::{message_log, rooms};
 
 /// A logged message waiting for Discord, with the queue entry to acknowledge after.
@@ -39,6 +46,16 @@ pub struct MirrorConfig {
     /// A room whose oldest waiting message is older than this is skipped ahead
     /// (`DISCORD_MAX_LAG_SECS`).
     pub max_lag: Duration,
+}
+
+/// What a room's worker is handed: a message to post, or the end of the room.
+#[derive(Debug)]
+enum Work {
+    Post(Job),
+    /// The room ended (`RoomClosed`, this queue entry): archive its thread after what came before.
+    Close {
+        entry_id: String,
+    },
 }
 
 /// Prefix of jobs that come from the log rather than the queue (nothing to acknowledge).
@@ -58,9 +75,14 @@ struct Inner {
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,
     config: MirrorConfig,
-    /// room → its Discord channel (None: not mirrored), re-read every few seconds.
-    channels: moka::future::Cache<String, Option<u64>>,
-    workers: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    /// room → its row (None: unknown room), re-read every few seconds for its channel.
+    rooms: moka::future::Cache<String, Option<rooms::Model>>,
+    /// Parent channels of the rooms' threads, and thread creation.
+    parents: Parents,
+    /// room → where its thread (or fallback) went, as soon as Discord answered: a room never
+    /// starts two threads, even while the database write or the cache lags.
+    opened: Mutex<HashMap<String, Opened>>,
+    workers: Mutex<HashMap<String, mpsc::UnboundedSender<Work>>>,
     /// Queue entries a worker holds, so a reclaimed copy is not mirrored twice.
     in_flight: Mutex<HashSet<String>>,
     unmapped_warned: Mutex<HashSet<String>>,
@@ -71,16 +93,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Mirror {
-    pub fn new(rest: Rest, db: DatabaseConnection, bus: Arc<dyn Bus>, config: MirrorConfig) -> Self {
-        let channels =
-            moka::future::Cache::builder().time_to_live(Duration::from_secs(3)).max_capacity(100_000).build();
+    pub fn new(rest: Rest, db: DatabaseConnection, bus: Arc<dyn Bus>, config: MirrorConfig, parents: Parents) -> Self {
+        let rooms = moka::future::Cache::builder().time_to_live(Duration::from_secs(3)).max_capacity(100_000).build();
         Self {
             inner: Arc::new(Inner {
                 rest,
                 db,
                 bus,
                 config,
-                channels,
+                rooms,
+                parents,
+                opened: Mutex::default(),
                 workers: Mutex::default(),
                 in_flight: Mutex::default(),
                 unmapped_warned: Mutex::default(),
@@ -90,7 +113,7 @@ impl Mirror {
 
     /// Forget cached channel ids (a room was just given its channel).
     pub fn channels_changed(&self) {
-        self.inner.channels.invalidate_all();
+        self.inner.rooms.invalidate_all();
     }
 
     /// At start: queue again what was logged recently but never reached Discord (the
@@ -160,33 +183,68 @@ impl Mirror {
             }
             metrics::gauge!("chat_mirror_backlog").increment(1.0);
             let room = job.message.message.room.clone();
-            let sender = workers.entry(room.clone()).or_insert_with(|| {
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(worker(self.inner.clone(), room.clone(), rx));
-                tx
-            });
-            if let Err(mpsc::error::SendError(job)) = sender.send(job) {
-                // The worker is gone (it only stops with its sender); start a fresh one.
-                let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(worker(self.inner.clone(), room.clone(), rx));
-                let _ = tx.send(job);
-                workers.insert(room, tx);
-            }
+            self.inner.hand_over(&mut workers, room, Work::Post(job));
         }
+    }
+
+    /// A visitor room or pair ended (`entry_id` is its `RoomClosed` queue entry): once the
+    /// messages submitted before are posted, its thread is archived and the entry acknowledged.
+    pub fn close(&self, entry_id: String, room: String) {
+        let mut in_flight = lock(&self.inner.in_flight);
+        let mut workers = lock(&self.inner.workers);
+        if !in_flight.insert(entry_id.clone()) {
+            return;
+        }
+        metrics::gauge!("chat_mirror_backlog").increment(1.0);
+        self.inner.hand_over(&mut workers, room, Work::Close { entry_id });
     }
 }
 
+/// Where a room's next batch goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// Not mirrored (a staff room without its channel yet, an unknown room).
+    Nowhere,
+    /// The room's channel or thread, or (fallback) the parent with the room's name as `label`.
+    Post { channel: u64, label: Option<String>, thread: bool },
+    /// Nothing decided yet: ask again after this long.
+    Wait(Duration),
+}
+
+fn id_of(id: Option<i64>) -> Option<u64> {
+    id.and_then(|id| u64::try_from(id).ok())
+}
+
 impl Inner {
-    async fn channel_of(&self, room: &str) -> Option<u64> {
+    /// Send work to the room's worker, starting one when there is none (or it stopped).
+    fn hand_over(
+        self: &Arc<Self>,
+        workers: &mut HashMap<String, mpsc::UnboundedSender<Work>>,
+        room: String,
+        work: Work,
+    ) {
+        let sender = workers.entry(room.clone()).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(worker(self.clone(), room.clone(), rx));
+            tx
+        });
+        if let Err(mpsc::error::SendError(work)) = sender.send(work) {
+            // The worker is gone; start a fresh one.
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(worker(self.clone(), room.clone(), rx));
+            let _ = tx.send(work);
+            workers.insert(room, tx);
+        }
+    }
+
+    /// The room's row, cached for a few seconds (`None`: no such room).
+    async fn room(&self, room: &str) -> Option<rooms::Model> {
         let db = self.db.clone();
         let slug = room.to_owned();
-        self.channels
+        self.rooms
             .get_with(room.to_owned(), async move {
                 match rooms::Entity::find_by_id(slug.as_str()).one(&db).await {
-                    Ok(Some(row)) => {
-                        row.discord_thread_id.or(row.discord_channel_id).and_then(|id| u64::try_from(id).ok())
-                    }
-                    Ok(None) => None,
+                    Ok(row) => row,
                     Err(e) => {
                         tracing::warn!(error = %e, room = %slug, "cannot look up the room's channel");
                         None
@@ -196,14 +254,146 @@ impl Inner {
             .await
     }
 
+    /// Where the room's messages go, starting its thread when it has none yet.
+    async fn target_of(&self, room: &str) -> Target {
+        let Some(row) = self.room(room).await else { return Target::Nowhere };
+        let kind = RoomKind::parse(&row.kind).unwrap_or(RoomKind::Staff);
+        if kind == RoomKind::Staff {
+            return id_of(row.discord_channel_id).map_or(Target::Nowhere, |channel| Target::Post {
+                channel,
+                label: None,
+                thread: false,
+            });
+        }
+        let label = || Some(threads::fallback_label(kind, &row.slug, &row.title));
+        let known = lock(&self.opened).get(room).copied();
+        let opened = match known {
+            Some(opened) => opened,
+            None => match (id_of(row.discord_thread_id), id_of(row.discord_channel_id)) {
+                (Some(thread), _) => Opened::Thread(thread),
+                (None, Some(parent)) => Opened::Fallback(parent),
+                (None, None) => {
+                    let opened = self.parents.open(kind, &row.slug, &row.title).await;
+                    if !matches!(opened, Opened::Retry(_)) {
+                        lock(&self.opened).insert(room.to_owned(), opened);
+                        self.remember(room, opened).await;
+                    }
+                    opened
+                }
+            },
+        };
+        match opened {
+            Opened::Thread(channel) => Target::Post { channel, label: None, thread: true },
+            Opened::Fallback(channel) => Target::Post { channel, label: label(), thread: false },
+            Opened::Retry(wait) => Target::Wait(wait),
+        }
+    }
+
+    /// Record the room's thread (or fallback parent) in `rooms`, so it survives a restart and
+    /// staff messages in the thread find their room.
+    async fn remember(&self, room: &str, opened: Opened) {
+        let (column, value) = match opened {
+            Opened::Thread(id) => (rooms::Column::DiscordThreadId, Some(i64::try_from(id).unwrap_or_default())),
+            Opened::Fallback(id) => (rooms::Column::DiscordChannelId, Some(i64::try_from(id).unwrap_or_default())),
+            Opened::Retry(_) => return,
+        };
+        self.set_room_column(room, column, value).await;
+    }
+
+    async fn set_room_column(&self, room: &str, column: rooms::Column, value: Option<i64>) {
+        for attempt in 1..=5u32 {
+            let written = rooms::Entity::update_many()
+                .col_expr(column, Expr::value(value))
+                .filter(rooms::Column::Slug.eq(room))
+                .exec(&self.db)
+                .await;
+            match written {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, %room, attempt, "cannot record the room's Discord thread");
+                    tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+                }
+            }
+        }
+        self.rooms.invalidate(room).await;
+    }
+
+    /// The room's thread was deleted in Discord: the next batch starts a new one.
+    async fn forget_thread(&self, room: &str) {
+        lock(&self.opened).remove(room);
+        self.set_room_column(room, rooms::Column::DiscordThreadId, None).await;
+    }
+
+    /// The room ended: archive and lock its thread (if it ever got one).
+    async fn close_room(&self, room: &str) {
+        let known = lock(&self.opened).remove(room);
+        let thread = match known {
+            Some(Opened::Thread(id)) => Some(id),
+            Some(_) => None,
+            None => match rooms::Entity::find_by_id(room).one(&self.db).await {
+                Ok(row) => row.filter(|r| r.kind != RoomKind::Staff.as_str()).and_then(|r| id_of(r.discord_thread_id)),
+                Err(e) => {
+                    tracing::error!(error = %e, %room, "cannot look up the ended room's thread; leaving it open");
+                    None
+                }
+            },
+        };
+        lock(&self.unmapped_warned).remove(room);
+        self.rooms.invalidate(room).await;
+        let Some(thread) = thread else { return };
+        let body = json!({"archived": true, "locked": true});
+        for attempt in 1..=5u32 {
+            match self.rest.modify_channel(thread, &body).await {
+                Ok(Posted::Ok { .. }) => {
+                    metrics::counter!("chat_discord_requests_total", "outcome" => "ok").increment(1);
+                    tracing::info!(%room, thread, "the room ended; its thread is archived");
+                    return;
+                }
+                Ok(Posted::RateLimited { retry_after, .. }) => {
+                    metrics::counter!("chat_discord_requests_total", "outcome" => "rate_limited").increment(1);
+                    tokio::time::sleep(retry_after).await;
+                }
+                Ok(Posted::Refused { status, body }) => {
+                    metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
+                    tracing::error!(%room, thread, status, %body, "Discord refused to archive the ended room's thread");
+                    return;
+                }
+                Err(e) => {
+                    metrics::counter!("chat_discord_requests_total", "outcome" => "failed").increment(1);
+                    tracing::warn!(%room, thread, attempt, error = %e, "cannot archive the ended room's thread; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+        tracing::error!(%room, thread, "gave up archiving the ended room's thread");
+    }
+
+    /// Stop the room's worker if nothing more came for it (checked under the lock `submit`
+    /// sends under, so no work is lost). Returns whether it stopped.
+    fn retire(&self, room: &str, rx: &mut mpsc::UnboundedReceiver<Work>, queue: &mut VecDeque<Work>) -> bool {
+        let mut workers = lock(&self.workers);
+        while let Ok(work) = rx.try_recv() {
+            queue.push_back(work);
+        }
+        if !queue.is_empty() {
+            return false;
+        }
+        workers.remove(room);
+        true
+    }
+
     async fn ack(&self, jobs: &[Job]) {
         let ids: Vec<String> = jobs.iter().map(|j| j.entry_id.clone()).collect();
+        self.ack_ids(&ids).await;
+    }
+
+    async fn ack_ids(&self, ids: &[String]) {
         let queued: Vec<String> = ids.iter().filter(|id| !id.starts_with(LOG_ONLY)).cloned().collect();
         if let Err(e) = self.bus.ack(&queued).await {
             tracing::error!(error = %e, "cannot acknowledge mirrored entries; they will be skipped when redelivered");
         }
         let mut in_flight = lock(&self.in_flight);
-        for id in &ids {
+        for id in ids {
             if in_flight.remove(id) {
                 metrics::gauge!("chat_mirror_backlog").decrement(1.0);
             }
@@ -211,28 +401,57 @@ impl Inner {
     }
 }
 
-async fn worker(inner: Arc<Inner>, room: String, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn worker(inner: Arc<Inner>, room: String, mut rx: mpsc::UnboundedReceiver<Work>) {
+    let mut incoming: VecDeque<Work> = VecDeque::new();
     let mut queue: VecDeque<Job> = VecDeque::new();
     let mut pause_until = tokio::time::Instant::now();
     loop {
-        if queue.is_empty() {
+        if queue.is_empty() && incoming.is_empty() {
             match rx.recv().await {
-                Some(job) => queue.push_back(job),
+                Some(work) => incoming.push_back(work),
                 None => return,
             }
         }
+        // Messages up to the first close go into the queue; the close waits until they are out.
+        while let Some(Work::Post(_)) = incoming.front() {
+            if let Some(Work::Post(job)) = incoming.pop_front() {
+                queue.push_back(job);
+            }
+        }
+        if queue.is_empty() {
+            if let Some(Work::Close { entry_id }) = incoming.pop_front() {
+                inner.close_room(&room).await;
+                inner.ack_ids(&[entry_id]).await;
+                if incoming.is_empty() && inner.retire(&room, &mut rx, &mut incoming) {
+                    return;
+                }
+            }
+            continue;
+        }
         // Wait out the bucket first: whatever arrives meanwhile joins the next batch.
         tokio::time::sleep_until(pause_until).await;
-        while let Ok(job) = rx.try_recv() {
-            queue.push_back(job);
+        while let Ok(work) = rx.try_recv() {
+            incoming.push_back(work);
         }
-        let Some(channel) = inner.channel_of(&room).await else {
-            if lock(&inner.unmapped_warned).insert(room.clone()) {
-                tracing::info!(%room, "room has no Discord channel; its messages are logged but not mirrored");
+        while let Some(Work::Post(_)) = incoming.front() {
+            if let Some(Work::Post(job)) = incoming.pop_front() {
+                queue.push_back(job);
             }
-            let jobs: Vec<Job> = queue.drain(..).collect();
-            inner.ack(&jobs).await;
-            continue;
+        }
+        let (channel, label, thread) = match inner.target_of(&room).await {
+            Target::Post { channel, label, thread } => (channel, label, thread),
+            Target::Wait(wait) => {
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            Target::Nowhere => {
+                if lock(&inner.unmapped_warned).insert(room.clone()) {
+                    tracing::info!(%room, "room has no Discord channel; its messages are logged but not mirrored");
+                }
+                let jobs: Vec<Job> = queue.drain(..).collect();
+                inner.ack(&jobs).await;
+                continue;
+            }
         };
         if let Some(oldest) = queue.front().map(|j| j.message.message.at) {
             let lag = Utc::now().signed_duration_since(oldest).to_std().unwrap_or_default();
@@ -242,21 +461,53 @@ async fn worker(inner: Arc<Inner>, room: String, mut rx: mpsc::UnboundedReceiver
                 continue;
             }
         }
-        match post_next(&inner, channel, &mut queue).await {
+        match post_next(&inner, channel, label.as_deref(), &mut queue).await {
             Ok(pause) => pause_until = tokio::time::Instant::now() + pause,
-            Err(wait) => {
-                tokio::time::sleep(wait).await;
+            Err(Failed::Wait(wait)) => tokio::time::sleep(wait).await,
+            Err(Failed::Gone) if thread => {
+                tracing::warn!(%room, thread = channel, "the room's Discord thread is gone; starting a new one");
+                inner.forget_thread(&room).await;
             }
+            Err(Failed::Gone) => {
+                inner.rooms.invalidate_all();
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Err(Failed::Archived) if thread => {
+                // Locked and archived (by a moderator): the bot manages threads, so it reopens it.
+                let reopened = inner.rest.modify_channel(channel, &json!({"archived": false})).await;
+                tracing::warn!(%room, thread = channel, ok = matches!(reopened, Ok(Posted::Ok { .. })), "reopened the room's archived thread to post in it");
+                if !matches!(reopened, Ok(Posted::Ok { .. })) {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+            Err(Failed::Archived) => tokio::time::sleep(Duration::from_secs(5)).await,
         }
     }
 }
 
-/// Post the next batch from the front of `queue`. Ok(pause before the next post), or
-/// Err(wait before trying again) with the jobs still queued.
-async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Result<Duration, Duration> {
+/// Why a post did not go through (the jobs stay queued).
+#[derive(Debug)]
+enum Failed {
+    /// Try again after this long.
+    Wait(Duration),
+    /// 404: the channel or thread does not exist (any more).
+    Gone,
+    /// 400 `50083`: the thread is archived and locked.
+    Archived,
+}
+
+/// Post the next batch from the front of `queue` (with `label` as every embed's title, for
+/// posts outside the room's own channel or thread). Ok(pause before the next post), or why
+/// not, with the jobs still queued.
+async fn post_next(
+    inner: &Inner,
+    channel: u64,
+    label: Option<&str>,
+    queue: &mut VecDeque<Job>,
+) -> Result<Duration, Failed> {
     let db_error = |e: sea_orm::DbErr| {
         tracing::error!(error = %e, "mirror cannot read or write the message log; retrying");
-        Duration::from_secs(1)
+        Failed::Wait(Duration::from_secs(1))
     };
     let Some(front) = queue.front() else { return Ok(Duration::ZERO) };
     let front_id = front.message.message.id.to_string();
@@ -300,7 +551,7 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
                     None => break,
                 }
             }
-            let take = embeds::plan(&planned);
+            let take = embeds::plan(&planned, label);
             planned.truncate(take);
             let members: Vec<String> = planned.iter().map(|r| r.id.clone()).collect();
             message_log::Entity::update_many()
@@ -312,12 +563,12 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
             planned
         }
     };
-    let Some(first) = batch_rows.first() else { return Err(Duration::from_secs(1)) };
+    let Some(first) = batch_rows.first() else { return Err(Failed::Wait(Duration::from_secs(1))) };
     let batch_id = first.id.clone();
-    let body = embeds::payload(&batch_rows, &embeds::nonce(&batch_id));
+    let body = embeds::payload(&batch_rows, &embeds::nonce(&batch_id), label);
     let member_ids: HashSet<&str> = batch_rows.iter().map(|r| r.id.as_str()).collect();
     match inner.rest.create_message(channel, &body).await {
-        Ok(Posted::Ok { message_id, pacing }) => {
+        Ok(Posted::Ok { id: message_id, pacing }) => {
             metrics::counter!("chat_discord_requests_total", "outcome" => "ok").increment(1);
             metrics::counter!("chat_mirrored_total").increment(batch_rows.len() as u64);
             let discord_id = i64::try_from(message_id).unwrap_or_default();
@@ -334,7 +585,7 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
         Ok(Posted::RateLimited { retry_after, global }) => {
             metrics::counter!("chat_discord_requests_total", "outcome" => "rate_limited").increment(1);
             tracing::warn!(channel, ?retry_after, global, "Discord rate limit hit; retrying the same batch");
-            Err(retry_after)
+            Err(Failed::Wait(retry_after))
         }
         Ok(Posted::Refused { status: status @ (401 | 403), body }) => {
             metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
@@ -344,13 +595,17 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
                 %body,
                 "Discord refuses the bot (check DISCORD_TOKEN and the bot's permissions in the channel); retrying in 30 s"
             );
-            Err(Duration::from_secs(30))
+            Err(Failed::Wait(Duration::from_secs(30)))
         }
         Ok(Posted::Refused { status: 404, body }) => {
             metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
             tracing::error!(channel, %body, "the room's Discord channel is gone; messages stay in the log only");
-            inner.channels.invalidate_all();
-            Err(Duration::from_secs(5))
+            Err(Failed::Gone)
+        }
+        Ok(Posted::Refused { status: 400, body }) if body.contains("50083") => {
+            metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
+            tracing::warn!(channel, %body, "the room's Discord thread is archived and locked");
+            Err(Failed::Archived)
         }
         Ok(Posted::Refused { status, body }) => {
             metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
@@ -368,7 +623,7 @@ async fn post_next(inner: &Inner, channel: u64, queue: &mut VecDeque<Job>) -> Re
         Err(e) => {
             metrics::counter!("chat_discord_requests_total", "outcome" => "failed").increment(1);
             tracing::warn!(channel, error = %e, "cannot post to Discord; retrying");
-            Err(Duration::from_secs(2))
+            Err(Failed::Wait(Duration::from_secs(2)))
         }
     }
 }

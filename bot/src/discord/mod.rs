@@ -1,6 +1,7 @@
 //! The Discord side of the bot (poise + serenity): the gateway connection, the events that flow
 //! back to web rooms (staff messages, edits, deletions), channel creation for rooms, the
-//! moderator commands, and the [`mirror`] of web messages into channels.
+//! moderator commands, and the [`mirror`] of web messages into channels (staff rooms) and
+//! [`threads`] (visitor rooms and roulette pairs).
 //!
 //! Serenity is pointed at `DISCORD_API_BASE` (the fake Discord in tests) with its `proxy`
 //! setting, which only takes effect with serenity's own rate limiter disabled; that is fine
@@ -11,6 +12,7 @@
 pub mod embeds;
 pub mod mirror;
 pub mod rest;
+pub mod threads;
 
 mod commands;
 mod events;
@@ -54,6 +56,12 @@ pub struct DiscordConfig {
     pub modlog: Option<u64>,
     /// `DISCORD_MODERATOR_ROLE_ID`: members with this role may moderate too.
     pub moderator_role: Option<u64>,
+    /// `DISCORD_VISITOR_CHANNEL_ID`: parent channel of the visitor rooms' threads; unset = a
+    /// text channel named [`threads::VISITOR_PARENT_NAME`], found or created under the category.
+    pub visitor_parent: Option<u64>,
+    /// `DISCORD_ROULETTE_CHANNEL_ID`: parent channel of the roulette pairs' threads; unset = a
+    /// text channel named [`threads::ROULETTE_PARENT_NAME`], found or created under the category.
+    pub roulette_parent: Option<u64>,
     pub mirror: MirrorConfig,
 }
 
@@ -66,6 +74,8 @@ impl std::fmt::Debug for DiscordConfig {
             .field("category", &self.category)
             .field("modlog", &self.modlog)
             .field("moderator_role", &self.moderator_role)
+            .field("visitor_parent", &self.visitor_parent)
+            .field("roulette_parent", &self.roulette_parent)
             .field("mirror", &self.mirror)
             .finish()
     }
@@ -109,7 +119,8 @@ fn required_permissions() -> serenity::Permissions {
 impl Discord {
     pub fn new(config: DiscordConfig, db: DatabaseConnection, bus: Arc<dyn Bus>) -> Result<Self, DiscordError> {
         let rest = rest::Rest::new(config.api_base.as_deref(), &config.token)?;
-        let mirror = Mirror::new(rest.clone(), db.clone(), bus.clone(), config.mirror.clone());
+        let parents = threads::Parents::new(&config, rest.clone(), db.clone());
+        let mirror = Mirror::new(rest.clone(), db.clone(), bus.clone(), config.mirror.clone(), parents);
         Ok(Self { mirror, rest, config, db, bus })
     }
 

@@ -52,11 +52,11 @@ impl Pacing {
     }
 }
 
-/// What came of posting a message.
+/// What came of posting a message (or creating or changing a thread).
 #[derive(Debug)]
 pub enum Posted {
-    /// Accepted (or, for a repeated nonce, the existing message returned).
-    Ok { message_id: u64, pacing: Pacing },
+    /// Accepted (or, for a repeated nonce, the existing message returned): the object's id.
+    Ok { id: u64, pacing: Pacing },
     /// 429: try the same request again after this long.
     RateLimited { retry_after: Duration, global: bool },
     /// Refused for good (400 invalid body, 403 missing permission, 404 unknown channel).
@@ -90,13 +90,51 @@ impl Rest {
 
     /// POST /channels/{id}/messages.
     pub async fn create_message(&self, channel: u64, body: &Value) -> Result<Posted, RestError> {
+        let request = self.http.post(format!("{}/channels/{channel}/messages", self.base));
+        self.send(request, body).await
+    }
+
+    /// POST /channels/{id}/threads: a thread without a starter message; `Posted::Ok` carries the
+    /// thread's id. Discord limits thread creation on a bucket of its own (per parent channel)
+    /// and may answer a burst with a 429 whose `retry_after` is minutes.
+    pub async fn create_thread(&self, parent: u64, body: &Value) -> Result<Posted, RestError> {
+        let request = self
+            .http
+            .post(format!("{}/channels/{parent}/threads", self.base))
+            .header("x-audit-log-reason", "chat room mirror");
+        self.send(request, body).await
+    }
+
+    /// PATCH /channels/{id}: e.g. `{"archived": true, "locked": true}` for a thread.
+    pub async fn modify_channel(&self, channel: u64, body: &Value) -> Result<Posted, RestError> {
+        let request = self
+            .http
+            .patch(format!("{}/channels/{channel}", self.base))
+            .header("x-audit-log-reason", "chat room ended");
+        self.send(request, body).await
+    }
+
+    /// GET /guilds/{id}/channels (threads are not listed).
+    pub async fn guild_channels(&self, guild: u64) -> Result<Vec<Value>, RestError> {
         let response = self
             .http
-            .post(format!("{}/channels/{channel}/messages", self.base))
+            .get(format!("{}/guilds/{guild}/channels", self.base))
             .header("authorization", &self.auth)
-            .json(body)
             .send()
             .await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        if !(200..300).contains(&status) {
+            return Err(RestError::Status { status, body: text });
+        }
+        let value: Value = serde_json::from_str(&text).map_err(|e| RestError::Decode(e.to_string()))?;
+        value.as_array().cloned().ok_or_else(|| RestError::Decode(format!("not a channel list: {text}")))
+    }
+
+    /// Send a JSON request and sort the answer: accepted (with the object's id), rate limited,
+    /// refused for good (4xx), or failed (5xx, transport).
+    async fn send(&self, request: reqwest::RequestBuilder, body: &Value) -> Result<Posted, RestError> {
+        let response = request.header("authorization", &self.auth).json(body).send().await?;
         let status = response.status().as_u16();
         let pacing = Pacing::from_headers(response.headers());
         let retry_header =
@@ -105,9 +143,8 @@ impl Rest {
         match status {
             200..=299 => {
                 let value: Value = serde_json::from_str(&text).map_err(|e| RestError::Decode(e.to_string()))?;
-                let message_id =
-                    snowflake(&value["id"]).ok_or_else(|| RestError::Decode(format!("no message id in {text}")))?;
-                Ok(Posted::Ok { message_id, pacing })
+                let id = snowflake(&value["id"]).ok_or_else(|| RestError::Decode(format!("no id in {text}")))?;
+                Ok(Posted::Ok { id, pacing })
             }
             429 => {
                 let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
