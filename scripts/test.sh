@@ -88,3 +88,8 @@ else
   [ "$status" -eq 0 ] || exit "$status"
   run_browser_tests
 fi
+
+# The benchmark suite is not a test; its seconds-long smoke run only proves it still works
+# (every scenario at tiny scale, debug build, numbers meaningless).
+say "benchmark smoke run (bench/run --smoke)"
+bash bench/run --smoke
