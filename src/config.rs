@@ -128,6 +128,44 @@ impl Config {
             gateway.allowed_origins = Some(origins);
         }
 
+        if let Some(v) = get("VISITOR_ROOM_MAX_CAPACITY") {
+            gateway.visitor_room_max_capacity = positive("VISITOR_ROOM_MAX_CAPACITY", &v)?;
+            if gateway.visitor_room_max_capacity < 2 {
+                return Err(ConfigError { var: "VISITOR_ROOM_MAX_CAPACITY", problem: "must be at least 2".into() });
+            }
+        }
+        if let Some(v) = get("VISITOR_ROOMS_PER_IP") {
+            gateway.visitor_rooms_per_ip = positive("VISITOR_ROOMS_PER_IP", &v)?;
+        }
+        if let Some(v) = get("VISITOR_ROOM_IDLE_SECS") {
+            gateway.visitor_room_idle = seconds("VISITOR_ROOM_IDLE_SECS", &v)?;
+        }
+        if let Some(v) = get("ROULETTE_INTEREST_WAIT_SECS") {
+            gateway.roulette_interest_wait = seconds("ROULETTE_INTEREST_WAIT_SECS", &v)?;
+        }
+        if let Some(secret) = get("IP_TAG_SECRET") {
+            gateway.owner_secret = gateway::config::Secret(secret);
+        }
+        gateway.house_rules = match (get("HOUSE_RULES"), get("HOUSE_RULES_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError {
+                    var: "HOUSE_RULES_FILE",
+                    problem: "set either HOUSE_RULES or HOUSE_RULES_FILE, not both".into(),
+                });
+            }
+            (Some(text), None) => Some(text.replace("\\n", "\n")),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError { var: "HOUSE_RULES_FILE", problem: format!("cannot read {path}: {e}") })?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        if gateway.house_rules.as_ref().is_some_and(|r| r.chars().count() > 4000) {
+            return Err(ConfigError { var: "HOUSE_RULES", problem: "is longer than 4000 characters".into() });
+        }
+
         let mut bot = BotConfig { ip_tag_secret: get("IP_TAG_SECRET"), ..BotConfig::default() };
         if let Some(v) = get("RETENTION_DAYS") {
             bot.retention.ips = Duration::from_secs(positive::<u64>("RETENTION_DAYS", &v)? * 86_400);

@@ -93,6 +93,7 @@ pub fn to_def(model: &rooms::Model) -> Option<RoomDef> {
             listed: model.listed,
             locked: model.locked,
             slowmode_secs: u32::try_from(model.slowmode_secs).unwrap_or(0),
+            owner: None,
         }),
         _ => {
             tracing::warn!(slug = %model.slug, kind = %model.kind, capacity = model.capacity, "ignoring an invalid room row");
@@ -132,6 +133,47 @@ pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model,
         expires_at: Set(None),
     };
     Ok(model.insert(db).await?)
+}
+
+/// Record a visitor room or roulette pair a gateway opened (again: a no-op), so the log's
+/// rooms are known and the mirror can keep its Discord thread.
+pub async fn record_opened(db: &DatabaseConnection, room: &RoomDef) -> Result<(), BotError> {
+    if rooms::Entity::find_by_id(room.slug.as_str()).one(db).await?.is_some() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let model = rooms::ActiveModel {
+        slug: Set(room.slug.to_string()),
+        kind: Set(room.kind.as_str().to_owned()),
+        title: Set(room.title.chars().take(TITLE_MAX).collect()),
+        topic: Set(String::new()),
+        capacity: Set(i32::try_from(room.capacity).unwrap_or(i32::MAX)),
+        listed: Set(room.listed),
+        locked: Set(false),
+        slowmode_secs: Set(0),
+        discord_channel_id: Set(None),
+        discord_thread_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        expires_at: Set(None),
+    };
+    model.insert(db).await?;
+    Ok(())
+}
+
+/// Mark a visitor room or roulette pair as ended (`expires_at`), keeping the row for the log.
+pub async fn record_closed(db: &DatabaseConnection, slug: &RoomSlug) -> Result<Option<rooms::Model>, BotError> {
+    let Some(existing) = rooms::Entity::find_by_id(slug.as_str()).one(db).await? else {
+        return Ok(None);
+    };
+    if existing.kind == RoomKind::Staff.as_str() || existing.expires_at.is_some() {
+        return Ok(Some(existing));
+    }
+    let mut model: rooms::ActiveModel = existing.into();
+    let now = Utc::now();
+    model.expires_at = Set(Some(now));
+    model.updated_at = Set(now);
+    Ok(Some(model.update(db).await?))
 }
 
 /// Change a room.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::{Bus, HISTORY_LEN, QueueEntry};
-use protocol::{ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomSlug};
+use protocol::{ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomKind, RoomSlug};
 use sea_orm::DatabaseConnection;
 
 use crate::discord::{Discord, DiscordConfig, Job, Mirror};
@@ -194,10 +194,19 @@ impl Consumer {
         if entries.is_empty() {
             return;
         }
+        let (entries, room_events): (Vec<QueueEntry>, Vec<QueueEntry>) =
+            entries.into_iter().partition(|entry| matches!(entry.event, InboundEvent::Message(_)));
+        if !room_events.is_empty() {
+            self.handle_room_events(room_events).await;
+        }
+        if entries.is_empty() {
+            return;
+        }
         let messages: Vec<LoggedMessage> = entries
             .iter()
-            .map(|entry| match &entry.event {
-                InboundEvent::Message(m) => m.clone(),
+            .filter_map(|entry| match &entry.event {
+                InboundEvent::Message(m) => Some(m.clone()),
+                _ => None,
             })
             .collect();
         if let Err(e) = message_log::record(&self.db, &messages, &self.tagger).await {
@@ -215,6 +224,26 @@ impl Consumer {
         let ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();
         if let Err(e) = self.bus.ack(&ids).await {
             tracing::error!(error = %e, "cannot acknowledge logged entries; they will be skipped when redelivered");
+        }
+    }
+
+    /// Visitor rooms and roulette pairs opened or closed by gateways: recorded in the database,
+    /// then acknowledged. Left unacknowledged (and retried) when the database fails.
+    async fn handle_room_events(&self, entries: Vec<QueueEntry>) {
+        let mut done = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let result = match &entry.event {
+                InboundEvent::RoomOpened { room } => rooms::record_opened(&self.db, room).await,
+                InboundEvent::RoomClosed { slug } => rooms::record_closed(&self.db, slug).await.map(|_| ()),
+                InboundEvent::Message(_) => Ok(()),
+            };
+            match result {
+                Ok(()) => done.push(entry.id),
+                Err(e) => tracing::error!(error = %e, "cannot record a room event; will retry"),
+            }
+        }
+        if let Err(e) = self.bus.ack(&done).await {
+            tracing::error!(error = %e, "cannot acknowledge room events");
         }
     }
 
@@ -264,8 +293,16 @@ impl SnapshotSync {
     async fn run_once(&self) -> Result<(), BotError> {
         let published: BTreeMap<RoomSlug, RoomDef> =
             self.bus.rooms().await?.into_iter().map(|def| (def.slug.clone(), def)).collect();
-        let current: BTreeMap<RoomSlug, RoomDef> =
-            rooms::list(&self.db).await?.iter().filter_map(rooms::to_def).map(|def| (def.slug.clone(), def)).collect();
+        // Visitor rooms and roulette pairs are the gateways' to publish and remove.
+        let published: BTreeMap<RoomSlug, RoomDef> =
+            published.into_iter().filter(|(_, def)| def.kind == RoomKind::Staff).collect();
+        let current: BTreeMap<RoomSlug, RoomDef> = rooms::list(&self.db)
+            .await?
+            .iter()
+            .filter_map(rooms::to_def)
+            .filter(|def| def.kind == RoomKind::Staff)
+            .map(|def| (def.slug.clone(), def))
+            .collect();
         for (slug, def) in &current {
             if published.get(slug) == Some(def) {
                 continue;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug};
+use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug, RouletteTicket};
 use tokio::sync::broadcast;
 use ulid::Ulid;
 
@@ -175,4 +175,19 @@ pub trait Bus: Send + Sync + 'static {
     /// Replace the filter list.
     async fn put_filters(&self, filters: &[FilterDef]) -> Result<(), BusError>;
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError>;
+
+    // ---- roulette and visitor rooms ---------------------------------------------------------
+    /// Pair `ticket` with the best waiting ticket by [`protocol::events::best_match`], which is
+    /// taken out of the queue and returned; when nobody fits, queue `ticket` (replacing an
+    /// earlier entry with its id, keeping its place). Atomic across gateways: no ticket is
+    /// handed to two matchers.
+    async fn roulette_match(&self, ticket: &RouletteTicket, now_ms: i64) -> Result<Option<RouletteTicket>, BusError>;
+    /// Take a ticket out of the queue (cancelled, disconnected); a no-op when it is not there.
+    async fn roulette_cancel(&self, id: &str) -> Result<(), BusError>;
+    /// Publish `payload` to the subscribers of `inbox`; false when nobody listens there (the
+    /// connection that waited on it is gone).
+    async fn notify(&self, inbox: &RoomSlug, payload: Bytes) -> Result<bool, BusError>;
+    /// Store a visitor room in the snapshot unless its owner already has `max_per_owner` rooms
+    /// there. Atomic across gateways; returns whether it was stored.
+    async fn open_room(&self, room: &RoomDef, max_per_owner: u32) -> Result<bool, BusError>;
 }

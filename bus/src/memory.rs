@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug};
+use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug, RouletteTicket};
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
@@ -27,6 +27,8 @@ pub struct InProcessBus {
     room_defs: Mutex<BTreeMap<RoomSlug, RoomDef>>,
     ban_defs: Mutex<BTreeMap<i64, BanDef>>,
     filter_defs: Mutex<Vec<FilterDef>>,
+    /// Waiting roulette tickets, oldest first.
+    roulette: Mutex<Vec<RouletteTicket>>,
 }
 
 #[derive(Default)]
@@ -54,6 +56,7 @@ impl InProcessBus {
             room_defs: Mutex::default(),
             ban_defs: Mutex::default(),
             filter_defs: Mutex::default(),
+            roulette: Mutex::default(),
         }
     }
 }
@@ -237,6 +240,51 @@ impl Bus for InProcessBus {
 
     async fn subscribe_control(&self) -> Result<ControlFeed, BusError> {
         Ok(ControlFeed::new(self.control.subscribe()))
+    }
+
+    async fn roulette_match(&self, ticket: &RouletteTicket, now_ms: i64) -> Result<Option<RouletteTicket>, BusError> {
+        let mut waiting = lock(&self.roulette);
+        let place = waiting.iter().position(|t| t.id == ticket.id);
+        if let Some(i) = place {
+            waiting.remove(i);
+        }
+        if let Some(found) = protocol::events::best_match(ticket, &waiting, now_ms) {
+            let id = found.id.clone();
+            let i = waiting.iter().position(|t| t.id == id).unwrap_or_default();
+            return Ok(Some(waiting.remove(i)));
+        }
+        let at = place.unwrap_or(waiting.len());
+        waiting.insert(at, ticket.clone());
+        Ok(None)
+    }
+
+    async fn roulette_cancel(&self, id: &str) -> Result<(), BusError> {
+        lock(&self.roulette).retain(|t| t.id != id);
+        Ok(())
+    }
+
+    async fn notify(&self, inbox: &RoomSlug, payload: Bytes) -> Result<bool, BusError> {
+        let mut fanout = lock(&self.rooms_fanout);
+        let Some(tx) = fanout.get(inbox) else {
+            return Ok(false);
+        };
+        if tx.send(payload).is_err() {
+            fanout.remove(inbox);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    async fn open_room(&self, room: &RoomDef, max_per_owner: u32) -> Result<bool, BusError> {
+        let mut defs = lock(&self.room_defs);
+        if let Some(owner) = &room.owner {
+            let held = defs.values().filter(|r| r.owner.as_ref() == Some(owner)).count();
+            if held >= max_per_owner as usize {
+                return Ok(false);
+            }
+        }
+        defs.insert(room.slug.clone(), room.clone());
+        Ok(true)
     }
 
     async fn put_room(&self, room: &RoomDef) -> Result<(), BusError> {

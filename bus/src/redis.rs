@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use protocol::keys::Keys;
-use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug};
+use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug, RouletteTicket};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{AsyncCommands, Script};
@@ -174,7 +174,68 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+/// Pair a roulette ticket or queue it: the rule of `protocol::events::best_match`, atomically.
+/// KEYS: queue (zset), tickets (hash). ARGV: ticket JSON, id, now ms, score for a new entry.
+/// Returns the partner's JSON, or nil when the ticket was queued.
+const ROULETTE: &str = r"
+local me = cjson.decode(ARGV[1])
+local now = tonumber(ARGV[3])
+local function list(v) if type(v) == 'table' then return v end return {} end
+local function has(l, x) for _, v in ipairs(list(l)) do if v == x then return true end end return false end
+local function open(t) return #list(t.interests) == 0 or tonumber(t.open_at_ms) <= now end
+local old = redis.call('ZSCORE', KEYS[1], ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+local best, best_rank = nil, 99
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, 999)) do
+  local raw = redis.call('HGET', KEYS[2], id)
+  if not raw then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    local t = cjson.decode(raw)
+    if t.id ~= me.id and t.key ~= me.key and not has(me.blocked, t.id) and not has(t.blocked, me.id) then
+      local again = me.last_peer == t.id or t.last_peer == me.id
+      local shared = false
+      for _, tag in ipairs(list(me.interests)) do
+        if has(t.interests, tag) then shared = true; break end
+      end
+      local rank = nil
+      if shared then
+        if again then rank = 3 else rank = 1 end
+      elseif open(me) and open(t) then
+        if again then rank = 3 else rank = 2 end
+      end
+      if rank == 1 then best = raw; best_rank = 1; break end
+      if rank and rank < best_rank then best = raw; best_rank = rank end
+    end
+  end
+end
+if best then
+  local t = cjson.decode(best)
+  redis.call('ZREM', KEYS[1], t.id)
+  redis.call('HDEL', KEYS[2], t.id)
+  return best
+end
+redis.call('ZADD', KEYS[1], old or ARGV[4], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return false
+";
+
+/// Store a visitor room unless its owner holds `max` already (rooms gone from the snapshot no
+/// longer count). KEYS: rooms hash, owner set. ARGV: slug, room JSON, max. Returns 1 if stored.
+const OPEN_ROOM: &str = r"
+for _, slug in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('HEXISTS', KEYS[1], slug) == 0 then redis.call('SREM', KEYS[2], slug) end
+end
+if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+";
+
 struct Scripts {
+    roulette: Script,
+    open_room: Script,
     claim: Script,
     release: Script,
     members: Script,
@@ -242,6 +303,8 @@ impl RedisBus {
             sink: tokio::sync::Mutex::new(None),
         });
         let scripts = Scripts {
+            roulette: Script::new(ROULETTE),
+            open_room: Script::new(OPEN_ROOM),
             claim: Script::new(CLAIM),
             release: Script::new(RELEASE),
             members: Script::new(MEMBERS),
@@ -795,6 +858,60 @@ impl Bus for RedisBus {
 
     async fn subscribe_control(&self) -> Result<ControlFeed, BusError> {
         Ok(ControlFeed::new(self.fanout.control.subscribe()))
+    }
+
+    async fn roulette_match(&self, ticket: &RouletteTicket, now_ms: i64) -> Result<Option<RouletteTicket>, BusError> {
+        let found: Option<String> = self
+            .scripts
+            .roulette
+            .key(self.keys.roulette_queue())
+            .key(self.keys.roulette_tickets())
+            .arg(encode(ticket)?)
+            .arg(&ticket.id)
+            .arg(now_ms)
+            .arg(now_ms)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        found.map(|raw| decode(&raw)).transpose()
+    }
+
+    async fn roulette_cancel(&self, id: &str) -> Result<(), BusError> {
+        let _: () = redis::pipe()
+            .atomic()
+            .zrem(self.keys.roulette_queue(), id)
+            .ignore()
+            .hdel(self.keys.roulette_tickets(), id)
+            .ignore()
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn notify(&self, inbox: &RoomSlug, payload: Bytes) -> Result<bool, BusError> {
+        let listeners: i64 =
+            self.conn().publish(self.keys.room_events(inbox), payload.as_ref()).await.map_err(unavailable)?;
+        Ok(listeners > 0)
+    }
+
+    async fn open_room(&self, room: &RoomDef, max_per_owner: u32) -> Result<bool, BusError> {
+        let Some(owner) = &room.owner else {
+            self.put_room(room).await?;
+            return Ok(true);
+        };
+        let stored: i64 = self
+            .scripts
+            .open_room
+            .key(self.keys.rooms())
+            .key(self.keys.room_owner(owner))
+            .arg(room.slug.as_str())
+            .arg(encode(room)?)
+            .arg(max_per_owner)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(stored == 1)
     }
 
     async fn put_room(&self, room: &RoomDef) -> Result<(), BusError> {

@@ -32,8 +32,42 @@ pub struct GatewayConfig {
     /// `say` token bucket shared by all sockets of one address (`SAY_IP_BURST`,
     /// `SAY_IP_PER_SECOND`).
     pub ip_say_rate: RateLimit,
-    /// Joins per address per minute (`JOINS_PER_MINUTE`).
+    /// Joins per address per minute (`JOINS_PER_MINUTE`); roulette, next and create count too.
     pub joins_per_minute: u32,
+    /// Largest capacity a visitor may give a room (`VISITOR_ROOM_MAX_CAPACITY`).
+    pub visitor_room_max_capacity: u32,
+    /// Visitor rooms one address may have open at once (`VISITOR_ROOMS_PER_IP`).
+    pub visitor_rooms_per_ip: u32,
+    /// How long a visitor room stays after its last member left (`VISITOR_ROOM_IDLE_SECS`).
+    pub visitor_room_idle: Duration,
+    /// How long roulette waits for someone sharing an interest before pairing with anyone
+    /// (`ROULETTE_INTEREST_WAIT_SECS`).
+    pub roulette_interest_wait: Duration,
+    /// How long a new pair waits for the stranger to arrive before reporting `stranger_left`.
+    pub roulette_join_grace: Duration,
+    /// Keys the hash that stands for an address as a room's owner (`IP_TAG_SECRET`; random
+    /// per process when unset, which limits rooms per address per gateway only).
+    pub owner_secret: Secret,
+    /// Text a visitor accepts before the first message (`HOUSE_RULES` or `HOUSE_RULES_FILE`).
+    pub house_rules: Option<String>,
+}
+
+/// A secret that `Debug` never prints.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Secret {
+    /// 32 random bytes, hex.
+    pub fn random() -> Self {
+        let bytes: [u8; 32] = rand::random();
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
 }
 
 impl Default for GatewayConfig {
@@ -50,6 +84,13 @@ impl Default for GatewayConfig {
             max_connections_per_ip: 20,
             ip_say_rate: RateLimit { burst: 20, per_second: 4.0 },
             joins_per_minute: 30,
+            visitor_room_max_capacity: 25,
+            visitor_rooms_per_ip: 3,
+            visitor_room_idle: Duration::from_secs(300),
+            roulette_interest_wait: Duration::from_secs(5),
+            roulette_join_grace: Duration::from_secs(5),
+            owner_secret: Secret::random(),
+            house_rules: None,
         }
     }
 }

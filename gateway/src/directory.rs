@@ -36,6 +36,11 @@ impl RoomDirectory {
         gone
     }
 
+    /// Every room this gateway knows.
+    pub fn all(&self) -> Vec<Arc<RoomDef>> {
+        self.read().values().cloned().collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.read().is_empty()
     }

@@ -31,6 +31,8 @@ pub fn router(state: Arc<State>) -> Router {
         .push(Router::with_path("healthz").get(Healthz).head(Healthz))
         .push(Router::with_path("readyz").get(Readyz(state.clone())))
         .push(Router::with_path("api/rooms").get(RoomList(state.clone())))
+        .push(Router::with_path("api/rooms/{slug}").get(RoomInfo(state.clone())))
+        .push(Router::with_path("api/info").get(Info(state.clone())))
         .push(Router::with_path("metrics").get(Metrics))
         .push(Router::with_path("ws").goal(WsUpgrade(state)))
         .push(
@@ -123,6 +125,8 @@ struct RoomEntry<'a> {
     members: u32,
     capacity: u32,
     locked: bool,
+    /// `staff` or `visitor` (pairs are never listed).
+    kind: &'a str,
 }
 
 #[async_trait]
@@ -142,6 +146,7 @@ impl Handler for RoomList {
                         members,
                         capacity: r.capacity,
                         locked: r.locked,
+                        kind: r.kind.as_str(),
                     })
                     .collect();
                 res.add_header("cache-control", "no-store", true).ok();
@@ -153,6 +158,67 @@ impl Handler for RoomList {
                 res.render(Json(Refusal { code: "unavailable", message: "the room list is temporarily unavailable" }));
             }
         }
+    }
+}
+
+/// `GET /api/rooms/{slug}`: one room, listed or not (an invite link names it), never a pair.
+struct RoomInfo(Arc<State>);
+
+#[async_trait]
+impl Handler for RoomInfo {
+    async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        res.add_header("cache-control", "no-store", true).ok();
+        let slug = req.param::<String>("slug").unwrap_or_default();
+        let Some(room) = protocol::RoomSlug::parse(&slug)
+            .ok()
+            .and_then(|slug| self.0.directory.get(&slug))
+            .filter(|r| r.kind != protocol::RoomKind::Roulette)
+        else {
+            res.status_code(StatusCode::NOT_FOUND);
+            res.render(Json(Refusal { code: "unknown_room", message: "this room does not exist (any more)" }));
+            return;
+        };
+        match self.0.bus.occupancy(std::slice::from_ref(&room.slug)).await {
+            Ok(counts) => res.render(Json(RoomEntry {
+                slug: room.slug.as_str(),
+                title: &room.title,
+                topic: &room.topic,
+                members: counts.first().copied().unwrap_or(0),
+                capacity: room.capacity,
+                locked: room.locked,
+                kind: room.kind.as_str(),
+            })),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read room occupancy");
+                res.status_code(StatusCode::SERVICE_UNAVAILABLE);
+                res.render(Json(Refusal { code: "unavailable", message: "the room is temporarily unavailable" }));
+            }
+        }
+    }
+}
+
+/// `GET /api/info`: what the landing page shows besides rooms.
+struct Info(Arc<State>);
+
+#[derive(Serialize)]
+struct InfoBody<'a> {
+    /// The operator's house rules, accepted by visitors before their first message.
+    house_rules: Option<&'a str>,
+    max_room_capacity: u32,
+    /// Seconds roulette waits for a shared interest before pairing with anyone.
+    roulette_interest_wait_secs: u64,
+}
+
+#[async_trait]
+impl Handler for Info {
+    async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        let config = &self.0.config;
+        res.add_header("cache-control", "no-cache", true).ok();
+        res.render(Json(InfoBody {
+            house_rules: config.house_rules.as_deref(),
+            max_room_capacity: config.visitor_room_max_capacity,
+            roulette_interest_wait_secs: config.roulette_interest_wait.as_secs(),
+        }));
     }
 }
 

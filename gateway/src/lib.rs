@@ -23,6 +23,7 @@ mod ratelimit;
 mod site;
 mod sockets;
 pub mod telemetry;
+mod visitor;
 mod ws;
 
 use std::future::Future;
@@ -196,6 +197,7 @@ impl Application {
         let server = Server::new(self.acceptor);
         let handle = server.handle();
         let control = tokio::spawn(directory::follow_control(self.state.clone()));
+        let sweeper = tokio::spawn(visitor::sweep(self.state.clone()));
         tracing::info!("listening on http://{}", self.addr);
         let state = self.state.clone();
         tokio::spawn(async move {
@@ -209,6 +211,7 @@ impl Application {
             tracing::warn!("some connections did not close in time");
         }
         control.abort();
+        sweeper.abort();
         tracing::info!("gateway stopped");
     }
 }

@@ -9,13 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bus::RoomFeed;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use protocol::frames::{CLIENT_FRAME_TYPES, CLIENT_ID_MAX, FRAME_MAX_BYTES};
 use protocol::input::TextError;
 use protocol::{
     ClientFrame, ErrorCode, InboundEvent, Limits, LoggedMessage, MessageText, MessageView, Nickname, PresenceEvent,
-    RoomDef, RoomSlug, ServerFrame,
+    RoomDef, RoomKind, RoomSlug, RoomTitle, RouletteMatch, RouletteTicket, ServerFrame,
 };
 use salvo::websocket::{Message, WebSocket, WebSocketUpgrade};
 use tokio::sync::{mpsc, watch};
@@ -54,6 +55,33 @@ struct Joined {
     holder: String,
 }
 
+/// Who this connection is in the roulette (set by `roulette`, kept while connected).
+struct RouletteMe {
+    nick: Nickname,
+    interests: Vec<String>,
+    /// Strangers this connection blocked: never paired again.
+    blocked: Vec<String>,
+    /// The previous stranger: paired again only when nobody else fits.
+    last_peer: Option<String>,
+}
+
+/// Queued for a stranger.
+struct Waiting {
+    ticket: RouletteTicket,
+    /// Where the gateway that pairs us publishes the match notice.
+    inbox: RoomFeed,
+    /// When shared interests stop mattering (re-matched then, accepting anyone).
+    open_at: Option<tokio::time::Instant>,
+}
+
+/// The stranger of the current pair.
+struct Stranger {
+    id: String,
+    nick: String,
+    /// When to check that the stranger really arrived (a notice can cross a disconnect).
+    check_at: Option<tokio::time::Instant>,
+}
+
 struct Conn {
     state: Arc<State>,
     handle: ConnHandle,
@@ -62,6 +90,9 @@ struct Conn {
     say_bucket: TokenBucket,
     last_say: Option<Instant>,
     last_typing: Option<Instant>,
+    roulette: Option<RouletteMe>,
+    waiting: Option<Waiting>,
+    stranger: Option<Stranger>,
 }
 
 async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
@@ -89,11 +120,19 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
         joined: None,
         last_say: None,
         last_typing: None,
+        roulette: None,
+        waiting: None,
+        stranger: None,
     };
     let mut last_seen = Instant::now();
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     let writer_done = loop {
+        let open_at = conn.waiting.as_ref().and_then(|w| w.open_at);
+        let check_at = conn.stranger.as_ref().and_then(|s| s.check_at);
         tokio::select! {
+            notice = recv_inbox(&mut conn.waiting) => conn.on_match_notice(notice).await,
+            () = sleep_until(open_at) => conn.interests_expired().await,
+            () = sleep_until(check_at) => conn.check_stranger().await,
             incoming = stream.next() => match incoming {
                 None => break false,
                 Some(Ok(message)) => {
@@ -122,6 +161,7 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
         }
     };
     conn.leave_room().await;
+    conn.stop_waiting().await;
     if !writer_done {
         conn.handle.close(close::NORMAL, "", true);
         drop(conn);
@@ -130,6 +170,26 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
         }
     }
     tracing::debug!(conn = id, "disconnected");
+}
+
+/// The next match notice while waiting; never resolves otherwise.
+async fn recv_inbox(waiting: &mut Option<Waiting>) -> Option<Bytes> {
+    match waiting {
+        Some(waiting) => waiting.inbox.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleep until `at`; never resolves for `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn is_too_big(error: &salvo::Error) -> bool {
@@ -266,42 +326,86 @@ impl Conn {
             ClientFrame::Say { text, client_id } => self.say(&text, client_id).await,
             ClientFrame::Typing {} => self.typing().await,
             ClientFrame::Leave {} => {
-                if self.joined.is_none() {
+                if self.waiting.is_some() {
+                    self.stop_waiting().await;
+                } else if self.joined.is_none() {
                     self.error(ErrorCode::NotInRoom, "you are not in a room", None, None);
                 } else {
                     self.leave_room().await;
                 }
             }
             ClientFrame::Ping {} => self.handle.send_frame(&ServerFrame::Pong {}),
+            ClientFrame::Roulette { nick, interests } => self.roulette(&nick, &interests).await,
+            ClientFrame::Next { block } => self.next(block).await,
+            ClientFrame::Create { title, capacity, listed } => self.create(&title, capacity, listed).await,
+        }
+    }
+
+    /// This connection's presence holder id, also its roulette ticket id.
+    fn holder(&self) -> String {
+        format!("{}:{}", self.state.gateway_id, self.handle.id)
+    }
+
+    /// Refuse (with `banned`) when a ban covers this address. Sockets are closed when a ban
+    /// arrives; this covers the moment in between.
+    fn refuse_banned(&self) -> bool {
+        let Some(ban) = self.state.bans.check(self.ip) else {
+            return false;
+        };
+        let message =
+            if ban.reason.is_empty() { "you are banned".to_owned() } else { format!("you are banned: {}", ban.reason) };
+        self.error(ErrorCode::Banned, message, None, None);
+        true
+    }
+
+    /// Take a token from the address's join bucket (joins, roulette, next, create), or refuse.
+    fn joins_allowed(&self) -> bool {
+        let join_limit = {
+            let limits = self.state.ip_limits(self.ip);
+            let mut limits = limits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            limits.joins.take(Instant::now())
+        };
+        match join_limit {
+            Ok(()) => true,
+            Err(wait) => {
+                self.error(ErrorCode::RateLimited, "too many joins from your address; wait a moment", None, Some(wait));
+                false
+            }
         }
     }
 
     async fn join(&mut self, room: &str, nick: &str, since: Option<Ulid>) {
+        if self.refuse_banned() {
+            return;
+        }
         let nick = match Nickname::parse(nick) {
             Ok(nick) => nick,
             Err(e) => return self.error(ErrorCode::InvalidNick, e.to_string(), None, None),
         };
-        let Some(def) = RoomSlug::parse(room).ok().and_then(|slug| self.state.directory.get(&slug)) else {
+        // Pairs are private: only the matchmaker seats people there.
+        let Some(def) = RoomSlug::parse(room)
+            .ok()
+            .and_then(|slug| self.state.directory.get(&slug))
+            .filter(|def| def.kind != RoomKind::Roulette)
+        else {
             let shown: String = room.chars().take(40).collect();
             return self.error(ErrorCode::UnknownRoom, format!("there is no room {shown:?}"), None, None);
         };
         if def.locked {
             return self.error(ErrorCode::RoomLocked, format!("{} is locked by the moderators", def.title), None, None);
         }
-        let join_limit = {
-            let limits = self.state.ip_limits(self.ip);
-            let mut limits = limits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            limits.joins.take(Instant::now())
-        };
-        if let Err(wait) = join_limit {
-            return self.error(
-                ErrorCode::RateLimited,
-                "too many joins from your address; wait a moment",
-                None,
-                Some(wait),
-            );
+        if !self.joins_allowed() {
+            return;
         }
-        let holder = format!("{}:{}", self.state.gateway_id, self.handle.id);
+        self.stop_waiting().await;
+        self.stranger = None;
+        self.enter(def, nick, since).await;
+    }
+
+    /// Take a seat in `def` as `nick` and start receiving its events; the member list on
+    /// success (an error frame has been sent otherwise).
+    async fn enter(&mut self, def: Arc<RoomDef>, nick: Nickname, since: Option<Ulid>) -> Option<Vec<String>> {
+        let holder = self.holder();
         let seat = bus::Seat { nick: nick.as_str().to_owned(), key: nick.key().to_owned(), holder: holder.clone() };
         let same_seat = self.joined.as_ref().is_some_and(|j| j.room.slug == def.slug && j.nick.key() == nick.key());
         if !same_seat {
@@ -312,22 +416,27 @@ impl Conn {
         let members = match self.state.bus.claim_seat(&def.slug, &seat, def.capacity).await {
             Ok(bus::SeatClaim::Granted { members }) => members,
             Ok(bus::SeatClaim::Full) => {
-                return self.error(
+                self.error(
                     ErrorCode::RoomFull,
                     format!("{} is full: it holds {} at most", def.title, def.capacity),
                     None,
                     None,
                 );
+                return None;
             }
             Ok(bus::SeatClaim::NickTaken) => {
-                return self.error(
+                self.error(
                     ErrorCode::NickTaken,
                     format!("Somebody in {} is already called {nick}; pick another nickname", def.title),
                     None,
                     None,
                 );
+                return None;
             }
-            Err(e) => return self.unavailable(e),
+            Err(e) => {
+                self.unavailable(e);
+                return None;
+            }
         };
         if same_seat {
             // A repeated join (e.g. to resume with `since`) gets a fresh `joined`, no presence.
@@ -335,19 +444,20 @@ impl Conn {
                 Ok(history) => self.handle.send_frame(&ServerFrame::Joined {
                     room: def.slug.to_string(),
                     nick: nick.to_string(),
-                    members,
+                    members: members.clone(),
                     history,
                 }),
                 Err(e) => self.unavailable(e),
             }
-            return;
+            return Some(members);
         }
         let local: Arc<Members> =
             match self.state.hub.join(self.state.bus.as_ref(), &def.slug, self.handle.clone(), nick.key()).await {
                 Ok(local) => local,
                 Err(e) => {
                     self.release(&def.slug, nick.key(), &holder).await;
-                    return self.unavailable(e);
+                    self.unavailable(e);
+                    return None;
                 }
             };
         let history = match self.state.bus.history(&def.slug, since).await {
@@ -355,12 +465,18 @@ impl Conn {
             Err(e) => {
                 self.state.hub.leave(&def.slug, self.handle.id).await;
                 self.release(&def.slug, nick.key(), &holder).await;
-                return self.unavailable(e);
+                self.unavailable(e);
+                return None;
             }
         };
         local.activate(
             self.handle.id,
-            &ServerFrame::Joined { room: def.slug.to_string(), nick: nick.to_string(), members, history },
+            &ServerFrame::Joined {
+                room: def.slug.to_string(),
+                nick: nick.to_string(),
+                members: members.clone(),
+                history,
+            },
         );
         // Everyone in the room hears about the arrival, the joiner too (right after `joined`).
         let presence = ServerFrame::Presence { event: PresenceEvent::Join, nick: nick.to_string() };
@@ -369,6 +485,7 @@ impl Conn {
         }
         self.last_say = None;
         self.joined = Some(Joined { room: def, nick, holder });
+        Some(members)
     }
 
     async fn release(&self, room: &RoomSlug, key: &str, holder: &str) {
@@ -390,6 +507,298 @@ impl Conn {
         self.handle.send_frame(&presence);
         if let Err(e) = self.state.bus.publish(slug, encode(&presence)).await {
             tracing::warn!(error = %e, "cannot announce a leave");
+        }
+        if joined.room.kind == RoomKind::Roulette {
+            self.stranger = None;
+            if let Err(e) = self.state.bus.publish(slug, encode(&ServerFrame::StrangerLeft {})).await {
+                tracing::warn!(error = %e, "cannot tell the stranger");
+            }
+            // The last one out ends the pair (the sweeper catches what this misses).
+            if self.state.bus.members(slug).await.is_ok_and(|m| m.is_empty()) {
+                crate::visitor::close(&self.state, slug, "this chat has ended").await;
+            }
+        }
+    }
+
+    /// Leave the roulette queue, if in it.
+    async fn stop_waiting(&mut self) {
+        if let Some(waiting) = self.waiting.take()
+            && let Err(e) = self.state.bus.roulette_cancel(&waiting.ticket.id).await
+        {
+            tracing::warn!(error = %e, "cannot leave the roulette queue; the ticket is skipped once this socket is gone");
+        }
+    }
+
+    async fn roulette(&mut self, nick: &str, interests: &[String]) {
+        if self.refuse_banned() {
+            return;
+        }
+        let nick = match Nickname::parse(nick) {
+            Ok(nick) => nick,
+            Err(e) => return self.error(ErrorCode::InvalidNick, e.to_string(), None, None),
+        };
+        let interests = match protocol::input::parse_interests(interests) {
+            Ok(interests) => interests,
+            Err(e) => return self.error(ErrorCode::BadFrame, e.to_string(), None, None),
+        };
+        if !self.joins_allowed() {
+            return;
+        }
+        self.leave_room().await;
+        self.stop_waiting().await;
+        let (blocked, last_peer) = self.roulette.take().map(|r| (r.blocked, r.last_peer)).unwrap_or_default();
+        self.roulette = Some(RouletteMe { nick, interests, blocked, last_peer });
+        self.queue().await;
+    }
+
+    async fn next(&mut self, block: bool) {
+        let Some(me) = &mut self.roulette else {
+            return self.error(
+                ErrorCode::NotInRoom,
+                "press Roulette first: next finds you another stranger",
+                None,
+                None,
+            );
+        };
+        if let Some(stranger) = self.stranger.take() {
+            if block && !me.blocked.contains(&stranger.id) {
+                me.blocked.push(stranger.id.clone());
+            }
+            me.last_peer = Some(stranger.id);
+        } else if let Some(waiting) = &self.waiting {
+            // Already looking.
+            return self.handle.send_frame(&ServerFrame::Waiting { interests: waiting.ticket.interests.clone() });
+        }
+        if !self.joins_allowed() {
+            return;
+        }
+        self.leave_room().await;
+        self.queue().await;
+    }
+
+    /// Put this connection's ticket in the queue, or pair it at once.
+    async fn queue(&mut self) {
+        let Some(me) = &self.roulette else { return };
+        let inbox = match RoomSlug::parse(&format!("q-{}", Ulid::new().to_string().to_lowercase())) {
+            Ok(inbox) => inbox,
+            Err(e) => return tracing::error!(error = %e, "cannot name a roulette inbox"),
+        };
+        let wait = if me.interests.is_empty() {
+            0
+        } else {
+            i64::try_from(self.state.config.roulette_interest_wait.as_millis()).unwrap_or(i64::MAX)
+        };
+        let ticket = RouletteTicket {
+            id: self.holder(),
+            inbox,
+            nick: me.nick.to_string(),
+            key: me.nick.key().to_owned(),
+            interests: me.interests.clone(),
+            open_at_ms: now_ms().saturating_add(wait),
+            blocked: me.blocked.clone(),
+            last_peer: me.last_peer.clone(),
+        };
+        // Listen before queueing, so a match notice cannot be missed.
+        let feed = match self.state.bus.subscribe_room(&ticket.inbox).await {
+            Ok(feed) => feed,
+            Err(e) => return self.unavailable(e),
+        };
+        self.match_ticket(ticket, feed, true).await;
+    }
+
+    /// Pair `ticket` with a waiting stranger, or wait. Strangers whose connection is gone (a
+    /// crashed gateway) are skipped.
+    async fn match_ticket(&mut self, ticket: RouletteTicket, inbox: RoomFeed, announce: bool) {
+        for _ in 0..8 {
+            let now = now_ms();
+            let peer = match self.state.bus.roulette_match(&ticket, now).await {
+                Ok(peer) => peer,
+                Err(e) => return self.unavailable(e),
+            };
+            let Some(peer) = peer else {
+                let open_at = (ticket.open_at_ms > now).then(|| {
+                    let ms = u64::try_from(ticket.open_at_ms - now).unwrap_or(0);
+                    tokio::time::Instant::now() + Duration::from_millis(ms)
+                });
+                if announce {
+                    self.handle.send_frame(&ServerFrame::Waiting { interests: ticket.interests.clone() });
+                }
+                self.waiting = Some(Waiting { ticket, inbox, open_at });
+                return;
+            };
+            match self.pair_with(&ticket, &peer).await {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::debug!(stranger = %peer.id, "skipping a roulette ticket whose connection is gone")
+                }
+                Err(()) => return,
+            }
+        }
+        self.error(ErrorCode::Unavailable, "no stranger could be reached; try again", None, None);
+    }
+
+    /// Open a pair room with `peer` (who waited), take a seat, and tell `peer`'s gateway.
+    /// `Ok(false)` when nobody listens on the peer's inbox any more.
+    async fn pair_with(&mut self, ticket: &RouletteTicket, peer: &RouletteTicket) -> Result<bool, ()> {
+        let Some(slug) = crate::visitor::random_slug("r") else { return Err(()) };
+        let common = ticket.common(peer);
+        let room = RoomDef {
+            title: format!("pair {}", &slug.as_str()[2..10]),
+            slug,
+            kind: RoomKind::Roulette,
+            topic: String::new(),
+            capacity: 2,
+            listed: false,
+            locked: false,
+            slowmode_secs: 0,
+            owner: None,
+        };
+        let def = match crate::visitor::open(&self.state, room).await {
+            Ok(def) => def,
+            Err(crate::visitor::OpenError::Bus(e)) => {
+                self.unavailable(e);
+                return Err(());
+            }
+            Err(crate::visitor::OpenError::TooMany) => return Err(()),
+        };
+        // Seated first, so the stranger finds us there.
+        let seat = bus::Seat { nick: ticket.nick.clone(), key: ticket.key.clone(), holder: ticket.id.clone() };
+        if let Err(e) = self.state.bus.claim_seat(&def.slug, &seat, 2).await {
+            crate::visitor::close(&self.state, &def.slug, "this chat has ended").await;
+            self.unavailable(e);
+            return Err(());
+        }
+        let notice = RouletteMatch { room: (*def).clone(), stranger: ticket.clone(), common: common.clone() };
+        let payload = match serde_json::to_vec(&notice) {
+            Ok(payload) => Bytes::from(payload),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode a match notice");
+                return Err(());
+            }
+        };
+        match self.state.bus.notify(&peer.inbox, payload).await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.release(&def.slug, &ticket.key, &ticket.id).await;
+                crate::visitor::close(&self.state, &def.slug, "this chat has ended").await;
+                return Ok(false);
+            }
+            Err(e) => {
+                self.release(&def.slug, &ticket.key, &ticket.id).await;
+                crate::visitor::close(&self.state, &def.slug, "this chat has ended").await;
+                self.unavailable(e);
+                return Err(());
+            }
+        }
+        self.enter_pair(def, peer.id.clone(), peer.nick.clone(), common).await;
+        Ok(true)
+    }
+
+    /// Tell the client it was matched and seat it in the pair room.
+    async fn enter_pair(&mut self, def: Arc<RoomDef>, stranger_id: String, stranger: String, common: Vec<String>) {
+        let Some(nick) = self.roulette.as_ref().map(|me| me.nick.clone()) else { return };
+        self.handle.send_frame(&ServerFrame::Matched {
+            room: def.slug.to_string(),
+            stranger: stranger.clone(),
+            common,
+        });
+        metrics::counter!("chat_roulette_matches_total").increment(1);
+        let Some(members) = self.enter(def, nick, None).await else { return };
+        let present = members.iter().any(|m| protocol::input::fold(m) == protocol::input::fold(&stranger));
+        if present {
+            self.stranger = Some(Stranger { id: stranger_id, nick: stranger, check_at: None });
+        } else {
+            // Either the stranger is on the way (we paired them) or already gone: look again
+            // after the grace period.
+            let check_at = tokio::time::Instant::now() + self.state.config.roulette_join_grace;
+            self.stranger = Some(Stranger { id: stranger_id, nick: stranger, check_at: Some(check_at) });
+        }
+    }
+
+    /// A match notice on the inbox: another gateway paired us.
+    async fn on_match_notice(&mut self, notice: Option<Bytes>) {
+        let Some(bytes) = notice else {
+            // The bus dropped the inbox: queue again on a fresh one.
+            self.stop_waiting().await;
+            return self.queue().await;
+        };
+        let notice: RouletteMatch = match serde_json::from_slice(&bytes) {
+            Ok(notice) => notice,
+            Err(e) => return tracing::warn!(error = %e, "ignoring a malformed match notice"),
+        };
+        // The ticket left the queue with this notice.
+        self.waiting = None;
+        self.state.directory.upsert(notice.room.clone());
+        let def = self.state.directory.get(&notice.room.slug).unwrap_or_else(|| Arc::new(notice.room.clone()));
+        self.enter_pair(def, notice.stranger.id, notice.stranger.nick, notice.common).await;
+    }
+
+    /// Nobody sharing an interest came in time: from now on anyone will do.
+    async fn interests_expired(&mut self) {
+        let Some(mut waiting) = self.waiting.take() else { return };
+        waiting.open_at = None;
+        self.match_ticket(waiting.ticket, waiting.inbox, false).await;
+    }
+
+    /// The grace period of a new pair is over: is the stranger there?
+    async fn check_stranger(&mut self) {
+        let (Some(stranger), Some(joined)) = (&mut self.stranger, &self.joined) else { return };
+        stranger.check_at = None;
+        let key = protocol::input::fold(&stranger.nick);
+        let present = match self.state.bus.members(&joined.room.slug).await {
+            Ok(members) => members.iter().any(|m| protocol::input::fold(m) == key),
+            Err(_) => true,
+        };
+        if !present {
+            self.handle.send_frame(&ServerFrame::StrangerLeft {});
+        }
+    }
+
+    async fn create(&mut self, title: &str, capacity: u32, listed: bool) {
+        if self.refuse_banned() {
+            return;
+        }
+        let title = match RoomTitle::parse(title) {
+            Ok(title) => title,
+            Err(e) => return self.error(ErrorCode::BadFrame, e.to_string(), None, None),
+        };
+        let max = self.state.config.visitor_room_max_capacity;
+        if !(2..=max).contains(&capacity) {
+            return self.error(ErrorCode::BadFrame, format!("capacity must be between 2 and {max}"), None, None);
+        }
+        if !self.joins_allowed() {
+            return;
+        }
+        let Some(slug) = crate::visitor::random_slug("v") else { return };
+        let room = RoomDef {
+            slug,
+            kind: RoomKind::Visitor,
+            title: title.as_str().to_owned(),
+            topic: String::new(),
+            capacity,
+            listed,
+            locked: false,
+            slowmode_secs: 0,
+            owner: Some(crate::visitor::owner_key(&self.state.config.owner_secret.0, self.ip)),
+        };
+        match crate::visitor::open(&self.state, room).await {
+            Ok(def) => self.handle.send_frame(&ServerFrame::Created {
+                room: def.slug.to_string(),
+                invite: format!("/?room={}", def.slug),
+            }),
+            Err(crate::visitor::OpenError::TooMany) => {
+                let per_ip = self.state.config.visitor_rooms_per_ip;
+                let idle = self.state.config.visitor_room_idle.as_secs();
+                self.error(
+                    ErrorCode::TooManyRooms,
+                    format!(
+                        "your address already has {per_ip} open rooms; a room closes {idle} s after its last member leaves"
+                    ),
+                    None,
+                    None,
+                );
+            }
+            Err(crate::visitor::OpenError::Bus(e)) => self.unavailable(e),
         }
     }
 

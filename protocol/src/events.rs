@@ -54,6 +54,10 @@ pub struct RoomDef {
     pub locked: bool,
     /// Minimum seconds between two messages of one person (0 = off).
     pub slowmode_secs: u32,
+    /// Who opened a visitor room: a keyed hash of the address (never the address), so the
+    /// per-address room limit holds across gateways. `None` for staff rooms and pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// An active ban, as gateways need it to refuse and drop connections.
@@ -100,6 +104,105 @@ pub struct LoggedMessage {
 pub enum InboundEvent {
     /// A web message to log (and, with Discord on, to mirror).
     Message(LoggedMessage),
+    /// A visitor room or roulette pair was opened by a gateway (recorded, later mirrored into
+    /// a Discord thread).
+    RoomOpened { room: RoomDef },
+    /// A visitor room or roulette pair ended (its Discord thread is archived).
+    RoomClosed { slug: RoomSlug },
+}
+
+/// A roulette queue entry: one waiting connection and what it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RouletteTicket {
+    /// The connection (`gateway:conn`), unique while it is connected.
+    pub id: String,
+    /// Where the match notice for this connection is published.
+    pub inbox: RoomSlug,
+    pub nick: String,
+    /// The nickname's comparison key: two people with the same name are never paired.
+    pub key: String,
+    /// Normalised tags (see [`crate::input::parse_interests`]).
+    pub interests: Vec<String>,
+    /// From this time on (ms since the epoch) the ticket accepts anyone, not only people
+    /// sharing an interest. Tickets without interests accept anyone at once.
+    pub open_at_ms: i64,
+    /// Connections this one must never be paired with (it blocked them).
+    pub blocked: Vec<String>,
+    /// The stranger of the previous chat: paired again only when nobody else is compatible.
+    pub last_peer: Option<String>,
+}
+
+/// How well two waiting tickets fit, best first; `None` means never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Fit {
+    /// They share an interest.
+    Shared,
+    /// Both accept anyone now.
+    Anyone,
+    /// Compatible, but they were each other's previous stranger.
+    Again,
+}
+
+impl RouletteTicket {
+    pub fn accepts_anyone(&self, now_ms: i64) -> bool {
+        self.interests.is_empty() || self.open_at_ms <= now_ms
+    }
+
+    /// The rule of the matchmaker (the Redis bus runs the same rule in Lua).
+    pub fn fit(&self, other: &Self, now_ms: i64) -> Option<Fit> {
+        if self.id == other.id
+            || self.key == other.key
+            || self.blocked.contains(&other.id)
+            || other.blocked.contains(&self.id)
+        {
+            return None;
+        }
+        let again = self.last_peer.as_deref() == Some(other.id.as_str())
+            || other.last_peer.as_deref() == Some(self.id.as_str());
+        if self.interests.iter().any(|t| other.interests.contains(t)) {
+            Some(if again { Fit::Again } else { Fit::Shared })
+        } else if self.accepts_anyone(now_ms) && other.accepts_anyone(now_ms) {
+            Some(if again { Fit::Again } else { Fit::Anyone })
+        } else {
+            None
+        }
+    }
+
+    /// The interests both tickets carry, in this ticket's order.
+    pub fn common(&self, other: &Self) -> Vec<String> {
+        self.interests.iter().filter(|t| other.interests.contains(t)).cloned().collect()
+    }
+}
+
+/// Pick the best partner for `ticket` among `waiting` (oldest first): the first with a shared
+/// interest, else the first who accepts anyone, else a previous stranger.
+pub fn best_match<'a>(
+    ticket: &RouletteTicket,
+    waiting: &'a [RouletteTicket],
+    now_ms: i64,
+) -> Option<&'a RouletteTicket> {
+    let mut best: Option<(Fit, &RouletteTicket)> = None;
+    for candidate in waiting {
+        if let Some(fit) = ticket.fit(candidate, now_ms) {
+            if fit == Fit::Shared {
+                return Some(candidate);
+            }
+            if best.is_none_or(|(b, _)| fit < b) {
+                best = Some((fit, candidate));
+            }
+        }
+    }
+    best.map(|(_, t)| t)
+}
+
+/// Gateway → gateway: the notice a waiting connection gets on its inbox when paired.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RouletteMatch {
+    /// The pair's private room (already published).
+    pub room: RoomDef,
+    /// The stranger's ticket.
+    pub stranger: RouletteTicket,
+    pub common: Vec<String>,
 }
 
 /// Bot → every gateway.
@@ -118,4 +221,45 @@ pub enum ControlEvent {
     Kick { room: RoomSlug, nick: String, reason: String },
     /// The filter list changed; this is the whole new list.
     FiltersChanged { filters: Vec<FilterDef> },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(id: &str, interests: &[&str], open_at_ms: i64) -> RouletteTicket {
+        RouletteTicket {
+            id: id.into(),
+            inbox: RoomSlug::parse(&format!("q-{id}")).unwrap(),
+            nick: id.into(),
+            key: id.into(),
+            interests: interests.iter().map(|s| (*s).to_owned()).collect(),
+            open_at_ms,
+            blocked: vec![],
+            last_peer: None,
+        }
+    }
+
+    #[test]
+    fn shared_interests_come_first_then_anyone_then_the_last_stranger() {
+        let me = RouletteTicket { last_peer: Some("old".into()), ..ticket("me", &["go"], 0) };
+        let waiting = vec![ticket("old", &[], 0), ticket("any", &[], 0), ticket("gopher", &["rust", "go"], 100)];
+        assert_eq!(best_match(&me, &waiting, 10).unwrap().id, "gopher");
+        assert_eq!(best_match(&me, &waiting[..2], 10).unwrap().id, "any");
+        assert_eq!(best_match(&me, &waiting[..1], 10).unwrap().id, "old");
+        assert_eq!(me.common(&waiting[2]), vec!["go".to_owned()]);
+    }
+
+    #[test]
+    fn interests_wait_for_their_deadline_and_blocks_are_mutual() {
+        let picky = ticket("picky", &["chess"], 1_000);
+        let plain = ticket("plain", &[], 0);
+        assert_eq!(picky.fit(&plain, 999), None);
+        assert_eq!(picky.fit(&plain, 1_000), Some(Fit::Anyone));
+        let blocker = RouletteTicket { blocked: vec!["plain".into()], ..ticket("blocker", &[], 0) };
+        assert_eq!(blocker.fit(&plain, 0), None);
+        assert_eq!(plain.fit(&blocker, 0), None);
+        let twin = RouletteTicket { key: "plain".into(), ..ticket("twin", &[], 0) };
+        assert_eq!(twin.fit(&plain, 0), None, "same nickname");
+    }
 }

@@ -14,7 +14,7 @@ pub const FRAME_MAX_BYTES: usize = 64 * 1024;
 pub const CLIENT_ID_MAX: usize = 64;
 
 /// Every frame type a client may send, for telling `unknown_type` from `bad_frame`.
-pub const CLIENT_FRAME_TYPES: &[&str] = &["join", "say", "typing", "leave", "ping"];
+pub const CLIENT_FRAME_TYPES: &[&str] = &["join", "say", "typing", "leave", "ping", "roulette", "next", "create"];
 
 /// A frame from the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -36,10 +36,31 @@ pub enum ClientFrame {
     },
     /// The person is typing; relayed to the room as `typing {nick}`.
     Typing {},
-    /// Leave the current room.
+    /// Leave the current room, or stop waiting for a roulette stranger.
     Leave {},
     /// Application-level keepalive, answered by `pong`.
     Ping {},
+    /// Be paired with one random stranger as `nick`; people sharing one of the `interests`
+    /// (up to 5 tags) are paired first. Leaves any room this connection is in.
+    Roulette {
+        nick: String,
+        #[serde(default)]
+        interests: Vec<String>,
+    },
+    /// End the current roulette chat and queue again; with `block`, never pair these two again
+    /// while either stays connected.
+    Next {
+        #[serde(default)]
+        block: bool,
+    },
+    /// Open a visitor room holding `capacity` people; `listed` shows it in the public list.
+    /// Answered by `created`; the client then `join`s it.
+    Create {
+        title: String,
+        capacity: u32,
+        #[serde(default)]
+        listed: bool,
+    },
 }
 
 /// A message as everyone in the room sees it (no IP, ever).
@@ -122,6 +143,15 @@ pub enum ServerFrame {
     },
     /// Answer to `ping`.
     Pong {},
+    /// In the roulette queue, with the interests as the server understood them.
+    Waiting { interests: Vec<String> },
+    /// Paired with a stranger in the private `room` (a `joined` follows); `common` lists the
+    /// interests both gave (empty when they were paired without one in common).
+    Matched { room: String, stranger: String, common: Vec<String> },
+    /// The roulette stranger left (next, leave, disconnect or kick).
+    StrangerLeft {},
+    /// A visitor room was opened; `invite` is the path of its shareable link.
+    Created { room: String, invite: String },
 }
 
 impl ServerFrame {

@@ -182,6 +182,78 @@ impl MessageText {
     }
 }
 
+/// Longest title of a visitor room, in characters.
+pub const TITLE_MAX: usize = 60;
+/// Most interests one roulette ticket may carry.
+pub const INTERESTS_MAX: usize = 5;
+/// Longest interest tag, in characters.
+pub const INTEREST_MAX_CHARS: usize = 24;
+
+/// Why a room title was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TitleError {
+    #[error("the room title is empty")]
+    Empty,
+    #[error("the room title is {0} characters long; the limit is {TITLE_MAX}")]
+    TooLong(usize),
+}
+
+/// A visitor room's title: one line, trimmed, without control or invisible characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomTitle(String);
+
+impl RoomTitle {
+    pub fn parse(raw: &str) -> Result<Self, TitleError> {
+        let cleaned: String = raw
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .filter(|c| !c.is_control() && !is_invisible(*c))
+            .collect();
+        let trimmed = cleaned.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+        let len = trimmed.chars().count();
+        if len == 0 {
+            return Err(TitleError::Empty);
+        }
+        if len > TITLE_MAX {
+            return Err(TitleError::TooLong(len));
+        }
+        Ok(Self(trimmed))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why roulette interests were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InterestError {
+    #[error("at most {INTERESTS_MAX} interests")]
+    TooMany,
+    #[error("interests are 1 to {INTEREST_MAX_CHARS} letters, digits, - or _ (got {0:?})")]
+    Invalid(String),
+}
+
+/// Normalise roulette interests: trimmed, case-folded, duplicates dropped, order kept.
+pub fn parse_interests(raw: &[String]) -> Result<Vec<String>, InterestError> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in raw {
+        let folded = fold(tag.trim());
+        let ok = (1..=INTEREST_MAX_CHARS).contains(&folded.chars().count())
+            && folded.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(InterestError::Invalid(tag.chars().take(INTEREST_MAX_CHARS + 1).collect()));
+        }
+        if !out.contains(&folded) {
+            out.push(folded);
+        }
+    }
+    if out.len() > INTERESTS_MAX {
+        return Err(InterestError::TooMany);
+    }
+    Ok(out)
+}
+
 /// Why a room slug was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("room names are {SLUG_MIN} to {SLUG_MAX} characters of a-z, 0-9 and -")]
@@ -226,6 +298,18 @@ impl fmt::Display for RoomSlug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_and_interests() {
+        assert_eq!(RoomTitle::parse("  Movie \n  night\u{200B} ").unwrap().as_str(), "Movie night");
+        assert_eq!(RoomTitle::parse(" \t ").unwrap_err(), TitleError::Empty);
+        assert_eq!(RoomTitle::parse(&"x".repeat(61)).unwrap_err(), TitleError::TooLong(61));
+        let tags = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(parse_interests(&tags(&[" Music", "music", "Go"])).unwrap(), tags(&["music", "go"]));
+        assert!(matches!(parse_interests(&tags(&["a b"])), Err(InterestError::Invalid(_))));
+        assert!(matches!(parse_interests(&tags(&[""])), Err(InterestError::Invalid(_))));
+        assert_eq!(parse_interests(&tags(&["a", "b", "c", "d", "e", "f"])), Err(InterestError::TooMany));
+    }
 
     #[test]
     fn nick_is_normalised_and_folded() {

@@ -64,6 +64,21 @@ impl Keys {
         format!("{}:{{{room}}}:history", self.prefix)
     }
 
+    /// Sorted set: waiting roulette ticket ids → time they joined the queue (ms).
+    pub fn roulette_queue(&self) -> String {
+        format!("{}:roulette:queue", self.prefix)
+    }
+
+    /// Hash: waiting roulette ticket id → ticket (JSON).
+    pub fn roulette_tickets(&self) -> String {
+        format!("{}:roulette:tickets", self.prefix)
+    }
+
+    /// Set: the visitor rooms one owner (a keyed hash of an address) has open.
+    pub fn room_owner(&self, owner: &str) -> String {
+        format!("{}:owner:{owner}", self.prefix)
+    }
+
     /// String with a TTL: which bot process leads.
     pub fn leader(&self) -> String {
         format!("{}:leader", self.prefix)

@@ -15,9 +15,12 @@ pub mod frames;
 pub mod input;
 pub mod keys;
 
-pub use events::{BanDef, ControlEvent, FilterAction, FilterDef, InboundEvent, LoggedMessage, RoomDef, RoomKind};
+pub use events::{
+    BanDef, ControlEvent, FilterAction, FilterDef, InboundEvent, LoggedMessage, RoomDef, RoomKind, RouletteMatch,
+    RouletteTicket,
+};
 pub use frames::{ClientFrame, ErrorCode, Limits, MessageView, PresenceEvent, ServerFrame};
-pub use input::{MessageText, Nickname, RoomSlug};
+pub use input::{MessageText, Nickname, RoomSlug, RoomTitle};
 
 /// Version reported in the `hello` frame.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,4 +11,6 @@ mod errors;
 mod lifecycle;
 mod moderation;
 mod rooms;
+mod roulette;
 mod split;
+mod visitor_rooms;

@@ -9,13 +9,13 @@ use serde_json::json;
 use crate::support::*;
 
 /// The app trusts 127.0.0.1 as a proxy, so tests can speak from any address.
-async fn spawn_behind_proxy(extra: &[(&str, &str)]) -> TestApp {
+pub(crate) async fn spawn_behind_proxy(extra: &[(&str, &str)]) -> TestApp {
     let mut vars = vec![("TRUSTED_PROXIES", "127.0.0.1")];
     vars.extend_from_slice(extra);
     spawn_app_with(&vars).await
 }
 
-fn cli(app: &TestApp, args: &[&str]) -> String {
+pub(crate) fn cli(app: &TestApp, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_chatroulette"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)

@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use bus::{Bus, ControlMessage, HISTORY_LEN, Seat, SeatClaim};
 use bytes::Bytes;
-use protocol::{BanDef, ControlEvent, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomKind, RoomSlug};
+use protocol::{
+    BanDef, ControlEvent, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomKind, RoomSlug, RouletteTicket,
+};
 use ulid::Ulid;
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -174,6 +176,7 @@ pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
         listed: true,
         locked: false,
         slowmode_secs: 0,
+        owner: None,
     };
     bus.put_room(&def).await.unwrap();
     assert!(bus.rooms().await.unwrap().contains(&def));
@@ -220,4 +223,103 @@ pub async fn history_entries_can_be_edited_and_removed(bus: Arc<dyn Bus>) {
     // Unknown ids change nothing.
     bus.amend_history(&room, Ulid::new(), None).await.unwrap();
     assert_eq!(bus.history(&room, None).await.unwrap().len(), 2);
+}
+
+fn ticket(id: &str, interests: &[&str], open_at_ms: i64) -> RouletteTicket {
+    RouletteTicket {
+        id: id.to_owned(),
+        inbox: fresh_room(),
+        nick: id.to_owned(),
+        key: id.to_lowercase(),
+        interests: interests.iter().map(|s| (*s).to_owned()).collect(),
+        open_at_ms,
+        blocked: vec![],
+        last_peer: None,
+    }
+}
+
+pub async fn roulette_pairs_each_ticket_exactly_once(bus: Arc<dyn Bus>) {
+    let run = Ulid::new().to_string();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let bus = bus.clone();
+            let t = ticket(&format!("{run}-{i}"), &[], 0);
+            tokio::spawn(async move { (t.id.clone(), bus.roulette_match(&t, 0).await.unwrap().map(|p| p.id)) })
+        })
+        .collect();
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    let mut pairs = 0;
+    for task in tasks {
+        let (me, partner) = task.await.unwrap();
+        if let Some(partner) = partner {
+            pairs += 1;
+            *seen.entry(me).or_default() += 1;
+            *seen.entry(partner).or_default() += 1;
+        }
+    }
+    // Everyone fits everyone: nobody may be left waiting while another waits.
+    assert_eq!(pairs, 10, "{seen:?}");
+    assert_eq!(seen.len(), 20);
+    assert!(seen.values().all(|n| *n == 1), "someone was paired twice: {seen:?}");
+}
+
+pub async fn roulette_follows_interests_blocks_and_queue_order(bus: Arc<dyn Bus>) {
+    let run = Ulid::new().to_string();
+    let id = |name: &str| format!("{run}-{name}");
+    // A chess player waits for chess until t=1000; a plain ticket cannot take it before.
+    assert_eq!(bus.roulette_match(&ticket(&id("chess"), &["chess"], 1000), 0).await.unwrap(), None);
+    assert_eq!(bus.roulette_match(&ticket(&id("plain"), &[], 0), 10).await.unwrap(), None);
+    let fan = bus.roulette_match(&ticket(&id("fan"), &["go", "chess"], 1000), 20).await.unwrap();
+    assert_eq!(fan.map(|t| t.id), Some(id("chess")));
+    // A blocked ticket is never taken, in either direction.
+    let blocker = RouletteTicket { blocked: vec![id("plain")], ..ticket(&id("blocker"), &[], 0) };
+    assert_eq!(bus.roulette_match(&blocker, 30).await.unwrap(), None);
+    // The previous stranger comes last: "again" waits longest, "fresh" is taken instead.
+    let again = RouletteTicket { last_peer: Some(id("late")), ..ticket(&id("again"), &["x"], 2000) };
+    assert_eq!(bus.roulette_match(&again, 40).await.unwrap(), None);
+    bus.roulette_cancel(&id("blocker")).await.unwrap();
+    let late = RouletteTicket { last_peer: Some(id("again")), ..ticket(&id("late"), &["x"], 0) };
+    // "plain" waits (accepts anyone) and "again" shares an interest but was the last stranger.
+    assert_eq!(bus.roulette_match(&late, 50).await.unwrap().map(|t| t.id), Some(id("plain")));
+    // Re-matching keeps a ticket's place; a cancelled ticket is never handed out.
+    assert_eq!(bus.roulette_match(&ticket(&id("b"), &["y"], 5000), 60).await.unwrap(), None);
+    let again_reopened = RouletteTicket { last_peer: Some(id("late")), ..ticket(&id("again"), &["x"], 0) };
+    assert_eq!(bus.roulette_match(&again_reopened, 70).await.unwrap(), None);
+    bus.roulette_cancel(&id("b")).await.unwrap();
+    let next = bus.roulette_match(&ticket(&id("z"), &[], 0), 80).await.unwrap();
+    assert_eq!(next.map(|t| t.id), Some(id("again")));
+    assert_eq!(bus.roulette_match(&ticket(&id("zz"), &[], 0), 90).await.unwrap(), None, "the queue is empty again");
+    bus.roulette_cancel(&id("zz")).await.unwrap();
+}
+
+pub async fn notify_tells_whether_anyone_listens(bus: Arc<dyn Bus>) {
+    let inbox = fresh_room();
+    assert!(!bus.notify(&inbox, Bytes::from_static(b"hello?")).await.unwrap());
+    let mut feed = bus.subscribe_room(&inbox).await.unwrap();
+    assert!(bus.notify(&inbox, Bytes::from_static(b"matched")).await.unwrap());
+    assert_eq!(tokio::time::timeout(WAIT, feed.recv()).await.unwrap().unwrap(), "matched");
+}
+
+pub async fn visitor_rooms_are_limited_per_owner(bus: Arc<dyn Bus>) {
+    let owner = Ulid::new().to_string().to_lowercase();
+    let room = |owner: &str| RoomDef {
+        slug: fresh_room(),
+        kind: RoomKind::Visitor,
+        title: "Mine".into(),
+        topic: String::new(),
+        capacity: 4,
+        listed: false,
+        locked: false,
+        slowmode_secs: 0,
+        owner: Some(owner.to_owned()),
+    };
+    let first = room(&owner);
+    assert!(bus.open_room(&first, 2).await.unwrap());
+    assert!(bus.open_room(&room(&owner), 2).await.unwrap());
+    assert!(!bus.open_room(&room(&owner), 2).await.unwrap(), "a third room over the limit");
+    assert!(bus.open_room(&room("someone-else"), 2).await.unwrap());
+    assert!(bus.rooms().await.unwrap().iter().any(|r| r.slug == first.slug));
+    // A closed room no longer counts.
+    bus.remove_room(&first.slug).await.unwrap();
+    assert!(bus.open_room(&room(&owner), 2).await.unwrap());
 }

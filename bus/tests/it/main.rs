@@ -19,6 +19,10 @@ macro_rules! conformance_suite {
                 queue_delivers_once_until_acked_and_reclaims_unacked,
                 control_events_reach_subscribers,
                 snapshots_store_rooms_and_bans,
+                roulette_pairs_each_ticket_exactly_once,
+                roulette_follows_interests_blocks_and_queue_order,
+                notify_tells_whether_anyone_listens,
+                visitor_rooms_are_limited_per_owner,
             );
         }
     };
