@@ -190,15 +190,29 @@ impl Consumer {
     /// Log a batch, then acknowledge it, or with Discord on, hand it to the mirror, which
     /// acknowledges once Discord has it. On failure nothing is acknowledged: the entries are
     /// reclaimed and tried again, and the log skips ids it already has.
+    ///
+    /// Per room, gateways enqueue `RoomOpened` before the room's first message and
+    /// `RoomClosed` after its last; that order holds here: rooms opened in the batch are
+    /// recorded first, then its messages are logged (and handed to the mirror), then rooms
+    /// closed in it are handled, the mirror archiving their threads after their messages.
     async fn handle(&self, entries: Vec<QueueEntry>) {
         if entries.is_empty() {
             return;
         }
-        let (entries, room_events): (Vec<QueueEntry>, Vec<QueueEntry>) =
-            entries.into_iter().partition(|entry| matches!(entry.event, InboundEvent::Message(_)));
-        if !room_events.is_empty() {
-            self.handle_room_events(room_events).await;
+        let (opened, rest): (Vec<QueueEntry>, Vec<QueueEntry>) =
+            entries.into_iter().partition(|entry| matches!(entry.event, InboundEvent::RoomOpened { .. }));
+        let (entries, closed): (Vec<QueueEntry>, Vec<QueueEntry>) =
+            rest.into_iter().partition(|entry| matches!(entry.event, InboundEvent::Message(_)));
+        if !opened.is_empty() {
+            self.handle_room_events(opened).await;
         }
+        self.handle_messages(entries).await;
+        if !closed.is_empty() {
+            self.handle_room_events(closed).await;
+        }
+    }
+
+    async fn handle_messages(&self, entries: Vec<QueueEntry>) {
         if entries.is_empty() {
             return;
         }
@@ -228,13 +242,21 @@ impl Consumer {
     }
 
     /// Visitor rooms and roulette pairs opened or closed by gateways: recorded in the database,
-    /// then acknowledged. Left unacknowledged (and retried) when the database fails.
+    /// then acknowledged; with Discord on, a closed room goes through the mirror (which archives
+    /// its thread after the room's last messages, then acknowledges). Left unacknowledged (and
+    /// retried) when the database fails.
     async fn handle_room_events(&self, entries: Vec<QueueEntry>) {
         let mut done = Vec::with_capacity(entries.len());
         for entry in entries {
             let result = match &entry.event {
                 InboundEvent::RoomOpened { room } => rooms::record_opened(&self.db, room).await,
-                InboundEvent::RoomClosed { slug } => rooms::record_closed(&self.db, slug).await.map(|_| ()),
+                InboundEvent::RoomClosed { slug } => match (rooms::record_closed(&self.db, slug).await, &self.mirror) {
+                    (Ok(_), Some(mirror)) => {
+                        mirror.close(entry.id.clone(), slug.to_string());
+                        continue;
+                    }
+                    (result, _) => result.map(|_| ()),
+                },
                 InboundEvent::Message(_) => Ok(()),
             };
             match result {
