@@ -213,7 +213,7 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
                 "{:<32} {:<8} {:>8} {:<6} {:<6} {:>8}  title",
                 "slug", "kind", "capacity", "listed", "locked", "slowmode"
             );
-            for r in bot::rooms::list(&db).await? {
+            for r in bot::rooms::list_live(&db).await? {
                 println!(
                     "{:<32} {:<8} {:>8} {:<6} {:<6} {:>8}  {}",
                     r.slug, r.kind, r.capacity, r.listed, r.locked, r.slowmode_secs, r.title

@@ -107,6 +107,11 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError
     Ok(rooms::Entity::find().order_by_asc(rooms::Column::Slug).all(db).await?)
 }
 
+/// Rooms that exist now: staff rooms, and visitor rooms and pairs that have not ended.
+pub async fn list_live(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError> {
+    Ok(list(db).await?.into_iter().filter(|r| r.expires_at.is_none()).collect())
+}
+
 /// Create a staff room.
 pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model, BotError> {
     if rooms::Entity::find_by_id(room.slug.as_str()).one(db).await?.is_some() {

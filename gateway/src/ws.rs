@@ -130,14 +130,16 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
         let open_at = conn.waiting.as_ref().and_then(|w| w.open_at);
         let check_at = conn.stranger.as_ref().and_then(|s| s.check_at);
         tokio::select! {
-            notice = recv_inbox(&mut conn.waiting) => conn.on_match_notice(notice).await,
-            () = sleep_until(open_at) => conn.interests_expired().await,
-            () = sleep_until(check_at) => conn.check_stranger().await,
+            // Handlers are boxed: their state machines are large and only live while a frame is
+            // handled, so an idle connection's task stays small.
+            notice = recv_inbox(&mut conn.waiting) => Box::pin(conn.on_match_notice(notice)).await,
+            () = sleep_until(open_at) => Box::pin(conn.interests_expired()).await,
+            () = sleep_until(check_at) => Box::pin(conn.check_stranger()).await,
             incoming = stream.next() => match incoming {
                 None => break false,
                 Some(Ok(message)) => {
                     last_seen = Instant::now();
-                    conn.on_message(message).await;
+                    Box::pin(conn.on_message(message)).await;
                 }
                 Some(Err(error)) => {
                     if is_too_big(&error) {
@@ -160,8 +162,8 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
             }
         }
     };
-    conn.leave_room().await;
-    conn.stop_waiting().await;
+    Box::pin(conn.leave_room()).await;
+    Box::pin(conn.stop_waiting()).await;
     if !writer_done {
         conn.handle.close(close::NORMAL, "", true);
         drop(conn);

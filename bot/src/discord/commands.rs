@@ -24,7 +24,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
 /// The rooms, how full they are, and where each one is mirrored (`/room list`).
 pub async fn list_rooms(ctx: Context<'_>) -> Result<(), Error> {
     let data = ctx.data();
-    let rooms = crate::rooms::list(&data.db).await?;
+    let rooms = crate::rooms::list_live(&data.db).await?;
     let slugs: Vec<protocol::RoomSlug> = rooms.iter().filter_map(|r| protocol::RoomSlug::parse(&r.slug).ok()).collect();
     let counts = data.bus.occupancy(&slugs).await.unwrap_or_default();
     let mut lines = Vec::new();

@@ -436,7 +436,7 @@ async fn room_list(ctx: Context<'_>) -> Result<(), Error> {
 /// Room names starting with (or containing) what the moderator typed.
 async fn room_names(ctx: Context<'_>, partial: &str) -> serenity::CreateAutocompleteResponse {
     let partial = partial.to_lowercase();
-    let mut names: Vec<String> = match rooms::list(&ctx.data().db).await {
+    let mut names: Vec<String> = match rooms::list_live(&ctx.data().db).await {
         Ok(rooms) => rooms.into_iter().map(|r| r.slug).filter(|s| s.contains(&partial)).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "cannot list rooms for autocomplete");
