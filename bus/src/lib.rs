@@ -167,7 +167,8 @@ pub trait Bus: Send + Sync + 'static {
 
     // ---- snapshots the bot maintains and gateways read -------------------------------------
     async fn put_room(&self, room: &RoomDef) -> Result<(), BusError>;
-    async fn remove_room(&self, slug: &RoomSlug) -> Result<(), BusError>;
+    /// Remove a room from the snapshot; true if it was there.
+    async fn remove_room(&self, slug: &RoomSlug) -> Result<bool, BusError>;
     async fn rooms(&self) -> Result<Vec<RoomDef>, BusError>;
     async fn put_ban(&self, ban: &BanDef) -> Result<(), BusError>;
     async fn remove_ban(&self, id: i64) -> Result<(), BusError>;

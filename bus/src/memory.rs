@@ -292,9 +292,8 @@ impl Bus for InProcessBus {
         Ok(())
     }
 
-    async fn remove_room(&self, slug: &RoomSlug) -> Result<(), BusError> {
-        lock(&self.room_defs).remove(slug);
-        Ok(())
+    async fn remove_room(&self, slug: &RoomSlug) -> Result<bool, BusError> {
+        Ok(lock(&self.room_defs).remove(slug).is_some())
     }
 
     async fn rooms(&self) -> Result<Vec<RoomDef>, BusError> {

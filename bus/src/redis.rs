@@ -920,9 +920,9 @@ impl Bus for RedisBus {
         Ok(())
     }
 
-    async fn remove_room(&self, slug: &RoomSlug) -> Result<(), BusError> {
-        let _: i64 = self.conn().hdel(self.keys.rooms(), slug.as_str()).await.map_err(unavailable)?;
-        Ok(())
+    async fn remove_room(&self, slug: &RoomSlug) -> Result<bool, BusError> {
+        let removed: i64 = self.conn().hdel(self.keys.rooms(), slug.as_str()).await.map_err(unavailable)?;
+        Ok(removed > 0)
     }
 
     async fn rooms(&self) -> Result<Vec<RoomDef>, BusError> {

@@ -72,14 +72,16 @@ pub async fn open(state: &State, room: RoomDef) -> Result<Arc<RoomDef>, OpenErro
     Ok(state.directory.get(&room.slug).unwrap_or_else(|| Arc::new(room)))
 }
 
-/// Remove a visitor room or pair everywhere and tell the bot (idempotent: every gateway may
-/// sweep the same room).
+/// Remove a visitor room or pair everywhere. Every gateway may sweep the same room; only the one
+/// whose removal took it off the bus announces it and tells the bot, so the bot hears it once.
 pub async fn close(state: &State, slug: &RoomSlug, reason: &str) {
-    let known = state.bus.rooms().await.map(|rooms| rooms.iter().any(|r| &r.slug == slug)).unwrap_or(true);
-    if let Err(e) = state.bus.remove_room(slug).await {
-        tracing::warn!(error = %e, room = %slug, "cannot remove an ended room; the next sweep retries");
-        return;
-    }
+    let known = match state.bus.remove_room(slug).await {
+        Ok(known) => known,
+        Err(e) => {
+            tracing::warn!(error = %e, room = %slug, "cannot remove an ended room; the next sweep retries");
+            return;
+        }
+    };
     state.directory.remove(slug);
     state.hub.close_room(slug, reason).await;
     if !known {

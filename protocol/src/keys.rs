@@ -64,14 +64,15 @@ impl Keys {
         format!("{}:{{{room}}}:history", self.prefix)
     }
 
-    /// Sorted set: waiting roulette ticket ids → time they joined the queue (ms).
+    /// Sorted set: waiting roulette ticket ids → time they joined the queue (ms). Shares a
+    /// hash tag with the tickets, so the pairing script stays in one slot of a Redis Cluster.
     pub fn roulette_queue(&self) -> String {
-        format!("{}:roulette:queue", self.prefix)
+        format!("{}:{{roulette}}:queue", self.prefix)
     }
 
     /// Hash: waiting roulette ticket id → ticket (JSON).
     pub fn roulette_tickets(&self) -> String {
-        format!("{}:roulette:tickets", self.prefix)
+        format!("{}:{{roulette}}:tickets", self.prefix)
     }
 
     /// Set: the visitor rooms one owner (a keyed hash of an address) has open.
@@ -100,5 +101,7 @@ mod tests {
         assert_eq!(keys.presence(&room), "chat:{lobby}:presence");
         assert_eq!(keys.history(&room), "chat:{lobby}:history");
         assert_eq!(keys.inbound(), "chat:inbound");
+        assert_eq!(keys.roulette_queue(), "chat:{roulette}:queue");
+        assert_eq!(keys.roulette_tickets(), "chat:{roulette}:tickets");
     }
 }

@@ -320,6 +320,7 @@ pub async fn visitor_rooms_are_limited_per_owner(bus: Arc<dyn Bus>) {
     assert!(bus.open_room(&room("someone-else"), 2).await.unwrap());
     assert!(bus.rooms().await.unwrap().iter().any(|r| r.slug == first.slug));
     // A closed room no longer counts.
-    bus.remove_room(&first.slug).await.unwrap();
+    assert!(bus.remove_room(&first.slug).await.unwrap());
+    assert!(!bus.remove_room(&first.slug).await.unwrap(), "already gone");
     assert!(bus.open_room(&room(&owner), 2).await.unwrap());
 }
