@@ -4,7 +4,8 @@
  * Structure:
  *   1. Constants, DOM references and the single `state` object.
  *   2. Small helpers (text, time, nickname colour, validation).
- *   3. Landing screen: live nickname validation, room list polling, starting a join.
+ *   3. Landing screen: live nickname validation, room list polling, starting a join, roulette,
+ *      opening a room of one's own, invite links (/?room=SLUG), house rules (GET /api/info).
  *   4. Connection: one WebSocket per tab, ping, reconnect with exponential backoff.
  *   5. Server frame handlers, one function per frame type (unknown types are ignored).
  *   6. Chat screen: messages (dedup by id, pending until acked), members, typing,
@@ -12,6 +13,11 @@
  *
  * Session phases: 'idle' (landing) → 'joining' (landing, join sent) → 'joined' (chat)
  * ⇄ 'rejoining' (chat, banner shown, reconnecting) → back to 'idle' on leave/kick/failure.
+ * Roulette: 'idle' → 'queueing' (waiting screen, roulette/next sent) → 'waiting' (server queued
+ * us) → 'joining' (matched, joined follows) → 'joined' (chat, mode 'roulette') → 'ended' (chat
+ * still shown, composer off: the stranger left or the connection dropped; a pair room cannot be
+ * rejoined) → 'queueing' again on Next / Find another. Own room: 'idle' → 'creating' (create
+ * sent) → 'joining' once `created` names the room.
  *
  * Safety: every piece of user-provided text goes through textContent, never innerHTML.
  */
@@ -34,6 +40,11 @@ const REJOIN_RETRY_MAX = 4;
 const REJOIN_RETRY_MS = 1500;
 const POLICY_COOLDOWN_MS = 15000;
 const CHAT_ERROR_MS = 10000;
+const INTEREST_RE = /^[A-Za-z0-9_\-]{1,24}$/;
+const INTERESTS_MAX = 5;
+const SLUG_RE = /^[a-z0-9-]{2,32}$/;
+const TITLE_MAX = 60;
+const COPIED_MS = 4000;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -45,6 +56,20 @@ const ui = {
   memberPanel: $('member-panel'), membersToggle: $('members-toggle'), memberCount: $('member-count'),
   members: $('members'), typing: $('typing'), chatError: $('chat-error'), composer: $('composer'),
   input: $('input'), counter: $('counter'), send: $('send'),
+  invite: $('invite'), inviteTitle: $('invite-title'), inviteTopic: $('invite-topic'),
+  inviteCount: $('invite-count'), inviteError: $('invite-error'), inviteJoin: $('invite-join'),
+  rulesCard: $('rules-card'), rulesText: $('rules-text'), rulesCheck: $('rules-check'),
+  rouletteForm: $('roulette-form'), interests: $('interests'), interestsError: $('interests-error'),
+  roulette: $('roulette'),
+  createForm: $('create-form'), createTitle: $('create-title'), createCapacity: $('create-capacity'),
+  capacityHelp: $('capacity-help'), createListed: $('create-listed'), createError: $('create-error'),
+  create: $('create'),
+  waiting: $('waiting'), waitingTitle: $('waiting-title'), waitingInterests: $('waiting-interests'),
+  waitingStatus: $('waiting-status'), cancel: $('cancel'),
+  copyStatus: $('copy-status'), copyInvite: $('copy-invite'), next: $('next'), block: $('block'),
+  inviteBar: $('invite-bar'), inviteUrl: $('invite-url'),
+  ended: $('ended'), endedText: $('ended-text'), findAnother: $('find-another'),
+  rulesGate: $('rules-gate'), rulesGateText: $('rules-gate-text'), rulesAccept: $('rules-accept'),
 };
 const narrowScreen = window.matchMedia('(max-width: 720px)');
 
@@ -62,6 +87,13 @@ const state = {
   typers: new Map(),  // nick -> expiry timer
   lastTypingSent: 0,
   unread: 0, newBelow: 0, pinned: true, chatErrorTimer: null,
+  mode: 'room',       // 'room' or 'roulette' (a pair made by the matchmaker)
+  stranger: '', common: [], interests: [], strangerGone: false,
+  invite: '',         // path of the current room's invite link, when it has one
+  creating: null,     // { title, capacity, listed } while a `create` is unanswered
+  invited: null,      // the room of a /?room=SLUG link, once looked up
+  rules: null, rulesKey: '', infoLoaded: false, maxCapacity: 25, interestWaitSecs: 0,
+  copiedTimer: null,
 };
 
 /* ---------- 2. Helpers ---------- */
@@ -69,7 +101,9 @@ const state = {
 const str = (v) => (typeof v === 'string' ? v : '');
 const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 const charCount = (s) => Array.from(s).length;
-const inChat = () => state.phase === 'joined' || state.phase === 'rejoining';
+const inChat = () => state.phase === 'joined' || state.phase === 'rejoining' || state.phase === 'ended';
+const queueing = () => state.phase === 'queueing' || state.phase === 'waiting';
+const roulette = () => state.mode === 'roulette';
 
 function make(tag, className, text) {
   const node = document.createElement(tag);
@@ -103,11 +137,43 @@ function validateNick(nick) {
   return '';
 }
 
+// "Music, #go ,, films" → ['music', 'go', 'films'] (or an error text). The server has the same
+// rules (up to 5 tags of 1–24 letters, digits, - and _, lowercased) and has the last word.
+function parseInterests(raw) {
+  const tags = [];
+  for (const part of raw.split(',')) {
+    const tag = part.trim().replace(/^#/, '').toLowerCase();
+    if (!tag || tags.includes(tag)) continue;
+    if (!INTEREST_RE.test(tag)) {
+      return { error: `"${tag}" is not a valid interest: use 1–24 letters, digits, - or _ (no spaces).` };
+    }
+    tags.push(tag);
+  }
+  if (tags.length > INTERESTS_MAX) return { error: `At most ${INTERESTS_MAX} interests, please.` };
+  return { tags };
+}
+
+// A short, stable key for a text (cyrb53): acceptance of the house rules is remembered per
+// version of the rules, so changed rules are asked for again.
+function textHash(text) {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
 function describeError(f) {
   const fallback = {
     rate_limited: 'You are sending messages too fast.', slowmode: 'This room is in slow mode.',
     nick_taken: 'This nickname is already taken in this room.', room_full: 'This room is full.',
     room_locked: 'This room is locked.', unavailable: 'The chat is temporarily unavailable.',
+    too_many_rooms: 'You have opened too many rooms for now.', unknown_room: 'This room does not exist (any more).',
   };
   let text = str(f.message) || fallback[str(f.code)] || 'Something went wrong.';
   const ms = num(f.retry_after_ms);
@@ -120,8 +186,15 @@ function roomTitle(slug) {
   return (room && str(room.title)) || slug || '';
 }
 
+function chatTitle() {
+  if (roulette()) return state.stranger ? `Chat with ${state.stranger}` : 'Chat with a stranger';
+  return roomTitle(state.room);
+}
+
 function updateTitle() {
-  const base = inChat() ? `${roomTitle(state.room)} — ${APP_TITLE}` : APP_TITLE;
+  let base = APP_TITLE;
+  if (inChat()) base = `${chatTitle()} — ${APP_TITLE}`;
+  else if (queueing()) base = `Looking for a stranger… — ${APP_TITLE}`;
   document.title = state.unread > 0 ? `(${state.unread}) ${base}` : base;
 }
 
@@ -241,18 +314,248 @@ function onRoomsClick(event) {
   startJoin(item.dataset.slug);
 }
 
-function startJoin(slug) {
-  if (state.phase !== 'idle' || !slug) return;
+// The nickname typed on the landing screen, or null (with the error shown) when it cannot be used.
+function readyNick() {
   const nick = ui.nick.value.trim();
   const problem = validateNick(nick);
-  if (problem) { showNickError(problem); ui.nick.focus(); return; }
+  if (problem) { showNickError(problem); ui.nick.focus(); return null; }
   const wait = state.blockedUntil - Date.now();
-  if (wait > 0) { showLandingError(`Please wait ${Math.ceil(wait / 1000)} s before trying again.`); return; }
+  if (wait > 0) { showLandingError(`Please wait ${Math.ceil(wait / 1000)} s before trying again.`); return null; }
   showLandingError('');
-  Object.assign(state, { phase: 'joining', room: slug, nick, lastId: null, kicked: false, rejoinRetries: 0 });
+  return nick;
+}
+
+// The invite path of a room: visitor rooms and the room of the link we came by.
+function invitePath(slug) {
+  const room = state.rooms.get(slug);
+  const visitor = room ? room.kind === 'visitor' : slug.startsWith('v-');
+  if (visitor || (state.invited && state.invited.slug === slug)) return `/?room=${encodeURIComponent(slug)}`;
+  return '';
+}
+
+function startJoin(slug, invite = '') {
+  if (state.phase !== 'idle' || !slug) return;
+  const nick = readyNick();
+  if (!nick) return;
+  Object.assign(state, {
+    phase: 'joining', mode: 'room', room: slug, nick, lastId: null, kicked: false, rejoinRetries: 0,
+    invite: invite || invitePath(slug),
+  });
   ui.landingStatus.textContent = `Joining ${roomTitle(slug)}…`;
   ui.rooms.setAttribute('aria-busy', 'true');
   ensureConnected();
+}
+
+/* Roulette: pairing with one random stranger. */
+
+function showInterestsError(text) {
+  ui.interestsError.textContent = text;
+  ui.interestsError.hidden = !text;
+  ui.interests.setAttribute('aria-invalid', text ? 'true' : 'false');
+}
+
+function startRoulette() {
+  if (state.phase !== 'idle') return;
+  const parsed = parseInterests(ui.interests.value);
+  if (parsed.error) { showInterestsError(parsed.error); ui.interests.focus(); return; }
+  showInterestsError('');
+  const nick = readyNick();
+  if (!nick) return;
+  try { sessionStorage.setItem('interests', ui.interests.value.trim()); } catch (e) { /* storage may be disabled */ }
+  Object.assign(state, {
+    mode: 'roulette', nick, interests: parsed.tags, kicked: false, room: null, lastId: null, invite: '',
+  });
+  enterQueue('roulette');
+}
+
+// Shows the waiting screen and asks the server for a stranger: `next` from a roulette chat on an
+// open socket, else `roulette` (a new connection has no chat to move on from).
+function enterQueue(how) {
+  clearTimeout(state.joinTimer);
+  state.phase = 'queueing';
+  state.stranger = '';
+  state.common = [];
+  state.strangerGone = false;
+  showWaiting();
+  if (how === 'next' && wsOpen()) {
+    send({ type: 'next' });
+  } else if (how === 'block' && wsOpen()) {
+    send({ type: 'next', block: true });
+  } else if (wsOpen()) {
+    sendRoulette();
+  } else {
+    ensureConnected();
+  }
+}
+
+function sendRoulette() {
+  const frame = { type: 'roulette', nick: state.nick };
+  if (state.interests.length) frame.interests = state.interests;
+  send(frame);
+}
+
+function interestsLine(tags) {
+  if (!tags.length) return 'No interests given: you will be paired with anyone who is looking.';
+  const wait = state.interestWaitSecs > 0 ? ` If nobody does within ${state.interestWaitSecs} s, anyone will do.` : '';
+  return `Your interests: ${tags.join(', ')}. Someone who shares one is found first.${wait}`;
+}
+
+function showWaiting() {
+  const fromChat = !ui.chat.hidden;
+  ui.landing.hidden = true;
+  ui.chat.hidden = true;
+  ui.waiting.hidden = false;
+  document.body.classList.remove('in-chat');
+  clearAllTyping();
+  state.pending.clear();
+  state.unread = 0;
+  ui.waitingInterests.textContent = interestsLine(state.interests);
+  ui.waitingStatus.textContent = fromChat ? 'Chat ended. Looking for someone new…' : '';
+  ui.landingStatus.textContent = '';
+  updateTitle();
+  ui.cancel.focus();
+}
+
+function cancelQueue() {
+  if (!queueing()) return;
+  send({ type: 'leave' });
+  backToLanding('');
+}
+
+/* A room of one's own. */
+
+function showCreateError(text) {
+  ui.createError.textContent = text;
+  ui.createError.hidden = !text;
+}
+
+function startCreate() {
+  if (state.phase !== 'idle') return;
+  const title = ui.createTitle.value.trim();
+  const capacity = Number(ui.createCapacity.value);
+  const max = state.maxCapacity;
+  ui.createTitle.setAttribute('aria-invalid', 'false');
+  ui.createCapacity.setAttribute('aria-invalid', 'false');
+  if (!title || charCount(title) > TITLE_MAX) {
+    showCreateError(title ? `The room name can have at most ${TITLE_MAX} characters.` : 'Please give your room a name.');
+    ui.createTitle.setAttribute('aria-invalid', 'true');
+    ui.createTitle.focus();
+    return;
+  }
+  if (!Number.isInteger(capacity) || capacity < 2 || capacity > max) {
+    showCreateError(`Places must be a whole number from 2 to ${max}.`);
+    ui.createCapacity.setAttribute('aria-invalid', 'true');
+    ui.createCapacity.focus();
+    return;
+  }
+  showCreateError('');
+  const nick = readyNick();
+  if (!nick) return;
+  Object.assign(state, {
+    phase: 'creating', mode: 'room', nick, kicked: false, room: null, lastId: null, invite: '',
+    creating: { title, capacity, listed: ui.createListed.checked },
+  });
+  ui.create.disabled = true;
+  ui.landingStatus.textContent = `Opening ${title}…`;
+  ensureConnected();
+}
+
+function sendCreate() {
+  const c = state.creating;
+  if (!c) return;
+  send({ type: 'create', title: c.title, capacity: c.capacity, listed: c.listed });
+  clearTimeout(state.joinTimer);
+  state.joinTimer = setTimeout(() => {
+    if (state.phase === 'creating') backToLanding('The chat server did not answer. Please try again.');
+  }, JOIN_TIMEOUT_MS);
+}
+
+/* Invite links: /?room=SLUG. */
+
+async function loadInvite() {
+  const slug = new URLSearchParams(location.search).get('room');
+  if (slug === null) return;
+  const fail = (text) => {
+    ui.invite.hidden = true;
+    ui.inviteJoin.hidden = true;
+    ui.inviteError.textContent = text;
+    ui.inviteError.hidden = false;
+  };
+  if (!SLUG_RE.test(slug)) { fail('This invite link is not valid. Pick a room below or try roulette.'); return; }
+  try {
+    const res = await fetch(`/api/rooms/${encodeURIComponent(slug)}`, { cache: 'no-store', headers: { Accept: 'application/json' } });
+    if (res.status === 404) {
+      fail('The room of this invite link no longer exists. Pick another room below, open your own, or try roulette.');
+      return;
+    }
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const room = await res.json();
+    if (!room || typeof room !== 'object') throw new Error('unexpected room');
+    showInvite({ ...room, slug });
+  } catch (e) {
+    fail('Could not look up the room of this invite link. Reload the page to try again.');
+  }
+}
+
+function showInvite(room) {
+  state.invited = room;
+  if (!state.rooms.has(room.slug)) state.rooms.set(room.slug, room);
+  const title = str(room.title) || room.slug;
+  const members = Math.max(0, num(room.members));
+  const capacity = Math.max(0, num(room.capacity));
+  ui.inviteTitle.textContent = title;
+  ui.inviteTopic.textContent = str(room.topic);
+  ui.inviteTopic.hidden = !ui.inviteTopic.textContent;
+  let count = capacity > 0 ? `${members} of ${capacity} places taken.` : `${members} people here.`;
+  if (room.locked === true) count += ' The room is locked right now.';
+  else if (capacity > 0 && members >= capacity) count += ' It is full right now — try again in a moment.';
+  ui.inviteCount.textContent = `${count} Choose a nickname and press Join.`;
+  ui.inviteError.hidden = true;
+  ui.invite.hidden = false;
+  ui.inviteJoin.hidden = false;
+  ui.inviteJoin.disabled = room.locked === true;
+  ui.inviteJoin.setAttribute('aria-label', `Join ${title}`);
+  ui.nick.focus();
+}
+
+/* House rules and server settings: GET /api/info. */
+
+async function loadInfo() {
+  if (state.infoLoaded) return;
+  try {
+    const res = await fetch('/api/info', { cache: 'no-store', headers: { Accept: 'application/json' } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const info = await res.json();
+    if (!info || typeof info !== 'object') throw new Error('unexpected info');
+    state.infoLoaded = true;
+    if (num(info.max_room_capacity) >= 2) state.maxCapacity = Math.floor(info.max_room_capacity);
+    state.interestWaitSecs = num(info.roulette_interest_wait_secs);
+    ui.createCapacity.max = String(state.maxCapacity);
+    ui.capacityHelp.textContent = `2–${state.maxCapacity} people.`;
+    const rules = str(info.house_rules).trim();
+    state.rules = rules || null;
+    state.rulesKey = rules ? `rules-accepted:${textHash(rules)}` : '';
+    ui.rulesText.textContent = rules;
+    ui.rulesGateText.textContent = rules;
+    ui.rulesCard.hidden = !rules;
+    ui.rulesCheck.checked = rulesAccepted();
+  } catch (e) {
+    /* retried with the next room-list refresh */
+  }
+}
+
+function rulesAccepted() {
+  if (!state.rules) return true;
+  try { return sessionStorage.getItem(state.rulesKey) === '1'; } catch (e) { return ui.rulesCheck.checked; }
+}
+
+function setRulesAccepted(accepted) {
+  if (!state.rules) return;
+  ui.rulesCheck.checked = accepted;
+  try {
+    if (accepted) sessionStorage.setItem(state.rulesKey, '1');
+    else sessionStorage.removeItem(state.rulesKey);
+  } catch (e) { /* storage may be disabled: the checkbox alone remembers it for this page */ }
 }
 
 /* ---------- 4. Connection ---------- */
@@ -266,8 +569,8 @@ function send(frame) {
 }
 
 function ensureConnected() {
-  if (wsOpen()) { sendJoin(); return; }
-  if (state.ws && state.ws.readyState === WebSocket.CONNECTING) return; // join is sent on open
+  if (wsOpen()) { sendForPhase(); return; }
+  if (state.ws && state.ws.readyState === WebSocket.CONNECTING) return; // sent on open
   dropSocket();
   connect();
 }
@@ -301,7 +604,14 @@ function onSocketOpen() {
   state.wsOpened = true;
   state.lastFrameAt = Date.now();
   startPing();
+  sendForPhase();
+}
+
+// What a (re)opened socket must say for the current phase.
+function sendForPhase() {
   if (state.phase === 'joining' || state.phase === 'rejoining') sendJoin();
+  else if (queueing()) sendRoulette();
+  else if (state.phase === 'creating') sendCreate();
 }
 
 function sendJoin() {
@@ -327,10 +637,19 @@ function onSocketClosed(ev, opened = state.wsOpened) {
     state.blockedUntil = Date.now() + POLICY_COOLDOWN_MS;
     const reason = str(ev.reason);
     backToLanding(`The server refused the connection${reason ? `: ${reason}` : '.'} Please wait a moment before trying again.`);
-  } else if (state.phase === 'joining') {
+  } else if (state.phase === 'joining' || state.phase === 'creating') {
     backToLanding(opened
       ? 'The connection closed before you could join. Please try again.'
       : 'Could not reach the chat server. Please try again in a moment.');
+  } else if (queueing()) {
+    // Queue again on a new connection (`roulette`), after a backoff.
+    state.phase = 'queueing';
+    showBanner(true);
+    ui.waitingStatus.textContent = 'Connection lost — reconnecting…';
+    scheduleReconnect();
+  } else if (roulette() && inChat()) {
+    // A pair room cannot be rejoined: this chat is over.
+    if (state.phase === 'joined') endRouletteChat('Connection lost — this chat has ended.');
   } else if (inChat()) {
     if (state.phase === 'joined') addSystem('Connection lost — reconnecting…', true);
     state.phase = 'rejoining';
@@ -352,12 +671,12 @@ function scheduleReconnect() {
   state.backoffAttempt += 1;
   state.reconnectTimer = setTimeout(() => {
     state.reconnectTimer = null;
-    if (state.phase === 'rejoining') connect();
+    if (state.phase === 'rejoining' || queueing()) connect();
   }, delay);
 }
 
 function reconnectNow() {
-  if (state.phase === 'rejoining' && !state.ws && state.reconnectTimer) {
+  if ((state.phase === 'rejoining' || queueing()) && !state.ws && state.reconnectTimer) {
     clearTimeout(state.reconnectTimer);
     state.reconnectTimer = null;
     connect();
@@ -388,6 +707,7 @@ const HANDLERS = new Map([
   ['hello', onHello], ['joined', onJoined], ['message', onMessage], ['ack', onAck],
   ['presence', onPresence], ['typing', onTyping], ['edited', onEdited], ['deleted', onDeleted],
   ['error', onError], ['kicked', onKicked], ['pong', () => {}],
+  ['waiting', onWaiting], ['matched', onMatched], ['stranger_left', onStrangerLeft], ['created', onCreated],
 ]);
 
 function onSocketMessage(ev) {
@@ -409,7 +729,74 @@ function onHello(f) {
   updateCounter();
 }
 
+function onWaiting(f) {
+  if (!queueing()) return;
+  state.phase = 'waiting';
+  state.backoffAttempt = 0;
+  showBanner(false);
+  const tags = Array.isArray(f.interests) ? f.interests.filter((t) => typeof t === 'string' && t) : state.interests;
+  state.interests = tags;
+  ui.waitingInterests.textContent = interestsLine(tags);
+  ui.waitingStatus.textContent = 'You are in the queue. The chat opens as soon as someone else is looking.';
+}
+
+function onMatched(f) {
+  const room = str(f.room);
+  const common = Array.isArray(f.common) ? f.common.filter((t) => typeof t === 'string' && t) : [];
+  if (queueing() && room) {
+    // `joined` follows: it opens the chat screen.
+    Object.assign(state, {
+      phase: 'joining', mode: 'roulette', room, stranger: str(f.stranger), common,
+      lastId: null, strangerGone: false, invite: '', backoffAttempt: 0,
+    });
+    showBanner(false);
+    ui.waitingStatus.textContent = `Found ${state.stranger || 'a stranger'}! Opening the chat…`;
+    clearTimeout(state.joinTimer);
+    state.joinTimer = setTimeout(onJoinTimeout, JOIN_TIMEOUT_MS);
+  } else if (state.phase === 'joined' && roulette() && room === state.room) {
+    // (Should `joined` ever come first.)
+    Object.assign(state, { stranger: str(f.stranger) || state.stranger, common });
+    renderChatHeader();
+  }
+}
+
+function matchSummary() {
+  if (state.common.length) return `You both like ${state.common.join(', ')}.`;
+  if (state.interests.length) return 'No shared interests — you were paired with someone anyway.';
+  return 'You were paired with a random stranger.';
+}
+
+function onStrangerLeft() {
+  if (!roulette() || state.phase !== 'joined') return;
+  endRouletteChat(`${state.stranger || 'The stranger'} has left the chat.`);
+}
+
+function onCreated(f) {
+  if (state.phase !== 'creating' || !state.creating) return;
+  const room = str(f.room);
+  if (!room) return;
+  const c = state.creating;
+  state.creating = null;
+  ui.create.disabled = false;
+  if (!state.rooms.has(room)) {
+    state.rooms.set(room, { slug: room, title: c.title, topic: '', members: 0, capacity: c.capacity, locked: false, kind: 'visitor' });
+  }
+  const invite = str(f.invite);
+  Object.assign(state, {
+    phase: 'joining', room, lastId: null, rejoinRetries: 0,
+    invite: invite.startsWith('/') ? invite : `/?room=${encodeURIComponent(room)}`,
+  });
+  ui.createTitle.value = '';
+  ui.landingStatus.textContent = `Joining ${c.title}…`;
+  sendJoin();
+}
+
 function onJoined(f) {
+  if (queueing() && roulette()) {
+    // A pair's `joined` before its `matched`: take the stranger from the member list.
+    const others = (Array.isArray(f.members) ? f.members : []).filter((m) => typeof m === 'string' && m !== state.nick);
+    Object.assign(state, { phase: 'joining', room: str(f.room), stranger: others[0] || '', common: [], strangerGone: false });
+  }
   if (state.phase !== 'joining' && state.phase !== 'rejoining') {
     send({ type: 'leave' }); // a late answer to a join we gave up on
     return;
@@ -426,7 +813,10 @@ function onJoined(f) {
   for (const item of Array.isArray(f.history) ? f.history : []) {
     if (item && typeof item === 'object') addMessage(item, !fresh);
   }
-  if (fresh) {
+  if (fresh && roulette()) {
+    addSystem(`You are chatting with ${state.stranger || 'a stranger'} as ${state.nick}. ${matchSummary()}`);
+    scrollToBottom();
+  } else if (fresh) {
     addSystem(`You joined ${roomTitle(state.room)} as ${state.nick}.`);
     scrollToBottom();
   } else {
@@ -457,13 +847,16 @@ function onPresence(f) {
   if (state.phase !== 'joined') return;
   const nick = str(f.nick);
   if (!nick || nick === state.nick) return;
+  // In a roulette chat the opening line names the stranger and `stranger_left` says goodbye.
   if (f.event === 'join') {
-    if (!state.members.includes(nick)) setMembers([...state.members, nick]);
-    addSystem(`${nick} joined`);
+    const known = state.members.includes(nick);
+    if (!known) setMembers([...state.members, nick]);
+    if (!roulette()) addSystem(`${nick} joined`);
+    else if (!known && !state.stranger) { state.stranger = nick; renderChatHeader(); }
   } else if (f.event === 'leave' || f.event === 'kick') {
     setMembers(state.members.filter((m) => m !== nick));
     clearTyping(nick);
-    addSystem(f.event === 'kick' ? `${nick} was removed` : `${nick} left`);
+    if (!roulette()) addSystem(f.event === 'kick' ? `${nick} was removed` : `${nick} left`);
   }
 }
 
@@ -502,6 +895,10 @@ function onError(f) {
     showChatError(text);
   } else if (state.phase === 'joining' || state.phase === 'rejoining') {
     onJoinFailed(f, text);
+  } else if (queueing()) {
+    onQueueFailed(f, text);
+  } else if (state.phase === 'creating') {
+    onCreateFailed(f, text);
   } else if (inChat()) {
     showChatError(text);
   } else if (f.code !== 'not_in_room') {
@@ -527,6 +924,40 @@ function onJoinFailed(f, text) {
   }
 }
 
+function onQueueFailed(f, text) {
+  const code = str(f.code);
+  if (code === 'not_in_room' && state.phase === 'queueing') { // `next` with no chat to end: queue afresh
+    sendRoulette();
+    return;
+  }
+  if (code === 'rate_limited' && num(f.retry_after_ms) > 0 && num(f.retry_after_ms) < 10000) {
+    ui.waitingStatus.textContent = text;
+    clearTimeout(state.retryTimer);
+    state.retryTimer = setTimeout(() => { if (state.phase === 'queueing' && wsOpen()) sendRoulette(); }, f.retry_after_ms);
+    return;
+  }
+  backToLanding(code === 'bad_frame' || code === 'invalid_nick' ? '' : text);
+  if (code === 'invalid_nick' || code === 'nick_taken') {
+    showNickError(text);
+    ui.nick.focus();
+  } else if (code === 'bad_frame') {
+    showInterestsError(text);
+    ui.interests.focus();
+  }
+}
+
+function onCreateFailed(f, text) {
+  const code = str(f.code);
+  backToLanding('');
+  if (code === 'invalid_nick') {
+    showNickError(text);
+    ui.nick.focus();
+  } else {
+    showCreateError(text);
+    ui.createTitle.focus();
+  }
+}
+
 function onKicked(f) {
   const reason = str(f.reason);
   state.kicked = true; // no auto-reconnect
@@ -549,12 +980,16 @@ function showChat() {
   ui.input.value = '';
   autoResize();
   updateCounter();
-  ui.roomTitle.textContent = roomTitle(state.room);
-  const room = state.rooms.get(state.room);
-  ui.roomTopic.textContent = room ? str(room.topic) : '';
+  renderChatHeader();
   ui.meNick.textContent = state.nick;
+  setComposerEnabled(true);
+  ui.ended.hidden = true;
+  ui.rulesGate.hidden = true;
+  ui.inviteBar.hidden = true;
+  ui.copyStatus.textContent = '';
   setMembersExpanded(!narrowScreen.matches);
   ui.landing.hidden = true;
+  ui.waiting.hidden = true;
   ui.chat.hidden = false;
   document.body.classList.add('in-chat');
   ui.landingStatus.textContent = '';
@@ -563,12 +998,92 @@ function showChat() {
   ui.input.focus();
 }
 
+// The header differs by kind: a roulette chat has Next and Block, a room with an invite link
+// has "Copy invite link".
+function renderChatHeader() {
+  const pair = roulette();
+  ui.roomTitle.textContent = chatTitle();
+  if (pair) {
+    ui.roomTopic.textContent = matchSummary();
+  } else {
+    const room = state.rooms.get(state.room);
+    ui.roomTopic.textContent = room ? str(room.topic) : '';
+  }
+  ui.next.hidden = !pair;
+  ui.block.hidden = !pair;
+  ui.copyInvite.hidden = pair || !state.invite;
+  ui.leave.title = pair ? 'Stop chatting and go back to the start' : 'Leave the room (Esc)';
+  ui.chat.classList.toggle('pair', pair);
+  updateTitle();
+}
+
+function setComposerEnabled(enabled) {
+  ui.input.disabled = !enabled;
+  ui.send.disabled = !enabled;
+  ui.input.placeholder = enabled
+    ? 'Write a message… (Enter sends, Shift+Enter for a new line)'
+    : 'This chat has ended.';
+}
+
+// The roulette chat is over (stranger left, or our connection dropped): the log stays readable,
+// the composer is off, "Find another" queues again.
+function endRouletteChat(text) {
+  const hadFocus = ui.chat.contains(document.activeElement) && document.activeElement !== ui.messages;
+  state.phase = 'ended';
+  state.strangerGone = true;
+  clearTimeout(state.joinTimer);
+  clearAllTyping();
+  for (const [clientId, entry] of state.pending) { // never confirmed: the stranger did not get them
+    entry.el.remove();
+    state.pending.delete(clientId);
+  }
+  addSystem(text);
+  ui.endedText.textContent = text.startsWith('Connection') ? text : 'Stranger has left';
+  ui.ended.hidden = false;
+  ui.rulesGate.hidden = true;
+  setComposerEnabled(false);
+  ui.block.hidden = true;
+  if (hadFocus || document.activeElement === document.body) ui.findAnother.focus();
+}
+
+function nextStranger(block = false) {
+  if (!roulette() || !(inChat() || state.phase === 'joining')) return;
+  enterQueue(block ? 'block' : 'next');
+}
+
+async function copyInvite() {
+  if (!state.invite) return;
+  const url = new URL(state.invite, location.origin).href;
+  ui.inviteUrl.value = url;
+  let copied = false;
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(url);
+      copied = true;
+    } catch (e) { /* permission refused: fall back to the field */ }
+  }
+  if (!copied) {
+    // Show the link in a read-only field, selected, so it can be copied by hand (or execCommand).
+    ui.inviteBar.hidden = false;
+    ui.inviteUrl.focus();
+    ui.inviteUrl.select();
+    try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
+  }
+  clearTimeout(state.copiedTimer);
+  ui.copyStatus.textContent = copied ? 'Copied' : 'Press Ctrl+C (or ⌘C) to copy the link';
+  state.copiedTimer = setTimeout(() => { ui.copyStatus.textContent = ''; }, COPIED_MS);
+}
+
 function backToLanding(message) {
   for (const timer of ['joinTimer', 'retryTimer', 'reconnectTimer']) {
     clearTimeout(state[timer]);
     state[timer] = null;
   }
   state.phase = 'idle';
+  state.mode = 'room';
+  state.creating = null;
+  ui.create.disabled = false;
+  ui.waiting.hidden = true;
   state.pending.clear();
   clearAllTyping();
   showBanner(false);
@@ -586,7 +1101,7 @@ function backToLanding(message) {
 
 function leaveRoom() {
   if (!inChat()) return;
-  if (state.phase === 'joined') send({ type: 'leave' });
+  if (state.phase === 'joined' || state.phase === 'ended') send({ type: 'leave' });
   backToLanding('');
 }
 
@@ -709,6 +1224,7 @@ function sendMessage() {
     showChatError('Not connected right now. Your message is kept — send it again once reconnected.');
     return;
   }
+  if (!rulesAccepted()) { showRulesGate(); return; }
   state.clientSeq += 1;
   const clientId = `c${Date.now().toString(36)}-${state.clientSeq}`;
   const node = renderMessage({ nick: state.nick, text, at: new Date().toISOString() }, true);
@@ -722,6 +1238,21 @@ function sendMessage() {
   updateCounter();
   showChatError('');
   scrollToBottom();
+}
+
+// House rules not accepted yet: they are shown above the composer, the message stays in the
+// input and goes out once they are accepted.
+function showRulesGate() {
+  ui.rulesGateText.textContent = state.rules || '';
+  ui.rulesGate.hidden = false;
+  ui.rulesAccept.focus();
+}
+
+function acceptRulesAndSend() {
+  setRulesAccepted(true);
+  ui.rulesGate.hidden = true;
+  ui.input.focus();
+  sendMessage();
 }
 
 function restoreInput(text) {
@@ -807,10 +1338,16 @@ function onInputKeydown(event) {
   sendMessage();
 }
 
+// Esc: leaves a room; in a roulette chat it is Next; while looking for a stranger it cancels.
 function onDocumentKeydown(event) {
-  if (event.key === 'Escape' && !event.isComposing && !ui.chat.hidden) {
+  if (event.key !== 'Escape' || event.isComposing) return;
+  if (!ui.chat.hidden) {
     event.preventDefault();
-    leaveRoom();
+    if (roulette()) nextStranger();
+    else leaveRoom();
+  } else if (!ui.waiting.hidden) {
+    event.preventDefault();
+    cancelQueue();
   }
 }
 
@@ -828,11 +1365,28 @@ function init() {
   ui.nick.addEventListener('input', onNickInput);
   ui.nick.addEventListener('keydown', (event) => {
     if (event.key !== 'Enter') return;
+    if (state.invited && !ui.inviteJoin.hidden && !ui.inviteJoin.disabled) {
+      event.preventDefault();
+      ui.inviteJoin.click();
+      return;
+    }
     const first = ui.rooms.querySelector('.join:not(:disabled)');
     if (first) first.focus();
   });
+  try { ui.interests.value = sessionStorage.getItem('interests') || ''; } catch (e) { /* storage may be disabled */ }
   ui.rooms.addEventListener('click', onRoomsClick);
   ui.leave.addEventListener('click', leaveRoom);
+  ui.inviteJoin.addEventListener('click', () => { if (state.invited) startJoin(state.invited.slug, `/?room=${encodeURIComponent(state.invited.slug)}`); });
+  ui.rouletteForm.addEventListener('submit', (event) => { event.preventDefault(); startRoulette(); });
+  ui.interests.addEventListener('input', () => { if (!ui.interestsError.hidden) showInterestsError(parseInterests(ui.interests.value).error || ''); });
+  ui.createForm.addEventListener('submit', (event) => { event.preventDefault(); startCreate(); });
+  ui.rulesCheck.addEventListener('change', () => setRulesAccepted(ui.rulesCheck.checked));
+  ui.cancel.addEventListener('click', cancelQueue);
+  ui.next.addEventListener('click', () => nextStranger(false));
+  ui.block.addEventListener('click', () => nextStranger(true));
+  ui.findAnother.addEventListener('click', () => nextStranger(false));
+  ui.copyInvite.addEventListener('click', copyInvite);
+  ui.rulesAccept.addEventListener('click', acceptRulesAndSend);
   ui.composer.addEventListener('submit', (event) => { event.preventDefault(); sendMessage(); });
   ui.input.addEventListener('keydown', onInputKeydown);
   ui.input.addEventListener('input', () => { autoResize(); updateCounter(); maybeSendTyping(); });
@@ -850,7 +1404,13 @@ function init() {
   updateNickHelp();
   updateCounter();
   refreshRooms();
-  setInterval(() => { if (!ui.landing.hidden && !document.hidden) refreshRooms(); }, ROOMS_REFRESH_MS);
+  loadInfo();
+  loadInvite();
+  setInterval(() => {
+    if (ui.landing.hidden || document.hidden) return;
+    refreshRooms();
+    loadInfo();
+  }, ROOMS_REFRESH_MS);
 }
 
 init();
