@@ -86,6 +86,25 @@ export async function joinRoom(page, nick, slug = 'lobby') {
   await page.locator('#messages .system', { hasText: `as ${nick}` }).waitFor();
 }
 
+/**
+ * Types a nickname (and interests) and presses Roulette; waits until the server queued us (or
+ * paired us at once).
+ */
+export async function startRoulette(page, nick, interests = '') {
+  await page.fill('#nick', nick);
+  await page.fill('#interests', interests);
+  await page.click('#roulette');
+  await page.waitForFunction(() => document.getElementById('waiting-status').textContent.includes('in the queue')
+    || !document.getElementById('chat').hidden);
+}
+
+/** Waits until a roulette chat with `stranger` is open. */
+export async function waitForPair(page, stranger, timeout = TIMEOUT) {
+  await page.locator('#chat').waitFor({ state: 'visible', timeout });
+  await page.locator('#room-title', { hasText: `Chat with ${stranger}` }).waitFor({ timeout });
+  await waitForMember(page, stranger, true, timeout);
+}
+
 /** Sends a message through the composer (Enter) and waits until it is acked (no longer pending). */
 export async function say(page, text) {
   await page.fill('#input', text);
