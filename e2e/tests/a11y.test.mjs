@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { startServer, removeWorkDir } from './server.mjs';
 import { launchBrowser, DESKTOP, MOBILE } from './browser.mjs';
-import { landingScene, chatScene, closeAll } from './scenes.mjs';
+import { landingScene, chatScene, rouletteScene, closeAll } from './scenes.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_PATH = require.resolve('axe-core/axe.min.js');
@@ -76,6 +76,20 @@ for (const [name, options] of VARIANTS) {
       assertNoSerious(await axe(page), `chat ${name}`);
     } finally {
       await closeAll(page, others);
+    }
+  });
+
+  test(`roulette screens have no serious accessibility violations (${name})`, async () => {
+    const scene = await rouletteScene(browser, server, { ...options, bypassCSP: true });
+    try {
+      await scene.waiting();
+      assertNoSerious(await axe(scene.page), `roulette waiting ${name}`);
+      await scene.paired();
+      assertNoSerious(await axe(scene.page), `roulette chat ${name}`);
+      await scene.ended();
+      assertNoSerious(await axe(scene.page), `roulette ended ${name}`);
+    } finally {
+      await closeAll(scene.page, scene.others());
     }
   });
 }

@@ -1,7 +1,9 @@
 // Builds the two screens in a realistic state, for the accessibility checks and the screenshots.
 
 import { runCli, waitForRooms } from './server.mjs';
-import { openPage, gotoLanding, joinRoom, say, waitForMessage, waitForMember } from './browser.mjs';
+import {
+  openPage, gotoLanding, joinRoom, say, waitForMessage, waitForMember, startRoulette, waitForPair,
+} from './browser.mjs';
 
 let roomSeq = 0;
 
@@ -46,6 +48,37 @@ export async function chatScene(browser, server, contextOptions, { nick = 'Alice
   await page.locator('#typing', { hasText: 'Bob is typing' }).waitFor();
   await page.locator('#input').fill('Drafting a reply…');
   return { page, others: [bob, carol] };
+}
+
+/**
+ * Roulette as `nick` sees it, in stages: `waiting()` (looking for a stranger), then `paired()`
+ * (a short chat with Bob, who shares one interest), then `ended()` (Bob pressed Next).
+ */
+export async function rouletteScene(browser, server, contextOptions, { nick = 'Alice' } = {}) {
+  const page = await openPage(browser, null, contextOptions);
+  await gotoLanding(page, server.url);
+  let bob = null;
+  return {
+    page,
+    others: () => (bob ? [bob] : []),
+    async waiting() {
+      await startRoulette(page, nick, 'music, films, go');
+      await page.locator('#waiting-status', { hasText: 'in the queue' }).waitFor();
+    },
+    async paired() {
+      bob = await openPage(browser, server.url);
+      await startRoulette(bob, 'Bob', 'music, chess');
+      await waitForPair(page, 'Bob');
+      await say(bob, 'Hi! Music fan too, I see. What are you listening to?');
+      await waitForMessage(page, 'Hi! Music fan too, I see. What are you listening to?');
+      await say(page, 'Mostly old jazz records 🎷');
+      await waitForMessage(bob, 'Mostly old jazz records 🎷');
+    },
+    async ended() {
+      await bob.click('#next');
+      await page.locator('#ended', { hasText: 'Stranger has left' }).waitFor();
+    },
+  };
 }
 
 /** The landing screen with a nickname typed, in a context with `contextOptions`. */

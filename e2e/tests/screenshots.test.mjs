@@ -8,7 +8,7 @@ import { startServer, runCli, waitForRooms, removeWorkDir } from './server.mjs';
 import {
   launchBrowser, openPage, joinRoom, screenshot, cuttableSocket, DESKTOP, MOBILE, SLOW_TIMEOUT,
 } from './browser.mjs';
-import { landingScene, chatScene, closeAll } from './scenes.mjs';
+import { landingScene, chatScene, rouletteScene, closeAll } from './scenes.mjs';
 
 let server;
 let browser;
@@ -118,6 +118,29 @@ test('reconnect banner screenshot (desktop and mobile, light and dark)', async (
       await page.locator('#banner').waitFor({ state: 'hidden', timeout: SLOW_TIMEOUT });
     } finally {
       await closeAll(page, others);
+    }
+  }
+});
+
+test('roulette screenshots: looking for a stranger, paired, stranger left (desktop and mobile, light and dark)', async () => {
+  for (const { name, options } of VARIANTS) {
+    const scene = await rouletteScene(browser, server, options);
+    const { page } = scene;
+    try {
+      await scene.waiting();
+      await assertNoHorizontalOverflow(page, `roulette waiting ${name}`);
+      await screenshot(page, `roulette-waiting-${name}`);
+      await scene.paired();
+      await assertNoHorizontalOverflow(page, `roulette chat ${name}`);
+      assert.ok(await page.locator('#next').isVisible());
+      await screenshot(page, `roulette-chat-${name}`);
+      await scene.ended();
+      await assertNoHorizontalOverflow(page, `roulette ended ${name}`);
+      assert.ok(await page.locator('#find-another').isVisible());
+      await screenshot(page, `roulette-ended-${name}`);
+      assert.deepEqual(page.problems, []);
+    } finally {
+      await closeAll(page, scene.others());
     }
   }
 });
