@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bus::{Bus, HISTORY_LEN, QueueEntry};
@@ -111,7 +112,15 @@ impl Bot {
                 }
             })
         });
-        let consumer = Consumer { db, bus, config, tagger, mirror };
+        let consumer = Consumer {
+            db,
+            bus,
+            config,
+            tagger,
+            mirror,
+            stopping: AtomicBool::new(false),
+            gave_up: AtomicBool::new(false),
+        };
         if let Some(mirror) = &consumer.mirror
             && let Err(e) = mirror.resume_unmirrored().await
         {
@@ -128,7 +137,21 @@ impl Bot {
                 () = &mut shutdown => break,
                 batch = consumer.bus.dequeue(&consumer.config.consumer, BATCH, Duration::from_millis(500)) => {
                     match batch {
-                        Ok(entries) => consumer.handle(entries).await,
+                        // A batch is handled whole before the next is read (per-room order),
+                        // retrying a failing database write in place; a shutdown meanwhile
+                        // makes it give up after a few more attempts.
+                        Ok(entries) => {
+                            let handled = consumer.handle(entries);
+                            tokio::pin!(handled);
+                            tokio::select! {
+                                () = &mut shutdown => {
+                                    consumer.stopping.store(true, Ordering::Relaxed);
+                                    handled.await;
+                                    break;
+                                }
+                                () = &mut handled => {}
+                            }
+                        }
                         Err(e) => {
                             tracing::error!(error = %e, "cannot read the queue; retrying in 1 s");
                             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -143,6 +166,7 @@ impl Bot {
         }
         sync.abort();
         retention.abort();
+        consumer.stopping.store(true, Ordering::Relaxed);
         consumer.drain().await;
         if let Some(mirror) = &consumer.mirror {
             mirror.flush(Duration::from_secs(5)).await;
@@ -163,6 +187,12 @@ struct Consumer {
     config: BotConfig,
     tagger: IpTagger,
     mirror: Option<Mirror>,
+    /// Set once the bot stops: a failing database write is then given up on after a few
+    /// attempts instead of retried until it works.
+    stopping: AtomicBool,
+    /// Set when a batch was given up on while stopping: draining newer entries would then put
+    /// them ahead of it, so they are left for the next start too.
+    gave_up: AtomicBool,
 }
 
 impl Consumer {
@@ -188,8 +218,9 @@ impl Consumer {
     }
 
     /// Log a batch, then acknowledge it, or with Discord on, hand it to the mirror, which
-    /// acknowledges once Discord has it. On failure nothing is acknowledged: the entries are
-    /// reclaimed and tried again, and the log skips ids it already has.
+    /// acknowledges once Discord has it. A failing log write is retried in place, so no later
+    /// batch overtakes this one (per-room order); nothing is acknowledged before it succeeded,
+    /// and the log skips ids it already has.
     ///
     /// Per room, gateways enqueue `RoomOpened` before the room's first message and
     /// `RoomClosed` after its last; that order holds here: rooms opened in the batch are
@@ -223,11 +254,17 @@ impl Consumer {
                 _ => None,
             })
             .collect();
-        if let Err(e) = message_log::record(&self.db, &messages, &self.tagger).await {
-            tracing::error!(error = %e, messages = messages.len(), "cannot write the message log; will retry");
+        let mut attempt = 0u32;
+        while let Err(e) = message_log::record(&self.db, &messages, &self.tagger).await {
+            attempt += 1;
+            tracing::error!(error = %e, messages = messages.len(), attempt, "cannot write the message log; retrying");
             metrics::counter!("chat_log_failures_total").increment(1);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            return;
+            if self.stopping.load(Ordering::Relaxed) && attempt >= 3 {
+                // Left unacknowledged: reclaimed at the next start.
+                self.gave_up.store(true, Ordering::Relaxed);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250) * attempt.min(8)).await;
         }
         metrics::counter!("chat_messages_logged_total").increment(messages.len() as u64);
         if let Some(mirror) = &self.mirror {
@@ -249,7 +286,24 @@ impl Consumer {
         let mut done = Vec::with_capacity(entries.len());
         for entry in entries {
             let result = match &entry.event {
-                InboundEvent::RoomOpened { room } => rooms::record_opened(&self.db, room).await,
+                // Retried in place: the room's messages come next and need its row.
+                InboundEvent::RoomOpened { room } => {
+                    let mut attempt = 0u32;
+                    loop {
+                        match rooms::record_opened(&self.db, room).await {
+                            Err(e) if !self.stopping.load(Ordering::Relaxed) || attempt < 3 => {
+                                attempt += 1;
+                                tracing::error!(error = %e, attempt, "cannot record an opened room; retrying");
+                                tokio::time::sleep(Duration::from_millis(250) * attempt.min(8)).await;
+                            }
+                            Err(e) => {
+                                self.gave_up.store(true, Ordering::Relaxed);
+                                break Err(e);
+                            }
+                            Ok(()) => break Ok(()),
+                        }
+                    }
+                }
                 InboundEvent::RoomClosed { slug } => match (rooms::record_closed(&self.db, slug).await, &self.mirror) {
                     (Ok(_), Some(mirror)) => {
                         mirror.close(entry.id.clone(), slug.to_string());
@@ -274,6 +328,10 @@ impl Consumer {
     async fn drain(&self) {
         let mut drained = 0;
         loop {
+            if self.gave_up.load(Ordering::Relaxed) {
+                tracing::warn!("a batch could not be logged; what is still queued is handled at the next start");
+                break;
+            }
             match self.bus.dequeue(&self.config.consumer, BATCH, Duration::ZERO).await {
                 Ok(entries) if !entries.is_empty() => {
                     drained += entries.len();

@@ -61,8 +61,13 @@ enum Work {
 /// Prefix of jobs that come from the log rather than the queue (nothing to acknowledge).
 const LOG_ONLY: &str = "log:";
 
-/// Marks messages the mirror gave up on (room outran Discord, or Discord refused the body).
+/// Marks messages the mirror gave up on (room outran Discord, Discord refused the body, or the
+/// room has no channel to post in), so a restart never posts them late, out of order.
 const SKIPPED: &str = "skipped";
+
+/// How often a staff room's worker looks again for the room's channel while it is being
+/// created (the keeper records it right after Discord answers).
+const CHANNEL_POLL: Duration = Duration::from_millis(200);
 
 /// Hands jobs to per-room workers.
 #[derive(Clone)]
@@ -203,8 +208,11 @@ impl Mirror {
 /// Where a room's next batch goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
-    /// Not mirrored (a staff room without its channel yet, an unknown room).
+    /// Not mirrored (an unknown room).
     Nowhere,
+    /// A staff room whose channel is not recorded yet (the channel keeper creates it): its
+    /// messages wait for it, in order, rather than being dropped or posted late.
+    NoChannel,
     /// The room's channel or thread, or (fallback) the parent with the room's name as `label`.
     Post { channel: u64, label: Option<String>, thread: bool },
     /// Nothing decided yet: ask again after this long.
@@ -237,29 +245,29 @@ impl Inner {
         }
     }
 
-    /// The room's row, cached for a few seconds (`None`: no such room).
-    async fn room(&self, room: &str) -> Option<rooms::Model> {
+    /// The room's row, cached for a few seconds (`Ok(None)`: no such room). A failed lookup
+    /// is not cached.
+    async fn room(&self, room: &str) -> Result<Option<rooms::Model>, Arc<sea_orm::DbErr>> {
         let db = self.db.clone();
         let slug = room.to_owned();
         self.rooms
-            .get_with(room.to_owned(), async move {
-                match rooms::Entity::find_by_id(slug.as_str()).one(&db).await {
-                    Ok(row) => row,
-                    Err(e) => {
-                        tracing::warn!(error = %e, room = %slug, "cannot look up the room's channel");
-                        None
-                    }
-                }
-            })
+            .try_get_with(room.to_owned(), async move { rooms::Entity::find_by_id(slug.as_str()).one(&db).await })
             .await
     }
 
     /// Where the room's messages go, starting its thread when it has none yet.
     async fn target_of(&self, room: &str) -> Target {
-        let Some(row) = self.room(room).await else { return Target::Nowhere };
+        let row = match self.room(room).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return Target::Nowhere,
+            Err(e) => {
+                tracing::warn!(error = %e, %room, "cannot look up the room's channel; retrying");
+                return Target::Wait(Duration::from_secs(1));
+            }
+        };
         let kind = RoomKind::parse(&row.kind).unwrap_or(RoomKind::Staff);
         if kind == RoomKind::Staff {
-            return id_of(row.discord_channel_id).map_or(Target::Nowhere, |channel| Target::Post {
+            return id_of(row.discord_channel_id).map_or(Target::NoChannel, |channel| Target::Post {
                 channel,
                 label: None,
                 thread: false,
@@ -444,15 +452,33 @@ async fn worker(inner: Arc<Inner>, room: String, mut rx: mpsc::UnboundedReceiver
                 tokio::time::sleep(wait).await;
                 continue;
             }
+            Target::NoChannel => {
+                let lag = queue.front().map_or(Duration::ZERO, |j| {
+                    Utc::now().signed_duration_since(j.message.message.at).to_std().unwrap_or_default()
+                });
+                if lag > inner.config.max_lag {
+                    tracing::warn!(%room, messages = queue.len(), "the room's Discord channel did not appear in time; its messages are kept in the log only");
+                    let jobs: Vec<Job> = queue.drain(..).collect();
+                    give_up(&inner, &jobs).await;
+                } else {
+                    if lock(&inner.unmapped_warned).insert(room.clone()) {
+                        tracing::info!(%room, "the room's Discord channel is not there yet; its messages wait for it");
+                    }
+                    inner.rooms.invalidate(&room).await;
+                    tokio::time::sleep(CHANNEL_POLL).await;
+                }
+                continue;
+            }
             Target::Nowhere => {
                 if lock(&inner.unmapped_warned).insert(room.clone()) {
-                    tracing::info!(%room, "room has no Discord channel; its messages are logged but not mirrored");
+                    tracing::info!(%room, "unknown room; its messages are logged but not mirrored");
                 }
                 let jobs: Vec<Job> = queue.drain(..).collect();
-                inner.ack(&jobs).await;
+                give_up(&inner, &jobs).await;
                 continue;
             }
         };
+        lock(&inner.unmapped_warned).remove(&room);
         if let Some(oldest) = queue.front().map(|j| j.message.message.at) {
             let lag = Utc::now().signed_duration_since(oldest).to_std().unwrap_or_default();
             if lag > inner.config.max_lag {
@@ -626,6 +652,23 @@ async fn post_next(
             Err(Failed::Wait(Duration::from_secs(2)))
         }
     }
+}
+
+/// Messages that will never be mirrored: marked so in the log (a restart must not post them
+/// after later ones), then acknowledged.
+async fn give_up(inner: &Inner, jobs: &[Job]) {
+    metrics::counter!("chat_mirror_skipped_total").increment(jobs.len() as u64);
+    let ids: Vec<String> = jobs.iter().map(|j| j.message.message.id.to_string()).collect();
+    let marked = message_log::Entity::update_many()
+        .col_expr(message_log::Column::DiscordBatch, Expr::value(SKIPPED))
+        .filter(message_log::Column::Id.is_in(ids))
+        .filter(message_log::Column::DiscordMessageId.is_null())
+        .exec(&inner.db)
+        .await;
+    if let Err(e) = marked {
+        tracing::error!(error = %e, "cannot mark unmirrored messages in the log");
+    }
+    inner.ack(jobs).await;
 }
 
 /// Remove the jobs of the given messages from the queue.
