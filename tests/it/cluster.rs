@@ -54,6 +54,15 @@ impl Proc {
     }
 }
 
+impl Drop for Proc {
+    /// A failing test shows what the process logged (run with `--nocapture`).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("----- logs of pid {:?} -----\n{}\n-----", self.child.id(), self.logs());
+        }
+    }
+}
+
 pub struct Cluster {
     pub database_url: String,
     pub redis_url: String,
