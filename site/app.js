@@ -1021,7 +1021,7 @@ function setComposerEnabled(enabled) {
   ui.input.disabled = !enabled;
   ui.send.disabled = !enabled;
   ui.input.placeholder = enabled
-    ? 'Write a message… (Enter sends, Shift+Enter for a new line)'
+    ? 'Write a message…'
     : 'This chat has ended.';
 }
 

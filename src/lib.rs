@@ -39,10 +39,6 @@ pub enum StartError {
         "`chatroulette {0}` runs one role of a split deployment and needs REDIS_URL; run `chatroulette` without a subcommand for everything in one process"
     )]
     NeedsRedis(&'static str),
-    #[error(
-        "this bot lost the leader lock (Redis unreachable or another bot took over); stopping so that only one bot consumes"
-    )]
-    LostLeadership,
 }
 
 /// The bus a process uses.
@@ -117,29 +113,35 @@ impl BotRole {
             }
             Self::Leader { bus, db, config, leader_ttl } => {
                 let id = format!("bot-{}", ulid::Ulid::new());
-                let leadership = tokio::select! {
-                    leadership = bus.lead(&id, leader_ttl) => leadership,
-                    () = shutdown.wait() => return Ok(()),
-                };
-                let bot = Bot::build(config, db, bus.clone()).await?;
-                let lost = Arc::new(AtomicBool::new(false));
-                let stop = {
-                    let lost = lost.clone();
-                    let lost_lead = leadership.lost();
-                    let stopped = shutdown.wait();
-                    async move {
-                        tokio::select! {
-                            () = lost_lead => lost.store(true, Ordering::SeqCst),
-                            () = stopped => {}
+                loop {
+                    let leadership = tokio::select! {
+                        leadership = bus.lead(&id, leader_ttl) => leadership,
+                        () = shutdown.wait() => return Ok(()),
+                    };
+                    let bot = Bot::build(config.clone(), db.clone(), bus.clone()).await?;
+                    let lost = Arc::new(AtomicBool::new(false));
+                    let stop = {
+                        let lost = lost.clone();
+                        let lost_lead = leadership.lost();
+                        let stopped = shutdown.wait();
+                        async move {
+                            tokio::select! {
+                                () = lost_lead => lost.store(true, Ordering::SeqCst),
+                                () = stopped => {}
+                            }
                         }
+                    };
+                    bot.run_until_stopped(stop).await;
+                    if !lost.load(Ordering::SeqCst) {
+                        leadership.resign().await;
+                        return Ok(());
                     }
-                };
-                bot.run_until_stopped(stop).await;
-                if lost.load(Ordering::SeqCst) {
-                    return Err(StartError::LostLeadership);
+                    // Only one bot may consume: this one stopped, and stands by until it can
+                    // lead again (Redis back, or the other leader gone).
+                    tracing::warn!(
+                        "this bot lost the leader lock (Redis unreachable or another bot took over); it stopped consuming and stands by"
+                    );
                 }
-                leadership.resign().await;
-                Ok(())
             }
         }
     }

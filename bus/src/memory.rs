@@ -13,7 +13,11 @@ use ulid::Ulid;
 use crate::{Bus, BusError, ControlFeed, ControlMessage, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim};
 
 /// Per-room broadcast depth: how far a slow subscriber may fall behind before skipping.
-const ROOM_FEED_DEPTH: usize = 4096;
+/// A tokio broadcast channel allocates all its slots up front (about 64 bytes each), per room:
+/// 4096 slots cost 256 KiB per room, which dominated idle memory. The subscriber (a gateway's
+/// forwarder) only moves frames into socket queues, so 256 frames of slack is seconds of traffic
+/// even for a busy room; a subscriber that falls further behind skips, and says so in the log.
+const ROOM_FEED_DEPTH: usize = 256;
 const CONTROL_DEPTH: usize = 1024;
 
 /// Everything in memory; cheap to clone through an `Arc`.

@@ -29,6 +29,9 @@ use crate::ratelimit::TokenBucket;
 use crate::sockets::Slot;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+/// Bytes read from a socket at a time. Client frames are small (a chat line), so 2 KiB holds a
+/// burst of them; the rare large frame takes a few reads. Every idle socket keeps one.
+const READ_BUFFER: usize = 2 * 1024;
 /// Longest time a single write may take before the peer counts as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -42,7 +45,7 @@ pub async fn upgrade(
 ) -> Result<(), salvo::http::StatusError> {
     // tungstenite's default 128 KiB read buffer per socket would dominate idle memory.
     let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(FRAME_MAX_BYTES))
         .max_frame_size(Some(FRAME_MAX_BYTES));
     WebSocketUpgrade::with_config(config).upgrade(req, res, move |socket| run(socket, state, ip, slot)).await
