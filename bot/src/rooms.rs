@@ -117,18 +117,32 @@ pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model,
     if rooms::Entity::find_by_id(room.slug.as_str()).one(db).await?.is_some() {
         return Err(BotError::RoomExists(room.slug.to_string()));
     }
-    let now = Utc::now();
     let title = match room.title {
         Some(t) => check_text("title", &t, TITLE_MAX)?,
         None => default_title(&room.slug),
     };
-    let model = rooms::ActiveModel {
-        slug: Set(room.slug.to_string()),
-        kind: Set(RoomKind::Staff.as_str().to_owned()),
+    let topic = check_text("topic", room.topic.as_deref().unwrap_or_default(), TOPIC_MAX)?;
+    let model = new_row(&room.slug, RoomKind::Staff, title, topic, check_capacity(room.capacity)?, room.listed);
+    Ok(model.insert(db).await?)
+}
+
+/// A fresh room row: unlocked, no slow mode, not mirrored yet, not ended.
+fn new_row(
+    slug: &RoomSlug,
+    kind: RoomKind,
+    title: String,
+    topic: String,
+    capacity: i32,
+    listed: bool,
+) -> rooms::ActiveModel {
+    let now = Utc::now();
+    rooms::ActiveModel {
+        slug: Set(slug.to_string()),
+        kind: Set(kind.as_str().to_owned()),
         title: Set(title),
-        topic: Set(check_text("topic", room.topic.as_deref().unwrap_or_default(), TOPIC_MAX)?),
-        capacity: Set(check_capacity(room.capacity)?),
-        listed: Set(room.listed),
+        topic: Set(topic),
+        capacity: Set(capacity),
+        listed: Set(listed),
         locked: Set(false),
         slowmode_secs: Set(0),
         discord_channel_id: Set(None),
@@ -136,8 +150,7 @@ pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model,
         created_at: Set(now),
         updated_at: Set(now),
         expires_at: Set(None),
-    };
-    Ok(model.insert(db).await?)
+    }
 }
 
 /// Record a visitor room or roulette pair a gateway opened (again: a no-op), so the log's
@@ -146,23 +159,9 @@ pub async fn record_opened(db: &DatabaseConnection, room: &RoomDef) -> Result<()
     if rooms::Entity::find_by_id(room.slug.as_str()).one(db).await?.is_some() {
         return Ok(());
     }
-    let now = Utc::now();
-    let model = rooms::ActiveModel {
-        slug: Set(room.slug.to_string()),
-        kind: Set(room.kind.as_str().to_owned()),
-        title: Set(room.title.chars().take(TITLE_MAX).collect()),
-        topic: Set(String::new()),
-        capacity: Set(i32::try_from(room.capacity).unwrap_or(i32::MAX)),
-        listed: Set(room.listed),
-        locked: Set(false),
-        slowmode_secs: Set(0),
-        discord_channel_id: Set(None),
-        discord_thread_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        expires_at: Set(None),
-    };
-    model.insert(db).await?;
+    let title = room.title.chars().take(TITLE_MAX).collect();
+    let capacity = i32::try_from(room.capacity).unwrap_or(i32::MAX);
+    new_row(&room.slug, room.kind, title, String::new(), capacity, room.listed).insert(db).await?;
     Ok(())
 }
 

@@ -45,8 +45,11 @@ impl RoomDirectory {
         self.read().is_empty()
     }
 
-    pub fn upsert(&self, room: RoomDef) {
-        self.write().insert(room.slug.clone(), Arc::new(room));
+    /// Store a definition (replacing any with its slug) and hand back the shared copy.
+    pub fn upsert(&self, room: RoomDef) -> Arc<RoomDef> {
+        let room = Arc::new(room);
+        self.write().insert(room.slug.clone(), room.clone());
+        room
     }
 
     pub fn remove(&self, slug: &RoomSlug) {
@@ -119,7 +122,9 @@ async fn reload(state: &State) {
 
 async fn apply(state: &State, event: ControlEvent) {
     match event {
-        ControlEvent::RoomUpserted { room } => state.directory.upsert(room),
+        ControlEvent::RoomUpserted { room } => {
+            state.directory.upsert(room);
+        }
         ControlEvent::RoomRemoved { slug } => {
             state.directory.remove(&slug);
             state.hub.close_room(&slug, "this room was closed").await;

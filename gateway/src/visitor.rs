@@ -68,8 +68,7 @@ pub async fn open(state: &State, room: RoomDef) -> Result<Arc<RoomDef>, OpenErro
         tracing::warn!(error = %e, room = %room.slug, "cannot announce a new room; gateways learn it on reload");
     }
     metrics::counter!("chat_rooms_opened_total", "kind" => room.kind.as_str()).increment(1);
-    state.directory.upsert(room.clone());
-    Ok(state.directory.get(&room.slug).unwrap_or_else(|| Arc::new(room)))
+    Ok(state.directory.upsert(room))
 }
 
 /// Remove a visitor room or pair everywhere. Every gateway may sweep the same room; only the one

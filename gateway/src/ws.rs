@@ -733,8 +733,7 @@ impl Conn {
         };
         // The ticket left the queue with this notice.
         self.waiting = None;
-        self.state.directory.upsert(notice.room.clone());
-        let def = self.state.directory.get(&notice.room.slug).unwrap_or_else(|| Arc::new(notice.room.clone()));
+        let def = self.state.directory.upsert(notice.room);
         self.enter_pair(def, notice.stranger.id, notice.stranger.nick, notice.common).await;
     }
 
