@@ -258,7 +258,7 @@ impl Handler for WsUpgrade {
             res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
             return;
         };
-        if let Err(e) = crate::ws::upgrade(state.clone(), ip, slot, req, res).await {
+        if let Err(e) = crate::ws::upgrade(state.clone(), ip, slot, req, res) {
             res.render(e);
         }
     }

@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bus::{Bus, BusError, RoomFeed};
+use bytes::Bytes;
 use protocol::{RoomSlug, ServerFrame};
-use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::websocket::{self, CloseOrder, Outbox, Pushed};
 
 pub type ConnId = u64;
 
@@ -25,60 +26,39 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// Policy violation (a reader too slow to keep up).
     pub const POLICY: u16 = 1008;
-    /// Message too big.
-    pub const TOO_BIG: u16 = 1009;
     /// Banned: do not reconnect (application code, like HTTP 403).
     pub const BANNED: u16 = 4003;
 }
 
-/// An order to close a socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseOrder {
-    pub code: u16,
-    pub reason: String,
-    /// Send what is already queued first (a `kicked` frame, say); false for slow readers.
-    pub drain: bool,
-}
-
-/// How the rest of the gateway reaches one socket's writer.
+/// How the rest of the gateway reaches one socket: frames are queued to its outbox, already
+/// encoded as WebSocket frames.
 #[derive(Clone)]
 pub struct ConnHandle {
     pub id: ConnId,
-    tx: mpsc::Sender<Utf8Bytes>,
-    close: Arc<watch::Sender<Option<CloseOrder>>>,
+    outbox: Arc<Outbox>,
 }
 
 impl ConnHandle {
-    pub fn new(id: ConnId, tx: mpsc::Sender<Utf8Bytes>, close: watch::Sender<Option<CloseOrder>>) -> Self {
-        Self { id, tx, close: Arc::new(close) }
+    pub fn new(id: ConnId, outbox: Arc<Outbox>) -> Self {
+        Self { id, outbox }
     }
 
-    /// Queue a frame; a full queue means the reader is too slow, and it is closed.
-    pub fn send(&self, frame: Utf8Bytes) {
-        match self.tx.try_send(frame) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                metrics::counter!("chat_slow_readers_total").increment(1);
-                tracing::info!(conn = self.id, "closing a socket that reads too slowly");
-                self.close(close::POLICY, "too slow to keep up", false);
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+    /// Queue an encoded frame; a full queue means the reader is too slow, and it is closed.
+    pub fn send(&self, frame: Bytes) {
+        if self.outbox.push(frame) == Pushed::Full {
+            metrics::counter!("chat_slow_readers_total").increment(1);
+            tracing::info!(conn = self.id, "closing a socket that reads too slowly");
+            self.close(close::POLICY, "too slow to keep up", false);
         }
     }
 
     pub fn send_frame(&self, frame: &ServerFrame) {
-        self.send(Utf8Bytes::from(frame.to_json()));
+        self.send(websocket::text(frame.to_json().as_bytes()));
     }
 
-    /// Ask the writer to close the socket (the first order wins).
+    /// Order the socket closed (the first order wins).
     pub fn close(&self, code: u16, reason: &str, drain: bool) {
-        self.close.send_if_modified(|current| {
-            if current.is_some() {
-                return false;
-            }
-            *current = Some(CloseOrder { code, reason: reason.to_owned(), drain });
-            true
-        });
+        self.outbox.close(CloseOrder { code, reason: reason.to_owned(), drain });
     }
 }
 
@@ -87,7 +67,7 @@ struct Member {
     /// The member's nickname key, for kicks.
     key: String,
     /// Frames that arrived while the member was still joining; flushed after `joined`.
-    pending: Option<Vec<Utf8Bytes>>,
+    pending: Option<Vec<Bytes>>,
 }
 
 /// The local members of one room.
@@ -101,7 +81,7 @@ impl Members {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn deliver(&self, frame: &Utf8Bytes) {
+    fn deliver(&self, frame: &Bytes) {
         let mut members = self.lock();
         metrics::counter!("chat_frames_delivered_total").increment(members.len() as u64);
         for member in members.values_mut() {
@@ -208,10 +188,13 @@ impl Hub {
 }
 
 async fn forward(mut feed: RoomFeed, members: Arc<Members>) {
-    while let Some(bytes) = feed.recv().await {
-        match Utf8Bytes::try_from(bytes) {
-            Ok(frame) => members.deliver(&frame),
-            Err(e) => tracing::warn!(error = %e, "dropping a room frame that is not UTF-8"),
+    // Encoded once for every local member: the same bytes go to each socket.
+    while let Some(json) = feed.recv().await {
+        if std::str::from_utf8(&json).is_err() {
+            // A text frame that is not UTF-8 would make browsers drop the connection.
+            tracing::warn!("dropping a room frame that is not UTF-8");
+            continue;
         }
+        members.deliver(&websocket::text(&json));
     }
 }

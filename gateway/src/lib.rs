@@ -24,6 +24,7 @@ mod site;
 mod sockets;
 pub mod telemetry;
 mod visitor;
+mod websocket;
 mod ws;
 
 use std::future::Future;

@@ -1,8 +1,8 @@
 //! One task per WebSocket connection, speaking the contract of DESIGN.md.
 //!
-//! The reader (this task) parses and validates every frame and answers errors in place; a
-//! writer task owns the socket's sink, drains the connection's bounded queue (several frames per
-//! flush under load), sends keepalive pings, and carries out close orders.
+//! The task parses and validates every frame and answers errors in place; while it waits for the
+//! next frame it writes the connection's outbox (several frames per write under load) and sends
+//! keepalive pings. Other tasks reach the socket only through its outbox.
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,44 +11,41 @@ use std::time::{Duration, Instant};
 
 use bus::RoomFeed;
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
 use protocol::frames::{CLIENT_FRAME_TYPES, CLIENT_ID_MAX, FRAME_MAX_BYTES};
 use protocol::input::TextError;
 use protocol::{
     ClientFrame, ErrorCode, InboundEvent, Limits, LoggedMessage, MessageText, MessageView, Nickname, PresenceEvent,
     RoomDef, RoomKind, RoomSlug, RoomTitle, RouletteMatch, RouletteTicket, ServerFrame,
 };
-use salvo::websocket::{Message, WebSocket, WebSocketUpgrade};
-use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::{self, Utf8Bytes, protocol::WebSocketConfig};
 use ulid::Ulid;
 
 use crate::State;
-use crate::hub::{CloseOrder, ConnHandle, ConnId, Members, close};
+use crate::hub::{ConnHandle, ConnId, Members, close};
 use crate::ratelimit::TokenBucket;
 use crate::sockets::Slot;
+use crate::websocket::{self, CloseOrder, Ending, Event, Outbox, Socket};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
-/// Bytes read from a socket at a time. Client frames are small (a chat line), so 2 KiB holds a
-/// burst of them; the rare large frame takes a few reads. Every idle socket keeps one.
-const READ_BUFFER: usize = 2 * 1024;
-/// Longest time a single write may take before the peer counts as gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time the closing handshake may take before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Upgrade the request and run the connection.
-pub async fn upgrade(
+pub fn upgrade(
     state: Arc<State>,
     ip: IpAddr,
     slot: Slot,
     req: &mut salvo::Request,
     res: &mut salvo::Response,
 ) -> Result<(), salvo::http::StatusError> {
-    // tungstenite's default 128 KiB read buffer per socket would dominate idle memory.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER)
-        .max_message_size(Some(FRAME_MAX_BYTES))
-        .max_frame_size(Some(FRAME_MAX_BYTES));
-    WebSocketUpgrade::with_config(config).upgrade(req, res, move |socket| run(socket, state, ip, slot)).await
+    let on_upgrade = websocket::accept(req, res)?;
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => run(websocket::Io::new(upgraded), state, ip, slot).await,
+            // The client went away between the request and the 101.
+            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
+        }
+    });
+    Ok(())
 }
 
 /// The room a connection is in.
@@ -98,18 +95,16 @@ struct Conn {
     stranger: Option<Stranger>,
 }
 
-async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
+async fn run(io: websocket::Io, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
     let _live = state.live.enter();
     let mut stopping = state.stopping.subscribe();
     let id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-    let (sink, mut stream) = socket.split();
-    let (tx, rx) = mpsc::channel(state.config.outbound_queue);
-    let (close_tx, close_rx) = watch::channel(None);
-    let handle = ConnHandle::new(id, tx, close_tx);
+    let outbox = Arc::new(Outbox::new(state.config.outbound_queue));
+    let handle = ConnHandle::new(id, outbox.clone());
     // Held until this function returns: the address's slot and the registry entry.
     slot.register(handle.clone());
+    let mut socket = Socket::new(io, FRAME_MAX_BYTES);
     let ping_interval = state.config.ping_interval;
-    let mut writer = tokio::spawn(write_loop(sink, rx, close_rx, ping_interval));
     handle.send_frame(&ServerFrame::Hello {
         version: protocol::VERSION.to_owned(),
         limits: Limits::new(state.config.say_rate.clone()),
@@ -127,9 +122,9 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
         waiting: None,
         stranger: None,
     };
-    let mut last_seen = Instant::now();
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
-    let writer_done = loop {
+    // How the connection ends: the close frame to send, if the socket is still usable.
+    let ending: Option<CloseOrder> = loop {
         let open_at = conn.waiting.as_ref().and_then(|w| w.open_at);
         let check_at = conn.stranger.as_ref().and_then(|s| s.check_at);
         tokio::select! {
@@ -138,41 +133,51 @@ async fn run(socket: WebSocket, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
             notice = recv_inbox(&mut conn.waiting) => Box::pin(conn.on_match_notice(notice)).await,
             () = sleep_until(open_at) => Box::pin(conn.interests_expired()).await,
             () = sleep_until(check_at) => Box::pin(conn.check_stranger()).await,
-            incoming = stream.next() => match incoming {
-                None => break false,
-                Some(Ok(message)) => {
-                    last_seen = Instant::now();
-                    Box::pin(conn.on_message(message)).await;
+            event = socket.next(&outbox) => match event {
+                Event::Text(text) => Box::pin(conn.on_text(&text)).await,
+                Event::Binary => {
+                    conn.error(ErrorCode::BadFrame, "binary frames are not accepted; send JSON text", None, None);
                 }
-                Some(Err(error)) => {
-                    if is_too_big(&error) {
-                        conn.handle.close(close::TOO_BIG, "frame larger than 64 KiB", false);
-                    }
-                    tracing::debug!(conn = id, %error, "read failed");
-                    break false;
+                Event::CloseOrdered(order) => break Some(order),
+                Event::Ended(ending) => {
+                    tracing::debug!(conn = id, ?ending, "socket ended");
+                    break match ending {
+                        // Answer the peer's close with its own code (RFC 6455 §5.5.1).
+                        Ending::PeerClosed(code) => Some(CloseOrder {
+                            code: code.filter(|c| (1000..5000).contains(c) && ![1004, 1005, 1006, 1015].contains(c)).unwrap_or(close::NORMAL),
+                            reason: String::new(),
+                            drain: false,
+                        }),
+                        Ending::Violation(violation) => Some(CloseOrder {
+                            code: violation.code,
+                            reason: violation.reason.to_owned(),
+                            drain: false,
+                        }),
+                        Ending::PeerGone | Ending::Failed(_) => None,
+                    };
                 }
             },
             _ = keepalive.tick() => {
-                if last_seen.elapsed() > 2 * ping_interval {
-                    conn.handle.close(close::GOING_AWAY, "missed two pings", false);
-                    break false;
+                if socket.last_read().elapsed() > 2 * ping_interval {
+                    break Some(CloseOrder { code: close::GOING_AWAY, reason: "missed two pings".into(), drain: false });
                 }
+                conn.handle.send(websocket::ping());
             }
-            _ = &mut writer => break true,
             () = async { let _ = stopping.wait_for(|stopping| *stopping).await; } => {
-                conn.handle.close(close::GOING_AWAY, "server restarting", true);
-                break false;
+                break Some(CloseOrder { code: close::GOING_AWAY, reason: "server restarting".into(), drain: true });
             }
         }
     };
     Box::pin(conn.leave_room()).await;
     Box::pin(conn.stop_waiting()).await;
-    if !writer_done {
-        conn.handle.close(close::NORMAL, "", true);
-        drop(conn);
-        if tokio::time::timeout(WRITE_TIMEOUT, &mut writer).await.is_err() {
-            writer.abort();
+    drop(conn);
+    match ending {
+        Some(order) => {
+            if tokio::time::timeout(CLOSE_TIMEOUT, socket.close(&outbox, &order)).await.is_err() {
+                tracing::debug!(conn = id, "closing handshake timed out");
+            }
         }
+        None => outbox.shut(),
     }
     tracing::debug!(conn = id, "disconnected");
 }
@@ -195,72 +200,6 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-fn is_too_big(error: &salvo::Error) -> bool {
-    matches!(error, salvo::Error::Other(inner)
-        if matches!(inner.downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_))))
-}
-
-async fn write_loop<S>(
-    mut sink: S,
-    mut rx: mpsc::Receiver<Utf8Bytes>,
-    mut close_rx: watch::Receiver<Option<CloseOrder>>,
-    ping_interval: Duration,
-) where
-    S: futures_util::Sink<Message, Error = salvo::Error> + Unpin,
-{
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
-    loop {
-        let result = tokio::select! {
-            biased;
-            changed = close_rx.changed() => {
-                let order = if changed.is_ok() { close_rx.borrow().clone() } else { None };
-                let order = order.unwrap_or(CloseOrder { code: close::NORMAL, reason: String::new(), drain: true });
-                if order.drain {
-                    while let Ok(frame) = rx.try_recv() {
-                        if sink.feed(Message::text(frame)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::close_with(order.code, order.reason))).await;
-                return;
-            }
-            frame = rx.recv() => match frame {
-                None => return,
-                Some(frame) => write_batch(&mut sink, &mut rx, frame).await,
-            },
-            _ = ping.tick() => tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::ping(Bytes::new()))).await,
-        };
-        if !matches!(result, Ok(Ok(()))) {
-            return;
-        }
-    }
-}
-
-/// Write `first` and everything else already queued, then flush once.
-async fn write_batch<S>(
-    sink: &mut S,
-    rx: &mut mpsc::Receiver<Utf8Bytes>,
-    first: Utf8Bytes,
-) -> Result<Result<(), salvo::Error>, tokio::time::error::Elapsed>
-where
-    S: futures_util::Sink<Message, Error = salvo::Error> + Unpin,
-{
-    tokio::time::timeout(WRITE_TIMEOUT, async {
-        sink.feed(Message::text(first)).await?;
-        let mut batched = 1;
-        while batched < 64 {
-            match rx.try_recv() {
-                Ok(frame) => sink.feed(Message::text(frame)).await?,
-                Err(_) => break,
-            }
-            batched += 1;
-        }
-        sink.flush().await
-    })
-    .await
 }
 
 /// Parse a text frame: not JSON or no `type` is `bad_frame`, an unknown `type` is
@@ -294,19 +233,11 @@ fn encode(frame: &ServerFrame) -> Bytes {
 }
 
 impl Conn {
-    async fn on_message(&mut self, message: Message) {
-        if message.is_text() {
-            match message.as_str() {
-                Ok(text) => match parse_frame(text) {
-                    Ok(frame) => self.on_frame(frame).await,
-                    Err((code, text)) => self.error(code, text, None, None),
-                },
-                Err(_) => self.error(ErrorCode::BadFrame, "text frames must be UTF-8", None, None),
-            }
-        } else if message.is_binary() {
-            self.error(ErrorCode::BadFrame, "binary frames are not accepted; send JSON text", None, None);
+    async fn on_text(&mut self, text: &str) {
+        match parse_frame(text) {
+            Ok(frame) => self.on_frame(frame).await,
+            Err((code, text)) => self.error(code, text, None, None),
         }
-        // Ping, pong and close are handled by the WebSocket layer.
     }
 
     fn error(
