@@ -411,6 +411,23 @@ pub enum Ending {
     Failed(String),
 }
 
+impl Ending {
+    /// The close frame to answer with, if the socket can still carry one: the peer's own code
+    /// for its close (RFC 6455 §5.5.1; codes that may not be sent become 1000), the breach's code
+    /// for a violation.
+    pub fn answer(&self) -> Option<CloseOrder> {
+        let (code, reason) = match self {
+            Ending::PeerClosed(code) => {
+                let sendable = code.filter(|c| (1000..5000).contains(c) && ![1004, 1005, 1006, 1015].contains(c));
+                (sendable.unwrap_or(1000), "")
+            }
+            Ending::Violation(violation) => (violation.code, violation.reason),
+            Ending::PeerGone | Ending::Failed(_) => return None,
+        };
+        Some(CloseOrder { code, reason: reason.to_owned(), drain: false })
+    }
+}
+
 /// What [`Socket::next`] brings.
 #[derive(Debug)]
 pub enum Event {
@@ -628,11 +645,10 @@ mod tests {
     fn decodes_masked_text_of_every_length_form() {
         for len in [0, 1, 125, 126, 65_535, 65_536] {
             let text = "x".repeat(len);
-            let bytes = client_frame(0x81, text.as_bytes());
-            let limit = Decoder::new(65_536);
-            let mut decoder = limit;
+            let mut bytes = client_frame(0x81, text.as_bytes());
+            let mut decoder = Decoder::new(65_536);
             let mut out = VecDeque::new();
-            decoder.feed(&mut bytes.clone(), &mut out).unwrap();
+            decoder.feed(&mut bytes, &mut out).unwrap();
             assert_eq!(out.pop_front(), Some(Decoded::Text(text)), "length {len}");
         }
     }

@@ -23,7 +23,7 @@ use crate::State;
 use crate::hub::{ConnHandle, ConnId, Members, close};
 use crate::ratelimit::TokenBucket;
 use crate::sockets::Slot;
-use crate::websocket::{self, CloseOrder, Ending, Event, Outbox, Socket};
+use crate::websocket::{self, CloseOrder, Event, Outbox, Socket};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// Longest time the closing handshake may take before the socket is dropped.
@@ -141,20 +141,7 @@ async fn run(io: websocket::Io, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
                 Event::CloseOrdered(order) => break Some(order),
                 Event::Ended(ending) => {
                     tracing::debug!(conn = id, ?ending, "socket ended");
-                    break match ending {
-                        // Answer the peer's close with its own code (RFC 6455 §5.5.1).
-                        Ending::PeerClosed(code) => Some(CloseOrder {
-                            code: code.filter(|c| (1000..5000).contains(c) && ![1004, 1005, 1006, 1015].contains(c)).unwrap_or(close::NORMAL),
-                            reason: String::new(),
-                            drain: false,
-                        }),
-                        Ending::Violation(violation) => Some(CloseOrder {
-                            code: violation.code,
-                            reason: violation.reason.to_owned(),
-                            drain: false,
-                        }),
-                        Ending::PeerGone | Ending::Failed(_) => None,
-                    };
+                    break ending.answer();
                 }
             },
             _ = keepalive.tick() => {
