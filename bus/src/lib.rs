@@ -15,9 +15,11 @@ use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomD
 use tokio::sync::broadcast;
 use ulid::Ulid;
 
+pub mod feed;
 pub mod memory;
 pub mod redis;
 
+pub use feed::{FeedSender, RoomFeed};
 pub use memory::InProcessBus;
 pub use redis::{RedisBus, RedisConfig};
 
@@ -58,32 +60,6 @@ pub enum SeatClaim {
 pub struct QueueEntry {
     pub id: String,
     pub event: InboundEvent,
-}
-
-/// A gateway's subscription to one room's events (already-serialised server frames).
-pub struct RoomFeed {
-    rx: broadcast::Receiver<Bytes>,
-    room: RoomSlug,
-}
-
-impl RoomFeed {
-    pub fn new(room: RoomSlug, rx: broadcast::Receiver<Bytes>) -> Self {
-        Self { rx, room }
-    }
-
-    /// Next frame; `None` once the bus side is gone. A subscriber that fell behind skips what
-    /// it missed and says so in the log (it is never silent).
-    pub async fn recv(&mut self) -> Option<Bytes> {
-        loop {
-            match self.rx.recv().await {
-                Ok(frame) => return Some(frame),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(room = %self.room, skipped = n, "room feed lagged; frames skipped");
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    }
 }
 
 /// The bot's control events as seen by one gateway.

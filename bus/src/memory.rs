@@ -10,19 +10,18 @@ use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomD
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
-use crate::{Bus, BusError, ControlFeed, ControlMessage, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim};
+use crate::{
+    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim,
+};
 
-/// Per-room broadcast depth: how far a slow subscriber may fall behind before skipping.
-/// A tokio broadcast channel allocates all its slots up front (about 64 bytes each), per room:
-/// 4096 slots cost 256 KiB per room, which dominated idle memory. The subscriber (a gateway's
-/// forwarder) only moves frames into socket queues, so 256 frames of slack is seconds of traffic
-/// even for a busy room; a subscriber that falls further behind skips, and says so in the log.
-const ROOM_FEED_DEPTH: usize = 256;
+/// Frames a room subscriber may fall behind before it skips the oldest. Feeds allocate only
+/// what is queued (see [`crate::feed`]), so this is slack, not a reservation.
+const ROOM_FEED_DEPTH: usize = 4096;
 const CONTROL_DEPTH: usize = 1024;
 
 /// Everything in memory; cheap to clone through an `Arc`.
 pub struct InProcessBus {
-    rooms_fanout: Mutex<HashMap<RoomSlug, broadcast::Sender<Bytes>>>,
+    rooms_fanout: Mutex<HashMap<RoomSlug, FeedSender>>,
     presence: Mutex<HashMap<RoomSlug, Vec<Seat>>>,
     history: Mutex<HashMap<RoomSlug, VecDeque<MessageView>>>,
     queue: Mutex<Queue>,
@@ -84,8 +83,8 @@ impl Bus for InProcessBus {
     async fn publish(&self, room: &RoomSlug, frame: Bytes) -> Result<(), BusError> {
         let mut fanout = lock(&self.rooms_fanout);
         // A send with nobody listening any more fails: forget the channel then.
-        if let Some(tx) = fanout.get(room)
-            && tx.send(frame).is_err()
+        if let Some(tx) = fanout.get_mut(room)
+            && !tx.send(&frame)
         {
             fanout.remove(room);
         }
@@ -94,8 +93,8 @@ impl Bus for InProcessBus {
 
     async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError> {
         let mut fanout = lock(&self.rooms_fanout);
-        let tx = fanout.entry(room.clone()).or_insert_with(|| broadcast::channel(ROOM_FEED_DEPTH).0);
-        Ok(RoomFeed::new(room.clone(), tx.subscribe()))
+        let tx = fanout.entry(room.clone()).or_insert_with(|| FeedSender::new(room.clone(), ROOM_FEED_DEPTH));
+        Ok(tx.subscribe())
     }
 
     async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError> {
@@ -269,10 +268,10 @@ impl Bus for InProcessBus {
 
     async fn notify(&self, inbox: &RoomSlug, payload: Bytes) -> Result<bool, BusError> {
         let mut fanout = lock(&self.rooms_fanout);
-        let Some(tx) = fanout.get(inbox) else {
+        let Some(tx) = fanout.get_mut(inbox) else {
             return Ok(false);
         };
-        if tx.send(payload).is_err() {
+        if !tx.send(&payload) {
             fanout.remove(inbox);
             return Ok(false);
         }

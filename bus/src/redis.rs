@@ -30,13 +30,13 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
 
-use crate::{Bus, BusError, ControlFeed, ControlMessage, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim};
+use crate::{
+    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim,
+};
 
-/// A tokio broadcast channel allocates all its slots up front (about 64 bytes each), per room:
-/// 4096 slots cost 256 KiB per room, which dominated idle memory. The subscriber (a gateway's
-/// forwarder) only moves frames into socket queues, so 256 frames of slack is seconds of traffic
-/// even for a busy room; a subscriber that falls further behind skips, and says so in the log.
-const ROOM_FEED_DEPTH: usize = 256;
+/// Frames a room subscriber may fall behind before it skips the oldest. Feeds allocate only
+/// what is queued (see [`crate::feed`]), so this is slack, not a reservation.
+const ROOM_FEED_DEPTH: usize = 4096;
 const CONTROL_DEPTH: usize = 1024;
 
 /// How to reach Redis and how long a seat outlives its last refresh.
@@ -251,7 +251,7 @@ struct Scripts {
 /// The pub/sub side: one connection per process, shared by every room feed and the control
 /// feed, re-established (and every channel resubscribed) after a loss.
 struct Fanout {
-    channels: Mutex<HashMap<String, broadcast::Sender<Bytes>>>,
+    channels: Mutex<HashMap<String, FeedSender>>,
     control: broadcast::Sender<ControlMessage>,
     control_channel: String,
     /// The live connection's command half; `None` while reconnecting. Held across
@@ -577,8 +577,8 @@ async fn pubsub_loop(client: redis::Client, fanout: Arc<Fanout>, mut ready: Opti
                     }
                     Err(e) => tracing::error!(error = %e, "undecodable control event"),
                 }
-            } else if let Some(tx) = lock(&fanout.channels).get(channel) {
-                let _ = tx.send(Bytes::copy_from_slice(message.get_payload_bytes()));
+            } else if let Some(tx) = lock(&fanout.channels).get_mut(channel) {
+                tx.send(&Bytes::copy_from_slice(message.get_payload_bytes()));
             }
         }
         *fanout.sink.lock().await = None;
@@ -660,14 +660,15 @@ impl Bus for RedisBus {
     async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError> {
         let channel = self.keys.room_events(room);
         let mut guard = self.fanout.sink.lock().await;
-        let (rx, fresh) = {
+        let (feed, fresh) = {
             let mut channels = lock(&self.fanout.channels);
-            match channels.get(&channel) {
+            match channels.get_mut(&channel) {
                 Some(tx) => (tx.subscribe(), false),
                 None => {
-                    let (tx, rx) = broadcast::channel(ROOM_FEED_DEPTH);
+                    let mut tx = FeedSender::new(room.clone(), ROOM_FEED_DEPTH);
+                    let feed = tx.subscribe();
                     channels.insert(channel.clone(), tx);
-                    (rx, true)
+                    (feed, true)
                 }
             }
         };
@@ -681,7 +682,7 @@ impl Bus for RedisBus {
                 return Err(e);
             }
         }
-        Ok(RoomFeed::new(room.clone(), rx))
+        Ok(feed)
     }
 
     async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError> {
