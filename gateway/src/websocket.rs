@@ -22,7 +22,8 @@ use std::time::Instant;
 use bytes::{BufMut, Bytes, BytesMut};
 use salvo::http::headers::{Connection, HeaderMapExt, SecWebsocketAccept, SecWebsocketKey, Upgrade};
 use salvo::http::{Method, StatusCode, StatusError};
-use salvo::hyper::upgrade::{OnUpgrade, Upgraded};
+pub use salvo::hyper::upgrade::OnUpgrade;
+use salvo::hyper::upgrade::Upgraded;
 use salvo::rt::tokio::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -495,6 +496,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
                     Decoded::Pong => {}
                     Decoded::Close(code) => return Poll::Ready(Event::Ended(Ending::PeerClosed(code))),
                 }
+            }
+            // Idle sockets keep no queue allocation.
+            if self.decoded.capacity() > 0 {
+                self.decoded = VecDeque::new();
             }
             if !self.owed.is_empty() && !write_blocked {
                 continue; // pongs to write

@@ -38,13 +38,9 @@ pub fn upgrade(
     res: &mut salvo::Response,
 ) -> Result<(), salvo::http::StatusError> {
     let on_upgrade = websocket::accept(req, res)?;
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => run(websocket::Io::new(upgraded), state, ip, slot).await,
-            // The client went away between the request and the 101.
-            Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
-        }
-    });
+    // The connection's task is `run` itself, not a wrapper around it: a wrapping future would
+    // keep its own copy of the arguments beside run's, in every idle connection's memory.
+    tokio::spawn(run(on_upgrade, state, ip, slot));
     Ok(())
 }
 
@@ -90,12 +86,32 @@ struct Conn {
     say_bucket: TokenBucket,
     last_say: Option<Instant>,
     last_typing: Option<Instant>,
-    roulette: Option<RouletteMe>,
-    waiting: Option<Waiting>,
-    stranger: Option<Stranger>,
+    // Boxed: most connections never use the roulette, and an idle connection's memory is
+    // mostly its task, whose size includes these fields.
+    roulette: Option<Box<RouletteMe>>,
+    waiting: Option<Box<Waiting>>,
+    stranger: Option<Box<Stranger>>,
 }
 
-async fn run(io: websocket::Io, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
+/// What woke a connection in the roulette.
+enum Wake {
+    /// A match notice arrived (`None`: the inbox is gone).
+    Notice(Option<Bytes>),
+    /// Shared interests stop mattering.
+    InterestsExpired,
+    /// Time to check that the new stranger really arrived.
+    CheckStranger,
+}
+
+async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
+    let io = match on_upgrade.await {
+        Ok(upgraded) => websocket::Io::new(upgraded),
+        Err(error) => {
+            // The client went away between the request and the 101.
+            tracing::debug!(%error, "WebSocket upgrade failed");
+            return;
+        }
+    };
     let _live = state.live.enter();
     let mut stopping = state.stopping.subscribe();
     let id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
@@ -125,14 +141,14 @@ async fn run(io: websocket::Io, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     // How the connection ends: the close frame to send, if the socket is still usable.
     let ending: Option<CloseOrder> = loop {
-        let open_at = conn.waiting.as_ref().and_then(|w| w.open_at);
-        let check_at = conn.stranger.as_ref().and_then(|s| s.check_at);
         tokio::select! {
             // Handlers are boxed: their state machines are large and only live while a frame is
             // handled, so an idle connection's task stays small.
-            notice = recv_inbox(&mut conn.waiting) => Box::pin(conn.on_match_notice(notice)).await,
-            () = sleep_until(open_at) => Box::pin(conn.interests_expired()).await,
-            () = sleep_until(check_at) => Box::pin(conn.check_stranger()).await,
+            wake = roulette_wake(&mut conn.waiting, conn.stranger.as_deref()) => match wake {
+                Wake::Notice(notice) => Box::pin(conn.on_match_notice(notice)).await,
+                Wake::InterestsExpired => Box::pin(conn.interests_expired()).await,
+                Wake::CheckStranger => Box::pin(conn.check_stranger()).await,
+            },
             event = socket.next(&outbox) => match event {
                 Event::Text(text) => Box::pin(conn.on_text(&text)).await,
                 Event::Binary => {
@@ -169,8 +185,26 @@ async fn run(io: websocket::Io, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
     tracing::debug!(conn = id, "disconnected");
 }
 
+/// What the roulette waits for; never resolves for a connection outside it. The waiting is
+/// boxed, so only connections in the roulette carry its timers and inbox wait.
+async fn roulette_wake(waiting: &mut Option<Box<Waiting>>, stranger: Option<&Stranger>) -> Wake {
+    let open_at = waiting.as_ref().and_then(|w| w.open_at);
+    let check_at = stranger.and_then(|s| s.check_at);
+    if waiting.is_none() && check_at.is_none() {
+        return std::future::pending().await;
+    }
+    Box::pin(async move {
+        tokio::select! {
+            notice = recv_inbox(waiting) => Wake::Notice(notice),
+            () = sleep_until(open_at) => Wake::InterestsExpired,
+            () = sleep_until(check_at) => Wake::CheckStranger,
+        }
+    })
+    .await
+}
+
 /// The next match notice while waiting; never resolves otherwise.
-async fn recv_inbox(waiting: &mut Option<Waiting>) -> Option<Bytes> {
+async fn recv_inbox(waiting: &mut Option<Box<Waiting>>) -> Option<Bytes> {
     match waiting {
         Some(waiting) => waiting.inbox.recv().await,
         None => std::future::pending().await,
@@ -470,7 +504,7 @@ impl Conn {
         self.leave_room().await;
         self.stop_waiting().await;
         let (blocked, last_peer) = self.roulette.take().map(|r| (r.blocked, r.last_peer)).unwrap_or_default();
-        self.roulette = Some(RouletteMe { nick, interests, blocked, last_peer });
+        self.roulette = Some(Box::new(RouletteMe { nick, interests, blocked, last_peer }));
         self.queue().await;
     }
 
@@ -546,7 +580,7 @@ impl Conn {
                 if announce {
                     self.handle.send_frame(&ServerFrame::Waiting { interests: ticket.interests.clone() });
                 }
-                self.waiting = Some(Waiting { ticket, inbox, open_at });
+                self.waiting = Some(Box::new(Waiting { ticket, inbox, open_at }));
                 return;
             };
             match self.pair_with(&ticket, &peer).await {
@@ -629,12 +663,12 @@ impl Conn {
         let Some(members) = self.enter(def, nick, None).await else { return };
         let present = members.iter().any(|m| protocol::input::fold(m) == protocol::input::fold(&stranger));
         if present {
-            self.stranger = Some(Stranger { id: stranger_id, nick: stranger, check_at: None });
+            self.stranger = Some(Box::new(Stranger { id: stranger_id, nick: stranger, check_at: None }));
         } else {
             // Either the stranger is on the way (we paired them) or already gone: look again
             // after the grace period.
             let check_at = tokio::time::Instant::now() + self.state.config.roulette_join_grace;
-            self.stranger = Some(Stranger { id: stranger_id, nick: stranger, check_at: Some(check_at) });
+            self.stranger = Some(Box::new(Stranger { id: stranger_id, nick: stranger, check_at: Some(check_at) }));
         }
     }
 
