@@ -158,7 +158,7 @@ fn sweep_bans(state: &State) {
         };
         for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
             handle.send_frame(&ServerFrame::Kicked { reason: reason.clone() });
-            handle.close(crate::hub::close::BANNED, "banned", true);
+            handle.close(crate::websocket::code::BANNED, "banned", true);
         }
     }
 }

@@ -14,21 +14,9 @@ use bytes::Bytes;
 use protocol::{RoomSlug, ServerFrame};
 use tokio::task::JoinHandle;
 
-use crate::websocket::{self, CloseOrder, Outbox, Pushed};
+use crate::websocket::{self, CloseOrder, Outbox, Pushed, code};
 
 pub type ConnId = u64;
-
-/// WebSocket close codes used by the gateway.
-pub mod close {
-    /// Normal closure (kicked, room closed).
-    pub const NORMAL: u16 = 1000;
-    /// Going away (server shutting down, keepalive missed).
-    pub const GOING_AWAY: u16 = 1001;
-    /// Policy violation (a reader too slow to keep up).
-    pub const POLICY: u16 = 1008;
-    /// Banned: do not reconnect (application code, like HTTP 403).
-    pub const BANNED: u16 = 4003;
-}
 
 /// How the rest of the gateway reaches one socket: frames are queued to its outbox, already
 /// encoded as WebSocket frames.
@@ -48,7 +36,7 @@ impl ConnHandle {
         if self.outbox.push(frame) == Pushed::Full {
             metrics::counter!("chat_slow_readers_total").increment(1);
             tracing::info!(conn = self.id, "closing a socket that reads too slowly");
-            self.close(close::POLICY, "too slow to keep up", false);
+            self.close(code::POLICY, "too slow to keep up", false);
         }
     }
 
@@ -168,7 +156,7 @@ impl Hub {
         let mut found = false;
         for member in local.members.lock().values().filter(|m| m.key == key) {
             member.handle.send_frame(&kicked);
-            member.handle.close(close::NORMAL, reason, true);
+            member.handle.close(code::NORMAL, reason, true);
             found = true;
         }
         found
@@ -181,7 +169,7 @@ impl Hub {
             let kicked = ServerFrame::Kicked { reason: reason.to_owned() };
             for member in local.members.lock().values() {
                 member.handle.send_frame(&kicked);
-                member.handle.close(close::NORMAL, reason, true);
+                member.handle.close(code::NORMAL, reason, true);
             }
         }
     }

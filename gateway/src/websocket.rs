@@ -30,14 +30,22 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The byte stream of an upgraded connection.
 pub type Io = TokioIo<Upgraded>;
 
-/// Close codes (RFC 6455 §7.4.1) the protocol layer itself uses.
+/// Every close code the gateway sends (RFC 6455 §7.4.1, and 4003 of DESIGN.md).
 pub mod code {
+    /// Normal closure (kicked, room closed; the answer to a peer's close without a code).
+    pub const NORMAL: u16 = 1000;
+    /// Going away (server shutting down, keepalive missed).
+    pub const GOING_AWAY: u16 = 1001;
     /// The peer broke the framing rules.
     pub const PROTOCOL: u16 = 1002;
     /// A text message that is not UTF-8.
     pub const INVALID_DATA: u16 = 1007;
+    /// Policy violation (a reader too slow to keep up).
+    pub const POLICY: u16 = 1008;
     /// A frame or message over the size limit.
     pub const TOO_BIG: u16 = 1009;
+    /// Banned: do not reconnect (an application code, like HTTP 403).
+    pub const BANNED: u16 = 4003;
 }
 
 mod opcode {
@@ -370,11 +378,11 @@ impl Outbox {
         Pushed::Queued
     }
 
-    /// Order the socket closed; the first order wins. Returns whether this one did.
-    pub fn close(&self, order: CloseOrder) -> bool {
+    /// Order the socket closed; the first order wins.
+    pub fn close(&self, order: CloseOrder) {
         let mut inner = self.lock();
         if inner.shut {
-            return false;
+            return;
         }
         inner.shut = true;
         if !order.drain {
@@ -385,7 +393,6 @@ impl Outbox {
             drop(inner);
             waker.wake();
         }
-        true
     }
 
     /// The socket is finished: drop what is queued and refuse more.
@@ -420,7 +427,7 @@ impl Ending {
         let (code, reason) = match self {
             Ending::PeerClosed(code) => {
                 let sendable = code.filter(|c| (1000..5000).contains(c) && ![1004, 1005, 1006, 1015].contains(c));
-                (sendable.unwrap_or(1000), "")
+                (sendable.unwrap_or(code::NORMAL), "")
             }
             Ending::Violation(violation) => (violation.code, violation.reason),
             Ending::PeerGone | Ending::Failed(_) => return None,
@@ -753,12 +760,12 @@ mod tests {
         assert_eq!(outbox.push(text(b"2")), Pushed::Queued);
         assert_eq!(outbox.push(text(b"3")), Pushed::Full);
         let kick = CloseOrder { code: 1000, reason: "bye".into(), drain: true };
-        assert!(outbox.close(kick.clone()));
-        assert!(!outbox.close(CloseOrder { code: 1008, reason: String::new(), drain: false }));
+        outbox.close(kick.clone());
+        outbox.close(CloseOrder { code: 1008, reason: String::new(), drain: false });
         assert_eq!(outbox.push(text(b"4")), Pushed::Closed);
         let inner = outbox.lock();
         assert_eq!(inner.queue.len(), 2, "a draining order keeps what was queued before it");
-        assert_eq!(inner.close, Some(kick));
+        assert_eq!(inner.close, Some(kick), "the first order wins");
     }
 
     #[tokio::test]

@@ -20,10 +20,10 @@ use protocol::{
 use ulid::Ulid;
 
 use crate::State;
-use crate::hub::{ConnHandle, ConnId, Members, close};
+use crate::hub::{ConnHandle, ConnId, Members};
 use crate::ratelimit::TokenBucket;
 use crate::sockets::Slot;
-use crate::websocket::{self, CloseOrder, Event, Outbox, Socket};
+use crate::websocket::{self, CloseOrder, Event, Outbox, Socket, code};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// Longest time the closing handshake may take before the socket is dropped.
@@ -162,12 +162,12 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
             },
             _ = keepalive.tick() => {
                 if socket.last_read().elapsed() > 2 * ping_interval {
-                    break Some(CloseOrder { code: close::GOING_AWAY, reason: "missed two pings".into(), drain: false });
+                    break Some(CloseOrder { code: code::GOING_AWAY, reason: "missed two pings".into(), drain: false });
                 }
                 conn.handle.send(websocket::ping());
             }
             () = async { let _ = stopping.wait_for(|stopping| *stopping).await; } => {
-                break Some(CloseOrder { code: close::GOING_AWAY, reason: "server restarting".into(), drain: true });
+                break Some(CloseOrder { code: code::GOING_AWAY, reason: "server restarting".into(), drain: true });
             }
         }
     };
