@@ -89,6 +89,26 @@ async fn seats_of_a_dead_process_lapse_after_the_ttl_and_live_ones_stay() {
 }
 
 #[tokio::test]
+async fn many_seats_are_all_kept_alive_though_refreshed_in_paced_chunks() {
+    // More seats than one refresh chunk, so a round spans several paced chunks: every seat
+    // must still be refreshed before its TTL runs out.
+    let prefix = format!("test-{}", Ulid::new());
+    let ttl = Duration::from_millis(900);
+    let bus = connect_prefix(&prefix, ttl).await;
+    let room = room();
+    let n = 150;
+    for i in 0..n {
+        let claim = bus.claim_seat(&room, &seat(&format!("Nick{i}"), &format!("h{i}")), 1000).await.unwrap();
+        assert!(matches!(claim, SeatClaim::Granted { .. }), "seat {i}: {claim:?}");
+    }
+    for _ in 0..4 {
+        tokio::time::sleep(ttl).await;
+        assert_eq!(bus.occupancy(std::slice::from_ref(&room)).await.unwrap(), vec![n], "a seat lapsed");
+    }
+    bus::redis::delete_prefix(&redis_url(), &prefix).await.unwrap();
+}
+
+#[tokio::test]
 async fn a_crashed_consumers_entries_are_reclaimed_and_the_queue_is_trimmed_only_below_unacked() {
     let prefix = format!("test-{}", Ulid::new());
     let gateway = connect_prefix(&prefix, Duration::from_secs(30)).await;
