@@ -417,6 +417,10 @@ fn usage(procs: &Procs, a: Option<Sample>, b: Option<Sample>) -> Usage {
 
 impl Ramp<'_> {
     async fn step(&mut self, offered_dps: f64) -> Result<Step> {
+        // Each step starts from a quiet server: work an overloaded step left behind (frames still
+        // queued, a durable log catching up) belongs to that step, not to the next one — least
+        // of all to the measurement at half of the best rate, which follows the failures.
+        settle(self.procs, Duration::from_secs(10)).await?;
         let a = self.args;
         let c = &self.run.counters;
         let per_member_rate = offered_dps / self.fanout_factor;
