@@ -138,7 +138,11 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
         waiting: None,
         stranger: None,
     };
-    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    // The first ping comes after a random 50–150 % of the interval: sockets that connected
+    // together (after a restart, all of them) would otherwise ping together ever after, a
+    // burst of writes and pongs every interval that stalls everything else on the gateway.
+    let first_ping = ping_interval.mul_f64(rand::random_range(0.5..1.5));
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + first_ping, ping_interval);
     // How the connection ends: the close frame to send, if the socket is still usable.
     let ending: Option<CloseOrder> = loop {
         tokio::select! {
