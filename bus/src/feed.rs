@@ -14,6 +14,10 @@ use bytes::Bytes;
 use protocol::RoomSlug;
 use tokio::sync::Notify;
 
+/// Frames a room subscriber may fall behind before it skips the oldest, for both buses. Feeds
+/// allocate only what is queued, so this is slack, not a reservation.
+pub const ROOM_FEED_DEPTH: usize = 4096;
+
 /// Capacity a drained queue may keep; beyond it the allocation is returned.
 const KEPT_CAPACITY: usize = 8;
 

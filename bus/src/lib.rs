@@ -19,7 +19,7 @@ pub mod feed;
 pub mod memory;
 pub mod redis;
 
-pub use feed::{FeedSender, RoomFeed};
+pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use memory::InProcessBus;
 pub use redis::{RedisBus, RedisConfig};
 

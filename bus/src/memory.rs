@@ -11,12 +11,10 @@ use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
 use crate::{
-    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, RoomFeed, Seat, SeatClaim,
+    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, RoomFeed, Seat,
+    SeatClaim,
 };
 
-/// Frames a room subscriber may fall behind before it skips the oldest. Feeds allocate only
-/// what is queued (see [`crate::feed`]), so this is slack, not a reservation.
-const ROOM_FEED_DEPTH: usize = 4096;
 const CONTROL_DEPTH: usize = 1024;
 
 /// Everything in memory; cheap to clone through an `Arc`.
