@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_init;
 mod m20261125_000002_mirror;
 mod m20261125_000003_filters;
+mod m20261126_000004_lean_log;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_init::Migration),
             Box::new(m20261125_000002_mirror::Migration),
             Box::new(m20261125_000003_filters::Migration),
+            Box::new(m20261126_000004_lean_log::Migration),
         ]
     }
 }
