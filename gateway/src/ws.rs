@@ -154,7 +154,13 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
                 Wake::CheckStranger => Box::pin(conn.check_stranger()).await,
             },
             event = socket.next(&outbox) => match event {
-                Event::Text(text) => Box::pin(conn.on_text(&text)).await,
+                Event::Text(text) => {
+                    Box::pin(conn.on_text(&text)).await;
+                    // Let the room's fan-out, which a message just woke on this thread, run
+                    // before this socket writes: the sender's own copy then leaves in the same
+                    // write as its ack instead of a second one.
+                    tokio::task::yield_now().await;
+                }
                 Event::Binary => {
                     conn.error(ErrorCode::BadFrame, "binary frames are not accepted; send JSON text", None, None);
                 }
