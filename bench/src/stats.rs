@@ -11,9 +11,15 @@ const SHARDS: usize = 16;
 /// Highest latency recorded, µs (60 s); higher values are clamped to it.
 const MAX_US: u64 = 60_000_000;
 
-/// A latency histogram in µs, sharded so connections on different threads rarely contend.
+/// Buckets of the stall timeline: 100 ms each, 100 s in all (a window is far shorter).
+const TIMELINE: usize = 1000;
+
+/// A latency histogram in µs, sharded so connections on different threads rarely contend, and
+/// the worst latency per 100 ms of sending time, which shows when a stall began.
 pub struct Latencies {
     shards: Vec<Mutex<Histogram<u64>>>,
+    /// Per bucket: the decisecond (Unix time / 100 ms) it holds, and its worst latency in µs.
+    timeline: Vec<(AtomicU64, AtomicU64)>,
 }
 
 impl Latencies {
@@ -22,22 +28,47 @@ impl Latencies {
             .map(|_| Histogram::new_with_bounds(1, MAX_US, 3).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()
             .context("cannot create a histogram")?;
-        Ok(Self { shards })
+        let timeline = (0..TIMELINE).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
+        Ok(Self { shards, timeline })
     }
 
     fn shard(&self, key: usize) -> MutexGuard<'_, Histogram<u64>> {
         self.shards[key % SHARDS].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Record one latency (µs) from connection `key`.
-    pub fn record(&self, key: usize, micros: u64) {
+    /// Record one latency (µs) from connection `key` of a payload sent at `sent_nanos` (Unix).
+    pub fn record(&self, key: usize, micros: u64, sent_nanos: u64) {
         self.shard(key).saturating_record(micros.clamp(1, MAX_US));
+        let decisecond = sent_nanos / 100_000_000;
+        let (at, worst) = &self.timeline[(decisecond % TIMELINE as u64) as usize];
+        // Racy when a bucket is reused, which only blurs a diagnostic.
+        if at.swap(decisecond, Ordering::Relaxed) != decisecond {
+            worst.store(0, Ordering::Relaxed);
+        }
+        worst.fetch_max(micros, Ordering::Relaxed);
+    }
+
+    /// The 100 ms sending intervals since the last reset whose worst latency passed
+    /// `threshold_us`: (Unix time in ms, worst µs), oldest first.
+    pub fn stalls(&self, threshold_us: u64) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = self
+            .timeline
+            .iter()
+            .map(|(at, worst)| (at.load(Ordering::Relaxed) * 100, worst.load(Ordering::Relaxed)))
+            .filter(|&(at, worst)| at > 0 && worst > threshold_us)
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// Forget everything recorded so far (start of a measuring window).
     pub fn reset(&self) {
         for i in 0..SHARDS {
             self.shard(i).reset();
+        }
+        for (at, worst) in &self.timeline {
+            at.store(0, Ordering::Relaxed);
+            worst.store(0, Ordering::Relaxed);
         }
     }
 
@@ -141,7 +172,7 @@ mod tests {
     fn summaries() {
         let l = Latencies::new().unwrap();
         for i in 1..=1000 {
-            l.record(i, i as u64 * 10);
+            l.record(i, i as u64 * 10, 1_000_000_000);
         }
         let s = l.summary();
         assert_eq!(s.count, 1000);

@@ -288,7 +288,7 @@ async fn member_loop(
                 Some(Ok(Message::Text(text))) => {
                     if let Some(p) = wsclient::parse_message(&text) {
                         let micros = unix_nanos().saturating_sub(p.sent_nanos) / 1000;
-                        run.latencies.record(key, micros);
+                        run.latencies.record(key, micros, p.sent_nanos);
                         bump(&c.received);
                         let last = last_seq.entry(p.sender).or_insert(0);
                         if p.seq == *last + 1 {
@@ -436,6 +436,13 @@ impl Ramp<'_> {
         let p1 = sample(self.procs)?;
         let window = t0.elapsed().as_secs_f64();
         let latency = self.run.latencies.summary();
+        // LOADGEN_STALL_MS=N: print when the window's deliveries took longer than N ms (by the
+        // 100 ms interval they were sent in), to line stalls up with what the server did then.
+        if let Some(threshold) = std::env::var("LOADGEN_STALL_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+            for (at_ms, worst_us) in self.run.latencies.stalls(threshold * 1000) {
+                eprintln!("  stall: sent at {at_ms} ms (Unix), worst {:.1} ms", worst_us as f64 / 1000.0);
+            }
+        }
         self.rate_tx.send_replace(0.0);
         let deadline = Instant::now() + secs(a.drain_secs);
         let mut s2 = c.snapshot();
