@@ -15,20 +15,23 @@ const MAX_US: u64 = 60_000_000;
 const TIMELINE: usize = 1000;
 
 /// A latency histogram in µs, sharded so connections on different threads rarely contend, and
-/// the worst latency per 100 ms of sending time, which shows when a stall began.
+/// optionally the worst latency per 100 ms of sending time, which shows when a stall began.
 pub struct Latencies {
     shards: Vec<Mutex<Histogram<u64>>>,
     /// Per bucket: the decisecond (Unix time / 100 ms) it holds, and its worst latency in µs.
+    /// Empty unless asked for: every delivery would otherwise write these shared counters.
     timeline: Vec<(AtomicU64, AtomicU64)>,
 }
 
 impl Latencies {
-    pub fn new() -> Result<Self> {
+    /// `timeline`: also keep the per-100 ms worst latencies that [`Latencies::stalls`] reads.
+    pub fn new(timeline: bool) -> Result<Self> {
         let shards = (0..SHARDS)
             .map(|_| Histogram::new_with_bounds(1, MAX_US, 3).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()
             .context("cannot create a histogram")?;
-        let timeline = (0..TIMELINE).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
+        let buckets = if timeline { TIMELINE } else { 0 };
+        let timeline = (0..buckets).map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect();
         Ok(Self { shards, timeline })
     }
 
@@ -39,6 +42,9 @@ impl Latencies {
     /// Record one latency (µs) from connection `key` of a payload sent at `sent_nanos` (Unix).
     pub fn record(&self, key: usize, micros: u64, sent_nanos: u64) {
         self.shard(key).saturating_record(micros.clamp(1, MAX_US));
+        if self.timeline.is_empty() {
+            return;
+        }
         let decisecond = sent_nanos / 100_000_000;
         let (at, worst) = &self.timeline[(decisecond % TIMELINE as u64) as usize];
         // Racy when a bucket is reused, which only blurs a diagnostic.
@@ -170,7 +176,7 @@ mod tests {
 
     #[test]
     fn summaries() {
-        let l = Latencies::new().unwrap();
+        let l = Latencies::new(false).unwrap();
         for i in 1..=1000 {
             l.record(i, i as u64 * 10, 1_000_000_000);
         }

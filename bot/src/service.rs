@@ -71,11 +71,10 @@ pub struct Bot {
 /// Largest batch taken from the queue at once.
 const BATCH: usize = 200;
 /// How long a batch that is not full waits for more entries before it is handled. Each batch is
-/// one database transaction, and SQLite writes every page a transaction touched to its WAL (the
-/// bench counted about a dozen WAL writes per logged message with one-message transactions, a
-/// fifth fewer with lingering batches): under load, batches cost less than a transaction per
-/// message. The price is this much delay
-/// in the log and on Discord, never in delivery to the web room.
+/// one database transaction, and SQLite writes every page a transaction touched to its WAL once
+/// per transaction, so under load larger batches write fewer pages per message (at 40 000
+/// deliveries/s the server made a fifth fewer `pwrite64` calls with the linger). The price is
+/// this much delay in the log and on Discord, never in delivery to the web room.
 const LINGER: Duration = Duration::from_millis(10);
 
 impl Bot {

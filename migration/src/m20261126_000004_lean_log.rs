@@ -34,24 +34,24 @@ fn index(name: &str, col: MessageLog, partial: bool) -> IndexCreateStatement {
     index.to_owned()
 }
 
-fn drop(name: &str) -> IndexDropStatement {
+fn dropped(name: &str) -> IndexDropStatement {
     Index::drop().name(name).table(MessageLog::Table).to_owned()
 }
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_index(drop(IP)).await?;
-        manager.drop_index(drop(DISCORD)).await?;
+        manager.drop_index(dropped(IP)).await?;
+        manager.drop_index(dropped(DISCORD)).await?;
         manager.create_index(index(DISCORD, MessageLog::DiscordMessageId, true)).await?;
-        manager.drop_index(drop(DISCORD_BATCH)).await?;
+        manager.drop_index(dropped(DISCORD_BATCH)).await?;
         manager.create_index(index(DISCORD_BATCH, MessageLog::DiscordBatch, true)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_index(drop(DISCORD_BATCH)).await?;
+        manager.drop_index(dropped(DISCORD_BATCH)).await?;
         manager.create_index(index(DISCORD_BATCH, MessageLog::DiscordBatch, false)).await?;
-        manager.drop_index(drop(DISCORD)).await?;
+        manager.drop_index(dropped(DISCORD)).await?;
         manager.create_index(index(DISCORD, MessageLog::DiscordMessageId, false)).await?;
         manager.create_index(index(IP, MessageLog::Ip, false)).await
     }

@@ -219,6 +219,12 @@ fn first(slot: &Mutex<Option<String>>) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // fanout
 
+/// `LOADGEN_STALL_MS=N`: after each window, print the 100 ms intervals whose deliveries took
+/// longer than N ms (by when they were sent), to line stalls up with what the server did then.
+fn stall_threshold_ms() -> Option<u64> {
+    std::env::var("LOADGEN_STALL_MS").ok().and_then(|v| v.parse().ok())
+}
+
 struct Run {
     counters: Counters,
     latencies: Latencies,
@@ -436,9 +442,7 @@ impl Ramp<'_> {
         let p1 = sample(self.procs)?;
         let window = t0.elapsed().as_secs_f64();
         let latency = self.run.latencies.summary();
-        // LOADGEN_STALL_MS=N: print when the window's deliveries took longer than N ms (by the
-        // 100 ms interval they were sent in), to line stalls up with what the server did then.
-        if let Some(threshold) = std::env::var("LOADGEN_STALL_MS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(threshold) = stall_threshold_ms() {
             for (at_ms, worst_us) in self.run.latencies.stalls(threshold * 1000) {
                 eprintln!("  stall: sent at {at_ms} ms (Unix), worst {:.1} ms", worst_us as f64 / 1000.0);
             }
@@ -520,7 +524,7 @@ async fn fanout(args: FanoutArgs) -> Result<()> {
     let procs = Procs::new(parse_pids(&args.common.pids)?, args.common.clk_tck);
     let run = Arc::new(Run {
         counters: Counters::default(),
-        latencies: Latencies::new()?,
+        latencies: Latencies::new(stall_threshold_ms().is_some())?,
         ready: AtomicU64::new(0),
         live: AtomicI64::new(0),
         setup_error: Mutex::new(None),
