@@ -569,7 +569,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
                 }
                 return Poll::Ready(Ok(None));
             }
-            let written = if self.io.is_write_vectored() {
+            // One frame (the usual case: a socket gets one message at a time unless it lags)
+            // goes out with a plain write, which the kernel handles with less work than a
+            // one-element writev.
+            let written = if self.writing.len() > 1 && self.io.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let mut count = 0;
                 for (i, frame) in self.writing.iter().take(MAX_IOVECS).enumerate() {
