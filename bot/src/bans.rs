@@ -9,7 +9,7 @@ use chrono::Utc;
 use ipnet::IpNet;
 use protocol::BanDef;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::BotError;
@@ -95,11 +95,16 @@ pub async fn resolve(db: &DatabaseConnection, target: &Target, scope: Option<Sco
         Target::Network(net) => return Ok(vec![*net]),
         Target::Ip(ip) => vec![*ip],
         Target::Tag(tag) => {
-            let rows = message_log::Entity::find()
-                .filter(message_log::Column::IpTag.starts_with(tag.as_str()))
+            // Only the distinct addresses: a tag may have thousands of logged messages.
+            let rows: Vec<String> = message_log::Entity::find()
+                .select_only()
+                .column(message_log::Column::Ip)
+                .distinct()
+                .filter(crate::iptag::tag_rows(tag))
+                .into_tuple()
                 .all(db)
                 .await?;
-            let mut ips: Vec<IpAddr> = rows.iter().filter_map(|r| r.ip.parse().ok()).collect();
+            let mut ips: Vec<IpAddr> = rows.iter().filter_map(|ip| ip.parse().ok()).collect();
             ips.sort();
             ips.dedup();
             if ips.is_empty() {

@@ -494,7 +494,7 @@ pub async fn author_messages(ctx: Context<'_>, message: serenity::Message) -> Re
 async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
     use sea_orm::{QueryOrder, QuerySelect};
     let rows = message_log::Entity::find()
-        .filter(message_log::Column::IpTag.starts_with(tag))
+        .filter(crate::iptag::tag_rows(tag))
         .order_by_desc(message_log::Column::SentAt)
         .limit(15)
         .all(&ctx.data().db)
@@ -539,7 +539,7 @@ pub async fn purge(
     let minutes = minutes.unwrap_or(60).clamp(1, 7 * 24 * 60);
     let since = chrono::Utc::now() - chrono::Duration::minutes(i64::from(minutes));
     let rows = message_log::Entity::find()
-        .filter(message_log::Column::IpTag.starts_with(tag.as_str()))
+        .filter(crate::iptag::tag_rows(&tag))
         .filter(message_log::Column::SentAt.gt(since))
         .filter(message_log::Column::DeletedAt.is_null())
         .all(&data.db)

@@ -40,7 +40,8 @@ async fn up_down_up(db: &DatabaseConnection) {
 }
 
 /// The Discord columns' partial indexes (only rows that have a value) still serve the
-/// lookups the bot makes by Discord message and by batch, and the log has no index on raw IPs.
+/// lookups the bot makes by Discord message and by batch, the tag index serves lookups by IP
+/// tag, and the log has no index on raw IPs.
 async fn lookups_use_the_log_indexes(db: &DatabaseConnection) {
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     if postgres {
@@ -51,6 +52,8 @@ async fn lookups_use_the_log_indexes(db: &DatabaseConnection) {
         ("SELECT id FROM message_log WHERE discord_message_id = 42", "message_log_discord"),
         ("SELECT id FROM message_log WHERE discord_message_id IN (42, 43)", "message_log_discord"),
         ("SELECT id FROM message_log WHERE discord_batch = '01JDZ0000000000000000000AA'", "message_log_discord_batch"),
+        // How the bot looks up an IP tag (`iptag::tag_rows`): a range, which the index serves.
+        ("SELECT id FROM message_log WHERE ip_tag >= 'abcd1239' AND ip_tag < 'abcd123a'", "message_log_ip_tag"),
     ] {
         let explain = if postgres { format!("EXPLAIN {query}") } else { format!("EXPLAIN QUERY PLAN {query}") };
         let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), explain)).await.unwrap();
