@@ -107,6 +107,19 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError
     Ok(rooms::Entity::find().order_by_asc(rooms::Column::Slug).all(db).await?)
 }
 
+/// A cheap summary of the staff rooms (how many, and the latest change to any of them), so the
+/// periodic sync can tell that nothing changed without reading and decoding every row. Every
+/// write to a staff room's definition stamps `updated_at`; a deletion changes the count.
+pub async fn fingerprint(db: &DatabaseConnection) -> Result<(i64, Option<String>), BotError> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = "SELECT COUNT(*), CAST(MAX(updated_at) AS TEXT) FROM rooms WHERE kind = 'staff'";
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
+    match row {
+        Some(row) => Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)),
+        None => Ok((0, None)),
+    }
+}
+
 /// Rooms that exist now: staff rooms, and visitor rooms and pairs that have not ended.
 pub async fn list_live(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError> {
     Ok(list(db).await?.into_iter().filter(|r| r.expires_at.is_none()).collect())
