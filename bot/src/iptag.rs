@@ -85,20 +85,20 @@ impl IpTagger {
 pub fn tag_rows(tag: &str) -> sea_orm::Condition {
     use sea_orm::ColumnTrait;
     let column = crate::entities::message_log::Column::IpTag;
-    let next = |c: char| match c {
-        '0'..='8' | 'a'..='f' => char::from_u32(c as u32 + 1),
-        '9' => Some('a'),
+    let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+    let stepped = match tag.as_bytes().split_last() {
+        Some((&last, head)) if head.iter().all(lower_hex) => match last {
+            b'0'..=b'8' | b'a'..=b'f' => Some(last + 1),
+            b'9' => Some(b'a'),
+            _ => None,
+        }
+        .map(|last| format!("{}{}", &tag[..head.len()], char::from(last))),
         _ => None,
     };
-    let mut chars: Vec<char> = tag.chars().collect();
-    match chars.pop().and_then(next) {
-        Some(last) if chars.iter().all(char::is_ascii_hexdigit) => {
-            chars.push(last);
-            let upper: String = chars.into_iter().collect();
-            sea_orm::Condition::all().add(column.gte(tag)).add(column.lt(upper))
-        }
+    match stepped {
+        Some(upper) => sea_orm::Condition::all().add(column.gte(tag)).add(column.lt(upper)),
         // Not a tag we hand out: match it the slow way.
-        _ => sea_orm::Condition::all().add(column.starts_with(tag)),
+        None => sea_orm::Condition::all().add(column.starts_with(tag)),
     }
 }
 

@@ -112,7 +112,10 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError
 /// write to a staff room's definition stamps `updated_at`; a deletion changes the count.
 pub async fn fingerprint(db: &DatabaseConnection) -> Result<(i64, Option<String>), BotError> {
     use sea_orm::{ConnectionTrait, Statement};
-    let sql = "SELECT COUNT(*), CAST(MAX(updated_at) AS TEXT) FROM rooms WHERE kind = 'staff'";
+    let sql = format!(
+        "SELECT COUNT(*), CAST(MAX(updated_at) AS TEXT) FROM rooms WHERE kind = '{}'",
+        RoomKind::Staff.as_str()
+    );
     let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
     match row {
         Some(row) => Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)),

@@ -380,25 +380,30 @@ const FULL_SYNC_EVERY: u32 = 20;
 struct SnapshotSync {
     db: DatabaseConnection,
     bus: Arc<dyn Bus>,
-    /// The room table's fingerprint and the number of staff rooms on the bus after the last
-    /// sync that went through. Reading and decoding every room each tick took one worker
-    /// thread for milliseconds at a time with a thousand rooms (a callgrind count: about a
-    /// quarter of the one-process server's instructions at 100 messages/s), a stall every tick
-    /// under load.
-    synced: Option<((i64, Option<String>), usize)>,
+    /// What the last sync that went through saw. Reading and decoding every room each tick
+    /// cost about 23 M instructions per tick with a thousand rooms (callgrind), in one poll of a
+    /// worker thread that the one-process default shares with the sockets.
+    synced: Option<Synced>,
+}
+
+/// The room table's fingerprint ([`rooms::fingerprint`]) and how many staff rooms the bus held.
+#[derive(PartialEq, Eq)]
+struct Synced {
+    table: (i64, Option<String>),
+    on_bus: usize,
 }
 
 impl SnapshotSync {
     async fn run(mut self, every: Duration) {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut ticks: u32 = 0;
+        // The first tick is now; start-up has just synced in full.
+        let mut ticks: u32 = 1;
         loop {
             tick.tick().await;
             let full = ticks.is_multiple_of(FULL_SYNC_EVERY);
             ticks = ticks.wrapping_add(1);
             if let Err(e) = self.run_once(full).await {
-                self.synced = None;
                 tracing::error!(error = %e, "room sync failed; retrying on the next tick");
             }
         }
@@ -415,11 +420,21 @@ impl SnapshotSync {
         let published: BTreeMap<RoomSlug, RoomDef> =
             published.into_iter().filter(|(_, def)| def.kind == RoomKind::Staff).collect();
         // Taken before the rows are read: a change in between shows at the next tick.
-        let fingerprint = rooms::fingerprint(&self.db).await?;
-        if !full && self.synced.as_ref() == Some(&(fingerprint.clone(), published.len())) {
-            bans::publish_active(&self.db, self.bus.as_ref()).await?;
-            return crate::filters::publish(&self.db, self.bus.as_ref()).await;
+        let table = rooms::fingerprint(&self.db).await?;
+        let seen = Synced { table, on_bus: published.len() };
+        if full || self.synced.as_ref() != Some(&seen) {
+            let on_bus = self.sync_rooms(&published).await?;
+            self.synced = Some(Synced { table: seen.table, on_bus });
         }
+        bans::publish_active(&self.db, self.bus.as_ref()).await?;
+        crate::filters::publish(&self.db, self.bus.as_ref()).await
+    }
+
+    /// Publish the staff rooms that differ from `published` and remove those gone; returns how
+    /// many the bus holds then. Forgets the last sync first, so a failure halfway is retried in
+    /// full at the next tick.
+    async fn sync_rooms(&mut self, published: &BTreeMap<RoomSlug, RoomDef>) -> Result<usize, BotError> {
+        self.synced = None;
         let current: BTreeMap<RoomSlug, RoomDef> = rooms::list(&self.db)
             .await?
             .iter()
@@ -445,8 +460,6 @@ impl SnapshotSync {
             self.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
             tracing::info!(room = %slug, "room removed");
         }
-        self.synced = Some((fingerprint, current.len()));
-        bans::publish_active(&self.db, self.bus.as_ref()).await?;
-        crate::filters::publish(&self.db, self.bus.as_ref()).await
+        Ok(current.len())
     }
 }
