@@ -1,54 +1,176 @@
 //! The message log: the complete record of web messages, with the sender's IP, whatever
 //! happens to Discord.
+//!
+//! Each row names the message logged before it in its room (`prev_id`) and `room_tails` holds
+//! each room's latest, so a room's history is a walk back by primary key. The log has no
+//! per-room index: with many busy rooms such an index put each message of a batch on a page of
+//! its own, which SQLite wrote twice (WAL, then checkpoint) — most of what the one-process
+//! default wrote per message.
+
+use std::collections::{HashMap, HashSet};
 
 use protocol::{LoggedMessage, MessageView, RoomSlug};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
+    TransactionTrait,
+};
 
 use crate::BotError;
-use crate::entities::message_log;
+use crate::entities::{message_log, room_tails};
 use crate::iptag::IpTagger;
+
+/// A message to log, with what only the log keeps.
+#[derive(Debug)]
+pub struct Entry<'a> {
+    pub message: &'a MessageView,
+    pub ip: String,
+    pub ip_tag: Option<String>,
+    /// Set for staff messages, which are on Discord already.
+    pub discord_message_id: Option<i64>,
+}
+
+/// Log writes one at a time within the process: each chains its rooms' messages onto the
+/// tails the previous write left (the consumer's batches and staff messages from Discord).
+static WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How far back a history walk goes looking for messages that were not deleted.
+const MAX_HOPS: u64 = 1_000;
 
 /// Write messages with their senders' IP tags; ids already logged are skipped, so a
 /// redelivered queue entry is harmless.
 pub async fn record(db: &DatabaseConnection, messages: &[LoggedMessage], tagger: &IpTagger) -> Result<(), BotError> {
-    if messages.is_empty() {
+    let entries: Vec<Entry<'_>> = messages
+        .iter()
+        .map(|m| Entry {
+            message: &m.message,
+            ip: m.ip.to_string(),
+            ip_tag: Some(tagger.describe(m.ip)),
+            discord_message_id: None,
+        })
+        .collect();
+    insert(db, &entries).await
+}
+
+/// Write entries in one transaction, each chained onto the previous message of its room, and
+/// move the rooms' tails to their newest. Entries whose id is logged already are left out (a
+/// redelivery), so a tail never moves back to a message it had passed.
+pub async fn insert(db: &DatabaseConnection, entries: &[Entry<'_>]) -> Result<(), BotError> {
+    if entries.is_empty() {
         return Ok(());
     }
-    let rows = messages.iter().map(|m| message_log::ActiveModel {
-        id: Set(m.message.id.to_string()),
-        room: Set(m.message.room.clone()),
-        nickname: Set(m.message.nick.clone()),
-        ip: Set(m.ip.to_string()),
-        ip_tag: Set(Some(tagger.describe(m.ip))),
-        text: Set(m.message.text.clone()),
-        staff: Set(m.message.staff),
-        discord_message_id: Set(None),
-        discord_batch: Set(None),
-        sent_at: Set(m.message.at),
-        edited_at: Set(None),
-        deleted_at: Set(None),
-    });
-    message_log::Entity::insert_many(rows)
-        .on_conflict(OnConflict::column(message_log::Column::Id).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?;
+    let _one_writer = WRITER.lock().await;
+    let ids: Vec<String> = entries.iter().map(|e| e.message.id.to_string()).collect();
+    // Read before the transaction: a SQLite transaction that reads first and writes later fails
+    // when another connection wrote in between. Only this function writes tails, one call at
+    // a time, so the tails read here are still the latest when the transaction writes.
+    let logged: HashSet<String> = message_log::Entity::find()
+        .select_only()
+        .column(message_log::Column::Id)
+        .filter(message_log::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let rooms: HashSet<&str> = entries.iter().map(|e| e.message.room.as_str()).collect();
+    let mut stored: HashMap<String, String> = room_tails::Entity::find()
+        .filter(room_tails::Column::Room.is_in(rooms))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|tail| (tail.room, tail.last_id))
+        .collect();
+    use message_log::Column as C;
+    let mut rows = Query::insert();
+    rows.into_table(message_log::Entity).columns([
+        C::Id,
+        C::Room,
+        C::Nickname,
+        C::Ip,
+        C::IpTag,
+        C::Text,
+        C::Staff,
+        C::DiscordMessageId,
+        C::SentAt,
+        C::PrevId,
+    ]);
+    // Each room's newest entry so far in this batch.
+    let mut tails: HashMap<&str, &str> = HashMap::new();
+    for (entry, id) in entries.iter().zip(&ids) {
+        if logged.contains(id) {
+            continue;
+        }
+        let m = entry.message;
+        let prev = match tails.insert(m.room.as_str(), id.as_str()) {
+            Some(prev) => Some(prev.to_owned()),
+            None => stored.remove(&m.room),
+        };
+        rows.values([
+            Expr::value(id.clone()),
+            Expr::value(m.room.clone()),
+            Expr::value(m.nick.clone()),
+            Expr::value(entry.ip.clone()),
+            Expr::value(entry.ip_tag.clone()),
+            Expr::value(m.text.clone()),
+            Expr::value(m.staff),
+            Expr::value(entry.discord_message_id),
+            Expr::value(m.at),
+            Expr::value(prev),
+        ])
+        .map_err(|e| BotError::Invalid(format!("cannot build the log insert: {e}")))?;
+    }
+    if tails.is_empty() {
+        return Ok(());
+    }
+    rows.on_conflict(OnConflict::column(C::Id).do_nothing().to_owned());
+    let mut moved = Query::insert();
+    moved
+        .into_table(room_tails::Entity)
+        .columns([room_tails::Column::Room, room_tails::Column::LastId])
+        .on_conflict(OnConflict::column(room_tails::Column::Room).update_column(room_tails::Column::LastId).to_owned());
+    for (room, id) in &tails {
+        moved
+            .values([Expr::value((*room).to_owned()), Expr::value((*id).to_owned())])
+            .map_err(|e| BotError::Invalid(format!("cannot build the tail update: {e}")))?;
+    }
+    let txn = db.begin().await?;
+    txn.execute(&rows).await?;
+    txn.execute(&moved).await?;
+    txn.commit().await?;
     Ok(())
 }
 
-/// The room's last `limit` messages that were not deleted, oldest first.
+/// The room's last `limit` messages that were not deleted, oldest first: a walk back from the
+/// room's tail (at most [`MAX_HOPS`] messages, deleted ones included).
 pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Result<Vec<MessageView>, BotError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let param = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let sql = format!(
+        "WITH RECURSIVE chain(id, prev_id, kept, hops) AS ( \
+             SELECT m.id, m.prev_id, CASE WHEN m.deleted_at IS NULL THEN 1 ELSE 0 END, 1 \
+             FROM room_tails t JOIN message_log m ON m.id = t.last_id WHERE t.room = {param} \
+           UNION ALL \
+             SELECT m.id, m.prev_id, c.kept + CASE WHEN m.deleted_at IS NULL THEN 1 ELSE 0 END, c.hops + 1 \
+             FROM chain c JOIN message_log m ON m.id = c.prev_id \
+             WHERE c.kept < {limit} AND c.hops < {MAX_HOPS} \
+         ) \
+         SELECT m.* FROM chain c JOIN message_log m ON m.id = c.id WHERE m.deleted_at IS NULL"
+    );
     let mut rows = message_log::Entity::find()
-        .filter(message_log::Column::Room.eq(room.as_str()))
-        .filter(message_log::Column::DeletedAt.is_null())
-        .order_by_desc(message_log::Column::SentAt)
-        .order_by_desc(message_log::Column::Id)
-        .limit(limit)
+        .from_raw_sql(Statement::from_sql_and_values(backend, sql, [room.as_str().into()]))
         .all(db)
         .await?;
-    rows.reverse();
+    rows.sort_by(|a, b| (a.sent_at, &a.id).cmp(&(b.sent_at, &b.id)));
+    // A chain never loops (each message follows one logged before it), but a walk must end.
+    rows.dedup_by(|a, b| a.id == b.id);
+    let skip = rows.len().saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(rows
         .into_iter()
+        .skip(skip)
         .filter_map(|row| {
             let id = row.id.parse().ok()?;
             Some(MessageView {
@@ -61,4 +183,97 @@ pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Res
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use chrono::{Duration, Utc};
+    use sea_orm::{ConnectionTrait, Database};
+
+    use super::*;
+
+    fn message(room: &str, text: &str, at_secs: i64) -> LoggedMessage {
+        LoggedMessage {
+            message: MessageView {
+                id: ulid::Ulid::new(),
+                room: room.to_owned(),
+                nick: "al".to_owned(),
+                text: text.to_owned(),
+                at: Utc::now() + Duration::seconds(at_secs),
+                staff: false,
+            },
+            ip: IpAddr::from([203, 0, 113, 9]),
+        }
+    }
+
+    fn texts(history: &[MessageView]) -> Vec<&str> {
+        history.iter().map(|m| m.text.as_str()).collect()
+    }
+
+    async fn history(db: &DatabaseConnection, room: &str, limit: u64) -> Vec<MessageView> {
+        recent(db, &RoomSlug::parse(room).unwrap(), limit).await.unwrap()
+    }
+
+    /// Batches over two rooms, a staff message, a deleted message and a redelivered batch.
+    async fn walks_back_through_each_room(db: &DatabaseConnection) {
+        let tagger = IpTagger::new(b"k");
+        let first = [message("lobby", "l1", 1), message("help", "h1", 2), message("lobby", "l2", 3)];
+        record(db, &first, &tagger).await.unwrap();
+        let staff = MessageView { staff: true, ..message("lobby", "staff", 4).message };
+        insert(db, &[Entry { message: &staff, ip: "staff".to_owned(), ip_tag: None, discord_message_id: Some(7) }])
+            .await
+            .unwrap();
+        let second = [message("lobby", "l3", 5), message("help", "h2", 6), message("lobby", "l4", 7)];
+        record(db, &second, &tagger).await.unwrap();
+        // A batch delivered twice (a bot that crashed before acknowledging it) changes nothing.
+        record(db, &first, &tagger).await.unwrap();
+
+        assert_eq!(texts(&history(db, "lobby", 50).await), ["l1", "l2", "staff", "l3", "l4"]);
+        assert_eq!(texts(&history(db, "help", 50).await), ["h1", "h2"]);
+        assert_eq!(texts(&history(db, "lobby", 2).await), ["l3", "l4"]);
+        assert!(history(db, "quiet", 50).await.is_empty());
+
+        // Deleted messages are skipped, and the walk goes on past them to fill the limit.
+        message_log::Entity::update_many()
+            .col_expr(message_log::Column::DeletedAt, Expr::value(Utc::now()))
+            .filter(message_log::Column::Text.is_in(["l3", "staff"]))
+            .exec(db)
+            .await
+            .unwrap();
+        assert_eq!(texts(&history(db, "lobby", 2).await), ["l2", "l4"]);
+        assert_eq!(texts(&history(db, "lobby", 50).await), ["l1", "l2", "l4"]);
+
+        let tails = room_tails::Entity::find().all(db).await.unwrap();
+        assert_eq!(tails.len(), 2, "{tails:?}");
+    }
+
+    #[tokio::test]
+    async fn history_walks_back_through_each_room_on_sqlite() {
+        let dir = std::env::temp_dir().join(format!("cr-log-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", dir.join("log.db").display())).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        walks_back_through_each_room(&db).await;
+        db.close().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn history_walks_back_through_each_room_on_postgres() {
+        let admin_url = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let admin = Database::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin_url}): {e}"));
+        let name = format!("cr_log_{}", ulid::Ulid::new().to_string().to_lowercase());
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
+        let db = crate::db::connect(&format!("{base}/{name}")).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        walks_back_through_each_room(&db).await;
+        db.close().await.unwrap();
+        admin.execute_unprepared(&format!("DROP DATABASE {name}")).await.unwrap();
+    }
 }

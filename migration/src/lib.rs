@@ -7,6 +7,7 @@ mod m20261125_000001_init;
 mod m20261125_000002_mirror;
 mod m20261125_000003_filters;
 mod m20261126_000004_lean_log;
+mod m20261130_000005_room_chains;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_mirror::Migration),
             Box::new(m20261125_000003_filters::Migration),
             Box::new(m20261126_000004_lean_log::Migration),
+            Box::new(m20261130_000005_room_chains::Migration),
         ]
     }
 }

@@ -236,6 +236,7 @@ mod tests {
             sent_at: chrono::Utc::now(),
             edited_at: None,
             deleted_at: None,
+            prev_id: None,
         }
     }
 

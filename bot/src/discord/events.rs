@@ -133,22 +133,13 @@ async fn staff_message(data: &Data, msg: &serenity::Message) -> Result<(), Error
         .unwrap_or_else(|| msg.author.name.clone());
     let nick: String = nick.chars().filter(|c| !c.is_control()).take(32).collect();
     let view = MessageView { id: Ulid::new(), room: room.slug.clone(), nick, text, at: Utc::now(), staff: true };
-    message_log::ActiveModel {
-        id: Set(view.id.to_string()),
-        room: Set(view.room.clone()),
-        nickname: Set(view.nick.clone()),
-        ip: Set(STAFF_IP.to_owned()),
-        ip_tag: Set(None),
-        text: Set(view.text.clone()),
-        staff: Set(true),
-        discord_message_id: Set(Some(i64::try_from(msg.id.get())?)),
-        discord_batch: Set(None),
-        sent_at: Set(view.at),
-        edited_at: Set(None),
-        deleted_at: Set(None),
-    }
-    .insert(&data.db)
-    .await?;
+    let entry = crate::message_log::Entry {
+        message: &view,
+        ip: STAFF_IP.to_owned(),
+        ip_tag: None,
+        discord_message_id: Some(i64::try_from(msg.id.get())?),
+    };
+    crate::message_log::insert(&data.db, &[entry]).await?;
     let slug = RoomSlug::parse(&room.slug)?;
     data.bus.record_history(&view).await?;
     data.bus.publish(&slug, ServerFrame::Message(view).to_json().into()).await?;

@@ -19,6 +19,9 @@ pub struct Model {
     pub sent_at: DateTimeUtc,
     pub edited_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
+    /// The message logged before this one in the same room (`None` for a room's first): a
+    /// room's history is a walk back from its `room_tails` row.
+    pub prev_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,5 +5,6 @@ pub mod audit_log;
 pub mod bans;
 pub mod filters;
 pub mod message_log;
+pub mod room_tails;
 pub mod rooms;
 pub mod settings;

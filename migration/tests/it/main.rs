@@ -6,7 +6,7 @@
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
-const TABLES: &[&str] = &["rooms", "bans", "message_log", "audit_log", "settings", "filters"];
+const TABLES: &[&str] = &["rooms", "bans", "message_log", "audit_log", "settings", "filters", "room_tails"];
 
 async fn assert_tables(db: &DatabaseConnection, present: bool) {
     let manager = migration::SchemaManager::new(db);
@@ -15,7 +15,53 @@ async fn assert_tables(db: &DatabaseConnection, present: bool) {
     }
 }
 
+/// Messages logged before the room chains existed are chained per room in time order, and each
+/// room's latest becomes its tail.
+async fn existing_messages_are_chained(db: &DatabaseConnection) {
+    Migrator::up(db, Some(4)).await.unwrap();
+    db.execute_unprepared(
+        "INSERT INTO message_log (id, room, nickname, ip, text, sent_at) VALUES \
+         ('01JDZ0000000000000000000A3', 'lobby', 'Al', '192.0.2.1', 'third', '2026-11-25T00:00:03Z'), \
+         ('01JDZ0000000000000000000A1', 'lobby', 'Al', '192.0.2.1', 'first', '2026-11-25T00:00:01Z'), \
+         ('01JDZ0000000000000000000A2', 'help', 'Bo', '192.0.2.2', 'second', '2026-11-25T00:00:02Z')",
+    )
+    .await
+    .unwrap();
+    Migrator::up(db, None).await.unwrap();
+    let backend = db.get_database_backend();
+    let pairs = |sql: &str| {
+        let sql = sql.to_owned();
+        async move {
+            let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
+            rows.iter()
+                .map(|row| {
+                    (row.try_get_by_index::<String>(0).unwrap(), row.try_get_by_index::<Option<String>>(1).unwrap())
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let chained = pairs("SELECT text, prev_id FROM message_log ORDER BY id").await;
+    assert_eq!(
+        chained,
+        [
+            ("first".to_owned(), None),
+            ("second".to_owned(), None),
+            ("third".to_owned(), Some("01JDZ0000000000000000000A1".to_owned())),
+        ]
+    );
+    let tails = pairs("SELECT room, last_id FROM room_tails ORDER BY room").await;
+    assert_eq!(
+        tails,
+        [
+            ("help".to_owned(), Some("01JDZ0000000000000000000A2".to_owned())),
+            ("lobby".to_owned(), Some("01JDZ0000000000000000000A3".to_owned())),
+        ]
+    );
+    Migrator::down(db, None).await.unwrap();
+}
+
 async fn up_down_up(db: &DatabaseConnection) {
+    existing_messages_are_chained(db).await;
     Migrator::up(db, None).await.unwrap();
     assert_tables(db, true).await;
     assert!(Migrator::get_pending_migrations(db).await.unwrap().is_empty());
@@ -61,13 +107,16 @@ async fn lookups_use_the_log_indexes(db: &DatabaseConnection) {
             rows.iter().map(|row| row.try_get_by_index::<String>(if postgres { 0 } else { 3 }).unwrap()).collect();
         assert!(plan.iter().any(|line| line.contains(index)), "{query} should use {index}; plan: {plan:?}");
     }
-    let ip_index: &str = if postgres {
-        "SELECT indexname FROM pg_indexes WHERE tablename = 'message_log' AND indexname = 'message_log_ip'"
-    } else {
-        "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'message_log_ip'"
-    };
-    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), ip_index)).await.unwrap();
-    assert!(rows.is_empty(), "message_log_ip should be gone");
+    // No index on raw IPs (no query uses one) nor per room (history walks room chains).
+    for gone in ["message_log_ip", "message_log_room_sent"] {
+        let index = if postgres {
+            format!("SELECT indexname FROM pg_indexes WHERE tablename = 'message_log' AND indexname = '{gone}'")
+        } else {
+            format!("SELECT name FROM sqlite_master WHERE type = 'index' AND name = '{gone}'")
+        };
+        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), index)).await.unwrap();
+        assert!(rows.is_empty(), "{gone} should be gone");
+    }
 }
 
 #[tokio::test]
