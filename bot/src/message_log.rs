@@ -8,6 +8,7 @@
 //! default wrote per message.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use protocol::{LoggedMessage, MessageView, RoomSlug};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
@@ -30,115 +31,163 @@ pub struct Entry<'a> {
     pub discord_message_id: Option<i64>,
 }
 
-/// Log writes one at a time within the process: each chains its rooms' messages onto the
-/// tails the previous write left (the consumer's batches and staff messages from Discord).
-static WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// How many rooms' tails a log keeps in memory; past that it forgets them all and reads them
+/// back as rooms come up (visitor rooms and roulette pairs come and go by the thousand).
+const MAX_KNOWN_TAILS: usize = 10_000;
 
 /// How far back a history walk goes looking for messages that were not deleted.
 const MAX_HOPS: u64 = 1_000;
 
-/// Write messages with their senders' IP tags; ids already logged are skipped, so a
-/// redelivered queue entry is harmless.
-pub async fn record(db: &DatabaseConnection, messages: &[LoggedMessage], tagger: &IpTagger) -> Result<(), BotError> {
-    let entries: Vec<Entry<'_>> = messages
-        .iter()
-        .map(|m| Entry {
-            message: &m.message,
-            ip: m.ip.to_string(),
-            ip_tag: Some(tagger.describe(m.ip)),
-            discord_message_id: None,
-        })
-        .collect();
-    insert(db, &entries).await
+/// The log of one database. Clones share it: writes go one at a time, each chaining its rooms'
+/// messages onto the tails the previous write left, which it remembers (reading rows back
+/// through the SQLite driver costs more per row than writing them).
+#[derive(Clone)]
+pub struct MessageLog {
+    db: DatabaseConnection,
+    /// Rooms' latest logged messages as far as known; the lock makes writes one at a time.
+    tails: Arc<tokio::sync::Mutex<HashMap<String, String>>>,
 }
 
-/// Write entries in one transaction, each chained onto the previous message of its room, and
-/// move the rooms' tails to their newest. Entries whose id is logged already are left out (a
-/// redelivery), so a tail never moves back to a message it had passed.
-pub async fn insert(db: &DatabaseConnection, entries: &[Entry<'_>]) -> Result<(), BotError> {
-    if entries.is_empty() {
-        return Ok(());
+impl std::fmt::Debug for MessageLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageLog")
     }
-    let _one_writer = WRITER.lock().await;
-    let ids: Vec<String> = entries.iter().map(|e| e.message.id.to_string()).collect();
-    // Read before the transaction: a SQLite transaction that reads first and writes later fails
-    // when another connection wrote in between. Only this function writes tails, one call at
-    // a time, so the tails read here are still the latest when the transaction writes.
-    let logged: HashSet<String> = message_log::Entity::find()
-        .select_only()
-        .column(message_log::Column::Id)
-        .filter(message_log::Column::Id.is_in(ids.iter().map(String::as_str)))
-        .into_tuple::<String>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    let rooms: HashSet<&str> = entries.iter().map(|e| e.message.room.as_str()).collect();
-    let mut stored: HashMap<String, String> = room_tails::Entity::find()
-        .filter(room_tails::Column::Room.is_in(rooms))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|tail| (tail.room, tail.last_id))
-        .collect();
-    use message_log::Column as C;
-    let mut rows = Query::insert();
-    rows.into_table(message_log::Entity).columns([
-        C::Id,
-        C::Room,
-        C::Nickname,
-        C::Ip,
-        C::IpTag,
-        C::Text,
-        C::Staff,
-        C::DiscordMessageId,
-        C::SentAt,
-        C::PrevId,
-    ]);
-    // Each room's newest entry so far in this batch.
-    let mut tails: HashMap<&str, &str> = HashMap::new();
-    for (entry, id) in entries.iter().zip(&ids) {
-        if logged.contains(id) {
-            continue;
+}
+
+impl MessageLog {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db, tails: Arc::default() }
+    }
+
+    /// Write messages with their senders' IP tags; ids already logged are skipped, so a
+    /// redelivered queue entry is harmless.
+    pub async fn record(&self, messages: &[LoggedMessage], tagger: &IpTagger) -> Result<(), BotError> {
+        let entries: Vec<Entry<'_>> = messages
+            .iter()
+            .map(|m| Entry {
+                message: &m.message,
+                ip: m.ip.to_string(),
+                ip_tag: Some(tagger.describe(m.ip)),
+                discord_message_id: None,
+            })
+            .collect();
+        self.insert(&entries).await
+    }
+
+    /// Write entries in one transaction, each chained onto the previous message of its room,
+    /// and move the rooms' tails to their newest. Entries whose id is logged already are left
+    /// out (a redelivery), so a tail never moves back to a message it had passed.
+    pub async fn insert(&self, entries: &[Entry<'_>]) -> Result<(), BotError> {
+        if entries.is_empty() {
+            return Ok(());
         }
-        let m = entry.message;
-        let prev = match tails.insert(m.room.as_str(), id.as_str()) {
-            Some(prev) => Some(prev.to_owned()),
-            None => stored.remove(&m.room),
-        };
-        rows.values([
-            Expr::value(id.clone()),
-            Expr::value(m.room.clone()),
-            Expr::value(m.nick.clone()),
-            Expr::value(entry.ip.clone()),
-            Expr::value(entry.ip_tag.clone()),
-            Expr::value(m.text.clone()),
-            Expr::value(m.staff),
-            Expr::value(entry.discord_message_id),
-            Expr::value(m.at),
-            Expr::value(prev),
-        ])
-        .map_err(|e| BotError::Invalid(format!("cannot build the log insert: {e}")))?;
+        let mut known = self.tails.lock().await;
+        match self.write(entries, &mut known).await {
+            Ok(moved) => {
+                if known.len() + moved.len() > MAX_KNOWN_TAILS {
+                    known.clear();
+                }
+                known.extend(moved);
+                Ok(())
+            }
+            Err(e) => {
+                // It may have been written after all (a connection lost at commit): read the
+                // tails back rather than guess.
+                known.clear();
+                Err(e)
+            }
+        }
     }
-    if tails.is_empty() {
-        return Ok(());
+
+    /// The write itself; returns the rooms' new tails.
+    async fn write(
+        &self,
+        entries: &[Entry<'_>],
+        known: &mut HashMap<String, String>,
+    ) -> Result<Vec<(String, String)>, BotError> {
+        let db = &self.db;
+        let ids: Vec<String> = entries.iter().map(|e| e.message.id.to_string()).collect();
+        // Reads come before the transaction: a SQLite transaction that reads first and writes
+        // later fails when another connection wrote in between. Only this log writes tails,
+        // one write at a time, so what is read here is still current when the transaction runs.
+        let logged: HashSet<String> = message_log::Entity::find()
+            .select_only()
+            .column(message_log::Column::Id)
+            .filter(message_log::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .into_tuple::<String>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        let unknown: HashSet<&str> =
+            entries.iter().map(|e| e.message.room.as_str()).filter(|room| !known.contains_key(*room)).collect();
+        if !unknown.is_empty() {
+            let stored = room_tails::Entity::find().filter(room_tails::Column::Room.is_in(unknown)).all(db).await?;
+            known.extend(stored.into_iter().map(|tail| (tail.room, tail.last_id)));
+        }
+        use message_log::Column as C;
+        let mut rows = Query::insert();
+        rows.into_table(message_log::Entity).columns([
+            C::Id,
+            C::Room,
+            C::Nickname,
+            C::Ip,
+            C::IpTag,
+            C::Text,
+            C::Staff,
+            C::DiscordMessageId,
+            C::SentAt,
+            C::PrevId,
+        ]);
+        // Each room's newest entry so far in this batch.
+        let mut tails: HashMap<&str, &str> = HashMap::new();
+        for (entry, id) in entries.iter().zip(&ids) {
+            if logged.contains(id) {
+                continue;
+            }
+            let m = entry.message;
+            let prev = match tails.insert(m.room.as_str(), id.as_str()) {
+                Some(prev) => Some(prev.to_owned()),
+                None => known.get(&m.room).cloned(),
+            };
+            rows.values([
+                Expr::value(id.clone()),
+                Expr::value(m.room.clone()),
+                Expr::value(m.nick.clone()),
+                Expr::value(entry.ip.clone()),
+                Expr::value(entry.ip_tag.clone()),
+                Expr::value(m.text.clone()),
+                Expr::value(m.staff),
+                Expr::value(entry.discord_message_id),
+                Expr::value(m.at),
+                Expr::value(prev),
+            ])
+            .map_err(|e| BotError::Invalid(format!("cannot build the log insert: {e}")))?;
+        }
+        if tails.is_empty() {
+            return Ok(Vec::new());
+        }
+        rows.on_conflict(OnConflict::column(C::Id).do_nothing().to_owned());
+        let moved: Vec<(String, String)> =
+            tails.into_iter().map(|(room, id)| (room.to_owned(), id.to_owned())).collect();
+        let mut update = Query::insert();
+        update
+            .into_table(room_tails::Entity)
+            .columns([room_tails::Column::Room, room_tails::Column::LastId])
+            .on_conflict(
+                OnConflict::column(room_tails::Column::Room).update_column(room_tails::Column::LastId).to_owned(),
+            );
+        for (room, id) in &moved {
+            update
+                .values([Expr::value(room.clone()), Expr::value(id.clone())])
+                .map_err(|e| BotError::Invalid(format!("cannot build the tail update: {e}")))?;
+        }
+        let txn = db.begin().await?;
+        txn.execute(&rows).await?;
+        txn.execute(&update).await?;
+        txn.commit().await?;
+        Ok(moved)
     }
-    rows.on_conflict(OnConflict::column(C::Id).do_nothing().to_owned());
-    let mut moved = Query::insert();
-    moved
-        .into_table(room_tails::Entity)
-        .columns([room_tails::Column::Room, room_tails::Column::LastId])
-        .on_conflict(OnConflict::column(room_tails::Column::Room).update_column(room_tails::Column::LastId).to_owned());
-    for (room, id) in &tails {
-        moved
-            .values([Expr::value((*room).to_owned()), Expr::value((*id).to_owned())])
-            .map_err(|e| BotError::Invalid(format!("cannot build the tail update: {e}")))?;
-    }
-    let txn = db.begin().await?;
-    txn.execute(&rows).await?;
-    txn.execute(&moved).await?;
-    txn.commit().await?;
-    Ok(())
 }
 
 /// The room's last `limit` messages that were not deleted, oldest first: a walk back from the
@@ -219,16 +268,19 @@ mod tests {
     /// Batches over two rooms, a staff message, a deleted message and a redelivered batch.
     async fn walks_back_through_each_room(db: &DatabaseConnection) {
         let tagger = IpTagger::new(b"k");
+        let log = MessageLog::new(db.clone());
         let first = [message("lobby", "l1", 1), message("help", "h1", 2), message("lobby", "l2", 3)];
-        record(db, &first, &tagger).await.unwrap();
+        log.record(&first, &tagger).await.unwrap();
         let staff = MessageView { staff: true, ..message("lobby", "staff", 4).message };
-        insert(db, &[Entry { message: &staff, ip: "staff".to_owned(), ip_tag: None, discord_message_id: Some(7) }])
+        log.insert(&[Entry { message: &staff, ip: "staff".to_owned(), ip_tag: None, discord_message_id: Some(7) }])
             .await
             .unwrap();
+        // A restarted bot knows no tails until it reads them back.
+        let log = MessageLog::new(db.clone());
         let second = [message("lobby", "l3", 5), message("help", "h2", 6), message("lobby", "l4", 7)];
-        record(db, &second, &tagger).await.unwrap();
+        log.record(&second, &tagger).await.unwrap();
         // A batch delivered twice (a bot that crashed before acknowledging it) changes nothing.
-        record(db, &first, &tagger).await.unwrap();
+        log.record(&first, &tagger).await.unwrap();
 
         assert_eq!(texts(&history(db, "lobby", 50).await), ["l1", "l2", "staff", "l3", "l4"]);
         assert_eq!(texts(&history(db, "help", 50).await), ["h1", "h2"]);

@@ -12,6 +12,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::discord::{Discord, DiscordConfig, Job, Mirror};
 use crate::iptag::IpTagger;
+use crate::message_log::MessageLog;
 use crate::{BotError, bans, message_log, rooms};
 
 /// How the bot runs; every field has a default suitable for one process.
@@ -65,6 +66,7 @@ pub struct Bot {
     config: BotConfig,
     sync: SnapshotSync,
     tagger: IpTagger,
+    log: MessageLog,
     discord: Option<Discord>,
 }
 
@@ -88,21 +90,23 @@ impl Bot {
         let mut sync = SnapshotSync { db: db.clone(), bus: bus.clone(), synced: None };
         sync.run_once(true).await?;
         let tagger = IpTagger::load(&db, config.ip_tag_secret.as_deref()).await?;
+        let log = MessageLog::new(db.clone());
         let discord = match config.discord.clone() {
-            Some(discord) => {
-                Some(Discord::new(discord, db.clone(), bus.clone()).map_err(|e| BotError::Invalid(e.to_string()))?)
-            }
+            Some(discord) => Some(
+                Discord::new(discord, db.clone(), log.clone(), bus.clone())
+                    .map_err(|e| BotError::Invalid(e.to_string()))?,
+            ),
             None => {
                 tracing::info!("DISCORD_TOKEN is not set: running without Discord (messages are logged, not mirrored)");
                 None
             }
         };
-        Ok(Self { db, bus, config, sync, tagger, discord })
+        Ok(Self { db, bus, config, sync, tagger, log, discord })
     }
 
     /// Run until `shutdown` resolves, then log what is still queued and stop.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
-        let Self { db, bus, config, sync, tagger, discord } = self;
+        let Self { db, bus, config, sync, tagger, log, discord } = self;
         let sync = tokio::spawn(sync.run(config.room_sync_interval));
         let retention = tokio::spawn(crate::retention::run(db.clone(), config.retention));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -120,6 +124,7 @@ impl Bot {
         });
         let consumer = Consumer {
             db,
+            log,
             bus,
             config,
             tagger,
@@ -190,6 +195,7 @@ impl Bot {
 
 struct Consumer {
     db: DatabaseConnection,
+    log: MessageLog,
     bus: Arc<dyn Bus>,
     config: BotConfig,
     tagger: IpTagger,
@@ -277,7 +283,7 @@ impl Consumer {
             })
             .collect();
         let mut attempt = 0u32;
-        while let Err(e) = message_log::record(&self.db, &messages, &self.tagger).await {
+        while let Err(e) = self.log.record(&messages, &self.tagger).await {
             attempt += 1;
             tracing::error!(error = %e, messages = messages.len(), attempt, "cannot write the message log; retrying");
             metrics::counter!("chat_log_failures_total").increment(1);

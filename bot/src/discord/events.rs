@@ -139,7 +139,7 @@ async fn staff_message(data: &Data, msg: &serenity::Message) -> Result<(), Error
         ip_tag: None,
         discord_message_id: Some(i64::try_from(msg.id.get())?),
     };
-    crate::message_log::insert(&data.db, &[entry]).await?;
+    data.log.insert(&[entry]).await?;
     let slug = RoomSlug::parse(&room.slug)?;
     data.bus.record_history(&view).await?;
     data.bus.publish(&slug, ServerFrame::Message(view).to_json().into()).await?;

@@ -30,6 +30,8 @@ pub use mirror::{Job, Mirror, MirrorConfig};
 /// What poise hands every command and event handler.
 pub struct Data {
     pub db: DatabaseConnection,
+    /// Staff messages are logged through the same log as the web's, which chains each room.
+    pub log: crate::message_log::MessageLog,
     pub bus: Arc<dyn Bus>,
     pub guild: serenity::GuildId,
     pub content_warned: std::sync::atomic::AtomicBool,
@@ -99,6 +101,7 @@ pub struct Discord {
     rest: rest::Rest,
     config: DiscordConfig,
     db: DatabaseConnection,
+    log: crate::message_log::MessageLog,
     bus: Arc<dyn Bus>,
 }
 
@@ -117,16 +120,21 @@ fn required_permissions() -> serenity::Permissions {
 }
 
 impl Discord {
-    pub fn new(config: DiscordConfig, db: DatabaseConnection, bus: Arc<dyn Bus>) -> Result<Self, DiscordError> {
+    pub fn new(
+        config: DiscordConfig,
+        db: DatabaseConnection,
+        log: crate::message_log::MessageLog,
+        bus: Arc<dyn Bus>,
+    ) -> Result<Self, DiscordError> {
         let rest = rest::Rest::new(config.api_base.as_deref(), &config.token)?;
         let parents = threads::Parents::new(&config, rest.clone(), db.clone());
         let mirror = Mirror::new(rest.clone(), db.clone(), bus.clone(), config.mirror.clone(), parents);
-        Ok(Self { mirror, rest, config, db, bus })
+        Ok(Self { mirror, rest, config, db, log, bus })
     }
 
     /// Connect and serve until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), DiscordError> {
-        let Self { mirror, rest, config, db, bus } = self;
+        let Self { mirror, rest, config, db, log, bus } = self;
         let channels = tokio::spawn(events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()));
         let mut http = serenity::HttpBuilder::new(&config.token);
         if let Some(base) = &config.api_base {
@@ -135,6 +143,7 @@ impl Discord {
         let guild = serenity::GuildId::new(config.guild);
         let data = Data {
             db,
+            log,
             bus,
             guild,
             content_warned: std::sync::atomic::AtomicBool::new(false),
