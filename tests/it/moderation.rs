@@ -1,7 +1,7 @@
 //! Bans from the operator's shell, per-address limits, Origin checks, the audit log.
 
-use std::process::Command;
 use std::time::Duration;
+use tokio::process::Command;
 
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
@@ -15,7 +15,9 @@ pub(crate) async fn spawn_behind_proxy(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&vars).await
 }
 
-pub(crate) fn cli(app: &TestApp, args: &[&str]) -> String {
+/// Run the real binary against the app's database. The app keeps running meanwhile (its tests
+/// share one thread with it: a blocking wait here would freeze a write it has half done).
+pub(crate) async fn cli(app: &TestApp, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_chatroulette"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
@@ -24,6 +26,7 @@ pub(crate) fn cli(app: &TestApp, args: &[&str]) -> String {
         .env_remove("DISCORD_TOKEN")
         .current_dir(&app.dir)
         .output()
+        .await
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{args:?}: {text}");
@@ -55,7 +58,7 @@ async fn an_operator_ban_drops_the_banned_socket_refuses_it_and_spares_the_other
     bob.join("lobby", "Bob").await;
     spammer.say("buy my stuff").await;
 
-    let out = cli(&app, &["bans", "add", "203.0.113.5", "--reason", "spam"]);
+    let out = cli(&app, &["bans", "add", "203.0.113.5", "--reason", "spam"]).await;
     assert!(out.contains("ban #"), "{out}");
     let kicked = spammer.wait_for("kicked").await;
     assert!(kicked["reason"].as_str().unwrap().contains("spam"), "{kicked}");
@@ -69,9 +72,9 @@ async fn an_operator_ban_drops_the_banned_socket_refuses_it_and_spares_the_other
     bob.wait_message(&id).await;
 
     // Lifted: welcome back.
-    let list = cli(&app, &["bans", "list"]);
+    let list = cli(&app, &["bans", "list"]).await;
     let ban_id = list.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    cli(&app, &["bans", "remove", &ban_id]);
+    cli(&app, &["bans", "remove", &ban_id]).await;
     until_connect_status(&app, "203.0.113.5", 0).await;
 
     // Every action is in the audit log, with the operator's name.
@@ -91,7 +94,7 @@ async fn an_operator_ban_drops_the_banned_socket_refuses_it_and_spares_the_other
 #[tokio::test]
 async fn ipv6_bans_cover_the_64_tags_ban_without_the_address_and_timed_bans_lapse() {
     let app = spawn_behind_proxy(&[]).await;
-    cli(&app, &["bans", "add", "2001:db8:1:2::5"]);
+    cli(&app, &["bans", "add", "2001:db8:1:2::5"]).await;
     let refused = until_connect_status(&app, "2001:db8:1:2::99", 403).await;
     assert_eq!(refused["code"], "banned");
     assert!(Client::connect_from(app.addr, "2001:db8:1:3::1").await.is_ok(), "another /64 is not covered");
@@ -112,7 +115,7 @@ async fn ipv6_bans_cover_the_64_tags_ban_without_the_address_and_timed_bans_laps
         assert!(tokio::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let out = cli(&app, &["bans", "add", &tag[..8], "--duration", "2s", "--reason", "timeout"]);
+    let out = cli(&app, &["bans", "add", &tag[..8], "--duration", "2s", "--reason", "timeout"]).await;
     assert!(
         out.contains(&format!("tag {}", &tag[..8])) && !out.contains("192.0.2.44"),
         "the address stays hidden: {out}"
@@ -189,7 +192,7 @@ async fn websockets_from_foreign_pages_are_refused() {
     let same = format!("http://{}", app.addr);
     assert!(Client::connect_with(app.addr, &[("origin", &same)]).await.is_ok());
     // An untrusted peer cannot pick its address with X-Forwarded-For.
-    cli(&app, &["bans", "add", "203.0.113.77"]);
+    cli(&app, &["bans", "add", "203.0.113.77"]).await;
     assert!(Client::connect_from(app.addr, "203.0.113.77").await.is_ok(), "the header is ignored from untrusted peers");
 
     let app = spawn_app_with(&[("ALLOWED_ORIGINS", "https://chat.example")]).await;

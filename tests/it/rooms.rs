@@ -1,13 +1,13 @@
 //! Rooms: capacity, operator commands reaching a running process, locks, slowmode.
 
-use std::process::Command;
+use tokio::process::Command;
 
 use serde_json::json;
 
 use crate::support::*;
 
-/// Run the real binary against the app's database.
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+/// Run the real binary against the app's database, the app running meanwhile.
+async fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_chatroulette"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
@@ -15,6 +15,7 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
         .env_remove("DISCORD_TOKEN")
         .current_dir(&app.dir)
         .output()
+        .await
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
@@ -36,7 +37,7 @@ async fn default_rooms_are_listed_with_occupancy() {
 #[tokio::test]
 async fn operator_commands_reach_the_running_process() {
     let app = spawn_app().await;
-    let (ok, out) = cli(&app, &["rooms", "add", "night-owls", "--capacity", "2", "--topic", "late talk"]);
+    let (ok, out) = cli(&app, &["rooms", "add", "night-owls", "--capacity", "2", "--topic", "late talk"]).await;
     assert!(ok, "{out}");
     app.eventually("the new room is listed", || async { app.members_of("night-owls").await == Some(0) }).await;
     let rooms = app.get_json("/api/rooms").await;
@@ -46,16 +47,16 @@ async fn operator_commands_reach_the_running_process() {
         (Some("Night Owls"), Some("late talk"), Some(2))
     );
 
-    let (ok, out) = cli(&app, &["rooms", "list"]);
+    let (ok, out) = cli(&app, &["rooms", "list"]).await;
     assert!(ok && out.contains("night-owls") && out.contains("lobby"), "{out}");
-    let (ok, out) = cli(&app, &["rooms", "add", "night-owls", "--capacity", "3"]);
+    let (ok, out) = cli(&app, &["rooms", "add", "night-owls", "--capacity", "3"]).await;
     assert!(!ok && out.contains("already exists"), "{out}");
-    let (ok, out) = cli(&app, &["rooms", "add", "Bad Slug", "--capacity", "3"]);
+    let (ok, out) = cli(&app, &["rooms", "add", "Bad Slug", "--capacity", "3"]).await;
     assert!(!ok && out.contains("a-z"), "{out}");
-    let (ok, out) = cli(&app, &["rooms", "edit", "night-owls", "--capacity", "0"]);
+    let (ok, out) = cli(&app, &["rooms", "edit", "night-owls", "--capacity", "0"]).await;
     assert!(!ok && out.contains("capacity"), "{out}");
 
-    let (ok, out) = cli(&app, &["rooms", "edit", "night-owls", "--capacity", "5", "--title", "Owls"]);
+    let (ok, out) = cli(&app, &["rooms", "edit", "night-owls", "--capacity", "5", "--title", "Owls"]).await;
     assert!(ok, "{out}");
     app.eventually("the edit is visible", || async {
         let rooms = app.get_json("/api/rooms").await;
@@ -69,20 +70,20 @@ async fn operator_commands_reach_the_running_process() {
 
     // Removing a room sends its members away.
     let (mut c, _) = app.joined("night-owls", "Owl").await;
-    let (ok, out) = cli(&app, &["rooms", "remove", "night-owls"]);
+    let (ok, out) = cli(&app, &["rooms", "remove", "night-owls"]).await;
     assert!(ok, "{out}");
     let kicked = c.wait_for("kicked").await;
     assert!(kicked["reason"].as_str().unwrap().contains("closed"), "{kicked}");
     assert_eq!(c.closed().await, Some(1000));
     assert_eq!(app.members_of("night-owls").await, None);
-    let (ok, out) = cli(&app, &["rooms", "remove", "night-owls"]);
+    let (ok, out) = cli(&app, &["rooms", "remove", "night-owls"]).await;
     assert!(!ok && out.contains("no room"), "{out}");
 }
 
 #[tokio::test]
 async fn a_full_room_refuses_and_a_closed_socket_frees_its_seat() {
     let app = spawn_app().await;
-    let (ok, out) = cli(&app, &["rooms", "add", "pair", "--capacity", "2"]);
+    let (ok, out) = cli(&app, &["rooms", "add", "pair", "--capacity", "2"]).await;
     assert!(ok, "{out}");
     app.eventually("room is there", || async { app.members_of("pair").await.is_some() }).await;
     let (a, _) = app.joined("pair", "One").await;
@@ -116,11 +117,11 @@ async fn a_dead_socket_that_misses_two_pings_is_dropped() {
 async fn locked_rooms_and_slowmode() {
     let app = spawn_app().await;
     let (mut c, _) = app.joined("games", "Gamer").await;
-    let (ok, out) = cli(&app, &["rooms", "edit", "games", "--slowmode", "30"]);
+    let (ok, out) = cli(&app, &["rooms", "edit", "games", "--slowmode", "30"]).await;
     assert!(ok, "{out}");
     let e = probe_until_error(&mut c, "slowmode").await;
     assert!(e["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0 && ms <= 30_000), "{e}");
-    let (ok, out) = cli(&app, &["rooms", "edit", "games", "--locked", "true", "--slowmode", "0"]);
+    let (ok, out) = cli(&app, &["rooms", "edit", "games", "--locked", "true", "--slowmode", "0"]).await;
     assert!(ok, "{out}");
     probe_until_error(&mut c, "room_locked").await;
     let mut other = app.client().await;

@@ -203,7 +203,7 @@ async fn a_banned_address_cannot_queue_and_its_waiting_ticket_is_dropped() {
     let mut banned = Client::connect_from(app.addr, "203.0.113.40").await.unwrap();
     roulette(&mut banned, "Spammer", &[]).await;
     banned.expect("waiting").await;
-    cli(&app, &["bans", "add", "203.0.113.40", "--reason", "spam"]);
+    cli(&app, &["bans", "add", "203.0.113.40", "--reason", "spam"]).await;
     // The ban reaches the gateway on the next sync: the socket is closed as banned.
     assert_eq!(banned.closed().await, Some(4003));
     let refused = Client::connect_from(app.addr, "203.0.113.40").await.err().unwrap();
