@@ -31,6 +31,17 @@ pub struct Entry<'a> {
     pub discord_message_id: Option<i64>,
 }
 
+/// Whether a batch may hold messages that are logged already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Read from the queue for the first time, or a staff message: its ids are new (a gateway
+    /// queues each message once, under an id of its own).
+    First,
+    /// Reclaimed from a consumer that never acknowledged it, or the retry of a write that may
+    /// have committed after all.
+    Again,
+}
+
 /// How many rooms' tails a log keeps in memory; past that it forgets them all and reads them
 /// back as rooms come up (visitor rooms and roulette pairs come and go by the thousand).
 const MAX_KNOWN_TAILS: usize = 10_000;
@@ -61,7 +72,12 @@ impl MessageLog {
 
     /// Write messages with their senders' IP tags; ids already logged are skipped, so a
     /// redelivered queue entry is harmless.
-    pub async fn record(&self, messages: &[LoggedMessage], tagger: &IpTagger) -> Result<(), BotError> {
+    pub async fn record(
+        &self,
+        messages: &[LoggedMessage],
+        tagger: &IpTagger,
+        delivery: Delivery,
+    ) -> Result<(), BotError> {
         let entries: Vec<Entry<'_>> = messages
             .iter()
             .map(|m| Entry {
@@ -71,18 +87,19 @@ impl MessageLog {
                 discord_message_id: None,
             })
             .collect();
-        self.insert(&entries).await
+        self.insert(&entries, delivery).await
     }
 
     /// Write entries in one transaction, each chained onto the previous message of its room,
     /// and move the rooms' tails to their newest. Entries whose id is logged already are left
-    /// out (a redelivery), so a tail never moves back to a message it had passed.
-    pub async fn insert(&self, entries: &[Entry<'_>]) -> Result<(), BotError> {
+    /// out (looked for when `delivery` says they may be), so a tail never moves back to a
+    /// message it had passed.
+    pub async fn insert(&self, entries: &[Entry<'_>], delivery: Delivery) -> Result<(), BotError> {
         if entries.is_empty() {
             return Ok(());
         }
         let mut known = self.tails.lock().await;
-        match self.write(entries, &mut known).await {
+        match self.write(entries, delivery, &mut known).await {
             Ok(moved) => {
                 if known.len() + moved.len() > MAX_KNOWN_TAILS {
                     known.clear();
@@ -103,6 +120,7 @@ impl MessageLog {
     async fn write(
         &self,
         entries: &[Entry<'_>],
+        delivery: Delivery,
         known: &mut HashMap<String, String>,
     ) -> Result<Vec<(String, String)>, BotError> {
         let db = &self.db;
@@ -110,15 +128,18 @@ impl MessageLog {
         // Reads come before the transaction: a SQLite transaction that reads first and writes
         // later fails when another connection wrote in between. Only this log writes tails,
         // one write at a time, so what is read here is still current when the transaction runs.
-        let logged: HashSet<String> = message_log::Entity::find()
-            .select_only()
-            .column(message_log::Column::Id)
-            .filter(message_log::Column::Id.is_in(ids.iter().map(String::as_str)))
-            .into_tuple::<String>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
+        let logged: HashSet<String> = match delivery {
+            Delivery::First => HashSet::new(),
+            Delivery::Again => message_log::Entity::find()
+                .select_only()
+                .column(message_log::Column::Id)
+                .filter(message_log::Column::Id.is_in(ids.iter().map(String::as_str)))
+                .into_tuple::<String>()
+                .all(db)
+                .await?
+                .into_iter()
+                .collect(),
+        };
         let unknown: HashSet<&str> =
             entries.iter().map(|e| e.message.room.as_str()).filter(|room| !known.contains_key(*room)).collect();
         if !unknown.is_empty() {
@@ -270,17 +291,20 @@ mod tests {
         let tagger = IpTagger::new(b"k");
         let log = MessageLog::new(db.clone());
         let first = [message("lobby", "l1", 1), message("help", "h1", 2), message("lobby", "l2", 3)];
-        log.record(&first, &tagger).await.unwrap();
+        log.record(&first, &tagger, Delivery::First).await.unwrap();
         let staff = MessageView { staff: true, ..message("lobby", "staff", 4).message };
-        log.insert(&[Entry { message: &staff, ip: "staff".to_owned(), ip_tag: None, discord_message_id: Some(7) }])
-            .await
-            .unwrap();
+        log.insert(
+            &[Entry { message: &staff, ip: "staff".to_owned(), ip_tag: None, discord_message_id: Some(7) }],
+            Delivery::First,
+        )
+        .await
+        .unwrap();
         // A restarted bot knows no tails until it reads them back.
         let log = MessageLog::new(db.clone());
         let second = [message("lobby", "l3", 5), message("help", "h2", 6), message("lobby", "l4", 7)];
-        log.record(&second, &tagger).await.unwrap();
+        log.record(&second, &tagger, Delivery::First).await.unwrap();
         // A batch delivered twice (a bot that crashed before acknowledging it) changes nothing.
-        log.record(&first, &tagger).await.unwrap();
+        log.record(&first, &tagger, Delivery::Again).await.unwrap();
 
         assert_eq!(texts(&history(db, "lobby", 50).await), ["l1", "l2", "staff", "l3", "l4"]);
         assert_eq!(texts(&history(db, "help", 50).await), ["h1", "h2"]);

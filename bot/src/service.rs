@@ -12,7 +12,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::discord::{Discord, DiscordConfig, Job, Mirror};
 use crate::iptag::IpTagger;
-use crate::message_log::MessageLog;
+use crate::message_log::{Delivery, MessageLog};
 use crate::{BotError, bans, message_log, rooms};
 
 /// How the bot runs; every field has a default suitable for one process.
@@ -153,7 +153,7 @@ impl Bot {
                         // makes it give up after a few more attempts.
                         Ok(entries) => {
                             let entries = consumer.top_up(entries).await;
-                            let handled = consumer.handle(entries);
+                            let handled = consumer.handle(entries, Delivery::First);
                             tokio::pin!(handled);
                             tokio::select! {
                                 () = &mut shutdown => {
@@ -232,7 +232,7 @@ impl Consumer {
                 Ok(entries) => {
                     tracing::warn!(entries = entries.len(), "handling queue entries that were never acknowledged");
                     let full = entries.len() == BATCH;
-                    self.handle(entries).await;
+                    self.handle(entries, Delivery::Again).await;
                     if !full {
                         return;
                     }
@@ -254,7 +254,7 @@ impl Consumer {
     /// `RoomClosed` after its last; that order holds here: rooms opened in the batch are
     /// recorded first, then its messages are logged (and handed to the mirror), then rooms
     /// closed in it are handled, the mirror archiving their threads after their messages.
-    async fn handle(&self, entries: Vec<QueueEntry>) {
+    async fn handle(&self, entries: Vec<QueueEntry>, delivery: Delivery) {
         if entries.is_empty() {
             return;
         }
@@ -265,13 +265,13 @@ impl Consumer {
         if !opened.is_empty() {
             self.handle_room_events(opened).await;
         }
-        self.handle_messages(entries).await;
+        self.handle_messages(entries, delivery).await;
         if !closed.is_empty() {
             self.handle_room_events(closed).await;
         }
     }
 
-    async fn handle_messages(&self, entries: Vec<QueueEntry>) {
+    async fn handle_messages(&self, entries: Vec<QueueEntry>, delivery: Delivery) {
         if entries.is_empty() {
             return;
         }
@@ -283,7 +283,10 @@ impl Consumer {
             })
             .collect();
         let mut attempt = 0u32;
-        while let Err(e) = self.log.record(&messages, &self.tagger).await {
+        // A write that failed may have committed all the same: its retries count as redelivered.
+        while let Err(e) =
+            self.log.record(&messages, &self.tagger, if attempt == 0 { delivery } else { Delivery::Again }).await
+        {
             attempt += 1;
             tracing::error!(error = %e, messages = messages.len(), attempt, "cannot write the message log; retrying");
             metrics::counter!("chat_log_failures_total").increment(1);
@@ -363,7 +366,7 @@ impl Consumer {
             match self.bus.dequeue(&self.config.consumer, BATCH, Duration::ZERO).await {
                 Ok(entries) if !entries.is_empty() => {
                     drained += entries.len();
-                    self.handle(entries).await;
+                    self.handle(entries, Delivery::First).await;
                 }
                 Ok(_) => break,
                 Err(e) => {

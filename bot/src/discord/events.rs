@@ -139,7 +139,7 @@ async fn staff_message(data: &Data, msg: &serenity::Message) -> Result<(), Error
         ip_tag: None,
         discord_message_id: Some(i64::try_from(msg.id.get())?),
     };
-    data.log.insert(&[entry]).await?;
+    data.log.insert(&[entry], crate::message_log::Delivery::First).await?;
     let slug = RoomSlug::parse(&room.slug)?;
     data.bus.record_history(&view).await?;
     data.bus.publish(&slug, ServerFrame::Message(view).to_json().into()).await?;
