@@ -59,12 +59,6 @@ pub struct MessageLog {
     tails: Arc<tokio::sync::Mutex<HashMap<String, String>>>,
 }
 
-impl std::fmt::Debug for MessageLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MessageLog")
-    }
-}
-
 impl MessageLog {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db, tails: Arc::default() }
@@ -212,7 +206,9 @@ impl MessageLog {
 }
 
 /// The room's last `limit` messages that were not deleted, oldest first: a walk back from the
-/// room's tail (at most [`MAX_HOPS`] messages, deleted ones included).
+/// room's tail that stops once it has `limit` of them or has gone [`MAX_HOPS`] messages back,
+/// deleted ones included. A chain only ever points back to a message logged before, so the
+/// walk meets no message twice.
 pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Result<Vec<MessageView>, BotError> {
     if limit == 0 {
         return Ok(Vec::new());
@@ -234,13 +230,10 @@ pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Res
         .from_raw_sql(Statement::from_sql_and_values(backend, sql, [room.as_str().into()]))
         .all(db)
         .await?;
+    // Chain order is logging order; a room's history is shown in sending order.
     rows.sort_by(|a, b| (a.sent_at, &a.id).cmp(&(b.sent_at, &b.id)));
-    // A chain never loops (each message follows one logged before it), but a walk must end.
-    rows.dedup_by(|a, b| a.id == b.id);
-    let skip = rows.len().saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(rows
         .into_iter()
-        .skip(skip)
         .filter_map(|row| {
             let id = row.id.parse().ok()?;
             Some(MessageView {
