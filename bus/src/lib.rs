@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug, RouletteTicket};
+use protocol::{
+    BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomSlug, RouletteTicket,
+};
 use tokio::sync::broadcast;
 use ulid::Ulid;
 
@@ -129,6 +131,20 @@ pub trait Bus: Send + Sync + 'static {
     // ---- durable queue gateway → bot --------------------------------------------------------
     /// Append an event; once this returns Ok, the event is the bot's to handle.
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError>;
+    /// Accept a visitor's message: queue it for the bot, then remember it in `room`'s history
+    /// and fan `frame` (its serialised frame) out to the room. An error means the queue did not take
+    /// it and nothing else happened (the message was not sent); once queued the message is
+    /// accepted, so a failed history or fan-out step after it is logged here, not returned.
+    async fn post_message(&self, room: &RoomSlug, message: &LoggedMessage, frame: Bytes) -> Result<(), BusError> {
+        self.enqueue(&InboundEvent::Message(message.clone())).await?;
+        if let Err(e) = self.record_history(&message.message).await {
+            tracing::warn!(error = %e, %room, "cannot record history");
+        }
+        if let Err(e) = self.publish(room, frame).await {
+            tracing::error!(error = %e, %room, "cannot fan a message out");
+        }
+        Ok(())
+    }
     /// Up to `max` new entries for `consumer`, waiting at most `wait` for the first.
     async fn dequeue(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError>;
     /// Entries delivered but not acknowledged for at least `min_idle` (a crashed or failed

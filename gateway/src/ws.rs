@@ -14,8 +14,8 @@ use bytes::Bytes;
 use protocol::frames::{CLIENT_FRAME_TYPES, CLIENT_ID_MAX, FRAME_MAX_BYTES};
 use protocol::input::TextError;
 use protocol::{
-    ClientFrame, ErrorCode, InboundEvent, Limits, LoggedMessage, MessageText, MessageView, Nickname, PresenceEvent,
-    RoomDef, RoomKind, RoomSlug, RoomTitle, RouletteMatch, RouletteTicket, ServerFrame,
+    ClientFrame, ErrorCode, Limits, LoggedMessage, MessageText, MessageView, Nickname, PresenceEvent, RoomDef,
+    RoomKind, RoomSlug, RoomTitle, RouletteMatch, RouletteTicket, ServerFrame,
 };
 use ulid::Ulid;
 
@@ -852,9 +852,11 @@ impl Conn {
             at: chrono::Utc::now(),
             staff: false,
         };
-        // Durable first: once the bot's queue has it, it is accepted.
-        let event = InboundEvent::Message(LoggedMessage { message: message.clone(), ip: self.ip });
-        if let Err(e) = self.state.bus.enqueue(&event).await {
+        // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
+        let id = message.id;
+        let frame = encode(&ServerFrame::Message(message.clone()));
+        let logged = LoggedMessage { message, ip: self.ip };
+        if let Err(e) = self.state.bus.post_message(&room.slug, &logged, frame).await {
             tracing::error!(error = %e, "cannot queue a message");
             return self.error(
                 ErrorCode::Unavailable,
@@ -866,13 +868,6 @@ impl Conn {
         self.last_say = Some(now);
         // The next keystroke after sending is news again.
         self.last_typing = None;
-        if let Err(e) = self.state.bus.record_history(&message).await {
-            tracing::warn!(error = %e, "cannot record history");
-        }
-        let id = message.id;
-        if let Err(e) = self.state.bus.publish(&room.slug, encode(&ServerFrame::Message(message))).await {
-            tracing::error!(error = %e, "cannot fan a message out");
-        }
         metrics::counter!("chat_messages_in_total").increment(1);
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
     }

@@ -324,3 +324,39 @@ pub async fn visitor_rooms_are_limited_per_owner(bus: Arc<dyn Bus>) {
     assert!(!bus.remove_room(&first.slug).await.unwrap(), "already gone");
     assert!(bus.open_room(&room(&owner), 2).await.unwrap());
 }
+
+pub async fn a_posted_message_is_queued_remembered_and_fanned_out(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let consumer = format!("c-{}", Ulid::new());
+    loop {
+        let old = bus.dequeue(&consumer, 100, Duration::from_millis(10)).await.unwrap();
+        if old.is_empty() {
+            break;
+        }
+        bus.ack(&old.iter().map(|e| e.id.clone()).collect::<Vec<_>>()).await.unwrap();
+    }
+    let mut feed = bus.subscribe_room(&room).await.unwrap();
+    let posted: Vec<LoggedMessage> = (0..HISTORY_LEN + 2)
+        .map(|i| LoggedMessage { message: message(&room, &format!("p{i}")), ip: "198.51.100.7".parse().unwrap() })
+        .collect();
+    for (i, logged) in posted.iter().enumerate() {
+        bus.post_message(&room, logged, Bytes::from(format!("frame {i}"))).await.unwrap();
+    }
+    // Fanned out, in order.
+    for i in 0..posted.len() {
+        assert_eq!(tokio::time::timeout(WAIT, feed.recv()).await.unwrap().unwrap(), format!("frame {i}"));
+    }
+    // Remembered: the room's history holds the last window of them.
+    let history = bus.history(&room, None).await.unwrap();
+    let expected: Vec<MessageView> = posted[2..].iter().map(|l| l.message.clone()).collect();
+    assert_eq!(history, expected);
+    // Queued for the bot, every one, with the sender's address.
+    let mut queued = Vec::new();
+    while queued.len() < posted.len() {
+        let got = bus.dequeue(&consumer, 100, WAIT).await.unwrap();
+        assert!(!got.is_empty(), "only {} of {} posted messages were queued", queued.len(), posted.len());
+        queued.extend(got.into_iter().map(|e| e.event));
+    }
+    let expected: Vec<InboundEvent> = posted.into_iter().map(InboundEvent::Message).collect();
+    assert_eq!(queued, expected);
+}

@@ -23,6 +23,7 @@ macro_rules! conformance_suite {
                 roulette_follows_interests_blocks_and_queue_order,
                 notify_tells_whether_anyone_listens,
                 visitor_rooms_are_limited_per_owner,
+                a_posted_message_is_queued_remembered_and_fanned_out,
             );
         }
     };

@@ -176,3 +176,33 @@ async fn a_standby_takes_the_lead_when_the_leader_dies() {
     tokio::time::timeout(Duration::from_secs(2), third.lead("third", ttl)).await.unwrap().resign().await;
     bus::redis::delete_prefix(&redis_url(), &prefix).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_message_the_queue_refuses_is_neither_remembered_nor_fanned_out() {
+    let prefix = format!("test-{}", Ulid::new());
+    let bus = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    let room = room();
+    let mut feed = bus.subscribe_room(&room).await.unwrap();
+    // The queue's key holding something that is not a stream makes its XADD fail.
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("SET").arg(format!("{prefix}:inbound")).arg("not a stream").query_async::<()>(&mut conn).await.unwrap();
+    let logged = LoggedMessage {
+        message: MessageView {
+            id: Ulid::new(),
+            room: room.to_string(),
+            nick: "Al".into(),
+            text: "refused".into(),
+            at: chrono::Utc::now(),
+            staff: false,
+        },
+        ip: "198.51.100.7".parse().unwrap(),
+    };
+    let err = bus.post_message(&room, &logged, Bytes::from_static(b"frame")).await.unwrap_err();
+    assert!(err.to_string().contains("WRONGTYPE"), "{err}");
+    assert!(bus.history(&room, None).await.unwrap().is_empty(), "a refused message is not in the history");
+    // A frame published now arrives first: the refused one was never published.
+    bus.publish(&room, Bytes::from_static(b"later")).await.unwrap();
+    assert_eq!(tokio::time::timeout(WAIT, feed.recv()).await.unwrap().unwrap(), "later");
+    bus::redis::delete_prefix(&redis_url(), &prefix).await.unwrap();
+}
