@@ -48,6 +48,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
         opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
             .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
+            // Statement journals in memory: the log's multi-row insert needs one (it could fail
+            // half-way), and in a file it was one write per page the statement touched.
+            .pragma("temp_store", "memory")
     });
     Database::connect(options).await.map_err(ConnectError::Connect)
 }
