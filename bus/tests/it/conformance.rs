@@ -105,17 +105,22 @@ pub async fn seeding_fills_only_an_empty_history(bus: Arc<dyn Bus>) {
     assert_eq!(bus.history(&room, None).await.unwrap(), seed);
 }
 
-pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn Bus>) {
-    let room = fresh_room();
-    let consumer = format!("c-{}", Ulid::new());
-    // Drain anything an earlier test left, so the checks below see only ours.
+/// Take and acknowledge whatever an earlier test left in the queue, so the checks after it
+/// see only their own entries.
+async fn drain_queue(bus: &Arc<dyn Bus>, consumer: &str) {
     loop {
-        let old = bus.dequeue(&consumer, 100, Duration::from_millis(10)).await.unwrap();
+        let old = bus.dequeue(consumer, 100, Duration::from_millis(10)).await.unwrap();
         if old.is_empty() {
             break;
         }
         bus.ack(&old.iter().map(|e| e.id.clone()).collect::<Vec<_>>()).await.unwrap();
     }
+}
+
+pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let consumer = format!("c-{}", Ulid::new());
+    drain_queue(&bus, &consumer).await;
     let events: Vec<InboundEvent> = (0..3)
         .map(|i| {
             InboundEvent::Message(LoggedMessage {
@@ -328,13 +333,7 @@ pub async fn visitor_rooms_are_limited_per_owner(bus: Arc<dyn Bus>) {
 pub async fn a_posted_message_is_queued_remembered_and_fanned_out(bus: Arc<dyn Bus>) {
     let room = fresh_room();
     let consumer = format!("c-{}", Ulid::new());
-    loop {
-        let old = bus.dequeue(&consumer, 100, Duration::from_millis(10)).await.unwrap();
-        if old.is_empty() {
-            break;
-        }
-        bus.ack(&old.iter().map(|e| e.id.clone()).collect::<Vec<_>>()).await.unwrap();
-    }
+    drain_queue(&bus, &consumer).await;
     let mut feed = bus.subscribe_room(&room).await.unwrap();
     let posted: Vec<LoggedMessage> = (0..HISTORY_LEN + 2)
         .map(|i| LoggedMessage { message: message(&room, &format!("p{i}")), ip: "198.51.100.7".parse().unwrap() })
