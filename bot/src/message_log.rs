@@ -189,29 +189,48 @@ async fn write_postgres(db: &DatabaseConnection, rows: &[Row<'_>], moved: &[(Str
          INSERT INTO room_tails (room, last_id) \
          SELECT room, last_id FROM json_to_recordset($2::json) AS t(room varchar, last_id varchar) \
          ON CONFLICT (room) DO UPDATE SET last_id = excluded.last_id";
-    let rows: Vec<serde_json::Value> = rows
+    /// A row as `json_to_recordset` reads it.
+    #[derive(serde::Serialize)]
+    struct JsonRow<'a> {
+        id: &'a str,
+        room: &'a str,
+        nickname: &'a str,
+        ip: &'a str,
+        ip_tag: Option<&'a str>,
+        text: &'a str,
+        staff: bool,
+        discord_message_id: Option<i64>,
+        /// Microseconds, as PostgreSQL keeps them (and as a bound timestamp is cut).
+        sent_at: String,
+        prev_id: Option<&'a str>,
+    }
+    #[derive(serde::Serialize)]
+    struct JsonTail<'a> {
+        room: &'a str,
+        last_id: &'a str,
+    }
+    let rows: Vec<JsonRow<'_>> = rows
         .iter()
         .map(|row| {
             let m = row.entry.message;
-            serde_json::json!({
-                "id": row.id,
-                "room": m.room,
-                "nickname": m.nick,
-                "ip": row.entry.ip,
-                "ip_tag": row.entry.ip_tag,
-                "text": m.text,
-                "staff": m.staff,
-                "discord_message_id": row.entry.discord_message_id,
-                // Microseconds, as PostgreSQL keeps them (and as a bound timestamp is cut).
-                "sent_at": m.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                "prev_id": row.prev_id,
-            })
+            JsonRow {
+                id: row.id,
+                room: &m.room,
+                nickname: &m.nick,
+                ip: &row.entry.ip,
+                ip_tag: row.entry.ip_tag.as_deref(),
+                text: &m.text,
+                staff: m.staff,
+                discord_message_id: row.entry.discord_message_id,
+                sent_at: m.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                prev_id: row.prev_id.as_deref(),
+            }
         })
         .collect();
-    let tails: Vec<serde_json::Value> =
-        moved.iter().map(|(room, id)| serde_json::json!({ "room": room, "last_id": id })).collect();
+    let tails: Vec<JsonTail<'_>> = moved.iter().map(|(room, id)| JsonTail { room, last_id: id }).collect();
+    let encode = |e: serde_json::Error| BotError::Invalid(format!("cannot encode the log batch: {e}"));
     let values =
-        [serde_json::Value::Array(rows).to_string().into(), serde_json::Value::Array(tails).to_string().into()];
+        [serde_json::to_string(&rows).map_err(encode)?.into(), serde_json::to_string(&tails).map_err(encode)?.into()];
     db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, WRITE, values)).await?;
     Ok(())
 }

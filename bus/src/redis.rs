@@ -842,9 +842,9 @@ impl Bus for RedisBus {
     }
 
     async fn post_message(&self, room: &RoomSlug, message: &LoggedMessage, frame: Bytes) -> Result<(), BusError> {
-        // One script rather than XADD, then RPUSH+LTRIM, then PUBLISH: one round trip before
-        // the room sees the message instead of three, and a third of the commands for Redis
-        // to read, run and answer.
+        // One script rather than XADD, then MULTI/RPUSH/LTRIM/EXEC, then PUBLISH: one round trip
+        // before the room sees the message instead of three, and one command for Redis to read
+        // and answer instead of six.
         let mut invocation = self.scripts.post.key(self.keys.inbound());
         invocation
             .key(self.keys.history(room))
