@@ -168,10 +168,10 @@ impl Config {
 
         let mut bot = BotConfig { ip_tag_secret: get("IP_TAG_SECRET"), ..BotConfig::default() };
         if let Some(v) = get("RETENTION_DAYS") {
-            bot.retention.ips = Duration::from_secs(positive::<u64>("RETENTION_DAYS", &v)? * 86_400);
+            bot.retention.ips = days("RETENTION_DAYS", &v)?;
         }
         if let Some(v) = get("TEXT_RETENTION_DAYS") {
-            bot.retention.texts = Duration::from_secs(positive::<u64>("TEXT_RETENTION_DAYS", &v)? * 86_400);
+            bot.retention.texts = days("TEXT_RETENTION_DAYS", &v)?;
         }
         if bot.ip_tag_secret.as_ref().is_some_and(|s| s.len() < 16) {
             return Err(ConfigError { var: "IP_TAG_SECRET", problem: "must be at least 16 characters".into() });
@@ -271,6 +271,17 @@ fn positive<T: FromStr + PartialOrd + Default>(var: &'static str, value: &str) -
     Ok(n)
 }
 
+/// A retention period: whole days, at most a century (a longer one would overflow the
+/// calendar arithmetic instead of meaning "keep").
+fn days(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    const MAX_DAYS: u64 = 36_500;
+    let days: u64 = positive(var, value)?;
+    if days > MAX_DAYS {
+        return Err(ConfigError { var, problem: format!("expected days between 1 and {MAX_DAYS}, got {value:?}") });
+    }
+    Ok(Duration::from_secs(days * 86_400))
+}
+
 fn seconds(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
     let secs: f64 = parse(var, value, "a number of seconds")?;
     if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
@@ -310,6 +321,12 @@ mod tests {
         assert_eq!(config(&[("TRUSTED_PROXIES", "10.0.0.0/8, nonsense")]).unwrap_err().var, "TRUSTED_PROXIES");
         assert_eq!(config(&[("ALLOWED_ORIGINS", "chat.example")]).unwrap_err().var, "ALLOWED_ORIGINS");
         assert_eq!(config(&[("MAX_CONNECTIONS_PER_IP", "0")]).unwrap_err().var, "MAX_CONNECTIONS_PER_IP");
+        // A retention of a billion days used to overflow into a panic of the hourly purge.
+        let e = config(&[("TEXT_RETENTION_DAYS", "1000000000")]).unwrap_err();
+        assert_eq!((e.var, e.problem.contains("between 1 and 36500")), ("TEXT_RETENTION_DAYS", true), "{}", e.problem);
+        assert_eq!(config(&[("RETENTION_DAYS", "0")]).unwrap_err().var, "RETENTION_DAYS");
+        let c = config(&[("RETENTION_DAYS", "36500")]).unwrap();
+        assert_eq!(c.bot.retention.ips, Duration::from_secs(36_500 * 86_400));
         let c = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")]).unwrap();
         assert_eq!(c.gateway.trusted_proxies.len(), 2);
     }
