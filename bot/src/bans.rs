@@ -8,12 +8,10 @@ use std::time::Duration;
 use chrono::Utc;
 use ipnet::IpNet;
 use protocol::BanDef;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
 
 use crate::BotError;
-use crate::entities::{bans, message_log};
+use crate::entities::bans;
 
 /// How much of the address space a ban covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,21 +87,13 @@ pub fn parse_duration(raw: &str) -> Result<Duration, BotError> {
     Ok(Duration::from_secs(secs))
 }
 
-/// The networks a target stands for: a tag is looked up in the message log.
+/// The networks a target stands for: a tag is looked up among the logged senders.
 pub async fn resolve(db: &DatabaseConnection, target: &Target, scope: Option<Scope>) -> Result<Vec<IpNet>, BotError> {
     let ips: Vec<IpAddr> = match target {
         Target::Network(net) => return Ok(vec![*net]),
         Target::Ip(ip) => vec![*ip],
         Target::Tag(tag) => {
-            // Only the distinct addresses: a tag may have thousands of logged messages.
-            let rows: Vec<String> = message_log::Entity::find()
-                .select_only()
-                .column(message_log::Column::Ip)
-                .distinct()
-                .filter(crate::iptag::tag_rows(tag))
-                .into_tuple()
-                .all(db)
-                .await?;
+            let rows = crate::message_log::addresses_of(db, tag).await?;
             let mut ips: Vec<IpAddr> = rows.iter().filter_map(|ip| ip.parse().ok()).collect();
             ips.sort();
             ips.dedup();

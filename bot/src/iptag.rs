@@ -76,15 +76,13 @@ impl IpTagger {
     }
 }
 
-/// Log rows whose tag column starts with `tag` (an 8-character tag; IPv6 rows carry the /64's
-/// tag after it), as a range over the column: `LIKE 'tag%'` is not served by the index in
-/// SQLite (its LIKE ignores case) nor in PostgreSQL outside the C collation, and the log is the
-/// biggest table there is. The upper bound is the tag with its last hex digit stepped up
-/// (`9` to `a`, `f` to `g`), which sorts after every row of the tag in byte order and in
-/// linguistic collations alike (a step from `9` to `:` would not: collations skip punctuation).
-pub fn tag_rows(tag: &str) -> sea_orm::Condition {
-    use sea_orm::ColumnTrait;
-    let column = crate::entities::message_log::Column::IpTag;
+/// Rows whose tag `column` starts with `tag` (an 8-character tag; IPv6 rows carry the /64's
+/// tag after it), as a range over the column: `LIKE 'tag%'` is not served by an index in
+/// SQLite (its LIKE ignores case) nor in PostgreSQL outside the C collation. The upper bound is
+/// the tag with its last hex digit stepped up (`9` to `a`, `f` to `g`), which sorts after every
+/// row of the tag in byte order and in linguistic collations alike (a step from `9` to `:`
+/// would not: collations skip punctuation).
+pub fn tag_range<C: sea_orm::ColumnTrait>(column: C, tag: &str) -> sea_orm::Condition {
     let lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
     let stepped = match tag.as_bytes().split_last() {
         Some((&last, head)) if head.iter().all(lower_hex) => match last {
@@ -108,12 +106,11 @@ mod tests {
 
     #[test]
     fn a_tag_is_looked_up_as_a_range_of_the_column() {
+        use crate::entities::visitor_tails::{Column, Entity};
         use sea_orm::{DbBackend, QueryFilter, QueryTrait};
-        let sql = |tag: &str| {
-            crate::entities::message_log::Entity::find().filter(tag_rows(tag)).build(DbBackend::Sqlite).to_string()
-        };
+        let sql = |tag: &str| Entity::find().filter(tag_range(Column::IpTag, tag)).build(DbBackend::Sqlite).to_string();
         let nine = sql("abcd1239");
-        assert!(nine.contains(r#""ip_tag" >= 'abcd1239' AND "message_log"."ip_tag" < 'abcd123a'"#), "{nine}");
+        assert!(nine.contains(r#""ip_tag" >= 'abcd1239' AND "visitor_tails"."ip_tag" < 'abcd123a'"#), "{nine}");
         assert!(sql("abcd123f").contains("< 'abcd123g'"));
         assert!(sql("0000000e").contains("< '0000000f'"));
         assert!(!nine.contains("LIKE"));

@@ -6,6 +6,11 @@
 //! per-room index: with many busy rooms such an index put each message of a batch on a page of
 //! its own, which SQLite wrote twice (WAL, then checkpoint) — most of what the one-process
 //! default wrote per message.
+//!
+//! The same goes for senders: each visitor message names the message logged before it from the
+//! same address (`prev_by_ip`) and `visitor_tails` holds each (tag, address)'s latest, so a
+//! moderator's lookup by IP tag reads that small table and walks back, instead of an index on
+//! the tag that put each message of a batch on a page of its own too.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -18,7 +23,7 @@ use sea_orm::{
 };
 
 use crate::BotError;
-use crate::entities::{message_log, room_tails};
+use crate::entities::{message_log, room_tails, visitor_tails};
 use crate::iptag::IpTagger;
 
 /// A message to log, with what only the log keeps.
@@ -50,13 +55,38 @@ const MAX_KNOWN_TAILS: usize = 10_000;
 const MAX_HOPS: u64 = 1_000;
 
 /// The log of one database. Clones share it: writes go one at a time, each chaining its rooms'
-/// messages onto the tails the previous write left, which it remembers (reading rows back
-/// through the SQLite driver costs more per row than writing them).
+/// and senders' messages onto the tails the previous write left, which it remembers (reading
+/// rows back through the SQLite driver costs more per row than writing them).
 #[derive(Clone)]
 pub struct MessageLog {
     db: DatabaseConnection,
-    /// Rooms' latest logged messages as far as known; the lock makes writes one at a time.
-    tails: Arc<tokio::sync::Mutex<HashMap<String, String>>>,
+    /// The latest logged messages as far as known; the lock makes writes one at a time.
+    tails: Arc<tokio::sync::Mutex<Known>>,
+}
+
+/// Tails as far as known, each map forgotten whole when it grows past [`MAX_KNOWN_TAILS`].
+#[derive(Default)]
+struct Known {
+    /// Room → its latest message.
+    rooms: HashMap<String, String>,
+    /// Address → its latest message. An address has one tag while the process runs (the
+    /// tagging key is read at start), so the address alone keys its (tag, address) tail here.
+    senders: HashMap<String, String>,
+}
+
+/// What a write moved: rooms' and senders' new tails.
+#[derive(Default)]
+struct Moved {
+    rooms: Vec<(String, String)>,
+    senders: Vec<(String, String)>,
+}
+
+/// Remember `moved` in `known`, or start over when it would grow past the cap.
+fn remember(known: &mut HashMap<String, String>, moved: Vec<(String, String)>) {
+    if known.len() + moved.len() > MAX_KNOWN_TAILS {
+        known.clear();
+    }
+    known.extend(moved);
 }
 
 impl MessageLog {
@@ -84,10 +114,10 @@ impl MessageLog {
         self.insert(&entries, delivery).await
     }
 
-    /// Write entries in one transaction, each chained onto the previous message of its room,
-    /// and move the rooms' tails to their newest. Entries whose id is logged already are left
-    /// out (looked for when `delivery` says they may be), so a tail never moves back to a
-    /// message it had passed.
+    /// Write entries in one transaction, each chained onto the previous message of its room
+    /// and of its sender, and move the rooms' and senders' tails to their newest. Entries whose
+    /// id is logged already are left out (looked for when `delivery` says they may be), so a
+    /// tail never moves back to a message it had passed.
     pub async fn insert(&self, entries: &[Entry<'_>], delivery: Delivery) -> Result<(), BotError> {
         if entries.is_empty() {
             return Ok(());
@@ -95,28 +125,21 @@ impl MessageLog {
         let mut known = self.tails.lock().await;
         match self.write(entries, delivery, &mut known).await {
             Ok(moved) => {
-                if known.len() + moved.len() > MAX_KNOWN_TAILS {
-                    known.clear();
-                }
-                known.extend(moved);
+                remember(&mut known.rooms, moved.rooms);
+                remember(&mut known.senders, moved.senders);
                 Ok(())
             }
             Err(e) => {
                 // It may have been written after all (a connection lost at commit): read the
                 // tails back rather than guess.
-                known.clear();
+                *known = Known::default();
                 Err(e)
             }
         }
     }
 
-    /// The write itself; returns the rooms' new tails.
-    async fn write(
-        &self,
-        entries: &[Entry<'_>],
-        delivery: Delivery,
-        known: &mut HashMap<String, String>,
-    ) -> Result<Vec<(String, String)>, BotError> {
+    /// The write itself; returns the new tails.
+    async fn write(&self, entries: &[Entry<'_>], delivery: Delivery, known: &mut Known) -> Result<Moved, BotError> {
         let db = &self.db;
         let ids: Vec<String> = entries.iter().map(|e| e.message.id.to_string()).collect();
         // Reads come before the transaction: a SQLite transaction that reads first and writes
@@ -135,13 +158,32 @@ impl MessageLog {
                 .collect(),
         };
         let unknown: HashSet<&str> =
-            entries.iter().map(|e| e.message.room.as_str()).filter(|room| !known.contains_key(*room)).collect();
+            entries.iter().map(|e| e.message.room.as_str()).filter(|room| !known.rooms.contains_key(*room)).collect();
         if !unknown.is_empty() {
             let stored = room_tails::Entity::find().filter(room_tails::Column::Room.is_in(unknown)).all(db).await?;
-            known.extend(stored.into_iter().map(|tail| (tail.room, tail.last_id)));
+            known.rooms.extend(stored.into_iter().map(|tail| (tail.room, tail.last_id)));
         }
-        // Each room's newest entry so far in this batch, and the rows to write.
+        let unknown: HashSet<(&str, &str)> = entries
+            .iter()
+            .filter_map(|e| Some((e.ip_tag.as_deref()?, e.ip.as_str())))
+            .filter(|(_, ip)| !known.senders.contains_key(*ip))
+            .collect();
+        if !unknown.is_empty() {
+            let stored = visitor_tails::Entity::find()
+                .filter(visitor_tails::Column::IpTag.is_in(unknown.iter().map(|(tag, _)| *tag)))
+                .filter(visitor_tails::Column::Ip.is_in(unknown.iter().map(|(_, ip)| *ip)))
+                .all(db)
+                .await?;
+            known.senders.extend(
+                stored
+                    .into_iter()
+                    .filter(|tail| unknown.contains(&(tail.ip_tag.as_str(), tail.ip.as_str())))
+                    .map(|tail| (tail.ip, tail.last_id)),
+            );
+        }
+        // Each room's and each sender's newest entry so far in this batch, and the rows to write.
         let mut tails: HashMap<&str, &str> = HashMap::new();
+        let mut senders: HashMap<(&str, &str), usize> = HashMap::new();
         let mut rows: Vec<Row<'_>> = Vec::with_capacity(entries.len());
         for (entry, id) in entries.iter().zip(&ids) {
             if logged.contains(id) {
@@ -150,45 +192,69 @@ impl MessageLog {
             let m = entry.message;
             let prev_id = match tails.insert(m.room.as_str(), id.as_str()) {
                 Some(prev) => Some(prev.to_owned()),
-                None => known.get(&m.room).cloned(),
+                None => known.rooms.get(&m.room).cloned(),
             };
-            rows.push(Row { id, entry, prev_id });
+            // Staff messages have no sender chain.
+            let prev_by_ip = match entry.ip_tag.as_deref() {
+                Some(tag) => match senders.insert((tag, entry.ip.as_str()), rows.len()) {
+                    Some(prev) => rows.get(prev).map(|row| row.id.to_owned()),
+                    None => known.senders.get(&entry.ip).cloned(),
+                },
+                None => None,
+            };
+            rows.push(Row { id, entry, prev_id, prev_by_ip });
         }
         if rows.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Moved::default());
         }
-        let moved: Vec<(String, String)> =
+        let rooms: Vec<(String, String)> =
             tails.into_iter().map(|(room, id)| (room.to_owned(), id.to_owned())).collect();
+        let newest: Vec<&Row<'_>> = senders.into_values().filter_map(|i| rows.get(i)).collect();
         match db.get_database_backend() {
-            DbBackend::Postgres => write_postgres(db, &rows, &moved).await?,
-            _ => write_statements(db, rows, &moved).await?,
+            DbBackend::Postgres => write_postgres(db, &rows, &rooms, &newest).await?,
+            _ => write_statements(db, &rows, &rooms, &newest).await?,
         }
-        Ok(moved)
+        let senders = newest.iter().map(|row| (row.entry.ip.clone(), row.id.to_owned())).collect();
+        Ok(Moved { rooms, senders })
     }
 }
 
-/// One row of a write: the entry, its id as text and the message before it in its room.
+/// One row of a write: the entry, its id as text and the messages before it in its room and
+/// from its sender.
 struct Row<'a> {
     id: &'a str,
     entry: &'a Entry<'a>,
     prev_id: Option<String>,
+    prev_by_ip: Option<String>,
 }
 
 /// PostgreSQL: the rows and the tails as two JSON parameters of one statement, whose text never
 /// changes. A multi-row `VALUES` list is a new statement for every batch size, which the server
 /// parses and plans each time (a batch is seldom the size of one it saw lately); one statement
 /// is also atomic by itself, so no BEGIN and COMMIT round trips.
-async fn write_postgres(db: &DatabaseConnection, rows: &[Row<'_>], moved: &[(String, String)]) -> Result<(), BotError> {
+async fn write_postgres(
+    db: &DatabaseConnection,
+    rows: &[Row<'_>],
+    moved: &[(String, String)],
+    senders: &[&Row<'_>],
+) -> Result<(), BotError> {
     const WRITE: &str = "WITH rows AS ( \
-           INSERT INTO message_log (id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id) \
-           SELECT id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id \
+           INSERT INTO message_log \
+             (id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id, prev_by_ip) \
+           SELECT id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id, prev_by_ip \
            FROM json_to_recordset($1::json) AS r(id varchar, room varchar, nickname varchar, ip varchar, \
-             ip_tag varchar, text text, staff boolean, discord_message_id bigint, sent_at timestamptz, prev_id varchar) \
+             ip_tag varchar, text text, staff boolean, discord_message_id bigint, sent_at timestamptz, prev_id varchar, \
+             prev_by_ip varchar) \
            ON CONFLICT (id) DO NOTHING \
+         ), rooms AS ( \
+           INSERT INTO room_tails (room, last_id) \
+           SELECT room, last_id FROM json_to_recordset($2::json) AS t(room varchar, last_id varchar) \
+           ON CONFLICT (room) DO UPDATE SET last_id = excluded.last_id \
          ) \
-         INSERT INTO room_tails (room, last_id) \
-         SELECT room, last_id FROM json_to_recordset($2::json) AS t(room varchar, last_id varchar) \
-         ON CONFLICT (room) DO UPDATE SET last_id = excluded.last_id";
+         INSERT INTO visitor_tails (ip_tag, ip, last_id, last_at) \
+         SELECT ip_tag, ip, last_id, last_at \
+         FROM json_to_recordset($3::json) AS s(ip_tag varchar, ip varchar, last_id varchar, last_at timestamptz) \
+         ON CONFLICT (ip_tag, ip) DO UPDATE SET last_id = excluded.last_id, last_at = excluded.last_at";
     /// A row as `json_to_recordset` reads it.
     #[derive(serde::Serialize)]
     struct JsonRow<'a> {
@@ -203,12 +269,21 @@ async fn write_postgres(db: &DatabaseConnection, rows: &[Row<'_>], moved: &[(Str
         /// Microseconds, as PostgreSQL keeps them (and as a bound timestamp is cut).
         sent_at: String,
         prev_id: Option<&'a str>,
+        prev_by_ip: Option<&'a str>,
     }
     #[derive(serde::Serialize)]
     struct JsonTail<'a> {
         room: &'a str,
         last_id: &'a str,
     }
+    #[derive(serde::Serialize)]
+    struct JsonSender<'a> {
+        ip_tag: Option<&'a str>,
+        ip: &'a str,
+        last_id: &'a str,
+        last_at: String,
+    }
+    let micros = |at: &chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let rows: Vec<JsonRow<'_>> = rows
         .iter()
         .map(|row| {
@@ -222,24 +297,38 @@ async fn write_postgres(db: &DatabaseConnection, rows: &[Row<'_>], moved: &[(Str
                 text: &m.text,
                 staff: m.staff,
                 discord_message_id: row.entry.discord_message_id,
-                sent_at: m.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                sent_at: micros(&m.at),
                 prev_id: row.prev_id.as_deref(),
+                prev_by_ip: row.prev_by_ip.as_deref(),
             }
         })
         .collect();
     let tails: Vec<JsonTail<'_>> = moved.iter().map(|(room, id)| JsonTail { room, last_id: id }).collect();
+    let senders: Vec<JsonSender<'_>> = senders
+        .iter()
+        .map(|row| JsonSender {
+            ip_tag: row.entry.ip_tag.as_deref(),
+            ip: &row.entry.ip,
+            last_id: row.id,
+            last_at: micros(&row.entry.message.at),
+        })
+        .collect();
     let encode = |e: serde_json::Error| BotError::Invalid(format!("cannot encode the log batch: {e}"));
-    let values =
-        [serde_json::to_string(&rows).map_err(encode)?.into(), serde_json::to_string(&tails).map_err(encode)?.into()];
+    let values = [
+        serde_json::to_string(&rows).map_err(encode)?.into(),
+        serde_json::to_string(&tails).map_err(encode)?.into(),
+        serde_json::to_string(&senders).map_err(encode)?.into(),
+    ];
     db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, WRITE, values)).await?;
     Ok(())
 }
 
-/// SQLite (and the fallback): a multi-row insert and a tails upsert in one transaction.
+/// SQLite (and the fallback): a multi-row insert and the two tails upserts in one transaction.
 async fn write_statements(
     db: &DatabaseConnection,
-    rows: Vec<Row<'_>>,
+    rows: &[Row<'_>],
     moved: &[(String, String)],
+    senders: &[&Row<'_>],
 ) -> Result<(), BotError> {
     use message_log::Column as C;
     let mut insert = Query::insert();
@@ -254,6 +343,7 @@ async fn write_statements(
         C::DiscordMessageId,
         C::SentAt,
         C::PrevId,
+        C::PrevByIp,
     ]);
     for row in rows {
         let m = row.entry.message;
@@ -268,7 +358,8 @@ async fn write_statements(
                 Expr::value(m.staff),
                 Expr::value(row.entry.discord_message_id),
                 Expr::value(m.at),
-                Expr::value(row.prev_id),
+                Expr::value(row.prev_id.clone()),
+                Expr::value(row.prev_by_ip.clone()),
             ])
             .map_err(|e| BotError::Invalid(format!("cannot build the log insert: {e}")))?;
     }
@@ -283,9 +374,36 @@ async fn write_statements(
             .values([Expr::value(room.clone()), Expr::value(id.clone())])
             .map_err(|e| BotError::Invalid(format!("cannot build the tail update: {e}")))?;
     }
+    let mut visitors = Query::insert();
+    visitors
+        .into_table(visitor_tails::Entity)
+        .columns([
+            visitor_tails::Column::IpTag,
+            visitor_tails::Column::Ip,
+            visitor_tails::Column::LastId,
+            visitor_tails::Column::LastAt,
+        ])
+        .on_conflict(
+            OnConflict::columns([visitor_tails::Column::IpTag, visitor_tails::Column::Ip])
+                .update_columns([visitor_tails::Column::LastId, visitor_tails::Column::LastAt])
+                .to_owned(),
+        );
+    for row in senders {
+        visitors
+            .values([
+                Expr::value(row.entry.ip_tag.clone()),
+                Expr::value(row.entry.ip.clone()),
+                Expr::value(row.id.to_owned()),
+                Expr::value(row.entry.message.at),
+            ])
+            .map_err(|e| BotError::Invalid(format!("cannot build the sender tail update: {e}")))?;
+    }
     let txn = db.begin().await?;
     txn.execute(&insert).await?;
     txn.execute(&update).await?;
+    if !senders.is_empty() {
+        txn.execute(&visitors).await?;
+    }
     txn.commit().await?;
     Ok(())
 }
@@ -331,6 +449,68 @@ pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Res
             })
         })
         .collect())
+}
+
+/// The addresses whose messages were logged under IP tag `tag` (see [`crate::iptag::tag_range`]).
+pub async fn addresses_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<String>, BotError> {
+    let mut ips: Vec<String> = visitor_tails::Entity::find()
+        .select_only()
+        .column(visitor_tails::Column::Ip)
+        .filter(crate::iptag::tag_range(visitor_tails::Column::IpTag, tag))
+        .into_tuple()
+        .all(db)
+        .await?;
+    ips.sort_unstable();
+    ips.dedup();
+    Ok(ips)
+}
+
+/// Messages logged under IP tag `tag`, newest first, deleted ones included: a walk back from
+/// each of the tag's senders that stops after `per_sender` messages, at the first message sent
+/// at or before `after` when given, and where retention erased the address.
+pub async fn by_tag(
+    db: &DatabaseConnection,
+    tag: &str,
+    per_sender: u64,
+    after: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Vec<message_log::Model>, BotError> {
+    let starts: Vec<String> = visitor_tails::Entity::find()
+        .select_only()
+        .column(visitor_tails::Column::LastId)
+        .filter(crate::iptag::tag_range(visitor_tails::Column::IpTag, tag))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if starts.is_empty() || per_sender == 0 {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = starts.into_iter().map(Into::into).collect();
+    let placeholder = |n: usize| if backend == DbBackend::Postgres { format!("${n}") } else { "?".to_owned() };
+    let anchors: Vec<String> = (1..=values.len()).map(placeholder).collect();
+    let mut param = |value: sea_orm::Value| {
+        values.push(value);
+        placeholder(values.len())
+    };
+    let (anchor_after, step_after) = match after {
+        Some(at) => (format!("AND m.sent_at > {}", param(at.into())), format!("AND m.sent_at > {}", param(at.into()))),
+        None => (String::new(), String::new()),
+    };
+    let sql = format!(
+        "WITH RECURSIVE chain(id, prev, hops) AS ( \
+             SELECT m.id, m.prev_by_ip, 1 FROM message_log m \
+             WHERE m.id IN ({}) AND m.ip_tag IS NOT NULL {anchor_after} \
+           UNION ALL \
+             SELECT m.id, m.prev_by_ip, c.hops + 1 FROM chain c JOIN message_log m ON m.id = c.prev \
+             WHERE c.hops < {per_sender} AND m.ip_tag IS NOT NULL {step_after} \
+         ) \
+         SELECT m.* FROM chain c JOIN message_log m ON m.id = c.id",
+        anchors.join(", ")
+    );
+    let mut rows =
+        message_log::Entity::find().from_raw_sql(Statement::from_sql_and_values(backend, sql, values)).all(db).await?;
+    rows.sort_by(|a, b| (b.sent_at, &b.id).cmp(&(a.sent_at, &a.id)));
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -422,19 +602,88 @@ mod tests {
         assert_eq!(tails.len(), 2, "{tails:?}");
     }
 
-    #[tokio::test]
-    async fn history_walks_back_through_each_room_on_sqlite() {
+    /// Senders over two batches and a restart: a tag resolves to its address and walks back
+    /// through that sender's messages only, newest first, bounded by count and by time.
+    async fn walks_back_through_each_sender(db: &DatabaseConnection) {
+        let tagger = IpTagger::new(b"k");
+        let al = IpAddr::from([203, 0, 113, 9]);
+        let bo: IpAddr = "2001:db8::7".parse().unwrap();
+        let from =
+            |ip: IpAddr, room: &str, text: &str, at_secs: i64| LoggedMessage { ip, ..message(room, text, at_secs) };
+        let log = MessageLog::new(db.clone());
+        let first = [from(al, "lobby", "a1", -600), from(bo, "help", "b1", -500), from(al, "help", "a2", -400)];
+        log.record(&first, &tagger, Delivery::First).await.unwrap();
+        let staff = MessageView { staff: true, ..message("lobby", "staff", -300).message };
+        log.insert(
+            &[Entry { message: &staff, ip: "staff".to_owned(), ip_tag: None, discord_message_id: Some(7) }],
+            Delivery::First,
+        )
+        .await
+        .unwrap();
+        let log = MessageLog::new(db.clone());
+        let second = [from(al, "lobby", "a3", -200), from(al, "lobby", "a4", -100), from(bo, "help", "b2", 0)];
+        log.record(&second, &tagger, Delivery::First).await.unwrap();
+        log.record(&first, &tagger, Delivery::Again).await.unwrap();
+
+        let al_tag = tagger.tag(al);
+        let bo_tag = tagger.tag(bo);
+        assert_eq!(addresses_of(db, &al_tag).await.unwrap(), ["203.0.113.9"]);
+        assert_eq!(addresses_of(db, &bo_tag).await.unwrap(), ["2001:db8::7"]);
+        assert!(addresses_of(db, "00000000").await.unwrap().is_empty());
+        let texts_of = |rows: Vec<message_log::Model>| rows.into_iter().map(|r| r.text).collect::<Vec<_>>();
+        assert_eq!(texts_of(by_tag(db, &al_tag, 50, None).await.unwrap()), ["a4", "a3", "a2", "a1"]);
+        assert_eq!(texts_of(by_tag(db, &bo_tag, 50, None).await.unwrap()), ["b2", "b1"]);
+        assert_eq!(texts_of(by_tag(db, &al_tag, 2, None).await.unwrap()), ["a4", "a3"]);
+        let after = Utc::now() - Duration::seconds(450);
+        assert_eq!(texts_of(by_tag(db, &al_tag, 50, Some(after)).await.unwrap()), ["a4", "a3", "a2"]);
+        assert!(by_tag(db, "00000000", 50, None).await.unwrap().is_empty());
+
+        // The chain across the restart, and one tail per sender at its newest message.
+        let row = |id: ulid::Ulid| async move {
+            message_log::Entity::find_by_id(id.to_string()).one(db).await.unwrap().unwrap()
+        };
+        assert_eq!(row(second[0].message.id).await.prev_by_ip, Some(first[2].message.id.to_string()));
+        assert_eq!(row(first[0].message.id).await.prev_by_ip, None);
+        assert_eq!(row(staff.id).await.prev_by_ip, None);
+        let mut tails = visitor_tails::Entity::find().all(db).await.unwrap();
+        tails.sort_by(|a, b| a.ip.cmp(&b.ip));
+        let got: Vec<(&str, &str, i64)> =
+            tails.iter().map(|t| (t.ip.as_str(), t.last_id.as_str(), t.last_at.timestamp_micros())).collect();
+        let (b2, a4) = (second[2].message.id.to_string(), second[1].message.id.to_string());
+        assert_eq!(
+            got,
+            [
+                ("2001:db8::7", b2.as_str(), second[2].message.at.timestamp_micros()),
+                ("203.0.113.9", a4.as_str(), second[1].message.at.timestamp_micros()),
+            ]
+        );
+        assert_eq!(tails[0].ip_tag, tagger.describe(bo));
+
+        // Once retention erased an address, its tag resolves to nothing and the walk stops there.
+        let retention =
+            crate::retention::Retention { ips: std::time::Duration::from_secs(150), texts: std::time::Duration::MAX };
+        crate::retention::purge(db, retention).await.unwrap();
+        assert_eq!(texts_of(by_tag(db, &al_tag, 50, None).await.unwrap()), ["a4"]);
+        assert_eq!(texts_of(by_tag(db, &bo_tag, 50, None).await.unwrap()), ["b2"]);
+        let retention =
+            crate::retention::Retention { ips: std::time::Duration::from_secs(50), texts: std::time::Duration::MAX };
+        crate::retention::purge(db, retention).await.unwrap();
+        assert!(addresses_of(db, &al_tag).await.unwrap().is_empty());
+        assert!(by_tag(db, &al_tag, 50, None).await.unwrap().is_empty());
+        assert_eq!(addresses_of(db, &bo_tag).await.unwrap(), ["2001:db8::7"]);
+    }
+
+    async fn sqlite() -> (DatabaseConnection, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("cr-log-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", dir.join("log.db").display())).await.unwrap();
         crate::db::migrate(&db).await.unwrap();
-        walks_back_through_each_room(&db).await;
-        db.close().await.unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        (db, dir)
     }
 
-    #[tokio::test]
-    async fn history_walks_back_through_each_room_on_postgres() {
+    /// A migrated database of its own on the machine's PostgreSQL, and the server's admin
+    /// connection that drops it.
+    async fn postgres() -> (DatabaseConnection, DatabaseConnection, String) {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         let admin = Database::connect(&admin_url)
@@ -445,7 +694,37 @@ mod tests {
         let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
         let db = crate::db::connect(&format!("{base}/{name}")).await.unwrap();
         crate::db::migrate(&db).await.unwrap();
+        (db, admin, name)
+    }
+
+    #[tokio::test]
+    async fn history_walks_back_through_each_room_on_sqlite() {
+        let (db, dir) = sqlite().await;
         walks_back_through_each_room(&db).await;
+        db.close().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn history_walks_back_through_each_room_on_postgres() {
+        let (db, admin, name) = postgres().await;
+        walks_back_through_each_room(&db).await;
+        db.close().await.unwrap();
+        admin.execute_unprepared(&format!("DROP DATABASE {name}")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_tag_walks_back_through_its_senders_messages_on_sqlite() {
+        let (db, dir) = sqlite().await;
+        walks_back_through_each_sender(&db).await;
+        db.close().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_tag_walks_back_through_its_senders_messages_on_postgres() {
+        let (db, admin, name) = postgres().await;
+        walks_back_through_each_sender(&db).await;
         db.close().await.unwrap();
         admin.execute_unprepared(&format!("DROP DATABASE {name}")).await.unwrap();
     }

@@ -1,5 +1,6 @@
 //! Retention: raw IPs and message texts are erased from `message_log` after their retention
-//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`). The rows stay, so ids, rooms, times and
+//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), and senders whose latest message is past
+//! the IPs' period leave `visitor_tails`. The log's rows stay, so ids, rooms, times and
 //! Discord mappings remain for the record.
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::BotError;
-use crate::entities::message_log;
+use crate::entities::{message_log, visitor_tails};
 
 /// What an erased IP reads as.
 pub const ERASED_IP: &str = "erased";
@@ -31,22 +32,30 @@ impl Default for Retention {
 
 /// Erase what is past its retention; returns (IPs erased, texts erased).
 pub async fn purge(db: &DatabaseConnection, retention: Retention) -> Result<(u64, u64), BotError> {
-    let cutoff = |d: Duration| Utc::now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
-    let ips = message_log::Entity::update_many()
-        .col_expr(message_log::Column::Ip, Expr::value(ERASED_IP))
-        .col_expr(message_log::Column::IpTag, Expr::value(Option::<String>::None))
-        .filter(message_log::Column::SentAt.lt(cutoff(retention.ips)))
-        .filter(message_log::Column::Ip.ne(ERASED_IP))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let texts = message_log::Entity::update_many()
-        .col_expr(message_log::Column::Text, Expr::value(ERASED_TEXT))
-        .filter(message_log::Column::SentAt.lt(cutoff(retention.texts)))
-        .filter(message_log::Column::Text.ne(ERASED_TEXT))
-        .exec(db)
-        .await?
-        .rows_affected;
+    // A period longer than the calendar reaches back keeps everything (no overflow panic).
+    let cutoff = |d: Duration| chrono::Duration::from_std(d).ok().and_then(|d| Utc::now().checked_sub_signed(d));
+    let (mut ips, mut texts) = (0, 0);
+    if let Some(cutoff) = cutoff(retention.ips) {
+        ips = message_log::Entity::update_many()
+            .col_expr(message_log::Column::Ip, Expr::value(ERASED_IP))
+            .col_expr(message_log::Column::IpTag, Expr::value(Option::<String>::None))
+            .filter(message_log::Column::SentAt.lt(cutoff))
+            .filter(message_log::Column::Ip.ne(ERASED_IP))
+            .exec(db)
+            .await?
+            .rows_affected;
+        // The senders' tails go with their addresses: a tag no longer resolves to an erased one.
+        visitor_tails::Entity::delete_many().filter(visitor_tails::Column::LastAt.lt(cutoff)).exec(db).await?;
+    }
+    if let Some(cutoff) = cutoff(retention.texts) {
+        texts = message_log::Entity::update_many()
+            .col_expr(message_log::Column::Text, Expr::value(ERASED_TEXT))
+            .filter(message_log::Column::SentAt.lt(cutoff))
+            .filter(message_log::Column::Text.ne(ERASED_TEXT))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
     if ips + texts > 0 {
         tracing::info!(ips, texts, "erased data past its retention");
     }

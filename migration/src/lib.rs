@@ -8,6 +8,7 @@ mod m20261125_000002_mirror;
 mod m20261125_000003_filters;
 mod m20261126_000004_lean_log;
 mod m20261130_000005_room_chains;
+mod m20261130_000006_address_chains;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_filters::Migration),
             Box::new(m20261126_000004_lean_log::Migration),
             Box::new(m20261130_000005_room_chains::Migration),
+            Box::new(m20261130_000006_address_chains::Migration),
         ]
     }
 }

@@ -226,9 +226,22 @@ async fn ips_and_texts_are_erased_after_their_retention() {
     )
     .await
     .unwrap();
+    db.execute_unprepared(
+        "INSERT INTO visitor_tails (ip_tag, ip, last_id, last_at) VALUES \
+         ('aaaa0000', '203.0.113.1', '01JA0000000000000000000001', '2020-01-01T00:00:00Z')",
+    )
+    .await
+    .unwrap();
     let retention =
         bot::retention::Retention { ips: Duration::from_secs(30 * 86_400), texts: Duration::from_secs(90 * 86_400) };
     assert_eq!(bot::retention::purge(&db, retention).await.unwrap(), (1, 1));
+    // The old sender no longer resolves (its address is gone); the recent one still does.
+    let senders = db
+        .query_all_raw(Statement::from_string(backend, "SELECT ip FROM visitor_tails ORDER BY ip".to_owned()))
+        .await
+        .unwrap();
+    let senders: Vec<String> = senders.iter().map(|row| row.try_get("", "ip").unwrap()).collect();
+    assert_eq!(senders, ["127.0.0.1"]);
     let rows = db
         .query_all_raw(Statement::from_string(
             backend,

@@ -237,6 +237,7 @@ mod tests {
             edited_at: None,
             deleted_at: None,
             prev_id: None,
+            prev_by_ip: None,
         }
     }
 

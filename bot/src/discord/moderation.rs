@@ -492,13 +492,9 @@ pub async fn author_messages(ctx: Context<'_>, message: serenity::Message) -> Re
 }
 
 async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
-    use sea_orm::{QueryOrder, QuerySelect};
-    let rows = message_log::Entity::find()
-        .filter(crate::iptag::tag_rows(tag))
-        .order_by_desc(message_log::Column::SentAt)
-        .limit(15)
-        .all(&ctx.data().db)
-        .await?;
+    const SHOWN: usize = 15;
+    let mut rows = crate::message_log::by_tag(&ctx.data().db, tag, SHOWN as u64, None).await?;
+    rows.truncate(SHOWN);
     if rows.is_empty() {
         return reply(ctx, format!("No messages from tag {tag}.")).await;
     }
@@ -520,6 +516,10 @@ async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
     reply(ctx, lines.join("\n")).await
 }
 
+/// The most messages of one sender a purge takes back at once (each is a row update, a history
+/// amendment and a web frame); a moderator runs it again for more.
+const MAX_PURGED: u64 = 10_000;
+
 /// Delete an IP tag's recent messages everywhere (web rooms and Discord).
 #[poise::command(
     slash_command,
@@ -538,12 +538,11 @@ pub async fn purge(
     let tag = tag_of(&tag)?;
     let minutes = minutes.unwrap_or(60).clamp(1, 7 * 24 * 60);
     let since = chrono::Utc::now() - chrono::Duration::minutes(i64::from(minutes));
-    let rows = message_log::Entity::find()
-        .filter(crate::iptag::tag_rows(&tag))
-        .filter(message_log::Column::SentAt.gt(since))
-        .filter(message_log::Column::DeletedAt.is_null())
-        .all(&data.db)
-        .await?;
+    let rows: Vec<message_log::Model> = crate::message_log::by_tag(&data.db, &tag, MAX_PURGED, Some(since))
+        .await?
+        .into_iter()
+        .filter(|row| row.deleted_at.is_none())
+        .collect();
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     message_log::Entity::update_many()
         .col_expr(message_log::Column::DeletedAt, Expr::value(chrono::Utc::now()))

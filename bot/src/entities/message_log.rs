@@ -22,6 +22,10 @@ pub struct Model {
     /// The message logged before this one in the same room (`None` for a room's first): a
     /// room's history is a walk back from its `room_tails` row.
     pub prev_id: Option<String>,
+    /// The message logged before this one from the same address and tag (`None` for staff,
+    /// for a sender's first, and once retention erased the address): a tag's messages are a
+    /// walk back from its `visitor_tails` rows.
+    pub prev_by_ip: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,3 +8,4 @@ pub mod message_log;
 pub mod room_tails;
 pub mod rooms;
 pub mod settings;
+pub mod visitor_tails;

@@ -6,7 +6,8 @@
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
-const TABLES: &[&str] = &["rooms", "bans", "message_log", "audit_log", "settings", "filters", "room_tails"];
+const TABLES: &[&str] =
+    &["rooms", "bans", "message_log", "audit_log", "settings", "filters", "room_tails", "visitor_tails"];
 
 async fn assert_tables(db: &DatabaseConnection, present: bool) {
     let manager = migration::SchemaManager::new(db);
@@ -60,8 +61,60 @@ async fn existing_messages_are_chained(db: &DatabaseConnection) {
     Migrator::down(db, None).await.unwrap();
 }
 
+/// Visitor messages logged before the sender chains existed are chained per (tag, address) in
+/// time order, each sender's latest becomes its tail, and rows without a tag stay unchained.
+async fn existing_senders_are_chained(db: &DatabaseConnection) {
+    Migrator::up(db, Some(5)).await.unwrap();
+    db.execute_unprepared(
+        "INSERT INTO message_log (id, room, nickname, ip, ip_tag, text, staff, sent_at) VALUES \
+         ('01JDZ0000000000000000000A3', 'lobby', 'Al', '192.0.2.1', 'aaaa0001', 'third', false, '2026-11-25T00:00:03Z'), \
+         ('01JDZ0000000000000000000A1', 'help', 'Al', '192.0.2.1', 'aaaa0001', 'first', false, '2026-11-25T00:00:01Z'), \
+         ('01JDZ0000000000000000000A2', 'lobby', 'Bo', '192.0.2.2', 'bbbb0002', 'second', false, '2026-11-25T00:00:02Z'), \
+         ('01JDZ0000000000000000000A4', 'lobby', 'Mod', 'staff', NULL, 'staff', true, '2026-11-25T00:00:04Z')",
+    )
+    .await
+    .unwrap();
+    Migrator::up(db, None).await.unwrap();
+    let backend = db.get_database_backend();
+    let rows = |sql: &str| {
+        let sql = sql.to_owned();
+        async move { db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap() }
+    };
+    let chained: Vec<(String, Option<String>)> = rows("SELECT text, prev_by_ip FROM message_log ORDER BY id")
+        .await
+        .iter()
+        .map(|row| (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap()))
+        .collect();
+    assert_eq!(
+        chained,
+        [
+            ("first".to_owned(), None),
+            ("second".to_owned(), None),
+            ("third".to_owned(), Some("01JDZ0000000000000000000A1".to_owned())),
+            ("staff".to_owned(), None),
+        ]
+    );
+    let tails: Vec<(String, String, String)> = rows("SELECT ip_tag, ip, last_id FROM visitor_tails ORDER BY ip_tag")
+        .await
+        .iter()
+        .map(|row| {
+            (row.try_get_by_index(0).unwrap(), row.try_get_by_index(1).unwrap(), row.try_get_by_index(2).unwrap())
+        })
+        .collect();
+    let tail = |tag: &str, ip: &str, id: &str| (tag.to_owned(), ip.to_owned(), id.to_owned());
+    assert_eq!(
+        tails,
+        [
+            tail("aaaa0001", "192.0.2.1", "01JDZ0000000000000000000A3"),
+            tail("bbbb0002", "192.0.2.2", "01JDZ0000000000000000000A2"),
+        ]
+    );
+    Migrator::down(db, None).await.unwrap();
+}
+
 async fn up_down_up(db: &DatabaseConnection) {
     existing_messages_are_chained(db).await;
+    existing_senders_are_chained(db).await;
     Migrator::up(db, None).await.unwrap();
     assert_tables(db, true).await;
     assert!(Migrator::get_pending_migrations(db).await.unwrap().is_empty());
@@ -86,20 +139,21 @@ async fn up_down_up(db: &DatabaseConnection) {
 }
 
 /// The Discord columns' partial indexes (only rows that have a value) still serve the
-/// lookups the bot makes by Discord message and by batch, the tag index serves lookups by IP
-/// tag, and the log has no index on raw IPs.
+/// lookups the bot makes by Discord message and by batch, the senders' tails serve lookups by IP
+/// tag, and the log has no index on raw IPs nor on tags.
 async fn lookups_use_the_log_indexes(db: &DatabaseConnection) {
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     if postgres {
         // The tables are tiny: without this the planner would rightly scan them.
         db.execute_unprepared("SET enable_seqscan = off").await.unwrap();
     }
+    let tails_key = if postgres { "visitor_tails_pkey" } else { "sqlite_autoindex_visitor_tails_1" };
     for (query, index) in [
         ("SELECT id FROM message_log WHERE discord_message_id = 42", "message_log_discord"),
         ("SELECT id FROM message_log WHERE discord_message_id IN (42, 43)", "message_log_discord"),
         ("SELECT id FROM message_log WHERE discord_batch = '01JDZ0000000000000000000AA'", "message_log_discord_batch"),
-        // How the bot looks up an IP tag (`iptag::tag_rows`): a range, which the index serves.
-        ("SELECT id FROM message_log WHERE ip_tag >= 'abcd1239' AND ip_tag < 'abcd123a'", "message_log_ip_tag"),
+        // How the bot looks up an IP tag (`iptag::tag_range`): a range, which the key serves.
+        ("SELECT last_id FROM visitor_tails WHERE ip_tag >= 'abcd1239' AND ip_tag < 'abcd123a'", tails_key),
     ] {
         let explain = if postgres { format!("EXPLAIN {query}") } else { format!("EXPLAIN QUERY PLAN {query}") };
         let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), explain)).await.unwrap();
@@ -107,8 +161,9 @@ async fn lookups_use_the_log_indexes(db: &DatabaseConnection) {
             rows.iter().map(|row| row.try_get_by_index::<String>(if postgres { 0 } else { 3 }).unwrap()).collect();
         assert!(plan.iter().any(|line| line.contains(index)), "{query} should use {index}; plan: {plan:?}");
     }
-    // No index on raw IPs (no query uses one) nor per room (history walks room chains).
-    for gone in ["message_log_ip", "message_log_room_sent"] {
+    // No index on raw IPs (no query uses one), per room (history walks room chains) nor per
+    // tag (a tag's messages are a walk back from its senders' tails).
+    for gone in ["message_log_ip", "message_log_room_sent", "message_log_ip_tag"] {
         let index = if postgres {
             format!("SELECT indexname FROM pg_indexes WHERE tablename = 'message_log' AND indexname = '{gone}'")
         } else {
