@@ -61,7 +61,8 @@ async fn room_for_channel(
 }
 
 /// Discord markup turned into plain text for web users: mentions become names, custom emoji
-/// their `:name:`, attachments links.
+/// their `:name:`, attachments links. Control characters other than line breaks and tabs go,
+/// as from visitors' texts: a NUL would fail the message's PostgreSQL log write.
 fn plain_text(content: &str, mentions: &[serenity::User], attachments: &[serenity::Attachment]) -> String {
     let mut text = content.to_owned();
     for user in mentions {
@@ -104,7 +105,7 @@ fn plain_text(content: &str, mentions: &[serenity::User], attachments: &[serenit
         out.push_str(&a.url);
     }
     let trimmed = out.trim();
-    trimmed.chars().take(protocol::input::MESSAGE_MAX).collect()
+    trimmed.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).take(protocol::input::MESSAGE_MAX).collect()
 }
 
 async fn staff_message(data: &Data, msg: &serenity::Message) -> Result<(), Error> {
@@ -245,5 +246,6 @@ mod tests {
     fn discord_markup_becomes_plain_text() {
         let text = plain_text("hi <@&42> see <#77> <:wave:123> <a:dance:9> <not markup> 1 < 2", &[], &[]);
         assert_eq!(text, "hi @role see #channel :wave: :dance: <not markup> 1 < 2");
+        assert_eq!(plain_text("nul\u{0} bell\u{7}\nnext\tcol", &[], &[]), "nul bell\nnext\tcol");
     }
 }
