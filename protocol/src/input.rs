@@ -150,27 +150,37 @@ pub enum TextError {
     TooLong(usize),
 }
 
-/// A message text: trimmed, line endings normalised to `\n`, other control characters removed.
+/// What every message text goes through, a visitor's or a staff member's: line endings
+/// normalised to `\n`, other control characters removed (a NUL could not be stored in
+/// PostgreSQL), trimmed.
+pub fn clean_text(raw: &str) -> String {
+    let mut cleaned: String = raw
+        .replace("\r\n", "\n")
+        .chars()
+        .map(|c| if c == '\r' { '\n' } else { c })
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .collect();
+    cleaned.truncate(cleaned.trim_end().len());
+    let leading = cleaned.len() - cleaned.trim_start().len();
+    cleaned.drain(..leading);
+    cleaned
+}
+
+/// A message text: [`clean_text`], not empty, at most [`MESSAGE_MAX`] characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(raw: &str) -> Result<Self, TextError> {
-        let cleaned: String = raw
-            .replace("\r\n", "\n")
-            .chars()
-            .map(|c| if c == '\r' { '\n' } else { c })
-            .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
-            .collect();
-        let trimmed = cleaned.trim();
-        let len = trimmed.chars().count();
+        let cleaned = clean_text(raw);
+        let len = cleaned.chars().count();
         if len == 0 {
             return Err(TextError::Empty);
         }
         if len > MESSAGE_MAX {
             return Err(TextError::TooLong(len));
         }
-        Ok(Self(trimmed.to_owned()))
+        Ok(Self(cleaned))
     }
 
     pub fn as_str(&self) -> &str {

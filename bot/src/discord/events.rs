@@ -61,8 +61,8 @@ async fn room_for_channel(
 }
 
 /// Discord markup turned into plain text for web users: mentions become names, custom emoji
-/// their `:name:`, attachments links. Control characters other than line breaks and tabs go,
-/// as from visitors' texts: a NUL would fail the message's PostgreSQL log write.
+/// their `:name:`, attachments links; then cleaned as visitors' texts are
+/// ([`protocol::input::clean_text`]).
 fn plain_text(content: &str, mentions: &[serenity::User], attachments: &[serenity::Attachment]) -> String {
     let mut text = content.to_owned();
     for user in mentions {
@@ -104,8 +104,7 @@ fn plain_text(content: &str, mentions: &[serenity::User], attachments: &[serenit
         out.push('\n');
         out.push_str(&a.url);
     }
-    let trimmed = out.trim();
-    trimmed.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).take(protocol::input::MESSAGE_MAX).collect()
+    protocol::input::clean_text(&out).chars().take(protocol::input::MESSAGE_MAX).collect()
 }
 
 async fn staff_message(data: &Data, msg: &serenity::Message) -> Result<(), Error> {
