@@ -451,18 +451,17 @@ pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Res
         .collect())
 }
 
-/// The addresses whose messages were logged under IP tag `tag` (see [`crate::iptag::tag_range`]).
+/// The addresses whose messages were logged under IP tag `tag` (see [`crate::iptag::tag_range`]),
+/// one per (tag, address), in no set order: an address logged under two tags (a changed tagging
+/// key) comes twice.
 pub async fn addresses_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<String>, BotError> {
-    let mut ips: Vec<String> = visitor_tails::Entity::find()
+    Ok(visitor_tails::Entity::find()
         .select_only()
         .column(visitor_tails::Column::Ip)
         .filter(crate::iptag::tag_range(visitor_tails::Column::IpTag, tag))
         .into_tuple()
         .all(db)
-        .await?;
-    ips.sort_unstable();
-    ips.dedup();
-    Ok(ips)
+        .await?)
 }
 
 /// Messages logged under IP tag `tag`, newest first, deleted ones included: a walk back from

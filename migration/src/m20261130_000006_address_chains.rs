@@ -3,7 +3,7 @@
 //! The log's `ip_tag` index served the moderators' lookups by tag (ban, show, purge). Every
 //! logged message put an entry in it at the end of its sender's run, and with many senders each
 //! entry of a batch landed on an index page of its own, which SQLite wrote to its WAL and again
-//! at the checkpoint: at 45 000 deliveries/s in the bench, about two of every three `pwrite64`
+//! at the checkpoint: at 45 000 deliveries/s in the bench, nearly three of every four `pwrite64`
 //! calls the one-process default made (see BENCHMARKS.md).
 //!
 //! Instead each visitor message names the message logged before it from the same address
