@@ -464,14 +464,25 @@ pub async fn addresses_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<Stri
         .await?)
 }
 
-/// Messages logged under IP tag `tag`, newest first, deleted ones included: a walk back from
-/// each of the tag's senders that stops after `per_sender` messages, at the first message sent
-/// at or before `after` when given, and where retention erased the address.
+/// Which messages a walk by [`by_tag`] counts and returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walk {
+    /// Every message, deleted ones included (what a moderator reads back).
+    All,
+    /// Only messages not deleted yet: deleted ones are passed over, neither counted nor
+    /// returned, so a second purge reaches past what the first took.
+    Undeleted,
+}
+
+/// Messages logged under IP tag `tag`, newest first: a walk back from each of the tag's
+/// senders that stops after `per_sender` messages `walk` counts, at the first message sent at
+/// or before `after` when given, and where retention erased the address.
 pub async fn by_tag(
     db: &DatabaseConnection,
     tag: &str,
     per_sender: u64,
     after: Option<chrono::DateTime<chrono::Utc>>,
+    walk: Walk,
 ) -> Result<Vec<message_log::Model>, BotError> {
     let starts: Vec<String> = visitor_tails::Entity::find()
         .select_only()
@@ -495,15 +506,20 @@ pub async fn by_tag(
         Some(at) => (format!("AND m.sent_at > {}", param(at.into())), format!("AND m.sent_at > {}", param(at.into()))),
         None => (String::new(), String::new()),
     };
+    // `hops` counts the messages the walk counts; passed-over ones add nothing.
+    let (counts, returned) = match walk {
+        Walk::All => ("1", ""),
+        Walk::Undeleted => ("CASE WHEN m.deleted_at IS NULL THEN 1 ELSE 0 END", "WHERE m.deleted_at IS NULL"),
+    };
     let sql = format!(
         "WITH RECURSIVE chain(id, prev, hops) AS ( \
-             SELECT m.id, m.prev_by_ip, 1 FROM message_log m \
+             SELECT m.id, m.prev_by_ip, {counts} FROM message_log m \
              WHERE m.id IN ({}) AND m.ip_tag IS NOT NULL {anchor_after} \
            UNION ALL \
-             SELECT m.id, m.prev_by_ip, c.hops + 1 FROM chain c JOIN message_log m ON m.id = c.prev \
+             SELECT m.id, m.prev_by_ip, c.hops + {counts} FROM chain c JOIN message_log m ON m.id = c.prev \
              WHERE c.hops < {per_sender} AND m.ip_tag IS NOT NULL {step_after} \
          ) \
-         SELECT m.* FROM chain c JOIN message_log m ON m.id = c.id",
+         SELECT m.* FROM chain c JOIN message_log m ON m.id = c.id {returned}",
         anchors.join(", ")
     );
     let mut rows =
@@ -630,12 +646,23 @@ mod tests {
         assert_eq!(addresses_of(db, &bo_tag).await.unwrap(), ["2001:db8::7"]);
         assert!(addresses_of(db, "00000000").await.unwrap().is_empty());
         let texts_of = |rows: Vec<message_log::Model>| rows.into_iter().map(|r| r.text).collect::<Vec<_>>();
-        assert_eq!(texts_of(by_tag(db, &al_tag, 50, None).await.unwrap()), ["a4", "a3", "a2", "a1"]);
-        assert_eq!(texts_of(by_tag(db, &bo_tag, 50, None).await.unwrap()), ["b2", "b1"]);
-        assert_eq!(texts_of(by_tag(db, &al_tag, 2, None).await.unwrap()), ["a4", "a3"]);
+        assert_eq!(texts_of(by_tag(db, &al_tag, 50, None, Walk::All).await.unwrap()), ["a4", "a3", "a2", "a1"]);
+        assert_eq!(texts_of(by_tag(db, &bo_tag, 50, None, Walk::All).await.unwrap()), ["b2", "b1"]);
+        assert_eq!(texts_of(by_tag(db, &al_tag, 2, None, Walk::All).await.unwrap()), ["a4", "a3"]);
         let after = Utc::now() - Duration::seconds(450);
-        assert_eq!(texts_of(by_tag(db, &al_tag, 50, Some(after)).await.unwrap()), ["a4", "a3", "a2"]);
-        assert!(by_tag(db, "00000000", 50, None).await.unwrap().is_empty());
+        assert_eq!(texts_of(by_tag(db, &al_tag, 50, Some(after), Walk::All).await.unwrap()), ["a4", "a3", "a2"]);
+        assert!(by_tag(db, "00000000", 50, None, Walk::All).await.unwrap().is_empty());
+        // Deleted messages are passed over without being counted when the walk asks for the
+        // undeleted only (a second purge reaches past the first one's), and still read back.
+        message_log::Entity::update_many()
+            .col_expr(message_log::Column::DeletedAt, Expr::value(Utc::now()))
+            .filter(message_log::Column::Text.is_in(["a4", "a3"]))
+            .exec(db)
+            .await
+            .unwrap();
+        assert_eq!(texts_of(by_tag(db, &al_tag, 1, None, Walk::Undeleted).await.unwrap()), ["a2"]);
+        assert_eq!(texts_of(by_tag(db, &al_tag, 50, None, Walk::Undeleted).await.unwrap()), ["a2", "a1"]);
+        assert_eq!(texts_of(by_tag(db, &al_tag, 2, None, Walk::All).await.unwrap()), ["a4", "a3"]);
 
         // The chain across the restart, and one tail per sender at its newest message.
         let row = |id: ulid::Ulid| async move {
@@ -662,13 +689,13 @@ mod tests {
         let retention =
             crate::retention::Retention { ips: std::time::Duration::from_secs(150), texts: std::time::Duration::MAX };
         crate::retention::purge(db, retention).await.unwrap();
-        assert_eq!(texts_of(by_tag(db, &al_tag, 50, None).await.unwrap()), ["a4"]);
-        assert_eq!(texts_of(by_tag(db, &bo_tag, 50, None).await.unwrap()), ["b2"]);
+        assert_eq!(texts_of(by_tag(db, &al_tag, 50, None, Walk::All).await.unwrap()), ["a4"]);
+        assert_eq!(texts_of(by_tag(db, &bo_tag, 50, None, Walk::All).await.unwrap()), ["b2"]);
         let retention =
             crate::retention::Retention { ips: std::time::Duration::from_secs(50), texts: std::time::Duration::MAX };
         crate::retention::purge(db, retention).await.unwrap();
         assert!(addresses_of(db, &al_tag).await.unwrap().is_empty());
-        assert!(by_tag(db, &al_tag, 50, None).await.unwrap().is_empty());
+        assert!(by_tag(db, &al_tag, 50, None, Walk::All).await.unwrap().is_empty());
         assert_eq!(addresses_of(db, &bo_tag).await.unwrap(), ["2001:db8::7"]);
     }
 

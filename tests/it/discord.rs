@@ -526,6 +526,62 @@ async fn lookup_shows_a_tags_messages_without_the_address_and_purge_removes_them
     }
 }
 
+const FLOOD_DELETED: &str = "nickname = 'Flood' AND deleted_at IS NOT NULL";
+
+/// Rows of the message log matching `condition`.
+async fn count(db: &sea_orm::DatabaseConnection, condition: &str) -> i64 {
+    let sql = format!("SELECT COUNT(*) AS n FROM message_log WHERE {condition}");
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+#[tokio::test]
+async fn purge_stops_at_ten_thousand_messages_per_address_and_says_so() {
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let app = spawn_with_discord(&fake).await;
+    let channel = channel_for(&fake, "lobby").await;
+    connected(&fake).await;
+    // 10 001 messages of one address in the last minutes, logged as the bot logs them (from an
+    // address that never speaks through the gateway, so the bot's own chain cache stays right).
+    let db = app.db().await;
+    let tagger = bot::iptag::IpTagger::load(&db, None).await.unwrap();
+    let ip: std::net::IpAddr = "203.0.113.77".parse().unwrap();
+    let start = chrono::Utc::now() - chrono::Duration::minutes(5);
+    let messages: Vec<protocol::LoggedMessage> = (0..10_001i64)
+        .map(|i| protocol::LoggedMessage {
+            message: protocol::MessageView {
+                id: ulid::Ulid::new(),
+                room: "lobby".to_owned(),
+                nick: "Flood".to_owned(),
+                text: format!("flood {i}"),
+                at: start + chrono::Duration::milliseconds(i),
+                staff: false,
+            },
+            ip,
+        })
+        .collect();
+    let log = bot::message_log::MessageLog::new(db.clone());
+    for batch in messages.chunks(500) {
+        log.record(batch, &tagger, bot::message_log::Delivery::First).await.unwrap();
+    }
+    let tag = tagger.tag(ip)[..8].to_owned();
+    let staff = fake.staff_user();
+    let (interaction, _) =
+        fake.inject_slash_command(&staff, channel, "purge", json!([{"name": "tag", "type": 3, "value": tag}]));
+    let answer = answer_of(&fake, interaction).await;
+    assert!(answer.contains("10000 web messages") && answer.contains("run /purge again"), "{answer}");
+    assert_eq!(count(&db, FLOOD_DELETED).await, 10_000);
+    // The newest went first; the oldest is what a second run takes.
+    let oldest = &messages[0].message.id.to_string();
+    assert_eq!(count(&db, &format!("id = '{oldest}' AND deleted_at IS NULL")).await, 1);
+
+    let (interaction, _) =
+        fake.inject_slash_command(&staff, channel, "purge", json!([{"name": "tag", "type": 3, "value": tag}]));
+    let answer = answer_of(&fake, interaction).await;
+    assert!(answer.contains(" 1 web messages") && !answer.contains("run /purge again"), "{answer}");
+    assert_eq!(count(&db, FLOOD_DELETED).await, 10_001);
+}
+
 #[tokio::test]
 async fn filters_block_or_mask_messages_on_the_gateway() {
     let fake = FakeDiscord::start(FakeConfig::default()).await;

@@ -493,7 +493,8 @@ pub async fn author_messages(ctx: Context<'_>, message: serenity::Message) -> Re
 
 async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
     const SHOWN: usize = 15;
-    let mut rows = crate::message_log::by_tag(&ctx.data().db, tag, SHOWN as u64, None).await?;
+    let mut rows =
+        crate::message_log::by_tag(&ctx.data().db, tag, SHOWN as u64, None, crate::message_log::Walk::All).await?;
     rows.truncate(SHOWN);
     if rows.is_empty() {
         return reply(ctx, format!("No messages from tag {tag}.")).await;
@@ -517,8 +518,13 @@ async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
 }
 
 /// The most messages of one sender a purge takes back at once (each is a row update, a history
-/// amendment and a web frame); a moderator runs it again for more.
+/// amendment and a web frame); the reply says when a sender reached it, and a moderator runs
+/// the command again for more.
 const MAX_PURGED: u64 = 10_000;
+
+/// Ids marked deleted per statement: a tag logged from several addresses can reach several
+/// times [`MAX_PURGED`], past PostgreSQL's 65 535 bind parameters per statement.
+const PURGE_CHUNK: usize = 1_000;
 
 /// Delete an IP tag's recent messages everywhere (web rooms and Discord).
 #[poise::command(
@@ -538,17 +544,17 @@ pub async fn purge(
     let tag = tag_of(&tag)?;
     let minutes = minutes.unwrap_or(60).clamp(1, 7 * 24 * 60);
     let since = chrono::Utc::now() - chrono::Duration::minutes(i64::from(minutes));
-    let rows: Vec<message_log::Model> = crate::message_log::by_tag(&data.db, &tag, MAX_PURGED, Some(since))
-        .await?
-        .into_iter()
-        .filter(|row| row.deleted_at.is_none())
-        .collect();
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    message_log::Entity::update_many()
-        .col_expr(message_log::Column::DeletedAt, Expr::value(chrono::Utc::now()))
-        .filter(message_log::Column::Id.is_in(ids))
-        .exec(&data.db)
+    let rows = crate::message_log::by_tag(&data.db, &tag, MAX_PURGED, Some(since), crate::message_log::Walk::Undeleted)
         .await?;
+    let capped = reached_cap(&rows);
+    let now = chrono::Utc::now();
+    for chunk in rows.chunks(PURGE_CHUNK) {
+        message_log::Entity::update_many()
+            .col_expr(message_log::Column::DeletedAt, Expr::value(now))
+            .filter(message_log::Column::Id.is_in(chunk.iter().map(|r| r.id.clone())))
+            .exec(&data.db)
+            .await?;
+    }
     for row in &rows {
         let slug = RoomSlug::parse(&row.room)?;
         let id: ulid::Ulid = row.id.parse()?;
@@ -560,6 +566,15 @@ pub async fn purge(
         rows.iter().filter_map(|r| r.discord_message_id.map(|d| (d, r.room.clone()))).collect();
     carriers.sort();
     carriers.dedup();
+    let channels: std::collections::HashMap<String, i64> = if carriers.is_empty() {
+        std::collections::HashMap::new()
+    } else {
+        rooms::list(&data.db)
+            .await?
+            .into_iter()
+            .filter_map(|r| r.discord_thread_id.or(r.discord_channel_id).map(|c| (r.slug, c)))
+            .collect()
+    };
     let mut removed_in_discord = 0;
     for (discord_id, room) in carriers {
         let still_shown = message_log::Entity::find()
@@ -568,12 +583,7 @@ pub async fn purge(
             .one(&data.db)
             .await?
             .is_some();
-        let channel = rooms::list(&data.db)
-            .await?
-            .into_iter()
-            .find(|r| r.slug == room)
-            .and_then(|r| r.discord_thread_id.or(r.discord_channel_id));
-        if let (false, Some(channel)) = (still_shown, channel) {
+        if let (false, Some(&channel)) = (still_shown, channels.get(&room)) {
             let deleted = ctx
                 .http()
                 .delete_message(
@@ -588,12 +598,26 @@ pub async fn purge(
             }
         }
     }
-    let details = format!(
+    let mut details = format!(
         "{} web messages of the last {minutes} min removed; {removed_in_discord} Discord messages deleted",
         rows.len()
     );
+    if capped {
+        details.push_str(&format!(" (stopped at {MAX_PURGED} messages per address: run /purge again for older ones)"));
+    }
     record(ctx, "purge", &format!("tag {tag}"), &details).await?;
     reply(ctx, format!("Purged tag {tag}: {details}.")).await
+}
+
+/// Whether a walk back by [`crate::message_log::by_tag`] stopped at [`MAX_PURGED`] for some
+/// sender, so older messages of the window may remain.
+fn reached_cap(walked: &[message_log::Model]) -> bool {
+    let mut per_sender: std::collections::HashMap<(&str, Option<&str>), u64> = std::collections::HashMap::new();
+    walked.iter().any(|row| {
+        let n = per_sender.entry((row.ip.as_str(), row.ip_tag.as_deref())).or_default();
+        *n += 1;
+        *n >= MAX_PURGED
+    })
 }
 
 /// What a filter does.
