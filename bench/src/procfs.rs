@@ -18,6 +18,9 @@ pub struct Sample {
     pub machine_busy_ticks: u64,
     /// The generator's own CPU time, clock ticks.
     pub self_ticks: u64,
+    /// Time the hypervisor ran something else while this machine's CPUs wanted to run
+    /// (`steal` in `/proc/stat`, all CPUs), clock ticks.
+    pub machine_steal_ticks: u64,
 }
 
 /// What a scenario step reports about the server.
@@ -32,9 +35,14 @@ pub struct Usage {
     pub generator_cpu_pct: f64,
     /// CPU used by everything else on the machine (other processes, and kernel work such as
     /// loopback softirqs not charged to a process), percent of one core: a check that nothing
-    /// else was competing during the measurement.
+    /// else was competing during the measurement. Host steal is not in it (results
+    /// older than `steal_cpu_pct` counted it here).
     #[serde(default)]
     pub other_cpu_pct: f64,
+    /// CPU the virtual machine's host took away (`steal`), percent of one core: on a shared
+    /// host, the same step runs on less CPU than it asked for, which no change of ours causes.
+    #[serde(default)]
+    pub steal_cpu_pct: f64,
 }
 
 /// Watches a fixed set of pids.
@@ -61,9 +69,9 @@ impl Procs {
             rss_kib += rss_of(*pid)?;
             cpu_ticks += cpu_of(*pid)?;
         }
-        let machine_busy_ticks = machine_busy()?;
+        let (machine_busy_ticks, machine_steal_ticks) = machine_busy()?;
         let self_ticks = cpu_of_path("/proc/self/stat")?;
-        Ok(Sample { at: Instant::now(), rss_kib, cpu_ticks, machine_busy_ticks, self_ticks })
+        Ok(Sample { at: Instant::now(), rss_kib, cpu_ticks, machine_busy_ticks, self_ticks, machine_steal_ticks })
     }
 
     /// Usage between two samples.
@@ -75,11 +83,13 @@ impl Procs {
         let server = to.cpu_ticks.saturating_sub(from.cpu_ticks);
         let generator = to.self_ticks.saturating_sub(from.self_ticks);
         let busy = to.machine_busy_ticks.saturating_sub(from.machine_busy_ticks);
+        let steal = to.machine_steal_ticks.saturating_sub(from.machine_steal_ticks);
         Usage {
             rss_kib: to.rss_kib,
             cpu_pct: pct(server),
             generator_cpu_pct: pct(generator),
-            other_cpu_pct: pct(busy.saturating_sub(server + generator)),
+            other_cpu_pct: pct(busy.saturating_sub(server + generator + steal)),
+            steal_cpu_pct: pct(steal),
         }
     }
 }
@@ -101,13 +111,15 @@ fn cpu_of(pid: u32) -> Result<u64> {
 }
 
 /// Busy ticks of all CPUs: everything in the `cpu` line of `/proc/stat` but idle and iowait.
-fn machine_busy() -> Result<u64> {
+/// The whole machine's busy ticks (steal included) and steal ticks.
+fn machine_busy() -> Result<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
     let line = stat.lines().next().context("empty /proc/stat")?;
     let fields: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal (guest time is already inside user).
     let busy: u64 = fields.iter().take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).sum();
-    Ok(busy)
+    let steal = fields.get(7).copied().unwrap_or(0);
+    Ok((busy, steal))
 }
 
 fn cpu_of_path(path: &str) -> Result<u64> {
@@ -147,5 +159,27 @@ mod tests {
         let b = procs.sample().unwrap();
         assert!(procs.usage(&a, &b).cpu_pct >= 0.0);
         assert_eq!(parse_pids("1, 2,").unwrap(), vec![1, 2]);
+    }
+
+    #[test]
+    fn steal_is_told_apart_from_other_work() {
+        let procs = Procs::new(vec![1], 100);
+        let at = Instant::now();
+        let from =
+            Sample { at, rss_kib: 0, cpu_ticks: 0, machine_busy_ticks: 0, self_ticks: 0, machine_steal_ticks: 0 };
+        // Over one second: the server 80 ticks, the generator 40, the host took 30, and 150 in all.
+        let to = Sample {
+            at: at + std::time::Duration::from_secs(1),
+            rss_kib: 1,
+            cpu_ticks: 80,
+            machine_busy_ticks: 150,
+            self_ticks: 40,
+            machine_steal_ticks: 30,
+        };
+        let usage = procs.usage(&from, &to);
+        assert_eq!(usage.cpu_pct, 80.0);
+        assert_eq!(usage.generator_cpu_pct, 40.0);
+        assert_eq!(usage.steal_cpu_pct, 30.0);
+        assert_eq!(usage.other_cpu_pct, 0.0);
     }
 }

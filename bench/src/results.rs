@@ -202,6 +202,12 @@ fn half_p99(f: Option<&Fanout>) -> Cell {
     f.and_then(|f| f.half.as_ref()).map(|s| s.latency.p99_ms)
 }
 
+/// The most CPU the virtual machine's host took during any step of the ramp: a figure above a few
+/// percent says the run's latencies were measured on a machine that was not all ours.
+fn steal(f: Option<&Fanout>) -> Cell {
+    f.map(|f| f.steps.iter().chain(f.half.iter()).map(|s| s.server.steal_cpu_pct).fold(0.0, f64::max))
+}
+
 fn lost(f: Option<&Fanout>) -> Cell {
     f.map(|f| f.steps.iter().map(|s| s.lost).sum::<u64>() as f64)
 }
@@ -271,6 +277,7 @@ fn fanout_rows(rows: &mut Vec<Row>, scenario: &'static str, key: &str, r: &Resul
     };
     row("p99 latency at half of own max, ms".into(), &half_p99, 2, half_target);
     row("lost deliveries (whole ramp)".into(), &lost, 0, String::new());
+    row("  CPU the host took (steal), worst step, % of a core".into(), &steal, 0, String::new());
 }
 
 /// Build the table.
@@ -416,7 +423,7 @@ pub fn ramps(r: &Results) -> String {
         let _ = writeln!(out, "{scenario} / {target}: {} connections in {} rooms", f.connections, f.rooms);
         let _ = writeln!(
             out,
-            "  {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>5} {:>7} {:>6} {:>6}  verdict",
+            "  {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>5} {:>7} {:>6} {:>6} {:>6}  verdict",
             "offered/s",
             "deliv/s",
             "p50 ms",
@@ -428,13 +435,14 @@ pub fn ramps(r: &Results) -> String {
             "cpu%",
             "rss MiB",
             "gen%",
-            "other%"
+            "other%",
+            "steal%"
         );
         let half = f.half.iter().map(|s| ("half", s));
         for (tag, s) in f.steps.iter().map(|s| ("", s)).chain(half) {
             let _ = writeln!(
                 out,
-                "  {:>10.0} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>6} {:>5.0} {:>7.1} {:>6.0} {:>6.0}  {}{}",
+                "  {:>10.0} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>6} {:>5.0} {:>7.1} {:>6.0} {:>6.0} {:>6.0}  {}{}",
                 s.offered_dps,
                 s.delivered_dps,
                 s.latency.p50_ms,
@@ -447,6 +455,7 @@ pub fn ramps(r: &Results) -> String {
                 s.server.rss_kib as f64 / 1024.0,
                 s.server.generator_cpu_pct,
                 s.server.other_cpu_pct,
+                s.server.steal_cpu_pct,
                 if tag.is_empty() { "" } else { "half of max: " },
                 if s.pass { "ok".to_owned() } else { format!("FAIL {}", s.reason) },
             );
@@ -464,7 +473,7 @@ pub fn ramps(r: &Results) -> String {
         for (tag, s) in c.steps.iter().map(|s| ("", s)).chain(c.soak.iter().map(|s| ("soak: ", s))) {
             let _ = writeln!(
                 out,
-                "  {tag}rate {:>6.0}/s launched {:>6} completed {:>6} failed {:>5} skipped {:>5} p50 {:>7.2} ms p99 {:>8.2} ms cpu {:>4.0}% gen {:>4.0}% other {:>4.0}%  {}",
+                "  {tag}rate {:>6.0}/s launched {:>6} completed {:>6} failed {:>5} skipped {:>5} p50 {:>7.2} ms p99 {:>8.2} ms cpu {:>4.0}% gen {:>4.0}% other {:>4.0}% steal {:>4.0}%  {}",
                 s.rate,
                 s.launched,
                 s.completed,
@@ -475,6 +484,7 @@ pub fn ramps(r: &Results) -> String {
                 s.server.cpu_pct,
                 s.server.generator_cpu_pct,
                 s.server.other_cpu_pct,
+                s.server.steal_cpu_pct,
                 if s.pass { "ok".to_owned() } else { format!("FAIL {}", s.reason) },
             );
         }

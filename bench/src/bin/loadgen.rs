@@ -494,7 +494,7 @@ impl Ramp<'_> {
         step.pass = reasons.is_empty();
         step.reason = reasons.join("; ");
         eprintln!(
-            "  [{} {}] offered {:>9.0}/s delivered {:>9.0}/s p50 {:>7.2} p99 {:>8.2} p99.9 {:>8.2} max {:>8.2} ms lost {} skips {} cpu {:>4.0}% (gen {:.0}% other {:.0}%) rss {:.1} MiB {}",
+            "  [{} {}] offered {:>9.0}/s delivered {:>9.0}/s p50 {:>7.2} p99 {:>8.2} p99.9 {:>8.2} max {:>8.2} ms lost {} skips {} cpu {:>4.0}% (gen {:.0}% other {:.0}% steal {:.0}%) rss {:.1} MiB {}",
             a.scenario,
             a.common.target,
             step.offered_dps,
@@ -508,6 +508,7 @@ impl Ramp<'_> {
             step.server.cpu_pct,
             step.server.generator_cpu_pct,
             step.server.other_cpu_pct,
+            step.server.steal_cpu_pct,
             step.server.rss_kib as f64 / 1024.0,
             if step.pass { "ok".to_owned() } else { format!("FAIL: {}", step.reason) }
         );
@@ -833,7 +834,7 @@ impl ChurnCtx<'_> {
             reason: reasons.join("; "),
         };
         eprintln!(
-            "  [churn {}] rate {:>6.0}/s launched {} completed {} failed {} skipped {} p50 {:.2} p99 {:.2} ms cpu {:.0}% (gen {:.0}% other {:.0}%) {}",
+            "  [churn {}] rate {:>6.0}/s launched {} completed {} failed {} skipped {} p50 {:.2} p99 {:.2} ms cpu {:.0}% (gen {:.0}% other {:.0}% steal {:.0}%) {}",
             a.common.target,
             rate,
             launched,
@@ -845,6 +846,7 @@ impl ChurnCtx<'_> {
             step.server.cpu_pct,
             step.server.generator_cpu_pct,
             step.server.other_cpu_pct,
+            step.server.steal_cpu_pct,
             if step.pass { "ok".to_owned() } else { format!("FAIL: {}", step.reason) }
         );
         Ok(step)
