@@ -41,8 +41,9 @@ pub struct Usage {
     pub other_cpu_pct: f64,
     /// CPU the virtual machine's host took away (`steal`), percent of one core: on a shared
     /// host, the same step runs on less CPU than it asked for, which no change of ours causes.
+    /// `None` in results written before it was measured.
     #[serde(default)]
-    pub steal_cpu_pct: f64,
+    pub steal_cpu_pct: Option<f64>,
 }
 
 /// Watches a fixed set of pids.
@@ -89,7 +90,7 @@ impl Procs {
             cpu_pct: pct(server),
             generator_cpu_pct: pct(generator),
             other_cpu_pct: pct(busy.saturating_sub(server + generator + steal)),
-            steal_cpu_pct: pct(steal),
+            steal_cpu_pct: Some(pct(steal)),
         }
     }
 }
@@ -179,7 +180,7 @@ mod tests {
         let usage = procs.usage(&from, &to);
         assert_eq!(usage.cpu_pct, 80.0);
         assert_eq!(usage.generator_cpu_pct, 40.0);
-        assert_eq!(usage.steal_cpu_pct, 30.0);
+        assert_eq!(usage.steal_cpu_pct, Some(30.0));
         assert_eq!(usage.other_cpu_pct, 0.0);
     }
 }

@@ -205,7 +205,12 @@ fn half_p99(f: Option<&Fanout>) -> Cell {
 /// The most CPU the virtual machine's host took during any step of the ramp: a figure above a few
 /// percent says the run's latencies were measured on a machine that was not all ours.
 fn steal(f: Option<&Fanout>) -> Cell {
-    f.map(|f| f.steps.iter().chain(f.half.iter()).map(|s| s.server.steal_cpu_pct).fold(0.0, f64::max))
+    f.and_then(|f| f.steps.iter().chain(f.half.iter()).filter_map(|s| s.server.steal_cpu_pct).reduce(f64::max))
+}
+
+/// A percentage that may not have been measured, for the ramp listing.
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
 }
 
 fn lost(f: Option<&Fanout>) -> Cell {
@@ -277,7 +282,7 @@ fn fanout_rows(rows: &mut Vec<Row>, scenario: &'static str, key: &str, r: &Resul
     };
     row("p99 latency at half of own max, ms".into(), &half_p99, 2, half_target);
     row("lost deliveries (whole ramp)".into(), &lost, 0, String::new());
-    row("  CPU the host took (steal), worst step, % of a core".into(), &steal, 0, String::new());
+    row("CPU the host took (steal), worst step, % of a core".into(), &steal, 0, String::new());
 }
 
 /// Build the table.
@@ -370,7 +375,8 @@ pub fn table(r: &Results) -> String {
     let mut cells: Vec<[String; 8]> = vec![header.map(str::to_owned)];
     for row in &rows {
         // Counts that should be zero and differences have no meaningful ratio.
-        let no_ratio = ["lost", "seats", "RSS growth"].iter().any(|p| row.metric.trim_start().starts_with(p));
+        let no_ratio =
+            ["lost", "seats", "RSS growth", "CPU the host took"].iter().any(|p| row.metric.trim_start().starts_with(p));
         let raw_cell = if row.scenario == "4 rooms/Redis" { "-".to_owned() } else { fmt_num(row.raw, row.decimals) };
         cells.push([
             row.scenario.to_owned(),
@@ -442,7 +448,7 @@ pub fn ramps(r: &Results) -> String {
         for (tag, s) in f.steps.iter().map(|s| ("", s)).chain(half) {
             let _ = writeln!(
                 out,
-                "  {:>10.0} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>6} {:>5.0} {:>7.1} {:>6.0} {:>6.0} {:>6.0}  {}{}",
+                "  {:>10.0} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>6} {:>5.0} {:>7.1} {:>6.0} {:>6.0} {:>6}  {}{}",
                 s.offered_dps,
                 s.delivered_dps,
                 s.latency.p50_ms,
@@ -455,7 +461,7 @@ pub fn ramps(r: &Results) -> String {
                 s.server.rss_kib as f64 / 1024.0,
                 s.server.generator_cpu_pct,
                 s.server.other_cpu_pct,
-                s.server.steal_cpu_pct,
+                percent(s.server.steal_cpu_pct),
                 if tag.is_empty() { "" } else { "half of max: " },
                 if s.pass { "ok".to_owned() } else { format!("FAIL {}", s.reason) },
             );
@@ -473,7 +479,7 @@ pub fn ramps(r: &Results) -> String {
         for (tag, s) in c.steps.iter().map(|s| ("", s)).chain(c.soak.iter().map(|s| ("soak: ", s))) {
             let _ = writeln!(
                 out,
-                "  {tag}rate {:>6.0}/s launched {:>6} completed {:>6} failed {:>5} skipped {:>5} p50 {:>7.2} ms p99 {:>8.2} ms cpu {:>4.0}% gen {:>4.0}% other {:>4.0}% steal {:>4.0}%  {}",
+                "  {tag}rate {:>6.0}/s launched {:>6} completed {:>6} failed {:>5} skipped {:>5} p50 {:>7.2} ms p99 {:>8.2} ms cpu {:>4.0}% gen {:>4.0}% other {:>4.0}% steal {:>4}%  {}",
                 s.rate,
                 s.launched,
                 s.completed,
@@ -484,7 +490,7 @@ pub fn ramps(r: &Results) -> String {
                 s.server.cpu_pct,
                 s.server.generator_cpu_pct,
                 s.server.other_cpu_pct,
-                s.server.steal_cpu_pct,
+                percent(s.server.steal_cpu_pct),
                 if s.pass { "ok".to_owned() } else { format!("FAIL {}", s.reason) },
             );
         }

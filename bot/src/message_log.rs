@@ -470,7 +470,8 @@ pub enum Walk {
     /// Every message, deleted ones included (what a moderator reads back).
     All,
     /// Only messages not deleted yet: deleted ones are passed over, neither counted nor
-    /// returned, so a second purge reaches past what the first took.
+    /// returned, so a second purge reaches past what the first took. Only `after` limits how
+    /// many deleted ones a walk passes, so give one.
     Undeleted,
 }
 

@@ -578,7 +578,7 @@ async fn purge_stops_at_ten_thousand_messages_per_address_and_says_so() {
     let (interaction, _) =
         fake.inject_slash_command(&staff, channel, "purge", json!([{"name": "tag", "type": 3, "value": tag}]));
     let answer = answer_of(&fake, interaction).await;
-    assert!(answer.contains(" 1 web messages") && !answer.contains("run /purge again"), "{answer}");
+    assert!(answer.contains(" 1 web message of") && !answer.contains("run /purge again"), "{answer}");
     assert_eq!(count(&db, FLOOD_DELETED).await, 10_001);
 }
 

@@ -508,7 +508,7 @@ impl Ramp<'_> {
             step.server.cpu_pct,
             step.server.generator_cpu_pct,
             step.server.other_cpu_pct,
-            step.server.steal_cpu_pct,
+            step.server.steal_cpu_pct.unwrap_or_default(),
             step.server.rss_kib as f64 / 1024.0,
             if step.pass { "ok".to_owned() } else { format!("FAIL: {}", step.reason) }
         );
@@ -846,7 +846,7 @@ impl ChurnCtx<'_> {
             step.server.cpu_pct,
             step.server.generator_cpu_pct,
             step.server.other_cpu_pct,
-            step.server.steal_cpu_pct,
+            step.server.steal_cpu_pct.unwrap_or_default(),
             if step.pass { "ok".to_owned() } else { format!("FAIL: {}", step.reason) }
         );
         Ok(step)

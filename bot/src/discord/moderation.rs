@@ -539,22 +539,31 @@ pub async fn purge(
     #[description = "An IP tag from an embed footer"] tag: String,
     #[description = "How far back, in minutes (default 60)"] minutes: Option<u32>,
 ) -> Result<(), Error> {
+    use sea_orm::TransactionTrait;
     use sea_orm::sea_query::Expr;
+    // Thousands of messages take longer than the 3 s Discord gives an answer.
+    ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let tag = tag_of(&tag)?;
     let minutes = minutes.unwrap_or(60).clamp(1, 7 * 24 * 60);
     let since = chrono::Utc::now() - chrono::Duration::minutes(i64::from(minutes));
-    let rows = crate::message_log::by_tag(&data.db, &tag, MAX_PURGED, Some(since), crate::message_log::Walk::Undeleted)
-        .await?;
-    let capped = reached_cap(&rows);
+    // One more than the cap per sender: whether older messages remain.
+    let walked =
+        crate::message_log::by_tag(&data.db, &tag, MAX_PURGED + 1, Some(since), crate::message_log::Walk::Undeleted)
+            .await?;
+    let (rows, capped) = within_cap(walked);
+    // All or nothing: a row marked deleted but never announced would be passed over by the
+    // next purge and stay on web clients' screens.
     let now = chrono::Utc::now();
+    let txn = data.db.begin().await?;
     for chunk in rows.chunks(PURGE_CHUNK) {
         message_log::Entity::update_many()
             .col_expr(message_log::Column::DeletedAt, Expr::value(now))
             .filter(message_log::Column::Id.is_in(chunk.iter().map(|r| r.id.clone())))
-            .exec(&data.db)
+            .exec(&txn)
             .await?;
     }
+    txn.commit().await?;
     for row in &rows {
         let slug = RoomSlug::parse(&row.room)?;
         let id: ulid::Ulid = row.id.parse()?;
@@ -575,7 +584,7 @@ pub async fn purge(
             .filter_map(|r| r.discord_thread_id.or(r.discord_channel_id).map(|c| (r.slug, c)))
             .collect()
     };
-    let mut removed_in_discord = 0;
+    let mut removed_in_discord: usize = 0;
     for (discord_id, room) in carriers {
         let still_shown = message_log::Entity::find()
             .filter(message_log::Column::DiscordMessageId.eq(discord_id))
@@ -598,26 +607,37 @@ pub async fn purge(
             }
         }
     }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     let mut details = format!(
-        "{} web messages of the last {minutes} min removed; {removed_in_discord} Discord messages deleted",
-        rows.len()
+        "{} web message{} of the last {minutes} min removed; {removed_in_discord} Discord message{} deleted",
+        rows.len(),
+        plural(rows.len()),
+        plural(removed_in_discord)
     );
     if capped {
-        details.push_str(&format!(" (stopped at {MAX_PURGED} messages per address: run /purge again for older ones)"));
+        details
+            .push_str(&format!(" (stopped at {MAX_PURGED} messages per address; older ones remain: run /purge again)"));
     }
     record(ctx, "purge", &format!("tag {tag}"), &details).await?;
     reply(ctx, format!("Purged tag {tag}: {details}.")).await
 }
 
-/// Whether a walk back by [`crate::message_log::by_tag`] stopped at [`MAX_PURGED`] for some
-/// sender, so older messages of the window may remain.
-fn reached_cap(walked: &[message_log::Model]) -> bool {
-    let mut per_sender: std::collections::HashMap<(&str, Option<&str>), u64> = std::collections::HashMap::new();
-    walked.iter().any(|row| {
-        let n = per_sender.entry((row.ip.as_str(), row.ip_tag.as_deref())).or_default();
+/// The newest [`MAX_PURGED`] of each sender's messages from a walk that took one more (newest
+/// first), and whether some sender had more than that.
+fn within_cap(walked: Vec<message_log::Model>) -> (Vec<message_log::Model>, bool) {
+    let mut per_sender: std::collections::HashMap<(String, Option<String>), u64> = std::collections::HashMap::new();
+    let mut capped = false;
+    let mut rows = Vec::with_capacity(walked.len());
+    for row in walked {
+        let n = per_sender.entry((row.ip.clone(), row.ip_tag.clone())).or_default();
         *n += 1;
-        *n >= MAX_PURGED
-    })
+        if *n > MAX_PURGED {
+            capped = true;
+        } else {
+            rows.push(row);
+        }
+    }
+    (rows, capped)
 }
 
 /// What a filter does.
