@@ -1,7 +1,9 @@
 //! Retention: raw IPs and message texts are erased from `message_log` after their retention
-//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), and senders whose latest message is past
-//! the IPs' period leave `visitor_tails`. The log's rows stay, so ids, rooms, times and
-//! Discord mappings remain for the record.
+//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), senders whose latest message is past
+//! the IPs' period leave `visitor_tails`, and rooms whose latest message is past the texts'
+//! period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and close
+//! for good; a quiet room's history would be erased texts). The log's rows stay, so ids, rooms,
+//! times and Discord mappings remain for the record.
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::BotError;
-use crate::entities::{message_log, visitor_tails};
+use crate::entities::{message_log, room_tails, visitor_tails};
 
 /// What an erased IP reads as.
 pub const ERASED_IP: &str = "erased";
@@ -55,6 +57,11 @@ pub async fn purge(db: &DatabaseConnection, retention: Retention) -> Result<(u64
             .exec(db)
             .await?
             .rows_affected;
+        // Message ids are ULIDs, which sort by the time they were made: the smallest id of the
+        // cutoff's millisecond bounds the tails to drop without reading the log.
+        let millis = u64::try_from(cutoff.timestamp_millis()).unwrap_or(0);
+        let first_kept = ulid::Ulid::from_parts(millis, 0).to_string();
+        room_tails::Entity::delete_many().filter(room_tails::Column::LastId.lt(first_kept)).exec(db).await?;
     }
     if ips + texts > 0 {
         tracing::info!(ips, texts, "erased data past its retention");

@@ -232,16 +232,22 @@ async fn ips_and_texts_are_erased_after_their_retention() {
     )
     .await
     .unwrap();
+    // A room that has been quiet since then (a closed visitor room, say).
+    db.execute_unprepared("INSERT INTO room_tails (room, last_id) VALUES ('gone', '01JA0000000000000000000001')")
+        .await
+        .unwrap();
     let retention =
         bot::retention::Retention { ips: Duration::from_secs(30 * 86_400), texts: Duration::from_secs(90 * 86_400) };
     assert_eq!(bot::retention::purge(&db, retention).await.unwrap(), (1, 1));
     // The old sender no longer resolves (its address is gone); the recent one still does.
-    let senders = db
-        .query_all_raw(Statement::from_string(backend, "SELECT ip FROM visitor_tails ORDER BY ip".to_owned()))
-        .await
-        .unwrap();
-    let senders: Vec<String> = senders.iter().map(|row| row.try_get("", "ip").unwrap()).collect();
-    assert_eq!(senders, ["127.0.0.1"]);
+    let column = async |column: &str, table: &str| -> Vec<String> {
+        let sql = format!("SELECT {column} FROM {table} ORDER BY {column}");
+        let rows = db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
+        rows.iter().map(|row| row.try_get("", column).unwrap()).collect()
+    };
+    assert_eq!(column("ip", "visitor_tails").await, ["127.0.0.1"]);
+    // Its room's tail goes with its text; the lobby's, at the recent message, stays.
+    assert_eq!(column("room", "room_tails").await, ["lobby"]);
     let rows = db
         .query_all_raw(Statement::from_string(
             backend,
