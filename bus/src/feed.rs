@@ -111,25 +111,43 @@ impl RoomFeed {
     /// only when it is returned.
     pub async fn recv(&mut self) -> Option<Bytes> {
         loop {
-            {
-                let mut queue = self.shared.lock();
-                if queue.skipped > 0 {
-                    tracing::warn!(room = %self.room, skipped = queue.skipped, "room feed lagged; frames skipped");
-                    queue.skipped = 0;
-                }
-                if let Some(frame) = queue.frames.pop_front() {
-                    if queue.frames.is_empty() && queue.frames.capacity() > KEPT_CAPACITY {
-                        queue.frames = VecDeque::new();
-                    }
-                    return Some(frame);
-                }
-                if queue.closed {
-                    return None;
-                }
+            match self.take() {
+                Taken::Frame(frame) => return Some(frame),
+                Taken::Closed => return None,
+                Taken::Empty => self.shared.ready.notified().await,
             }
-            self.shared.ready.notified().await;
         }
     }
+
+    /// The next frame if one is already queued (never waits). `None` says nothing is queued now;
+    /// whether the feed has ended, [`RoomFeed::recv`] tells.
+    pub fn try_recv(&mut self) -> Option<Bytes> {
+        match self.take() {
+            Taken::Frame(frame) => Some(frame),
+            Taken::Empty | Taken::Closed => None,
+        }
+    }
+
+    fn take(&mut self) -> Taken {
+        let mut queue = self.shared.lock();
+        if queue.skipped > 0 {
+            tracing::warn!(room = %self.room, skipped = queue.skipped, "room feed lagged; frames skipped");
+            queue.skipped = 0;
+        }
+        if let Some(frame) = queue.frames.pop_front() {
+            if queue.frames.is_empty() && queue.frames.capacity() > KEPT_CAPACITY {
+                queue.frames = VecDeque::new();
+            }
+            return Taken::Frame(frame);
+        }
+        if queue.closed { Taken::Closed } else { Taken::Empty }
+    }
+}
+
+enum Taken {
+    Frame(Bytes),
+    Empty,
+    Closed,
 }
 
 #[cfg(test)]
@@ -159,6 +177,21 @@ mod tests {
                 assert_eq!(next(feed).await, Some(Bytes::from(vec![i])));
             }
         }
+    }
+
+    #[tokio::test]
+    async fn try_recv_takes_only_what_is_queued() {
+        let mut tx = FeedSender::new(room(), 16);
+        let mut feed = tx.subscribe();
+        assert_eq!(feed.try_recv(), None);
+        tx.send(&Bytes::from_static(b"a"));
+        tx.send(&Bytes::from_static(b"b"));
+        assert_eq!(feed.try_recv(), Some(Bytes::from_static(b"a")));
+        assert_eq!(next(&mut feed).await, Some(Bytes::from_static(b"b")));
+        assert_eq!(feed.try_recv(), None);
+        drop(tx);
+        assert_eq!(feed.try_recv(), None);
+        assert_eq!(next(&mut feed).await, None);
     }
 
     #[tokio::test]

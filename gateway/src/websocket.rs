@@ -108,8 +108,13 @@ pub fn accept(req: &mut salvo::Request, res: &mut salvo::Response) -> Result<OnU
 // Encoding: server frames are final and unmasked, so one encoding serves every recipient.
 
 fn frame(opcode: u8, payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(payload.len() + 10);
+    put_frame(&mut out, opcode, payload);
+    out.freeze()
+}
+
+fn put_frame(out: &mut BytesMut, opcode: u8, payload: &[u8]) {
     let len = payload.len();
-    let mut out = BytesMut::with_capacity(len + 10);
     out.put_u8(0x80 | opcode);
     if let Ok(short) = u8::try_from(len)
         && short < 126
@@ -123,12 +128,17 @@ fn frame(opcode: u8, payload: &[u8]) -> Bytes {
         out.put_u64(len as u64);
     }
     out.put_slice(payload);
-    out.freeze()
 }
 
 /// A text frame carrying `payload` (already UTF-8: the caller serialised it).
 pub fn text(payload: &[u8]) -> Bytes {
     frame(opcode::TEXT, payload)
+}
+
+/// Append a text frame carrying `payload` to `out`: several frames in one buffer go out in one
+/// write.
+pub fn append_text(out: &mut BytesMut, payload: &[u8]) {
+    put_frame(out, opcode::TEXT, payload);
 }
 
 /// An empty ping.
@@ -393,6 +403,12 @@ impl Outbox {
             drop(inner);
             waker.wake();
         }
+    }
+
+    /// What is queued, oldest first.
+    #[cfg(test)]
+    pub fn queued(&self) -> Vec<Bytes> {
+        self.lock().queue.iter().cloned().collect()
     }
 
     /// The socket is finished: drop what is queued and refuse more.
@@ -750,6 +766,10 @@ mod tests {
         let long = text(&vec![b'a'; 70_000]);
         assert_eq!(&long[..10], &[0x81, 127, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70]);
         assert_eq!(&ping()[..], &[0x89, 0]);
+        let mut several = BytesMut::new();
+        append_text(&mut several, b"hi");
+        append_text(&mut several, &[b'a'; 300]);
+        assert_eq!(several.freeze(), [text(b"hi"), medium].concat());
         let closing = close(1008, &"é".repeat(100));
         assert_eq!(closing[1] as usize, closing.len() - 2);
         assert!(closing.len() - 2 <= 125);
