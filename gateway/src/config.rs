@@ -16,7 +16,8 @@ pub struct GatewayConfig {
     pub ping_interval: Duration,
     /// Per-connection `say` token bucket (`SAY_BURST`, `SAY_PER_SECOND`).
     pub say_rate: RateLimit,
-    /// Frames queued for one socket before it counts as too slow and is dropped (1008).
+    /// Frames queued for one socket before it counts as too slow and is dropped (1008); frames a
+    /// busy room delivers together count one by one.
     pub outbound_queue: usize,
     /// Shortest gap between two relayed `typing` frames of one connection.
     pub typing_interval: Duration,

@@ -9,6 +9,7 @@
 //! closed with 1008 rather than allowed to grow memory without bound.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -37,7 +38,12 @@ impl ConnHandle {
 
     /// Queue an encoded frame; a full queue means the reader is too slow, and it is closed.
     pub fn send(&self, frame: Bytes) {
-        if self.outbox.push(frame) == Pushed::Full {
+        self.send_frames(frame, 1);
+    }
+
+    /// Queue a buffer of `frames` encoded frames, to be written together.
+    fn send_frames(&self, bytes: Bytes, frames: usize) {
+        if self.outbox.push_frames(bytes, frames) == Pushed::Full {
             metrics::counter!("chat_slow_readers_total").increment(1);
             tracing::info!(conn = self.id, "closing a socket that reads too slowly");
             self.close(code::POLICY, "too slow to keep up", false);
@@ -59,13 +65,18 @@ struct Member {
     /// The member's nickname key, for kicks.
     key: String,
     /// Frames that arrived while the member was still joining; flushed after `joined`.
-    pending: Option<Vec<Bytes>>,
+    pending: Option<Vec<(Bytes, usize)>>,
+    /// The room's join count when this member joined: frames the forwarder took before that
+    /// are not its to see, even when they are delivered after.
+    since: u64,
 }
 
 /// The local members of one room.
 #[derive(Default)]
 pub struct Members {
     inner: Mutex<HashMap<ConnId, Member>>,
+    /// Joins so far; each frame is stamped with it when taken from the feed.
+    joins: AtomicU64,
 }
 
 impl Members {
@@ -77,16 +88,21 @@ impl Members {
         self.lock().len()
     }
 
-    /// Queue `bytes` (`frames` encoded frames) to every member.
-    fn deliver(&self, bytes: &Bytes, frames: usize) {
+    /// Queue the batch to every member, each getting the frames taken since it joined.
+    fn deliver(&self, batch: &mut Batch) {
+        let bytes = std::mem::take(&mut batch.bytes).freeze();
         let mut members = self.lock();
-        metrics::counter!("chat_frames_delivered_total").increment((members.len() * frames) as u64);
+        let mut delivered = 0;
         for member in members.values_mut() {
+            let Some((offset, frames)) = batch.since(member.since) else { continue };
+            let share = if offset == 0 { bytes.clone() } else { bytes.slice(offset..) };
+            delivered += frames;
             match &mut member.pending {
-                Some(pending) => pending.push(bytes.clone()),
-                None => member.handle.send(bytes.clone()),
+                Some(pending) => pending.push((share, frames)),
+                None => member.handle.send_frames(share, frames),
             }
         }
+        metrics::counter!("chat_frames_delivered_total").increment(delivered as u64);
     }
 
     /// Send `first` (the `joined` frame), then whatever arrived meanwhile, then go live: the
@@ -95,8 +111,8 @@ impl Members {
         let mut members = self.lock();
         if let Some(member) = members.get_mut(&conn) {
             member.handle.send_frame(first);
-            for frame in member.pending.take().unwrap_or_default() {
-                member.handle.send(frame);
+            for (bytes, frames) in member.pending.take().unwrap_or_default() {
+                member.handle.send_frames(bytes, frames);
             }
         }
     }
@@ -134,7 +150,11 @@ impl Hub {
                 rooms.entry(room.clone()).or_insert(LocalRoom { members, forwarder })
             }
         };
-        local.members.lock().insert(handle.id, Member { handle, key: key.to_owned(), pending: Some(Vec::new()) });
+        {
+            let mut members = local.members.lock();
+            let since = local.members.joins.fetch_add(1, Ordering::AcqRel) + 1;
+            members.insert(handle.id, Member { handle, key: key.to_owned(), pending: Some(Vec::new()), since });
+        }
         metrics::gauge!("chat_members").increment(1.0);
         Ok(local.members.clone())
     }
@@ -208,14 +228,21 @@ fn gather_time(members: usize) -> Option<Duration> {
 struct Batch {
     bytes: BytesMut,
     frames: usize,
+    /// Where the room's join count changed while frames were taken, oldest first: (joins when
+    /// the frame was taken, its offset in `bytes`, frames before it).
+    marks: Vec<(u64, usize, usize)>,
 }
 
 impl Batch {
-    fn add(&mut self, json: &[u8]) {
+    /// Add a frame taken from the feed when the room had seen `joins` joins.
+    fn add(&mut self, json: &[u8], joins: u64) {
         if std::str::from_utf8(json).is_err() {
             // A text frame that is not UTF-8 would make browsers drop the connection.
             tracing::warn!("dropping a room frame that is not UTF-8");
             return;
+        }
+        if self.marks.last().is_none_or(|(seen, _, _)| *seen != joins) {
+            self.marks.push((joins, self.bytes.len(), self.frames));
         }
         websocket::append_text(&mut self.bytes, json);
         self.frames += 1;
@@ -224,47 +251,57 @@ impl Batch {
     fn full(&self) -> bool {
         self.frames >= BATCH_FRAMES || self.bytes.len() >= BATCH_BYTES
     }
+
+    /// The part a member that joined as join number `since` sees: offset and frame count.
+    fn since(&self, since: u64) -> Option<(usize, usize)> {
+        self.marks
+            .iter()
+            .find(|(joins, _, _)| *joins >= since)
+            .map(|(_, offset, before)| (*offset, self.frames - before))
+    }
 }
 
 async fn forward(mut feed: RoomFeed, members: Arc<Members>) {
     let mut last_delivery: Option<Instant> = None;
     let mut open = true;
     while open {
+        let Some(json) = feed.recv().await else { break };
         let mut batch = Batch::default();
-        match feed.recv().await {
-            Some(json) => batch.add(&json),
-            None => break,
-        }
-        // Busy (delivered less than a gathering time ago): gather until that time is up.
+        batch.add(&json, members.joins.load(Ordering::Acquire));
+        // Busy (delivered less than a gathering time ago): gather until that time is up. Boxed:
+        // its timer and second wait stay out of every quiet room's task.
         let until = last_delivery.zip(gather_time(members.len())).map(|(last, time)| last + time);
         if let Some(until) = until.filter(|until| *until > Instant::now()) {
-            let deadline = tokio::time::sleep_until(until);
-            tokio::pin!(deadline);
-            while !batch.full() {
-                tokio::select! {
-                    biased;
-                    json = feed.recv() => match json {
-                        Some(json) => batch.add(&json),
-                        None => {
-                            open = false;
-                            break;
-                        }
-                    },
-                    () = &mut deadline => break,
-                }
-            }
+            open = Box::pin(gather(&mut feed, &mut batch, &members, until)).await;
         }
         // Whatever else is already queued goes along, busy or not.
         while !batch.full()
             && let Some(json) = feed.try_recv()
         {
-            batch.add(&json);
+            batch.add(&json, members.joins.load(Ordering::Acquire));
         }
         if batch.frames > 0 {
-            members.deliver(&batch.bytes.freeze(), batch.frames);
+            members.deliver(&mut batch);
             last_delivery = Some(Instant::now());
         }
     }
+}
+
+/// Add frames to `batch` until `until` or until it is full; false when the feed ended.
+async fn gather(feed: &mut RoomFeed, batch: &mut Batch, members: &Members, until: Instant) -> bool {
+    let deadline = tokio::time::sleep_until(until);
+    tokio::pin!(deadline);
+    while !batch.full() {
+        tokio::select! {
+            biased;
+            json = feed.recv() => match json {
+                Some(json) => batch.add(&json, members.joins.load(Ordering::Acquire)),
+                None => return false,
+            },
+            () = &mut deadline => break,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -296,6 +333,17 @@ mod tests {
         outboxes
     }
 
+    /// Let the forwarders run (time stands still) until `done`.
+    async fn settle(done: impl Fn() -> bool) {
+        for _ in 0..100 {
+            if done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the forwarders did not deliver");
+    }
+
     fn frames(texts: &[&str]) -> Bytes {
         let mut out = BytesMut::new();
         for text in texts {
@@ -316,12 +364,7 @@ mod tests {
         // Quiet: the first frame goes at once, in both rooms.
         bus.publish(&big, Bytes::from_static(b"a")).await.unwrap();
         bus.publish(&small, Bytes::from_static(b"a")).await.unwrap();
-        for _ in 0..100 {
-            if big_room.iter().chain(&small_room).all(|outbox| outbox.queued().len() == 2) {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        settle(|| big_room.iter().chain(&small_room).all(|outbox| outbox.queued().len() == 2)).await;
         // Busy: the big room gathers for 2 ms after a delivery; the small one never waits.
         bus.publish(&big, Bytes::from_static(b"b")).await.unwrap();
         bus.publish(&small, Bytes::from_static(b"b")).await.unwrap();
@@ -337,5 +380,27 @@ mod tests {
         for outbox in &small_room {
             assert_eq!(outbox.queued(), vec![joined.clone(), frames(&["a"]), frames(&["b"]), frames(&["c"])]);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_member_joining_while_frames_are_gathered_gets_only_those_taken_after() {
+        let bus = InProcessBus::new();
+        let hub = Hub::default();
+        let room = RoomSlug::parse("big").unwrap();
+        let early = members(&hub, &bus, &room, 200).await;
+        bus.publish(&room, Bytes::from_static(b"a")).await.unwrap();
+        settle(|| early.iter().all(|outbox| outbox.queued().len() == 2)).await;
+        // The room is busy now: "b" is taken and held while more are gathered.
+        bus.publish(&room, Bytes::from_static(b"b")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let late = Arc::new(Outbox::new(16));
+        let members = hub.join(&bus, &room, ConnHandle::new(1_000, late.clone()), "late").await.unwrap();
+        members.activate(1_000, &ServerFrame::Pong {});
+        bus.publish(&room, Bytes::from_static(b"c")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        let joined = websocket::text(ServerFrame::Pong {}.to_json().as_bytes());
+        assert_eq!(early[0].queued(), vec![joined.clone(), frames(&["a"]), frames(&["b", "c"])]);
+        assert_eq!(late.queued(), vec![joined, frames(&["c"])], "b was taken before it joined");
     }
 }

@@ -115,6 +115,7 @@ fn frame(opcode: u8, payload: &[u8]) -> Bytes {
 
 fn put_frame(out: &mut BytesMut, opcode: u8, payload: &[u8]) {
     let len = payload.len();
+    out.reserve(len + 10);
     out.put_u8(0x80 | opcode);
     if let Ok(short) = u8::try_from(len)
         && short < 126
@@ -354,7 +355,10 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct OutboxInner {
+    /// Buffers of one or more encoded frames.
     queue: VecDeque<Bytes>,
+    /// How many frames `queue` holds.
+    frames: usize,
     close: Option<CloseOrder>,
     /// Set once a close was ordered or the socket ended: nothing more is queued.
     shut: bool,
@@ -371,16 +375,25 @@ impl Outbox {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queue an encoded frame (never waits).
+    /// Queue one encoded frame (never waits).
+    #[cfg(test)]
     pub fn push(&self, frame: Bytes) -> Pushed {
+        self.push_frames(frame, 1)
+    }
+
+    /// Queue a buffer of `frames` encoded frames, written together (never waits). The limit
+    /// counts frames, so a reader that lags is dropped after as many messages however they
+    /// were grouped; a buffer larger than the limit is still taken when nothing is queued.
+    pub fn push_frames(&self, bytes: Bytes, frames: usize) -> Pushed {
         let mut inner = self.lock();
         if inner.shut {
             return Pushed::Closed;
         }
-        if inner.queue.len() >= self.limit {
+        if !inner.queue.is_empty() && inner.frames + frames > self.limit {
             return Pushed::Full;
         }
-        inner.queue.push_back(frame);
+        inner.queue.push_back(bytes);
+        inner.frames += frames;
         if let Some(waker) = inner.waker.take() {
             drop(inner);
             waker.wake();
@@ -397,6 +410,7 @@ impl Outbox {
         inner.shut = true;
         if !order.drain {
             inner.queue = VecDeque::new();
+            inner.frames = 0;
         }
         inner.close = Some(order);
         if let Some(waker) = inner.waker.take() {
@@ -416,6 +430,7 @@ impl Outbox {
         let mut inner = self.lock();
         inner.shut = true;
         inner.queue = VecDeque::new();
+        inner.frames = 0;
     }
 }
 
@@ -569,6 +584,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
                     let mut inner = outbox.lock();
                     if !inner.queue.is_empty() {
                         std::mem::swap(&mut inner.queue, &mut self.writing);
+                        inner.frames = 0;
                     } else if let Some(order) = inner.close.take() {
                         return Poll::Ready(Ok(Some(order)));
                     } else if !inner.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -789,6 +805,18 @@ mod tests {
         let inner = outbox.lock();
         assert_eq!(inner.queue.len(), 2, "a draining order keeps what was queued before it");
         assert_eq!(inner.close, Some(kick), "the first order wins");
+    }
+
+    #[test]
+    fn the_outbox_limit_counts_frames_not_buffers() {
+        let outbox = Outbox::new(4);
+        assert_eq!(outbox.push_frames(text(b"1"), 3), Pushed::Queued);
+        assert_eq!(outbox.push_frames(text(b"2"), 2), Pushed::Full, "five frames are past four");
+        assert_eq!(outbox.push(text(b"3")), Pushed::Queued);
+        assert_eq!(outbox.push(text(b"4")), Pushed::Full);
+        let empty = Outbox::new(2);
+        assert_eq!(empty.push_frames(text(b"big"), 5), Pushed::Queued, "one buffer past the limit still goes");
+        assert_eq!(empty.push(text(b"5")), Pushed::Full);
     }
 
     #[tokio::test]
