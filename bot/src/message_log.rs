@@ -16,7 +16,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use protocol::{LoggedMessage, MessageView, RoomSlug};
-use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
     TransactionTrait,
@@ -212,7 +211,7 @@ impl MessageLog {
         let newest: Vec<&Row<'_>> = senders.into_values().filter_map(|i| rows.get(i)).collect();
         match db.get_database_backend() {
             DbBackend::Postgres => write_postgres(db, &rows, &rooms, &newest).await?,
-            _ => write_statements(db, &rows, &rooms, &newest).await?,
+            _ => write_sqlite(db, &rows, &rooms, &newest).await?,
         }
         let senders = newest.iter().map(|row| (row.entry.ip.clone(), row.id.to_owned())).collect();
         Ok(Moved { rooms, senders })
@@ -255,35 +254,51 @@ async fn write_postgres(
          SELECT ip_tag, ip, last_id, last_at \
          FROM json_to_recordset($3::json) AS s(ip_tag varchar, ip varchar, last_id varchar, last_at timestamptz) \
          ON CONFLICT (ip_tag, ip) DO UPDATE SET last_id = excluded.last_id, last_at = excluded.last_at";
-    /// A row as `json_to_recordset` reads it.
-    #[derive(serde::Serialize)]
-    struct JsonRow<'a> {
-        id: &'a str,
-        room: &'a str,
-        nickname: &'a str,
-        ip: &'a str,
-        ip_tag: Option<&'a str>,
-        text: &'a str,
-        staff: bool,
-        discord_message_id: Option<i64>,
-        /// Microseconds, as PostgreSQL keeps them (and as a bound timestamp is cut).
-        sent_at: String,
-        prev_id: Option<&'a str>,
-        prev_by_ip: Option<&'a str>,
-    }
-    #[derive(serde::Serialize)]
-    struct JsonTail<'a> {
-        room: &'a str,
-        last_id: &'a str,
-    }
-    #[derive(serde::Serialize)]
-    struct JsonSender<'a> {
-        ip_tag: Option<&'a str>,
-        ip: &'a str,
-        last_id: &'a str,
-        last_at: String,
-    }
+    // Microseconds, as PostgreSQL keeps them (and as a bound timestamp is cut).
     let micros = |at: &chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let values = json_batch(rows, moved, senders, micros)?;
+    db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, WRITE, values)).await?;
+    Ok(())
+}
+
+/// A row as the statements read it from JSON.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    id: &'a str,
+    room: &'a str,
+    nickname: &'a str,
+    ip: &'a str,
+    ip_tag: Option<&'a str>,
+    text: &'a str,
+    staff: bool,
+    discord_message_id: Option<i64>,
+    sent_at: String,
+    prev_id: Option<&'a str>,
+    prev_by_ip: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonTail<'a> {
+    room: &'a str,
+    last_id: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct JsonSender<'a> {
+    ip_tag: Option<&'a str>,
+    ip: &'a str,
+    last_id: &'a str,
+    last_at: String,
+}
+
+/// The rows, the rooms' tails and the senders' tails as three JSON arrays, times written by
+/// `time` (each backend reads them as its driver would have bound them).
+fn json_batch(
+    rows: &[Row<'_>],
+    moved: &[(String, String)],
+    senders: &[&Row<'_>],
+    time: impl Fn(&chrono::DateTime<chrono::Utc>) -> String,
+) -> Result<[sea_orm::Value; 3], BotError> {
     let rows: Vec<JsonRow<'_>> = rows
         .iter()
         .map(|row| {
@@ -297,7 +312,7 @@ async fn write_postgres(
                 text: &m.text,
                 staff: m.staff,
                 discord_message_id: row.entry.discord_message_id,
-                sent_at: micros(&m.at),
+                sent_at: time(&m.at),
                 prev_id: row.prev_id.as_deref(),
                 prev_by_ip: row.prev_by_ip.as_deref(),
             }
@@ -310,99 +325,50 @@ async fn write_postgres(
             ip_tag: row.entry.ip_tag.as_deref(),
             ip: &row.entry.ip,
             last_id: row.id,
-            last_at: micros(&row.entry.message.at),
+            last_at: time(&row.entry.message.at),
         })
         .collect();
     let encode = |e: serde_json::Error| BotError::Invalid(format!("cannot encode the log batch: {e}"));
-    let values = [
+    Ok([
         serde_json::to_string(&rows).map_err(encode)?.into(),
         serde_json::to_string(&tails).map_err(encode)?.into(),
         serde_json::to_string(&senders).map_err(encode)?.into(),
-    ];
-    db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, WRITE, values)).await?;
-    Ok(())
+    ])
 }
 
-/// SQLite (and the fallback): a multi-row insert and the two tails upserts in one transaction.
-async fn write_statements(
+/// SQLite: the same three JSON arrays, read by three statements of fixed text in one
+/// transaction. Multi-row `VALUES` lists were new text for every batch size, so SQLite parsed
+/// each batch's statements afresh and the driver bound every value one by one; fixed text is
+/// prepared once and kept by the driver. Times are written as the driver binds them, so the
+/// stored text compares with bound times as before.
+async fn write_sqlite(
     db: &DatabaseConnection,
     rows: &[Row<'_>],
     moved: &[(String, String)],
     senders: &[&Row<'_>],
 ) -> Result<(), BotError> {
-    use message_log::Column as C;
-    let mut insert = Query::insert();
-    insert.into_table(message_log::Entity).columns([
-        C::Id,
-        C::Room,
-        C::Nickname,
-        C::Ip,
-        C::IpTag,
-        C::Text,
-        C::Staff,
-        C::DiscordMessageId,
-        C::SentAt,
-        C::PrevId,
-        C::PrevByIp,
-    ]);
-    for row in rows {
-        let m = row.entry.message;
-        insert
-            .values([
-                Expr::value(row.id.to_owned()),
-                Expr::value(m.room.clone()),
-                Expr::value(m.nick.clone()),
-                Expr::value(row.entry.ip.clone()),
-                Expr::value(row.entry.ip_tag.clone()),
-                Expr::value(m.text.clone()),
-                Expr::value(m.staff),
-                Expr::value(row.entry.discord_message_id),
-                Expr::value(m.at),
-                Expr::value(row.prev_id.clone()),
-                Expr::value(row.prev_by_ip.clone()),
-            ])
-            .map_err(|e| BotError::Invalid(format!("cannot build the log insert: {e}")))?;
-    }
-    insert.on_conflict(OnConflict::column(C::Id).do_nothing().to_owned());
-    let mut update = Query::insert();
-    update
-        .into_table(room_tails::Entity)
-        .columns([room_tails::Column::Room, room_tails::Column::LastId])
-        .on_conflict(OnConflict::column(room_tails::Column::Room).update_column(room_tails::Column::LastId).to_owned());
-    for (room, id) in moved {
-        update
-            .values([Expr::value(room.clone()), Expr::value(id.clone())])
-            .map_err(|e| BotError::Invalid(format!("cannot build the tail update: {e}")))?;
-    }
-    let mut visitors = Query::insert();
-    visitors
-        .into_table(visitor_tails::Entity)
-        .columns([
-            visitor_tails::Column::IpTag,
-            visitor_tails::Column::Ip,
-            visitor_tails::Column::LastId,
-            visitor_tails::Column::LastAt,
-        ])
-        .on_conflict(
-            OnConflict::columns([visitor_tails::Column::IpTag, visitor_tails::Column::Ip])
-                .update_columns([visitor_tails::Column::LastId, visitor_tails::Column::LastAt])
-                .to_owned(),
-        );
-    for row in senders {
-        visitors
-            .values([
-                Expr::value(row.entry.ip_tag.clone()),
-                Expr::value(row.entry.ip.clone()),
-                Expr::value(row.id.to_owned()),
-                Expr::value(row.entry.message.at),
-            ])
-            .map_err(|e| BotError::Invalid(format!("cannot build the sender tail update: {e}")))?;
-    }
+    // `WHERE true`: SQLite's grammar needs it between a SELECT and an upsert's ON CONFLICT.
+    const ROWS: &str = "INSERT INTO message_log \
+           (id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id, prev_by_ip) \
+         SELECT value ->> 'id', value ->> 'room', value ->> 'nickname', value ->> 'ip', value ->> 'ip_tag', \
+           value ->> 'text', value ->> 'staff', value ->> 'discord_message_id', value ->> 'sent_at', \
+           value ->> 'prev_id', value ->> 'prev_by_ip' \
+         FROM json_each(?) WHERE true ON CONFLICT (id) DO NOTHING";
+    const ROOMS: &str = "INSERT INTO room_tails (room, last_id) \
+         SELECT value ->> 'room', value ->> 'last_id' FROM json_each(?) WHERE true \
+         ON CONFLICT (room) DO UPDATE SET last_id = excluded.last_id";
+    const SENDERS: &str = "INSERT INTO visitor_tails (ip_tag, ip, last_id, last_at) \
+         SELECT value ->> 'ip_tag', value ->> 'ip', value ->> 'last_id', value ->> 'last_at' \
+         FROM json_each(?) WHERE true \
+         ON CONFLICT (ip_tag, ip) DO UPDATE SET last_id = excluded.last_id, last_at = excluded.last_at";
+    let as_bound = |at: &chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    let [rows_json, rooms_json, senders_json] = json_batch(rows, moved, senders, as_bound)?;
+    let statement = |sql: &str, json: sea_orm::Value| Statement::from_sql_and_values(DbBackend::Sqlite, sql, [json]);
     let txn = db.begin().await?;
-    txn.execute(&insert).await?;
-    txn.execute(&update).await?;
+    txn.execute_raw(statement(ROWS, rows_json)).await?;
+    txn.execute_raw(statement(ROOMS, rooms_json)).await?;
     if !senders.is_empty() {
-        txn.execute(&visitors).await?;
+        txn.execute_raw(statement(SENDERS, senders_json)).await?;
     }
     txn.commit().await?;
     Ok(())
@@ -534,7 +500,8 @@ mod tests {
     use std::net::IpAddr;
 
     use chrono::{Duration, Utc};
-    use sea_orm::{ConnectionTrait, Database};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ConnectionTrait, Database, PaginatorTrait};
 
     use super::*;
 
@@ -597,6 +564,10 @@ mod tests {
         );
         assert_eq!((staff_row.text.as_str(), staff_row.staff, staff_row.discord_message_id), ("staff", true, Some(7)));
         assert_eq!(staff_row.sent_at.timestamp_micros(), staff.at.timestamp_micros());
+        // Stored times compare with bound ones, as retention and /purge compare them.
+        let earlier =
+            message_log::Entity::find().filter(message_log::Column::SentAt.lt(staff.at)).count(db).await.unwrap();
+        assert_eq!(earlier, 3, "l1, h1 and l2 were sent before the staff message");
         assert_eq!(staff_row.prev_id, Some(first[2].message.id.to_string()));
         let visitor = row(first[0].message.id).await;
         assert_eq!((visitor.ip.as_str(), visitor.staff, visitor.discord_message_id), ("203.0.113.9", false, None));
