@@ -48,7 +48,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, ConnectError> {
         opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
             .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
-            // Statement journals in memory: the log's multi-row insert needs one (it could fail
+            // Statement journals in memory: the log's insert of a whole batch needs one (it could fail
             // half-way), and in a file it was one write per page the statement touched.
             .pragma("temp_store", "memory")
     });

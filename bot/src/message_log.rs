@@ -211,6 +211,7 @@ impl MessageLog {
         let newest: Vec<&Row<'_>> = senders.into_values().filter_map(|i| rows.get(i)).collect();
         match db.get_database_backend() {
             DbBackend::Postgres => write_postgres(db, &rows, &rooms, &newest).await?,
+            // SQLite, the only other backend the product opens.
             _ => write_sqlite(db, &rows, &rooms, &newest).await?,
         }
         let senders = newest.iter().map(|row| (row.entry.ip.clone(), row.id.to_owned())).collect();
@@ -227,7 +228,7 @@ struct Row<'a> {
     prev_by_ip: Option<String>,
 }
 
-/// PostgreSQL: the rows and the tails as two JSON parameters of one statement, whose text never
+/// PostgreSQL: the rows and both tails as three JSON parameters of one statement, whose text never
 /// changes. A multi-row `VALUES` list is a new statement for every batch size, which the server
 /// parses and plans each time (a batch is seldom the size of one it saw lately); one statement
 /// is also atomic by itself, so no BEGIN and COMMIT round trips.
@@ -568,6 +569,10 @@ mod tests {
         let earlier =
             message_log::Entity::find().filter(message_log::Column::SentAt.lt(staff.at)).count(db).await.unwrap();
         assert_eq!(earlier, 3, "l1, h1 and l2 were sent before the staff message");
+        // Equal only when the stored text is exactly what a bound time is.
+        let same =
+            message_log::Entity::find().filter(message_log::Column::SentAt.eq(staff.at)).count(db).await.unwrap();
+        assert_eq!(same, 1);
         assert_eq!(staff_row.prev_id, Some(first[2].message.id.to_string()));
         let visitor = row(first[0].message.id).await;
         assert_eq!((visitor.ip.as_str(), visitor.staff, visitor.discord_message_id), ("203.0.113.9", false, None));
