@@ -84,12 +84,9 @@ impl Members {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Queue the batch to every member, each getting the frames taken since it joined.
-    fn deliver(&self, batch: &mut Batch) {
+    /// Queue the batch to every member, each getting the frames taken since it joined; how many
+    /// members the room has.
+    fn deliver(&self, batch: &mut Batch) -> usize {
         let bytes = std::mem::take(&mut batch.bytes).freeze();
         let mut members = self.lock();
         let mut delivered = 0;
@@ -103,6 +100,7 @@ impl Members {
             }
         }
         metrics::counter!("chat_frames_delivered_total").increment(delivered as u64);
+        members.len()
     }
 
     /// Send `first` (the `joined` frame), then whatever arrived meanwhile, then go live: the
@@ -234,8 +232,9 @@ struct Batch {
 }
 
 impl Batch {
-    /// Add a frame taken from the feed when the room had seen `joins` joins.
-    fn add(&mut self, json: &[u8], joins: u64) {
+    /// Add a frame just taken from the feed, stamped with the room's joins so far.
+    fn add(&mut self, json: &[u8], members: &Members) {
+        let joins = members.joins.load(Ordering::Acquire);
         if std::str::from_utf8(json).is_err() {
             // A text frame that is not UTF-8 would make browsers drop the connection.
             tracing::warn!("dropping a room frame that is not UTF-8");
@@ -262,27 +261,27 @@ impl Batch {
 }
 
 async fn forward(mut feed: RoomFeed, members: Arc<Members>) {
-    let mut last_delivery: Option<Instant> = None;
+    // Until when the room gathers: the last delivery plus the gathering time of the room's size
+    // then (`None` for rooms too small to gather).
+    let mut gather_until: Option<Instant> = None;
     let mut open = true;
     while open {
         let Some(json) = feed.recv().await else { break };
         let mut batch = Batch::default();
-        batch.add(&json, members.joins.load(Ordering::Acquire));
+        batch.add(&json, &members);
         // Busy (delivered less than a gathering time ago): gather until that time is up. Boxed:
         // its timer and second wait stay out of every quiet room's task.
-        let until = last_delivery.zip(gather_time(members.len())).map(|(last, time)| last + time);
-        if let Some(until) = until.filter(|until| *until > Instant::now()) {
+        if let Some(until) = gather_until.filter(|until| *until > Instant::now()) {
             open = Box::pin(gather(&mut feed, &mut batch, &members, until)).await;
         }
         // Whatever else is already queued goes along, busy or not.
         while !batch.full()
             && let Some(json) = feed.try_recv()
         {
-            batch.add(&json, members.joins.load(Ordering::Acquire));
+            batch.add(&json, &members);
         }
         if batch.frames > 0 {
-            members.deliver(&mut batch);
-            last_delivery = Some(Instant::now());
+            gather_until = gather_time(members.deliver(&mut batch)).map(|time| Instant::now() + time);
         }
     }
 }
@@ -295,7 +294,7 @@ async fn gather(feed: &mut RoomFeed, batch: &mut Batch, members: &Members, until
         tokio::select! {
             biased;
             json = feed.recv() => match json {
-                Some(json) => batch.add(&json, members.joins.load(Ordering::Acquire)),
+                Some(json) => batch.add(&json, members),
                 None => return false,
             },
             () = &mut deadline => break,

@@ -108,7 +108,7 @@ pub fn accept(req: &mut salvo::Request, res: &mut salvo::Response) -> Result<OnU
 // Encoding: server frames are final and unmasked, so one encoding serves every recipient.
 
 fn frame(opcode: u8, payload: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(payload.len() + 10);
+    let mut out = BytesMut::new();
     put_frame(&mut out, opcode, payload);
     out.freeze()
 }
