@@ -13,12 +13,12 @@
 //! the tag that put each message of a batch on a page of its own too.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use protocol::{LoggedMessage, MessageView, RoomSlug};
+use sea_orm::sqlx::sqlite::{Sqlite, SqliteArguments};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, sqlx,
 };
 
 use crate::BotError;
@@ -255,9 +255,7 @@ async fn write_postgres(
          SELECT ip_tag, ip, last_id, last_at \
          FROM json_to_recordset($3::json) AS s(ip_tag varchar, ip varchar, last_id varchar, last_at timestamptz) \
          ON CONFLICT (ip_tag, ip) DO UPDATE SET last_id = excluded.last_id, last_at = excluded.last_at";
-    // Microseconds, as PostgreSQL keeps them (and as a bound timestamp is cut).
-    let micros = |at: &chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let values = json_batch(rows, moved, senders, micros)?;
+    let values = json_batch(rows, moved, senders)?;
     db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, WRITE, values)).await?;
     Ok(())
 }
@@ -292,14 +290,14 @@ struct JsonSender<'a> {
     last_at: String,
 }
 
-/// The rows, the rooms' tails and the senders' tails as three JSON arrays, times written by
-/// `time` (each backend reads them as its driver would have bound them).
+/// The rows, the rooms' tails and the senders' tails as three JSON arrays for PostgreSQL.
 fn json_batch(
     rows: &[Row<'_>],
     moved: &[(String, String)],
     senders: &[&Row<'_>],
-    time: impl Fn(&chrono::DateTime<chrono::Utc>) -> String,
 ) -> Result<[sea_orm::Value; 3], BotError> {
+    // Microseconds, as PostgreSQL keeps them (and as a bound timestamp is cut).
+    let time = |at: &chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let rows: Vec<JsonRow<'_>> = rows
         .iter()
         .map(|row| {
@@ -337,42 +335,111 @@ fn json_batch(
     ])
 }
 
-/// SQLite: the same three JSON arrays, read by three statements of fixed text in one
-/// transaction. Multi-row `VALUES` lists were new text for every batch size, so SQLite parsed
-/// each batch's statements afresh and the driver bound every value one by one; fixed text is
-/// prepared once and kept by the driver. Times are written as the driver binds them, so the
-/// stored text compares with bound times as before.
+/// Rows per SQLite statement: each table's insert is one statement of fixed text for this many
+/// rows, run once per full or partial chunk of a batch, unused rows bound as NULL and skipped.
+const SQLITE_CHUNK: usize = 64;
+
+/// SQLite: each table's rows bound positionally into one multi-row `VALUES` statement of fixed
+/// text ([`SQLITE_CHUNK`] rows; a short chunk is padded with NULL rows that `WHERE … IS NOT
+/// NULL` leaves out), all in one transaction, through the driver itself so that text is bound
+/// where it lies instead of copied into ORM values first. Fixed text is prepared once and kept
+/// by the driver; a `VALUES` list whose length followed the batch was new text for every batch
+/// size, and reading the rows out of a JSON array (`json_each`) made SQLite turn each row back
+/// into JSON text once for every column it read, most of what a batch cost it. Times are bound
+/// as text in the driver's own format, so the stored text compares with bound times as before.
 async fn write_sqlite(
     db: &DatabaseConnection,
     rows: &[Row<'_>],
     moved: &[(String, String)],
     senders: &[&Row<'_>],
 ) -> Result<(), BotError> {
-    // `WHERE true`: SQLite's grammar needs it between a SELECT and an upsert's ON CONFLICT.
-    const ROWS: &str = "INSERT INTO message_log \
-           (id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id, prev_by_ip) \
-         SELECT value ->> 'id', value ->> 'room', value ->> 'nickname', value ->> 'ip', value ->> 'ip_tag', \
-           value ->> 'text', value ->> 'staff', value ->> 'discord_message_id', value ->> 'sent_at', \
-           value ->> 'prev_id', value ->> 'prev_by_ip' \
-         FROM json_each(?) WHERE true ON CONFLICT (id) DO NOTHING";
-    const ROOMS: &str = "INSERT INTO room_tails (room, last_id) \
-         SELECT value ->> 'room', value ->> 'last_id' FROM json_each(?) WHERE true \
-         ON CONFLICT (room) DO UPDATE SET last_id = excluded.last_id";
-    const SENDERS: &str = "INSERT INTO visitor_tails (ip_tag, ip, last_id, last_at) \
-         SELECT value ->> 'ip_tag', value ->> 'ip', value ->> 'last_id', value ->> 'last_at' \
-         FROM json_each(?) WHERE true \
-         ON CONFLICT (ip_tag, ip) DO UPDATE SET last_id = excluded.last_id, last_at = excluded.last_at";
+    static ROWS: LazyLock<String> = LazyLock::new(|| {
+        chunk_insert(
+            "INSERT INTO message_log \
+               (id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id, prev_by_ip) \
+             SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL ON CONFLICT (id) DO NOTHING",
+            11,
+        )
+    });
+    static ROOMS: LazyLock<String> = LazyLock::new(|| {
+        chunk_insert(
+            "INSERT INTO room_tails (room, last_id) SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL \
+             ON CONFLICT (room) DO UPDATE SET last_id = excluded.last_id",
+            2,
+        )
+    });
+    static SENDERS: LazyLock<String> = LazyLock::new(|| {
+        chunk_insert(
+            "INSERT INTO visitor_tails (ip_tag, ip, last_id, last_at) SELECT * FROM (VALUES {}) \
+             WHERE column2 IS NOT NULL \
+             ON CONFLICT (ip_tag, ip) DO UPDATE SET last_id = excluded.last_id, last_at = excluded.last_at",
+            4,
+        )
+    });
     let as_bound = |at: &chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-    let [rows_json, rooms_json, senders_json] = json_batch(rows, moved, senders, as_bound)?;
-    let statement = |sql: &str, json: sea_orm::Value| Statement::from_sql_and_values(DbBackend::Sqlite, sql, [json]);
-    let txn = db.begin().await?;
-    txn.execute_raw(statement(ROWS, rows_json)).await?;
-    txn.execute_raw(statement(ROOMS, rooms_json)).await?;
-    if !senders.is_empty() {
-        txn.execute_raw(statement(SENDERS, senders_json)).await?;
+    let times: Vec<String> = rows.iter().map(|row| as_bound(&row.entry.message.at)).collect();
+    let sender_times: Vec<String> = senders.iter().map(|row| as_bound(&row.entry.message.at)).collect();
+    // `write` only calls this for a SQLite connection, which is always a pool of the driver's.
+    let pool = db.get_sqlite_connection_pool();
+    let mut txn = pool.begin().await.map_err(driver_error)?;
+    for (chunk, times) in rows.chunks(SQLITE_CHUNK).zip(times.chunks(SQLITE_CHUNK)) {
+        let mut query = sqlx::query(ROWS.as_str());
+        for (row, at) in chunk.iter().zip(times) {
+            let m = row.entry.message;
+            query = query
+                .bind(row.id)
+                .bind(m.room.as_str())
+                .bind(m.nick.as_str())
+                .bind(row.entry.ip.as_str())
+                .bind(row.entry.ip_tag.as_deref())
+                .bind(m.text.as_str())
+                .bind(m.staff)
+                .bind(row.entry.discord_message_id)
+                .bind(at.as_str())
+                .bind(row.prev_id.as_deref())
+                .bind(row.prev_by_ip.as_deref());
+        }
+        pad(query, chunk.len(), 11).execute(&mut *txn).await.map_err(driver_error)?;
     }
-    txn.commit().await?;
+    for chunk in moved.chunks(SQLITE_CHUNK) {
+        let mut query = sqlx::query(ROOMS.as_str());
+        for (room, id) in chunk {
+            query = query.bind(room.as_str()).bind(id.as_str());
+        }
+        pad(query, chunk.len(), 2).execute(&mut *txn).await.map_err(driver_error)?;
+    }
+    for (chunk, times) in senders.chunks(SQLITE_CHUNK).zip(sender_times.chunks(SQLITE_CHUNK)) {
+        let mut query = sqlx::query(SENDERS.as_str());
+        for (row, at) in chunk.iter().zip(times) {
+            query = query.bind(row.entry.ip_tag.as_deref()).bind(row.entry.ip.as_str()).bind(row.id).bind(at.as_str());
+        }
+        pad(query, chunk.len(), 4).execute(&mut *txn).await.map_err(driver_error)?;
+    }
+    txn.commit().await.map_err(driver_error)?;
     Ok(())
+}
+
+/// A driver error as the ORM reports one, so callers see one kind of database error.
+fn driver_error(error: sqlx::Error) -> sea_orm::DbErr {
+    sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(Arc::new(error)))
+}
+
+/// A query of the log's SQLite statements, bound by position.
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
+
+/// `template` with its `{}` replaced by [`SQLITE_CHUNK`] rows of `columns` placeholders.
+fn chunk_insert(template: &str, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    template.replacen("{}", &vec![row; SQLITE_CHUNK].join(", "), 1)
+}
+
+/// `query`, which has `rows` rows of `columns` values bound, with NULL bound for the rest of
+/// its [`SQLITE_CHUNK`] rows.
+fn pad(mut query: SqliteQuery<'_>, rows: usize, columns: usize) -> SqliteQuery<'_> {
+    for _ in 0..(SQLITE_CHUNK - rows) * columns {
+        query = query.bind(None::<&str>);
+    }
+    query
 }
 
 /// The room's last `limit` messages that were not deleted, oldest first: a walk back from the
