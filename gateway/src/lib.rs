@@ -65,6 +65,9 @@ pub(crate) struct State {
     pub ip_limits: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::Mutex<IpLimits>>>,
 }
 
+/// How long an address's limits are kept after their last lookup.
+pub(crate) const IP_LIMITS_IDLE: Duration = Duration::from_secs(600);
+
 /// Limits shared by every socket of one address.
 pub(crate) struct IpLimits {
     pub say: ratelimit::TokenBucket,
@@ -181,10 +184,7 @@ impl Application {
             bans: ban_list,
             filters: filter_list,
             sockets: Arc::default(),
-            ip_limits: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_idle(Duration::from_secs(600))
-                .build(),
+            ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
         });
         Ok(Self { acceptor, addr, state })
     }

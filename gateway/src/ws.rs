@@ -19,11 +19,11 @@ use protocol::{
 };
 use ulid::Ulid;
 
-use crate::State;
 use crate::hub::{ConnHandle, ConnId, Members};
 use crate::ratelimit::TokenBucket;
 use crate::sockets::Slot;
 use crate::websocket::{self, CloseOrder, Event, Outbox, Socket, code};
+use crate::{IP_LIMITS_IDLE, IpLimits, State};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// Longest time the closing handshake may take before the socket is dropped.
@@ -84,6 +84,8 @@ struct Conn {
     ip: IpAddr,
     joined: Option<Joined>,
     say_bucket: TokenBucket,
+    /// The address's limits as last looked up, and when (see [`address_limits`]).
+    ip_limits: Option<(Arc<Mutex<IpLimits>>, Instant)>,
     last_say: Option<Instant>,
     last_typing: Option<Instant>,
     // Boxed: most connections never use the roulette, and an idle connection's memory is
@@ -128,6 +130,7 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
     tracing::debug!(conn = id, %ip, "connected");
     let mut conn = Conn {
         say_bucket: TokenBucket::new(&state.config.say_rate),
+        ip_limits: None,
         state,
         handle,
         ip,
@@ -257,6 +260,22 @@ fn parse_frame(text: &str) -> Result<ClientFrame, (ErrorCode, String)> {
     serde_json::from_value(value).map_err(|e| (ErrorCode::BadFrame, format!("bad \"{kind}\" frame: {e}")))
 }
 
+/// The limits shared by every socket of `ip`, through the socket's own copy of them. The
+/// gateway's cache is asked again at most every tenth of its idle time: a lookup there cost more
+/// than all of a message's other checks together, and an entry in use is looked up again long
+/// before it could be dropped as idle, so the sockets of an address keep sharing one.
+fn address_limits<'a>(
+    cached: &'a mut Option<(Arc<Mutex<IpLimits>>, Instant)>,
+    state: &State,
+    ip: IpAddr,
+    now: Instant,
+) -> &'a Mutex<IpLimits> {
+    if cached.as_ref().is_some_and(|(_, at)| now.duration_since(*at) >= IP_LIMITS_IDLE / 10) {
+        *cached = None;
+    }
+    &cached.get_or_insert_with(|| (state.ip_limits(ip), now)).0
+}
+
 /// Message ids: ULIDs, monotonic within this process so ids sort in sending order.
 fn next_id() -> Ulid {
     static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
@@ -331,12 +350,13 @@ impl Conn {
     }
 
     /// Take a token from the address's join bucket (joins, roulette, next, create), or refuse.
-    fn joins_allowed(&self) -> bool {
-        let join_limit = {
-            let limits = self.state.ip_limits(self.ip);
-            let mut limits = limits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            limits.joins.take(Instant::now())
-        };
+    fn joins_allowed(&mut self) -> bool {
+        let now = Instant::now();
+        let join_limit = address_limits(&mut self.ip_limits, &self.state, self.ip, now)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .joins
+            .take(now);
         match join_limit {
             Ok(()) => true,
             Err(wait) => {
@@ -831,11 +851,11 @@ impl Conn {
         if let Err(wait) = self.say_bucket.take(now) {
             return self.error(ErrorCode::RateLimited, "you are sending messages too fast", client_id, Some(wait));
         }
-        let ip_limit = {
-            let limits = self.state.ip_limits(self.ip);
-            let mut limits = limits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            limits.say.take(now)
-        };
+        let ip_limit = address_limits(&mut self.ip_limits, &self.state, self.ip, now)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .say
+            .take(now);
         if let Err(wait) = ip_limit {
             return self.error(
                 ErrorCode::RateLimited,
