@@ -233,3 +233,45 @@ pub async fn fresh_postgres_database() -> (String, impl std::future::Future<Outp
     };
     (url, drop)
 }
+
+/// A client may send its first frame right behind the upgrade request, before the 101 comes
+/// back; the server has read those bytes with the request and must not lose them.
+#[tokio::test]
+async fn a_frame_sent_with_the_upgrade_request_is_not_lost() {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    let app = spawn_app().await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let payload = json!({"type": "join", "room": "lobby", "nick": "Early"}).to_string();
+    let mut bytes = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        app.addr
+    )
+    .into_bytes();
+    // A masked text frame, as a client sends it.
+    let mask = [0x12, 0x34, 0x56, 0x78];
+    bytes.push(0x81);
+    bytes.push(0x80 | u8::try_from(payload.len()).unwrap());
+    bytes.extend_from_slice(&mask);
+    bytes.extend(payload.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&bytes).await.unwrap();
+
+    // The response head, byte by byte so nothing after it is consumed here.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(tokio::time::timeout(WAIT, stream.read_u8()).await.unwrap().unwrap());
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+    let mut ws = tokio_tungstenite::WebSocketStream::from_raw_socket(stream, Role::Client, None).await;
+    let mut next = async || -> serde_json::Value {
+        let message = tokio::time::timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+        serde_json::from_str(message.to_text().unwrap()).unwrap()
+    };
+    assert_eq!(next().await["type"], "hello");
+    let joined = next().await;
+    assert_eq!(joined["type"], "joined", "{joined}");
+    assert_eq!(joined["nick"], "Early");
+}
