@@ -54,6 +54,11 @@ impl ConnHandle {
         self.send(websocket::text(frame.to_json().as_bytes()));
     }
 
+    /// How long since the peer last sent anything (a pong counts).
+    pub fn silent_for(&self) -> std::time::Duration {
+        self.outbox.silent_for()
+    }
+
     /// Order the socket closed (the first order wins).
     pub fn close(&self, code: u16, reason: &str, drain: bool) {
         self.outbox.close(CloseOrder { code, reason: reason.to_owned(), drain });

@@ -19,6 +19,7 @@ mod directory;
 mod filters;
 mod http;
 mod hub;
+mod keepalive;
 mod ratelimit;
 mod site;
 mod sockets;
@@ -51,8 +52,9 @@ pub(crate) struct State {
     /// Unique per process: presence holders are `gateway_id:connection`.
     pub gateway_id: String,
     pub readiness: Vec<Arc<dyn ReadinessCheck>>,
-    /// Flipped once at shutdown: every connection closes with 1001.
-    pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Set once at shutdown ([`State::stop_sockets`]); a connection registered after that
+    /// closes itself with 1001 at once.
+    pub stopping: std::sync::atomic::AtomicBool,
     /// Open WebSocket connections, so shutdown can wait for them to finish.
     pub live: Arc<ConnectionCount>,
     /// Bans in force.
@@ -75,6 +77,16 @@ pub(crate) struct IpLimits {
 }
 
 impl State {
+    /// The gateway is stopping: close every socket with 1001 once what is queued for it is
+    /// written (sockets registered from now on close themselves, see [`State::stopping`]).
+    fn stop_sockets(&self) {
+        // Before the registry is read: a socket registered after that sees the flag.
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        for handle in self.sockets.matching(|_, _| true) {
+            handle.close(websocket::code::GOING_AWAY, SERVER_RESTARTING, true);
+        }
+    }
+
     pub fn ip_limits(&self, ip: std::net::IpAddr) -> Arc<std::sync::Mutex<IpLimits>> {
         self.ip_limits.get_with(ip, || {
             let joins = protocol::frames::RateLimit {
@@ -88,6 +100,9 @@ impl State {
         })
     }
 }
+
+/// The reason sockets are given when the gateway stops.
+pub(crate) const SERVER_RESTARTING: &str = "server restarting";
 
 /// Counts live connections; shutdown waits for zero.
 #[derive(Default)]
@@ -179,7 +194,7 @@ impl Application {
             hub: Hub::default(),
             gateway_id,
             readiness,
-            stopping: tokio::sync::watch::channel(false).0,
+            stopping: std::sync::atomic::AtomicBool::new(false),
             live: Arc::default(),
             bans: ban_list,
             filters: filter_list,
@@ -209,20 +224,22 @@ impl Application {
         let handle = server.handle();
         let control = tokio::spawn(directory::follow_control(self.state.clone()));
         let sweeper = tokio::spawn(visitor::sweep(self.state.clone()));
+        let keepalive = tokio::spawn(keepalive::run(self.state.clone()));
         tracing::info!("listening on http://{}", self.addr);
         let state = self.state.clone();
         tokio::spawn(async move {
             shutdown.await;
-            state.stopping.send_replace(true);
+            state.stop_sockets();
             handle.stop_graceful(Duration::from_secs(5));
         });
         server.serve(router).await;
-        self.state.stopping.send_replace(true);
+        self.state.stop_sockets();
         if tokio::time::timeout(Duration::from_secs(10), self.state.live.wait_zero()).await.is_err() {
             tracing::warn!("some connections did not close in time");
         }
         control.abort();
         sweeper.abort();
+        keepalive.abort();
         tracing::info!("gateway stopped");
     }
 }

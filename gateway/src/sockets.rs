@@ -42,9 +42,9 @@ impl Sockets {
         Some(Slot { sockets: self.clone(), ip, conn: None })
     }
 
-    /// Open sockets whose address satisfies `pred`.
-    pub fn matching(&self, pred: impl Fn(IpAddr) -> bool) -> Vec<ConnHandle> {
-        self.lock().open.values().filter(|(ip, _)| pred(*ip)).map(|(_, h)| h.clone()).collect()
+    /// Open sockets whose connection id and address satisfy `pred`.
+    pub fn matching(&self, pred: impl Fn(ConnId, IpAddr) -> bool) -> Vec<ConnHandle> {
+        self.lock().open.iter().filter(|(conn, (ip, _))| pred(**conn, *ip)).map(|(_, (_, h))| h.clone()).collect()
     }
 }
 

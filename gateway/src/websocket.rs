@@ -15,7 +15,8 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -346,17 +347,73 @@ pub enum Pushed {
     Closed,
 }
 
-/// A socket's queue of encoded frames waiting to be written.
+/// A FIFO of frame buffers that keeps its first one inline. A socket is nearly always handed one
+/// buffer at a time, and a queue that allocated for it cost a `malloc` and a `free` for every
+/// delivery; an idle socket still holds no allocation.
+#[derive(Debug, Default)]
+struct FrameQueue {
+    /// The front buffer; `None` only when `rest` is empty too.
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl FrameQueue {
+    fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn push_back(&mut self, bytes: Bytes) {
+        if self.first.is_none() {
+            self.first = Some(bytes);
+        } else {
+            self.rest.push_back(bytes);
+        }
+    }
+
+    fn front(&self) -> Option<&Bytes> {
+        self.first.as_ref()
+    }
+
+    fn pop_front(&mut self) -> Option<Bytes> {
+        let front = self.first.take();
+        self.first = self.rest.pop_front();
+        front
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Bytes> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// A socket's queue of encoded frames waiting to be written, and when its peer last spoke.
 #[derive(Debug)]
 pub struct Outbox {
     inner: Mutex<OutboxInner>,
     limit: usize,
+    /// When the peer last sent anything (a pong counts), in milliseconds since [`EPOCH`]; read
+    /// by the keepalive task.
+    last_read: AtomicU64,
+}
+
+/// The start of the gateway's millisecond clock for [`Outbox::silent_for`].
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+fn millis_since_epoch() -> u64 {
+    u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, Default)]
 struct OutboxInner {
     /// Buffers of one or more encoded frames.
-    queue: VecDeque<Bytes>,
+    queue: FrameQueue,
     /// How many frames `queue` holds.
     frames: usize,
     close: Option<CloseOrder>,
@@ -368,7 +425,17 @@ struct OutboxInner {
 impl Outbox {
     /// A queue that holds at most `limit` frames not yet handed to the socket.
     pub fn new(limit: usize) -> Self {
-        Self { inner: Mutex::default(), limit: limit.max(1) }
+        Self { inner: Mutex::default(), limit: limit.max(1), last_read: AtomicU64::new(millis_since_epoch()) }
+    }
+
+    /// The peer sent something just now.
+    fn touch(&self) {
+        self.last_read.store(millis_since_epoch(), Ordering::Relaxed);
+    }
+
+    /// How long since the peer last sent anything.
+    pub fn silent_for(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(millis_since_epoch().saturating_sub(self.last_read.load(Ordering::Relaxed)))
     }
 
     fn lock(&self) -> MutexGuard<'_, OutboxInner> {
@@ -409,7 +476,7 @@ impl Outbox {
         }
         inner.shut = true;
         if !order.drain {
-            inner.queue = VecDeque::new();
+            inner.queue = FrameQueue::default();
             inner.frames = 0;
         }
         inner.close = Some(order);
@@ -429,7 +496,7 @@ impl Outbox {
     pub fn shut(&self) {
         let mut inner = self.lock();
         inner.shut = true;
-        inner.queue = VecDeque::new();
+        inner.queue = FrameQueue::default();
         inner.frames = 0;
     }
 }
@@ -484,13 +551,12 @@ pub struct Socket<T> {
     /// Decoded messages not yet handed out.
     decoded: VecDeque<Decoded>,
     /// Frames taken from the outbox and being written; the front one `written` bytes in.
-    writing: VecDeque<Bytes>,
+    writing: FrameQueue,
     written: usize,
     /// Bytes were written since the last flush.
     unflushed: bool,
     /// Control frames we owe the peer (pongs), written before the outbox.
     owed: VecDeque<Bytes>,
-    last_read: Instant,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
@@ -499,17 +565,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
             io,
             decoder: Decoder::new(max_frame),
             decoded: VecDeque::new(),
-            writing: VecDeque::new(),
+            writing: FrameQueue::default(),
             written: 0,
             unflushed: false,
             owed: VecDeque::new(),
-            last_read: Instant::now(),
         }
-    }
-
-    /// When the peer last sent anything (a pong counts).
-    pub fn last_read(&self) -> Instant {
-        self.last_read
     }
 
     /// The next message from the peer; the outbox is written while waiting.
@@ -542,7 +602,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
             if !self.owed.is_empty() && !write_blocked {
                 continue; // pongs to write
             }
-            match self.poll_read_in(cx) {
+            match self.poll_read_in(cx, outbox) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(ending)) => return Poll::Ready(Event::Ended(ending)),
                 // Decoded something (or only part of a frame): go round again.
@@ -552,7 +612,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
     }
 
     /// Read once into the thread's scratch buffer and decode.
-    fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Ending>> {
+    fn poll_read_in(&mut self, cx: &mut Context<'_>, outbox: &Outbox) -> Poll<Result<(), Ending>> {
         SCRATCH_BUFFER.with_borrow_mut(|scratch| {
             let mut buf = ReadBuf::new(scratch);
             match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
@@ -560,7 +620,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
                 Poll::Ready(Err(error)) => Poll::Ready(Err(Ending::Failed(error.to_string()))),
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => Poll::Ready(Err(Ending::PeerGone)),
                 Poll::Ready(Ok(())) => {
-                    self.last_read = Instant::now();
+                    outbox.touch();
                     let result = self.decoder.feed(buf.filled_mut(), &mut self.decoded);
                     Poll::Ready(result.map_err(Ending::Violation))
                 }
@@ -594,7 +654,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
             }
             if self.writing.is_empty() {
                 // Idle sockets keep no queue allocation.
-                self.writing = VecDeque::new();
+                self.writing = FrameQueue::default();
                 if self.unflushed {
                     std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
                     self.unflushed = false;
@@ -805,6 +865,26 @@ mod tests {
         let inner = outbox.lock();
         assert_eq!(inner.queue.len(), 2, "a draining order keeps what was queued before it");
         assert_eq!(inner.close, Some(kick), "the first order wins");
+    }
+
+    #[test]
+    fn a_frame_queue_keeps_its_order_with_the_first_buffer_inline() {
+        let mut queue = FrameQueue::default();
+        assert!(queue.is_empty() && queue.front().is_none());
+        for b in [b"a", b"b", b"c"] {
+            queue.push_back(Bytes::from_static(b));
+        }
+        assert_eq!(queue.len(), 3);
+        assert_eq!(queue.iter().map(|b| b[0]).collect::<Vec<_>>(), b"abc");
+        assert_eq!(queue.pop_front().as_deref(), Some(&b"a"[..]));
+        queue.push_back(Bytes::from_static(b"d"));
+        assert_eq!(queue.front().map(|b| b[0]), Some(b'b'));
+        let drained: Vec<u8> = std::iter::from_fn(|| queue.pop_front()).map(|b| b[0]).collect();
+        assert_eq!(drained, b"bcd");
+        assert_eq!((queue.is_empty(), queue.len()), (true, 0));
+        queue.push_back(Bytes::from_static(b"e"));
+        queue.clear();
+        assert!(queue.is_empty() && queue.pop_front().is_none());
     }
 
     #[test]

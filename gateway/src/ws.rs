@@ -115,14 +115,16 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
         }
     };
     let _live = state.live.enter();
-    let mut stopping = state.stopping.subscribe();
     let id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let outbox = Arc::new(Outbox::new(state.config.outbound_queue));
     let handle = ConnHandle::new(id, outbox.clone());
     // Held until this function returns: the address's slot and the registry entry.
     slot.register(handle.clone());
+    // Registered after the gateway began stopping, so not among the sockets it closed.
+    if state.stopping.load(Ordering::SeqCst) {
+        handle.close(code::GOING_AWAY, crate::SERVER_RESTARTING, true);
+    }
     let mut socket = Socket::new(io, FRAME_MAX_BYTES);
-    let ping_interval = state.config.ping_interval;
     handle.send_frame(&ServerFrame::Hello {
         version: protocol::VERSION.to_owned(),
         limits: Limits::new(state.config.say_rate.clone()),
@@ -141,11 +143,6 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
         waiting: None,
         stranger: None,
     };
-    // The first ping comes after a random 50–150 % of the interval: sockets that connected
-    // together (after a restart, all of them) would otherwise ping together ever after, a
-    // burst of writes and pongs every interval that stalls everything else on the gateway.
-    let first_ping = ping_interval.mul_f64(rand::random_range(0.5..1.5));
-    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + first_ping, ping_interval);
     // How the connection ends: the close frame to send, if the socket is still usable.
     let ending: Option<CloseOrder> = loop {
         tokio::select! {
@@ -173,15 +170,6 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
                     break ending.answer();
                 }
             },
-            _ = keepalive.tick() => {
-                if socket.last_read().elapsed() > 2 * ping_interval {
-                    break Some(CloseOrder { code: code::GOING_AWAY, reason: "missed two pings".into(), drain: false });
-                }
-                conn.handle.send(websocket::ping());
-            }
-            () = async { let _ = stopping.wait_for(|stopping| *stopping).await; } => {
-                break Some(CloseOrder { code: code::GOING_AWAY, reason: "server restarting".into(), drain: true });
-            }
         }
     };
     Box::pin(conn.leave_room()).await;
