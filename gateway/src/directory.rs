@@ -156,7 +156,7 @@ fn sweep_bans(state: &State) {
         } else {
             format!("You are banned: {}", ban.reason)
         };
-        for handle in state.sockets.matching(|_, ip| net.contains(&ip.to_canonical())) {
+        for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
             handle.send_frame(&ServerFrame::Kicked { reason: reason.clone() });
             handle.close(crate::websocket::code::BANNED, "banned", true);
         }

@@ -82,7 +82,7 @@ impl State {
     fn stop_sockets(&self) {
         // Before the registry is read: a socket registered after that sees the flag.
         self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        for handle in self.sockets.matching(|_, _| true) {
+        for handle in self.sockets.matching(|_| true) {
             handle.close(websocket::code::GOING_AWAY, SERVER_RESTARTING, true);
         }
     }

@@ -42,9 +42,20 @@ impl Sockets {
         Some(Slot { sockets: self.clone(), ip, conn: None })
     }
 
-    /// Open sockets whose connection id and address satisfy `pred`.
-    pub fn matching(&self, pred: impl Fn(ConnId, IpAddr) -> bool) -> Vec<ConnHandle> {
-        self.lock().open.iter().filter(|(conn, (ip, _))| pred(**conn, *ip)).map(|(_, (_, h))| h.clone()).collect()
+    /// The ids of the open sockets.
+    pub fn ids(&self) -> Vec<ConnId> {
+        self.lock().open.keys().copied().collect()
+    }
+
+    /// The sockets of `ids` that are still open.
+    pub fn handles(&self, ids: &[ConnId]) -> Vec<ConnHandle> {
+        let inner = self.lock();
+        ids.iter().filter_map(|id| inner.open.get(id)).map(|(_, handle)| handle.clone()).collect()
+    }
+
+    /// Open sockets whose address satisfies `pred`.
+    pub fn matching(&self, pred: impl Fn(IpAddr) -> bool) -> Vec<ConnHandle> {
+        self.lock().open.values().filter(|(ip, _)| pred(*ip)).map(|(_, h)| h.clone()).collect()
     }
 }
 
