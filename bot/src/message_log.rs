@@ -341,8 +341,8 @@ const SQLITE_CHUNK: usize = 64;
 
 /// SQLite: each table's rows bound positionally into one multi-row `VALUES` statement of fixed
 /// text ([`SQLITE_CHUNK`] rows; a short chunk is padded with NULL rows that `WHERE … IS NOT
-/// NULL` leaves out), all in one transaction, through the driver itself so that text is bound
-/// where it lies instead of copied into ORM values first. Fixed text is prepared once and kept
+/// NULL` leaves out), all in one transaction, through the driver itself, which copies each value
+/// once, rather than through ORM values that are copied again. Fixed text is prepared once and kept
 /// by the driver; a `VALUES` list whose length followed the batch was new text for every batch
 /// size, and reading the rows out of a JSON array (`json_each`) made SQLite turn each row back
 /// into JSON text once for every column it read, most of what a batch cost it. Times are bound

@@ -28,7 +28,10 @@ pub async fn run(state: Arc<State>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Ids, not handles: a socket that closes during the round is not kept alive by it.
-        let round = state.sockets.ids();
+        // In id order, which new sockets only extend: a socket keeps its place from one round
+        // to the next, so its pings stay an interval apart.
+        let mut round = state.sockets.ids();
+        round.sort_unstable();
         let share = round.len().div_ceil(ticks).max(1);
         let mut shares = round.chunks(share);
         for _ in 0..ticks {

@@ -664,7 +664,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
             // One frame (the usual case: a socket gets one message at a time unless it lags)
             // goes out with a plain write, which the kernel handles with less work than a
             // one-element writev.
-            let written = if self.writing.len() > 1 && self.io.is_write_vectored() {
+            let write = if self.writing.len() > 1 && self.io.is_write_vectored() {
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let mut count = 0;
                 for (i, frame) in self.writing.iter().take(MAX_IOVECS).enumerate() {
@@ -672,10 +672,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
                     slices[i] = IoSlice::new(bytes);
                     count += 1;
                 }
-                std::task::ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]))?
+                Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count])
             } else {
                 let front = self.writing.front().map(|f| &f[self.written..]).unwrap_or_default();
-                std::task::ready!(Pin::new(&mut self.io).poll_write(cx, front))?
+                Pin::new(&mut self.io).poll_write(cx, front)
+            };
+            let written = match write {
+                Poll::Ready(result) => result?,
+                Poll::Pending => return Self::blocked(cx, outbox),
             };
             if written == 0 {
                 return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
@@ -683,6 +687,22 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
             self.unflushed = true;
             self.advance(written);
         }
+    }
+
+    /// The peer is not reading: a close order must not wait for it (a dead peer, or one that
+    /// holds its window shut, would keep its socket, seat and task until the kernel gives up),
+    /// so one already given is taken now, and a later one wakes the socket.
+    fn blocked(cx: &mut Context<'_>, outbox: Option<&Outbox>) -> Poll<std::io::Result<Option<CloseOrder>>> {
+        if let Some(outbox) = outbox {
+            let mut inner = outbox.lock();
+            if let Some(order) = inner.close.take() {
+                return Poll::Ready(Ok(Some(order)));
+            }
+            if !inner.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                inner.waker = Some(cx.waker().clone());
+            }
+        }
+        Poll::Pending
     }
 
     fn advance(&mut self, mut written: usize) {
@@ -718,6 +738,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     /// A client frame as a browser sends it: masked.
@@ -937,6 +959,30 @@ mod tests {
             [&bytes[..at], &bytes[at + pong.len()..]].concat()
         };
         assert_eq!(without_pong(&received), without_pong(&expected));
+    }
+
+    #[tokio::test]
+    async fn a_close_order_reaches_a_socket_whose_peer_stopped_reading() {
+        // A 64-byte pipe the peer never reads: the socket's write blocks on its first frame.
+        let (server, _client) = tokio::io::duplex(64);
+        let mut socket = Socket::new(server, 1024);
+        let outbox = Arc::new(Outbox::new(16));
+        outbox.push(text(&[b'x'; 1000]));
+        let order = CloseOrder { code: code::GOING_AWAY, reason: "missed two pings".into(), drain: false };
+        let closer = {
+            let outbox = outbox.clone();
+            let order = order.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                outbox.close(order);
+            })
+        };
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next(&outbox)).await;
+        match event.expect("the order is seen although the write is stuck") {
+            Event::CloseOrdered(got) => assert_eq!(got, order),
+            other => panic!("expected the close order, got {other:?}"),
+        }
+        closer.await.unwrap();
     }
 
     #[tokio::test]

@@ -118,17 +118,17 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
     let id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let outbox = Arc::new(Outbox::new(state.config.outbound_queue));
     let handle = ConnHandle::new(id, outbox.clone());
+    let mut socket = Socket::new(io, FRAME_MAX_BYTES);
+    handle.send_frame(&ServerFrame::Hello {
+        version: protocol::VERSION.to_owned(),
+        limits: Limits::new(state.config.say_rate.clone()),
+    });
     // Held until this function returns: the address's slot and the registry entry.
     slot.register(handle.clone());
     // Registered after the gateway began stopping, so not among the sockets it closed.
     if state.stopping.load(Ordering::SeqCst) {
         handle.close(code::GOING_AWAY, crate::SERVER_RESTARTING, true);
     }
-    let mut socket = Socket::new(io, FRAME_MAX_BYTES);
-    handle.send_frame(&ServerFrame::Hello {
-        version: protocol::VERSION.to_owned(),
-        limits: Limits::new(state.config.say_rate.clone()),
-    });
     tracing::debug!(conn = id, %ip, "connected");
     let mut conn = Conn {
         say_bucket: TokenBucket::new(&state.config.say_rate),
