@@ -377,14 +377,12 @@ async fn write_sqlite(
         )
     });
     let as_bound = |at: &chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-    let times: Vec<String> = rows.iter().map(|row| as_bound(&row.entry.message.at)).collect();
-    let sender_times: Vec<String> = senders.iter().map(|row| as_bound(&row.entry.message.at)).collect();
     // `write` only calls this for a SQLite connection, which is always a pool of the driver's.
     let pool = db.get_sqlite_connection_pool();
     let mut txn = pool.begin().await.map_err(driver_error)?;
-    for (chunk, times) in rows.chunks(SQLITE_CHUNK).zip(times.chunks(SQLITE_CHUNK)) {
+    for chunk in rows.chunks(SQLITE_CHUNK) {
         let mut query = sqlx::query(ROWS.as_str());
-        for (row, at) in chunk.iter().zip(times) {
+        for row in chunk {
             let m = row.entry.message;
             query = query
                 .bind(row.id)
@@ -395,7 +393,7 @@ async fn write_sqlite(
                 .bind(m.text.as_str())
                 .bind(m.staff)
                 .bind(row.entry.discord_message_id)
-                .bind(at.as_str())
+                .bind(as_bound(&m.at))
                 .bind(row.prev_id.as_deref())
                 .bind(row.prev_by_ip.as_deref());
         }
@@ -408,10 +406,11 @@ async fn write_sqlite(
         }
         pad(query, chunk.len(), 2).execute(&mut *txn).await.map_err(driver_error)?;
     }
-    for (chunk, times) in senders.chunks(SQLITE_CHUNK).zip(sender_times.chunks(SQLITE_CHUNK)) {
+    for chunk in senders.chunks(SQLITE_CHUNK) {
         let mut query = sqlx::query(SENDERS.as_str());
-        for (row, at) in chunk.iter().zip(times) {
-            query = query.bind(row.entry.ip_tag.as_deref()).bind(row.entry.ip.as_str()).bind(row.id).bind(at.as_str());
+        for row in chunk {
+            let at = as_bound(&row.entry.message.at);
+            query = query.bind(row.entry.ip_tag.as_deref()).bind(row.entry.ip.as_str()).bind(row.id).bind(at);
         }
         pad(query, chunk.len(), 4).execute(&mut *txn).await.map_err(driver_error)?;
     }

@@ -422,6 +422,15 @@ struct OutboxInner {
     waker: Option<Waker>,
 }
 
+impl OutboxInner {
+    /// Have the socket's task woken by the next push or close order.
+    fn wake_me(&mut self, cx: &Context<'_>) {
+        if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.waker = Some(cx.waker().clone());
+        }
+    }
+}
+
 impl Outbox {
     /// A queue that holds at most `limit` frames not yet handed to the socket.
     pub fn new(limit: usize) -> Self {
@@ -647,8 +656,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
                         inner.frames = 0;
                     } else if let Some(order) = inner.close.take() {
                         return Poll::Ready(Ok(Some(order)));
-                    } else if !inner.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        inner.waker = Some(cx.waker().clone());
+                    } else {
+                        inner.wake_me(cx);
                     }
                 }
             }
@@ -698,9 +707,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Socket<T> {
             if let Some(order) = inner.close.take() {
                 return Poll::Ready(Ok(Some(order)));
             }
-            if !inner.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                inner.waker = Some(cx.waker().clone());
-            }
+            inner.wake_me(cx);
         }
         Poll::Pending
     }
