@@ -64,11 +64,22 @@ impl Config {
         if let Some(addr) = get("LISTEN_ADDR") {
             gateway.listen_addr = parse("LISTEN_ADDR", &addr, "an address and port such as 127.0.0.1:8080")?;
         }
+        if let Some(addr) = get("ADMIN_LISTEN_ADDR") {
+            gateway.admin = if addr.eq_ignore_ascii_case("off") {
+                gateway::config::AdminListen::Off
+            } else {
+                gateway::config::AdminListen::Explicit(parse(
+                    "ADMIN_LISTEN_ADDR",
+                    &addr,
+                    "an address and port such as 127.0.0.1:9090, or off",
+                )?)
+            };
+        }
         if let Some(secs) = get("WS_PING_SECS") {
-            gateway.ping_interval = seconds("WS_PING_SECS", &secs)?;
+            gateway.ping_interval = seconds("WS_PING_SECS", &secs, 0.1, 3600.0)?;
         }
         if let Some(secs) = get("ROOM_REFRESH_SECS") {
-            gateway.room_refresh = seconds("ROOM_REFRESH_SECS", &secs)?;
+            gateway.room_refresh = seconds("ROOM_REFRESH_SECS", &secs, 0.1, 3600.0)?;
         }
         let burst = match get("SAY_BURST") {
             Some(v) => parse::<u32>("SAY_BURST", &v, "a whole number of messages ≥ 1")?,
@@ -97,6 +108,9 @@ impl Config {
         };
         if let Some(v) = get("JOINS_PER_MINUTE") {
             gateway.joins_per_minute = positive("JOINS_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("MAX_CONNECTIONS") {
+            gateway.max_connections = positive("MAX_CONNECTIONS", &v)?;
         }
         if let Some(v) = get("MAX_CONNECTIONS_PER_IP") {
             gateway.max_connections_per_ip = positive("MAX_CONNECTIONS_PER_IP", &v)?;
@@ -138,10 +152,10 @@ impl Config {
             gateway.visitor_rooms_per_ip = positive("VISITOR_ROOMS_PER_IP", &v)?;
         }
         if let Some(v) = get("VISITOR_ROOM_IDLE_SECS") {
-            gateway.visitor_room_idle = seconds("VISITOR_ROOM_IDLE_SECS", &v)?;
+            gateway.visitor_room_idle = seconds("VISITOR_ROOM_IDLE_SECS", &v, 1.0, 86400.0)?;
         }
         if let Some(v) = get("ROULETTE_INTEREST_WAIT_SECS") {
-            gateway.roulette_interest_wait = seconds("ROULETTE_INTEREST_WAIT_SECS", &v)?;
+            gateway.roulette_interest_wait = seconds("ROULETTE_INTEREST_WAIT_SECS", &v, 0.1, 300.0)?;
         }
         if let Some(secret) = get("IP_TAG_SECRET") {
             gateway.owner_secret = gateway::config::Secret(secret);
@@ -199,7 +213,7 @@ impl Config {
                     None => None,
                 };
                 let max_lag = match get("DISCORD_MAX_LAG_SECS") {
-                    Some(v) => seconds("DISCORD_MAX_LAG_SECS", &v)?,
+                    Some(v) => seconds("DISCORD_MAX_LAG_SECS", &v, 1.0, 86400.0)?,
                     None => Duration::from_secs(120),
                 };
                 let id = |var: &'static str| -> Result<Option<u64>, ConfigError> {
@@ -219,7 +233,7 @@ impl Config {
             }
         };
         if let Some(secs) = get("ROOM_SYNC_SECS") {
-            bot.room_sync_interval = seconds("ROOM_SYNC_SECS", &secs)?;
+            bot.room_sync_interval = seconds("ROOM_SYNC_SECS", &secs, 0.1, 3600.0)?;
         }
         let database_url = get("DATABASE_URL").unwrap_or_else(|| bot::db::DEFAULT_DATABASE_URL.to_owned());
         if !["sqlite:", "postgres:", "postgresql:"].iter().any(|s| database_url.starts_with(s)) {
@@ -245,11 +259,11 @@ impl Config {
                     });
                 }
                 let presence_ttl = match get("PRESENCE_TTL_SECS") {
-                    Some(v) => seconds("PRESENCE_TTL_SECS", &v)?,
+                    Some(v) => seconds("PRESENCE_TTL_SECS", &v, 1.0, 3600.0)?,
                     None => Duration::from_secs(30),
                 };
                 let leader_ttl = match get("LEADER_TTL_SECS") {
-                    Some(v) => seconds("LEADER_TTL_SECS", &v)?,
+                    Some(v) => seconds("LEADER_TTL_SECS", &v, 1.0, 3600.0)?,
                     None => Duration::from_secs(10),
                 };
                 Some(RedisSettings { url, prefix, presence_ttl, leader_ttl })
@@ -282,10 +296,12 @@ fn days(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(days * 86_400))
 }
 
-fn seconds(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+/// A duration in seconds between `min` and `max`: a zero or near-zero period would panic the
+/// timers it drives (or spin them), a huge one would overflow the clock arithmetic.
+fn seconds(var: &'static str, value: &str, min: f64, max: f64) -> Result<Duration, ConfigError> {
     let secs: f64 = parse(var, value, "a number of seconds")?;
-    if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
-        return Err(ConfigError { var, problem: format!("expected seconds between 0 and 86400, got {value:?}") });
+    if !(secs.is_finite() && (min..=max).contains(&secs)) {
+        return Err(ConfigError { var, problem: format!("expected seconds between {min} and {max}, got {value:?}") });
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -315,12 +331,35 @@ mod tests {
     #[test]
     fn errors_name_the_variable() {
         assert_eq!(config(&[("LISTEN_ADDR", "nope")]).unwrap_err().var, "LISTEN_ADDR");
+        assert_eq!(config(&[("ADMIN_LISTEN_ADDR", "9090")]).unwrap_err().var, "ADMIN_LISTEN_ADDR");
+        assert_eq!(config(&[("ADMIN_LISTEN_ADDR", "off")]).unwrap().gateway.admin, gateway::config::AdminListen::Off);
         assert_eq!(config(&[("WS_PING_SECS", "-1")]).unwrap_err().var, "WS_PING_SECS");
+        // A period that rounds to zero would panic the timer it drives; each has a floor and a
+        // ceiling, named in the error.
+        for var in [
+            "WS_PING_SECS",
+            "ROOM_REFRESH_SECS",
+            "VISITOR_ROOM_IDLE_SECS",
+            "ROULETTE_INTEREST_WAIT_SECS",
+            "ROOM_SYNC_SECS",
+        ] {
+            for bad in ["1e-10", "0", "1e12", "NaN", "inf"] {
+                let e = config(&[(var, bad)]).unwrap_err();
+                assert_eq!(e.var, var, "{bad}");
+                assert!(e.problem.contains("between"), "{var}={bad}: {}", e.problem);
+            }
+        }
+        let discord = [("DISCORD_TOKEN", "t"), ("DISCORD_GUILD_ID", "1"), ("DISCORD_MAX_LAG_SECS", "1e-10")];
+        assert_eq!(config(&discord).unwrap_err().var, "DISCORD_MAX_LAG_SECS");
+        for var in ["PRESENCE_TTL_SECS", "LEADER_TTL_SECS"] {
+            assert_eq!(config(&[("REDIS_URL", "redis://x"), (var, "1e-10")]).unwrap_err().var, var);
+        }
         assert_eq!(config(&[("SAY_BURST", "0")]).unwrap_err().var, "SAY_BURST");
         assert_eq!(config(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
         assert_eq!(config(&[("TRUSTED_PROXIES", "10.0.0.0/8, nonsense")]).unwrap_err().var, "TRUSTED_PROXIES");
         assert_eq!(config(&[("ALLOWED_ORIGINS", "chat.example")]).unwrap_err().var, "ALLOWED_ORIGINS");
         assert_eq!(config(&[("MAX_CONNECTIONS_PER_IP", "0")]).unwrap_err().var, "MAX_CONNECTIONS_PER_IP");
+        assert_eq!(config(&[("MAX_CONNECTIONS", "0")]).unwrap_err().var, "MAX_CONNECTIONS");
         // A billion days is past chrono's range of dates (about ±262 000 years): refused here.
         let e = config(&[("TEXT_RETENTION_DAYS", "1000000000")]).unwrap_err();
         assert_eq!((e.var, e.problem.contains("between 1 and 36500")), ("TEXT_RETENTION_DAYS", true), "{}", e.problem);

@@ -172,6 +172,11 @@ impl AllInOne {
         self.gateway.port()
     }
 
+    /// Where `/metrics` and the detailed readiness report are served, if anywhere.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.gateway.admin_addr()
+    }
+
     /// Run until `shutdown` fires, then stop the gateway first and the bot after it, so the
     /// bot logs every message the gateway accepted.
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> Result<(), StartError> {

@@ -12,6 +12,8 @@ use protocol::frames::RateLimit;
 pub struct GatewayConfig {
     /// Where to listen (`LISTEN_ADDR`).
     pub listen_addr: SocketAddr,
+    /// Where `/metrics` and the detailed readiness report are served (`ADMIN_LISTEN_ADDR`).
+    pub admin: AdminListen,
     /// Server ping period (`WS_PING_SECS`); a socket silent for two periods is dropped.
     pub ping_interval: Duration,
     /// Per-connection `say` token bucket (`SAY_BURST`, `SAY_PER_SECOND`).
@@ -28,6 +30,9 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// Page origins allowed to open WebSockets (`ALLOWED_ORIGINS`); `None` = this host only.
     pub allowed_origins: Option<Vec<String>>,
+    /// Open sockets on this gateway, whatever their addresses (`MAX_CONNECTIONS`); more get HTTP
+    /// 503 `busy`. Default: 90 % of the process's open-file limit.
+    pub max_connections: usize,
     /// Open sockets per address (`MAX_CONNECTIONS_PER_IP`); more get HTTP 429.
     pub max_connections_per_ip: usize,
     /// `say` token bucket shared by all sockets of one address (`SAY_IP_BURST`,
@@ -53,6 +58,22 @@ pub struct GatewayConfig {
     pub house_rules: Option<String>,
 }
 
+/// The operators' listener: `/metrics` and the detailed readiness report, kept off the chat's
+/// public port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminListen {
+    /// Not served (`ADMIN_LISTEN_ADDR=off`).
+    Off,
+    /// The default address: when it is taken (a second gateway on one host), the gateway logs a
+    /// warning and runs without it.
+    Default(SocketAddr),
+    /// Set by the operator: it must bind, or the gateway does not start.
+    Explicit(SocketAddr),
+}
+
+/// `ADMIN_LISTEN_ADDR`'s default.
+pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9090);
+
 /// A secret that `Debug` never prints.
 #[derive(Clone)]
 pub struct Secret(pub String);
@@ -75,6 +96,7 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin: AdminListen::Default(DEFAULT_ADMIN_ADDR),
             ping_interval: Duration::from_secs(20),
             say_rate: RateLimit { burst: 8, per_second: 1.0 },
             outbound_queue: 512,
@@ -82,6 +104,7 @@ impl Default for GatewayConfig {
             room_refresh: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
             allowed_origins: None,
+            max_connections: crate::capacity::default_max_connections(),
             max_connections_per_ip: 20,
             ip_say_rate: RateLimit { burst: 20, per_second: 4.0 },
             joins_per_minute: 30,

@@ -29,17 +29,25 @@ pub fn router(state: Arc<State>) -> Router {
     Router::new()
         .hoop(SecurityHeaders)
         .push(Router::with_path("healthz").get(Healthz).head(Healthz))
-        .push(Router::with_path("readyz").get(Readyz(state.clone())))
+        .push(Router::with_path("readyz").get(Readyz { state: state.clone(), detailed: false }))
         .push(Router::with_path("api/rooms").get(RoomList(state.clone())))
         .push(Router::with_path("api/rooms/{slug}").get(RoomInfo(state.clone())))
         .push(Router::with_path("api/info").get(Info(state.clone())))
-        .push(Router::with_path("metrics").get(Metrics))
         .push(Router::with_path("ws").goal(WsUpgrade(state)))
         .push(
             Router::with_path("{**path}")
                 .get(static_embed::<Assets>().defaults("index.html"))
                 .head(static_embed::<Assets>().defaults("index.html")),
         )
+}
+
+/// The operators' listener (`ADMIN_LISTEN_ADDR`): metrics and the detailed readiness report,
+/// which names backends and their errors and so stays off the public port.
+pub fn admin_router(state: Arc<State>) -> Router {
+    Router::new()
+        .push(Router::with_path("healthz").get(Healthz))
+        .push(Router::with_path("readyz").get(Readyz { state, detailed: true }))
+        .push(Router::with_path("metrics").get(Metrics))
 }
 
 /// A JSON body for refusals: `{code, message}`.
@@ -88,29 +96,38 @@ impl Handler for Metrics {
     }
 }
 
-struct Readyz(Arc<State>);
+/// Readiness: the bus, the other checks (the database), and the background tasks. The public
+/// probe says only whether; the admin one says what is wrong.
+struct Readyz {
+    state: Arc<State>,
+    detailed: bool,
+}
 
 #[derive(Serialize)]
 struct Readiness {
     ready: bool,
-    problems: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<Vec<String>>,
 }
 
 #[async_trait]
 impl Handler for Readyz {
     async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        let state = &self.state;
         let mut problems = Vec::new();
-        if let Err(e) = self.0.bus.ping().await {
+        if let Err(e) = state.bus.ping().await {
             problems.push(format!("bus: {e}"));
         }
-        for check in &self.0.readiness {
+        for check in &state.readiness {
             if let Err(e) = check.check().await {
                 problems.push(format!("{}: {e}", check.name()));
             }
         }
+        problems.extend(state.tasks.dead().into_iter().map(|dead| format!("background task: {dead}")));
         let ready = problems.is_empty();
+        res.add_header("cache-control", "no-store", true).ok();
         res.status_code(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE });
-        res.render(Json(Readiness { ready, problems }));
+        res.render(Json(Readiness { ready, problems: self.detailed.then_some(problems) }));
     }
 }
 
@@ -234,7 +251,15 @@ impl Handler for WsUpgrade {
             return;
         };
         let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let ip = client_ip(peer, header("x-forwarded-for"), &state.config.trusted_proxies);
+        let ip = match request_ip(req, peer, &state.config.trusted_proxies) {
+            Ok(ip) => ip,
+            Err(bad) => {
+                crate::telemetry::refused("bad_forwarded_for");
+                res.status_code(StatusCode::BAD_REQUEST);
+                res.render(Json(Refusal { code: "bad_forwarded_for", message: &bad.to_string() }));
+                return;
+            }
+        };
         if !origin_allowed(header("origin"), header("host"), state.config.allowed_origins.as_deref()) {
             crate::telemetry::refused("bad_origin");
             res.status_code(StatusCode::FORBIDDEN);
@@ -252,13 +277,23 @@ impl Handler for WsUpgrade {
             res.render(Json(BanRefusal { code: "banned", message, expires: ban.expires }));
             return;
         }
+        let Some(place) = state.capacity.take() else {
+            crate::telemetry::refused("busy");
+            res.status_code(StatusCode::SERVICE_UNAVAILABLE);
+            res.add_header("retry-after", "10", true).ok();
+            res.render(Json(Refusal {
+                code: "busy",
+                message: "the chat is full right now; try again in a few seconds",
+            }));
+            return;
+        };
         let Some(slot) = state.sockets.reserve(ip, state.config.max_connections_per_ip) else {
             crate::telemetry::refused("too_many_connections");
             res.status_code(StatusCode::TOO_MANY_REQUESTS);
             res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
             return;
         };
-        if let Err(e) = crate::ws::upgrade(state.clone(), ip, slot, req, res) {
+        if let Err(e) = crate::ws::upgrade(state.clone(), ip, (slot, place), req, res) {
             res.render(e);
         }
     }
@@ -275,4 +310,20 @@ struct BanRefusal {
 /// The client's address, from the socket.
 fn peer_ip(req: &Request) -> Option<IpAddr> {
     req.remote_addr().clone().into_std().map(|a| a.ip())
+}
+
+/// The client's address for `peer`'s request: through trusted proxies' `X-Forwarded-For`, every
+/// header line of it.
+pub(crate) fn request_ip(
+    req: &Request,
+    peer: IpAddr,
+    trusted: &[ipnet::IpNet],
+) -> Result<IpAddr, crate::client::BadForwardedFor> {
+    let lines = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().map_err(|_| crate::client::BadForwardedFor { entry: "(not text)".to_owned() }))
+        .collect::<Result<Vec<&str>, _>>()?;
+    client_ip(peer, lines.into_iter(), trusted)
 }

@@ -13,6 +13,7 @@
 //! * `http`: the HTTP routes.
 
 mod bans;
+mod capacity;
 mod client;
 pub mod config;
 mod directory;
@@ -23,6 +24,7 @@ mod keepalive;
 mod ratelimit;
 mod site;
 mod sockets;
+mod tasks;
 pub mod telemetry;
 mod visitor;
 mod websocket;
@@ -61,8 +63,12 @@ pub(crate) struct State {
     pub bans: bans::BanList,
     /// Word and regex filters.
     pub filters: filters::Filters,
+    /// Open sockets in all, capped by `MAX_CONNECTIONS`.
+    pub capacity: Arc<capacity::Capacity>,
     /// Open sockets by address.
     pub sockets: Arc<sockets::Sockets>,
+    /// The background tasks, watched: one that dies makes the gateway unready.
+    pub tasks: Arc<tasks::Supervisor>,
     /// Per-address limits (message bucket, join bucket), forgotten after idle minutes.
     pub ip_limits: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::Mutex<IpLimits>>>,
 }
@@ -146,6 +152,8 @@ impl Drop for ConnectionGuard {
 pub enum GatewayError {
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("ADMIN_LISTEN_ADDR: cannot listen on {addr}: {source}")]
+    AdminBind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot read room definitions from the bus: {0}")]
     Bus(#[from] bus::BusError),
 }
@@ -165,7 +173,34 @@ fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 pub struct Application {
     acceptor: TcpAcceptor,
     addr: SocketAddr,
+    /// The operators' listener, if it is served.
+    admin: Option<(TcpAcceptor, SocketAddr)>,
     state: Arc<State>,
+}
+
+/// Bind the operators' listener as configured: an explicit address must bind, the default one
+/// may be taken (a second gateway on one host), which is logged.
+fn bind_admin(admin: config::AdminListen) -> Result<Option<(TcpAcceptor, SocketAddr)>, GatewayError> {
+    let (addr, explicit) = match admin {
+        config::AdminListen::Off => return Ok(None),
+        config::AdminListen::Default(addr) => (addr, false),
+        config::AdminListen::Explicit(addr) => (addr, true),
+    };
+    let bound = listen(addr).and_then(|l| {
+        let local = l.local_addr()?;
+        Ok((TcpAcceptor::try_from(l)?, local))
+    });
+    match bound {
+        Ok(bound) => Ok(Some(bound)),
+        Err(source) if explicit => Err(GatewayError::AdminBind { addr, source }),
+        Err(error) => {
+            tracing::warn!(
+                %addr, %error,
+                "the default admin address (metrics, detailed readiness) is taken; running without it: set ADMIN_LISTEN_ADDR to serve it elsewhere"
+            );
+            Ok(None)
+        }
+    }
 }
 
 impl Application {
@@ -180,6 +215,7 @@ impl Application {
         let addr = listener.local_addr().map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
         let acceptor = TcpAcceptor::try_from(listener)
             .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
+        let admin = bind_admin(config.admin)?;
         let directory = RoomDirectory::default();
         directory.replace_all(bus.rooms().await?);
         let ban_list = bans::BanList::default();
@@ -187,6 +223,7 @@ impl Application {
         let filter_list = filters::Filters::default();
         filter_list.replace_all(&bus.filters().await?);
         let gateway_id = format!("gw-{}", ulid::Ulid::new());
+        let capacity = capacity::Capacity::new(config.max_connections);
         let state = Arc::new(State {
             config,
             bus,
@@ -198,10 +235,12 @@ impl Application {
             live: Arc::default(),
             bans: ban_list,
             filters: filter_list,
+            capacity,
             sockets: Arc::default(),
+            tasks: Arc::default(),
             ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
         });
-        Ok(Self { acceptor, addr, state })
+        Ok(Self { acceptor, addr, admin, state })
     }
 
     /// The bound address (useful with port 0).
@@ -214,6 +253,11 @@ impl Application {
         self.addr.port()
     }
 
+    /// Where `/metrics` and the detailed readiness report are served, if anywhere.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// Serve until `shutdown` resolves, then stop gracefully: every socket is closed with 1001
     /// (clients reconnect elsewhere or later) and this returns once they are gone, so nothing
     /// is accepted after it returns.
@@ -222,9 +266,17 @@ impl Application {
         let router = http::router(self.state.clone());
         let server = Server::new(self.acceptor);
         let handle = server.handle();
-        let control = tokio::spawn(directory::follow_control(self.state.clone()));
-        let sweeper = tokio::spawn(visitor::sweep(self.state.clone()));
-        let keepalive = tokio::spawn(keepalive::run(self.state.clone()));
+        let tasks = &self.state.tasks;
+        let control = tasks.spawn("control follower", directory::follow_control(self.state.clone()));
+        let sweeper = tasks.spawn("visitor-room sweeper", visitor::sweep(self.state.clone()));
+        let keepalive = tasks.spawn("keepalive", keepalive::run(self.state.clone()));
+        let admin = self.admin.map(|(acceptor, addr)| {
+            tracing::info!("admin (metrics, detailed readiness) on http://{addr}");
+            let server = Server::new(acceptor);
+            let handle = server.handle();
+            let task = tokio::spawn(server.serve(http::admin_router(self.state.clone())));
+            (handle, task)
+        });
         tracing::info!("listening on http://{}", self.addr);
         let state = self.state.clone();
         tokio::spawn(async move {
@@ -240,6 +292,10 @@ impl Application {
         control.abort();
         sweeper.abort();
         keepalive.abort();
+        if let Some((handle, task)) = admin {
+            handle.stop_forceful();
+            task.abort();
+        }
         tracing::info!("gateway stopped");
     }
 }

@@ -19,6 +19,7 @@ use protocol::{
 };
 use ulid::Ulid;
 
+use crate::capacity::Place;
 use crate::hub::{ConnHandle, ConnId, Members};
 use crate::ratelimit::TokenBucket;
 use crate::sockets::Slot;
@@ -33,7 +34,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn upgrade(
     state: Arc<State>,
     ip: IpAddr,
-    slot: Slot,
+    slot: (Slot, Place),
     req: &mut salvo::Request,
     res: &mut salvo::Response,
 ) -> Result<(), salvo::http::StatusError> {
@@ -105,7 +106,7 @@ enum Wake {
     CheckStranger,
 }
 
-async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mut slot: Slot) {
+async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, (mut slot, _place): (Slot, Place)) {
     let io = match on_upgrade.await {
         Ok(upgraded) => websocket::Io::new(upgraded),
         Err(error) => {
@@ -160,9 +161,6 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, mu
                     // before this socket writes: the sender's own copy then leaves in the same
                     // write as its ack instead of a second one.
                     tokio::task::yield_now().await;
-                }
-                Event::Binary => {
-                    conn.error(ErrorCode::BadFrame, "binary frames are not accepted; send JSON text", None, None);
                 }
                 Event::CloseOrdered(order) => break Some(order),
                 Event::Ended(ending) => {

@@ -91,6 +91,7 @@ impl Cluster {
             .env("REDIS_URL", &self.redis_url)
             .env("REDIS_PREFIX", &self.prefix)
             .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("ADMIN_LISTEN_ADDR", "127.0.0.1:0")
             .env("ROOM_SYNC_SECS", "0.2")
             .env("ROOM_REFRESH_SECS", "1")
             .env("PRESENCE_TTL_SECS", "2")

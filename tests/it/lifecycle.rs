@@ -8,7 +8,22 @@ async fn probes_answer() {
     let (status, _, body) = app.get("/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
     let ready = app.get_json("/readyz").await;
-    assert_eq!(ready["ready"], true);
+    assert_eq!(ready, serde_json::json!({"ready": true}), "the public probe names no backend");
+    let (status, _, body) = app.get_admin("/readyz").await;
+    assert_eq!(status, 200);
+    let detailed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(detailed, serde_json::json!({"ready": true, "problems": []}));
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_the_admin_listener_only() {
+    let app = spawn_app().await;
+    let _counted = app.client().await;
+    let (status, _, body) = app.get("/metrics").await;
+    assert!(!body.contains("chat_connections") && !body.contains("# TYPE"), "{status}: {body}");
+    let (status, _, body) = app.get_admin("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("chat_connections"), "{body}");
 }
 
 #[tokio::test]
@@ -107,7 +122,7 @@ async fn metrics_count_connections_messages_and_refusals() {
     c.say("one").await;
     c.send(serde_json::json!({"type": "dance"})).await;
     c.expect_error("unknown_type").await;
-    let (status, headers, body) = app.get("/metrics").await;
+    let (status, headers, body) = app.get_admin("/metrics").await;
     assert_eq!(status, 200);
     assert!(headers["content-type"].starts_with("text/plain"));
     // One recorder serves the whole test process, so check presence and at-least values.

@@ -18,6 +18,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The operators' listener (metrics, detailed readiness).
+    pub admin_addr: SocketAddr,
     pub database_url: String,
     pub dir: PathBuf,
     shutdown: Shutdown,
@@ -28,6 +30,7 @@ pub struct TestApp {
 pub fn test_vars(database_url: &str) -> HashMap<String, String> {
     [
         ("LISTEN_ADDR", "127.0.0.1:0"),
+        ("ADMIN_LISTEN_ADDR", "127.0.0.1:0"),
         ("DATABASE_URL", database_url),
         ("ROOM_SYNC_SECS", "0.2"),
         ("SAY_BURST", "100"),
@@ -68,9 +71,10 @@ pub async fn spawn_app_on(dir: PathBuf, database_url: &str, overrides: &[(&str, 
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     let app = AllInOne::build(config).await.unwrap();
     let addr = app.local_addr();
+    let admin_addr = app.admin_addr().expect("tests serve the admin listener");
     let shutdown = Shutdown::new();
     let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-    TestApp { addr, database_url: database_url.to_owned(), dir, shutdown, task }
+    TestApp { addr, admin_addr, database_url: database_url.to_owned(), dir, shutdown, task }
 }
 
 impl TestApp {
@@ -87,6 +91,11 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> (u16, HashMap<String, String>, String) {
         http_get(self.addr, path).await
+    }
+
+    /// A GET on the operators' listener.
+    pub async fn get_admin(&self, path: &str) -> (u16, HashMap<String, String>, String) {
+        http_get(self.admin_addr, path).await
     }
 
     pub async fn get_json(&self, path: &str) -> Value {

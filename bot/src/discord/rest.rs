@@ -39,7 +39,8 @@ impl Pacing {
             reset_after: get("x-ratelimit-reset-after")
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64),
+                // A header past any sane pause would overflow a Duration: five minutes at most.
+                .map(|s| Duration::from_secs_f64(s.min(300.0))),
         }
     }
 
