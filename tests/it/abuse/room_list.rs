@@ -39,3 +39,32 @@ async fn a_burst_of_room_list_requests_counts_seats_at_most_once_a_second() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn only_one_of_two_gateways_sweeps_visitor_rooms() {
+    let prefix = fresh_prefix();
+    // Idle rooms are swept every half second (half the idle time).
+    let settings = [("VISITOR_ROOM_IDLE_SECS", "1"), ("IP_TAG_SECRET", "one-secret-for-every-gateway")];
+    let one = spawn_on_redis(&prefix, &settings).await;
+    let two = spawn_on_redis(&prefix, &settings).await;
+    let mut host = from(&two, "203.0.113.30").await;
+    host.send(serde_json::json!({"type": "create", "title": "Swept", "capacity": 3, "listed": true})).await;
+    let room = host.wait_for("created").await["room"].as_str().unwrap().to_owned();
+
+    // Both gateways tick every half second; their seat counts for sweeping (this process
+    // counts both) are those of one gateway.
+    let series = "chat_seat_counts_total{for=\"sweep\"}";
+    let before = counter(series);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sweeps = counter(series) - before;
+    let rounds = started.elapsed().as_secs_f64() / 0.5;
+    eprintln!("{sweeps} sweeps in {rounds:.1} rounds of two gateways");
+    assert!(sweeps >= 1.0, "somebody sweeps");
+    assert!(sweeps <= rounds.floor() + 2.0, "{sweeps} sweeps in {rounds:.1} rounds: both gateways swept");
+    // And what the sweeper closes is closed everywhere.
+    for app in [&one, &two] {
+        app.eventually("the idle room is gone", || async { app.members_of(&room).await.is_none() }).await;
+    }
+    let _ = bus::redis::delete_prefix(&redis_url(), &prefix).await;
+}
