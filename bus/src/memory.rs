@@ -18,10 +18,15 @@ use crate::{
 };
 
 const CONTROL_DEPTH: usize = 1024;
+/// The fan-out map is never purged below this size.
+const FANOUT_PURGE_MIN: usize = 1024;
 
 /// Everything in memory; cheap to clone through an `Arc`.
 pub struct InProcessBus {
     rooms_fanout: Mutex<HashMap<RoomSlug, FeedSender>>,
+    /// Size of `rooms_fanout` at which channels nobody listens to are dropped (closed pairs,
+    /// inboxes of roulette tickets that left): twice what the last purge kept.
+    fanout_purge_at: std::sync::atomic::AtomicUsize,
     presence: Mutex<HashMap<RoomSlug, Vec<Seat>>>,
     history: Mutex<HashMap<RoomSlug, VecDeque<MessageView>>>,
     queue: Mutex<Queue>,
@@ -64,6 +69,7 @@ impl InProcessBus {
     pub fn new() -> Self {
         Self {
             rooms_fanout: Mutex::default(),
+            fanout_purge_at: std::sync::atomic::AtomicUsize::new(FANOUT_PURGE_MIN),
             presence: Mutex::default(),
             history: Mutex::default(),
             queue: Mutex::default(),
@@ -107,7 +113,15 @@ impl Bus for InProcessBus {
     }
 
     async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let mut fanout = lock(&self.rooms_fanout);
+        // A channel is forgotten when a send finds nobody listening; one nobody sends to again
+        // (an ended pair, a roulette inbox) is dropped here, amortised over the subscriptions
+        // that grew the map, so the map stays bounded by the channels in use.
+        if fanout.len() >= self.fanout_purge_at.load(Relaxed) {
+            fanout.retain(|_, tx| tx.receiver_count() > 0);
+            self.fanout_purge_at.store((fanout.len() * 2).max(FANOUT_PURGE_MIN), Relaxed);
+        }
         let tx = fanout.entry(room.clone()).or_insert_with(|| FeedSender::new(room.clone(), ROOM_FEED_DEPTH));
         Ok(tx.subscribe())
     }
@@ -402,5 +416,25 @@ impl Bus for InProcessBus {
 
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
         Ok(lock(&self.filter_defs).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn channels_nobody_listens_to_are_dropped() {
+        let bus = InProcessBus::new();
+        let kept = RoomSlug::parse("kept").unwrap();
+        let _listening = bus.subscribe_room(&kept).await.unwrap();
+        for i in 0..10 * FANOUT_PURGE_MIN {
+            let inbox = RoomSlug::parse(&format!("q-{i}")).unwrap();
+            drop(bus.subscribe_room(&inbox).await.unwrap());
+        }
+        let len = lock(&bus.rooms_fanout).len();
+        assert!(len <= FANOUT_PURGE_MIN + 1, "{len} channels kept");
+        assert!(lock(&bus.rooms_fanout).contains_key(&kept));
     }
 }
