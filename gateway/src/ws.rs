@@ -955,6 +955,8 @@ impl Conn {
         }
         let room = self.state.directory.get(&joined.room.slug).unwrap_or_else(|| joined.room.clone());
         if room.locked {
+            // One refusal per interval too, like one relay.
+            self.last_typing = Some(now);
             return self.error(
                 ErrorCode::RoomLocked,
                 format!("{} is locked by the moderators", room.title),
