@@ -83,7 +83,7 @@ struct Stranger {
 struct Conn {
     state: Arc<State>,
     handle: ConnHandle,
-    /// The client's address, its budget key and factor.
+    /// The client's exact address and budget factor (its budget key is derived from it).
     address: Address,
     joined: Option<Joined>,
     say_bucket: TokenBucket,
