@@ -174,6 +174,7 @@ function describeError(f) {
     nick_taken: 'This nickname is already taken in this room.', room_full: 'This room is full.',
     room_locked: 'This room is locked.', unavailable: 'The chat is temporarily unavailable.',
     too_many_rooms: 'You have opened too many rooms for now.', unknown_room: 'This room does not exist (any more).',
+    too_many_seats: 'Your address already holds as many seats in this room as it may.',
   };
   let text = str(f.message) || fallback[str(f.code)] || 'Something went wrong.';
   const ms = num(f.retry_after_ms);

@@ -115,6 +115,18 @@ impl Config {
         if let Some(v) = get("MAX_CONNECTIONS_PER_IP") {
             gateway.max_connections_per_ip = positive("MAX_CONNECTIONS_PER_IP", &v)?;
         }
+        if let Some(v) = get("SEATS_PER_ADDRESS") {
+            gateway.seats_per_address = positive("SEATS_PER_ADDRESS", &v)?;
+        }
+        if let Some(v) = get("SHARED_ADDRESSES") {
+            gateway.shared_addresses = networks("SHARED_ADDRESSES", &v)?;
+        }
+        if let Some(v) = get("SHARED_ADDRESS_FACTOR") {
+            gateway.shared_address_factor = positive("SHARED_ADDRESS_FACTOR", &v)?;
+            if gateway.shared_address_factor > 1000 {
+                return Err(ConfigError { var: "SHARED_ADDRESS_FACTOR", problem: "must be at most 1000".into() });
+            }
+        }
         if let Some(v) = get("TRUSTED_PROXIES") {
             gateway.trusted_proxies = v
                 .split(',')
@@ -306,6 +318,20 @@ fn seconds(var: &'static str, value: &str, min: f64, max: f64) -> Result<Duratio
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A comma-separated list of CIDR networks (a bare address is its own network).
+fn networks(var: &'static str, value: &str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError { var, problem: format!("{s:?} is not an address or CIDR network") })
+        })
+        .collect()
+}
+
 /// `LISTEN_ADDR`'s default, kept here for the README's table.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
 
@@ -368,6 +394,25 @@ mod tests {
         assert_eq!(c.bot.retention.ips, Duration::from_secs(36_500 * 86_400));
         let c = config(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1")]).unwrap();
         assert_eq!(c.gateway.trusted_proxies.len(), 2);
+    }
+
+    #[test]
+    fn per_address_budgets_and_shared_addresses() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.gateway.seats_per_address, c.gateway.shared_address_factor), (3, 10));
+        assert!(c.gateway.shared_addresses.is_empty());
+        let c = config(&[
+            ("SEATS_PER_ADDRESS", "2"),
+            ("SHARED_ADDRESSES", "198.51.100.0/24, 2001:db8:aa::/48, 192.0.2.7"),
+            ("SHARED_ADDRESS_FACTOR", "25"),
+        ])
+        .unwrap();
+        assert_eq!((c.gateway.seats_per_address, c.gateway.shared_address_factor), (2, 25));
+        assert_eq!(c.gateway.shared_addresses.len(), 3);
+        assert_eq!(config(&[("SEATS_PER_ADDRESS", "0")]).unwrap_err().var, "SEATS_PER_ADDRESS");
+        assert_eq!(config(&[("SHARED_ADDRESSES", "10.0.0.0/33")]).unwrap_err().var, "SHARED_ADDRESSES");
+        assert_eq!(config(&[("SHARED_ADDRESS_FACTOR", "0")]).unwrap_err().var, "SHARED_ADDRESS_FACTOR");
+        assert_eq!(config(&[("SHARED_ADDRESS_FACTOR", "1001")]).unwrap_err().var, "SHARED_ADDRESS_FACTOR");
     }
 
     #[test]

@@ -199,6 +199,12 @@ pub async fn gateway_role(config: Config) -> Result<(gateway::Application, BusHa
     if config.redis.is_none() {
         return Err(StartError::NeedsRedis("gateway"));
     }
+    if config.bot.ip_tag_secret.is_none() {
+        tracing::warn!(
+            "IP_TAG_SECRET is unset: each gateway names addresses with a secret of its own, so seats per \
+             address, slowmode and visitor rooms per address are counted per gateway, not across them"
+        );
+    }
     let bus = connect_bus(config.redis.as_ref()).await?;
     let app = gateway::Application::build(config.gateway, bus.as_dyn(), Vec::new()).await?;
     Ok((app, bus))

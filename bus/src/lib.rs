@@ -37,13 +37,16 @@ pub enum BusError {
     Codec(String),
 }
 
-/// Who holds a seat: the member's nickname, the key it is compared by, and an opaque holder id
-/// (gateway + connection) so a late release never frees somebody else's seat.
+/// Who holds a seat: the member's nickname, the key it is compared by, an opaque holder id
+/// (gateway + connection) so a late release never frees somebody else's seat, and an opaque tag
+/// of the holder's address (a keyed hash of it, an IPv6 /64 as one address), by which seats per
+/// address are counted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seat {
     pub nick: String,
     pub key: String,
     pub holder: String,
+    pub address: String,
 }
 
 /// Outcome of [`Bus::claim_seat`].
@@ -55,6 +58,8 @@ pub enum SeatClaim {
     Full,
     /// Somebody in the room already uses this nickname (compared by key).
     NickTaken,
+    /// The seat's address already holds as many seats in the room as it may.
+    TooManySeats,
 }
 
 /// One entry of the gateway → bot queue, delivered until acknowledged.
@@ -105,16 +110,29 @@ pub trait Bus: Send + Sync + 'static {
     async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError>;
 
     // ---- presence -----------------------------------------------------------------------
-    /// Take a seat in `room` if it has fewer than `capacity` members and nobody holds the same
-    /// nickname key. Atomic: concurrent claims never overfill a room. Claiming again with the
-    /// same holder and key is granted (idempotent).
-    async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError>;
+    /// Take a seat in `room` if it has fewer than `capacity` members, nobody holds the same
+    /// nickname key, and the seat's address holds fewer than `per_address` seats there. Atomic:
+    /// concurrent claims never overfill a room nor give an address more seats, whichever gateways
+    /// they come through. Claiming again with the same holder and key is granted (idempotent).
+    async fn claim_seat(
+        &self,
+        room: &RoomSlug,
+        seat: &Seat,
+        capacity: u32,
+        per_address: u32,
+    ) -> Result<SeatClaim, BusError>;
     /// Give the seat back; a no-op unless `holder` still holds `key` in `room`.
     async fn release_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError>;
     /// Nicknames currently in `room`.
     async fn members(&self, room: &RoomSlug) -> Result<Vec<String>, BusError>;
-    /// Member counts, in the order of `rooms`.
+    /// Member counts, in the order of `rooms` (one round trip, however many rooms).
     async fn occupancy(&self, rooms: &[RoomSlug]) -> Result<Vec<u32>, BusError>;
+    /// Slowmode of `room` for one address (a seat's `address` tag): it may send as many messages
+    /// per `period` as it holds seats in the room (at least one). Takes a slot and returns
+    /// `None`, or returns how long until a slot frees. Kept per (room, address) across every
+    /// gateway and for a `period` after the last message, so leaving and joining again, or
+    /// another connection, never resets it.
+    async fn slowmode(&self, room: &RoomSlug, address: &str, period: Duration) -> Result<Option<Duration>, BusError>;
 
     // ---- history ------------------------------------------------------------------------
     /// Remember a message as one of the room's last [`HISTORY_LEN`].
@@ -159,7 +177,8 @@ pub trait Bus: Send + Sync + 'static {
 
     // ---- snapshots the bot maintains and gateways read -------------------------------------
     async fn put_room(&self, room: &RoomDef) -> Result<(), BusError>;
-    /// Remove a room from the snapshot; true if it was there.
+    /// Remove a room from the snapshot; true if it was there. A visitor room's or pair's
+    /// history, presence and owner entry go with it (a staff room keeps its history).
     async fn remove_room(&self, slug: &RoomSlug) -> Result<bool, BusError>;
     async fn rooms(&self) -> Result<Vec<RoomDef>, BusError>;
     async fn put_ban(&self, ban: &BanDef) -> Result<(), BusError>;
@@ -183,4 +202,7 @@ pub trait Bus: Send + Sync + 'static {
     /// Store a visitor room in the snapshot unless its owner already has `max_per_owner` rooms
     /// there. Atomic across gateways; returns whether it was stored.
     async fn open_room(&self, room: &RoomDef, max_per_owner: u32) -> Result<bool, BusError>;
+    /// Take or keep the lock `name` for `holder` for `ttl` (renewed by calling again); false
+    /// while another holder has it. For work one gateway at a time should do.
+    async fn hold_lock(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, BusError>;
 }

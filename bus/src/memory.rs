@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use protocol::{BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomSlug, RouletteTicket};
+use protocol::{
+    BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomKind, RoomSlug, RouletteTicket,
+};
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
@@ -16,10 +18,15 @@ use crate::{
 };
 
 const CONTROL_DEPTH: usize = 1024;
+/// The fan-out map is never purged below this size.
+const FANOUT_PURGE_MIN: usize = 1024;
 
 /// Everything in memory; cheap to clone through an `Arc`.
 pub struct InProcessBus {
     rooms_fanout: Mutex<HashMap<RoomSlug, FeedSender>>,
+    /// Size of `rooms_fanout` at which channels nobody listens to are dropped (closed pairs,
+    /// inboxes of roulette tickets that left): twice what the last purge kept.
+    fanout_purge_at: std::sync::atomic::AtomicUsize,
     presence: Mutex<HashMap<RoomSlug, Vec<Seat>>>,
     history: Mutex<HashMap<RoomSlug, VecDeque<MessageView>>>,
     queue: Mutex<Queue>,
@@ -30,6 +37,19 @@ pub struct InProcessBus {
     filter_defs: Mutex<Vec<FilterDef>>,
     /// Waiting roulette tickets, oldest first.
     roulette: Mutex<Vec<RouletteTicket>>,
+    /// Slowmode: when each (room, address) last sent, by slot.
+    slowmode: Mutex<Slowmode>,
+    /// Named locks: holder and expiry.
+    locks: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+/// Recent sends per (room, address) under slowmode. Entries whose every send is older than
+/// their period are dropped once the map has doubled since the last purge, so it stays bounded
+/// by the pairs that sent within their period.
+#[derive(Default)]
+struct Slowmode {
+    sends: HashMap<(RoomSlug, String), (Duration, VecDeque<Instant>)>,
+    purge_at: usize,
 }
 
 #[derive(Default)]
@@ -49,6 +69,7 @@ impl InProcessBus {
     pub fn new() -> Self {
         Self {
             rooms_fanout: Mutex::default(),
+            fanout_purge_at: std::sync::atomic::AtomicUsize::new(FANOUT_PURGE_MIN),
             presence: Mutex::default(),
             history: Mutex::default(),
             queue: Mutex::default(),
@@ -58,6 +79,8 @@ impl InProcessBus {
             ban_defs: Mutex::default(),
             filter_defs: Mutex::default(),
             roulette: Mutex::default(),
+            slowmode: Mutex::default(),
+            locks: Mutex::default(),
         }
     }
 }
@@ -90,12 +113,26 @@ impl Bus for InProcessBus {
     }
 
     async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let mut fanout = lock(&self.rooms_fanout);
+        // A channel is forgotten when a send finds nobody listening; one nobody sends to again
+        // (an ended pair, a roulette inbox) is dropped here, amortised over the subscriptions
+        // that grew the map, so the map stays bounded by the channels in use.
+        if fanout.len() >= self.fanout_purge_at.load(Relaxed) {
+            fanout.retain(|_, tx| tx.receiver_count() > 0);
+            self.fanout_purge_at.store((fanout.len() * 2).max(FANOUT_PURGE_MIN), Relaxed);
+        }
         let tx = fanout.entry(room.clone()).or_insert_with(|| FeedSender::new(room.clone(), ROOM_FEED_DEPTH));
         Ok(tx.subscribe())
     }
 
-    async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError> {
+    async fn claim_seat(
+        &self,
+        room: &RoomSlug,
+        seat: &Seat,
+        capacity: u32,
+        per_address: u32,
+    ) -> Result<SeatClaim, BusError> {
         let mut presence = lock(&self.presence);
         let seats = presence.entry(room.clone()).or_default();
         if let Some(existing) = seats.iter().find(|s| s.key == seat.key) {
@@ -105,6 +142,9 @@ impl Bus for InProcessBus {
         } else {
             if seats.len() >= capacity as usize {
                 return Ok(SeatClaim::Full);
+            }
+            if seats.iter().filter(|s| s.address == seat.address).count() >= per_address as usize {
+                return Ok(SeatClaim::TooManySeats);
             }
             seats.push(seat.clone());
         }
@@ -130,6 +170,35 @@ impl Bus for InProcessBus {
     async fn occupancy(&self, rooms: &[RoomSlug]) -> Result<Vec<u32>, BusError> {
         let presence = lock(&self.presence);
         Ok(rooms.iter().map(|r| presence.get(r).map_or(0, |s| u32::try_from(s.len()).unwrap_or(u32::MAX))).collect())
+    }
+
+    async fn slowmode(&self, room: &RoomSlug, address: &str, period: Duration) -> Result<Option<Duration>, BusError> {
+        let slots = {
+            let presence = lock(&self.presence);
+            presence.get(room).map_or(0, |seats| seats.iter().filter(|s| s.address == address).count()).max(1)
+        };
+        let now = Instant::now();
+        let mut slowmode = lock(&self.slowmode);
+        if slowmode.sends.len() >= slowmode.purge_at {
+            slowmode.sends.retain(|_, (period, sends)| sends.back().is_some_and(|t| now.duration_since(*t) < *period));
+            slowmode.purge_at = (slowmode.sends.len() * 2).max(1024);
+        }
+        let (kept, sends) =
+            slowmode.sends.entry((room.clone(), address.to_owned())).or_insert_with(|| (period, VecDeque::new()));
+        *kept = period;
+        while sends.front().is_some_and(|t| now.duration_since(*t) >= period) {
+            sends.pop_front();
+        }
+        if sends.len() >= slots {
+            // The oldest of the last `slots` sends frees first.
+            let oldest = sends.get(sends.len() - slots).copied().unwrap_or(now);
+            return Ok(Some(period.saturating_sub(now.duration_since(oldest)).max(Duration::from_millis(1))));
+        }
+        sends.push_back(now);
+        while sends.len() > slots {
+            sends.pop_front();
+        }
+        Ok(None)
     }
 
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
@@ -294,7 +363,32 @@ impl Bus for InProcessBus {
     }
 
     async fn remove_room(&self, slug: &RoomSlug) -> Result<bool, BusError> {
-        Ok(lock(&self.room_defs).remove(slug).is_some())
+        let Some(removed) = lock(&self.room_defs).remove(slug) else {
+            return Ok(false);
+        };
+        if removed.kind != RoomKind::Staff {
+            // Visitor rooms and pairs are never opened again under the same slug.
+            lock(&self.history).remove(slug);
+            lock(&self.presence).remove(slug);
+            lock(&self.slowmode).sends.retain(|(room, _), _| room != slug);
+        }
+        Ok(true)
+    }
+
+    async fn hold_lock(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, BusError> {
+        let mut locks = lock(&self.locks);
+        let now = Instant::now();
+        match locks.get_mut(name) {
+            Some((current, expires)) if current != holder && *expires > now => Ok(false),
+            Some(entry) => {
+                *entry = (holder.to_owned(), now + ttl);
+                Ok(true)
+            }
+            None => {
+                locks.insert(name.to_owned(), (holder.to_owned(), now + ttl));
+                Ok(true)
+            }
+        }
     }
 
     async fn rooms(&self) -> Result<Vec<RoomDef>, BusError> {
@@ -322,5 +416,25 @@ impl Bus for InProcessBus {
 
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
         Ok(lock(&self.filter_defs).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn channels_nobody_listens_to_are_dropped() {
+        let bus = InProcessBus::new();
+        let kept = RoomSlug::parse("kept").unwrap();
+        let _listening = bus.subscribe_room(&kept).await.unwrap();
+        for i in 0..10 * FANOUT_PURGE_MIN {
+            let inbox = RoomSlug::parse(&format!("q-{i}")).unwrap();
+            drop(bus.subscribe_room(&inbox).await.unwrap());
+        }
+        let len = lock(&bus.rooms_fanout).len();
+        assert!(len <= FANOUT_PURGE_MIN + 1, "{len} channels kept");
+        assert!(lock(&bus.rooms_fanout).contains_key(&kept));
     }
 }

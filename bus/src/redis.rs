@@ -23,7 +23,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use protocol::keys::Keys;
 use protocol::{
-    BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomSlug, RouletteTicket,
+    BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomKind, RoomSlug,
+    RouletteTicket,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSubSink};
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
@@ -56,8 +57,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Claim a seat: purge expired seats, refuse a taken nickname or a full room, else take it.
-/// KEYS: presence zset, members hash. ARGV: key, holder, nick, capacity, ttl_ms.
+/// Claim a seat: purge expired seats, refuse a taken nickname, a full room or an address that
+/// holds `per_address` seats already, else take it.
+/// KEYS: presence zset, members hash. ARGV: key, holder, nick, capacity, ttl_ms, address,
+/// per_address.
 const CLAIM: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -70,16 +73,54 @@ local ttl = tonumber(ARGV[5])
 local current = redis.call('HGET', KEYS[2], ARGV[1])
 if current then
   if cjson.decode(current).h ~= ARGV[2] then return {'taken'} end
-else
-  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then return {'full'} end
-  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({n = ARGV[3], h = ARGV[2]}))
+elseif redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return {'full'}
+end
+local out = {'granted'}
+local mine = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
+  local m = cjson.decode(v)
+  table.insert(out, m.n)
+  if m.a == ARGV[6] then mine = mine + 1 end
+end
+if not current then
+  if mine >= tonumber(ARGV[7]) then return {'seats'} end
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({n = ARGV[3], h = ARGV[2], a = ARGV[6]}))
+  table.insert(out, ARGV[3])
 end
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 redis.call('PEXPIRE', KEYS[2], ttl * 2)
-local out = {'granted'}
-for _, v in ipairs(redis.call('HVALS', KEYS[2])) do table.insert(out, cjson.decode(v).n) end
 return out
+";
+
+/// Slowmode for one address in one room: as many sends per period as the address holds live
+/// seats there (at least one). KEYS: presence, members, the address's send log (zset).
+/// ARGV: address, period_ms. Returns -1 when a slot was taken, else the ms until one frees.
+const SLOWMODE: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local period = tonumber(ARGV[2])
+local slots = 0
+local all = redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do
+  if cjson.decode(all[i + 1]).a == ARGV[1] then
+    local until_ms = redis.call('ZSCORE', KEYS[1], all[i])
+    if until_ms and tonumber(until_ms) > now then slots = slots + 1 end
+  end
+end
+if slots < 1 then slots = 1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - period)
+local sent = redis.call('ZCARD', KEYS[3])
+if sent >= slots then
+  local frees = redis.call('ZRANGE', KEYS[3], sent - slots, sent - slots, 'WITHSCORES')
+  local wait = tonumber(frees[2]) + period - now
+  if wait < 1 then wait = 1 end
+  return wait
+end
+redis.call('ZADD', KEYS[3], now, now .. ':' .. sent)
+redis.call('PEXPIRE', KEYS[3], period)
+return -1
 ";
 
 /// Release a seat if `holder` still holds it. KEYS: presence, members. ARGV: key, holder.
@@ -95,11 +136,11 @@ return 0
 
 /// Extend a seat held by `holder`; a seat that vanished (Redis restarted empty) is taken back
 /// unless somebody else took the nickname meanwhile. KEYS: presence, members.
-/// ARGV: key, holder, ttl_ms, nick.
+/// ARGV: key, holder, ttl_ms, nick, address.
 const REFRESH: &str = r"
 local current = redis.call('HGET', KEYS[2], ARGV[1])
 if not current then
-  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({n = ARGV[4], h = ARGV[2]}))
+  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({n = ARGV[4], h = ARGV[2], a = ARGV[5]}))
 elseif cjson.decode(current).h ~= ARGV[2] then
   return 0
 end
@@ -264,6 +305,8 @@ struct Scripts {
     count: Script,
     seed: Script,
     amend: Script,
+    slowmode: Script,
+    lock: Script,
 }
 
 /// The pub/sub side: one connection per process, shared by every room feed and the control
@@ -334,6 +377,8 @@ impl RedisBus {
             count: Script::new(COUNT),
             seed: Script::new(SEED),
             amend: Script::new(AMEND),
+            slowmode: Script::new(SLOWMODE),
+            lock: Script::new(RENEW),
         };
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let pubsub = tokio::spawn(pubsub_loop(client.clone(), fanout.clone(), Some(ready_tx)));
@@ -659,7 +704,13 @@ async fn refresh_loop(
             let refreshes = chunk.iter().map(|(room, seat)| {
                 let mut conn = conn.clone();
                 let mut invocation = script.key(keys.presence(room));
-                invocation.key(keys.members(room)).arg(&seat.key).arg(&seat.holder).arg(ttl_ms).arg(&seat.nick);
+                invocation
+                    .key(keys.members(room))
+                    .arg(&seat.key)
+                    .arg(&seat.holder)
+                    .arg(ttl_ms)
+                    .arg(&seat.nick)
+                    .arg(&seat.address);
                 async move { invocation.invoke_async::<i64>(&mut conn).await }
             });
             let results = futures_util::future::join_all(refreshes).await;
@@ -723,7 +774,13 @@ impl Bus for RedisBus {
         Ok(feed)
     }
 
-    async fn claim_seat(&self, room: &RoomSlug, seat: &Seat, capacity: u32) -> Result<SeatClaim, BusError> {
+    async fn claim_seat(
+        &self,
+        room: &RoomSlug,
+        seat: &Seat,
+        capacity: u32,
+        per_address: u32,
+    ) -> Result<SeatClaim, BusError> {
         let reply: Vec<String> = self
             .scripts
             .claim
@@ -734,6 +791,8 @@ impl Bus for RedisBus {
             .arg(&seat.nick)
             .arg(capacity)
             .arg(self.ttl_ms())
+            .arg(&seat.address)
+            .arg(per_address)
             .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
@@ -745,6 +804,7 @@ impl Bus for RedisBus {
             }
             Some("full") => Ok(SeatClaim::Full),
             Some("taken") => Ok(SeatClaim::NickTaken),
+            Some("seats") => Ok(SeatClaim::TooManySeats),
             other => Err(BusError::Codec(format!("unexpected claim reply {other:?}"))),
         }
     }
@@ -781,12 +841,42 @@ impl Bus for RedisBus {
     }
 
     async fn occupancy(&self, rooms: &[RoomSlug]) -> Result<Vec<u32>, BusError> {
-        let counts = rooms.iter().map(|room| {
-            let mut conn = self.conn();
-            let invocation = self.scripts.count.key(self.keys.presence(room));
-            async move { invocation.invoke_async::<u32>(&mut conn).await }
-        });
-        futures_util::future::join_all(counts).await.into_iter().map(|r| r.map_err(unavailable)).collect()
+        if rooms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One pipeline of one small script per room (each room's keys stay in its own hash
+        // slot): one round trip however many rooms are listed.
+        let hash = self.scripts.count.get_hash();
+        let mut pipe = redis::pipe();
+        for room in rooms {
+            pipe.cmd("EVALSHA").arg(hash).arg(1).arg(self.keys.presence(room));
+        }
+        match pipe.query_async::<Vec<u32>>(&mut self.conn()).await {
+            Ok(counts) => Ok(counts),
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                // Redis forgot its scripts (restarted, SCRIPT FLUSH): load it and go again.
+                let _: String =
+                    self.scripts.count.prepare_invoke().load_async(&mut self.conn()).await.map_err(unavailable)?;
+                pipe.query_async::<Vec<u32>>(&mut self.conn()).await.map_err(unavailable)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn slowmode(&self, room: &RoomSlug, address: &str, period: Duration) -> Result<Option<Duration>, BusError> {
+        let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX).max(1);
+        let wait: i64 = self
+            .scripts
+            .slowmode
+            .key(self.keys.presence(room))
+            .key(self.keys.members(room))
+            .key(self.keys.slowmode(room, address))
+            .arg(address)
+            .arg(period_ms)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(u64::try_from(wait).ok().map(Duration::from_millis))
     }
 
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
@@ -987,8 +1077,43 @@ impl Bus for RedisBus {
     }
 
     async fn remove_room(&self, slug: &RoomSlug) -> Result<bool, BusError> {
-        let removed: i64 = self.conn().hdel(self.keys.rooms(), slug.as_str()).await.map_err(unavailable)?;
+        let raw: Option<String> = self.conn().hget(self.keys.rooms(), slug.as_str()).await.map_err(unavailable)?;
+        let Some(raw) = raw else {
+            return Ok(false);
+        };
+        let mut pipe = redis::pipe();
+        pipe.atomic().hdel(self.keys.rooms(), slug.as_str());
+        match decode::<RoomDef>(&raw) {
+            Ok(room) if room.kind != RoomKind::Staff => {
+                // Visitor rooms and pairs are never opened again under the same slug: nothing
+                // of theirs may stay behind (their slowmode logs expire by themselves).
+                pipe.del(self.keys.history(slug)).ignore();
+                pipe.del(self.keys.presence(slug)).ignore();
+                pipe.del(self.keys.members(slug)).ignore();
+                if let Some(owner) = &room.owner {
+                    // The owner's set goes once empty (Redis drops empty sets).
+                    pipe.srem(self.keys.room_owner(owner), slug.as_str()).ignore();
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, room = %slug, "removing an undecodable room definition"),
+        }
+        let (removed,): (i64,) = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(removed > 0)
+    }
+
+    async fn hold_lock(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, BusError> {
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let held: i64 = self
+            .scripts
+            .lock
+            .key(self.keys.lock(name))
+            .arg(holder)
+            .arg(ttl_ms)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(held == 1)
     }
 
     async fn rooms(&self) -> Result<Vec<RoomDef>, BusError> {

@@ -44,6 +44,7 @@ function serverEnv(extra) {
     SAY_IP_BURST: '10000',
     SAY_IP_PER_SECOND: '10000',
     MAX_CONNECTIONS_PER_IP: '10000',
+    SEATS_PER_ADDRESS: '10000',
     VISITOR_ROOMS_PER_IP: '10000',
     ...extra,
   };

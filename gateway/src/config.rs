@@ -33,10 +33,20 @@ pub struct GatewayConfig {
     /// Open sockets on this gateway, whatever their addresses (`MAX_CONNECTIONS`); more get HTTP
     /// 503 `busy`. Default: 90 % of the process's open-file limit.
     pub max_connections: usize,
-    /// Open sockets per address (`MAX_CONNECTIONS_PER_IP`); more get HTTP 429.
+    /// Open sockets per address (`MAX_CONNECTIONS_PER_IP`); more get HTTP 429. Like every
+    /// per-address budget, an IPv6 address counts by its /64 (see `address`).
     pub max_connections_per_ip: usize,
+    /// Seats one address may hold in one room (`SEATS_PER_ADDRESS`); a join beyond gets
+    /// `too_many_seats`. Slowmode gives an address as many messages per period as it holds seats.
+    pub seats_per_address: u32,
+    /// Shared addresses (`SHARED_ADDRESSES`, CIDRs: campus or carrier NATs) whose per-address
+    /// budgets (sockets, seats, messages, joins) are multiplied by `shared_address_factor`.
+    pub shared_addresses: Vec<IpNet>,
+    /// The multiplier of a shared address's budgets (`SHARED_ADDRESS_FACTOR`).
+    pub shared_address_factor: u32,
     /// `say` token bucket shared by all sockets of one address (`SAY_IP_BURST`,
-    /// `SAY_IP_PER_SECOND`).
+    /// `SAY_IP_PER_SECOND`). Relayed `typing` frames of one address have a bucket of their own
+    /// of the same size.
     pub ip_say_rate: RateLimit,
     /// Joins per address per minute (`JOINS_PER_MINUTE`); roulette, next and create count too.
     pub joins_per_minute: u32,
@@ -106,6 +116,9 @@ impl Default for GatewayConfig {
             allowed_origins: None,
             max_connections: crate::capacity::default_max_connections(),
             max_connections_per_ip: 20,
+            seats_per_address: 3,
+            shared_addresses: Vec::new(),
+            shared_address_factor: 10,
             ip_say_rate: RateLimit { burst: 20, per_second: 4.0 },
             joins_per_minute: 30,
             visitor_room_max_capacity: 25,

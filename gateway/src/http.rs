@@ -135,39 +135,25 @@ struct RoomList(Arc<State>);
 
 /// One entry of `GET /api/rooms`.
 #[derive(Serialize)]
-struct RoomEntry<'a> {
-    slug: &'a str,
-    title: &'a str,
-    topic: &'a str,
-    members: u32,
-    capacity: u32,
-    locked: bool,
+pub(crate) struct RoomEntry<'a> {
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub topic: &'a str,
+    pub members: u32,
+    pub capacity: u32,
+    pub locked: bool,
     /// `staff` or `visitor` (pairs are never listed).
-    kind: &'a str,
+    pub kind: &'a str,
 }
 
 #[async_trait]
 impl Handler for RoomList {
     async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
-        let rooms = self.0.directory.listed();
-        let slugs: Vec<_> = rooms.iter().map(|r| r.slug.clone()).collect();
-        match self.0.bus.occupancy(&slugs).await {
-            Ok(counts) => {
-                let entries: Vec<RoomEntry<'_>> = rooms
-                    .iter()
-                    .zip(counts)
-                    .map(|(r, members)| RoomEntry {
-                        slug: r.slug.as_str(),
-                        title: &r.title,
-                        topic: &r.topic,
-                        members,
-                        capacity: r.capacity,
-                        locked: r.locked,
-                        kind: r.kind.as_str(),
-                    })
-                    .collect();
-                res.add_header("cache-control", "no-store", true).ok();
-                res.render(Json(entries));
+        res.add_header("cache-control", "no-store", true).ok();
+        match crate::room_list::body(&self.0).await {
+            Ok(body) => {
+                res.add_header("content-type", "application/json; charset=utf-8", true).ok();
+                res.write_body(body).ok();
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read room occupancy");
@@ -287,13 +273,16 @@ impl Handler for WsUpgrade {
             }));
             return;
         };
-        let Some(slot) = state.sockets.reserve(ip, state.config.max_connections_per_ip) else {
+        let address =
+            crate::address::Address::new(ip, &state.config.shared_addresses, state.config.shared_address_factor);
+        let max_connections = address.scale_usize(state.config.max_connections_per_ip);
+        let Some(slot) = state.sockets.reserve(ip, address.key(), max_connections) else {
             crate::telemetry::refused("too_many_connections");
             res.status_code(StatusCode::TOO_MANY_REQUESTS);
             res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
             return;
         };
-        if let Err(e) = crate::ws::upgrade(state.clone(), ip, (slot, place), req, res) {
+        if let Err(e) = crate::ws::upgrade(state.clone(), address, (slot, place), req, res) {
             res.render(e);
         }
     }

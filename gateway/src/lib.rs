@@ -12,6 +12,7 @@
 //! * `ws`: one task per connection, speaking the WebSocket contract.
 //! * `http`: the HTTP routes.
 
+mod address;
 mod bans;
 mod capacity;
 mod client;
@@ -22,6 +23,7 @@ mod http;
 mod hub;
 mod keepalive;
 mod ratelimit;
+mod room_list;
 mod site;
 mod sockets;
 mod tasks;
@@ -69,8 +71,11 @@ pub(crate) struct State {
     pub sockets: Arc<sockets::Sockets>,
     /// The background tasks, watched: one that dies makes the gateway unready.
     pub tasks: Arc<tasks::Supervisor>,
-    /// Per-address limits (message bucket, join bucket), forgotten after idle minutes.
-    pub ip_limits: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::Mutex<IpLimits>>>,
+    /// Per-address limits (message, join and typing buckets) by address key (an IPv6 /64),
+    /// forgotten after idle minutes.
+    pub ip_limits: moka::sync::Cache<address::AddressKey, Arc<std::sync::Mutex<IpLimits>>>,
+    /// `GET /api/rooms`, at most a second old.
+    pub room_list: room_list::RoomListCache,
 }
 
 /// How long an address's limits are kept after their last lookup.
@@ -80,6 +85,7 @@ pub(crate) const IP_LIMITS_IDLE: Duration = Duration::from_secs(600);
 pub(crate) struct IpLimits {
     pub say: ratelimit::TokenBucket,
     pub joins: ratelimit::TokenBucket,
+    pub typing: ratelimit::TokenBucket,
 }
 
 impl State {
@@ -93,14 +99,22 @@ impl State {
         }
     }
 
-    pub fn ip_limits(&self, ip: std::net::IpAddr) -> Arc<std::sync::Mutex<IpLimits>> {
-        self.ip_limits.get_with(ip, || {
-            let joins = protocol::frames::RateLimit {
-                burst: self.config.joins_per_minute.max(1),
-                per_second: f64::from(self.config.joins_per_minute.max(1)) / 60.0,
-            };
+    /// The limits shared by every socket of `address`'s key, sized for it (a shared address
+    /// gets its factor's worth).
+    pub fn ip_limits(&self, address: &address::Address) -> Arc<std::sync::Mutex<IpLimits>> {
+        self.ip_limits.get_with(address.key(), || {
+            let factor = f64::from(address.factor);
+            let joins_per_minute = address.scale(self.config.joins_per_minute.max(1));
+            let joins =
+                protocol::frames::RateLimit { burst: joins_per_minute, per_second: f64::from(joins_per_minute) / 60.0 };
+            let rate = &self.config.ip_say_rate;
+            let say =
+                protocol::frames::RateLimit { burst: address.scale(rate.burst), per_second: rate.per_second * factor };
             Arc::new(std::sync::Mutex::new(IpLimits {
-                say: ratelimit::TokenBucket::new(&self.config.ip_say_rate),
+                // Typing indicators: as many as messages, in a bucket of their own (typing must
+                // not use up what a message needs).
+                typing: ratelimit::TokenBucket::new(&say),
+                say: ratelimit::TokenBucket::new(&say),
                 joins: ratelimit::TokenBucket::new(&joins),
             }))
         })
@@ -239,6 +253,7 @@ impl Application {
             sockets: Arc::default(),
             tasks: Arc::default(),
             ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
+            room_list: room_list::RoomListCache::default(),
         });
         Ok(Self { acceptor, addr, admin, state })
     }

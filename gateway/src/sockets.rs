@@ -1,10 +1,11 @@
-//! Every open socket of this gateway by address: for per-address connection limits, and to
-//! reach a banned address's sockets at once.
+//! Every open socket of this gateway by address: for per-address connection limits (counted by
+//! address key, so an IPv6 /64 is one address), and to reach a banned address's sockets at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::address::AddressKey;
 use crate::hub::{ConnHandle, ConnId};
 
 #[derive(Default)]
@@ -14,7 +15,7 @@ pub struct Sockets {
 
 #[derive(Default)]
 struct Inner {
-    per_ip: HashMap<IpAddr, usize>,
+    per_ip: HashMap<AddressKey, usize>,
     open: HashMap<ConnId, (IpAddr, ConnHandle)>,
 }
 
@@ -22,6 +23,7 @@ struct Inner {
 /// (also when the upgrade never completes).
 pub struct Slot {
     sockets: Arc<Sockets>,
+    key: AddressKey,
     ip: IpAddr,
     conn: Option<ConnId>,
 }
@@ -31,15 +33,24 @@ impl Sockets {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Take a slot for `ip` unless it already has `max` sockets.
-    pub fn reserve(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Slot> {
+    /// Take a slot for `ip` unless its address key already has `max` sockets.
+    pub fn reserve(self: &Arc<Self>, ip: IpAddr, key: AddressKey, max: usize) -> Option<Slot> {
         let mut inner = self.lock();
-        let count = inner.per_ip.entry(ip).or_default();
+        let count = inner.per_ip.entry(key).or_default();
         if *count >= max {
+            if *count == 0 {
+                inner.per_ip.remove(&key);
+            }
             return None;
         }
         *count += 1;
-        Some(Slot { sockets: self.clone(), ip, conn: None })
+        Some(Slot { sockets: self.clone(), key, ip, conn: None })
+    }
+
+    /// Open sockets (and reserved slots) of `key`.
+    #[cfg(test)]
+    pub fn count(&self, key: AddressKey) -> usize {
+        self.lock().per_ip.get(&key).copied().unwrap_or(0)
     }
 
     /// The ids of the open sockets.
@@ -73,11 +84,32 @@ impl Drop for Slot {
         if let Some(conn) = self.conn {
             inner.open.remove(&conn);
         }
-        if let Some(count) = inner.per_ip.get_mut(&self.ip) {
+        if let Some(count) = inner.per_ip.get_mut(&self.key) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                inner.per_ip.remove(&self.ip);
+                inner.per_ip.remove(&self.key);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_64_shares_one_count() {
+        let sockets = Arc::new(Sockets::default());
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let slot = |s: &str| sockets.reserve(ip(s), AddressKey::of(ip(s)), 2);
+        let a = slot("2001:db8:1:2::1").unwrap();
+        let b = slot("2001:db8:1:2::2").unwrap();
+        assert!(slot("2001:db8:1:2::3").is_none(), "a third address of the same /64");
+        let other = slot("2001:db8:1:3::1").unwrap();
+        drop(a);
+        let c = slot("2001:db8:1:2:ffff::4").unwrap();
+        assert_eq!(sockets.count(AddressKey::of(ip("2001:db8:1:2::"))), 2);
+        drop((b, c, other));
+        assert!(sockets.lock().per_ip.is_empty(), "counts of gone sockets are dropped");
     }
 }

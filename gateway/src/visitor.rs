@@ -2,17 +2,17 @@
 //! pairs. Gateways open them on the bus snapshot (every gateway learns them at once through a
 //! control event), tell the bot on the durable queue (so it records them and mirrors them into
 //! Discord threads), and close them again: pairs when their last member leaves, visitor rooms
-//! once empty for [`GatewayConfig::visitor_room_idle`](crate::GatewayConfig). Every gateway
-//! sweeps, so a room is closed even when the gateway that opened it is gone.
+//! once empty for [`GatewayConfig::visitor_room_idle`](crate::GatewayConfig). One gateway at a
+//! time sweeps (it holds a short lock on the bus and renews it each round; another takes over
+//! within a round of its death), so a room is closed even when the gateway that opened it is
+//! gone, without every gateway counting every room's seats.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
 use protocol::{ControlEvent, InboundEvent, RoomDef, RoomKind, RoomSlug};
-use sha2::Sha256;
 
 use crate::State;
 
@@ -31,19 +31,7 @@ pub fn random_slug(prefix: &str) -> Option<RoomSlug> {
 /// Who owns a visitor room: a keyed hash of the address (the /64 for IPv6, since one host
 /// holds a whole /64), never the address itself.
 pub fn owner_key(secret: &str, ip: IpAddr) -> String {
-    let network = match ip.to_canonical() {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let segments = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", segments[0], segments[1], segments[2], segments[3])
-        }
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-        return network;
-    };
-    mac.update(b"room-owner:");
-    mac.update(network.as_bytes());
-    mac.finalize().into_bytes().iter().take(12).map(|b| format!("{b:02x}")).collect()
+    crate::address::AddressKey::of(ip).tag(secret, "room-owner")
 }
 
 /// Why a room could not be opened.
@@ -96,6 +84,9 @@ pub async fn close(state: &State, slug: &RoomSlug, reason: &str) {
     tracing::debug!(room = %slug, "room ended");
 }
 
+/// The bus lock of the gateway that sweeps.
+pub const SWEEP_LOCK: &str = "sweep";
+
 /// Close visitor rooms empty for longer than their idle time, and pairs left empty (a
 /// crashed gateway never closes its own), until the task is aborted.
 pub async fn sweep(state: Arc<State>) {
@@ -105,20 +96,38 @@ pub async fn sweep(state: Arc<State>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut empty_since: HashMap<RoomSlug, Instant> = HashMap::new();
+    // The lock outlives a round by half a round, so the sweeper keeps it while it lives.
+    let hold = every + every / 2;
     loop {
         tick.tick().await;
+        match state.bus.hold_lock(SWEEP_LOCK, &state.gateway_id, hold).await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Another gateway sweeps; what this one saw empty is stale once it takes over.
+                empty_since.clear();
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the sweep lock; sweeping later");
+                continue;
+            }
+        }
         let rooms: Vec<Arc<RoomDef>> =
             state.directory.all().into_iter().filter(|r| r.kind != RoomKind::Staff).collect();
         let slugs: Vec<RoomSlug> = rooms.iter().map(|r| r.slug.clone()).collect();
         let counts = match state.bus.occupancy(&slugs).await {
-            Ok(counts) => counts,
+            Ok(counts) => {
+                metrics::counter!("chat_seat_counts_total", "for" => "sweep").increment(1);
+                counts
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read room occupancy; sweeping later");
                 continue;
             }
         };
         let now = Instant::now();
-        empty_since.retain(|slug, _| slugs.contains(slug));
+        let open: std::collections::HashSet<&RoomSlug> = slugs.iter().collect();
+        empty_since.retain(|slug, _| open.contains(slug));
         for (room, members) in rooms.iter().zip(counts) {
             if members > 0 {
                 empty_since.remove(&room.slug);

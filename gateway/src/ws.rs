@@ -4,7 +4,6 @@
 //! next frame it writes the connection's outbox (several frames per write under load) and sends
 //! keepalive pings. Other tasks reach the socket only through its outbox.
 
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +18,7 @@ use protocol::{
 };
 use ulid::Ulid;
 
+use crate::address::Address;
 use crate::capacity::Place;
 use crate::hub::{ConnHandle, ConnId, Members};
 use crate::ratelimit::TokenBucket;
@@ -27,13 +27,15 @@ use crate::websocket::{self, CloseOrder, Event, Outbox, Socket, code};
 use crate::{IP_LIMITS_IDLE, IpLimits, State};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+/// Strangers one connection's roulette block list keeps (the last ones blocked).
+pub(crate) const BLOCKED_MAX: usize = 50;
 /// Longest time the closing handshake may take before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Upgrade the request and run the connection.
 pub fn upgrade(
     state: Arc<State>,
-    ip: IpAddr,
+    address: Address,
     slot: (Slot, Place),
     req: &mut salvo::Request,
     res: &mut salvo::Response,
@@ -41,7 +43,7 @@ pub fn upgrade(
     let on_upgrade = websocket::accept(req, res)?;
     // The connection's task is `run` itself, not a wrapper around it: a wrapping future would
     // keep its own copy of the arguments beside run's, in every idle connection's memory.
-    tokio::spawn(run(on_upgrade, state, ip, slot));
+    tokio::spawn(run(on_upgrade, state, address, slot));
     Ok(())
 }
 
@@ -82,12 +84,12 @@ struct Stranger {
 struct Conn {
     state: Arc<State>,
     handle: ConnHandle,
-    ip: IpAddr,
+    /// The client's exact address and budget factor (its budget key is derived from it).
+    address: Address,
     joined: Option<Joined>,
     say_bucket: TokenBucket,
     /// The address's limits as last looked up, and when (see [`address_limits`]).
     ip_limits: Option<(Arc<Mutex<IpLimits>>, Instant)>,
-    last_say: Option<Instant>,
     last_typing: Option<Instant>,
     // Boxed: most connections never use the roulette, and an idle connection's memory is
     // mostly its task, whose size includes these fields.
@@ -106,7 +108,7 @@ enum Wake {
     CheckStranger,
 }
 
-async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, (mut slot, _place): (Slot, Place)) {
+async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Address, (mut slot, _place): (Slot, Place)) {
     let io = match on_upgrade.await {
         Ok(upgraded) => websocket::Io::new(upgraded),
         Err(error) => {
@@ -130,15 +132,14 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, ip: IpAddr, (m
     if state.stopping.load(Ordering::SeqCst) {
         handle.close(code::GOING_AWAY, crate::SERVER_RESTARTING, true);
     }
-    tracing::debug!(conn = id, %ip, "connected");
+    tracing::debug!(conn = id, ip = %address.ip, "connected");
     let mut conn = Conn {
         say_bucket: TokenBucket::new(&state.config.say_rate),
         ip_limits: None,
         state,
         handle,
-        ip,
+        address,
         joined: None,
-        last_say: None,
         last_typing: None,
         roulette: None,
         waiting: None,
@@ -246,20 +247,32 @@ fn parse_frame(text: &str) -> Result<ClientFrame, (ErrorCode, String)> {
     serde_json::from_value(value).map_err(|e| (ErrorCode::BadFrame, format!("bad \"{kind}\" frame: {e}")))
 }
 
-/// The limits shared by every socket of `ip`, through the socket's own copy of them. The
+/// The limits shared by every socket of `address`'s key, through the socket's own copy of them. The
 /// gateway's cache is asked again at most every tenth of its idle time: a lookup there cost more
 /// than all of a message's other checks together, and an entry in use is looked up again long
 /// before it could be dropped as idle, so the sockets of an address keep sharing one.
 fn address_limits<'a>(
     cached: &'a mut Option<(Arc<Mutex<IpLimits>>, Instant)>,
     state: &State,
-    ip: IpAddr,
+    address: &Address,
     now: Instant,
 ) -> &'a Mutex<IpLimits> {
     if cached.as_ref().is_some_and(|(_, at)| now.duration_since(*at) >= IP_LIMITS_IDLE / 10) {
         *cached = None;
     }
-    &cached.get_or_insert_with(|| (state.ip_limits(ip), now)).0
+    &cached.get_or_insert_with(|| (state.ip_limits(address), now)).0
+}
+
+/// Add `id` to a block list that keeps the last [`BLOCKED_MAX`] strangers: the list travels
+/// with every roulette ticket and every pairing walks it, so it must not grow without bound.
+fn remember_block(blocked: &mut Vec<String>, id: &str) {
+    if blocked.iter().any(|b| b == id) {
+        return;
+    }
+    if blocked.len() >= BLOCKED_MAX {
+        blocked.remove(0);
+    }
+    blocked.push(id.to_owned());
 }
 
 /// Message ids: ULIDs, monotonic within this process so ids sort in sending order.
@@ -318,6 +331,12 @@ impl Conn {
         }
     }
 
+    /// The tag of this connection's address on the bus: a keyed hash of its budget key, by which
+    /// seats and slowmode are counted on every gateway.
+    fn address_tag(&self) -> String {
+        self.address.key().tag(&self.state.config.owner_secret.0, "address")
+    }
+
     /// This connection's presence holder id, also its roulette ticket id.
     fn holder(&self) -> String {
         format!("{}:{}", self.state.gateway_id, self.handle.id)
@@ -326,7 +345,7 @@ impl Conn {
     /// Refuse (with `banned`) when a ban covers this address. Sockets are closed when a ban
     /// arrives; this covers the moment in between.
     fn refuse_banned(&self) -> bool {
-        let Some(ban) = self.state.bans.check(self.ip) else {
+        let Some(ban) = self.state.bans.check(self.address.ip) else {
             return false;
         };
         let message =
@@ -338,7 +357,7 @@ impl Conn {
     /// Take a token from the address's join bucket (joins, roulette, next, create), or refuse.
     fn joins_allowed(&mut self) -> bool {
         let now = Instant::now();
-        let join_limit = address_limits(&mut self.ip_limits, &self.state, self.ip, now)
+        let join_limit = address_limits(&mut self.ip_limits, &self.state, &self.address, now)
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .joins
@@ -384,19 +403,39 @@ impl Conn {
     /// success (an error frame has been sent otherwise).
     async fn enter(&mut self, def: Arc<RoomDef>, nick: Nickname, since: Option<Ulid>) -> Option<Vec<String>> {
         let holder = self.holder();
-        let seat = bus::Seat { nick: nick.as_str().to_owned(), key: nick.key().to_owned(), holder: holder.clone() };
+        let seat = bus::Seat {
+            nick: nick.as_str().to_owned(),
+            key: nick.key().to_owned(),
+            holder: holder.clone(),
+            address: self.address_tag(),
+        };
+        // A pair seats its two members whatever their addresses.
+        let per_address = if def.kind == RoomKind::Roulette {
+            def.capacity
+        } else {
+            self.address.scale(self.state.config.seats_per_address)
+        };
         let same_seat = self.joined.as_ref().is_some_and(|j| j.room.slug == def.slug && j.nick.key() == nick.key());
         if !same_seat {
             // Another room, or another name here: leave first, keeping the old seat only if the
             // new one cannot be had would need two seats at once; clients expect a clean switch.
             self.leave_room().await;
         }
-        let members = match self.state.bus.claim_seat(&def.slug, &seat, def.capacity).await {
+        let members = match self.state.bus.claim_seat(&def.slug, &seat, def.capacity, per_address).await {
             Ok(bus::SeatClaim::Granted { members }) => members,
             Ok(bus::SeatClaim::Full) => {
                 self.error(
                     ErrorCode::RoomFull,
                     format!("{} is full: it holds {} at most", def.title, def.capacity),
+                    None,
+                    None,
+                );
+                return None;
+            }
+            Ok(bus::SeatClaim::TooManySeats) => {
+                self.error(
+                    ErrorCode::TooManySeats,
+                    format!("your address already holds {per_address} seats in {}", def.title),
                     None,
                     None,
                 );
@@ -461,7 +500,6 @@ impl Conn {
         if let Err(e) = self.state.bus.publish(&def.slug, encode(&presence)).await {
             tracing::warn!(error = %e, "cannot announce a join");
         }
-        self.last_say = None;
         self.joined = Some(Joined { room: def, nick, holder });
         Some(members)
     }
@@ -515,6 +553,12 @@ impl Conn {
             Ok(nick) => nick,
             Err(e) => return self.error(ErrorCode::InvalidNick, e.to_string(), None, None),
         };
+        // Counted before anything else: a frame of thousands of tags costs its count only.
+        if interests.len() > protocol::input::INTERESTS_MAX {
+            let e = protocol::input::InterestError::TooMany;
+            return self.error(ErrorCode::BadFrame, e.to_string(), None, None);
+        }
+        metrics::counter!("chat_interests_parsed_total").increment(interests.len() as u64);
         let interests = match protocol::input::parse_interests(interests) {
             Ok(interests) => interests,
             Err(e) => return self.error(ErrorCode::BadFrame, e.to_string(), None, None),
@@ -539,8 +583,8 @@ impl Conn {
             );
         };
         if let Some(stranger) = self.stranger.take() {
-            if block && !me.blocked.contains(&stranger.id) {
-                me.blocked.push(stranger.id.clone());
+            if block {
+                remember_block(&mut me.blocked, &stranger.id);
             }
             me.last_peer = Some(stranger.id);
         } else if let Some(waiting) = &self.waiting {
@@ -640,8 +684,13 @@ impl Conn {
             Err(crate::visitor::OpenError::TooMany) => return Err(()),
         };
         // Seated first, so the stranger finds us there.
-        let seat = bus::Seat { nick: ticket.nick.clone(), key: ticket.key.clone(), holder: ticket.id.clone() };
-        if let Err(e) = self.state.bus.claim_seat(&def.slug, &seat, 2).await {
+        let seat = bus::Seat {
+            nick: ticket.nick.clone(),
+            key: ticket.key.clone(),
+            holder: ticket.id.clone(),
+            address: self.address_tag(),
+        };
+        if let Err(e) = self.state.bus.claim_seat(&def.slug, &seat, 2, 2).await {
             crate::visitor::close(&self.state, &def.slug, "this chat has ended").await;
             self.unavailable(e);
             return Err(());
@@ -756,7 +805,7 @@ impl Conn {
             listed,
             locked: false,
             slowmode_secs: 0,
-            owner: Some(crate::visitor::owner_key(&self.state.config.owner_secret.0, self.ip)),
+            owner: Some(crate::visitor::owner_key(&self.state.config.owner_secret.0, self.address.ip)),
         };
         match crate::visitor::open(&self.state, room).await {
             Ok(def) => self.handle.send_frame(&ServerFrame::Created {
@@ -827,17 +876,10 @@ impl Conn {
             );
         }
         let now = Instant::now();
-        if room.slowmode_secs > 0 {
-            let gap = Duration::from_secs(u64::from(room.slowmode_secs));
-            if let Some(wait) = self.last_say.and_then(|last| gap.checked_sub(now.duration_since(last))) {
-                let message = format!("slow mode: one message every {} s in {}", room.slowmode_secs, room.title);
-                return self.error(ErrorCode::Slowmode, message, client_id, Some(wait));
-            }
-        }
         if let Err(wait) = self.say_bucket.take(now) {
             return self.error(ErrorCode::RateLimited, "you are sending messages too fast", client_id, Some(wait));
         }
-        let ip_limit = address_limits(&mut self.ip_limits, &self.state, self.ip, now)
+        let ip_limit = address_limits(&mut self.ip_limits, &self.state, &self.address, now)
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .say
@@ -850,6 +892,28 @@ impl Conn {
                 Some(wait),
             );
         }
+        if room.slowmode_secs > 0 {
+            // Kept on the bus per (room, address), with a slot per seat the address holds there:
+            // neither leaving and joining again nor more connections or gateways get around it.
+            let period = Duration::from_secs(u64::from(room.slowmode_secs));
+            match self.state.bus.slowmode(&room.slug, &self.address_tag(), period).await {
+                Ok(None) => {}
+                Ok(Some(wait)) => {
+                    let message =
+                        format!("slow mode: one message every {} s per seat in {}", room.slowmode_secs, room.title);
+                    return self.error(ErrorCode::Slowmode, message, client_id, Some(wait));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot check slowmode");
+                    return self.error(
+                        ErrorCode::Unavailable,
+                        "the chat is temporarily unavailable; your message was not sent",
+                        client_id,
+                        None,
+                    );
+                }
+            }
+        }
         let message = MessageView {
             id: next_id(),
             room: room.slug.to_string(),
@@ -861,7 +925,7 @@ impl Conn {
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
         let id = message.id;
         let frame = encode(&ServerFrame::Message(message.clone()));
-        let logged = LoggedMessage { message, ip: self.ip };
+        let logged = LoggedMessage { message, ip: self.address.ip };
         if let Err(e) = self.state.bus.post_message(&room.slug, &logged, frame).await {
             tracing::error!(error = %e, "cannot queue a message");
             return self.error(
@@ -871,7 +935,6 @@ impl Conn {
                 None,
             );
         }
-        self.last_say = Some(now);
         // The next keystroke after sending is news again.
         self.last_typing = None;
         metrics::counter!("chat_messages_in_total").increment(1);
@@ -883,11 +946,32 @@ impl Conn {
             return self.error(ErrorCode::NotInRoom, "you are not in a room", None, None);
         };
         let now = Instant::now();
-        // Relayed at most once per interval: typing indicators need no more.
+        // Relayed at most once per interval: typing indicators need no more (what comes sooner
+        // is folded into the one relayed, not refused).
         if self.last_typing.is_some_and(|t| now.duration_since(t) < self.state.config.typing_interval) {
             return;
         }
+        let room = self.state.directory.get(&joined.room.slug).unwrap_or_else(|| joined.room.clone());
+        if room.locked {
+            // One refusal per interval too, like one relay.
+            self.last_typing = Some(now);
+            return self.error(
+                ErrorCode::RoomLocked,
+                format!("{} is locked by the moderators", room.title),
+                None,
+                None,
+            );
+        }
+        let address_limit = address_limits(&mut self.ip_limits, &self.state, &self.address, now)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .typing
+            .take(now);
+        if let Err(wait) = address_limit {
+            return self.error(ErrorCode::RateLimited, "your address is typing too much", None, Some(wait));
+        }
         self.last_typing = Some(now);
+        let Some(joined) = &self.joined else { return };
         let frame = ServerFrame::Typing { nick: joined.nick.to_string() };
         if let Err(e) = self.state.bus.publish(&joined.room.slug, encode(&frame)).await {
             tracing::warn!(error = %e, "cannot relay typing");
@@ -913,6 +997,18 @@ mod tests {
             parse_frame(r#"{"type":"join","room":"a","nick":"b","since":"x"}"#).unwrap_err().0,
             ErrorCode::BadFrame
         );
+    }
+
+    #[test]
+    fn the_block_list_keeps_the_last_fifty() {
+        let mut blocked = Vec::new();
+        for i in 0..120 {
+            remember_block(&mut blocked, &format!("s{i}"));
+            remember_block(&mut blocked, &format!("s{i}"));
+        }
+        assert_eq!(blocked.len(), BLOCKED_MAX);
+        assert_eq!(blocked.first().map(String::as_str), Some("s70"));
+        assert_eq!(blocked.last().map(String::as_str), Some("s119"));
     }
 
     #[test]

@@ -186,6 +186,7 @@ impl ErrorCode {
             Self::Slowmode => "slowmode",
             Self::Filtered => "filtered",
             Self::TooManyRooms => "too_many_rooms",
+            Self::TooManySeats => "too_many_seats",
             Self::Banned => "banned",
             Self::Unavailable => "unavailable",
         }
@@ -210,6 +211,8 @@ pub enum ErrorCode {
     Slowmode,
     Filtered,
     TooManyRooms,
+    /// The address holds `SEATS_PER_ADDRESS` seats in the room already.
+    TooManySeats,
     Banned,
     Unavailable,
 }
@@ -230,7 +233,13 @@ mod tests {
 
     #[test]
     fn error_code_names_match_the_wire() {
-        for code in [ErrorCode::BadFrame, ErrorCode::RoomFull, ErrorCode::TooManyRooms, ErrorCode::Unavailable] {
+        for code in [
+            ErrorCode::BadFrame,
+            ErrorCode::RoomFull,
+            ErrorCode::TooManyRooms,
+            ErrorCode::TooManySeats,
+            ErrorCode::Unavailable,
+        ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }

@@ -244,9 +244,14 @@ pub enum InterestError {
     Invalid(String),
 }
 
-/// Normalise roulette interests: trimmed, case-folded, duplicates dropped, order kept.
+/// Normalise roulette interests: trimmed, case-folded, duplicates dropped, order kept. More than
+/// [`INTERESTS_MAX`] tags are refused before any of them is looked at (duplicates included), so
+/// a frame full of tags costs nothing but its count.
 pub fn parse_interests(raw: &[String]) -> Result<Vec<String>, InterestError> {
-    let mut out: Vec<String> = Vec::new();
+    if raw.len() > INTERESTS_MAX {
+        return Err(InterestError::TooMany);
+    }
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for tag in raw {
         let folded = fold(tag.trim());
         let ok = (1..=INTEREST_MAX_CHARS).contains(&folded.chars().count())
@@ -319,6 +324,8 @@ mod tests {
         assert!(matches!(parse_interests(&tags(&["a b"])), Err(InterestError::Invalid(_))));
         assert!(matches!(parse_interests(&tags(&[""])), Err(InterestError::Invalid(_))));
         assert_eq!(parse_interests(&tags(&["a", "b", "c", "d", "e", "f"])), Err(InterestError::TooMany));
+        assert_eq!(parse_interests(&tags(&["a"; 6])), Err(InterestError::TooMany), "counted before de-duplication");
+        assert_eq!(parse_interests(&tags(&["a b"; 6])), Err(InterestError::TooMany), "counted before validation");
     }
 
     #[test]

@@ -80,6 +80,17 @@ impl Keys {
         format!("{}:owner:{owner}", self.prefix)
     }
 
+    /// Sorted set with a TTL: the recent sends (ms, Redis clock) of one address (a seat's
+    /// address tag) in a room under slowmode.
+    pub fn slowmode(&self, room: &RoomSlug, address: &str) -> String {
+        format!("{}:{{{room}}}:slow:{address}", self.prefix)
+    }
+
+    /// String with a TTL: who holds the lock `name` (e.g. the gateway that sweeps rooms).
+    pub fn lock(&self, name: &str) -> String {
+        format!("{}:lock:{name}", self.prefix)
+    }
+
     /// String with a TTL: which bot process leads.
     pub fn leader(&self) -> String {
         format!("{}:leader", self.prefix)

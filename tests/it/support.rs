@@ -40,6 +40,7 @@ pub fn test_vars(database_url: &str) -> HashMap<String, String> {
         ("SAY_IP_PER_SECOND", "100000"),
         ("JOINS_PER_MINUTE", "100000"),
         ("MAX_CONNECTIONS_PER_IP", "10000"),
+        ("SEATS_PER_ADDRESS", "10000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -104,10 +105,16 @@ impl TestApp {
         serde_json::from_str(&body).unwrap()
     }
 
-    /// Member count of a listed room, from `/api/rooms`.
+    /// Member count of a room, from `/api/rooms/{slug}` (the list, `/api/rooms`, may be up to a
+    /// second old); `None` when there is no such room.
     pub async fn members_of(&self, slug: &str) -> Option<u64> {
-        let rooms = self.get_json("/api/rooms").await;
-        rooms.as_array().unwrap().iter().find(|r| r["slug"] == slug).map(|r| r["members"].as_u64().unwrap())
+        let (status, _, body) = self.get(&format!("/api/rooms/{slug}")).await;
+        if status == 404 {
+            return None;
+        }
+        assert_eq!(status, 200, "{slug}: {body}");
+        let room: Value = serde_json::from_str(&body).unwrap();
+        Some(room["members"].as_u64().unwrap())
     }
 
     /// Poll until `check` holds (a wait with a timeout, never a timing assertion).

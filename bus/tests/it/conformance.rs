@@ -16,7 +16,8 @@ fn fresh_room() -> RoomSlug {
 }
 
 fn seat(nick: &str, holder: &str) -> Seat {
-    Seat { nick: nick.into(), key: nick.to_lowercase(), holder: holder.into() }
+    // Each holder is an address of its own unless a test says otherwise.
+    Seat { nick: nick.into(), key: nick.to_lowercase(), holder: holder.into(), address: holder.into() }
 }
 
 fn message(room: &RoomSlug, text: &str) -> MessageView {
@@ -49,14 +50,16 @@ pub async fn seats_respect_capacity_atomically(bus: Arc<dyn Bus>) {
     let claims = (0..10).map(|i| {
         let bus = bus.clone();
         let room = room.clone();
-        tokio::spawn(async move { bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3).await.unwrap() })
+        tokio::spawn(
+            async move { bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3, 10).await.unwrap() },
+        )
     });
     let mut granted = 0;
     for claim in claims {
         match claim.await.unwrap() {
             SeatClaim::Granted { .. } => granted += 1,
             SeatClaim::Full => {}
-            SeatClaim::NickTaken => panic!("distinct nicknames"),
+            other => panic!("distinct nicknames and addresses: {other:?}"),
         }
     }
     assert_eq!(granted, 3);
@@ -66,19 +69,24 @@ pub async fn seats_respect_capacity_atomically(bus: Arc<dyn Bus>) {
 
 pub async fn nicknames_are_unique_per_room_and_release_is_holder_checked(bus: Arc<dyn Bus>) {
     let room = fresh_room();
-    let SeatClaim::Granted { members } = bus.claim_seat(&room, &seat("Al", "h1"), 5).await.unwrap() else { panic!() };
+    let SeatClaim::Granted { members } = bus.claim_seat(&room, &seat("Al", "h1"), 5, 10).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(members, vec!["Al"]);
-    assert_eq!(bus.claim_seat(&room, &seat("AL", "h2"), 5).await.unwrap(), SeatClaim::NickTaken);
+    assert_eq!(bus.claim_seat(&room, &seat("AL", "h2"), 5, 10).await.unwrap(), SeatClaim::NickTaken);
     // The same holder claiming again is idempotent.
-    assert!(matches!(bus.claim_seat(&room, &seat("Al", "h1"), 5).await.unwrap(), SeatClaim::Granted { .. }));
+    assert!(matches!(bus.claim_seat(&room, &seat("Al", "h1"), 5, 10).await.unwrap(), SeatClaim::Granted { .. }));
     // Another room has its own nicknames.
-    assert!(matches!(bus.claim_seat(&fresh_room(), &seat("Al", "h2"), 5).await.unwrap(), SeatClaim::Granted { .. }));
+    assert!(matches!(
+        bus.claim_seat(&fresh_room(), &seat("Al", "h2"), 5, 10).await.unwrap(),
+        SeatClaim::Granted { .. }
+    ));
     // A release by someone who does not hold the seat changes nothing.
     bus.release_seat(&room, "al", "h2").await.unwrap();
     assert_eq!(bus.members(&room).await.unwrap(), vec!["Al"]);
     bus.release_seat(&room, "al", "h1").await.unwrap();
     assert!(bus.members(&room).await.unwrap().is_empty());
-    assert!(matches!(bus.claim_seat(&room, &seat("Al", "h2"), 5).await.unwrap(), SeatClaim::Granted { .. }));
+    assert!(matches!(bus.claim_seat(&room, &seat("Al", "h2"), 5, 10).await.unwrap(), SeatClaim::Granted { .. }));
 }
 
 pub async fn history_keeps_the_last_window_and_resumes_after_since(bus: Arc<dyn Bus>) {
@@ -358,4 +366,130 @@ pub async fn a_posted_message_is_queued_remembered_and_fanned_out(bus: Arc<dyn B
     }
     let expected: Vec<InboundEvent> = posted.into_iter().map(InboundEvent::Message).collect();
     assert_eq!(queued, expected);
+}
+
+/// A seat of `nick` held by `holder` from `address`.
+fn seat_from(nick: &str, holder: &str, address: &str) -> Seat {
+    Seat { nick: nick.into(), key: nick.to_lowercase(), holder: holder.into(), address: address.into() }
+}
+
+pub async fn seats_are_limited_per_address_atomically(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    // Ten connections of one address claim at once: exactly three get a seat.
+    let claims = (0..10).map(|i| {
+        let bus = bus.clone();
+        let room = room.clone();
+        tokio::spawn(async move {
+            bus.claim_seat(&room, &seat_from(&format!("n{i}"), &format!("h{i}"), "addr-a"), 50, 3).await.unwrap()
+        })
+    });
+    let (mut granted, mut refused) = (Vec::new(), 0);
+    for (i, claim) in claims.enumerate() {
+        match claim.await.unwrap() {
+            SeatClaim::Granted { .. } => granted.push(i),
+            SeatClaim::TooManySeats => refused += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((granted.len(), refused), (3, 7));
+    // Claiming again what one holds is no new seat.
+    let first = granted[0];
+    let again = seat_from(&format!("n{first}"), &format!("h{first}"), "addr-a");
+    assert!(matches!(bus.claim_seat(&room, &again, 50, 3).await.unwrap(), SeatClaim::Granted { .. }));
+    // Another address is not affected, and a released seat can be taken again.
+    assert!(matches!(
+        bus.claim_seat(&room, &seat_from("B", "hb", "addr-b"), 50, 3).await.unwrap(),
+        SeatClaim::Granted { .. }
+    ));
+    let late = seat_from("Late", "hl", "addr-a");
+    assert_eq!(bus.claim_seat(&room, &late, 50, 3).await.unwrap(), SeatClaim::TooManySeats);
+    bus.release_seat(&room, &again.key, &again.holder).await.unwrap();
+    assert!(matches!(bus.claim_seat(&room, &late, 50, 3).await.unwrap(), SeatClaim::Granted { .. }));
+    // The cap is per room.
+    assert!(matches!(
+        bus.claim_seat(&fresh_room(), &seat_from("X", "hx", "addr-a"), 50, 3).await.unwrap(),
+        SeatClaim::Granted { .. }
+    ));
+    assert_eq!(bus.occupancy(std::slice::from_ref(&room)).await.unwrap(), vec![4]);
+}
+
+pub async fn slowmode_gives_an_address_a_slot_per_seat_and_survives_leaving(bus: Arc<dyn Bus>) {
+    let room = fresh_room();
+    let period = Duration::from_secs(60);
+    for (nick, holder) in [("A1", "h1"), ("A2", "h2")] {
+        assert!(matches!(
+            bus.claim_seat(&room, &seat_from(nick, holder, "addr-a"), 10, 3).await.unwrap(),
+            SeatClaim::Granted { .. }
+        ));
+    }
+    // Two seats, two messages per period.
+    assert_eq!(bus.slowmode(&room, "addr-a", period).await.unwrap(), None);
+    assert_eq!(bus.slowmode(&room, "addr-a", period).await.unwrap(), None);
+    let wait = bus.slowmode(&room, "addr-a", period).await.unwrap().expect("a third message waits");
+    assert!(wait > Duration::from_secs(50) && wait <= period, "{wait:?}");
+    // Leaving and joining again gives no fresh slot.
+    bus.release_seat(&room, "a1", "h1").await.unwrap();
+    assert!(matches!(
+        bus.claim_seat(&room, &seat_from("A1", "h3", "addr-a"), 10, 3).await.unwrap(),
+        SeatClaim::Granted { .. }
+    ));
+    assert!(bus.slowmode(&room, "addr-a", period).await.unwrap().is_some(), "reset by leave and join");
+    // With one seat left, the address has one slot (and both are used).
+    bus.release_seat(&room, "a2", "h2").await.unwrap();
+    assert!(bus.slowmode(&room, "addr-a", period).await.unwrap().is_some());
+    // Other addresses and rooms have their own.
+    assert_eq!(bus.slowmode(&room, "addr-b", period).await.unwrap(), None);
+    assert!(bus.slowmode(&room, "addr-b", period).await.unwrap().is_some(), "one slot without a seat");
+    assert_eq!(bus.slowmode(&fresh_room(), "addr-a", period).await.unwrap(), None);
+    // A slot frees once its period is over.
+    let quick = fresh_room();
+    assert_eq!(bus.slowmode(&quick, "addr-c", Duration::from_millis(100)).await.unwrap(), None);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(bus.slowmode(&quick, "addr-c", Duration::from_millis(100)).await.unwrap(), None);
+}
+
+pub async fn a_closed_visitor_room_leaves_no_history_presence_or_owner_behind(bus: Arc<dyn Bus>) {
+    let owner = format!("o-{}", Ulid::new().to_string().to_lowercase());
+    let room = RoomDef {
+        slug: fresh_room(),
+        kind: RoomKind::Visitor,
+        title: "ours".into(),
+        topic: String::new(),
+        capacity: 2,
+        listed: false,
+        locked: false,
+        slowmode_secs: 0,
+        owner: Some(owner.clone()),
+    };
+    assert!(bus.open_room(&room, 1).await.unwrap());
+    assert!(!bus.open_room(&RoomDef { slug: fresh_room(), ..room.clone() }, 1).await.unwrap(), "one per owner");
+    assert!(matches!(bus.claim_seat(&room.slug, &seat("Al", "h1"), 2, 2).await.unwrap(), SeatClaim::Granted { .. }));
+    bus.record_history(&message(&room.slug, "hi")).await.unwrap();
+    assert!(bus.remove_room(&room.slug).await.unwrap());
+    assert!(bus.history(&room.slug, None).await.unwrap().is_empty(), "history of a closed room");
+    assert!(bus.members(&room.slug).await.unwrap().is_empty(), "presence of a closed room");
+    assert!(
+        bus.open_room(&RoomDef { slug: fresh_room(), ..room.clone() }, 1).await.unwrap(),
+        "the owner's entry is gone"
+    );
+
+    // A staff room keeps its history when its definition goes.
+    let staff = RoomDef { slug: fresh_room(), kind: RoomKind::Staff, owner: None, ..room };
+    bus.put_room(&staff).await.unwrap();
+    bus.record_history(&message(&staff.slug, "kept")).await.unwrap();
+    assert!(bus.remove_room(&staff.slug).await.unwrap());
+    assert_eq!(bus.history(&staff.slug, None).await.unwrap().len(), 1);
+}
+
+pub async fn a_lock_has_one_holder_at_a_time(bus: Arc<dyn Bus>) {
+    let name = format!("l-{}", Ulid::new());
+    let ttl = Duration::from_millis(150);
+    assert!(bus.hold_lock(&name, "g1", ttl).await.unwrap());
+    assert!(!bus.hold_lock(&name, "g2", ttl).await.unwrap(), "held by g1");
+    assert!(bus.hold_lock(&name, "g1", ttl).await.unwrap(), "renewed by its holder");
+    assert!(bus.hold_lock(&format!("{name}-other"), "g2", ttl).await.unwrap(), "locks are by name");
+    // A holder that stops renewing loses it after its TTL.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(bus.hold_lock(&name, "g2", ttl).await.unwrap());
+    assert!(!bus.hold_lock(&name, "g1", ttl).await.unwrap());
 }

@@ -24,6 +24,10 @@ macro_rules! conformance_suite {
                 notify_tells_whether_anyone_listens,
                 visitor_rooms_are_limited_per_owner,
                 a_posted_message_is_queued_remembered_and_fanned_out,
+                seats_are_limited_per_address_atomically,
+                slowmode_gives_an_address_a_slot_per_seat_and_survives_leaving,
+                a_closed_visitor_room_leaves_no_history_presence_or_owner_behind,
+                a_lock_has_one_holder_at_a_time,
             );
         }
     };

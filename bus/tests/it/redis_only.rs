@@ -31,7 +31,8 @@ fn room() -> RoomSlug {
 }
 
 fn seat(nick: &str, holder: &str) -> Seat {
-    Seat { nick: nick.into(), key: nick.to_lowercase(), holder: holder.into() }
+    // Each holder is an address of its own unless a test says otherwise.
+    Seat { nick: nick.into(), key: nick.to_lowercase(), holder: holder.into(), address: holder.into() }
 }
 
 #[tokio::test]
@@ -49,7 +50,9 @@ async fn two_processes_share_fanout_and_presence() {
     let claims = (0..6).map(|i| {
         let bus = if i % 2 == 0 { one.clone() } else { two.clone() };
         let room = room.clone();
-        tokio::spawn(async move { bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3).await.unwrap() })
+        tokio::spawn(
+            async move { bus.claim_seat(&room, &seat(&format!("n{i}"), &format!("h{i}")), 3, 10).await.unwrap() },
+        )
     });
     let mut granted = 0;
     for c in claims {
@@ -69,9 +72,9 @@ async fn seats_of_a_dead_process_lapse_after_the_ttl_and_live_ones_stay() {
     let dying = connect_prefix(&prefix, ttl).await;
     let living = connect_prefix(&prefix, ttl).await;
     let room = room();
-    assert!(matches!(dying.claim_seat(&room, &seat("Ghost", "d1"), 2).await.unwrap(), SeatClaim::Granted { .. }));
-    assert!(matches!(living.claim_seat(&room, &seat("Alive", "l1"), 2).await.unwrap(), SeatClaim::Granted { .. }));
-    assert_eq!(living.claim_seat(&room, &seat("Third", "l2"), 2).await.unwrap(), SeatClaim::Full);
+    assert!(matches!(dying.claim_seat(&room, &seat("Ghost", "d1"), 2, 10).await.unwrap(), SeatClaim::Granted { .. }));
+    assert!(matches!(living.claim_seat(&room, &seat("Alive", "l1"), 2, 10).await.unwrap(), SeatClaim::Granted { .. }));
+    assert_eq!(living.claim_seat(&room, &seat("Third", "l2"), 2, 10).await.unwrap(), SeatClaim::Full);
     drop(dying); // no release, no more refreshes: like a SIGKILL
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -98,7 +101,7 @@ async fn many_seats_are_all_kept_alive_though_refreshed_in_paced_chunks() {
     let room = room();
     let n = 150;
     for i in 0..n {
-        let claim = bus.claim_seat(&room, &seat(&format!("Nick{i}"), &format!("h{i}")), 1000).await.unwrap();
+        let claim = bus.claim_seat(&room, &seat(&format!("Nick{i}"), &format!("h{i}")), 1000, 10).await.unwrap();
         assert!(matches!(claim, SeatClaim::Granted { .. }), "seat {i}: {claim:?}");
     }
     for _ in 0..4 {
@@ -205,4 +208,65 @@ async fn a_message_the_queue_refuses_is_neither_remembered_nor_fanned_out() {
     bus.publish(&room, Bytes::from_static(b"later")).await.unwrap();
     assert_eq!(tokio::time::timeout(WAIT, feed.recv()).await.unwrap().unwrap(), "later");
     bus::redis::delete_prefix(&redis_url(), &prefix).await.unwrap();
+}
+
+/// Every key under `prefix` that matches `pattern`.
+async fn keys(prefix: &str, pattern: &str) -> Vec<String> {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("KEYS").arg(format!("{prefix}:{pattern}")).query_async(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_closed_room_leaves_no_key_behind_and_seats_are_counted_after_a_script_flush() {
+    let prefix = format!("test-{}", Ulid::new());
+    let bus = connect_prefix(&prefix, Duration::from_secs(30)).await;
+    let room = protocol::RoomDef {
+        slug: room(),
+        kind: protocol::RoomKind::Roulette,
+        title: "pair".into(),
+        topic: String::new(),
+        capacity: 2,
+        listed: false,
+        locked: false,
+        slowmode_secs: 5,
+        owner: Some("owner-tag".into()),
+    };
+    assert!(bus.open_room(&room, 3).await.unwrap());
+    assert!(matches!(bus.claim_seat(&room.slug, &seat("Al", "h1"), 2, 2).await.unwrap(), SeatClaim::Granted { .. }));
+    let message = MessageView {
+        id: Ulid::new(),
+        room: room.slug.to_string(),
+        nick: "Al".into(),
+        text: "hi".into(),
+        at: chrono::Utc::now(),
+        staff: false,
+    };
+    bus.record_history(&message).await.unwrap();
+    assert_eq!(bus.slowmode(&room.slug, "h1", Duration::from_secs(5)).await.unwrap(), None);
+    let room_keys = format!("{{{}}}:*", room.slug);
+    assert_eq!(keys(&prefix, &room_keys).await.len(), 4, "presence, members, history, slowmode");
+    assert_eq!(keys(&prefix, "owner:*").await.len(), 1);
+
+    assert!(bus.remove_room(&room.slug).await.unwrap());
+    // What is left lapses by itself: the slowmode log within its period.
+    let left: Vec<String> = keys(&prefix, &room_keys).await;
+    assert!(left.iter().all(|k| k.contains(":slow:")), "{left:?}");
+    assert!(keys(&prefix, "owner:*").await.is_empty(), "the owner set of a closed room");
+
+    // Seats of many rooms in one pipeline, also after Redis forgot its scripts.
+    let rooms: Vec<RoomSlug> = (0..40).map(|_| self::room()).collect();
+    for (i, r) in rooms.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+        assert!(matches!(
+            bus.claim_seat(r, &seat(&format!("n{i}"), "h"), 5, 5).await.unwrap(),
+            SeatClaim::Granted { .. }
+        ));
+    }
+    let expected: Vec<u32> = (0..40).map(|i| u32::from(i % 3 == 0)).collect();
+    assert_eq!(bus.occupancy(&rooms).await.unwrap(), expected);
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut conn).await.unwrap();
+    assert_eq!(bus.occupancy(&rooms).await.unwrap(), expected);
+    assert!(bus.occupancy(&[]).await.unwrap().is_empty());
 }
