@@ -5,6 +5,7 @@
 mod cluster;
 mod support;
 
+mod abuse;
 mod chat;
 mod discord;
 mod errors;
