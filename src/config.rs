@@ -202,6 +202,20 @@ impl Config {
         if bot.ip_tag_secret.as_ref().is_some_and(|s| s.len() < 16) {
             return Err(ConfigError { var: "IP_TAG_SECRET", problem: "must be at least 16 characters".into() });
         }
+        let max_filters = match get("MAX_FILTERS") {
+            Some(v) => {
+                let n: usize = positive("MAX_FILTERS", &v)?;
+                // Every message goes through every filter on every gateway.
+                if n > MAX_FILTERS_CEILING {
+                    return Err(ConfigError {
+                        var: "MAX_FILTERS",
+                        problem: format!("expected 1 to {MAX_FILTERS_CEILING} filters, got {v:?}"),
+                    });
+                }
+                n
+            }
+            None => protocol::filter::MAX_FILTERS_DEFAULT,
+        };
         bot.discord = match get("DISCORD_TOKEN") {
             None => None,
             Some(token) => {
@@ -241,6 +255,7 @@ impl Config {
                     visitor_parent: id("DISCORD_VISITOR_CHANNEL_ID")?,
                     roulette_parent: id("DISCORD_ROULETTE_CHANNEL_ID")?,
                     mirror: bot::discord::MirrorConfig { max_lag },
+                    max_filters,
                 })
             }
         };
@@ -332,6 +347,9 @@ fn networks(var: &'static str, value: &str) -> Result<Vec<ipnet::IpNet>, ConfigE
         .collect()
 }
 
+/// Most `MAX_FILTERS` may be.
+const MAX_FILTERS_CEILING: usize = 2000;
+
 /// `LISTEN_ADDR`'s default, kept here for the README's table.
 pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8080";
 
@@ -386,6 +404,14 @@ mod tests {
         assert_eq!(config(&[("ALLOWED_ORIGINS", "chat.example")]).unwrap_err().var, "ALLOWED_ORIGINS");
         assert_eq!(config(&[("MAX_CONNECTIONS_PER_IP", "0")]).unwrap_err().var, "MAX_CONNECTIONS_PER_IP");
         assert_eq!(config(&[("MAX_CONNECTIONS", "0")]).unwrap_err().var, "MAX_CONNECTIONS");
+
+        assert_eq!(config(&[("MAX_FILTERS", "0")]).unwrap_err().var, "MAX_FILTERS");
+        assert_eq!(config(&[("MAX_FILTERS", "2001")]).unwrap_err().var, "MAX_FILTERS");
+        assert_eq!(config(&[("MAX_FILTERS", "many")]).unwrap_err().var, "MAX_FILTERS");
+        let discord = [("DISCORD_TOKEN", "t"), ("DISCORD_GUILD_ID", "1")];
+        assert_eq!(config(&discord).unwrap().bot.discord.unwrap().max_filters, 200);
+        let c = config(&[discord[0], discord[1], ("MAX_FILTERS", "3")]).unwrap();
+        assert_eq!(c.bot.discord.unwrap().max_filters, 3);
         // A billion days is past chrono's range of dates (about ±262 000 years): refused here.
         let e = config(&[("TEXT_RETENTION_DAYS", "1000000000")]).unwrap_err();
         assert_eq!((e.var, e.problem.contains("between 1 and 36500")), ("TEXT_RETENTION_DAYS", true), "{}", e.problem);

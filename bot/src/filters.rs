@@ -3,12 +3,10 @@
 
 use chrono::Utc;
 use protocol::{ControlEvent, FilterAction, FilterDef};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder};
 
 use crate::BotError;
 use crate::entities::filters;
-
-const PATTERN_MAX: usize = 200;
 
 fn action_name(action: FilterAction) -> &'static str {
     match action {
@@ -17,23 +15,24 @@ fn action_name(action: FilterAction) -> &'static str {
     }
 }
 
-/// Add a filter; a regex must compile (the gateways compile it the same way).
+/// Add a filter, if it compiles the way every gateway compiles it
+/// ([`protocol::filter::compile`]) and fewer than `max` (`MAX_FILTERS`) filters exist.
 pub async fn add(
     db: &DatabaseConnection,
     pattern: &str,
     regex: bool,
     action: FilterAction,
     by: &str,
+    max: usize,
 ) -> Result<filters::Model, BotError> {
     let pattern = pattern.trim();
-    if pattern.is_empty() || pattern.chars().count() > PATTERN_MAX {
-        return Err(BotError::Invalid(format!("a filter is 1 to {PATTERN_MAX} characters")));
-    }
-    if regex {
-        regex::RegexBuilder::new(pattern)
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| BotError::Invalid(format!("not a valid regular expression: {e}")))?;
+    protocol::filter::compile(pattern, regex).map_err(|e| BotError::Invalid(e.to_string()))?;
+    let count = filters::Entity::find().count(db).await?;
+    if count >= u64::try_from(max).unwrap_or(u64::MAX) {
+        return Err(BotError::Invalid(format!(
+            "there are already {count} filters, the most this chat keeps (MAX_FILTERS={max}): \
+             remove one with /filter remove first"
+        )));
     }
     Ok(filters::ActiveModel {
         pattern: Set(pattern.to_owned()),
@@ -67,6 +66,10 @@ pub fn to_def(row: &filters::Model) -> FilterDef {
 pub async fn publish(db: &DatabaseConnection, bus: &dyn bus::Bus) -> Result<(), BotError> {
     let current: Vec<FilterDef> = list(db).await?.iter().map(to_def).collect();
     if bus.filters().await? != current {
+        // Filters stored before they were checked this way: the gateways skip them too.
+        for (id, error) in protocol::filter::FilterSet::compile(&current).1 {
+            tracing::warn!(id, %error, "a stored filter does not compile and is not applied: remove it");
+        }
         bus.put_filters(&current).await?;
         bus.publish_control(&ControlEvent::FiltersChanged { filters: current.clone() }).await?;
         tracing::info!(filters = current.len(), "filters published");

@@ -137,7 +137,8 @@ async fn apply(state: &State, event: ControlEvent) {
         ControlEvent::BanLifted { id } => state.bans.remove(id),
         ControlEvent::FiltersChanged { filters } => state.filters.replace_all(&filters),
         ControlEvent::Kick { room, nick, reason } => {
-            let key = protocol::input::fold(&nick);
+            // Seats are held under the nickname's key (its confusable skeleton).
+            let key = protocol::input::nick_key(&nick);
             if state.hub.kick(&room, &key, &reason).await {
                 let presence = ServerFrame::Presence { event: PresenceEvent::Kick, nick };
                 if let Err(e) = state.bus.publish(&room, presence.to_json().into()).await {

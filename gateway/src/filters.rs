@@ -1,63 +1,41 @@
-//! The moderators' filters, compiled: words match whole and case-insensitively; regexes as
-//! given (case-insensitive). A blocking match refuses the message (`filtered`); a masking one
-//! replaces what matched with asterisks.
+//! The moderators' filters as this gateway applies them: compiled by
+//! [`protocol::filter::compile`], the function the bot accepted them with, so every filter the
+//! bot took is applied here. Filters see the text folded (NFKC, lowercase, no invisible
+//! characters); a blocking match refuses the message (`filtered`), a masking one replaces what
+//! matched with asterisks.
 
 use std::sync::{Arc, RwLock};
 
-use protocol::{FilterAction, FilterDef};
-use regex::{Regex, RegexBuilder};
-
-struct Compiled {
-    regex: Regex,
-    action: FilterAction,
-}
+use protocol::FilterDef;
+use protocol::filter::FilterSet;
+pub use protocol::filter::Verdict;
 
 #[derive(Default)]
 pub struct Filters {
-    compiled: RwLock<Arc<Vec<Compiled>>>,
-}
-
-/// What the filters make of a message.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Pass(String),
-    Blocked,
+    compiled: RwLock<Arc<FilterSet>>,
 }
 
 impl Filters {
     pub fn replace_all(&self, defs: &[FilterDef]) {
-        let compiled = defs
-            .iter()
-            .filter_map(|def| {
-                let source =
-                    if def.regex { def.pattern.clone() } else { format!(r"\b{}\b", regex::escape(&def.pattern)) };
-                match RegexBuilder::new(&source).case_insensitive(true).size_limit(1 << 20).build() {
-                    Ok(regex) => Some(Compiled { regex, action: def.action }),
-                    Err(e) => {
-                        tracing::warn!(id = def.id, error = %e, "ignoring a filter that does not compile");
-                        None
-                    }
-                }
-            })
-            .collect();
+        let (compiled, refused) = FilterSet::compile(defs);
+        for (id, error) in refused {
+            // Only a filter stored before the bot checked filters this way can get here.
+            tracing::warn!(id, %error, "ignoring a filter that does not compile");
+        }
         *self.compiled.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(compiled);
     }
 
-    pub fn apply(&self, text: &str) -> Verdict {
+    /// Block or mask a cleaned message text; an untouched text is handed back as it came.
+    pub fn apply(&self, text: String) -> Verdict {
         let compiled = self.compiled.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        if compiled.iter().any(|c| c.action == FilterAction::Block && c.regex.is_match(text)) {
-            return Verdict::Blocked;
-        }
-        let mut out = text.to_owned();
-        for c in compiled.iter().filter(|c| c.action == FilterAction::Mask) {
-            out = c.regex.replace_all(&out, |m: &regex::Captures<'_>| "*".repeat(m[0].chars().count())).into_owned();
-        }
-        Verdict::Pass(out)
+        compiled.apply(text)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use protocol::FilterAction;
+
     use super::*;
 
     fn def(id: i64, pattern: &str, regex: bool, action: FilterAction) -> FilterDef {
@@ -68,13 +46,15 @@ mod tests {
     fn words_block_or_mask_whole_words_only() {
         let f = Filters::default();
         f.replace_all(&[def(1, "spam", false, FilterAction::Block), def(2, "darn", false, FilterAction::Mask)]);
-        assert_eq!(f.apply("buy SPAM now"), Verdict::Blocked);
-        assert_eq!(f.apply("spammer is fine"), Verdict::Pass("spammer is fine".into()));
-        assert_eq!(f.apply("Darn it, darn."), Verdict::Pass("**** it, ****.".into()));
+        assert_eq!(f.apply("buy SPAM now".into()), Verdict::Blocked);
+        assert_eq!(f.apply("buy ｓｐａｍ now".into()), Verdict::Blocked);
+        assert_eq!(f.apply("spammer is fine".into()), Verdict::Pass("spammer is fine".into()));
+        assert_eq!(f.apply("Darn it, darn.".into()), Verdict::Pass("**** it, ****.".into()));
         f.replace_all(&[def(3, r"https?://\S+", true, FilterAction::Mask), def(4, "(", true, FilterAction::Block)]);
         assert_eq!(
-            f.apply("see http://x.example/y ok"),
+            f.apply("see http://x.example/y ok".into()),
             Verdict::Pass(format!("see {} ok", "*".repeat("http://x.example/y".len())))
         );
+        assert_eq!(f.apply("spam".into()), Verdict::Pass("spam".into()), "replaced, not added to");
     }
 }

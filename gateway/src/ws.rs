@@ -731,7 +731,8 @@ impl Conn {
         });
         metrics::counter!("chat_roulette_matches_total").increment(1);
         let Some(members) = self.enter(def, nick, None).await else { return };
-        let present = members.iter().any(|m| protocol::input::fold(m) == protocol::input::fold(&stranger));
+        let key = protocol::input::nick_key(&stranger);
+        let present = members.iter().any(|m| protocol::input::nick_key(m) == key);
         if present {
             self.stranger = Some(Box::new(Stranger { id: stranger_id, nick: stranger, check_at: None }));
         } else {
@@ -770,9 +771,9 @@ impl Conn {
     async fn check_stranger(&mut self) {
         let (Some(stranger), Some(joined)) = (&mut self.stranger, &self.joined) else { return };
         stranger.check_at = None;
-        let key = protocol::input::fold(&stranger.nick);
+        let key = protocol::input::nick_key(&stranger.nick);
         let present = match self.state.bus.members(&joined.room.slug).await {
-            Ok(members) => members.iter().any(|m| protocol::input::fold(m) == key),
+            Ok(members) => members.iter().any(|m| protocol::input::nick_key(m) == key),
             Err(_) => true,
         };
         if !present {
@@ -856,7 +857,7 @@ impl Conn {
                 return self.error(ErrorCode::TooLong, e.to_string(), client_id, None);
             }
         };
-        let text = match self.state.filters.apply(text.as_str()) {
+        let text = match self.state.filters.apply(text.into_string()) {
             crate::filters::Verdict::Pass(text) => text,
             crate::filters::Verdict::Blocked => {
                 return self.error(

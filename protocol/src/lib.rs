@@ -2,6 +2,8 @@
 //!
 //! * [`frames`]: the WebSocket contract between browsers and gateways (inbound and outbound kept
 //!   apart, one serde enum each, tagged by `"type"`).
+//! * [`filter`]: the moderators' word and regex filters, compiled one way for the bot and the
+//!   gateways, applied to case- and NFKC-folded text.
 //! * [`input`]: the input rules (nickname, message text, room slug) as validated newtypes, so the
 //!   rest of the code never sees unchecked strings.
 //! * [`events`]: what the gateways and the bot exchange over the bus (room definitions, logged
@@ -11,6 +13,7 @@
 //! No I/O lives here: the crate is shared by every process role and by tests.
 
 pub mod events;
+pub mod filter;
 pub mod frames;
 pub mod input;
 pub mod keys;

@@ -40,6 +40,8 @@ pub struct Data {
     pub modlog: Option<u64>,
     /// Role whose members may moderate besides those with Manage Messages.
     pub moderator_role: Option<u64>,
+    /// `MAX_FILTERS`: `/filter add` refuses more.
+    pub max_filters: usize,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -65,6 +67,8 @@ pub struct DiscordConfig {
     /// text channel named [`threads::ROULETTE_PARENT_NAME`], found or created under the category.
     pub roulette_parent: Option<u64>,
     pub mirror: MirrorConfig,
+    /// `MAX_FILTERS`: most word and regex filters kept.
+    pub max_filters: usize,
 }
 
 impl std::fmt::Debug for DiscordConfig {
@@ -79,6 +83,7 @@ impl std::fmt::Debug for DiscordConfig {
             .field("visitor_parent", &self.visitor_parent)
             .field("roulette_parent", &self.roulette_parent)
             .field("mirror", &self.mirror)
+            .field("max_filters", &self.max_filters)
             .finish()
     }
 }
@@ -150,6 +155,7 @@ impl Discord {
             rest,
             modlog: config.modlog,
             moderator_role: config.moderator_role,
+            max_filters: config.max_filters,
         };
         let framework = poise::Framework::builder()
             .options(poise::FrameworkOptions {

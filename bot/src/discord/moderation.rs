@@ -675,7 +675,8 @@ async fn filter_add(
         FilterMode::Block => protocol::FilterAction::Block,
         FilterMode::Mask => protocol::FilterAction::Mask,
     };
-    let row = crate::filters::add(&data.db, &pattern, regex.unwrap_or(false), action, &actor(ctx)).await?;
+    let row =
+        crate::filters::add(&data.db, &pattern, regex.unwrap_or(false), action, &actor(ctx), data.max_filters).await?;
     crate::filters::publish(&data.db, data.bus.as_ref()).await?;
     record(ctx, "filter_add", &format!("filter #{}", row.id), &format!("{} {:?}", row.action, row.pattern)).await?;
     reply(

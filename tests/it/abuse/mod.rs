@@ -13,6 +13,7 @@ mod room_list;
 mod rotation;
 mod seats;
 mod shared;
+mod text;
 mod upgrade;
 mod websocket;
 
