@@ -13,4 +13,5 @@ mod moderation;
 mod rooms;
 mod roulette;
 mod split;
+mod staff;
 mod visitor_rooms;
