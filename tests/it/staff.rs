@@ -257,6 +257,15 @@ async fn an_admin_ip_ban_leaves_no_address_in_discord_or_the_audit_log() {
     let (interaction, _) = fake.inject_slash_command(&owner, lobby, "ban", options);
     assert!(answer_text(&fake, interaction).await.contains("10 years"));
 
+    // Lifting a ban someone else made is an admin's call.
+    let staff = fake.staff_user();
+    let unban = json!([{"name": "id", "type": 4, "value": 1}]);
+    let (interaction, _) = fake.inject_slash_command(&staff, lobby, "unban", unban.clone());
+    let answer = answer_text(&fake, interaction).await;
+    assert!(answer.contains("made by someone else"), "{answer}");
+    let (interaction, _) = fake.inject_slash_command(&owner, lobby, "unban", unban);
+    assert!(answer_text(&fake, interaction).await.contains("Lifted ban #1"));
+
     for request in fake.requests() {
         let body = request.body.to_string();
         assert!(!body.contains(address) && !body.contains("198.51.100"), "{} {body}", request.path);
@@ -269,8 +278,8 @@ async fn an_admin_ip_ban_leaves_no_address_in_discord_or_the_audit_log() {
         ))
         .await
         .unwrap();
-    assert_eq!(rows.len(), 2);
-    for row in rows {
+    assert_eq!(rows.len(), 3, "two bans and one unban");
+    for row in rows.iter().filter(|r| r.try_get::<String>("", "action").unwrap() == "ban") {
         let target: String = row.try_get("", "target").unwrap();
         let details: String = row.try_get("", "details").unwrap();
         assert!(target.starts_with("ban #") && target.ends_with("(address)"), "{target}");
@@ -372,4 +381,87 @@ async fn room_delete_and_edit_act_on_a_live_visitor_room_and_its_thread() {
     again.expect_error("unknown_room").await;
     let (interaction, _) = fake.inject_slash_command(&owner, lobby, "room", delete);
     assert!(answer_text(&fake, interaction).await.contains("already ended"));
+}
+
+#[tokio::test]
+async fn the_author_picker_rechecks_whoever_presses_it() {
+    // One message per 3 s per channel: a burst from two people coalesces into shared embeds.
+    let fake = FakeDiscord::start(FakeConfig {
+        message_rate_limit: 1,
+        message_rate_window: Duration::from_secs(3),
+        ..FakeConfig::default()
+    })
+    .await;
+    let app = spawn(&spawn_env(&fake, &[("TRUSTED_PROXIES", "127.0.0.1".to_owned())])).await;
+    let lobby = channel_for(&fake, "lobby").await;
+    connected(&fake).await;
+    let mut alice = Client::connect_from(app.addr, "203.0.113.21").await.unwrap();
+    alice.join("lobby", "Alice").await;
+    let mut bob = Client::connect_from(app.addr, "198.51.100.21").await.unwrap();
+    bob.join("lobby", "Bob").await;
+    alice.say("warm-up").await;
+    assert!(fake.wait_until(|d| !d.messages_in(lobby).is_empty(), WAIT).await);
+    for i in 0..4 {
+        alice.say(&format!("from alice {i}")).await;
+        bob.say(&format!("from bob {i}")).await;
+    }
+    let shared = fake
+        .wait_for(
+            |d| {
+                d.messages_in(lobby).into_iter().find(|m| {
+                    let s = m.to_string();
+                    s.contains("from alice") && s.contains("from bob")
+                })
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("a Discord message carrying both authors");
+    // Its mapping is recorded right after the post.
+    let db = app.db().await;
+    let query = format!("SELECT id FROM message_log WHERE discord_message_id = {}", id_of(&shared));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while db.query_one_raw(Statement::from_string(db.get_database_backend(), query.clone())).await.unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the mapping was never recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let staff = fake.staff_user();
+    let (interaction, _) = fake.inject_message_command(&staff, lobby, "Ban author", id_of(&shared));
+    let menu = fake
+        .wait_for(
+            |d| d.interaction_responses(interaction).into_iter().find(|r| r.to_string().contains("custom_id")),
+            WAIT,
+        )
+        .await
+        .expect("an author picker");
+    let select = &menu["data"]["components"][0]["components"][0];
+    let custom_id = select["custom_id"].as_str().unwrap().to_owned();
+    let bob_tag = select["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["label"].as_str().unwrap().starts_with("Bob ("))
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply_message = fake.interaction_messages(interaction).first().map(id_of).unwrap_or_default();
+    // A member who is no moderator presses it: refused, nobody banned.
+    let member = fake.add_user("curious-member", &[]);
+    let (pressed, _) = fake.inject_component(&member, lobby, reply_message, &custom_id, Some(vec![bob_tag.clone()]));
+    let refusal = answer_text(&fake, pressed).await;
+    assert!(refusal.contains("may not use"), "{refusal}");
+    let id = bob.say("still here").await;
+    bob.wait_message(&id).await;
+    // The moderator's own press still counts.
+    fake.inject_component(&staff, lobby, reply_message, &custom_id, Some(vec![bob_tag]));
+    assert_eq!(bob.wait_for("kicked").await["type"], "kicked");
+    let bans = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT moderator FROM bans".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(bans.len(), 1);
+    let by: String = bans[0].try_get("", "moderator").unwrap();
+    assert!(by.contains(&staff.id.to_string()), "{by}");
 }

@@ -106,14 +106,15 @@ async fn pick_author(
             .ephemeral(true),
     )
     .await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    use poise::futures_util::StreamExt;
+    let filter_id = id.clone();
+    // One collector for the menu's whole life, so no press falls between two of them.
+    let mut presses = serenity::ComponentInteractionCollector::new(ctx.serenity_context())
+        .filter(move |i| i.data.custom_id == filter_id)
+        .timeout(Duration::from_secs(120))
+        .stream();
     let choice = loop {
-        let filter_id = id.clone();
-        let Some(choice) = serenity::ComponentInteractionCollector::new(ctx.serenity_context())
-            .filter(move |i| i.data.custom_id == filter_id)
-            .timeout(deadline.saturating_duration_since(tokio::time::Instant::now()))
-            .await
-        else {
+        let Some(choice) = presses.next().await else {
             return Ok(None);
         };
         // Whoever presses is checked again: a menu is no pass for someone else.
