@@ -121,19 +121,37 @@ async fn a_channel_everyone_can_read_is_made_private_at_start_where_the_bot_may(
     let fake = FakeDiscord::start(FakeConfig::default()).await;
     // A parent configured by id that an admin left public.
     let parent = id_of(&fake.create_channel("old-rooms", fake_discord::channel_type::TEXT, None));
+    let modlog = id_of(&fake.create_channel("mod-log", fake_discord::channel_type::TEXT, None));
     assert!(fake.everyone_can_view(parent));
     let env = spawn_env(
         &fake,
         &[
             ("DISCORD_VISITOR_CHANNEL_ID", parent.to_string()),
+            ("DISCORD_MODLOG_CHANNEL_ID", modlog.to_string()),
             ("DISCORD_MODERATOR_ROLE_ID", fake.moderator_role_id().to_string()),
         ],
     );
-    let _app = spawn(&env).await;
+    let app = spawn(&env).await;
     assert!(fake.wait_until(|d| !d.everyone_can_view(parent), WAIT).await, "the parent stayed public");
+    assert!(fake.wait_until(|d| !d.everyone_can_view(modlog), WAIT).await, "the mod log stayed public");
     let staff = fake.staff_user();
     assert_ne!(fake.permissions_in(staff.id, parent) & perms::VIEW_CHANNEL, 0, "staff keep it");
     assert_ne!(fake.permissions_in(fake.bot_user().id, parent) & perms::VIEW_CHANNEL, 0, "the bot keeps it");
+    drop(app);
+
+    // Without Manage Roles the bot cannot change overwrites: it tries, is refused, says so.
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    assert!(fake.set_role_permissions(fake.bot_role_id(), perms::BOT & !perms::MANAGE_ROLES));
+    let parent = id_of(&fake.create_channel("old-rooms", fake_discord::channel_type::TEXT, None));
+    let _app = spawn(&spawn_env(&fake, &[("DISCORD_VISITOR_CHANNEL_ID", parent.to_string())])).await;
+    let path = format!("/channels/{parent}/permissions/");
+    let refused =
+        fake.wait_until(|d| d.requests().iter().any(|r| r.path.starts_with(&path) && r.status == 403), WAIT).await;
+    assert!(refused, "the bot never tried to fix {parent}");
+    assert!(fake.everyone_can_view(parent));
+    // Channels it creates itself are private all the same (creating needs no Manage Roles).
+    let lobby = channel_for(&fake, "lobby").await;
+    assert!(!fake.everyone_can_view(lobby));
 }
 
 #[tokio::test]

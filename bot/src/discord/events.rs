@@ -254,8 +254,8 @@ pub async fn keep_channels(db: DatabaseConnection, rest: Rest, config: DiscordCo
 /// While a channel stays public, it is checked again every this many rounds (a minute).
 const PRIVACY_RECHECK_ROUNDS: u64 = 12;
 
-/// Check every channel the bot mirrors into (room channels, thread parents, fallbacks); the
-/// problems left (channels @everyone can still view).
+/// Check every channel the bot mirrors into (room channels, thread parents, fallbacks) and the
+/// mod-log channel; the problems left (channels @everyone can still view).
 async fn check_privacy(db: &DatabaseConnection, rest: &Rest, config: &DiscordConfig) -> Result<Vec<String>, Error> {
     let mut channels: Vec<u64> = rooms::Entity::find()
         .filter(rooms::Column::DiscordChannelId.is_not_null())
@@ -266,6 +266,8 @@ async fn check_privacy(db: &DatabaseConnection, rest: &Rest, config: &DiscordCon
         .collect();
     channels.extend(config.visitor_parent);
     channels.extend(config.roulette_parent);
+    // The mod-log channel shows tags, ban numbers and reasons: staff only too.
+    channels.extend(config.modlog);
     channels.extend(super::threads::created_parents(db).await?);
     channels.sort_unstable();
     channels.dedup();
