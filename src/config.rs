@@ -252,6 +252,7 @@ impl Config {
                     category,
                     modlog: id("DISCORD_MODLOG_CHANNEL_ID")?,
                     moderator_role: id("DISCORD_MODERATOR_ROLE_ID")?,
+                    admin_role: id("DISCORD_ADMIN_ROLE_ID")?,
                     visitor_parent: id("DISCORD_VISITOR_CHANNEL_ID")?,
                     roulette_parent: id("DISCORD_ROULETTE_CHANNEL_ID")?,
                     mirror: bot::discord::MirrorConfig { max_lag },

@@ -35,7 +35,7 @@ enum Command {
 enum BansCommand {
     /// Ban an IP address, a CIDR network, or an IP tag (every address that tag was seen from).
     Add {
-        /// `203.0.113.7`, `2001:db8::/64`, or an 8-character tag from an embed footer.
+        /// `203.0.113.7`, `2001:db8::/64`, or an IP tag from an embed footer (12 characters, 8 for older ones).
         target: String,
         /// How long, e.g. 30m, 2h, 7d (default: until lifted).
         #[arg(long)]
@@ -256,7 +256,10 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
                 let until =
                     ban.expires_at.map_or_else(|| "until lifted".to_owned(), |e| format!("until {}", e.to_rfc3339()));
                 println!("ban #{} on {shown} {until}", ban.id);
-                bot::audit::record(&db, &actor, "ban", &shown, &format!("ban #{} {until}; reason: {reason}", ban.id))
+                // The audit log names an address ban by its number: the address stays in `bans`
+                // (erased with the ban's retention), never in the audit log.
+                let logged = tag.map_or_else(|| format!("ban #{} (address)", ban.id), |t| format!("tag {t}"));
+                bot::audit::record(&db, &actor, "ban", &logged, &format!("ban #{} {until}; reason: {reason}", ban.id))
                     .await?;
             }
         }

@@ -58,33 +58,55 @@ impl Target {
         if let Ok(net) = raw.parse::<IpNet>() {
             return Ok(Self::Network(net.trunc()));
         }
-        let tag = raw.to_ascii_lowercase();
-        if tag.len() == 8 && tag.chars().all(|c| c.is_ascii_hexdigit()) {
+        // A footer's IPv6 part reads `/64 tag`: the tag alone is taken too.
+        let tag = raw.strip_prefix("/64").unwrap_or(raw).trim().to_ascii_lowercase();
+        if crate::iptag::is_tag(&tag) {
             return Ok(Self::Tag(tag));
         }
-        Err(BotError::Invalid(format!("{raw:?} is not an IP address, a CIDR network or an 8-character IP tag")))
+        Err(BotError::Invalid(format!(
+            "{raw:?} is not an IP address, a CIDR network or an IP tag (12 characters, or 8 for older ones, as in embed footers)"
+        )))
     }
 }
 
-/// `30s`, `15m`, `2h`, `7d`, `1w`.
+/// The longest timed ban: ten years (3650 days). Longer is refused with a clear error; a
+/// ban meant to last is one without a duration.
+pub const MAX_BAN: Duration = Duration::from_secs(3650 * 86_400);
+
+/// `30s`, `15m`, `2h`, `7d`, `1w`: at least one second, at most [`MAX_BAN`], computed with
+/// checked arithmetic (`1000000000d` is an error, not an overflow).
 pub fn parse_duration(raw: &str) -> Result<Duration, BotError> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (number, unit) = raw.split_at(split);
-    let n: u64 =
-        number.parse().map_err(|_| BotError::Invalid(format!("{raw:?} is not a duration like 30m, 2h or 7d")))?;
-    let secs = match unit {
-        "s" => n,
-        "m" | "" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        "w" => n * 604_800,
+    let too_long = || {
+        BotError::Invalid(format!(
+            "{raw:?} is longer than the longest timed ban, 10 years (3650d); leave the duration out for a ban until lifted"
+        ))
+    };
+    let n: u64 = match number.parse() {
+        Ok(n) => n,
+        // Only digits, yet no u64: far beyond ten years in any unit.
+        Err(_) if !number.is_empty() => return Err(too_long()),
+        Err(_) => return Err(BotError::Invalid(format!("{raw:?} is not a duration like 30m, 2h or 7d"))),
+    };
+    let unit_secs: u64 = match unit {
+        "s" => 1,
+        "m" | "" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
         _ => return Err(BotError::Invalid(format!("{raw:?}: use s, m, h, d or w"))),
     };
+    let secs = n.checked_mul(unit_secs).ok_or_else(too_long)?;
     if secs == 0 {
         return Err(BotError::Invalid("a ban lasts at least one second".into()));
     }
-    Ok(Duration::from_secs(secs))
+    let duration = Duration::from_secs(secs);
+    if duration > MAX_BAN {
+        return Err(too_long());
+    }
+    Ok(duration)
 }
 
 /// The networks a target stands for: a tag is looked up among the logged senders.
@@ -141,6 +163,11 @@ pub async fn add(
         out.push(model.insert(db).await?);
     }
     Ok(out)
+}
+
+/// One ban by its number.
+pub async fn get(db: &DatabaseConnection, id: i64) -> Result<Option<bans::Model>, BotError> {
+    Ok(bans::Entity::find_by_id(id).one(db).await?)
 }
 
 /// Lift a ban early.
@@ -202,6 +229,9 @@ mod tests {
         assert_eq!(Target::parse("203.0.113.7").unwrap(), Target::Ip("203.0.113.7".parse().unwrap()));
         assert_eq!(Target::parse("203.0.113.7/24").unwrap(), Target::Network("203.0.113.0/24".parse().unwrap()));
         assert_eq!(Target::parse("ABCD1234").unwrap(), Target::Tag("abcd1234".into()));
+        assert_eq!(Target::parse("abcdef012345").unwrap(), Target::Tag("abcdef012345".into()));
+        assert_eq!(Target::parse("/64 abcdef012345").unwrap(), Target::Tag("abcdef012345".into()));
+        assert!(Target::parse("abcdef01234").is_err());
         assert!(Target::parse("lobby").is_err());
         let v6: IpAddr = "2001:db8:1:2::9".parse().unwrap();
         assert_eq!(Scope::default_for(v6).network(v6).to_string(), "2001:db8:1:2::/64");
@@ -217,5 +247,11 @@ mod tests {
         assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("0s").is_err());
+        // Ten years at most, without overflow however large the number.
+        assert_eq!(parse_duration("3650d").unwrap(), MAX_BAN);
+        for raw in ["3651d", "1000000000d", "99999999999999999999w", "30000000000000000s"] {
+            let error = parse_duration(raw).unwrap_err().to_string();
+            assert!(error.contains("10 years"), "{raw}: {error}");
+        }
     }
 }

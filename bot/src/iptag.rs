@@ -12,6 +12,31 @@ use crate::entities::settings;
 
 const SECRET_KEY: &str = "ip_tag_secret";
 
+/// Bytes of HMAC a tag keeps: 6 (48 bits, 12 hex characters). With 32-bit tags two of 77 000
+/// addresses share a tag with even odds (the birthday bound), so `/ban tag` could hit a
+/// stranger; at 48 bits that takes about 20 million. Tags made before (8 characters) stay in
+/// the log and in bans, and are still looked up (see [`is_tag`], [`tag_match`]).
+pub const TAG_BYTES: usize = 6;
+
+/// Lengths of tags handed out: 12 now, 8 before.
+pub const TAG_LENGTHS: [usize; 2] = [TAG_BYTES * 2, 8];
+
+/// Whether `raw` (lowercase) is an IP tag: 12 (or the older 8) lowercase hex characters.
+pub fn is_tag(raw: &str) -> bool {
+    TAG_LENGTHS.contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Rows of column `column` (a described tag: `tag`, or `tag · /64 nettag` for IPv6) whose own
+/// tag is `tag`, exactly: an old 8-character tag never matches a new 12-character one that
+/// happens to start with it. `net64` instead matches rows whose /64 tag is `tag` (a scan, for
+/// the IPv6 network tags shown in footers).
+pub fn tag_match<C: sea_orm::ColumnTrait>(column: C, tag: &str, net64: bool) -> sea_orm::Condition {
+    if net64 {
+        return sea_orm::Condition::all().add(column.ends_with(format!("/64 {tag}")));
+    }
+    tag_range(column, tag).add(sea_orm::Condition::any().add(column.eq(tag)).add(column.starts_with(format!("{tag} "))))
+}
+
 /// Computes tags with one secret.
 #[derive(Clone)]
 pub struct IpTagger {
@@ -52,7 +77,7 @@ impl IpTagger {
             Err(_) => return String::from("????????"),
         };
         mac.update(input.as_bytes());
-        mac.finalize().into_bytes().iter().take(4).map(|b| format!("{b:02x}")).collect()
+        mac.finalize().into_bytes().iter().take(TAG_BYTES).map(|b| format!("{b:02x}")).collect()
     }
 
     /// The tag of one address (IPv4-mapped IPv6 counts as IPv4).
@@ -76,7 +101,7 @@ impl IpTagger {
     }
 }
 
-/// Rows whose tag `column` starts with `tag` (an 8-character tag; IPv6 rows carry the /64's
+/// Rows whose tag `column` starts with `tag` (a 12- or 8-character tag; IPv6 rows carry the /64's
 /// tag after it), as a range over the column: `LIKE 'tag%'` is not served by an index in
 /// SQLite (its LIKE ignores case) nor in PostgreSQL outside the C collation. The upper bound is
 /// the tag with its last hex digit stepped up (`9` to `a`, `f` to `g`), which sorts after every
@@ -126,7 +151,8 @@ mod tests {
         let ip: IpAddr = "203.0.113.9".parse().unwrap();
         assert_eq!(a.tag(ip), a.tag(ip));
         assert_ne!(a.tag(ip), b.tag(ip), "the secret matters");
-        assert_eq!(a.tag(ip).len(), 8);
+        assert_eq!(a.tag(ip).len(), 12);
+        assert!(is_tag(&a.tag(ip)) && is_tag("abcd1234") && !is_tag("abcd12345") && !is_tag("ABCD1234"));
         assert!(!a.describe(ip).contains("203"));
         let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
         assert_eq!(a.tag(mapped), a.tag(ip));

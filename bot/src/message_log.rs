@@ -487,14 +487,39 @@ pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Res
 /// The addresses whose messages were logged under IP tag `tag` (see [`crate::iptag::tag_range`]),
 /// one per (tag, address), in no set order: an address logged under two tags (a changed tagging
 /// key) comes twice.
+/// A tag that matches no address's own tag is tried as an IPv6 /64 tag (the second tag of
+/// IPv6 footers).
 pub async fn addresses_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<String>, BotError> {
-    Ok(visitor_tails::Entity::find()
-        .select_only()
-        .column(visitor_tails::Column::Ip)
-        .filter(crate::iptag::tag_range(visitor_tails::Column::IpTag, tag))
-        .into_tuple()
-        .all(db)
-        .await?)
+    for net64 in [false, true] {
+        let found: Vec<String> = visitor_tails::Entity::find()
+            .select_only()
+            .column(visitor_tails::Column::Ip)
+            .filter(crate::iptag::tag_match(visitor_tails::Column::IpTag, tag, net64))
+            .into_tuple()
+            .all(db)
+            .await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// The last logged message id of every sender under `tag` (own tag first, else /64 tag).
+async fn tails_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<String>, BotError> {
+    for net64 in [false, true] {
+        let found: Vec<String> = visitor_tails::Entity::find()
+            .select_only()
+            .column(visitor_tails::Column::LastId)
+            .filter(crate::iptag::tag_match(visitor_tails::Column::IpTag, tag, net64))
+            .into_tuple()
+            .all(db)
+            .await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// Which messages a walk by [`by_tag`] counts and returns.
@@ -518,13 +543,7 @@ pub async fn by_tag(
     after: Option<chrono::DateTime<chrono::Utc>>,
     walk: Walk,
 ) -> Result<Vec<message_log::Model>, BotError> {
-    let starts: Vec<String> = visitor_tails::Entity::find()
-        .select_only()
-        .column(visitor_tails::Column::LastId)
-        .filter(crate::iptag::tag_range(visitor_tails::Column::IpTag, tag))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let starts = tails_of(db, tag).await?;
     if starts.is_empty() || per_sender == 0 {
         return Ok(Vec::new());
     }
@@ -727,6 +746,26 @@ mod tests {
             ]
         );
         assert_eq!(tails[0].ip_tag, tagger.describe(bo));
+        // The IPv6 sender's /64 tag (the footer's second tag) finds it too.
+        let bo_net = tagger.tag_net64(match bo {
+            IpAddr::V6(v6) => v6,
+            IpAddr::V4(_) => unreachable!(),
+        });
+        assert_eq!(addresses_of(db, &bo_net).await.unwrap(), ["2001:db8::7"]);
+        assert_eq!(texts_of(by_tag(db, &bo_net, 50, None, Walk::All).await.unwrap()), ["b2", "b1"]);
+        // An old 8-character tag still finds its sender, and never a new 12-character tag that
+        // starts with it.
+        let old_tag = &al_tag[..8];
+        let old = visitor_tails::ActiveModel {
+            ip_tag: sea_orm::ActiveValue::Set(old_tag.to_owned()),
+            ip: sea_orm::ActiveValue::Set("192.0.2.80".to_owned()),
+            last_id: sea_orm::ActiveValue::Set(ulid::Ulid::new().to_string()),
+            last_at: sea_orm::ActiveValue::Set(Utc::now()),
+        };
+        visitor_tails::Entity::insert(old).exec(db).await.unwrap();
+        assert_eq!(addresses_of(db, old_tag).await.unwrap(), ["192.0.2.80"]);
+        assert_eq!(addresses_of(db, &al_tag).await.unwrap(), ["203.0.113.9"]);
+        visitor_tails::Entity::delete_many().filter(visitor_tails::Column::IpTag.eq(old_tag)).exec(db).await.unwrap();
 
         // Once retention erased an address, its tag resolves to nothing and the walk stops there.
         let retention =

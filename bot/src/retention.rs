@@ -1,5 +1,6 @@
 //! Retention: raw IPs and message texts are erased from `message_log` after their retention
-//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), senders whose latest message is past
+//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), the addresses of bans that ended longer
+//! than `RETENTION_DAYS` ago from `bans`, senders whose latest message is past
 //! the IPs' period leave `visitor_tails`, and rooms whose latest message is past the texts'
 //! period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and close
 //! for good; a quiet room's history would be erased texts). The log's rows stay, so ids, rooms,
@@ -9,10 +10,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::BotError;
-use crate::entities::{message_log, room_tails, visitor_tails};
+use crate::entities::{bans, message_log, room_tails, visitor_tails};
 
 /// What an erased IP reads as.
 pub const ERASED_IP: &str = "erased";
@@ -48,6 +49,19 @@ pub async fn purge(db: &DatabaseConnection, retention: Retention) -> Result<(u64
             .rows_affected;
         // The senders' tails go with their addresses: a tag no longer resolves to an erased one.
         visitor_tails::Entity::delete_many().filter(visitor_tails::Column::LastAt.lt(cutoff)).exec(db).await?;
+        // Bans that ended (lifted or expired) longer ago keep their number, tag, reason and
+        // times for the record, not the address.
+        let ended = Condition::any()
+            .add(bans::Column::LiftedAt.lt(cutoff))
+            .add(Condition::all().add(bans::Column::LiftedAt.is_null()).add(bans::Column::ExpiresAt.lt(cutoff)));
+        let erased_bans = bans::Entity::update_many()
+            .col_expr(bans::Column::Network, Expr::value(ERASED_IP))
+            .filter(ended)
+            .filter(bans::Column::Network.ne(ERASED_IP))
+            .exec(db)
+            .await?
+            .rows_affected;
+        ips += erased_bans;
     }
     if let Some(cutoff) = cutoff(retention.texts) {
         texts = message_log::Entity::update_many()

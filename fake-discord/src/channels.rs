@@ -50,6 +50,15 @@ impl Inner {
         } else {
             name.to_owned()
         };
+        // Without overwrites of its own, a channel made in a category is synced with it: it
+        // starts with the category's overwrites.
+        let overwrites = match (body.get("permission_overwrites").filter(|o| !o.is_null()), parent_id) {
+            (Some(given), _) => given.clone(),
+            (None, Some(parent)) => {
+                self.channels.get(&parent).map_or_else(|| json!([]), |c| c["permission_overwrites"].clone())
+            }
+            (None, None) => json!([]),
+        };
         let id = self.next_id();
         let position = body.get("position").and_then(Value::as_u64).unwrap_or_else(|| {
             self.channels.values().filter(|c| !kind::is_thread(c["type"].as_u64().unwrap_or(0))).count() as u64
@@ -61,7 +70,7 @@ impl Inner {
             "name": name,
             "position": position,
             "parent_id": parent_id.map(sid),
-            "permission_overwrites": body.get("permission_overwrites").cloned().unwrap_or_else(|| json!([])),
+            "permission_overwrites": overwrites,
             "nsfw": body.get("nsfw").and_then(Value::as_bool).unwrap_or(false),
             "flags": 0,
         });

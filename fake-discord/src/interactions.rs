@@ -102,7 +102,7 @@ impl Inner {
             "guild_id": sid(self.guild_id()),
             "parent_id": channel.get("parent_id").cloned().unwrap_or(Value::Null),
             "flags": 0,
-            "permissions": self.permissions_of(user.id).to_string(),
+            "permissions": self.permissions_in(user.id, channel_id).to_string(),
         });
         if let Some(metadata) = channel.get("thread_metadata") {
             partial_channel["thread_metadata"] = metadata.clone();
@@ -118,14 +118,14 @@ impl Inner {
             "channel": partial_channel,
             "guild_id": sid(guild_id),
             "guild": {"id": sid(guild_id), "locale": "en-US", "features": []},
-            "member": self.member_json(user.id, true, true),
+            "member": self.member_json(user.id, true, Some(channel_id)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
             "authorizing_integration_owners": {"0": sid(guild_id)},
             "context": 0,
             "attachment_size_limit": 10_485_760,
-            "app_permissions": self.permissions_of(self.bot_id()).to_string(),
+            "app_permissions": self.permissions_in(self.bot_id(), channel_id).to_string(),
             "data": data,
         });
         if matches!(kind, interaction_type::MESSAGE_COMPONENT | interaction_type::MODAL_SUBMIT) {
@@ -209,7 +209,7 @@ impl Inner {
                 if let Some(member) = self.members.get(&target) {
                     let user = Inner::user_json(&member.user);
                     let mut resolved = json!({"users": {target.to_string(): user}});
-                    if let Some(m) = self.member_json(target, false, true) {
+                    if let Some(m) = self.member_json(target, false, Some(channel_id)) {
                         resolved["members"] = json!({target.to_string(): m});
                     }
                     data["resolved"] = resolved;

@@ -44,8 +44,9 @@
 //! Multipart uploads and attachments, zlib/zstd transport compression and ETF encoding (frames
 //! are JSON text even though serenity asks for `compress: true`), voice, presences, DMs,
 //! multiple guilds, sharding beyond routing the one guild, OAuth2, channel permission
-//! *enforcement* (overwrites are stored, not applied), audit logs, reactions, pins, emoji and
-//! stickers, heartbeat-timeout enforcement, and Discord's undocumented per-route limits (every
+//! *enforcement* on reading and posting (overwrites are stored and computed into interactions'
+//! `member.permissions` and [`FakeDiscord::permissions_in`], but nobody is refused a read or a
+//! post by them), audit logs, reactions by others, pins, custom emoji and stickers, heartbeat-timeout enforcement, and Discord's undocumented per-route limits (every
 //! route but create-message and thread creation shares [`FakeConfig::route_rate_limit`]).
 //!
 //! # Discord behaviours reproduced that a bot may trip over
@@ -62,6 +63,16 @@
 //!   "thinking…" message instead of adding one; ephemeral messages never appear in
 //!   [`FakeDiscord::messages_in`] (see [`FakeDiscord::interaction_messages`]).
 //! * `mentions` honour `allowed_mentions` (absent = everything pings).
+//! * Permissions: guild-level from @everyone and the member's roles (owner and ADMINISTRATOR
+//!   have all), then the channel's overwrites (a thread: its parent's), in Discord's order; an
+//!   interaction's `member.permissions` and `app_permissions` are computed for its channel.
+//!   Creating a channel needs MANAGE_CHANNELS; changing overwrites (`PUT`/`DELETE
+//!   /channels/{id}/permissions/{overwrite_id}`, `PATCH` with `permission_overwrites`) needs
+//!   MANAGE_ROLES; overwrites may only allow or deny bits the bot has (else 403 50013). A
+//!   channel created in a category without overwrites of its own is synced with it.
+//! * The bot's own reactions (`PUT /channels/{c}/messages/{m}/reactions/{emoji}/@me`, emoji
+//!   percent-encoded) need READ_MESSAGE_HISTORY and, for a new emoji, ADD_REACTIONS in the
+//!   channel; see [`FakeDiscord::reactions_on`].
 //! * The 429 body has no `code`: serenity reports it as a decode error with status 429.
 //!
 //! # Pointing serenity / poise at it
@@ -105,6 +116,7 @@ mod gateway;
 mod interactions;
 mod limits;
 mod messages;
+mod permissions;
 mod rest;
 mod state;
 
@@ -309,6 +321,52 @@ impl FakeDiscord {
     /// A member's guild permissions from its roles (see [`perms`]).
     pub fn permissions_of(&self, user_id: u64) -> u64 {
         self.shared.read(|inner| inner.permissions_of(user_id))
+    }
+
+    /// A member's permissions in a channel (a thread: its parent's), overwrites applied, as
+    /// Discord computes them for an interaction's `member.permissions`.
+    pub fn permissions_in(&self, user_id: u64, channel_id: u64) -> u64 {
+        self.shared.read(|inner| inner.permissions_in(user_id, channel_id))
+    }
+
+    /// Whether a member who has only the @everyone role could see the channel.
+    pub fn everyone_can_view(&self, channel_id: u64) -> bool {
+        self.shared.read(|inner| {
+            let nobody = inner.next_free_id();
+            inner.permissions_in(nobody, channel_id) & perms::VIEW_CHANNEL != 0
+        })
+    }
+
+    /// Add a role with these permissions (dispatches GUILD_ROLE_CREATE); its id. Give it to
+    /// members with [`Self::add_user`].
+    pub fn add_role(&self, name: &str, permissions: u64) -> u64 {
+        self.shared.with(|inner| inner.add_role(name, permissions))
+    }
+
+    /// Change a role's permissions, as an admin would (dispatches GUILD_ROLE_UPDATE); false
+    /// for an unknown role. E.g. take MANAGE_ROLES from the bot's role.
+    pub fn set_role_permissions(&self, role_id: u64, permissions: u64) -> bool {
+        self.shared.with(|inner| inner.set_role_permissions(role_id, permissions))
+    }
+
+    /// The bot's managed role.
+    pub fn bot_role_id(&self) -> u64 {
+        self.shared.read(|inner| inner.bot_role)
+    }
+
+    /// Set (or with `None` remove) a permission overwrite as an admin would in the client
+    /// (dispatches CHANNEL_UPDATE). `kind` 0 = role, 1 = member.
+    pub fn set_overwrite(&self, channel_id: u64, target: u64, overwrite: Option<(u64, u64, u64)>) {
+        let body = overwrite
+            .map(|(kind, allow, deny)| json!({"type": kind, "allow": allow.to_string(), "deny": deny.to_string()}));
+        self.shared.with(|inner| {
+            let _ = rest::set_overwrite(inner, channel_id, target, body.as_ref());
+        });
+    }
+
+    /// The reactions on a stored message (`[{count, me, emoji: {name}}…]`).
+    pub fn reactions_on(&self, channel_id: u64, message_id: u64) -> Vec<Value> {
+        self.message(channel_id, message_id).and_then(|m| m["reactions"].as_array().cloned()).unwrap_or_default()
     }
 
     // ---- seeding -----------------------------------------------------------------------------

@@ -211,7 +211,7 @@ impl Inner {
         let mut event = message.clone();
         event["guild_id"] = sid(self.guild_id());
         if message.get("webhook_id").is_none()
-            && let Some(member) = self.member_json(author_id, false, false)
+            && let Some(member) = self.member_json(author_id, false, None)
         {
             event["member"] = member;
         }
@@ -266,7 +266,7 @@ impl Inner {
             .filter_map(|id| {
                 let member = self.members.get(&id)?;
                 let mut user = Self::user_json(&member.user);
-                if let Some(m) = self.member_json(id, false, false) {
+                if let Some(m) = self.member_json(id, false, None) {
                     user["member"] = m;
                 }
                 Some(user)

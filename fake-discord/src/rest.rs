@@ -339,7 +339,7 @@ fn match_route<'a>(
         }
         ("POST", ["guilds", guild, "channels"]) => {
             let guild = check_guild(guild)?;
-            boxed("POST /guilds/{guild_id}/channels", guild, |inner, body, _| inner.create_channel(body))
+            boxed("POST /guilds/{guild_id}/channels", guild, |inner, body, _| inner.bot_creates_channel(body))
         }
         ("GET", ["guilds", guild, "roles"]) => {
             let guild = check_guild(guild)?;
@@ -352,7 +352,7 @@ fn match_route<'a>(
             let user = snowflake(user, "user_id")?;
             boxed("GET /guilds/{guild_id}/members/{user_id}", guild, move |inner, _, _| {
                 inner
-                    .member_json(user, true, false)
+                    .member_json(user, true, None)
                     .map(|m| (200, m))
                     .ok_or_else(|| ApiError::new(404, 10007, "Unknown Member"))
             })
@@ -378,7 +378,7 @@ fn match_route<'a>(
         }
         ("PATCH", ["channels", id]) => {
             let id = channel(id)?;
-            boxed("PATCH /channels/{channel_id}", id, move |inner, body, _| inner.modify_channel(id, body))
+            boxed("PATCH /channels/{channel_id}", id, move |inner, body, _| inner.bot_modifies_channel(id, body))
         }
         ("DELETE", ["channels", id]) => {
             let id = channel(id)?;
@@ -416,6 +416,14 @@ fn match_route<'a>(
                 inner.delete_message(id, m)
             })
         }
+        ("PUT", ["channels", id, "messages", m, "reactions", emoji, "@me"]) => {
+            let (id, m) = (channel(id)?, message(m)?);
+            let emoji =
+                crate::permissions::percent_decode(emoji).ok_or_else(|| ApiError::new(400, 10014, "Unknown Emoji"))?;
+            boxed("PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", id, move |inner, _, _| {
+                inner.add_own_reaction(id, m, &emoji)
+            })
+        }
         ("POST", ["channels", id, "messages", m, "threads"]) => {
             let (id, m) = (channel(id)?, message(m)?);
             boxed("POST /channels/{channel_id}/messages/{message_id}/threads", id, move |inner, body, _| {
@@ -443,12 +451,14 @@ fn match_route<'a>(
         ("PUT", ["channels", id, "permissions", target]) => {
             let (id, target) = (channel(id)?, snowflake(target, "overwrite_id")?);
             boxed("PUT /channels/{channel_id}/permissions/{overwrite_id}", id, move |inner, body, _| {
+                inner.bot_sets_overwrite(Some(body))?;
                 set_overwrite(inner, id, target, Some(body))
             })
         }
         ("DELETE", ["channels", id, "permissions", target]) => {
             let (id, target) = (channel(id)?, snowflake(target, "overwrite_id")?);
             boxed("DELETE /channels/{channel_id}/permissions/{overwrite_id}", id, move |inner, _, _| {
+                inner.bot_sets_overwrite(None)?;
                 set_overwrite(inner, id, target, None)
             })
         }
@@ -586,7 +596,7 @@ fn commands_route<'a>(method: &str, app: u64, guild: bool, rest: &[&str]) -> Res
 }
 
 /// Set (`Some(body)`) or remove a channel permission overwrite; dispatches CHANNEL_UPDATE.
-fn set_overwrite(inner: &mut Inner, channel_id: u64, target: u64, body: Option<&Value>) -> ApiResult {
+pub(crate) fn set_overwrite(inner: &mut Inner, channel_id: u64, target: u64, body: Option<&Value>) -> ApiResult {
     inner.channel(channel_id)?;
     if let Some(body) = body {
         let kind = body.get("type").and_then(Value::as_u64);

@@ -24,6 +24,7 @@ pub mod perms {
     pub const BAN_MEMBERS: u64 = 1 << 2;
     pub const ADMINISTRATOR: u64 = 1 << 3;
     pub const MANAGE_CHANNELS: u64 = 1 << 4;
+    pub const MANAGE_GUILD: u64 = 1 << 5;
     pub const ADD_REACTIONS: u64 = 1 << 6;
     pub const VIEW_AUDIT_LOG: u64 = 1 << 7;
     pub const VIEW_CHANNEL: u64 = 1 << 10;
@@ -85,6 +86,7 @@ pub mod intents {
     pub const GUILDS: u64 = 1 << 0;
     pub const GUILD_MEMBERS: u64 = 1 << 1;
     pub const GUILD_MESSAGES: u64 = 1 << 9;
+    pub const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
     pub const MESSAGE_CONTENT: u64 = 1 << 15;
 }
 
@@ -384,6 +386,11 @@ impl Inner {
         self.config.guild_id
     }
 
+    /// An id no member has (yet): for asking what someone with only @everyone may do.
+    pub fn next_free_id(&self) -> u64 {
+        self.last_id + 1
+    }
+
     pub fn bot_id(&self) -> u64 {
         self.config.bot_user_id
     }
@@ -403,7 +410,7 @@ impl Inner {
     pub fn add_member(&mut self, user: FakeUser) -> FakeUser {
         let joined_at = now_iso();
         self.members.insert(user.id, Member { user: user.clone(), joined_at });
-        let member = self.member_json(user.id, true, false);
+        let member = self.member_json(user.id, true, None);
         if let Some(mut member) = member {
             member["guild_id"] = sid(self.guild_id());
             self.dispatch("GUILD_MEMBER_ADD", member);
@@ -473,9 +480,9 @@ impl Inner {
         value
     }
 
-    /// A guild member object; `with_user` includes `user`, `with_permissions` the computed
-    /// `permissions` string (interactions).
-    pub fn member_json(&self, user_id: u64, with_user: bool, with_permissions: bool) -> Option<Value> {
+    /// A guild member object; `with_user` includes `user`, `with_permissions` (a channel) the
+    /// `permissions` string computed for that channel, overwrites included (interactions).
+    pub fn member_json(&self, user_id: u64, with_user: bool, with_permissions: Option<u64>) -> Option<Value> {
         let member = self.members.get(&user_id)?;
         let mut value = json!({
             "roles": member.user.roles.iter().map(|r| sid(*r)).collect::<Vec<_>>(),
@@ -493,8 +500,8 @@ impl Inner {
         if with_user {
             value["user"] = Self::user_json(&member.user);
         }
-        if with_permissions {
-            value["permissions"] = Value::String(self.permissions_of(user_id).to_string());
+        if let Some(channel) = with_permissions {
+            value["permissions"] = Value::String(self.permissions_in(user_id, channel).to_string());
         }
         Some(value)
     }
@@ -566,7 +573,7 @@ impl Inner {
             "incidents_data": null,
         });
         if full {
-            let members: Vec<Value> = self.members.keys().filter_map(|id| self.member_json(*id, true, false)).collect();
+            let members: Vec<Value> = self.members.keys().filter_map(|id| self.member_json(*id, true, None)).collect();
             let (threads, channels): (Vec<Value>, Vec<Value>) =
                 self.channels.values().cloned().partition(|c| kind::is_thread(c["type"].as_u64().unwrap_or(0)));
             let threads: Vec<Value> =
@@ -671,7 +678,9 @@ impl Inner {
 fn filter_for_intents(event: &str, data: &Value, session_intents: u64, bot_id: u64) -> Option<Value> {
     let needed = match event {
         "GUILD_CREATE" | "GUILD_UPDATE" | "GUILD_DELETE" | "CHANNEL_CREATE" | "CHANNEL_UPDATE" | "CHANNEL_DELETE"
-        | "THREAD_CREATE" | "THREAD_UPDATE" | "THREAD_DELETE" | "THREAD_LIST_SYNC" => intents::GUILDS,
+        | "THREAD_CREATE" | "THREAD_UPDATE" | "THREAD_DELETE" | "THREAD_LIST_SYNC" | "GUILD_ROLE_CREATE"
+        | "GUILD_ROLE_UPDATE" | "GUILD_ROLE_DELETE" => intents::GUILDS,
+        "MESSAGE_REACTION_ADD" | "MESSAGE_REACTION_REMOVE" => intents::GUILD_MESSAGE_REACTIONS,
         "GUILD_MEMBER_ADD" | "GUILD_MEMBER_UPDATE" | "GUILD_MEMBER_REMOVE" => intents::GUILD_MEMBERS,
         "MESSAGE_CREATE" | "MESSAGE_UPDATE" | "MESSAGE_DELETE" | "MESSAGE_DELETE_BULK" => intents::GUILD_MESSAGES,
         _ => 0,

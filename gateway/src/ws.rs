@@ -789,6 +789,14 @@ impl Conn {
             Ok(title) => title,
             Err(e) => return self.error(ErrorCode::BadFrame, e.to_string(), None, None),
         };
+        // Titles go through the filters as messages do: shown in room lists and in Discord.
+        let title = match self.state.filters.apply(title.as_str().to_owned()) {
+            crate::filters::Verdict::Pass(title) => title,
+            crate::filters::Verdict::Blocked => {
+                let message = "the room title contains something this chat does not allow";
+                return self.error(ErrorCode::Filtered, message, None, None);
+            }
+        };
         let max = self.state.config.visitor_room_max_capacity;
         if !(2..=max).contains(&capacity) {
             return self.error(ErrorCode::BadFrame, format!("capacity must be between 2 and {max}"), None, None);
@@ -800,7 +808,7 @@ impl Conn {
         let room = RoomDef {
             slug,
             kind: RoomKind::Visitor,
-            title: title.as_str().to_owned(),
+            title,
             topic: String::new(),
             capacity,
             listed,

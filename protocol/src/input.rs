@@ -366,6 +366,10 @@ pub enum TitleError {
     Empty,
     #[error("the room title is {0} characters long; the limit is {TITLE_MAX}")]
     TooLong(usize),
+    /// A title that reads as a reserved name (`Staff`, `m o d`…): a visitor room named so would
+    /// pass for an official one.
+    #[error("the room title {0:?} is reserved")]
+    Reserved(String),
 }
 
 /// A visitor room's title: one line, trimmed, without control or invisible characters
@@ -384,6 +388,11 @@ impl RoomTitle {
         }
         if len > TITLE_MAX {
             return Err(TitleError::TooLong(len));
+        }
+        let reserved_form = reserved_fold(&fold(&trimmed));
+        let key = nick_key(&trimmed);
+        if RESERVED.iter().any(|r| reserved_form == reserved_fold(r) || key == nick_key(r)) {
+            return Err(TitleError::Reserved(trimmed));
         }
         Ok(Self(trimmed))
     }
@@ -477,6 +486,10 @@ mod tests {
         assert_eq!(RoomTitle::parse("  Movie \n  night\u{200B} ").unwrap().as_str(), "Movie night");
         assert_eq!(RoomTitle::parse(" \t ").unwrap_err(), TitleError::Empty);
         assert_eq!(RoomTitle::parse(&"x".repeat(61)).unwrap_err(), TitleError::TooLong(61));
+        for reserved in ["Staff", "m o d", "ADM1N", "Moderator"] {
+            assert!(matches!(RoomTitle::parse(reserved), Err(TitleError::Reserved(_))), "{reserved}");
+        }
+        assert_eq!(RoomTitle::parse("Staff picks").unwrap().as_str(), "Staff picks");
         let tags = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(parse_interests(&tags(&[" Music", "music", "Go"])).unwrap(), tags(&["music", "go"]));
         assert!(matches!(parse_interests(&tags(&["a b"])), Err(InterestError::Invalid(_))));

@@ -14,4 +14,5 @@ mod moderation;
 mod rooms;
 mod roulette;
 mod split;
+mod staff;
 mod visitor_rooms;

@@ -40,7 +40,8 @@ pub async fn list_rooms(ctx: Context<'_>) -> Result<(), Error> {
             .filter(|(on, _)| *on)
             .map(|(_, f)| *f)
             .collect::<String>();
-        lines.push(format!("`{}` {} — {members}/{} — {place}{flags}", room.slug, room.title, room.capacity));
+        let title = super::embeds::inline(&room.title);
+        lines.push(format!("`{}` {title} — {members}/{} — {place}{flags}", room.slug, room.capacity));
     }
     let text = if lines.is_empty() { "There are no rooms.".to_owned() } else { lines.join("\n") };
     ctx.send(
@@ -66,7 +67,13 @@ pub async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             if let Some(error) = error {
                 tracing::error!(%error, "permission check failed");
             }
-            let text = "You may not use this command: it needs Manage Messages or the moderator role.";
+            let needed = super::access::needed(&ctx.command().qualified_name);
+            tracing::info!(
+                command = %ctx.command().qualified_name,
+                user = %ctx.author().id,
+                "refused a command to a member without the permission it needs"
+            );
+            let text = format!("You may not use this command: it needs {}.", needed.describe());
             let _ = ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await;
         }
         poise::FrameworkError::EventHandler { error, event, .. } => {

@@ -23,6 +23,14 @@ pub fn escape_markdown(text: &str) -> String {
     out
 }
 
+/// Visitor text for one line of a staff reply (`/lookup`, `/room list`): line breaks and other
+/// control characters become spaces (no faked extra rows), then escaped as embeds are (no
+/// masked link, heading, mention or code block survives).
+pub fn inline(text: &str) -> String {
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    escape_markdown(&flat)
+}
+
 /// A colour stable per nickname (FNV-1a of the case-folded name), never black.
 pub fn colour(nick: &str) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;
@@ -245,6 +253,14 @@ mod tests {
     fn markdown_and_mentions_are_escaped() {
         assert_eq!(escape_markdown("@everyone <@123> **bold**"), "\\@everyone \\<\\@123\\> \\*\\*bold\\*\\*");
         assert_eq!(escape_markdown("plain words"), "plain words");
+    }
+
+    #[test]
+    fn inline_visitor_text_is_one_inert_line() {
+        let masked = "[Discord Support](https://evil.example)\n# Heading\r\n- row";
+        let line = inline(masked);
+        assert!(!line.contains('\n') && !line.contains('\r'), "{line}");
+        assert_eq!(line, "\\[Discord Support\\]\\(https\\://evil.example\\) \\# Heading  \\- row");
     }
 
     #[test]

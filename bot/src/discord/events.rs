@@ -11,7 +11,7 @@ use sea_orm::{
 };
 use ulid::Ulid;
 
-use super::{CHANNEL_ROUND, Data, DiscordConfig, Error, Mirror, check_permissions, rest::Rest};
+use super::{CHANNEL_ROUND, Data, DiscordConfig, Error, Mirror, access, check_permissions, rest::Rest};
 use crate::entities::{message_log, rooms};
 
 /// Staff messages carry no IP; the log marks them so.
@@ -22,7 +22,7 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
         serenity::FullEvent::GuildCreate { guild, .. } if guild.id == data.guild => {
             check_permissions(guild, ctx.cache.current_user().id);
         }
-        serenity::FullEvent::Message { new_message } => staff_message(data, new_message).await?,
+        serenity::FullEvent::Message { new_message } => staff_message(ctx, data, new_message).await?,
         serenity::FullEvent::MessageUpdate { event, .. } => {
             if let Some(content) = &event.content {
                 staff_edit(data, event.id, content, event.mentions.as_deref().unwrap_or_default()).await?;
@@ -107,11 +107,30 @@ fn plain_text(content: &str, mentions: &[serenity::User], attachments: &[serenit
     protocol::input::clean_text(&out).chars().take(protocol::input::MESSAGE_MAX).collect()
 }
 
-async fn staff_message(data: &Data, msg: &serenity::Message) -> Result<(), Error> {
+/// The reaction a message from someone who may not speak as staff gets.
+pub const REFUSED_EMOJI: &str = "⛔";
+
+async fn staff_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Message) -> Result<(), Error> {
     if msg.author.bot || msg.webhook_id.is_some() {
         return Ok(());
     }
     let Some(room) = room_for_channel(&data.db, msg.channel_id).await? else { return Ok(()) };
+    // Only moderators speak as staff (guild-level permissions, never the channel's): anyone
+    // else's message stays in Discord, marked once with a reaction (a plain message has no
+    // ephemeral answer).
+    let roles = msg.member.as_ref().map(|m| m.roles.clone()).unwrap_or_default();
+    if !access::reaches(&ctx.cache, data, msg.author.id, &roles, access::Level::Moderator) {
+        tracing::info!(
+            room = %room.slug,
+            user = %msg.author.id,
+            "a message from a member who is no moderator was not relayed to the web room"
+        );
+        metrics::counter!("chat_discord_refused_staff_messages_total").increment(1);
+        if let Err(e) = data.rest.add_own_reaction(msg.channel_id.get(), msg.id.get(), REFUSED_EMOJI).await {
+            tracing::warn!(error = %e, "cannot mark the refused message with a reaction");
+        }
+        return Ok(());
+    }
     if room.expires_at.is_some() {
         tracing::info!(room = %room.slug, "a staff message in the thread of an ended room reaches nobody");
         return Ok(());
@@ -206,13 +225,63 @@ pub(crate) async fn deleted(data: &Data, ids: &[serenity::MessageId]) -> Result<
 
 /// Give every staff room a channel (under the configured category), now and whenever rooms
 /// are added; the mirror then picks the channel up.
+///
+/// At start, and then once every [`PRIVACY_RECHECK_ROUNDS`] rounds while some channel is still
+/// readable by @everyone, every channel the bot mirrors into is checked (see
+/// [`super::privacy::check_and_fix`]).
 pub async fn keep_channels(db: DatabaseConnection, rest: Rest, config: DiscordConfig, mirror: Mirror) {
+    let mut round: u64 = 0;
+    let mut all_private = false;
     loop {
         if let Err(e) = create_missing_channels(&db, &rest, &config, &mirror).await {
             tracing::warn!(error = %e, "cannot create channels for rooms; retrying shortly");
         }
+        if !all_private && round.is_multiple_of(PRIVACY_RECHECK_ROUNDS) {
+            match check_privacy(&db, &rest, &config).await {
+                Ok(public) => {
+                    all_private = public.is_empty();
+                    let mut status = super::privacy::STATUS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    *status = public;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot check that the room channels are private; retrying"),
+            }
+        }
+        round = round.wrapping_add(1);
         tokio::time::sleep(CHANNEL_ROUND).await;
     }
+}
+
+/// While a channel stays public, it is checked again every this many rounds (a minute).
+const PRIVACY_RECHECK_ROUNDS: u64 = 12;
+
+/// Check every channel the bot mirrors into (room channels, thread parents, fallbacks) and the
+/// mod-log channel; the problems left (channels @everyone can still view).
+async fn check_privacy(db: &DatabaseConnection, rest: &Rest, config: &DiscordConfig) -> Result<Vec<String>, Error> {
+    let mut channels: Vec<u64> = rooms::Entity::find()
+        .filter(rooms::Column::DiscordChannelId.is_not_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.discord_channel_id.and_then(|c| u64::try_from(c).ok()))
+        .collect();
+    channels.extend(config.visitor_parent);
+    channels.extend(config.roulette_parent);
+    // The mod-log channel shows tags, ban numbers and reasons: staff only too.
+    channels.extend(config.modlog);
+    channels.extend(super::threads::created_parents(db).await?);
+    channels.sort_unstable();
+    channels.dedup();
+    let mut public = Vec::new();
+    for channel in channels {
+        match super::privacy::check_and_fix(rest, config, channel).await {
+            Ok(super::privacy::Checked::Public(why)) => public.push(why),
+            Ok(_) => {}
+            // A channel deleted meanwhile is no leak; the keeper recreates what rooms need.
+            Err(super::rest::RestError::Status { status: 404, .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(public)
 }
 
 async fn create_missing_channels(
@@ -227,7 +296,7 @@ async fn create_missing_channels(
         .all(db)
         .await?;
     for room in missing {
-        let channel = rest.create_text_channel(config.guild, &room.slug, &room.topic, config.category).await?;
+        let channel = super::privacy::create_channel(rest, config, &room.slug, &room.topic).await?;
         tracing::info!(room = %room.slug, channel, "created the room's Discord channel");
         let mut active: rooms::ActiveModel = room.into();
         active.discord_channel_id = Set(Some(i64::try_from(channel)?));

@@ -9,8 +9,10 @@
 //! one high-volume call, posting mirrored messages, goes through [`rest::Rest`], which paces
 //! itself by Discord's rate-limit headers and retries 429s, identically in production and tests.
 
+pub mod access;
 pub mod embeds;
 pub mod mirror;
+pub mod privacy;
 pub mod rest;
 pub mod threads;
 
@@ -42,6 +44,8 @@ pub struct Data {
     pub moderator_role: Option<u64>,
     /// `MAX_FILTERS`: `/filter add` refuses more.
     pub max_filters: usize,
+    /// Role whose members may run the destructive commands besides those with Manage Server.
+    pub admin_role: Option<u64>,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -58,8 +62,10 @@ pub struct DiscordConfig {
     pub category: Option<u64>,
     /// `DISCORD_MODLOG_CHANNEL_ID`: where moderator actions are posted.
     pub modlog: Option<u64>,
-    /// `DISCORD_MODERATOR_ROLE_ID`: members with this role may moderate too.
+    /// `DISCORD_MODERATOR_ROLE_ID`: members with this role may moderate too, and see the rooms.
     pub moderator_role: Option<u64>,
+    /// `DISCORD_ADMIN_ROLE_ID`: members with this role may run the destructive commands too.
+    pub admin_role: Option<u64>,
     /// `DISCORD_VISITOR_CHANNEL_ID`: parent channel of the visitor rooms' threads; unset = a
     /// text channel named [`threads::VISITOR_PARENT_NAME`], found or created under the category.
     pub visitor_parent: Option<u64>,
@@ -80,6 +86,7 @@ impl std::fmt::Debug for DiscordConfig {
             .field("category", &self.category)
             .field("modlog", &self.modlog)
             .field("moderator_role", &self.moderator_role)
+            .field("admin_role", &self.admin_role)
             .field("visitor_parent", &self.visitor_parent)
             .field("roulette_parent", &self.roulette_parent)
             .field("mirror", &self.mirror)
@@ -117,6 +124,7 @@ fn required_permissions() -> serenity::Permissions {
         | P::SEND_MESSAGES
         | P::EMBED_LINKS
         | P::READ_MESSAGE_HISTORY
+        | P::ADD_REACTIONS
         | P::MANAGE_CHANNELS
         | P::MANAGE_MESSAGES
         | P::CREATE_PUBLIC_THREADS
@@ -156,10 +164,18 @@ impl Discord {
             modlog: config.modlog,
             moderator_role: config.moderator_role,
             max_filters: config.max_filters,
+            admin_role: config.admin_role,
         };
+        if config.moderator_role.is_none() {
+            tracing::warn!(
+                "DISCORD_MODERATOR_ROLE_ID is unset: the room channels are private, so only administrators \
+                 (and members with Manage Messages in the server) will see the rooms"
+            );
+        }
         let framework = poise::Framework::builder()
             .options(poise::FrameworkOptions {
                 commands: commands::all(),
+                command_check: Some(|ctx| Box::pin(access::command_check(ctx))),
                 on_error: |error| Box::pin(commands::on_error(error)),
                 event_handler: |framework, event| {
                     Box::pin(events::handle(framework.serenity_context, event, framework.user_data))

@@ -1,9 +1,10 @@
 //! Moderator commands: bans, kicks, deletions, rooms. Each is restricted twice: Discord hides it
 //! from members without Manage Messages (`default_member_permissions`), and the bot re-checks
-//! the member (that permission, Administrator, or the configured moderator role) before acting.
+//! the member against [`access::TABLE`] with guild-level permissions before acting (never the
+//! channel-scoped ones an interaction carries); the author picker re-checks whoever presses it.
 //! Every action is written to the audit log and posted to the mod-log channel; every answer is
 //! ephemeral and says exactly what happened. Staff never see a raw IP: authors are named by
-//! their IP tag.
+//! their IP tag, address and network bans by their ban number.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use poise::serenity_prelude as serenity;
 use protocol::{ControlEvent, RoomSlug};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use super::access::{self, Level};
 use super::{Context, Error, events};
 use crate::bans::{self, Scope, Target};
 use crate::entities::message_log;
@@ -21,17 +23,10 @@ fn actor(ctx: Context<'_>) -> String {
     format!("discord:{} ({})", ctx.author().id, ctx.author().name)
 }
 
+/// Whether the member running the command reaches [`Level::Admin`] (the admin role or
+/// guild-level Manage Server), for the parts of moderator commands that need more.
 async fn is_admin(ctx: Context<'_>) -> bool {
-    ctx.author_member().await.and_then(|m| m.permissions).is_some_and(|p| p.administrator())
-}
-
-/// The server-side permission check behind every command.
-pub async fn moderator(ctx: Context<'_>) -> Result<bool, Error> {
-    let Some(member) = ctx.author_member().await else { return Ok(false) };
-    if member.permissions.is_some_and(|p| p.manage_messages() || p.administrator()) {
-        return Ok(true);
-    }
-    Ok(ctx.data().moderator_role.is_some_and(|role| member.roles.contains(&serenity::RoleId::new(role))))
+    access::level_of_author(ctx).await == Some(Level::Admin)
 }
 
 async fn reply(ctx: Context<'_>, text: impl Into<String>) -> Result<(), Error> {
@@ -75,8 +70,14 @@ async fn authors_of(ctx: Context<'_>, message: serenity::MessageId) -> Result<Ve
         .filter(message_log::Column::Staff.eq(false))
         .all(&ctx.data().db)
         .await?;
-    let mut authors: Vec<(String, String, String)> =
-        rows.into_iter().map(|r| (r.nickname, r.ip_tag.unwrap_or_default().chars().take(8).collect(), r.ip)).collect();
+    let mut authors: Vec<(String, String, String)> = rows
+        .into_iter()
+        .map(|r| {
+            // The sender's own tag: the first word of `tag` or `tag · /64 nettag`.
+            let tag = r.ip_tag.as_deref().and_then(|t| t.split(' ').next()).unwrap_or_default().to_owned();
+            (r.nickname, tag, r.ip)
+        })
+        .collect();
     authors.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
     authors.dedup_by(|a, b| a.1 == b.1);
     Ok(authors)
@@ -105,13 +106,28 @@ async fn pick_author(
             .ephemeral(true),
     )
     .await?;
+    use poise::futures_util::StreamExt;
     let filter_id = id.clone();
-    let Some(choice) = serenity::ComponentInteractionCollector::new(ctx.serenity_context())
+    // One collector for the menu's whole life, so no press falls between two of them.
+    let mut presses = serenity::ComponentInteractionCollector::new(ctx.serenity_context())
         .filter(move |i| i.data.custom_id == filter_id)
         .timeout(Duration::from_secs(120))
-        .await
-    else {
-        return Ok(None);
+        .stream();
+    let choice = loop {
+        let Some(choice) = presses.next().await else {
+            return Ok(None);
+        };
+        // Whoever presses is checked again: a menu is no pass for someone else.
+        let roles = choice.member.as_ref().map(|m| m.roles.clone()).unwrap_or_default();
+        let cache = ctx.serenity_context().cache.as_ref();
+        if access::reaches(cache, ctx.data(), choice.user.id, &roles, Level::Moderator) {
+            break choice;
+        }
+        tracing::warn!(user = %choice.user.id, "a member who is no moderator pressed the author picker");
+        let refusal = serenity::CreateInteractionResponseMessage::new()
+            .content(format!("You may not use this: it needs {}.", Level::Moderator.describe()))
+            .ephemeral(true);
+        choice.create_response(ctx, serenity::CreateInteractionResponse::Message(refusal)).await?;
     };
     choice.create_response(ctx, serenity::CreateInteractionResponse::Acknowledge).await?;
     let picked = match &choice.data.kind {
@@ -132,14 +148,17 @@ async fn ban_author_of(
     let (nick, tag, ip) = author;
     let ip: std::net::IpAddr = ip.parse().map_err(|_| "the author's address was already erased (retention)")?;
     let network = scope.unwrap_or(Scope::default_for(ip)).network(ip);
-    apply_ban(ctx, &[network], Some(&tag), &format!("{nick} (tag {tag})"), duration, reason).await
+    apply_ban(ctx, &[network], Some(&tag), Some(&format!("{nick} (tag {tag})")), duration, reason).await
 }
 
+/// Record and announce a ban. `shown` names its target for the mod-log channel, the audit log
+/// and the reply; `None` (an address or network given by an administrator) names it by ban
+/// number only, so the address stays in `bans` and nowhere else.
 async fn apply_ban(
     ctx: Context<'_>,
     networks: &[ipnet::IpNet],
     tag: Option<&str>,
-    shown: &str,
+    shown: Option<&str>,
     duration: Option<Duration>,
     reason: &str,
 ) -> Result<(), Error> {
@@ -148,6 +167,11 @@ async fn apply_ban(
     bans::publish_active(&data.db, data.bus.as_ref()).await?;
     let until = duration.map_or_else(|| "until lifted".to_owned(), |d| format!("for {}", humanize(d)));
     let ids: Vec<String> = made.iter().map(|b| format!("#{}", b.id)).collect();
+    let shown = match shown {
+        Some(shown) => shown.to_owned(),
+        None => format!("ban {} (address)", ids.join(", ")),
+    };
+    let shown = shown.as_str();
     let details =
         format!("{until}; reason: {}; ban {}", if reason.is_empty() { "none" } else { reason }, ids.join(", "));
     record(ctx, "ban", shown, &details).await?;
@@ -193,13 +217,7 @@ fn message_id(target: &str) -> Option<serenity::MessageId> {
 }
 
 /// Ban a message's web author (link or id), an IP tag, or (admins) an IP or CIDR.
-#[poise::command(
-    slash_command,
-    guild_only,
-    ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
-)]
+#[poise::command(slash_command, guild_only, ephemeral, default_member_permissions = "MANAGE_MESSAGES")]
 pub async fn ban(
     ctx: Context<'_>,
     #[description = "A mirrored message (link or id), an IP tag, or an IP/CIDR (administrators)"] target: String,
@@ -222,29 +240,34 @@ pub async fn ban(
     }
     let parsed = Target::parse(&target)?;
     let (tag, shown) = match &parsed {
-        Target::Tag(tag) => (Some(tag.clone()), format!("tag {tag}")),
+        Target::Tag(tag) => (Some(tag.clone()), Some(format!("tag {tag}"))),
         Target::Ip(_) | Target::Network(_) => {
             if !is_admin(ctx).await {
-                return reply(ctx, "Only administrators may ban by IP address or network; use the IP tag instead.")
-                    .await;
+                let text = format!(
+                    "Banning by IP address or network needs {}; use the IP tag instead.",
+                    Level::Admin.describe()
+                );
+                return reply(ctx, text).await;
             }
-            (None, target.trim().to_owned())
+            // Named by ban number only: the address never reaches Discord or the audit log.
+            (None, None)
         }
     };
     let networks = bans::resolve(&ctx.data().db, &parsed, scope).await?;
-    apply_ban(ctx, &networks, tag.as_deref(), &shown, duration, &reason).await
+    apply_ban(ctx, &networks, tag.as_deref(), shown.as_deref(), duration, &reason).await
 }
 
 /// Lift a ban by its number.
-#[poise::command(
-    slash_command,
-    guild_only,
-    ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
-)]
+#[poise::command(slash_command, guild_only, ephemeral, default_member_permissions = "MANAGE_MESSAGES")]
 pub async fn unban(ctx: Context<'_>, #[description = "The ban's number, from /bans"] id: i64) -> Result<(), Error> {
     let data = ctx.data();
+    // Lifting another moderator's ban (or an operator's) is an administrator's call.
+    let own = format!("discord:{} ", ctx.author().id);
+    let theirs = bans::get(&data.db, id).await?.is_some_and(|b| !b.moderator.starts_with(&own));
+    if theirs && !is_admin(ctx).await {
+        let text = format!("Ban #{id} was made by someone else: lifting it needs {}.", Level::Admin.describe());
+        return reply(ctx, text).await;
+    }
     bans::lift(&data.db, id, &actor(ctx)).await?;
     bans::publish_active(&data.db, data.bus.as_ref()).await?;
     record(ctx, "unban", &format!("ban #{id}"), "lifted").await?;
@@ -252,13 +275,7 @@ pub async fn unban(ctx: Context<'_>, #[description = "The ban's number, from /ba
 }
 
 /// List bans (active ones, or all).
-#[poise::command(
-    slash_command,
-    guild_only,
-    ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
-)]
+#[poise::command(slash_command, guild_only, ephemeral, default_member_permissions = "MANAGE_MESSAGES")]
 pub async fn bans(
     ctx: Context<'_>,
     #[description = "Include lifted and expired bans"] all: Option<bool>,
@@ -287,13 +304,7 @@ pub async fn bans(
 }
 
 /// Remove someone from a room (they may come back; use /ban to keep them out).
-#[poise::command(
-    slash_command,
-    guild_only,
-    ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
-)]
+#[poise::command(slash_command, guild_only, ephemeral, default_member_permissions = "MANAGE_MESSAGES")]
 pub async fn kick(
     ctx: Context<'_>,
     #[description = "Room name"]
@@ -320,8 +331,7 @@ pub async fn kick(
     context_menu_command = "Ban author",
     guild_only,
     ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
+    default_member_permissions = "MANAGE_MESSAGES"
 )]
 pub async fn ban_author(ctx: Context<'_>, message: serenity::Message) -> Result<(), Error> {
     let authors = authors_of(ctx, message.id).await?;
@@ -339,8 +349,7 @@ pub async fn ban_author(ctx: Context<'_>, message: serenity::Message) -> Result<
     context_menu_command = "Delete everywhere",
     guild_only,
     ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
+    default_member_permissions = "MANAGE_MESSAGES"
 )]
 pub async fn delete_everywhere(ctx: Context<'_>, message: serenity::Message) -> Result<(), Error> {
     let removed = events::deleted(ctx.data(), &[message.id]).await?;
@@ -358,7 +367,6 @@ pub async fn delete_everywhere(ctx: Context<'_>, message: serenity::Message) -> 
     guild_only,
     ephemeral,
     default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator",
     subcommands("room_create", "room_edit", "room_delete", "room_list")
 )]
 pub async fn room(_ctx: Context<'_>) -> Result<(), Error> {
@@ -366,7 +374,7 @@ pub async fn room(_ctx: Context<'_>) -> Result<(), Error> {
 }
 
 /// Create a room (its Discord channel follows within seconds).
-#[poise::command(slash_command, rename = "create", ephemeral, check = "moderator")]
+#[poise::command(slash_command, rename = "create", ephemeral)]
 async fn room_create(
     ctx: Context<'_>,
     #[description = "Name in URLs: 2-32 of a-z, 0-9, -"] slug: String,
@@ -388,7 +396,7 @@ async fn room_create(
 }
 
 /// Change a room: capacity, title, topic, lock, slowmode, listing.
-#[poise::command(slash_command, rename = "edit", ephemeral, check = "moderator")]
+#[poise::command(slash_command, rename = "edit", ephemeral)]
 #[allow(clippy::too_many_arguments)]
 async fn room_edit(
     ctx: Context<'_>,
@@ -404,7 +412,23 @@ async fn room_edit(
 ) -> Result<(), Error> {
     let slug = RoomSlug::parse(&slug)?;
     let patch = rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
-    let room = rooms::edit(&ctx.data().db, &slug, patch).await?;
+    let data = ctx.data();
+    let live = live_visitor_room(ctx, &slug).await?;
+    if matches!(live, Live::Ended) {
+        return reply(ctx, format!("{slug} has already ended; there is nothing to change.")).await;
+    }
+    let room = rooms::edit(&data.db, &slug, patch).await?;
+    if let Live::OnBus(mut def) = live {
+        // Visitor rooms and pairs live on the bus, not in the bot's room sync: change them there.
+        def.capacity = u32::try_from(room.capacity).unwrap_or(def.capacity);
+        def.title.clone_from(&room.title);
+        def.topic.clone_from(&room.topic);
+        def.listed = room.listed;
+        def.locked = room.locked;
+        def.slowmode_secs = u32::try_from(room.slowmode_secs).unwrap_or(0);
+        data.bus.put_room(&def).await?;
+        data.bus.publish_control(&ControlEvent::RoomUpserted { room: def }).await?;
+    }
     let details = format!(
         "capacity {}, locked {}, slowmode {} s, listed {}",
         room.capacity, room.locked, room.slowmode_secs, room.listed
@@ -414,7 +438,7 @@ async fn room_edit(
 }
 
 /// Delete a room; people in it are sent back to the room list.
-#[poise::command(slash_command, rename = "delete", ephemeral, check = "moderator")]
+#[poise::command(slash_command, rename = "delete", ephemeral)]
 async fn room_delete(
     ctx: Context<'_>,
     #[description = "Room name"]
@@ -422,19 +446,60 @@ async fn room_delete(
     slug: String,
 ) -> Result<(), Error> {
     let slug = RoomSlug::parse(&slug)?;
-    rooms::remove(&ctx.data().db, &slug).await?;
+    let data = ctx.data();
+    match live_visitor_room(ctx, &slug).await? {
+        Live::Staff => rooms::remove(&data.db, &slug).await?,
+        Live::Ended => return reply(ctx, format!("{slug} has already ended.")).await,
+        Live::OnBus(_) => {
+            // As a gateway ends one: off the bus (members are sent away on every gateway), then
+            // the bot's own queue records it closed and archives its thread after its messages.
+            if data.bus.remove_room(&slug).await? {
+                data.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
+                data.bus.enqueue(&protocol::InboundEvent::RoomClosed { slug: slug.clone() }).await?;
+            }
+        }
+    }
     record(ctx, "room_delete", slug.as_str(), "").await?;
     reply(ctx, format!("Deleted room {slug}.")).await
 }
 
+/// What `/room edit` and `/room delete` act on.
+enum Live {
+    /// A staff room: its row, which the bot's room sync publishes.
+    Staff,
+    /// A visitor room or roulette pair that is still open: its definition on the bus.
+    OnBus(protocol::RoomDef),
+    /// A visitor room or pair that has ended.
+    Ended,
+}
+
+async fn live_visitor_room(ctx: Context<'_>, slug: &RoomSlug) -> Result<Live, Error> {
+    let data = ctx.data();
+    let Some(row) = crate::entities::rooms::Entity::find_by_id(slug.as_str()).one(&data.db).await? else {
+        return Err(crate::BotError::NoSuchRoom(slug.to_string()).into());
+    };
+    if row.kind == protocol::RoomKind::Staff.as_str() {
+        return Ok(Live::Staff);
+    }
+    let on_bus = data.bus.rooms().await?.into_iter().find(|r| r.slug == *slug);
+    Ok(match on_bus {
+        Some(def) if row.expires_at.is_none() => Live::OnBus(def),
+        _ => Live::Ended,
+    })
+}
+
 /// List the rooms, how full they are, and where each is mirrored.
-#[poise::command(slash_command, rename = "list", ephemeral, check = "moderator")]
+#[poise::command(slash_command, rename = "list", ephemeral)]
 async fn room_list(ctx: Context<'_>) -> Result<(), Error> {
     super::commands::list_rooms(ctx).await
 }
 
 /// Room names starting with (or containing) what the moderator typed.
 async fn room_names(ctx: Context<'_>, partial: &str) -> serenity::CreateAutocompleteResponse {
+    // Checks do not run for autocomplete: names are for moderators only.
+    if access::level_of_author(ctx).await.is_none() {
+        return serenity::CreateAutocompleteResponse::new();
+    }
     let partial = partial.to_lowercase();
     let mut names: Vec<String> = match rooms::list_live(&ctx.data().db).await {
         Ok(rooms) => rooms.into_iter().map(|r| r.slug).filter(|s| s.contains(&partial)).collect(),
@@ -452,18 +517,12 @@ async fn room_names(ctx: Context<'_>, partial: &str) -> serenity::CreateAutocomp
 fn tag_of(raw: &str) -> Result<String, Error> {
     match Target::parse(raw)? {
         Target::Tag(tag) => Ok(tag),
-        _ => Err("give an 8-character IP tag, as shown in embed footers".into()),
+        _ => Err("give an IP tag as shown in embed footers (12 characters, or 8 for older ones)".into()),
     }
 }
 
 /// Recent messages and rooms of an IP tag.
-#[poise::command(
-    slash_command,
-    guild_only,
-    ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
-)]
+#[poise::command(slash_command, guild_only, ephemeral, default_member_permissions = "MANAGE_MESSAGES")]
 pub async fn lookup(
     ctx: Context<'_>,
     #[description = "An IP tag from an embed footer"] tag: String,
@@ -477,8 +536,7 @@ pub async fn lookup(
     context_menu_command = "Author's recent messages",
     guild_only,
     ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
+    default_member_permissions = "MANAGE_MESSAGES"
 )]
 pub async fn author_messages(ctx: Context<'_>, message: serenity::Message) -> Result<(), Error> {
     let authors = authors_of(ctx, message.id).await?;
@@ -510,8 +568,8 @@ async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
             "<t:{}:t> #{} **{}**: {}{gone}",
             r.sent_at.timestamp(),
             r.room,
-            r.nickname.replace('*', ""),
-            text.replace('`', "'")
+            super::embeds::inline(&r.nickname),
+            super::embeds::inline(&text)
         ));
     }
     reply(ctx, lines.join("\n")).await
@@ -527,13 +585,7 @@ const MAX_PURGED: u64 = 10_000;
 const PURGE_CHUNK: usize = 1_000;
 
 /// Delete an IP tag's recent messages everywhere (web rooms and Discord).
-#[poise::command(
-    slash_command,
-    guild_only,
-    ephemeral,
-    default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator"
-)]
+#[poise::command(slash_command, guild_only, ephemeral, default_member_permissions = "MANAGE_MESSAGES")]
 pub async fn purge(
     ctx: Context<'_>,
     #[description = "An IP tag from an embed footer"] tag: String,
@@ -655,7 +707,6 @@ pub enum FilterMode {
     guild_only,
     ephemeral,
     default_member_permissions = "MANAGE_MESSAGES",
-    check = "moderator",
     subcommands("filter_add", "filter_remove", "filter_list")
 )]
 pub async fn filter(_ctx: Context<'_>) -> Result<(), Error> {
@@ -663,7 +714,7 @@ pub async fn filter(_ctx: Context<'_>) -> Result<(), Error> {
 }
 
 /// Block or mask a word (whole word, any case) or a regular expression.
-#[poise::command(slash_command, rename = "add", ephemeral, check = "moderator")]
+#[poise::command(slash_command, rename = "add", ephemeral)]
 async fn filter_add(
     ctx: Context<'_>,
     #[description = "A word, or a regular expression with regex:true"] pattern: String,
@@ -692,7 +743,7 @@ async fn filter_add(
 }
 
 /// Remove a filter by its number.
-#[poise::command(slash_command, rename = "remove", ephemeral, check = "moderator")]
+#[poise::command(slash_command, rename = "remove", ephemeral)]
 async fn filter_remove(
     ctx: Context<'_>,
     #[description = "The filter's number, from /filter list"] id: i64,
@@ -705,7 +756,7 @@ async fn filter_remove(
 }
 
 /// List the filters.
-#[poise::command(slash_command, rename = "list", ephemeral, check = "moderator")]
+#[poise::command(slash_command, rename = "list", ephemeral)]
 async fn filter_list(ctx: Context<'_>) -> Result<(), Error> {
     let rows = crate::filters::list(&ctx.data().db).await?;
     if rows.is_empty() {

@@ -70,6 +70,7 @@ pub struct Rest {
     http: reqwest::Client,
     base: String,
     auth: String,
+    bot_id: std::sync::Arc<std::sync::OnceLock<u64>>,
 }
 
 impl std::fmt::Debug for Rest {
@@ -86,7 +87,7 @@ impl Rest {
             .user_agent("DiscordBot (https://github.com/textual-chatroulette, 0.1)")
             .build()?;
         let root = api_base.unwrap_or("https://discord.com").trim_end_matches('/');
-        Ok(Self { http, base: format!("{root}{API}"), auth: format!("Bot {token}") })
+        Ok(Self { http, base: format!("{root}{API}"), auth: format!("Bot {token}"), bot_id: Default::default() })
     }
 
     /// POST /channels/{id}/messages.
@@ -113,6 +114,24 @@ impl Rest {
             .patch(format!("{}/channels/{channel}", self.base))
             .header("x-audit-log-reason", "chat room ended");
         self.send(request, body).await
+    }
+
+    /// PUT /channels/{c}/messages/{m}/reactions/{emoji}/@me: the bot reacts with a Unicode
+    /// emoji (idempotent: a second call changes nothing).
+    pub async fn add_own_reaction(&self, channel: u64, message: u64, emoji: &str) -> Result<(), RestError> {
+        let encoded: String = emoji.bytes().map(|b| format!("%{b:02X}")).collect();
+        let response = self
+            .http
+            .put(format!("{}/channels/{channel}/messages/{message}/reactions/{encoded}/@me", self.base))
+            .header("authorization", &self.auth)
+            .header("content-length", "0")
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        Err(RestError::Status { status, body: response.text().await? })
     }
 
     /// GET /guilds/{id}/channels (threads are not listed).
@@ -158,17 +177,77 @@ impl Rest {
         }
     }
 
-    /// POST /guilds/{id}/channels: a text channel, under `parent` (a category) if given.
+    /// GET a JSON object (or list) from `path`.
+    async fn get_json(&self, path: &str) -> Result<Value, RestError> {
+        let response = self.http.get(format!("{}{path}", self.base)).header("authorization", &self.auth).send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        if !(200..300).contains(&status) {
+            return Err(RestError::Status { status, body: text });
+        }
+        serde_json::from_str(&text).map_err(|e| RestError::Decode(e.to_string()))
+    }
+
+    /// GET /channels/{id}.
+    pub async fn channel(&self, channel: u64) -> Result<Value, RestError> {
+        self.get_json(&format!("/channels/{channel}")).await
+    }
+
+    /// The bot's own user id (GET /users/@me, asked once).
+    pub async fn bot_id(&self) -> Result<u64, RestError> {
+        if let Some(id) = self.bot_id.get() {
+            return Ok(*id);
+        }
+        let me = self.get_json("/users/@me").await?;
+        let id = snowflake(&me["id"]).ok_or_else(|| RestError::Decode(format!("no id in {me}")))?;
+        Ok(*self.bot_id.get_or_init(|| id))
+    }
+
+    /// The guild permissions of the @everyone role (GET /guilds/{id}/roles).
+    pub async fn everyone_permissions(&self, guild: u64) -> Result<u64, RestError> {
+        let roles = self.get_json(&format!("/guilds/{guild}/roles")).await?;
+        let everyone = roles
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| snowflake(&r["id"]) == Some(guild))
+            .ok_or_else(|| RestError::Decode("the guild has no @everyone role".to_owned()))?;
+        Ok(everyone["permissions"].as_str().and_then(|p| p.parse().ok()).unwrap_or(0))
+    }
+
+    /// PUT /channels/{id}/permissions/{overwrite_id} (needs Manage Roles).
+    pub async fn set_overwrite(&self, channel: u64, target: u64, body: &Value) -> Result<(), RestError> {
+        let response = self
+            .http
+            .put(format!("{}/channels/{channel}/permissions/{target}", self.base))
+            .header("authorization", &self.auth)
+            .header("x-audit-log-reason", "chat rooms are for staff only")
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        Err(RestError::Status { status, body: response.text().await? })
+    }
+
+    /// POST /guilds/{id}/channels: a text channel, under `parent` (a category) if given, with
+    /// these `permission_overwrites` (none: synced with the category).
     pub async fn create_text_channel(
         &self,
         guild: u64,
         name: &str,
         topic: &str,
         parent: Option<u64>,
+        overwrites: Option<&Value>,
     ) -> Result<u64, RestError> {
         let mut body = serde_json::json!({"name": name, "type": 0, "topic": topic});
         if let Some(parent) = parent {
             body["parent_id"] = Value::String(parent.to_string());
+        }
+        if let Some(overwrites) = overwrites {
+            body["permission_overwrites"] = overwrites.clone();
         }
         let response = self
             .http

@@ -4,8 +4,9 @@
 //! pairs get a public thread of a parent channel each instead (one parent for visitor rooms,
 //! one for pairs), created when the room's first message is mirrored, so rooms nobody wrote
 //! in never make a thread. The parent is `DISCORD_VISITOR_CHANNEL_ID` /
-//! `DISCORD_ROULETTE_CHANNEL_ID`, or else a text channel found by name (`visitor-rooms`,
-//! `roulette`) under `DISCORD_CATEGORY_ID` and created there when missing, like room channels.
+//! `DISCORD_ROULETTE_CHANNEL_ID`, or else a text channel named `visitor-rooms` / `roulette`
+//! under `DISCORD_CATEGORY_ID` (found by name there only), or without a category the one the
+//! bot created and remembered; created, private like room channels, when missing.
 //!
 //! Discord limits thread creation on a bucket of its own (per parent) and answers a burst with
 //! a 429 whose `retry_after` can be minutes. A room waits at most [`THREAD_WAIT_BUDGET`] for
@@ -19,13 +20,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use protocol::RoomKind;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::rest::{Posted, Rest, snowflake};
 use super::{DiscordConfig, Error};
-use crate::entities::rooms;
+use crate::entities::{rooms, settings};
 
 /// Name of the visitor rooms' parent channel when `DISCORD_VISITOR_CHANNEL_ID` is unset.
 pub const VISITOR_PARENT_NAME: &str = "visitor-rooms";
@@ -79,6 +80,7 @@ pub enum Opened {
 pub struct Parents {
     rest: Rest,
     db: DatabaseConnection,
+    config: DiscordConfig,
     guild: u64,
     category: Option<u64>,
     visitor: Option<u64>,
@@ -98,6 +100,7 @@ impl Parents {
         Self {
             rest,
             db,
+            config: config.clone(),
             guild: config.guild,
             category: config.category,
             visitor: config.visitor_parent,
@@ -115,7 +118,10 @@ impl Parents {
     }
 
     /// The parent channel of `kind`'s threads: configured, or found by name under the
-    /// category (never a staff room's channel), or created there.
+    /// category (never a staff room's channel), or, without a category, the one the bot created
+    /// before (its id kept in `settings`), or created (private, see [`super::privacy`]). A
+    /// channel that merely has the name elsewhere in the guild is never adopted: anyone with
+    /// Manage Channels could make a public `roulette` channel and have every pair mirrored there.
     pub async fn parent(&self, kind: RoomKind) -> Result<u64, Error> {
         if let Some(id) = self.configured(kind) {
             return Ok(id);
@@ -137,11 +143,14 @@ impl Parents {
             .into_iter()
             .filter_map(|r| r.discord_channel_id.and_then(|id| u64::try_from(id).ok()))
             .collect();
+        let remembered = remembered_parent(&self.db, kind).await?;
         let existing = self.rest.guild_channels(self.guild).await?.into_iter().find_map(|c: Value| {
             let id = snowflake(&c["id"])?;
-            let same_place = self.category.is_none_or(|cat| snowflake(&c["parent_id"]) == Some(cat));
-            (c["type"].as_u64() == Some(0) && c["name"] == name && same_place && !room_channels.contains(&id))
-                .then_some(id)
+            let adoptable = match self.category {
+                Some(category) => snowflake(&c["parent_id"]) == Some(category) && c["name"] == name,
+                None => remembered == Some(id),
+            };
+            (c["type"].as_u64() == Some(0) && adoptable && !room_channels.contains(&id)).then_some(id)
         });
         let id = match existing {
             Some(id) => {
@@ -153,8 +162,9 @@ impl Parents {
                     RoomKind::Roulette => "Roulette pairs: one thread per pair.",
                     RoomKind::Visitor | RoomKind::Staff => "Rooms visitors opened: one thread per room.",
                 };
-                let id = self.rest.create_text_channel(self.guild, name, topic, self.category).await?;
+                let id = super::privacy::create_channel(&self.rest, &self.config, name, topic).await?;
                 tracing::info!(channel = id, name, "created the parent channel for room threads");
+                remember_parent(&self.db, kind, id).await?;
                 id
             }
         };
@@ -240,6 +250,38 @@ impl Parents {
             }
         }
     }
+}
+
+/// The `settings` key under which the id of the parent channel the bot created is kept.
+fn parent_key(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Roulette => "discord_roulette_parent",
+        RoomKind::Visitor | RoomKind::Staff => "discord_visitor_parent",
+    }
+}
+
+async fn remembered_parent(db: &DatabaseConnection, kind: RoomKind) -> Result<Option<u64>, Error> {
+    let row = settings::Entity::find_by_id(parent_key(kind)).one(db).await?;
+    Ok(row.and_then(|r| r.value.parse().ok()))
+}
+
+async fn remember_parent(db: &DatabaseConnection, kind: RoomKind, channel: u64) -> Result<(), Error> {
+    use sea_orm::sea_query::OnConflict;
+    let row = settings::ActiveModel { key: Set(parent_key(kind).to_owned()), value: Set(channel.to_string()) };
+    settings::Entity::insert(row)
+        .on_conflict(OnConflict::column(settings::Column::Key).update_column(settings::Column::Value).to_owned())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The parent channels the bot created and uses (for the privacy check).
+pub async fn created_parents(db: &DatabaseConnection) -> Result<Vec<u64>, Error> {
+    let mut out = Vec::new();
+    for kind in [RoomKind::Visitor, RoomKind::Roulette] {
+        out.extend(remembered_parent(db, kind).await?);
+    }
+    Ok(out)
 }
 
 fn fallback(slug: &str, parent: u64, reason: &'static str, details: &str) -> Opened {
