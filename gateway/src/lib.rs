@@ -11,6 +11,7 @@
 //! * `hub`: the local fan-out, room → this gateway's sockets; serialise once, share the bytes.
 //! * `ws`: one task per connection, speaking the WebSocket contract.
 //! * `http`: the HTTP routes.
+//! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
 
 mod bans;
 mod client;
@@ -23,6 +24,7 @@ mod keepalive;
 mod ratelimit;
 mod site;
 mod sockets;
+mod status;
 pub mod telemetry;
 mod visitor;
 mod websocket;

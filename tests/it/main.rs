@@ -13,4 +13,5 @@ mod moderation;
 mod rooms;
 mod roulette;
 mod split;
+mod status;
 mod visitor_rooms;
