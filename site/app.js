@@ -1031,6 +1031,9 @@ function onError(f) {
   const text = describeError(f);
   const clientId = str(f.client_id);
   const entry = clientId ? state.pending.get(clientId) : null;
+  if (str(f.code) === 'banned') { // (the socket is closed with 4003 next) say until when and why
+    checkBan().then((ban) => { if (ban) enterBanned(ban); });
+  }
   if (entry) { // a `say` was refused: its bubble says so; the input is left alone
     onSayRefused(clientId, entry, f);
   } else if (state.phase === 'joining' || state.phase === 'rejoining') {
@@ -1374,7 +1377,7 @@ function sendMessage() {
   }
   if (!rulesAccepted()) { showRulesGate(); return; }
   if (state.outbox.length >= OUTBOX_MAX) {
-    showChatError(`Slow down: ${state.outbox.length} messages are still waiting to be sent. Yours stays in the box.`);
+    showChatError(`Slow down: ${state.outbox.length} messages are still waiting to be sent; yours stays here until then.`);
     return;
   }
   state.clientSeq += 1;

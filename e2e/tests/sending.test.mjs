@@ -89,3 +89,59 @@ test('a message refused by slow mode stays a bubble, is sent again later, and ne
   assert.equal(await alice.locator('#chat-error').isVisible(), false, 'no error: the message went out');
   for (const p of [alice, bob]) assert.deepEqual(p.problems, []);
 });
+
+test('a message the dropped connection left unanswered becomes "Not sent" with Retry, not input text', async () => {
+  // Alice's socket goes through the test, which can swallow her `say` frames (as a network that
+  // drops them would) and cut the connection.
+  const context = await h.browser.newContext();
+  context.setDefaultTimeout(TIMEOUT);
+  let swallowSays = false;
+  let current = null;
+  await context.routeWebSocket((url) => url.pathname === '/ws', (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((message) => {
+      let frame = null;
+      try { frame = JSON.parse(message); } catch { /* not JSON: forward as is */ }
+      if (swallowSays && frame && frame.type === 'say') return;
+      server.send(message);
+    });
+    current = { ws, server };
+  });
+  const alice = await context.newPage();
+  alice.problems = [];
+  alice.on('pageerror', (err) => alice.problems.push(`page error: ${err.message}`));
+  try {
+    await alice.goto(h.server.url);
+    const bob = await h.page();
+    await joinRoom(alice, 'Alice', 'chill');
+    await joinRoom(bob, 'Bob', 'chill');
+    await waitForMember(alice, 'Bob');
+    await say(alice, 'before the drop');
+
+    swallowSays = true;
+    await alice.fill('#input', 'lost in transit');
+    await alice.press('#input', 'Enter');
+    await alice.locator('#messages .msg.pending', { hasText: 'lost in transit' }).waitFor();
+    await alice.keyboard.type('my draft');
+    // The connection drops; Alice's page reconnects by itself (through the test, no longer
+    // swallowing anything).
+    swallowSays = false;
+    const { ws, server } = current;
+    await server.close({ code: 1000 }).catch(() => {});
+    await ws.close({ code: 1011, reason: 'test: network down' }).catch(() => {});
+    await alice.locator('#messages .system', { hasText: 'Reconnected' }).waitFor({ timeout: 30_000 });
+
+    const bubble = alice.locator('#messages .msg.failed', { hasText: 'lost in transit' });
+    await bubble.locator('.send-note', { hasText: 'Not sent — the connection dropped' }).waitFor();
+    assert.equal(await alice.locator('#input').inputValue(), 'my draft', 'the unsent text stays in its bubble');
+    await bubble.getByRole('button', { name: 'Retry' }).click();
+    await waitForText(bob, 'lost in transit');
+    await waitForText(alice, 'lost in transit');
+    assert.deepEqual((await shownMessages(bob)).map((m) => m.text), ['before the drop', 'lost in transit']);
+    assert.equal(await alice.locator('#messages .msg.failed').count(), 0);
+    assert.equal(await alice.locator('#input').inputValue(), 'my draft');
+    assert.deepEqual(alice.problems, []);
+  } finally {
+    await context.close();
+  }
+});
