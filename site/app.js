@@ -10,6 +10,15 @@
  *   5. Server frame handlers, one function per frame type (unknown types are ignored).
  *   6. Chat screen: messages (dedup by id, pending until acked), members, typing,
  *      composer, autoscroll, unread count, leaving.
+ *   7. Sending: an outbox paced by the server's own token bucket (`hello`'s limits.rate), one
+ *      `say` in flight at a time, a countdown on Send; refused messages stay bubbles of their
+ *      own (sent again after `retry_after_ms`, or "Not sent" with Retry) and never go back into
+ *      the input someone may be typing in.
+ *
+ * Keys: Enter in the nickname field only checks it (or joins the room of an invite link); the
+ * first Esc in a chat leaves the composer (the draft stays), a second Esc leaves or skips.
+ * Bans: GET /api/status on load, after a refused upgrade and after a kick; a banned visitor is
+ * told until when and why, and the page stops trying to connect.
  *
  * Session phases: 'idle' (landing) → 'joining' (landing, join sent) → 'joined' (chat)
  * ⇄ 'rejoining' (chat, banner shown, reconnecting) → back to 'idle' on leave/kick/failure.
@@ -45,6 +54,9 @@ const INTERESTS_MAX = 5;
 const SLUG_RE = /^[a-z0-9-]{2,32}$/;
 const TITLE_MAX = 60;
 const COPIED_MS = 4000;
+const OUTBOX_MAX = 10;        // messages waiting to be sent before Enter says "slow down"
+const AUTO_RESEND_MAX = 5;    // refusals (rate limit, slow mode) of one message resent by themselves
+const RATE_MARGIN = 0.9;      // the client's bucket refills a little slower than the server's
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -70,6 +82,7 @@ const ui = {
   inviteBar: $('invite-bar'), inviteUrl: $('invite-url'),
   ended: $('ended'), endedText: $('ended-text'), findAnother: $('find-another'),
   rulesGate: $('rules-gate'), rulesGateText: $('rules-gate-text'), rulesAccept: $('rules-accept'),
+  sendWait: $('send-wait'), escHint: $('esc-hint'),
 };
 const narrowScreen = window.matchMedia('(max-width: 720px)');
 
@@ -94,6 +107,15 @@ const state = {
   invited: null,      // the room of a /?room=SLUG link, once looked up
   rules: null, rulesKey: '', infoLoaded: false, maxCapacity: 25, interestWaitSecs: 0,
   copiedTimer: null,
+  // Sending (section 7): the server's `say` bucket as announced in `hello`, our copy of it, the
+  // client ids waiting to go out (in order), the one sent and not yet answered, and a pause
+  // after a refusal.
+  rate: { burst: 8, per_second: 1 }, bucket: { tokens: 8, at: 0 },
+  outbox: [], inFlight: null, holdUntil: 0, pumpTimer: null, countdownTimer: null,
+  drafts: new Map(),  // chat key (room slug, or 'roulette') -> unsent text of the composer
+  escArmed: false,    // a first Esc was pressed in the chat: the next one leaves or skips
+  askedToConnect: false, // the socket being opened was asked for by the visitor (Join, Roulette…)
+  ban: null, banTimer: null, // { reason, expires } from GET /api/status while banned
 };
 
 /* ---------- 2. Helpers ---------- */
@@ -182,6 +204,39 @@ function describeError(f) {
   return text;
 }
 
+// "17:23" today, "Fri 4 Dec, 17:23" another day (the visitor's own locale and time zone).
+function humanTime(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  if (d.toDateString() === new Date().toDateString()) return time;
+  return `${d.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' })}, ${time}`;
+}
+
+// "You are banned until 17:23 — reason: spam links" (from GET /api/status).
+function banText(ban) {
+  const until = ban.expires ? humanTime(ban.expires) : '';
+  const head = until ? `You are banned until ${until}` : 'You are banned from this chat';
+  return ban.reason ? `${head} — reason: ${ban.reason}` : `${head}.`;
+}
+
+// Why one of our messages was not sent, per error code, written for the person who wrote it.
+function notSentReason(code) {
+  switch (code) {
+    case 'rate_limited': return 'you are sending messages too fast';
+    case 'slowmode': return 'this room is in slow mode';
+    case 'room_locked': return 'this room is locked by the moderators';
+    case 'filtered': return 'it contains something this chat does not allow';
+    case 'too_long': return 'it is too long';
+    case 'empty_message': return 'it is empty';
+    case 'unavailable': return 'the chat is temporarily unavailable';
+    case 'not_in_room': return 'you are no longer in this room';
+    case 'banned': return 'you are banned';
+    case 'lost': return 'the connection dropped before it was confirmed';
+    default: return 'the server refused it';
+  }
+}
+
 function roomTitle(slug) {
   const room = state.rooms.get(slug);
   return (room && str(room.title)) || slug || '';
@@ -214,8 +269,28 @@ function showLandingError(text) {
 
 function onNickInput() {
   const nick = ui.nick.value.trim();
+  if (state.phase === 'idle') ui.landingStatus.textContent = '';
   showNickError(validateNick(nick));
   try { sessionStorage.setItem('nick', nick); } catch (e) { /* storage may be disabled */ }
+}
+
+// Enter in the nickname field has one meaning: with an invite link, join that room (the page's
+// one action); otherwise only check the nickname and say what comes next. It never moves focus
+// to a Join button, which would take the same keypress and put the visitor in a room.
+function onNickKeydown(event) {
+  if (event.key !== 'Enter' || event.isComposing || event.keyCode === 229) return;
+  event.preventDefault();
+  if (state.invited && !ui.inviteJoin.hidden && !ui.inviteJoin.disabled) {
+    ui.inviteJoin.click();
+    return;
+  }
+  if (state.phase !== 'idle') return;
+  const nick = ui.nick.value.trim();
+  const problem = validateNick(nick);
+  showNickError(problem);
+  if (problem) { ui.landingStatus.textContent = ''; return; }
+  if (state.ban) { showLandingError(banText(state.ban)); return; }
+  ui.landingStatus.textContent = `Nickname ${nick} is ready. Press Roulette, join a room below, or open your own.`;
 }
 
 function updateNickHelp() {
@@ -320,6 +395,7 @@ function readyNick() {
   const nick = ui.nick.value.trim();
   const problem = validateNick(nick);
   if (problem) { showNickError(problem); ui.nick.focus(); return null; }
+  if (state.ban) { showLandingError(banText(state.ban)); return null; }
   const wait = state.blockedUntil - Date.now();
   if (wait > 0) { showLandingError(`Please wait ${Math.ceil(wait / 1000)} s before trying again.`); return null; }
   showLandingError('');
@@ -409,6 +485,8 @@ function showWaiting() {
   document.body.classList.remove('in-chat');
   clearAllTyping();
   state.pending.clear();
+  resetOutbox();
+  disarmEsc();
   state.unread = 0;
   ui.waitingInterests.textContent = interestsLine(state.interests);
   ui.waitingStatus.textContent = fromChat ? 'Chat ended. Looking for someone new…' : '';
@@ -519,6 +597,38 @@ function showInvite(room) {
   ui.nick.focus();
 }
 
+/* Bans: GET /api/status ({ban: {case, reason, expires} | null, mute: … | null}). */
+
+// Asks the server whether a ban covers this visitor's address; resolves to the ban, null when
+// there is none, or undefined when the server could not be asked (then nothing changes).
+async function checkBan() {
+  try {
+    const res = await fetch('/api/status', { cache: 'no-store', headers: { Accept: 'application/json' } });
+    if (!res.ok) return undefined;
+    const body = await res.json();
+    if (!body || typeof body !== 'object') return undefined;
+    const ban = body.ban && typeof body.ban === 'object' ? { reason: str(body.ban.reason), expires: str(body.ban.expires) } : null;
+    setBan(ban);
+    return ban;
+  } catch (e) {
+    return undefined;
+  }
+}
+
+function setBan(ban) {
+  clearTimeout(state.banTimer);
+  state.banTimer = null;
+  state.ban = ban;
+  if (!ban || !ban.expires) return;
+  // When it lapses, ask again (and clear the notice if nothing else holds).
+  const ms = Date.parse(ban.expires) - Date.now();
+  state.banTimer = setTimeout(async () => {
+    const shown = ui.landingError.textContent;
+    const still = await checkBan();
+    if (still === null && shown.includes('You are banned')) showLandingError('');
+  }, Math.min(Math.max(ms, 0) + 1000, 2 ** 31 - 1));
+}
+
 /* House rules and server settings: GET /api/info. */
 
 async function loadInfo() {
@@ -570,6 +680,7 @@ function send(frame) {
 }
 
 function ensureConnected() {
+  state.askedToConnect = true; // a visitor's own action: a refused upgrade is worth explaining
   if (wsOpen()) { sendForPhase(); return; }
   if (state.ws && state.ws.readyState === WebSocket.CONNECTING) return; // sent on open
   dropSocket();
@@ -603,6 +714,7 @@ function dropSocket() {
 
 function onSocketOpen() {
   state.wsOpened = true;
+  state.askedToConnect = false;
   state.lastFrameAt = Date.now();
   startPing();
   sendForPhase();
@@ -631,9 +743,34 @@ function onJoinTimeout() {
 function onSocketClosed(ev, opened = state.wsOpened) {
   state.ws = null;
   state.wsOpened = false;
+  state.inFlight = null;
+  clearTimeout(state.pumpTimer);
   stopPing();
   clearTimeout(state.joinTimer);
   if (state.kicked) return;
+  const asked = state.askedToConnect;
+  state.askedToConnect = false;
+  if ((!opened && asked) || ev.code === 4003) {
+    // A refused upgrade (the browser does not say why) after the visitor pressed Join, Roulette
+    // or Create, or a ban's close: ask whether a ban is the reason before retrying or blaming
+    // the network. (Not on every failed retry of an automatic reconnect: while the server is
+    // down each ask would fail too, and a ban in force closes open sockets with 4003 anyway.)
+    checkBan().then((ban) => {
+      if (ban) enterBanned(ban);
+      else if (!state.ws) afterSocketClosed(ev, opened);
+    });
+    return;
+  }
+  afterSocketClosed(ev, opened);
+}
+
+// Banned: back to the landing page with the ban's expiry and reason; no more retries.
+function enterBanned(ban) {
+  if (state.ws) dropSocket();
+  backToLanding(banText(ban));
+}
+
+function afterSocketClosed(ev, opened) {
   if (ev.code === 1008 || ev.code === 4003) {
     state.blockedUntil = Date.now() + POLICY_COOLDOWN_MS;
     const reason = str(ev.reason);
@@ -726,6 +863,11 @@ function onHello(f) {
   for (const key of ['nick_min', 'nick_max', 'message_max']) {
     if (num(limits[key]) > 0) state.limits[key] = limits[key];
   }
+  // The server's `say` bucket, one per connection, full when it opens: ours mirrors it.
+  const rate = limits.rate && typeof limits.rate === 'object' ? limits.rate : {};
+  if (num(rate.burst) >= 1 && num(rate.per_second) > 0) state.rate = { burst: Math.floor(rate.burst), per_second: rate.per_second };
+  state.bucket = { tokens: state.rate.burst, at: Date.now() };
+  state.holdUntil = 0;
   updateNickHelp();
   updateCounter();
 }
@@ -834,6 +976,7 @@ function onMessage(f) {
 function onAck(f) {
   const clientId = str(f.client_id);
   const entry = state.pending.get(clientId);
+  if (state.inFlight === clientId) { state.inFlight = null; pumpOutbox(); }
   if (!entry) return;
   const id = str(f.id);
   if (id && state.shown.has(id)) { // the message itself arrived first
@@ -889,11 +1032,11 @@ function onError(f) {
   const text = describeError(f);
   const clientId = str(f.client_id);
   const entry = clientId ? state.pending.get(clientId) : null;
-  if (entry) { // a `say` was refused: give the text back
-    state.pending.delete(clientId);
-    entry.el.remove();
-    restoreInput(entry.text);
-    showChatError(text);
+  if (str(f.code) === 'banned') { // (the socket is closed with 4003 next) say until when and why
+    checkBan().then((ban) => { if (ban) enterBanned(ban); });
+  }
+  if (entry) { // a `say` was refused: its bubble says so; the input is left alone
+    onSayRefused(clientId, entry, f);
   } else if (state.phase === 'joining' || state.phase === 'rejoining') {
     onJoinFailed(f, text);
   } else if (queueing()) {
@@ -964,6 +1107,10 @@ function onKicked(f) {
   state.kicked = true; // no auto-reconnect
   dropSocket();
   backToLanding(reason ? `You were removed from the room: ${reason}` : 'You were removed from the room.');
+  // A ban closes with a kick: say until when, and stop new attempts.
+  checkBan().then((ban) => {
+    if (ban && state.phase === 'idle') showLandingError(`You were removed from the room. ${banText(ban)}`);
+  });
 }
 
 /* ---------- 6. Chat screen ---------- */
@@ -978,7 +1125,9 @@ function showChat() {
   ui.newMessages.hidden = true;
   showChatError('');
   clearAllTyping();
-  ui.input.value = '';
+  resetOutbox();
+  disarmEsc();
+  ui.input.value = state.drafts.get(draftKey()) || '';
   autoResize();
   updateCounter();
   renderChatHeader();
@@ -1013,7 +1162,7 @@ function renderChatHeader() {
   ui.next.hidden = !pair;
   ui.block.hidden = !pair;
   ui.copyInvite.hidden = pair || !state.invite;
-  ui.leave.title = pair ? 'Stop chatting and go back to the start' : 'Leave the room (Esc)';
+  ui.leave.title = pair ? 'Stop chatting and go back to the start' : 'Leave the room (Esc twice)';
   ui.chat.classList.toggle('pair', pair);
   updateTitle();
 }
@@ -1038,6 +1187,7 @@ function endRouletteChat(text) {
     entry.el.remove();
     state.pending.delete(clientId);
   }
+  resetOutbox();
   addSystem(text);
   ui.endedText.textContent = text.startsWith('Connection') ? text : 'Stranger has left';
   ui.ended.hidden = false;
@@ -1086,6 +1236,8 @@ function backToLanding(message) {
   ui.create.disabled = false;
   ui.waiting.hidden = true;
   state.pending.clear();
+  resetOutbox();
+  disarmEsc();
   clearAllTyping();
   showBanner(false);
   ui.chat.hidden = true;
@@ -1188,31 +1340,30 @@ function claimPending(id, text) {
   }
   if (!match) {
     for (const [clientId, entry] of state.pending) {
-      if (!entry.id && entry.text.trim() === text.trim()) { match = clientId; break; }
+      if (!entry.id && entry.sent && entry.text.trim() === text.trim()) { match = clientId; break; }
     }
   }
   if (match) {
     state.pending.get(match).el.remove();
     state.pending.delete(match);
+    if (state.inFlight === match) { state.inFlight = null; pumpOutbox(); }
   }
 }
 
-// After a rejoin: acked messages that history did not repeat are kept; unacked ones go back to the input.
+// After a rejoin: acked messages that history did not repeat are kept; ones sent but never
+// answered become "Not sent" bubbles (with Retry); ones still waiting in the outbox go out now.
 function settleUnsentPending() {
-  let restored = false;
   for (const [clientId, entry] of state.pending) {
     if (entry.id) {
       entry.el.classList.remove('pending');
       entry.el.dataset.id = entry.id;
       state.shown.set(entry.id, entry.el);
-    } else {
-      entry.el.remove();
-      restoreInput(entry.text);
-      restored = true;
+      state.pending.delete(clientId);
+    } else if (entry.sent) {
+      markNotSent(clientId, entry, 'lost');
     }
-    state.pending.delete(clientId);
   }
-  if (restored) showChatError('The connection dropped before your message was confirmed. Its text is back in the input box.');
+  pumpOutbox();
 }
 
 function sendMessage() {
@@ -1226,14 +1377,21 @@ function sendMessage() {
     return;
   }
   if (!rulesAccepted()) { showRulesGate(); return; }
+  if (state.outbox.length >= OUTBOX_MAX) {
+    showChatError(`Slow down: ${state.outbox.length} messages are still waiting to be sent; yours stays here until then.`);
+    return;
+  }
   state.clientSeq += 1;
   const clientId = `c${Date.now().toString(36)}-${state.clientSeq}`;
   const node = renderMessage({ nick: state.nick, text, at: new Date().toISOString() }, true);
   node.classList.add('pending');
   ui.messages.appendChild(node);
-  state.pending.set(clientId, { text, el: node, id: null });
-  send({ type: 'say', text, client_id: clientId });
+  state.pending.set(clientId, { text, el: node, id: null, sent: false, resends: 0 });
+  state.outbox.push(clientId);
+  pumpOutbox();
   ui.input.value = '';
+  state.drafts.delete(draftKey());
+  saveDrafts();
   state.lastTypingSent = 0;
   autoResize();
   updateCounter();
@@ -1254,14 +1412,6 @@ function acceptRulesAndSend() {
   ui.rulesGate.hidden = true;
   ui.input.focus();
   sendMessage();
-}
-
-function restoreInput(text) {
-  const current = ui.input.value;
-  if (current.includes(text)) return;
-  ui.input.value = current.trim() ? `${current}\n${text}` : text;
-  autoResize();
-  updateCounter();
 }
 
 function showChatError(text) {
@@ -1339,17 +1489,70 @@ function onInputKeydown(event) {
   sendMessage();
 }
 
-// Esc: leaves a room; in a roulette chat it is Next; while looking for a stranger it cancels.
+// Esc in a chat: the first one only leaves the composer (the draft stays) and says what a second
+// one does; the second leaves a room, or is Next in a roulette chat. Typing again disarms it.
+// While looking for a stranger, Esc cancels.
 function onDocumentKeydown(event) {
   if (event.key !== 'Escape' || event.isComposing) return;
   if (!ui.chat.hidden) {
     event.preventDefault();
+    if (!state.escArmed) { armEsc(); return; }
+    disarmEsc();
     if (roulette()) nextStranger();
     else leaveRoom();
   } else if (!ui.waiting.hidden) {
     event.preventDefault();
     cancelQueue();
   }
+}
+
+function armEsc() {
+  state.escArmed = true;
+  if (document.activeElement === ui.input) ui.input.blur();
+  let action = 'leave the room';
+  if (roulette()) action = state.phase === 'ended' ? 'find another stranger' : 'skip this stranger';
+  const draft = ui.input.value.trim() ? ' Your draft is kept.' : '';
+  ui.escHint.textContent = `Press Esc again to ${action}.${draft}`;
+  ui.escHint.hidden = false;
+}
+
+function disarmEsc() {
+  state.escArmed = false;
+  ui.escHint.textContent = '';
+  ui.escHint.hidden = true;
+}
+
+/* Drafts: what is in the composer, kept per chat (a room, or roulette) for the tab's session. */
+
+function draftKey() {
+  return roulette() ? 'roulette' : `room:${state.room || ''}`;
+}
+
+function onComposerInput() {
+  disarmEsc();
+  if (inChat()) {
+    if (ui.input.value) state.drafts.set(draftKey(), ui.input.value);
+    else state.drafts.delete(draftKey());
+    saveDrafts();
+  }
+  autoResize();
+  updateCounter();
+  maybeSendTyping();
+}
+
+function saveDrafts() {
+  try { sessionStorage.setItem('drafts', JSON.stringify([...state.drafts])); } catch (e) { /* storage may be disabled */ }
+}
+
+function loadDrafts() {
+  try {
+    const list = JSON.parse(sessionStorage.getItem('drafts') || '[]');
+    if (Array.isArray(list)) {
+      for (const item of list) {
+        if (Array.isArray(item) && typeof item[0] === 'string' && typeof item[1] === 'string') state.drafts.set(item[0], item[1]);
+      }
+    }
+  } catch (e) { /* storage may be disabled, or hold something else */ }
 }
 
 function onVisibilityChange() {
@@ -1359,21 +1562,165 @@ function onVisibilityChange() {
   if (!ui.landing.hidden) refreshRooms();
 }
 
+/* ---------- 7. Sending: outbox, pacing, refusals ---------- */
+
+// Our copy of the server's per-connection `say` bucket, refilled a little slower than the real
+// one so that what we send is never early.
+function bucketWait(now) {
+  const b = state.bucket;
+  const rate = state.rate.per_second * RATE_MARGIN;
+  b.tokens = Math.min(state.rate.burst, b.tokens + ((now - b.at) / 1000) * rate);
+  b.at = now;
+  return b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) / rate) * 1000);
+}
+
+// How long until the next message may go: a pause after a refusal, or an empty bucket.
+function sendWait(now) {
+  return Math.max(0, state.holdUntil - now, bucketWait(now));
+}
+
+function resetOutbox() {
+  state.outbox = [];
+  state.inFlight = null;
+  state.holdUntil = 0;
+  clearTimeout(state.pumpTimer);
+  state.pumpTimer = null;
+  updateSendCountdown();
+}
+
+// Sends what waits in the outbox, in order, one `say` in flight at a time, when the bucket has
+// a token; else comes back when it will.
+function pumpOutbox() {
+  clearTimeout(state.pumpTimer);
+  state.pumpTimer = null;
+  while (state.outbox.length && !state.inFlight && state.phase === 'joined' && wsOpen()) {
+    const now = Date.now();
+    const wait = sendWait(now);
+    if (wait > 0) {
+      state.pumpTimer = setTimeout(pumpOutbox, wait);
+      break;
+    }
+    const clientId = state.outbox.shift();
+    const entry = state.pending.get(clientId);
+    if (!entry) continue;
+    state.bucket.tokens -= 1;
+    entry.sent = true;
+    setNote(entry, '');
+    entry.el.classList.remove('queued');
+    state.inFlight = clientId;
+    send({ type: 'say', text: entry.text, client_id: clientId });
+  }
+  for (const clientId of state.outbox) {
+    const entry = state.pending.get(clientId);
+    if (entry) entry.el.classList.add('queued');
+  }
+  updateSendCountdown();
+}
+
+// The Send button counts down while the next message would have to wait ("Send · 3 s").
+function updateSendCountdown() {
+  clearTimeout(state.countdownTimer);
+  state.countdownTimer = null;
+  const wait = state.phase === 'joined' ? sendWait(Date.now()) : 0;
+  const busy = wait > 0 && (state.outbox.length > 0 || state.holdUntil > Date.now() || state.bucket.tokens < 1);
+  if (!busy) {
+    ui.sendWait.hidden = true;
+    ui.sendWait.textContent = '';
+    return;
+  }
+  const secs = Math.ceil(wait / 1000);
+  ui.sendWait.textContent = `${secs} s`;
+  ui.sendWait.hidden = false;
+  // Come back when the number changes (or the wait is over).
+  state.countdownTimer = setTimeout(updateSendCountdown, wait - (secs - 1) * 1000);
+}
+
+function setNote(entry, text) {
+  let note = entry.el.querySelector('.send-note');
+  if (!text) { if (note) note.remove(); return; }
+  if (!note) {
+    note = make('div', 'send-note');
+    entry.el.append(note);
+  }
+  note.replaceChildren(make('span', 'send-note-text', text));
+  return note;
+}
+
+// The server refused one of our messages. A rate limit or slow mode: it waits at the head of the
+// outbox and goes again after `retry_after_ms`. Anything else: a "Not sent" bubble with Retry.
+function onSayRefused(clientId, entry, f) {
+  const code = str(f.code);
+  if (state.inFlight === clientId) state.inFlight = null;
+  entry.sent = false;
+  const ms = num(f.retry_after_ms);
+  if ((code === 'rate_limited' || code === 'slowmode') && entry.resends < AUTO_RESEND_MAX && state.phase === 'joined') {
+    entry.resends += 1;
+    state.outbox = [clientId, ...state.outbox.filter((id) => id !== clientId)];
+    state.holdUntil = Date.now() + Math.max(ms, 500);
+    if (code === 'rate_limited') state.bucket.tokens = Math.min(state.bucket.tokens, 0);
+    const secs = Math.max(1, Math.ceil(Math.max(ms, 500) / 1000));
+    setNote(entry, `Not sent yet: ${notSentReason(code)}. It goes again in ${secs} s.`);
+    pumpOutbox();
+    return;
+  }
+  markNotSent(clientId, entry, code);
+  pumpOutbox();
+}
+
+// "Not sent — <why>" with Retry and Discard; the text stays in its bubble, never in the input.
+function markNotSent(clientId, entry, code) {
+  if (state.inFlight === clientId) state.inFlight = null;
+  state.outbox = state.outbox.filter((id) => id !== clientId);
+  entry.sent = false;
+  entry.failed = true;
+  entry.el.classList.remove('queued');
+  entry.el.classList.add('failed');
+  entry.el.dataset.clientId = clientId;
+  const note = setNote(entry, `Not sent — ${notSentReason(code)}.`);
+  const retry = make('button', 'link-button retry', 'Retry');
+  retry.type = 'button';
+  retry.dataset.action = 'retry';
+  const discard = make('button', 'link-button discard', 'Discard');
+  discard.type = 'button';
+  discard.dataset.action = 'discard';
+  note.append(' ', retry, ' ', discard);
+}
+
+function onMessagesClick(event) {
+  const button = event.target.closest('button[data-action]');
+  if (!button) return;
+  const node = button.closest('.msg');
+  const clientId = node ? node.dataset.clientId : '';
+  const entry = clientId ? state.pending.get(clientId) : null;
+  if (!entry) return;
+  if (button.dataset.action === 'discard') {
+    entry.el.remove();
+    state.pending.delete(clientId);
+    ui.input.focus();
+    return;
+  }
+  if (state.phase !== 'joined' || !wsOpen()) {
+    showChatError('Not connected right now. Press Retry again once reconnected.');
+    return;
+  }
+  entry.failed = false;
+  entry.resends = 0;
+  entry.el.classList.remove('failed');
+  delete entry.el.dataset.clientId;
+  setNote(entry, '');
+  ui.messages.appendChild(entry.el); // pending messages stay at the bottom, in sending order
+  state.outbox.push(clientId);
+  pumpOutbox();
+  ui.input.focus();
+}
+
 /* ---------- Wiring ---------- */
 
 function init() {
   try { ui.nick.value = sessionStorage.getItem('nick') || ''; } catch (e) { /* storage may be disabled */ }
+  loadDrafts();
   ui.nick.addEventListener('input', onNickInput);
-  ui.nick.addEventListener('keydown', (event) => {
-    if (event.key !== 'Enter') return;
-    if (state.invited && !ui.inviteJoin.hidden && !ui.inviteJoin.disabled) {
-      event.preventDefault();
-      ui.inviteJoin.click();
-      return;
-    }
-    const first = ui.rooms.querySelector('.join:not(:disabled)');
-    if (first) first.focus();
-  });
+  ui.nick.addEventListener('keydown', onNickKeydown);
   try { ui.interests.value = sessionStorage.getItem('interests') || ''; } catch (e) { /* storage may be disabled */ }
   ui.rooms.addEventListener('click', onRoomsClick);
   ui.leave.addEventListener('click', leaveRoom);
@@ -1390,7 +1737,9 @@ function init() {
   ui.rulesAccept.addEventListener('click', acceptRulesAndSend);
   ui.composer.addEventListener('submit', (event) => { event.preventDefault(); sendMessage(); });
   ui.input.addEventListener('keydown', onInputKeydown);
-  ui.input.addEventListener('input', () => { autoResize(); updateCounter(); maybeSendTyping(); });
+  ui.input.addEventListener('input', onComposerInput);
+  ui.input.addEventListener('focus', disarmEsc);
+  ui.messages.addEventListener('click', onMessagesClick);
   ui.messages.addEventListener('scroll', onLogScroll);
   // Keep the log pinned to the bottom when it shrinks (growing textarea, resized window).
   new ResizeObserver(() => { if (state.pinned) ui.messages.scrollTop = ui.messages.scrollHeight; }).observe(ui.messages);
@@ -1407,6 +1756,7 @@ function init() {
   refreshRooms();
   loadInfo();
   loadInvite();
+  checkBan().then((ban) => { if (ban && state.phase === 'idle') showLandingError(banText(ban)); });
   setInterval(() => {
     if (ui.landing.hidden || document.hidden) return;
     refreshRooms();

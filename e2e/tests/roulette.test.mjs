@@ -93,7 +93,7 @@ test('two strangers are paired, chat both ways, and Next ends it for the other',
   }
 });
 
-test('no shared interest is said out loud; Esc is Next in a roulette chat; Cancel leaves the queue', async () => {
+test('no shared interest is said out loud; Esc twice is Next in a roulette chat; Cancel leaves the queue', async () => {
   const cy = await page();
   const di = await page();
   await startRoulette(cy, 'Cy', 'chess');
@@ -107,8 +107,10 @@ test('no shared interest is said out loud; Esc is Next in a roulette chat; Cance
   await say(di, 'no chess here');
   await waitForMessage(cy, 'no chess here');
 
-  // Esc in a roulette chat = Next (in rooms it leaves).
+  // Esc twice in a roulette chat = Next (in rooms it leaves; the first Esc only arms it).
   await di.locator('#input').click();
+  await di.keyboard.press('Escape');
+  await di.locator('#esc-hint', { hasText: 'Press Esc again to skip' }).waitFor();
   await di.keyboard.press('Escape');
   await di.locator('#waiting').waitFor({ state: 'visible' });
   await assertStrangerLeft(cy);

@@ -33,6 +33,7 @@ pub fn router(state: Arc<State>) -> Router {
         .push(Router::with_path("api/rooms").get(RoomList(state.clone())))
         .push(Router::with_path("api/rooms/{slug}").get(RoomInfo(state.clone())))
         .push(Router::with_path("api/info").get(Info(state.clone())))
+        .push(Router::with_path("api/status").get(crate::status::Status(state.clone())))
         .push(Router::with_path("ws").goal(WsUpgrade(state)))
         .push(
             Router::with_path("{**path}")

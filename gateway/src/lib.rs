@@ -11,6 +11,7 @@
 //! * `hub`: the local fan-out, room → this gateway's sockets; serialise once, share the bytes.
 //! * `ws`: one task per connection, speaking the WebSocket contract.
 //! * `http`: the HTTP routes.
+//! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
 
 mod address;
 mod bans;
@@ -26,6 +27,7 @@ mod ratelimit;
 mod room_list;
 mod site;
 mod sockets;
+mod status;
 mod tasks;
 pub mod telemetry;
 mod visitor;

@@ -15,4 +15,5 @@ mod rooms;
 mod roulette;
 mod split;
 mod staff;
+mod status;
 mod visitor_rooms;
