@@ -159,8 +159,8 @@ impl AllInOne {
         let db = open_database(&config.database_url).await?;
         let bus = connect_bus(config.redis.as_ref()).await?;
         let bot = BotRole::prepare(&config, db.clone(), &bus).await?;
-        let gateway =
-            gateway::Application::build(config.gateway, bus.as_dyn(), vec![Arc::new(DatabaseReady(db))]).await?;
+        let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(DatabaseReady(db)), Arc::new(BotReady)];
+        let gateway = gateway::Application::build(config.gateway, bus.as_dyn(), checks).await?;
         Ok(Self { gateway, bot })
     }
 
@@ -218,6 +218,25 @@ pub async fn bot_role(config: Config) -> Result<BotRole, StartError> {
     let db = open_database(&config.database_url).await?;
     let bus = connect_bus(config.redis.as_ref()).await?;
     BotRole::prepare(&config, db, &bus).await
+}
+
+/// In one process, `/readyz` also reports the bot: tasks that died, channels left public.
+struct BotReady;
+
+#[async_trait::async_trait]
+impl ReadinessCheck for BotReady {
+    fn name(&self) -> &'static str {
+        "bot"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let problems = bot::health::problems();
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        bot::health::warnings()
+    }
 }
 
 /// `/readyz` also needs the database.

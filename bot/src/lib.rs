@@ -10,6 +10,8 @@
 //!   `message_log` before the queue entry is acknowledged; recent messages seed the bus history
 //!   at start.
 //!
+//! * [`health`]: background tasks that died and channels left public, for the readiness report.
+//!
 //! Without `DISCORD_TOKEN` the bot runs headless: everything above, no Discord.
 
 pub mod audit;
@@ -18,6 +20,7 @@ pub mod db;
 pub mod discord;
 pub mod entities;
 pub mod filters;
+pub mod health;
 pub mod iptag;
 pub mod message_log;
 pub mod retention;

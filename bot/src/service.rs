@@ -109,8 +109,8 @@ impl Bot {
     /// Run until `shutdown` resolves, then log what is still queued and stop.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
         let Self { db, bus, config, sync, tagger, log, discord } = self;
-        let sync = tokio::spawn(sync.run(config.room_sync_interval));
-        let retention = tokio::spawn(crate::retention::run(db.clone(), config.retention));
+        let sync = crate::health::spawn("room sync", sync.run(config.room_sync_interval));
+        let retention = crate::health::spawn("retention", crate::retention::run(db.clone(), config.retention));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mirror = discord.as_ref().map(|d| d.mirror.clone());
         let discord = discord.map(|discord| {

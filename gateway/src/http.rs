@@ -19,6 +19,10 @@ pub trait ReadinessCheck: Send + Sync {
     fn name(&self) -> &'static str;
     /// `Err` with a reason when not ready.
     async fn check(&self) -> Result<(), String>;
+    /// What operators should fix although the process is ready (shown in the detailed report).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The web client asks for resources of this origin only.
@@ -109,6 +113,8 @@ struct Readiness {
     ready: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     problems: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warnings: Option<Vec<String>>,
 }
 
 #[async_trait]
@@ -125,10 +131,16 @@ impl Handler for Readyz {
             }
         }
         problems.extend(state.tasks.dead().into_iter().map(|dead| format!("background task: {dead}")));
+        let warnings: Vec<String> = state.readiness.iter().flat_map(|check| check.warnings()).collect();
         let ready = problems.is_empty();
         res.add_header("cache-control", "no-store", true).ok();
         res.status_code(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE });
-        res.render(Json(Readiness { ready, problems: self.detailed.then_some(problems) }));
+        let detailed = self.detailed;
+        res.render(Json(Readiness {
+            ready,
+            problems: detailed.then_some(problems),
+            warnings: detailed.then_some(warnings),
+        }));
     }
 }
 

@@ -7,10 +7,23 @@
 //! definitions) goes through the [`bus::Bus`]. The gateway never touches the database.
 //!
 //! * [`config`]: the gateway's settings and their defaults.
+//! * `http`: the public HTTP routes, and the operators' listener (metrics, detailed readiness).
+//! * `client`: who is connecting: the address through trusted proxies, the page origin.
+//! * `address`: per-address keys (IPv6 by /64) and shared-address budgets.
+//! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
+//! * `sockets`: every open socket by address, for per-address limits and bans.
+//! * `websocket`: RFC 6455 itself: handshake, frame codec, bounded outbox, socket driver.
+//! * `ws`: one task per connection, speaking the chat contract (admission, rooms, roulette).
+//! * `ratelimit`: the token bucket behind every rate limit.
+//! * `bans`, `filters`: bans and word/regex filters in force, from the bus.
 //! * `directory`: the room definitions this gateway serves from (bus snapshot + control events).
+//! * `room_list`: `GET /api/rooms`, cached at most a second.
+//! * `visitor`: visitor-room slugs and the sweeper that closes idle rooms.
 //! * `hub`: the local fan-out, room → this gateway's sockets; serialise once, share the bytes.
-//! * `ws`: one task per connection, speaking the WebSocket contract.
-//! * `http`: the HTTP routes.
+//! * `keepalive`: one task pinging every socket and dropping silent ones.
+//! * `tasks`: the background tasks, supervised; one that dies makes the gateway unready.
+//! * [`telemetry`]: Prometheus metrics.
+//! * `site`: the embedded web client.
 //! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
 
 mod address;

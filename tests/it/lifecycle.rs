@@ -12,7 +12,7 @@ async fn probes_answer() {
     let (status, _, body) = app.get_admin("/readyz").await;
     assert_eq!(status, 200);
     let detailed: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(detailed, serde_json::json!({"ready": true, "problems": []}));
+    assert_eq!(detailed, serde_json::json!({"ready": true, "problems": [], "warnings": []}));
 }
 
 #[tokio::test]

@@ -148,7 +148,10 @@ impl Discord {
     /// Connect and serve until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), DiscordError> {
         let Self { mirror, rest, config, db, log, bus } = self;
-        let channels = tokio::spawn(events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()));
+        let channels = crate::health::spawn(
+            "channel upkeep",
+            events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()),
+        );
         let mut http = serenity::HttpBuilder::new(&config.token);
         if let Some(base) = &config.api_base {
             http = http.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);

@@ -43,8 +43,15 @@ async fn add_filter(fake: &FakeDiscord, channel: u64, pattern: &str, mask: bool,
         {"name": "action", "type": 4, "value": i32::from(mask)},
         {"name": "regex", "type": 5, "value": regex}
     ]}]);
-    let (interaction, _) = fake.inject_slash_command(&fake.staff_user(), channel, "filter", options);
+    let (interaction, _) = fake.inject_slash_command(&admin(fake), channel, "filter", options);
     answer_of(fake, interaction).await
+}
+
+/// A member with Manage Server: adding and removing filters is an administrator's command.
+fn admin(fake: &FakeDiscord) -> fake_discord::FakeUser {
+    const MANAGE_GUILD: u64 = 1 << 5;
+    let role = fake.add_role("filter admins", MANAGE_GUILD);
+    fake.add_user("filter-admin", &[role])
 }
 
 async fn answer_of(fake: &FakeDiscord, interaction: u64) -> String {
@@ -160,7 +167,7 @@ async fn filter_add_beyond_max_filters_is_refused_clearly() {
     let listed = answer_of(&fake, i).await;
     assert!(listed.contains("two") && !listed.contains("three"), "{listed}");
     let (i, _) = fake.inject_slash_command(
-        &fake.staff_user(),
+        &admin(&fake),
         channel,
         "filter",
         json!([{"name": "remove", "type": 1, "options": [{"name": "id", "type": 4, "value": 1}]}]),
