@@ -15,7 +15,7 @@ const h = useServerAndBrowser({
   env: { SAY_BURST: '3', SAY_PER_SECOND: '1' },
   prepare: async (cwd) => {
     await runCli(cwd, ['rooms', 'add', 'slow', '--capacity', '10', '--title', 'Slow']);
-    await runCli(cwd, ['rooms', 'edit', 'slow', '--slowmode', '2']);
+    await runCli(cwd, ['rooms', 'edit', 'slow', '--slowmode', '4']);
   },
 });
 
@@ -72,19 +72,22 @@ test('a message refused by slow mode stays a bubble, is sent again later, and ne
   await joinRoom(alice, 'Alice', 'slow');
   await joinRoom(bob, 'Bob', 'slow');
   await waitForMember(alice, 'Bob');
+  // Slow mode keeps one slot per seat an address holds in the room, and both pages share
+  // 127.0.0.1: two messages pass, the third waits.
   await say(alice, 'first');
+  await say(alice, 'second');
 
-  await alice.fill('#input', 'second');
+  await alice.fill('#input', 'third');
   await alice.press('#input', 'Enter');
-  // Refused (one message every 2 s): the bubble says so and when it goes again.
-  const bubble = alice.locator('#messages .msg.pending', { hasText: 'second' });
+  // Refused (one message per seat every few seconds): the bubble says so and when it goes again.
+  const bubble = alice.locator('#messages .msg.pending', { hasText: 'third' });
   await bubble.locator('.send-note', { hasText: /slow mode/i }).waitFor({ timeout: TIMEOUT });
   // Meanwhile Alice writes on: her text is hers alone.
-  await alice.keyboard.type('third draft');
-  await waitForText(bob, 'second');
-  await waitForText(alice, 'second');
-  assert.equal(await alice.locator('#input').inputValue(), 'third draft');
-  assert.deepEqual((await shownMessages(bob)).map((m) => m.text), ['first', 'second']);
+  await alice.keyboard.type('fourth draft');
+  await waitForText(bob, 'third');
+  await waitForText(alice, 'third');
+  assert.equal(await alice.locator('#input').inputValue(), 'fourth draft');
+  assert.deepEqual((await shownMessages(bob)).map((m) => m.text), ['first', 'second', 'third']);
   assert.equal(await alice.locator('#messages .msg.pending').count(), 0);
   assert.equal(await alice.locator('#chat-error').isVisible(), false, 'no error: the message went out');
   for (const p of [alice, bob]) assert.deepEqual(p.problems, []);
