@@ -8,9 +8,9 @@ use salvo::prelude::*;
 use salvo::serve_static::static_embed;
 use serde::Serialize;
 
-use crate::State;
 use crate::client::{client_ip, origin_allowed};
 use crate::site::Assets;
+use crate::state::State;
 
 /// Something `/readyz` must find reachable besides the bus (the binary adds the database).
 #[async_trait]

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::State;
+use crate::state::State;
 use crate::websocket::{self, code};
 
 /// Ticks per ping interval: 50 ms apart at the default 20 s.

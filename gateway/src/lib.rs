@@ -31,6 +31,7 @@ mod bans;
 mod capacity;
 mod client;
 pub mod config;
+mod control;
 mod directory;
 mod filters;
 mod http;
@@ -40,6 +41,7 @@ mod ratelimit;
 mod room_list;
 mod site;
 mod sockets;
+mod state;
 mod status;
 mod tasks;
 pub mod telemetry;
@@ -61,120 +63,7 @@ pub use http::ReadinessCheck;
 
 use crate::directory::RoomDirectory;
 use crate::hub::Hub;
-
-/// Shared by every handler and connection of one gateway.
-pub(crate) struct State {
-    pub config: GatewayConfig,
-    pub bus: Arc<dyn Bus>,
-    pub directory: RoomDirectory,
-    pub hub: Hub,
-    /// Unique per process: presence holders are `gateway_id:connection`.
-    pub gateway_id: String,
-    pub readiness: Vec<Arc<dyn ReadinessCheck>>,
-    /// Set once at shutdown ([`State::stop_sockets`]); a connection registered after that
-    /// closes itself with 1001 at once.
-    pub stopping: std::sync::atomic::AtomicBool,
-    /// Open WebSocket connections, so shutdown can wait for them to finish.
-    pub live: Arc<ConnectionCount>,
-    /// Bans in force.
-    pub bans: bans::BanList,
-    /// Word and regex filters.
-    pub filters: filters::Filters,
-    /// Open sockets in all, capped by `MAX_CONNECTIONS`.
-    pub capacity: Arc<capacity::Capacity>,
-    /// Open sockets by address.
-    pub sockets: Arc<sockets::Sockets>,
-    /// The background tasks, watched: one that dies makes the gateway unready.
-    pub tasks: Arc<tasks::Supervisor>,
-    /// Per-address limits (message, join and typing buckets) by address key (an IPv6 /64),
-    /// forgotten after idle minutes.
-    pub ip_limits: moka::sync::Cache<address::AddressKey, Arc<std::sync::Mutex<IpLimits>>>,
-    /// `GET /api/rooms`, at most a second old.
-    pub room_list: room_list::RoomListCache,
-}
-
-/// How long an address's limits are kept after their last lookup.
-pub(crate) const IP_LIMITS_IDLE: Duration = Duration::from_secs(600);
-
-/// Limits shared by every socket of one address.
-pub(crate) struct IpLimits {
-    pub say: ratelimit::TokenBucket,
-    pub joins: ratelimit::TokenBucket,
-    pub typing: ratelimit::TokenBucket,
-}
-
-impl State {
-    /// The gateway is stopping: close every socket with 1001 once what is queued for it is
-    /// written (sockets registered from now on close themselves, see [`State::stopping`]).
-    fn stop_sockets(&self) {
-        // Before the registry is read: a socket registered after that sees the flag.
-        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        for handle in self.sockets.matching(|_| true) {
-            handle.close(websocket::code::GOING_AWAY, SERVER_RESTARTING, true);
-        }
-    }
-
-    /// The limits shared by every socket of `address`'s key, sized for it (a shared address
-    /// gets its factor's worth).
-    pub fn ip_limits(&self, address: &address::Address) -> Arc<std::sync::Mutex<IpLimits>> {
-        self.ip_limits.get_with(address.key(), || {
-            let factor = f64::from(address.factor);
-            let joins_per_minute = address.scale(self.config.joins_per_minute.max(1));
-            let joins =
-                protocol::frames::RateLimit { burst: joins_per_minute, per_second: f64::from(joins_per_minute) / 60.0 };
-            let rate = &self.config.ip_say_rate;
-            let say =
-                protocol::frames::RateLimit { burst: address.scale(rate.burst), per_second: rate.per_second * factor };
-            Arc::new(std::sync::Mutex::new(IpLimits {
-                // Typing indicators: as many as messages, in a bucket of their own (typing must
-                // not use up what a message needs).
-                typing: ratelimit::TokenBucket::new(&say),
-                say: ratelimit::TokenBucket::new(&say),
-                joins: ratelimit::TokenBucket::new(&joins),
-            }))
-        })
-    }
-}
-
-/// The reason sockets are given when the gateway stops.
-pub(crate) const SERVER_RESTARTING: &str = "server restarting";
-
-/// Counts live connections; shutdown waits for zero.
-#[derive(Default)]
-pub(crate) struct ConnectionCount {
-    count: std::sync::atomic::AtomicUsize,
-    zero: tokio::sync::Notify,
-}
-
-impl ConnectionCount {
-    pub fn enter(self: &Arc<Self>) -> ConnectionGuard {
-        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        metrics::gauge!("chat_connections").increment(1.0);
-        ConnectionGuard(self.clone())
-    }
-
-    async fn wait_zero(&self) {
-        loop {
-            let notified = self.zero.notified();
-            if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// Held by a connection task for its lifetime.
-pub(crate) struct ConnectionGuard(Arc<ConnectionCount>);
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        metrics::gauge!("chat_connections").decrement(1.0);
-        if self.0.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
-            self.0.zero.notify_waiters();
-        }
-    }
-}
+use crate::state::{IP_LIMITS_IDLE, State};
 
 /// Errors while starting the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -297,7 +186,7 @@ impl Application {
         let server = Server::new(self.acceptor);
         let handle = server.handle();
         let tasks = &self.state.tasks;
-        let control = tasks.spawn("control follower", directory::follow_control(self.state.clone()));
+        let control = tasks.spawn("control follower", control::follow(self.state.clone()));
         let sweeper = tasks.spawn("visitor-room sweeper", visitor::sweep(self.state.clone()));
         let keepalive = tasks.spawn("keepalive", keepalive::run(self.state.clone()));
         let admin = self.admin.map(|(acceptor, addr)| {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::State;
 use crate::http::RoomEntry;
+use crate::state::State;
 
 /// How old a served room list may be.
 pub const MAX_AGE: Duration = Duration::from_secs(1);

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use salvo::prelude::*;
 use serde::Serialize;
 
-use crate::State;
+use crate::state::State;
 
 pub(crate) struct Status(pub Arc<State>);
 

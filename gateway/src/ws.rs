@@ -23,8 +23,8 @@ use crate::capacity::Place;
 use crate::hub::{ConnHandle, ConnId, Members};
 use crate::ratelimit::TokenBucket;
 use crate::sockets::Slot;
+use crate::state::{IP_LIMITS_IDLE, IpLimits, State};
 use crate::websocket::{self, CloseOrder, Event, Outbox, Socket, code};
-use crate::{IP_LIMITS_IDLE, IpLimits, State};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// Strangers one connection's roulette block list keeps (the last ones blocked).
@@ -130,7 +130,7 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Addre
     slot.register(handle.clone());
     // Registered after the gateway began stopping, so not among the sockets it closed.
     if state.stopping.load(Ordering::SeqCst) {
-        handle.close(code::GOING_AWAY, crate::SERVER_RESTARTING, true);
+        handle.close(code::GOING_AWAY, crate::state::SERVER_RESTARTING, true);
     }
     tracing::debug!(conn = id, ip = %address.ip, "connected");
     let mut conn = Conn {
