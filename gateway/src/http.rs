@@ -295,7 +295,7 @@ impl Handler for WsUpgrade {
             res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
             return;
         };
-        if let Err(e) = crate::ws::upgrade(state.clone(), address, (slot, place), req, res) {
+        if let Err(e) = crate::session::upgrade(state.clone(), address, (slot, place), req, res) {
             res.render(e);
         }
     }

@@ -39,6 +39,7 @@ mod hub;
 mod keepalive;
 mod ratelimit;
 mod room_list;
+mod session;
 mod site;
 mod sockets;
 mod state;
@@ -47,7 +48,6 @@ mod tasks;
 pub mod telemetry;
 mod visitor;
 mod websocket;
-mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,7 +63,8 @@ pub use http::ReadinessCheck;
 
 use crate::directory::RoomDirectory;
 use crate::hub::Hub;
-use crate::state::{IP_LIMITS_IDLE, State};
+use crate::session::IP_LIMITS_IDLE;
+use crate::state::State;
 
 /// Errors while starting the gateway.
 #[derive(Debug, thiserror::Error)]

@@ -2,15 +2,13 @@
 //! and the count of live connections that shutdown waits on.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bus::Bus;
 
 use crate::directory::RoomDirectory;
 use crate::hub::Hub;
-use crate::{
-    GatewayConfig, ReadinessCheck, address, bans, capacity, filters, ratelimit, room_list, sockets, tasks, websocket,
-};
+use crate::session::IpLimits;
+use crate::{GatewayConfig, ReadinessCheck, address, bans, capacity, filters, room_list, sockets, tasks, websocket};
 
 /// Shared by every handler and connection of one gateway.
 pub(crate) struct State {
@@ -43,16 +41,6 @@ pub(crate) struct State {
     pub room_list: room_list::RoomListCache,
 }
 
-/// How long an address's limits are kept after their last lookup.
-pub(crate) const IP_LIMITS_IDLE: Duration = Duration::from_secs(600);
-
-/// Limits shared by every socket of one address.
-pub(crate) struct IpLimits {
-    pub say: ratelimit::TokenBucket,
-    pub joins: ratelimit::TokenBucket,
-    pub typing: ratelimit::TokenBucket,
-}
-
 impl State {
     /// The gateway is stopping: close every socket with 1001 once what is queued for it is
     /// written (sockets registered from now on close themselves, see [`State::stopping`]).
@@ -62,27 +50,6 @@ impl State {
         for handle in self.sockets.matching(|_| true) {
             handle.close(websocket::code::GOING_AWAY, SERVER_RESTARTING, true);
         }
-    }
-
-    /// The limits shared by every socket of `address`'s key, sized for it (a shared address
-    /// gets its factor's worth).
-    pub fn ip_limits(&self, address: &address::Address) -> Arc<std::sync::Mutex<IpLimits>> {
-        self.ip_limits.get_with(address.key(), || {
-            let factor = f64::from(address.factor);
-            let joins_per_minute = address.scale(self.config.joins_per_minute.max(1));
-            let joins =
-                protocol::frames::RateLimit { burst: joins_per_minute, per_second: f64::from(joins_per_minute) / 60.0 };
-            let rate = &self.config.ip_say_rate;
-            let say =
-                protocol::frames::RateLimit { burst: address.scale(rate.burst), per_second: rate.per_second * factor };
-            Arc::new(std::sync::Mutex::new(IpLimits {
-                // Typing indicators: as many as messages, in a bucket of their own (typing must
-                // not use up what a message needs).
-                typing: ratelimit::TokenBucket::new(&say),
-                say: ratelimit::TokenBucket::new(&say),
-                joins: ratelimit::TokenBucket::new(&joins),
-            }))
-        })
     }
 }
 
