@@ -14,15 +14,16 @@
 
 mod admission;
 mod frame;
+mod limits;
 mod matchmaker;
 mod rooms;
 mod roulette;
 mod say;
 mod visitor_rooms;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use protocol::frames::FRAME_MAX_BYTES;
@@ -31,11 +32,12 @@ use protocol::{ClientFrame, ErrorCode, Limits, Nickname, RoomDef, ServerFrame};
 use crate::address::Address;
 use crate::capacity::Place;
 use crate::hub::{ConnHandle, ConnId};
-use crate::ratelimit::TokenBucket;
 use crate::sockets::Slot;
 use crate::state::State;
 use crate::websocket::{self, CloseOrder, Event, Outbox, Socket, code};
-pub(crate) use admission::{IP_LIMITS_IDLE, IpLimits};
+use admission::{Admitted, Refusal};
+use limits::SocketLimits;
+pub(crate) use limits::{IP_LIMITS_IDLE, IpLimits};
 use roulette::{RouletteMe, Stranger, Waiting, Wake, roulette_wake};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -70,10 +72,8 @@ struct Conn {
     /// The client's exact address and budget factor (its budget key is derived from it).
     address: Address,
     joined: Option<Joined>,
-    say_bucket: TokenBucket,
-    /// The address's limits as last looked up, and when (see [`address_limits`]).
-    ip_limits: Option<(Arc<Mutex<IpLimits>>, Instant)>,
-    last_typing: Option<Instant>,
+    /// The rate limits this socket takes from (see `admission`).
+    limits: SocketLimits,
     // Boxed: most connections never use the roulette, and an idle connection's memory is
     // mostly its task, whose size includes these fields.
     roulette: Option<Box<RouletteMe>>,
@@ -107,13 +107,11 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Addre
     }
     tracing::debug!(conn = id, ip = %address.ip, "connected");
     let mut conn = Conn {
-        say_bucket: TokenBucket::new(&state.config.say_rate),
-        ip_limits: None,
+        limits: SocketLimits::new(&state.config),
         state,
         handle,
         address,
         joined: None,
-        last_typing: None,
         roulette: None,
         waiting: None,
         stranger: None,
@@ -186,25 +184,37 @@ impl Conn {
         });
     }
 
+    /// Every parsed frame: admitted (see `admission`), then acted on; or refused.
     async fn on_frame(&mut self, frame: ClientFrame) {
-        match frame {
-            ClientFrame::Join { room, nick, since } => self.join(&room, &nick, since).await,
-            ClientFrame::Say { text, client_id } => self.say(&text, client_id).await,
-            ClientFrame::Typing {} => self.typing().await,
-            ClientFrame::Leave {} => {
+        match self.admit(frame).await {
+            Ok(admitted) => self.act(admitted).await,
+            Err(refusal) => self.refuse(refusal),
+        }
+    }
+
+    async fn act(&mut self, admitted: Admitted) {
+        match admitted {
+            Admitted::Join { room, nick, since } => self.join(room, nick, since).await,
+            Admitted::Say { room, text, client_id } => self.say(room, text, client_id).await,
+            Admitted::Typing => self.typing().await,
+            Admitted::Folded => {}
+            Admitted::Leave => {
                 if self.waiting.is_some() {
                     self.stop_waiting().await;
-                } else if self.joined.is_none() {
-                    self.error(ErrorCode::NotInRoom, "you are not in a room", None, None);
                 } else {
                     self.leave_room().await;
                 }
             }
-            ClientFrame::Ping {} => self.handle.send_frame(&ServerFrame::Pong {}),
-            ClientFrame::Roulette { nick, interests } => self.roulette(&nick, &interests).await,
-            ClientFrame::Next { block } => self.next(block).await,
-            ClientFrame::Create { title, capacity, listed } => self.create(&title, capacity, listed).await,
+            Admitted::Ping => self.handle.send_frame(&ServerFrame::Pong {}),
+            Admitted::Roulette { nick, interests } => self.roulette(nick, interests).await,
+            Admitted::Next => self.next().await,
+            Admitted::StillWaiting => self.still_waiting(),
+            Admitted::Create { title, capacity, listed } => self.create(title, capacity, listed).await,
         }
+    }
+
+    fn refuse(&self, refusal: Refusal) {
+        self.error(refusal.code, refusal.message, refusal.client_id, refusal.retry_after);
     }
 
     /// The tag of this connection's address on the bus: a keyed hash of its budget key, by which

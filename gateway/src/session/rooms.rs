@@ -4,39 +4,18 @@
 
 use std::sync::Arc;
 
-use protocol::{ErrorCode, Nickname, PresenceEvent, RoomDef, RoomKind, RoomSlug, ServerFrame};
+use protocol::{Nickname, PresenceEvent, RoomDef, RoomKind, RoomSlug, ServerFrame};
 use ulid::Ulid;
 
-use super::{Conn, Joined, encode};
+use super::{Conn, Joined, admission, encode};
 use crate::hub::Members;
 
 impl Conn {
-    pub(super) async fn join(&mut self, room: &str, nick: &str, since: Option<Ulid>) {
-        if self.refuse_banned() {
-            return;
-        }
-        let nick = match Nickname::parse(nick) {
-            Ok(nick) => nick,
-            Err(e) => return self.error(ErrorCode::InvalidNick, e.to_string(), None, None),
-        };
-        // Pairs are private: only the matchmaker seats people there.
-        let Some(def) = RoomSlug::parse(room)
-            .ok()
-            .and_then(|slug| self.state.directory.get(&slug))
-            .filter(|def| def.kind != RoomKind::Roulette)
-        else {
-            let shown: String = room.chars().take(40).collect();
-            return self.error(ErrorCode::UnknownRoom, format!("there is no room {shown:?}"), None, None);
-        };
-        if def.locked {
-            return self.error(ErrorCode::RoomLocked, format!("{} is locked by the moderators", def.title), None, None);
-        }
-        if !self.joins_allowed() {
-            return;
-        }
+    /// `join`, admitted: out of the roulette, into `room`.
+    pub(super) async fn join(&mut self, room: Arc<RoomDef>, nick: Nickname, since: Option<Ulid>) {
         self.stop_waiting().await;
         self.stranger = None;
-        self.enter(def, nick, since).await;
+        self.enter(room, nick, since).await;
     }
 
     /// Take a seat in `def` as `nick` and start receiving its events; the member list on
@@ -54,49 +33,24 @@ impl Conn {
             holder: holder.clone(),
             address: self.address_tag(),
         };
-        // A pair seats its two members whatever their addresses.
-        let per_address = if def.kind == RoomKind::Roulette {
-            def.capacity
-        } else {
-            self.address.scale(self.state.config.seats_per_address)
-        };
+        let per_address = self.seats_per_address(&def);
         let same_seat = self.joined.as_ref().is_some_and(|j| j.room.slug == def.slug && j.nick.key() == nick.key());
         if !same_seat {
             // Another room, or another name here: leave first, keeping the old seat only if the
             // new one cannot be had would need two seats at once; clients expect a clean switch.
             self.leave_room().await;
         }
-        let members = match self.state.bus.claim_seat(&def.slug, &seat, def.capacity, per_address).await {
-            Ok(bus::SeatClaim::Granted { members }) => members,
-            Ok(bus::SeatClaim::Full) => {
-                self.error(
-                    ErrorCode::RoomFull,
-                    format!("{} is full: it holds {} at most", def.title, def.capacity),
-                    None,
-                    None,
-                );
-                return None;
-            }
-            Ok(bus::SeatClaim::TooManySeats) => {
-                self.error(
-                    ErrorCode::TooManySeats,
-                    format!("your address already holds {per_address} seats in {}", def.title),
-                    None,
-                    None,
-                );
-                return None;
-            }
-            Ok(bus::SeatClaim::NickTaken) => {
-                self.error(
-                    ErrorCode::NickTaken,
-                    format!("Somebody in {} is already called {nick}; pick another nickname", def.title),
-                    None,
-                    None,
-                );
-                return None;
-            }
+        let claim = match self.state.bus.claim_seat(&def.slug, &seat, def.capacity, per_address).await {
+            Ok(claim) => claim,
             Err(e) => {
                 self.unavailable(e);
+                return None;
+            }
+        };
+        let members = match admission::seat(claim, &def, &nick, per_address) {
+            Ok(members) => members,
+            Err(refusal) => {
+                self.refuse(refusal);
                 return None;
             }
         };

@@ -4,7 +4,7 @@
 
 use bus::RoomFeed;
 use bytes::Bytes;
-use protocol::{ErrorCode, Nickname, RouletteMatch, RouletteTicket, ServerFrame};
+use protocol::{Nickname, RouletteMatch, RouletteTicket, ServerFrame};
 
 use super::Conn;
 
@@ -104,27 +104,9 @@ impl Conn {
         }
     }
 
-    pub(super) async fn roulette(&mut self, nick: &str, interests: &[String]) {
-        if self.refuse_banned() {
-            return;
-        }
-        let nick = match Nickname::parse(nick) {
-            Ok(nick) => nick,
-            Err(e) => return self.error(ErrorCode::InvalidNick, e.to_string(), None, None),
-        };
-        // Counted before anything else: a frame of thousands of tags costs its count only.
-        if interests.len() > protocol::input::INTERESTS_MAX {
-            let e = protocol::input::InterestError::TooMany;
-            return self.error(ErrorCode::BadFrame, e.to_string(), None, None);
-        }
-        metrics::counter!("chat_interests_parsed_total").increment(interests.len() as u64);
-        let interests = match protocol::input::parse_interests(interests) {
-            Ok(interests) => interests,
-            Err(e) => return self.error(ErrorCode::BadFrame, e.to_string(), None, None),
-        };
-        if !self.joins_allowed() {
-            return;
-        }
+    /// `roulette`, admitted: out of any room, into the queue as `nick` with `interests`
+    /// (keeping the block list and last stranger of an earlier go).
+    pub(super) async fn roulette(&mut self, nick: Nickname, interests: Vec<String>) {
         self.leave_room().await;
         self.stop_waiting().await;
         let (blocked, last_peer) = self.roulette.take().map(|r| (r.blocked, r.last_peer)).unwrap_or_default();
@@ -132,29 +114,30 @@ impl Conn {
         self.queue().await;
     }
 
-    pub(super) async fn next(&mut self, block: bool) {
-        let Some(me) = &mut self.roulette else {
-            return self.error(
-                ErrorCode::NotInRoom,
-                "press Roulette first: next finds you another stranger",
-                None,
-                None,
-            );
-        };
-        if let Some(stranger) = self.stranger.take() {
-            if block {
-                remember_block(&mut me.blocked, &stranger.id);
-            }
-            me.last_peer = Some(stranger.id);
-        } else if let Some(waiting) = &self.waiting {
-            // Already looking.
-            return self.handle.send_frame(&ServerFrame::Waiting { interests: waiting.ticket.interests.clone() });
+    /// The first step of `next`, taken by admission before it counts the joins: forget the
+    /// current stranger (blocked from now on if `block`; paired again only when nobody else
+    /// fits). Whether there was one.
+    pub(super) fn let_go_of_stranger(&mut self, block: bool) -> bool {
+        let Some(me) = &mut self.roulette else { return false };
+        let Some(stranger) = self.stranger.take() else { return false };
+        if block {
+            remember_block(&mut me.blocked, &stranger.id);
         }
-        if !self.joins_allowed() {
-            return;
-        }
+        me.last_peer = Some(stranger.id);
+        true
+    }
+
+    /// `next`, admitted (the stranger already let go): out of the pair, back into the queue.
+    pub(super) async fn next(&mut self) {
         self.leave_room().await;
         self.queue().await;
+    }
+
+    /// `next` while waiting: say so again.
+    pub(super) fn still_waiting(&self) {
+        if let Some(waiting) = &self.waiting {
+            self.handle.send_frame(&ServerFrame::Waiting { interests: waiting.ticket.interests.clone() });
+        }
     }
 
     /// A match notice on the inbox: another gateway paired us.
