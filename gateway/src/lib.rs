@@ -6,25 +6,42 @@
 //! sockets; everything shared between gateways (presence, history, the queue to the bot, room
 //! definitions) goes through the [`bus::Bus`]. The gateway never touches the database.
 //!
+//! Where a visitor is admitted: a socket at the upgrade (`http`: origin, ban, `capacity`, sockets
+//! per address), every frame after that in `session::admission` (bans, nickname and text, locks,
+//! filters, rate limits, slowmode; seats when they are claimed).
+//!
 //! * [`config`]: the gateway's settings and their defaults.
-//! * `http`: the public HTTP routes, and the operators' listener (metrics, detailed readiness).
+//! * `state`: `State`, what every handler, connection and task of one gateway shares.
+//! * `http`: the public HTTP routes and the WebSocket upgrade (where a socket is admitted), and
+//!   the operators' listener (metrics, detailed readiness).
 //! * `client`: who is connecting: the address through trusted proxies, the page origin.
 //! * `address`: per-address keys (IPv6 by /64) and shared-address budgets.
 //! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
 //! * `sockets`: every open socket by address, for per-address limits and bans.
 //! * `websocket`: RFC 6455 itself: handshake, frame codec, bounded outbox, socket driver.
-//! * `ws`: one task per connection, speaking the chat contract (admission, rooms, roulette).
+//! * `session`: one task per connection, speaking the chat contract (`docs/protocol.md`):
+//!   * `session::frame`: a text frame parsed, or `bad_frame` / `unknown_type`;
+//!   * `session::admission`: the checks every frame passes before it is acted on;
+//!   * `session::limits`: the socket's and the address's rate-limit buckets;
+//!   * `session::rooms`: `join` and `leave`: seats, presence, history;
+//!   * `session::say`: `say` (queued for the bot, then acknowledged) and `typing`;
+//!   * `session::roulette`: `roulette` and `next`, and what wakes a connection that waits;
+//!   * `session::matchmaker`: pairing a roulette ticket with a waiting stranger;
+//!   * `session::visitor_rooms`: `create`.
 //! * `ratelimit`: the token bucket behind every rate limit.
-//! * `bans`, `filters`: bans and word/regex filters in force, from the bus.
-//! * `directory`: the room definitions this gateway serves from (bus snapshot + control events).
+//! * `bans`, `filters`: the bans and word/regex filters in force.
+//! * `directory`: the room definitions this gateway serves from.
+//! * `control`: follows the bot's control events (rooms, bans, filters, kicks) and reloads the bus
+//!   snapshot; closes the sockets a new ban covers.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
-//! * `visitor`: visitor-room slugs and the sweeper that closes idle rooms.
+//! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
+//! * `visitor`: visitor rooms and pairs opened and closed on the bus, and the sweeper that closes
+//!   idle ones.
 //! * `hub`: the local fan-out, room → this gateway's sockets; serialise once, share the bytes.
 //! * `keepalive`: one task pinging every socket and dropping silent ones.
 //! * `tasks`: the background tasks, supervised; one that dies makes the gateway unready.
 //! * [`telemetry`]: Prometheus metrics.
 //! * `site`: the embedded web client.
-//! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
 
 mod address;
 mod bans;

@@ -1,6 +1,11 @@
 //! The rate limits frames take tokens from: a message bucket per socket, and buckets per address
 //! (messages, joins, typing) shared by every socket of the address on this gateway. Only
 //! `admission` takes from them.
+//!
+//! The address's buckets live in the gateway's cache ([`State::ip_limits`]), but each socket keeps
+//! its own handle on them and asks the cache again only every tenth of the cache's idle time (see
+//! [`SocketLimits::address`]): a cache lookup per message would cost more than all of the
+//! message's other checks together.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -63,7 +68,7 @@ impl SocketLimits {
 
     /// The limits shared by every socket of `address`'s key, through the socket's own copy of
     /// them. The gateway's cache is asked again at most every tenth of its idle time: a lookup
-    /// there cost more than all of a message's other checks together, and an entry in use is
+    /// there costs more than all of a message's other checks together, and an entry in use is
     /// looked up again long before it could be dropped as idle, so the sockets of an address keep
     /// sharing one.
     pub fn address(&mut self, state: &State, address: &Address, now: Instant) -> MutexGuard<'_, IpLimits> {

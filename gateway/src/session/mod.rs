@@ -4,8 +4,12 @@
 //! next frame it writes the connection's outbox (several frames per write under load). Other
 //! tasks reach the socket only through its outbox.
 //!
+//! Every frame goes the same way: parsed (`frame`), admitted (`admission`: all the checks that
+//! may refuse it, in one place), then acted on by the handler of its kind.
+//!
 //! * `frame`: parsing a text frame, and telling `bad_frame` from `unknown_type`.
-//! * `admission`: the per-address and per-socket limits, and the ban check.
+//! * `admission`: the checks every frame passes, and the refusals they answer with.
+//! * `limits`: the rate-limit buckets admission takes from: the socket's, and its address's.
 //! * `rooms`: `join` and `leave`: seats, presence, history.
 //! * `say`: `say` and `typing`.
 //! * `roulette`: `roulette` and `next`, and what wakes a connection waiting in the roulette.
