@@ -78,9 +78,6 @@ use salvo::prelude::*;
 pub use config::GatewayConfig;
 pub use http::ReadinessCheck;
 
-use crate::directory::RoomDirectory;
-use crate::hub::Hub;
-use crate::session::IP_LIMITS_IDLE;
 use crate::state::State;
 
 /// Errors while starting the gateway.
@@ -152,31 +149,10 @@ impl Application {
         let acceptor = TcpAcceptor::try_from(listener)
             .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
         let admin = bind_admin(config.admin)?;
-        let directory = RoomDirectory::default();
-        directory.replace_all(bus.rooms().await?);
-        let ban_list = bans::BanList::default();
-        ban_list.replace_all(bus.bans().await?);
-        let filter_list = filters::Filters::default();
-        filter_list.replace_all(&bus.filters().await?);
-        let gateway_id = format!("gw-{}", ulid::Ulid::new());
-        let capacity = capacity::Capacity::new(config.max_connections);
-        let state = Arc::new(State {
-            config,
-            bus,
-            directory,
-            hub: Hub::default(),
-            gateway_id,
-            readiness,
-            stopping: std::sync::atomic::AtomicBool::new(false),
-            live: Arc::default(),
-            bans: ban_list,
-            filters: filter_list,
-            capacity,
-            sockets: Arc::default(),
-            tasks: Arc::default(),
-            ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
-            room_list: room_list::RoomListCache::default(),
-        });
+        let state = Arc::new(State::new(config, bus, readiness));
+        state.directory.replace_all(state.bus.rooms().await?);
+        state.bans.replace_all(state.bus.bans().await?);
+        state.filters.replace_all(&state.bus.filters().await?);
         Ok(Self { acceptor, addr, admin, state })
     }
 

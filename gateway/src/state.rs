@@ -7,7 +7,7 @@ use bus::Bus;
 
 use crate::directory::RoomDirectory;
 use crate::hub::Hub;
-use crate::session::IpLimits;
+use crate::session::{IP_LIMITS_IDLE, IpLimits};
 use crate::{GatewayConfig, ReadinessCheck, address, bans, capacity, filters, room_list, sockets, tasks, websocket};
 
 /// Shared by every handler and connection of one gateway.
@@ -42,6 +42,28 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// A gateway's state with no rooms, bans or filters yet (the caller loads them).
+    pub fn new(config: GatewayConfig, bus: Arc<dyn Bus>, readiness: Vec<Arc<dyn ReadinessCheck>>) -> Self {
+        let capacity = capacity::Capacity::new(config.max_connections);
+        Self {
+            config,
+            bus,
+            directory: RoomDirectory::default(),
+            hub: Hub::default(),
+            gateway_id: format!("gw-{}", ulid::Ulid::new()),
+            readiness,
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            live: Arc::default(),
+            bans: bans::BanList::default(),
+            filters: filters::Filters::default(),
+            capacity,
+            sockets: Arc::default(),
+            tasks: Arc::default(),
+            ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
+            room_list: room_list::RoomListCache::default(),
+        }
+    }
+
     /// The gateway is stopping: close every socket with 1001 once what is queued for it is
     /// written (sockets registered from now on close themselves, see [`State::stopping`]).
     pub fn stop_sockets(&self) {

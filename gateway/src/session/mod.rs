@@ -8,7 +8,8 @@
 //! may refuse it, in one place), then acted on by the handler of its kind.
 //!
 //! * `frame`: parsing a text frame, and telling `bad_frame` from `unknown_type`.
-//! * `admission`: the checks every frame passes, and the refusals they answer with.
+//! * `admission`: the checks every frame passes, and the refusals they answer with (their order
+//!   is pinned by `admission_tests`).
 //! * `limits`: the rate-limit buckets admission takes from: the socket's, and its address's.
 //! * `rooms`: `join` and `leave`: seats, presence, history.
 //! * `say`: `say` and `typing`.
@@ -24,6 +25,9 @@ mod rooms;
 mod roulette;
 mod say;
 mod visitor_rooms;
+
+#[cfg(test)]
+mod admission_tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
