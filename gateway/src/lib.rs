@@ -6,14 +6,14 @@
 //! sockets; everything shared between gateways (presence, history, the queue to the bot, room
 //! definitions) goes through the [`bus::Bus`]. The gateway never touches the database.
 //!
-//! Where a visitor is admitted: a socket at the upgrade (`http`: origin, ban, `capacity`, sockets
-//! per address), every frame after that in `session::admission` (bans, nickname and text, locks,
-//! filters, rate limits, slowmode; seats when they are claimed).
+//! Where a visitor is admitted: a socket at the upgrade (`upgrade`: origin, ban, `capacity`,
+//! sockets per address), every frame after that in `session::admission` (bans, nickname and text,
+//! locks, filters, rate limits, slowmode; seats when they are claimed).
 //!
 //! * [`config`]: the gateway's settings and their defaults.
 //! * `state`: `State`, what every handler, connection and task of one gateway shares.
-//! * `http`: the public HTTP routes and the WebSocket upgrade (where a socket is admitted), and
-//!   the operators' listener (metrics, detailed readiness).
+//! * `http`: the public HTTP routes, and the operators' listener (metrics, detailed readiness).
+//! * `upgrade`: `GET /ws`, where a socket is admitted and handed to its session.
 //! * `client`: who is connecting: the address through trusted proxies, the page origin.
 //! * `address`: per-address keys (IPv6 by /64) and shared-address budgets.
 //! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
@@ -63,6 +63,7 @@ mod state;
 mod status;
 mod tasks;
 pub mod telemetry;
+mod upgrade;
 mod visitor;
 mod websocket;
 
