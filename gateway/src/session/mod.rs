@@ -74,6 +74,8 @@ struct Joined {
     holder: String,
 }
 
+/// One connection's session: who it is, where it sits, its limits, and its roulette state. Each
+/// file of this module adds the methods of one job to it.
 struct Conn {
     state: Arc<State>,
     handle: ConnHandle,
