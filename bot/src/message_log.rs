@@ -11,6 +11,11 @@
 //! same address (`prev_by_ip`) and `visitor_tails` holds each (tag, address)'s latest, so a
 //! moderator's lookup by IP tag reads that small table and walks back, instead of an index on
 //! the tag that put each message of a batch on a page of its own too.
+//!
+//! Plain indexes on `(room, id)` and `(ip_tag, id)` were measured against the chains and cost
+//! SQLite, the embedded default, 1.8 times the CPU and six times the bytes written per message
+//! (`bench/message-log.md`), so the chains stay. Every read goes through this module (a room's
+//! history, the messages around one, lookups by tag), so no caller walks a chain itself.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
@@ -18,7 +23,8 @@ use std::sync::{Arc, LazyLock};
 use protocol::{LoggedMessage, MessageView, RoomSlug};
 use sea_orm::sqlx::sqlite::{Sqlite, SqliteArguments};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, sqlx,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, sqlx,
 };
 
 use crate::BotError;
@@ -441,6 +447,80 @@ fn pad(mut query: SqliteQuery<'_>, rows: usize, columns: usize) -> SqliteQuery<'
     query
 }
 
+impl MessageLog {
+    /// The `n` messages before message `id` in `room`, the message itself and the `n` after
+    /// it, oldest first, deleted ones included (what staff read back around a report). Empty
+    /// when `id` is not a message of `room`.
+    ///
+    /// The ones before are a walk back from the message; the ones after, a walk back from the
+    /// room's tail that stops at the message, or when that is more than [`MAX_HOPS`] messages
+    /// away (or the tail is gone with its text), a read forward by primary key.
+    pub async fn around(&self, room: &RoomSlug, id: ulid::Ulid, n: u64) -> Result<Vec<message_log::Model>, BotError> {
+        let db = &self.db;
+        let backend = db.get_database_backend();
+        let id = id.to_string();
+        let (first, second) = if backend == DbBackend::Postgres { ("$1", "$2") } else { ("?1", "?2") };
+        // Hop 0 is the message itself.
+        let before = format!(
+            "WITH RECURSIVE chain(id, prev_id, hops) AS ( \
+                 SELECT id, prev_id, 0 FROM message_log WHERE id = {first} AND room = {second} \
+               UNION ALL \
+                 SELECT m.id, m.prev_id, c.hops + 1 FROM chain c JOIN message_log m ON m.id = c.prev_id \
+                 WHERE c.hops < {n} \
+             ) \
+             SELECT m.* FROM chain c JOIN message_log m ON m.id = c.id ORDER BY c.hops DESC"
+        );
+        let values = [id.as_str().into(), room.as_str().into()];
+        let mut rows = message_log::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(backend, before, values))
+            .all(db)
+            .await?;
+        if rows.is_empty() || n == 0 {
+            return Ok(rows);
+        }
+        let tail = room_tails::Entity::find_by_id(room.as_str()).one(db).await?.map(|tail| tail.last_id);
+        if tail.as_deref() == Some(id.as_str()) {
+            return Ok(rows);
+        }
+        let walked = match tail {
+            Some(tail) => {
+                // Hop 1 is the tail; the walk stops before it reaches the message.
+                let after = format!(
+                    "WITH RECURSIVE chain(id, prev_id, hops) AS ( \
+                         SELECT id, prev_id, 1 FROM message_log WHERE id = {first} \
+                       UNION ALL \
+                         SELECT m.id, m.prev_id, c.hops + 1 FROM chain c JOIN message_log m ON m.id = c.prev_id \
+                         WHERE c.prev_id <> {second} AND c.hops < {MAX_HOPS} \
+                     ) \
+                     SELECT m.* FROM chain c JOIN message_log m ON m.id = c.id ORDER BY c.hops DESC"
+                );
+                let values = [tail.into(), id.as_str().into()];
+                let walked = message_log::Entity::find()
+                    .from_raw_sql(Statement::from_sql_and_values(backend, after, values))
+                    .all(db)
+                    .await?;
+                // Reached when the oldest message walked is the one right after it.
+                walked.first().is_some_and(|row| row.prev_id.as_deref() == Some(id.as_str())).then_some(walked)
+            }
+            None => None,
+        };
+        let after = match walked {
+            Some(walked) => walked.into_iter().take(usize::try_from(n).unwrap_or(usize::MAX)).collect(),
+            None => {
+                message_log::Entity::find()
+                    .filter(message_log::Column::Id.gt(id.as_str()))
+                    .filter(message_log::Column::Room.eq(room.as_str()))
+                    .order_by_asc(message_log::Column::Id)
+                    .limit(n)
+                    .all(db)
+                    .await?
+            }
+        };
+        rows.extend(after);
+        Ok(rows)
+    }
+}
+
 /// The room's last `limit` messages that were not deleted, oldest first: a walk back from the
 /// room's tail that stops once it has `limit` of them or has gone [`MAX_HOPS`] messages back,
 /// deleted ones included. A chain only ever points back to a message logged before, so the
@@ -591,14 +671,18 @@ mod tests {
 
     use super::*;
 
+    /// A visitor message in `room`, sent `at_secs` from now, under an id of that time (as a
+    /// gateway makes them), so ids sort as the messages were sent.
     fn message(room: &str, text: &str, at_secs: i64) -> LoggedMessage {
+        let at = Utc::now() + Duration::seconds(at_secs);
+        let millis = u64::try_from(at.timestamp_millis()).unwrap();
         LoggedMessage {
             message: MessageView {
-                id: ulid::Ulid::new(),
+                id: ulid::Ulid::from_parts(millis, rand::random()),
                 room: room.to_owned(),
                 nick: "al".to_owned(),
                 text: text.to_owned(),
-                at: Utc::now() + Duration::seconds(at_secs),
+                at,
                 staff: false,
             },
             ip: IpAddr::from([203, 0, 113, 9]),
@@ -781,17 +865,80 @@ mod tests {
         assert_eq!(addresses_of(db, &bo_tag).await.unwrap(), ["2001:db8::7"]);
     }
 
-    async fn sqlite() -> (DatabaseConnection, std::path::PathBuf) {
+    /// The messages around one: `n` either side in its room, other rooms' left out, deleted
+    /// ones kept, fewer at a room's ends, across batches and a restart.
+    async fn messages_around_one(db: &DatabaseConnection) {
+        let tagger = IpTagger::new(b"k");
+        let log = MessageLog::new(db.clone());
+        let mut batch = Vec::new();
+        for i in 0..10 {
+            batch.push(message("lobby", &format!("l{i}"), i * 2));
+            batch.push(message("help", &format!("h{i}"), i * 2 + 1));
+        }
+        log.record(&batch[..9], &tagger, Delivery::First).await.unwrap();
+        let log = MessageLog::new(db.clone());
+        log.record(&batch[9..], &tagger, Delivery::First).await.unwrap();
+        message_log::Entity::update_many()
+            .col_expr(message_log::Column::DeletedAt, Expr::value(Utc::now()))
+            .filter(message_log::Column::Text.eq("l4"))
+            .exec(db)
+            .await
+            .unwrap();
+        let lobby = RoomSlug::parse("lobby").unwrap();
+        let around = |i: usize, n: u64| {
+            let (log, lobby) = (&log, &lobby);
+            let id = batch[i].message.id;
+            async move { log.around(lobby, id, n).await.unwrap().into_iter().map(|r| r.text).collect::<Vec<_>>() }
+        };
+        assert_eq!(around(10, 2).await, ["l3", "l4", "l5", "l6", "l7"]);
+        assert_eq!(around(0, 2).await, ["l0", "l1", "l2"]);
+        assert_eq!(around(18, 3).await, ["l6", "l7", "l8", "l9"]);
+        assert_eq!(around(10, 0).await, ["l5"]);
+        assert_eq!(around(10, 50).await.len(), 10);
+        // A message of another room, or none at all, has nothing around it here.
+        assert!(around(1, 2).await.is_empty());
+        assert!(log.around(&lobby, ulid::Ulid::new(), 2).await.unwrap().is_empty());
+
+        // A message further back in its room than a walk goes is read forward by primary key.
+        let busy: Vec<LoggedMessage> =
+            (0..MAX_HOPS as i64 + 3).map(|i| message("busy", &format!("b{i}"), 100 + i)).collect();
+        log.record(&busy, &tagger, Delivery::First).await.unwrap();
+        let texts = log.around(&RoomSlug::parse("busy").unwrap(), busy[1].message.id, 2).await.unwrap();
+        assert_eq!(texts.into_iter().map(|r| r.text).collect::<Vec<_>>(), ["b0", "b1", "b2", "b3"]);
+    }
+
+    /// Runs a test body against a fresh, migrated SQLite file and then a fresh, migrated
+    /// PostgreSQL database (`TEST_DATABASE_URL`, default the machine's server), each removed
+    /// afterwards.
+    macro_rules! on_both_databases {
+        ($($body:ident),* $(,)?) => {$(
+            mod $body {
+                #[tokio::test]
+                async fn on_sqlite() {
+                    super::with_sqlite(super::$body).await;
+                }
+
+                #[tokio::test]
+                async fn on_postgres() {
+                    super::with_postgres(super::$body).await;
+                }
+            }
+        )*};
+    }
+
+    on_both_databases!(walks_back_through_each_room, walks_back_through_each_sender, messages_around_one);
+
+    async fn with_sqlite(body: impl AsyncFnOnce(&DatabaseConnection)) {
         let dir = std::env::temp_dir().join(format!("cr-log-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", dir.join("log.db").display())).await.unwrap();
         crate::db::migrate(&db).await.unwrap();
-        (db, dir)
+        body(&db).await;
+        db.close().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// A migrated database of its own on the machine's PostgreSQL, and the server's admin
-    /// connection that drops it.
-    async fn postgres() -> (DatabaseConnection, DatabaseConnection, String) {
+    async fn with_postgres(body: impl AsyncFnOnce(&DatabaseConnection)) {
         let admin_url = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         let admin = Database::connect(&admin_url)
@@ -802,37 +949,7 @@ mod tests {
         let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
         let db = crate::db::connect(&format!("{base}/{name}")).await.unwrap();
         crate::db::migrate(&db).await.unwrap();
-        (db, admin, name)
-    }
-
-    #[tokio::test]
-    async fn history_walks_back_through_each_room_on_sqlite() {
-        let (db, dir) = sqlite().await;
-        walks_back_through_each_room(&db).await;
-        db.close().await.unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[tokio::test]
-    async fn history_walks_back_through_each_room_on_postgres() {
-        let (db, admin, name) = postgres().await;
-        walks_back_through_each_room(&db).await;
-        db.close().await.unwrap();
-        admin.execute_unprepared(&format!("DROP DATABASE {name}")).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_tag_walks_back_through_its_senders_messages_on_sqlite() {
-        let (db, dir) = sqlite().await;
-        walks_back_through_each_sender(&db).await;
-        db.close().await.unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_tag_walks_back_through_its_senders_messages_on_postgres() {
-        let (db, admin, name) = postgres().await;
-        walks_back_through_each_sender(&db).await;
+        body(&db).await;
         db.close().await.unwrap();
         admin.execute_unprepared(&format!("DROP DATABASE {name}")).await.unwrap();
     }
