@@ -13,7 +13,7 @@
 //! the tag that put each message of a batch on a page of its own too.
 //!
 //! Plain indexes on `(room, id)` and `(ip_tag, id)` were measured against the chains and cost
-//! SQLite, the embedded default, 1.8 times the CPU and six times the bytes written per message
+//! SQLite, the embedded default, about twice the CPU and six times the bytes written per message
 //! (`bench/message-log.md`), so the chains stay. Every read goes through this module (a room's
 //! history, the messages around one, lookups by tag), so no caller walks a chain itself.
 //!
