@@ -122,7 +122,7 @@ impl Config {
         let discord = match s.discord_token {
             None => None,
             Some(token) => Some(bot::discord::DiscordConfig {
-                token: token.expose_secret().clone(),
+                token,
                 guild: s.discord_guild_id.ok_or_else(|| {
                     ConfigError::new(
                         "DISCORD_GUILD_ID",
@@ -142,7 +142,7 @@ impl Config {
         };
         let bot = BotConfig {
             room_sync_interval: s.room_sync_secs,
-            ip_tag_secret: s.ip_tag_secret.map(|secret| secret.expose_secret().clone()),
+            ip_tag_secret: s.ip_tag_secret,
             discord,
             retention: bot::retention::Retention { ips: s.retention_days, texts: s.text_retention_days },
             ..BotConfig::default()
