@@ -5,6 +5,9 @@
 //! `REDIS_URL` is set. `chatroulette bot` and `chatroulette gateway` run one role each for split
 //! deployment (one leading bot, a standby if wanted, and any number of gateways, all on one
 //! Redis). The other subcommands (`migrate`, `rooms …`) are operator tools.
+//!
+//! - [`config`]: every setting declared once (variable, flag, help, default) and checked.
+//! - [`shutdown`]: one trigger, any number of waiters.
 
 pub mod config;
 pub mod shutdown;
