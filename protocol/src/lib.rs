@@ -8,7 +8,6 @@
 //!   rest of the code never sees unchecked strings.
 //! * [`events`]: what the gateways and the bot exchange over the bus (room definitions, logged
 //!   messages, control events).
-//! * [`keys`]: Redis key names of the split deployment.
 //!
 //! No I/O lives here: the crate is shared by every process role and by tests.
 
@@ -16,7 +15,6 @@ pub mod events;
 pub mod filter;
 pub mod frames;
 pub mod input;
-pub mod keys;
 
 pub use events::{
     BanDef, ControlEvent, FilterAction, FilterDef, InboundEvent, LoggedMessage, RoomDef, RoomKind, RouletteMatch,

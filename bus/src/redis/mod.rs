@@ -21,7 +21,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use protocol::keys::Keys;
 use protocol::{
     BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomKind, RoomSlug,
     RouletteTicket,
@@ -33,10 +32,13 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use ulid::Ulid;
 
+use self::keys::Keys;
 use crate::{
     Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, RoomFeed, Seat,
     SeatClaim,
 };
+
+pub mod keys;
 
 const CONTROL_DEPTH: usize = 1024;
 
