@@ -63,239 +63,56 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// holds `per_address` seats already, else take it.
 /// KEYS: presence zset, members hash. ARGV: key, holder, nick, capacity, ttl_ms, address,
 /// per_address.
-const CLAIM: &str = r"
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-for _, k in ipairs(expired) do
-  redis.call('ZREM', KEYS[1], k)
-  redis.call('HDEL', KEYS[2], k)
-end
-local ttl = tonumber(ARGV[5])
-local current = redis.call('HGET', KEYS[2], ARGV[1])
-if current then
-  if cjson.decode(current).h ~= ARGV[2] then return {'taken'} end
-elseif redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
-  return {'full'}
-end
-local out = {'granted'}
-local mine = 0
-for _, v in ipairs(redis.call('HVALS', KEYS[2])) do
-  local m = cjson.decode(v)
-  table.insert(out, m.n)
-  if m.a == ARGV[6] then mine = mine + 1 end
-end
-if not current then
-  if mine >= tonumber(ARGV[7]) then return {'seats'} end
-  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({n = ARGV[3], h = ARGV[2], a = ARGV[6]}))
-  table.insert(out, ARGV[3])
-end
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
-redis.call('PEXPIRE', KEYS[2], ttl * 2)
-return out
-";
+const CLAIM: &str = include_str!("lua/claim.lua");
 
 /// Slowmode for one address in one room: as many sends per period as the address holds live
 /// seats there (at least one). KEYS: presence, members, the address's send log (zset).
 /// ARGV: address, period_ms. Returns -1 when a slot was taken, else the ms until one frees.
-const SLOWMODE: &str = r"
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local period = tonumber(ARGV[2])
-local slots = 0
-local all = redis.call('HGETALL', KEYS[2])
-for i = 1, #all, 2 do
-  if cjson.decode(all[i + 1]).a == ARGV[1] then
-    local until_ms = redis.call('ZSCORE', KEYS[1], all[i])
-    if until_ms and tonumber(until_ms) > now then slots = slots + 1 end
-  end
-end
-if slots < 1 then slots = 1 end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - period)
-local sent = redis.call('ZCARD', KEYS[3])
-if sent >= slots then
-  local frees = redis.call('ZRANGE', KEYS[3], sent - slots, sent - slots, 'WITHSCORES')
-  local wait = tonumber(frees[2]) + period - now
-  if wait < 1 then wait = 1 end
-  return wait
-end
-redis.call('ZADD', KEYS[3], now, now .. ':' .. sent)
-redis.call('PEXPIRE', KEYS[3], period)
-return -1
-";
+const SLOWMODE: &str = include_str!("lua/slowmode.lua");
 
 /// Release a seat if `holder` still holds it. KEYS: presence, members. ARGV: key, holder.
-const RELEASE: &str = r"
-local current = redis.call('HGET', KEYS[2], ARGV[1])
-if current and cjson.decode(current).h == ARGV[2] then
-  redis.call('HDEL', KEYS[2], ARGV[1])
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-";
+const RELEASE: &str = include_str!("lua/release.lua");
 
 /// Extend a seat held by `holder`; a seat that vanished (Redis restarted empty) is taken back
 /// unless somebody else took the nickname meanwhile. KEYS: presence, members.
 /// ARGV: key, holder, ttl_ms, nick, address.
-const REFRESH: &str = r"
-local current = redis.call('HGET', KEYS[2], ARGV[1])
-if not current then
-  redis.call('HSET', KEYS[2], ARGV[1], cjson.encode({n = ARGV[4], h = ARGV[2], a = ARGV[5]}))
-elseif cjson.decode(current).h ~= ARGV[2] then
-  return 0
-end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local ttl = tonumber(ARGV[3])
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ttl * 2)
-redis.call('PEXPIRE', KEYS[2], ttl * 2)
-return 1
-";
+const REFRESH: &str = include_str!("lua/refresh.lua");
 
 /// Nicknames of live seats. KEYS: presence, members.
-const MEMBERS: &str = r"
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
-local out = {}
-for _, k in ipairs(keys) do
-  local v = redis.call('HGET', KEYS[2], k)
-  if v then table.insert(out, cjson.decode(v).n) end
-end
-return out
-";
+const MEMBERS: &str = include_str!("lua/members.lua");
 
 /// Number of live seats. KEYS: presence.
-const COUNT: &str = r"
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')
-";
+const COUNT: &str = include_str!("lua/count.lua");
 
 /// A visitor's message in one round trip: queue it for the bot, then (only once queued) add it
 /// to the room's history and publish its frame. KEYS: inbound stream, history. ARGV: event
 /// JSON, message JSON, history length, channel, frame. A failed XADD fails the script before
 /// anything else happens; later steps report their error text (or "") instead of failing it,
 /// since the message is accepted once queued.
-const POST: &str = r"
-redis.call('XADD', KEYS[1], '*', 'e', ARGV[1])
-local function step(reply)
-  if type(reply) == 'table' and reply.err then return reply.err end
-  return ''
-end
-local history = step(redis.pcall('RPUSH', KEYS[2], ARGV[2]))
-if history == '' then history = step(redis.pcall('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)) end
-local published = step(redis.pcall('PUBLISH', ARGV[4], ARGV[5]))
-return {history, published}
-";
+const POST: &str = include_str!("lua/post.lua");
 
 /// Fill an empty history. KEYS: history. ARGV: max length, messages...
-const SEED: &str = r"
-if redis.call('LLEN', KEYS[1]) > 0 then return 0 end
-for i = 2, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
-return 1
-";
+const SEED: &str = include_str!("lua/seed.lua");
 
 /// Edit (ARGV[2] = new text) or remove (no ARGV[2]) the message with id ARGV[1] in a history
 /// list. KEYS: history.
-const AMEND: &str = r"
-local items = redis.call('LRANGE', KEYS[1], 0, -1)
-for i, raw in ipairs(items) do
-  local m = cjson.decode(raw)
-  if m.id == ARGV[1] then
-    if ARGV[2] then
-      m.text = ARGV[2]
-      redis.call('LSET', KEYS[1], i - 1, cjson.encode(m))
-    else
-      redis.call('LSET', KEYS[1], i - 1, '__removed__')
-      redis.call('LREM', KEYS[1], 0, '__removed__')
-    end
-    return 1
-  end
-end
-return 0
-";
+const AMEND: &str = include_str!("lua/amend.lua");
 
 /// Renew the leader lock if we hold it, or take it back if it vanished (Redis restarted empty);
 /// 0 only when another bot holds it. KEYS: lock. ARGV: id, ttl_ms.
-const RENEW: &str = r"
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if not holder then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-";
+const RENEW: &str = include_str!("lua/renew.lua");
 
 /// Drop the leader lock if we hold it. KEYS: lock. ARGV: id.
-const RESIGN: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
+const RESIGN: &str = include_str!("lua/resign.lua");
 
 /// Pair a roulette ticket or queue it: the rule of `protocol::events::best_match`, atomically.
 /// KEYS: queue (zset), tickets (hash). ARGV: ticket JSON, id, now ms, score for a new entry.
 /// Returns the partner's JSON, or nil when the ticket was queued.
-const ROULETTE: &str = r"
-local me = cjson.decode(ARGV[1])
-local now = tonumber(ARGV[3])
-local function list(v) if type(v) == 'table' then return v end return {} end
-local function has(l, x) for _, v in ipairs(list(l)) do if v == x then return true end end return false end
-local function open(t) return #list(t.interests) == 0 or tonumber(t.open_at_ms) <= now end
-local old = redis.call('ZSCORE', KEYS[1], ARGV[2])
-redis.call('ZREM', KEYS[1], ARGV[2])
-redis.call('HDEL', KEYS[2], ARGV[2])
-local best, best_rank = nil, 99
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, 999)) do
-  local raw = redis.call('HGET', KEYS[2], id)
-  if not raw then
-    redis.call('ZREM', KEYS[1], id)
-  else
-    local t = cjson.decode(raw)
-    if t.id ~= me.id and t.key ~= me.key and not has(me.blocked, t.id) and not has(t.blocked, me.id) then
-      local again = me.last_peer == t.id or t.last_peer == me.id
-      local shared = false
-      for _, tag in ipairs(list(me.interests)) do
-        if has(t.interests, tag) then shared = true; break end
-      end
-      local rank = nil
-      if shared then
-        if again then rank = 3 else rank = 1 end
-      elseif open(me) and open(t) then
-        if again then rank = 3 else rank = 2 end
-      end
-      if rank == 1 then best = raw; best_rank = 1; break end
-      if rank and rank < best_rank then best = raw; best_rank = rank end
-    end
-  end
-end
-if best then
-  local t = cjson.decode(best)
-  redis.call('ZREM', KEYS[1], t.id)
-  redis.call('HDEL', KEYS[2], t.id)
-  return best
-end
-redis.call('ZADD', KEYS[1], old or ARGV[4], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
-return false
-";
+const ROULETTE: &str = include_str!("lua/roulette.lua");
 
 /// Store a visitor room unless its owner holds `max` already (rooms gone from the snapshot no
 /// longer count). KEYS: rooms hash, owner set. ARGV: slug, room JSON, max. Returns 1 if stored.
-const OPEN_ROOM: &str = r"
-for _, slug in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  if redis.call('HEXISTS', KEYS[1], slug) == 0 then redis.call('SREM', KEYS[2], slug) end
-end
-if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[1])
-return 1
-";
+const OPEN_ROOM: &str = include_str!("lua/open_room.lua");
 
 struct Scripts {
     post: Script,
