@@ -20,10 +20,12 @@ use ulid::Ulid;
 pub mod feed;
 pub mod memory;
 pub mod redis;
+mod seats;
 
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use memory::InProcessBus;
 pub use redis::{RedisBus, RedisConfig};
+pub use seats::{Seat, SeatClaim};
 
 /// How many recent messages per room are kept for joiners and `since` resume.
 pub const HISTORY_LEN: usize = 50;
@@ -35,31 +37,6 @@ pub enum BusError {
     Unavailable(String),
     #[error("malformed bus payload: {0}")]
     Codec(String),
-}
-
-/// Who holds a seat: the member's nickname, the key it is compared by, an opaque holder id
-/// (gateway + connection) so a late release never frees somebody else's seat, and an opaque tag
-/// of the holder's address (a keyed hash of it, an IPv6 /64 as one address), by which seats per
-/// address are counted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seat {
-    pub nick: String,
-    pub key: String,
-    pub holder: String,
-    pub address: String,
-}
-
-/// Outcome of [`Bus::claim_seat`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SeatClaim {
-    /// The seat is yours; `members` are the room's nicknames, yours included.
-    Granted { members: Vec<String> },
-    /// The room is at capacity.
-    Full,
-    /// Somebody in the room already uses this nickname (compared by key).
-    NickTaken,
-    /// The seat's address already holds as many seats in the room as it may.
-    TooManySeats,
 }
 
 /// One entry of the gateway → bot queue, delivered until acknowledged.

@@ -12,6 +12,7 @@ use protocol::{
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
+use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
     Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, RoomFeed, Seat,
     SeatClaim,
@@ -135,18 +136,10 @@ impl Bus for InProcessBus {
     ) -> Result<SeatClaim, BusError> {
         let mut presence = lock(&self.presence);
         let seats = presence.entry(room.clone()).or_default();
-        if let Some(existing) = seats.iter().find(|s| s.key == seat.key) {
-            if existing.holder != seat.holder {
-                return Ok(SeatClaim::NickTaken);
-            }
-        } else {
-            if seats.len() >= capacity as usize {
-                return Ok(SeatClaim::Full);
-            }
-            if seats.iter().filter(|s| s.address == seat.address).count() >= per_address as usize {
-                return Ok(SeatClaim::TooManySeats);
-            }
-            seats.push(seat.clone());
+        match judge_claim(seats, seat, capacity, per_address) {
+            Verdict::Seated => {}
+            Verdict::Take => seats.push(seat.clone()),
+            Verdict::Refused(refusal) => return Ok(refusal),
         }
         Ok(SeatClaim::Granted { members: seats.iter().map(|s| s.nick.clone()).collect() })
     }
@@ -175,7 +168,7 @@ impl Bus for InProcessBus {
     async fn slowmode(&self, room: &RoomSlug, address: &str, period: Duration) -> Result<Option<Duration>, BusError> {
         let slots = {
             let presence = lock(&self.presence);
-            presence.get(room).map_or(0, |seats| seats.iter().filter(|s| s.address == address).count()).max(1)
+            presence.get(room).map_or(1, |seats| slowmode_slots(seats, address))
         };
         let now = Instant::now();
         let mut slowmode = lock(&self.slowmode);

@@ -1,5 +1,6 @@
 -- Claim a seat: purge expired seats, refuse a taken nickname, a full room or an address that
--- holds `per_address` seats already, else take it.
+-- holds `per_address` seats already, else take it: the rule of `judge_claim` in bus/src/seats.rs,
+-- applied atomically.
 -- KEYS: presence zset, members hash. ARGV: key, holder, nick, capacity, ttl_ms, address,
 -- per_address.
 local t = redis.call('TIME')

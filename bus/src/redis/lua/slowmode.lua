@@ -1,6 +1,7 @@
 -- Slowmode for one address in one room: as many sends per period as the address holds live
--- seats there (at least one). KEYS: presence, members, the address's send log (zset).
--- ARGV: address, period_ms. Returns -1 when a slot was taken, else the ms until one frees.
+-- seats there (at least one), as `slowmode_slots` in bus/src/seats.rs.
+-- KEYS: presence, members, the address's send log (zset). ARGV: address, period_ms.
+-- Returns -1 when a slot was taken, else the ms until one frees.
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local period = tonumber(ARGV[2])
