@@ -1,11 +1,15 @@
 //! The bus between gateways and the bot.
 //!
-//! One trait, [`Bus`], carries everything a split deployment needs: room fan-out, presence with
-//! an atomic capacity check, recent history, the durable gateway → bot queue, control events, and
-//! the room and ban snapshots gateways serve from while the bot is away. [`memory::InProcessBus`]
-//! implements it with tokio primitives for the one-process default; a Redis implementation sits
-//! behind the same trait for split deployment. Both must pass the conformance suite in
-//! `tests/it`.
+//! One trait, [`Bus`] (here), carries everything a split deployment needs: room fan-out, presence
+//! with an atomic capacity check, recent history, the durable gateway → bot queue, control
+//! events, and the room and ban snapshots gateways serve from while the bot is away. Both
+//! implementations must pass the conformance suite in `tests/it`.
+//!
+//! * [`memory`]: [`InProcessBus`], with tokio primitives, for the one-process default.
+//! * [`redis`]: [`RedisBus`], for split deployment: one file per concern, Lua scripts in
+//!   `redis/lua/`, key names in [`redis::keys`].
+//! * [`feed`]: [`RoomFeed`], the queue between a bus and each subscriber to one room.
+//! * `seats`: [`Seat`], [`SeatClaim`] and the seat rules both buses apply.
 
 use std::time::Duration;
 

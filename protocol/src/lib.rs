@@ -4,8 +4,9 @@
 //!   apart, one serde enum each, tagged by `"type"`).
 //! * [`filter`]: the moderators' word and regex filters, compiled one way for the bot and the
 //!   gateways, applied to case- and NFKC-folded text.
-//! * [`input`]: the input rules (nickname, message text, room slug) as validated newtypes, so the
-//!   rest of the code never sees unchecked strings.
+//! * [`input`]: the input rules (nickname, message text, room slug and title, roulette interests)
+//!   as validated newtypes, so the rest of the code never sees unchecked strings, and the text
+//!   cleaning every message goes through.
 //! * [`events`]: what the gateways and the bot exchange over the bus (room definitions, logged
 //!   messages, control events).
 //!
