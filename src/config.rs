@@ -113,7 +113,7 @@ impl Config {
             visitor_room_idle: s.visitor_room_idle_secs,
             roulette_interest_wait: s.roulette_interest_wait_secs,
             owner_secret: match &s.ip_tag_secret {
-                Some(secret) => gateway::config::Secret(secret.expose_secret().clone()),
+                Some(secret) => secret.clone(),
                 None => defaults.owner_secret,
             },
             house_rules,

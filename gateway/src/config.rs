@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use secrecy::SecretString;
 use protocol::frames::RateLimit;
 
 /// Everything the gateway can be told.
@@ -63,7 +64,7 @@ pub struct GatewayConfig {
     pub roulette_join_grace: Duration,
     /// Keys the hash that stands for an address as a room's owner (`IP_TAG_SECRET`; random
     /// per process when unset, which limits rooms per address per gateway only).
-    pub owner_secret: Secret,
+    pub owner_secret: SecretString,
     /// Text a visitor accepts before the first message (`HOUSE_RULES` or `HOUSE_RULES_FILE`).
     pub house_rules: Option<String>,
 }
@@ -84,22 +85,10 @@ pub enum AdminListen {
 /// `ADMIN_LISTEN_ADDR`'s default.
 pub const DEFAULT_ADMIN_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9090);
 
-/// A secret that `Debug` never prints.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl Secret {
-    /// 32 random bytes, hex.
-    pub fn random() -> Self {
-        let bytes: [u8; 32] = rand::random();
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
-    }
+/// 32 random bytes, hex: the owner key of a gateway that was given no `IP_TAG_SECRET`.
+pub fn random_secret() -> SecretString {
+    let bytes: [u8; 32] = rand::random();
+    SecretString::new(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Default for GatewayConfig {
@@ -126,7 +115,7 @@ impl Default for GatewayConfig {
             visitor_room_idle: Duration::from_secs(300),
             roulette_interest_wait: Duration::from_secs(5),
             roulette_join_grace: Duration::from_secs(5),
-            owner_secret: Secret::random(),
+            owner_secret: random_secret(),
             house_rules: None,
         }
     }
