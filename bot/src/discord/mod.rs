@@ -18,7 +18,6 @@ pub mod threads;
 
 mod commands;
 mod events;
-mod moderation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,7 +178,7 @@ impl Discord {
             .options(poise::FrameworkOptions {
                 commands: commands::all(),
                 command_check: Some(|ctx| Box::pin(access::command_check(ctx))),
-                on_error: |error| Box::pin(commands::on_error(error)),
+                on_error: |error| Box::pin(on_error(error)),
                 event_handler: |framework, event| {
                     Box::pin(events::handle(framework.serenity_context, event, framework.user_data))
                 },
@@ -231,3 +230,36 @@ pub(crate) fn check_permissions(guild: &serenity::Guild, bot: serenity::UserId) 
 
 /// How long the channel keeper waits between rounds.
 pub(crate) const CHANNEL_ROUND: Duration = Duration::from_secs(5);
+
+/// The one place errors of commands and events end up: logged, and told to the moderator.
+async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
+    match error {
+        poise::FrameworkError::Setup { error, .. } => tracing::error!(%error, "Discord setup failed"),
+        poise::FrameworkError::Command { error, ctx, .. } => {
+            tracing::error!(command = %ctx.command().name, %error, "command failed");
+            let _ =
+                ctx.send(poise::CreateReply::default().content(format!("That failed: {error}")).ephemeral(true)).await;
+        }
+        poise::FrameworkError::CommandCheckFailed { ctx, error, .. } => {
+            if let Some(error) = error {
+                tracing::error!(%error, "permission check failed");
+            }
+            let needed = access::needed(&ctx.command().qualified_name);
+            tracing::info!(
+                command = %ctx.command().qualified_name,
+                user = %ctx.author().id,
+                "refused a command to a member without the permission it needs"
+            );
+            let text = format!("You may not use this command: it needs {}.", needed.describe());
+            let _ = ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await;
+        }
+        poise::FrameworkError::EventHandler { error, event, .. } => {
+            tracing::error!(event = %event.snake_case_name(), %error, "Discord event handling failed");
+        }
+        other => {
+            if let Err(e) = poise::builtins::on_error(other).await {
+                tracing::error!(error = %e, "error while handling an error");
+            }
+        }
+    }
+}
