@@ -9,7 +9,7 @@ use protocol::{ControlEvent, RoomSlug};
 
 use super::authors::{authors_of, pick_author};
 use super::rooms::room_names;
-use super::{actor, record, reply};
+use super::{actor, announce, record, reply};
 use crate::bans::{self, Scope, Target};
 use crate::discord::access::{self, Level};
 use crate::discord::{Context, Error};
@@ -25,44 +25,30 @@ async fn ban_author_of(
     let (nick, tag, ip) = author;
     let ip: std::net::IpAddr = ip.parse().map_err(|_| "the author's address was already erased (retention)")?;
     let network = scope.unwrap_or(Scope::default_for(ip)).network(ip);
-    apply_ban(ctx, &[network], Some(&tag), Some(&format!("{nick} (tag {tag})")), duration, reason).await
+    apply_ban(ctx, vec![network], Some(&tag), Some(format!("{nick} (tag {tag})")), duration, reason).await
 }
 
-/// Record and announce a ban. `shown` names its target for the mod-log channel, the audit log
-/// and the reply; `None` (an address or network given by an administrator) names it by ban
-/// number only, so the address stays in `bans` and nowhere else.
+/// Ban, announce it in the mod-log channel and tell the moderator.
 async fn apply_ban(
     ctx: Context<'_>,
-    networks: &[ipnet::IpNet],
+    networks: Vec<ipnet::IpNet>,
     tag: Option<&str>,
-    shown: Option<&str>,
+    shown: Option<String>,
     duration: Option<Duration>,
     reason: &str,
 ) -> Result<(), Error> {
     let data = ctx.data();
-    let made = bans::add(&data.db, networks, tag, reason, &actor(ctx), duration).await?;
-    bans::publish_active(&data.db, data.bus.as_ref()).await?;
-    let until = duration.map_or_else(|| "until lifted".to_owned(), |d| format!("for {}", humanize(d)));
-    let ids: Vec<String> = made.iter().map(|b| format!("#{}", b.id)).collect();
-    let shown = match shown {
-        Some(shown) => shown.to_owned(),
-        None => format!("ban {} (address)", ids.join(", ")),
-    };
-    let shown = shown.as_str();
-    let details =
-        format!("{until}; reason: {}; ban {}", if reason.is_empty() { "none" } else { reason }, ids.join(", "));
-    record(ctx, "ban", shown, &details).await?;
-    reply(ctx, format!("Banned {shown} {until} (ban {}). Their open connections were closed.", ids.join(", "))).await
-}
-
-fn humanize(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
-        s if s % 3600 == 0 => format!("{} h", s / 3600),
-        s if s % 60 == 0 => format!("{} min", s / 60),
-        s => format!("{s} s"),
-    }
+    let by = actor(ctx);
+    let ban = bans::NewBan { networks, tag, shown, reason, by: &by, duration };
+    let imposed = bans::impose(&data.db, Some(data.bus.as_ref()), ban).await?;
+    announce(ctx, "ban", &imposed.shown, &imposed.details).await;
+    let text = format!(
+        "Banned {} {} (ban {}). Their open connections were closed.",
+        imposed.shown,
+        imposed.until,
+        imposed.numbers()
+    );
+    reply(ctx, text).await
 }
 
 /// How much a ban covers.
@@ -116,8 +102,8 @@ pub async fn ban(
         return ban_author_of(ctx, author, duration, scope, &reason).await;
     }
     let parsed = Target::parse(&target)?;
-    let (tag, shown) = match &parsed {
-        Target::Tag(tag) => (Some(tag.clone()), Some(format!("tag {tag}"))),
+    let shown = match &parsed {
+        Target::Tag(tag) => Some(format!("tag {tag}")),
         Target::Ip(_) | Target::Network(_) => {
             if !access::author_reaches(ctx, Level::Admin).await {
                 let text = format!(
@@ -127,11 +113,11 @@ pub async fn ban(
                 return reply(ctx, text).await;
             }
             // Named by ban number only: the address never reaches Discord or the audit log.
-            (None, None)
+            None
         }
     };
     let networks = bans::resolve(&ctx.data().db, &parsed, scope).await?;
-    apply_ban(ctx, &networks, tag.as_deref(), shown.as_deref(), duration, &reason).await
+    apply_ban(ctx, networks, parsed.tag(), shown, duration, &reason).await
 }
 
 /// Lift a ban by its number.
@@ -145,9 +131,8 @@ pub async fn unban(ctx: Context<'_>, #[description = "The ban's number, from /ba
         let text = format!("Ban #{id} was made by someone else: lifting it needs {}.", Level::Admin.describe());
         return reply(ctx, text).await;
     }
-    bans::lift(&data.db, id, &actor(ctx)).await?;
-    bans::publish_active(&data.db, data.bus.as_ref()).await?;
-    record(ctx, "unban", &format!("ban #{id}"), "lifted").await?;
+    bans::revoke(&data.db, Some(data.bus.as_ref()), id, &actor(ctx)).await?;
+    announce(ctx, "unban", &format!("ban #{id}"), "lifted").await;
     reply(ctx, format!("Lifted ban #{id}.")).await
 }
 

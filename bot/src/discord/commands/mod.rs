@@ -60,24 +60,31 @@ pub(super) async fn reply(ctx: Context<'_>, text: impl Into<String>) -> Result<(
 
 /// Audit log plus mod-log channel.
 pub(super) async fn record(ctx: Context<'_>, action: &str, target: &str, details: &str) -> Result<(), Error> {
-    let data = ctx.data();
-    let who = actor(ctx);
-    audit::record(&data.db, &who, action, target, details).await?;
-    if let Some(channel) = data.modlog {
-        let body = serde_json::json!({
-            "embeds": [{
-                "title": format!("{action}: {target}").chars().take(256).collect::<String>(),
-                "description": details.chars().take(4000).collect::<String>(),
-                "footer": {"text": who.chars().take(200).collect::<String>()},
-                "timestamp": chrono::Utc::now().to_rfc3339(),
-            }],
-            "allowed_mentions": {"parse": []},
-        });
-        if let Err(e) = data.rest.create_message(channel, &body).await {
-            tracing::warn!(error = %e, "cannot post to the mod-log channel");
-        }
-    }
+    audit::record(&ctx.data().db, &actor(ctx), action, target, details).await?;
+    announce(ctx, action, target, details).await;
     Ok(())
+}
+
+/// Post an action to the mod-log channel, if there is one (actions the shared ban and room
+/// functions already wrote to the audit log come here directly).
+pub(super) async fn announce(ctx: Context<'_>, action: &str, target: &str, details: &str) {
+    let data = ctx.data();
+    let Some(channel) = data.modlog else {
+        return;
+    };
+    let who = actor(ctx);
+    let body = serde_json::json!({
+        "embeds": [{
+            "title": format!("{action}: {target}").chars().take(256).collect::<String>(),
+            "description": details.chars().take(4000).collect::<String>(),
+            "footer": {"text": who.chars().take(200).collect::<String>()},
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+        }],
+        "allowed_mentions": {"parse": []},
+    });
+    if let Err(e) = data.rest.create_message(channel, &body).await {
+        tracing::warn!(error = %e, "cannot post to the mod-log channel");
+    }
 }
 
 #[cfg(test)]

@@ -2,10 +2,9 @@
 //! name autocomplete the other commands share.
 
 use poise::serenity_prelude as serenity;
-use protocol::{ControlEvent, RoomSlug};
-use sea_orm::EntityTrait;
+use protocol::RoomSlug;
 
-use super::{record, reply};
+use super::{actor, announce, reply};
 use crate::discord::{Context, Error, access, embeds};
 use crate::rooms;
 
@@ -31,8 +30,9 @@ async fn room_create(
     #[description = "One-line topic"] topic: Option<String>,
 ) -> Result<(), Error> {
     let slug = RoomSlug::parse(&slug)?;
-    let room = rooms::add(&ctx.data().db, rooms::NewRoom { slug, capacity, title, topic, listed: true }).await?;
-    record(ctx, "room_create", &room.slug, &format!("capacity {}", room.capacity)).await?;
+    let new = rooms::NewRoom { slug, capacity, title, topic, listed: true };
+    let room = rooms::create(&ctx.data().db, new, &actor(ctx)).await?;
+    announce(ctx, "room_create", &room.slug, &format!("capacity {}", room.capacity)).await;
     reply(
         ctx,
         format!(
@@ -61,27 +61,11 @@ async fn room_edit(
     let slug = RoomSlug::parse(&slug)?;
     let patch = rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
     let data = ctx.data();
-    let live = live_visitor_room(ctx, &slug).await?;
-    if matches!(live, Live::Ended) {
+    let Some(room) = rooms::change(&data.db, Some(data.bus.as_ref()), &slug, patch, &actor(ctx)).await? else {
         return reply(ctx, format!("{slug} has already ended; there is nothing to change.")).await;
-    }
-    let room = rooms::edit(&data.db, &slug, patch).await?;
-    if let Live::OnBus(mut def) = live {
-        // Visitor rooms and pairs live on the bus, not in the bot's room sync: change them there.
-        def.capacity = u32::try_from(room.capacity).unwrap_or(def.capacity);
-        def.title.clone_from(&room.title);
-        def.topic.clone_from(&room.topic);
-        def.listed = room.listed;
-        def.locked = room.locked;
-        def.slowmode_secs = u32::try_from(room.slowmode_secs).unwrap_or(0);
-        data.bus.put_room(&def).await?;
-        data.bus.publish_control(&ControlEvent::RoomUpserted { room: def }).await?;
-    }
-    let details = format!(
-        "capacity {}, locked {}, slowmode {} s, listed {}",
-        room.capacity, room.locked, room.slowmode_secs, room.listed
-    );
-    record(ctx, "room_edit", &room.slug, &details).await?;
+    };
+    let details = rooms::describe(&room);
+    announce(ctx, "room_edit", &room.slug, &details).await;
     reply(ctx, format!("Updated {}: {details}. Gateways apply it within seconds.", room.slug)).await
 }
 
@@ -95,45 +79,11 @@ async fn room_delete(
 ) -> Result<(), Error> {
     let slug = RoomSlug::parse(&slug)?;
     let data = ctx.data();
-    match live_visitor_room(ctx, &slug).await? {
-        Live::Staff => rooms::remove(&data.db, &slug).await?,
-        Live::Ended => return reply(ctx, format!("{slug} has already ended.")).await,
-        Live::OnBus(_) => {
-            // As a gateway ends one: off the bus (members are sent away on every gateway), then
-            // the bot's own queue records it closed and archives its thread after its messages.
-            if data.bus.remove_room(&slug).await? {
-                data.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
-                data.bus.enqueue(&protocol::InboundEvent::RoomClosed { slug: slug.clone() }).await?;
-            }
-        }
+    if !rooms::delete(&data.db, Some(data.bus.as_ref()), &slug, &actor(ctx)).await? {
+        return reply(ctx, format!("{slug} has already ended.")).await;
     }
-    record(ctx, "room_delete", slug.as_str(), "").await?;
+    announce(ctx, "room_delete", slug.as_str(), "").await;
     reply(ctx, format!("Deleted room {slug}.")).await
-}
-
-/// What `/room edit` and `/room delete` act on.
-enum Live {
-    /// A staff room: its row, which the bot's room sync publishes.
-    Staff,
-    /// A visitor room or roulette pair that is still open: its definition on the bus.
-    OnBus(protocol::RoomDef),
-    /// A visitor room or pair that has ended.
-    Ended,
-}
-
-async fn live_visitor_room(ctx: Context<'_>, slug: &RoomSlug) -> Result<Live, Error> {
-    let data = ctx.data();
-    let Some(row) = crate::entities::rooms::Entity::find_by_id(slug.as_str()).one(&data.db).await? else {
-        return Err(crate::BotError::NoSuchRoom(slug.to_string()).into());
-    };
-    if row.kind == protocol::RoomKind::Staff.as_str() {
-        return Ok(Live::Staff);
-    }
-    let on_bus = data.bus.rooms().await?.into_iter().find(|r| r.slug == *slug);
-    Ok(match on_bus {
-        Some(def) if row.expires_at.is_none() => Live::OnBus(def),
-        _ => Live::Ended,
-    })
 }
 
 /// List the rooms, how full they are, and where each is mirrored.
