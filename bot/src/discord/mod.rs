@@ -14,6 +14,7 @@ pub mod embeds;
 pub mod mirror;
 pub mod privacy;
 pub mod rest;
+pub mod retry;
 pub mod threads;
 
 mod commands;
