@@ -8,6 +8,18 @@
 //! because serenity carries only low-volume calls here (command registration and replies). The
 //! one high-volume call, posting mirrored messages, goes through [`rest::Rest`], which paces
 //! itself by Discord's rate-limit headers and retries 429s, identically in production and tests.
+//!
+//! * [`access`]: who may run which command (one table, guild-level permissions);
+//! * `commands`: the slash commands and message menus, one file per topic;
+//! * `events`: what flows back from Discord into web rooms, and the channel keeper;
+//! * [`mirror`]: web messages into Discord, one worker per room;
+//! * [`embeds`]: web messages as embeds within Discord's limits;
+//! * [`threads`]: the threads of visitor rooms and roulette pairs;
+//! * [`privacy`]: every channel the bot makes is private to staff;
+//! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
+//! * [`retry`]: the one retry helper and its policy;
+//! * this file: settings, startup, the permission check and `on_error`, where every failed
+//!   command and event ends up.
 
 pub mod access;
 pub mod embeds;

@@ -6,11 +6,11 @@
 //! Every action is written to the audit log and posted to the mod-log channel; every answer is
 //! ephemeral and says exactly what happened.
 //!
-//! * [`rooms`]: `/room create|edit|delete|list` and the room name autocomplete;
-//! * [`bans`]: `/ban`, `/unban`, `/bans`, `/kick` and the "Ban author" menu;
-//! * [`lookup`]: `/lookup`, `/purge`, "Author's recent messages" and "Delete everywhere";
-//! * [`filters`]: `/filter add|remove|list`;
-//! * [`authors`]: the web authors a mirrored message carries, and the picker among them.
+//! * `rooms`: `/room create|edit|delete|list` and the room name autocomplete;
+//! * `bans`: `/ban`, `/unban`, `/bans`, `/kick` and the "Ban author" menu;
+//! * `lookup`: `/lookup`, `/purge`, "Author's recent messages" and "Delete everywhere";
+//! * `filters`: `/filter add|remove|list`;
+//! * `authors`: the web authors a mirrored message carries, and the picker among them.
 
 mod authors;
 mod bans;

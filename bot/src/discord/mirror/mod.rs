@@ -16,13 +16,13 @@
 //! the thread after posting everything queued before, and only then acknowledges the
 //! `RoomClosed` entry.
 //!
-//! * [`intake`]: what the bot hands the mirror (jobs, room ends, a restart's leftovers), the
+//! * `intake`: what the bot hands the mirror (jobs, room ends, a restart's leftovers), the
 //!   per-room workers' channels, and the one place queue entries are acknowledged;
-//! * [`worker`]: one room's loop: gather work, find where it goes, post or wait;
-//! * [`target`]: where a room's messages go (its channel, its thread, started on demand, or a
+//! * `worker`: one room's loop: gather work, find where it goes, post or wait;
+//! * `target`: where a room's messages go (its channel, its thread, started on demand, or a
 //!   fallback), and archiving the thread when the room ends;
-//! * [`post`]: plan, post and record one batch; give up on messages, skip ahead of a lag;
-//! * [`log`]: the mirror's reads and writes of `message_log`.
+//! * `post`: plan, post and record one batch; give up on messages, skip ahead of a lag;
+//! * `log`: the mirror's reads and writes of `message_log`.
 
 mod intake;
 mod log;
