@@ -4,6 +4,7 @@
 #
 #   bash e2e/run.sh                 # uses ../target/debug/chatroulette
 #   CHATROULETTE_BIN=/path/to/chatroulette bash e2e/run.sh
+#   FAKE_DISCORD_BIN=/path/to/fake-discord bash e2e/run.sh   # default: beside the binary under test
 #   ARTIFACTS_DIR=/tmp/art bash e2e/run.sh   # screenshots go to $ARTIFACTS_DIR/screenshots
 #   bash e2e/run.sh tests/chat.test.mjs      # only some test files
 set -euo pipefail
@@ -21,6 +22,13 @@ fi
   || die "chatroulette binary not found or not executable at '$bin' (build it with 'cargo build', or set CHATROULETTE_BIN)"
 CHATROULETTE_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 export CHATROULETTE_BIN
+# The fake Discord of the moderation test: $FAKE_DISCORD_BIN, else fake-discord beside the binary.
+if [[ -n "${FAKE_DISCORD_BIN:-}" ]]; then
+  [[ -f "$FAKE_DISCORD_BIN" && -x "$FAKE_DISCORD_BIN" ]] \
+    || die "fake-discord binary not found or not executable at '$FAKE_DISCORD_BIN'"
+  FAKE_DISCORD_BIN="$(cd "$(dirname "$FAKE_DISCORD_BIN")" && pwd)/$(basename "$FAKE_DISCORD_BIN")"
+  export FAKE_DISCORD_BIN
+fi
 # Screenshots: $ARTIFACTS_DIR (relative to where you run this), else artifacts/ at the repo root.
 if [[ -n "${ARTIFACTS_DIR:-}" ]]; then
   mkdir -p "$ARTIFACTS_DIR"

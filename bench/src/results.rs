@@ -422,7 +422,7 @@ pub fn table(r: &Results) -> String {
     out
 }
 
-/// Every ramp step, for BENCHMARKS.md and the log ("latency vs delivered rate").
+/// Every ramp step ("latency vs delivered rate"), written to `ramps.txt` beside the results.
 pub fn ramps(r: &Results) -> String {
     let mut out = String::new();
     for ((scenario, target), f) in &r.fanout {

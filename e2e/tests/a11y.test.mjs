@@ -4,29 +4,17 @@
 // axe is injected as a script; the server's CSP (`default-src 'self'`) would block that, so these
 // contexts alone bypass CSP (the other tests check that the page itself runs under it cleanly).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { startServer, removeWorkDir } from './server.mjs';
-import { launchBrowser, DESKTOP, MOBILE } from './browser.mjs';
+import { DESKTOP, MOBILE } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 import { landingScene, chatScene, rouletteScene, closeAll } from './scenes.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_PATH = require.resolve('axe-core/axe.min.js');
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
-});
+const h = useServerAndBrowser();
 
 async function axe(page) {
   await page.addScriptTag({ path: AXE_PATH });
@@ -58,7 +46,7 @@ const VARIANTS = [
 
 for (const [name, options] of VARIANTS) {
   test(`landing screen has no serious accessibility violations (${name})`, async () => {
-    const page = await landingScene(browser, server, { ...options, bypassCSP: true });
+    const page = await landingScene(h.browser, h.server, { ...options, bypassCSP: true });
     try {
       assertNoSerious(await axe(page), `landing ${name}`);
       // And with the nickname error shown.
@@ -71,7 +59,7 @@ for (const [name, options] of VARIANTS) {
   });
 
   test(`chat screen has no serious accessibility violations (${name})`, async () => {
-    const { page, others } = await chatScene(browser, server, { ...options, bypassCSP: true });
+    const { page, others } = await chatScene(h.browser, h.server, { ...options, bypassCSP: true });
     try {
       assertNoSerious(await axe(page), `chat ${name}`);
     } finally {
@@ -80,7 +68,7 @@ for (const [name, options] of VARIANTS) {
   });
 
   test(`roulette screens have no serious accessibility violations (${name})`, async () => {
-    const scene = await rouletteScene(browser, server, { ...options, bypassCSP: true });
+    const scene = await rouletteScene(h.browser, h.server, { ...options, bypassCSP: true });
     try {
       await scene.waiting();
       assertNoSerious(await axe(scene.page), `roulette waiting ${name}`);

@@ -1,37 +1,15 @@
 // Two visitors in two browser contexts: chatting, escaping, typing, keyboard, nickname rules.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, removeWorkDir } from './server.mjs';
 import {
-  launchBrowser, openPage, joinRoom, say, waitForMessage, shownMessages, waitForMember,
+  joinRoom, say, waitForMessage, shownMessages, waitForMember,
   cspViolations, TIMEOUT,
 } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-const open = [];
-
-async function page() {
-  const p = await openPage(browser, server.url);
-  open.push(p);
-  return p;
-}
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-afterEach(async () => {
-  for (const p of open.splice(0)) await p.context().close();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
-});
+const h = useServerAndBrowser();
+const page = () => h.page();
 
 test('two visitors join a room and chat both ways', async () => {
   const alice = await page();
@@ -248,8 +226,8 @@ test('typing again right after sending shows the indicator again', async () => {
   await bob.press('#input', 'Enter');
   await waitForMessage(alice, 'one');
   assert.equal((await alice.locator('#typing').textContent()).trim(), '');
-  // Bob goes straight on with a second message, a few keys, then pauses: Alice should see him
-  // typing. (Today his one typing frame for it is dropped and none follows, so it never shows.)
+  // Bob goes straight on with a second message, a few keys, then pauses: Alice sees him typing
+  // (the server's one typing frame per 2 s starts afresh after a message).
   await bob.locator('#input').pressSequentially('two', { delay: 20 });
   await alice.locator('#typing', { hasText: 'Bob is typing…' }).waitFor();
 });

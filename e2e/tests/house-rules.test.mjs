@@ -2,39 +2,17 @@
 // line breaks, and nothing is sent until the visitor accepted them; acceptance is remembered for
 // the tab's session.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, removeWorkDir } from './server.mjs';
-import { launchBrowser, openPage, joinRoom, say, waitForMessage, waitForMember, gotoLanding } from './browser.mjs';
+import { joinRoom, say, waitForMessage, waitForMember, gotoLanding } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
 const RULES = 'Be kind.\nNo spam.';
 // As an operator writes it in .env: `\n` stands for a line break.
 const RULES_ENV = 'Be kind.\\nNo spam.';
 
-let server;
-let browser;
-const open = [];
-
-async function page() {
-  const p = await openPage(browser, server.url);
-  open.push(p);
-  return p;
-}
-
-before(async () => {
-  server = await startServer({ env: { HOUSE_RULES: RULES_ENV } });
-  browser = await launchBrowser();
-});
-
-afterEach(async () => {
-  for (const p of open.splice(0)) await p.context().close();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
-});
+const h = useServerAndBrowser({ env: { HOUSE_RULES: RULES_ENV } });
+const page = () => h.page();
 
 test('the house rules are shown on the landing page, line breaks kept', async () => {
   const p = await page();
@@ -82,7 +60,7 @@ test('nothing is sent until the rules are accepted', async () => {
 
   // Remembered for this tab: after a reload the box is ticked.
   await alice.click('#leave');
-  await gotoLanding(alice, server.url);
+  await gotoLanding(alice, h.server.url);
   await alice.locator('#rules-card').waitFor({ state: 'visible' });
   await alice.waitForFunction(() => document.getElementById('rules-check').checked);
   assert.deepEqual(alice.problems, []);

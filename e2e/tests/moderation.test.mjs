@@ -1,45 +1,13 @@
 // A moderator deletes a mirrored message in Discord: it disappears for web visitors.
 // Discord is the fake from the fake-discord crate (its binary), spoken to with Discord's REST API.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import path from 'node:path';
-import fs from 'node:fs';
-import { startServer, removeWorkDir } from './server.mjs';
-import { launchBrowser, openPage, joinRoom, say, waitForMessage, TIMEOUT } from './browser.mjs';
+import { openPage, joinRoom, say, waitForMessage, TIMEOUT } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
-let fake;
-let fakeInfo;
-let server;
-let browser;
-
-function fakeBinary() {
-  const bin = process.env.FAKE_DISCORD_BIN
-    || path.join(path.dirname(process.env.CHATROULETTE_BIN), 'fake-discord');
-  if (!fs.existsSync(bin)) throw new Error(`fake-discord binary not found at ${bin} (cargo build -p fake-discord)`);
-  return bin;
-}
-
-async function startFake() {
-  fake = spawn(fakeBinary(), [], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: fake.stdout });
-  const first = await Promise.race([
-    new Promise((resolve) => lines.once('line', resolve)),
-    new Promise((_, reject) => setTimeout(() => reject(new Error('fake Discord did not start')), TIMEOUT)),
-  ]);
-  return JSON.parse(first);
-}
-
-async function discord(method, route) {
-  const res = await fetch(`${fakeInfo.base_url}/api/v10${route}`, {
-    method,
-    headers: { authorization: `Bot ${fakeInfo.token}` },
-  });
-  assert.ok(res.ok, `${method} ${route}: ${res.status}`);
-  return res.status === 204 ? null : res.json();
-}
+const h = useServerAndBrowser({ discord: true });
+const discord = (method, route) => h.discord.request(method, route);
 
 async function poll(what, fn) {
   const deadline = Date.now() + TIMEOUT;
@@ -51,29 +19,9 @@ async function poll(what, fn) {
   }
 }
 
-before(async () => {
-  fakeInfo = await startFake();
-  server = await startServer({
-    env: {
-      DISCORD_TOKEN: fakeInfo.token,
-      DISCORD_GUILD_ID: fakeInfo.guild_id,
-      DISCORD_API_BASE: fakeInfo.base_url,
-    },
-  });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
-  fake?.stdin.end();
-  fake?.kill();
-});
-
 test('a message a moderator deletes in Discord disappears for web visitors', async () => {
-  const alice = await openPage(browser, server.url);
-  const bob = await openPage(browser, server.url);
+  const alice = await openPage(h.browser, h.server.url);
+  const bob = await openPage(h.browser, h.server.url);
   await joinRoom(alice, 'Alice', 'lobby');
   await joinRoom(bob, 'Bob', 'lobby');
   await say(alice, 'this one goes');
@@ -81,7 +29,7 @@ test('a message a moderator deletes in Discord disappears for web visitors', asy
   await waitForMessage(bob, 'this one goes');
 
   const lobby = await poll('the lobby channel', async () => {
-    const channels = await discord('GET', `/guilds/${fakeInfo.guild_id}/channels`);
+    const channels = await discord('GET', `/guilds/${h.discord.info.guild_id}/channels`);
     return channels.find((c) => c.name === 'lobby');
   });
   const mirrored = await poll('the mirrored message', async () => {

@@ -1,29 +1,16 @@
 // The server restarts mid-chat: both visitors see the reconnect banner, rejoin by themselves on
 // the same port, and go on with every earlier message shown exactly once, in order.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, removeWorkDir, waitForRooms } from './server.mjs';
+import { waitForRooms } from './server.mjs';
 import {
-  launchBrowser, openPage, gotoLanding, cuttableSocket, joinRoom, say, waitForMessage, shownMessages, waitForMember,
+  openPage, gotoLanding, cuttableSocket, joinRoom, say, waitForMessage, shownMessages, waitForMember,
   SLOW_TIMEOUT,
 } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-let cwd;
-
-before(async () => {
-  server = await startServer();
-  cwd = server.cwd;
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (cwd) removeWorkDir(cwd);
-});
+const h = useServerAndBrowser();
 
 const strip = (list) => list.map(({ nick, text }) => ({ nick, text }));
 
@@ -38,8 +25,8 @@ function assertOnceInOrder(shown, expected, who) {
 }
 
 test('a server restart shows the banner, then resumes without duplicates or gaps', async () => {
-  const alice = await openPage(browser, server.url);
-  const bob = await openPage(browser, server.url);
+  const alice = await openPage(h.browser, h.server.url);
+  const bob = await openPage(h.browser, h.server.url);
   const expected = [];
   const chat = async (from, to, nick, text) => {
     await say(from, text);
@@ -55,8 +42,7 @@ test('a server restart shows the banner, then resumes without duplicates or gaps
     await chat(alice, bob, 'Alice', 'before 3 (Alice)');
     await chat(bob, alice, 'Bob', 'before 4 (Bob)');
 
-    const { port } = server;
-    await server.stop();
+    await h.stopServer();
     for (const p of [alice, bob]) {
       await p.locator('#banner').waitFor({ state: 'visible' });
       assert.match(await p.locator('#banner').textContent(), /reconnect/i);
@@ -70,7 +56,7 @@ test('a server restart shows the banner, then resumes without duplicates or gaps
     assert.equal(await alice.locator('#input').inputValue(), 'sent while offline');
     await alice.fill('#input', '');
 
-    server = await startServer({ cwd, port });
+    await h.startServer();
     for (const p of [alice, bob]) {
       await p.locator('#banner').waitFor({ state: 'hidden', timeout: SLOW_TIMEOUT });
       await p.locator('#messages .system', { hasText: 'Reconnected' }).waitFor({ timeout: SLOW_TIMEOUT });
@@ -88,8 +74,8 @@ test('a server restart shows the banner, then resumes without duplicates or gaps
     assert.equal(await bob.locator('#member-count').textContent(), '2');
 
     // The history survived the restart in the database: a newcomer sees all of it once, in order.
-    await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'lobby' && r.members === 2));
-    const carol = await openPage(browser, server.url);
+    await waitForRooms(h.server.url, (list) => list.some((r) => r.slug === 'lobby' && r.members === 2));
+    const carol = await openPage(h.browser, h.server.url);
     try {
       await joinRoom(carol, 'Carol', 'lobby');
       await carol.waitForFunction((n) => document.querySelectorAll('#messages .msg').length >= n, expected.length);
@@ -113,10 +99,10 @@ test('a server restart shows the banner, then resumes without duplicates or gaps
 test('a visitor whose connection drops gets what was said meanwhile, once, on reconnect', async () => {
   // Alice's WebSocket goes through a proxy in the test, so her connection alone can be cut
   // (both ends closed, like a network drop the server notices) and kept down for a while.
-  const alice = await openPage(browser, null);
+  const alice = await openPage(h.browser, null);
   const socket = await cuttableSocket(alice.context());
-  await gotoLanding(alice, server.url);
-  const bob = await openPage(browser, server.url);
+  await gotoLanding(alice, h.server.url);
+  const bob = await openPage(h.browser, h.server.url);
   const expected = [];
   try {
     await joinRoom(alice, 'Alice', 'chill');

@@ -1,40 +1,32 @@
 // A full room: the server's room_full error is shown, and the room list marks the room as full.
 // The capacity-1 room is made with the operator CLI against the running server's database.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, runCli, waitForRooms, removeWorkDir } from './server.mjs';
-import { launchBrowser, openPage, joinRoom, roomItem, screenshot, TIMEOUT } from './browser.mjs';
+import { runCli, waitForRooms } from './server.mjs';
+import { openPage, joinRoom, roomItem, screenshot, TIMEOUT } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-  await runCli(server.cwd, ['rooms', 'add', 'tiny', '--capacity', '1']);
-  await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'tiny'));
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
+const h = useServerAndBrowser({
+  async ready() {
+    await runCli(h.server.cwd, ['rooms', 'add', 'tiny', '--capacity', '1']);
+    await waitForRooms(h.server.url, (list) => list.some((r) => r.slug === 'tiny'));
+  },
 });
 
 test('joining a full room shows the room_full error', async () => {
-  const alice = await openPage(browser, server.url);
-  const bob = await openPage(browser, server.url);
+  const alice = await openPage(h.browser, h.server.url);
+  const bob = await openPage(h.browser, h.server.url);
   try {
     // Bob's room list is from before Alice took the only place, as if she joined a moment after
     // Bob's last refresh: freeze it so his click reaches the server instead of a disabled button.
     await roomItem(bob, 'tiny').waitFor();
-    const stale = await (await bob.request.get(`${server.url}/api/rooms`)).text();
+    const stale = await (await bob.request.get(`${h.server.url}/api/rooms`)).text();
     await bob.route('**/api/rooms', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: stale }));
     assert.equal(await roomItem(bob, 'tiny').locator('.join').isEnabled(), true);
 
     await joinRoom(alice, 'Alice', 'tiny');
-    await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'tiny' && r.members === 1));
+    await waitForRooms(h.server.url, (list) => list.some((r) => r.slug === 'tiny' && r.members === 1));
 
     await bob.fill('#nick', 'Bob');
     await roomItem(bob, 'tiny').locator('.join').click();
@@ -67,14 +59,14 @@ test('joining a full room shows the room_full error', async () => {
 });
 
 test('the place frees up when the member leaves', async () => {
-  const alice = await openPage(browser, server.url);
-  const bob = await openPage(browser, server.url);
+  const alice = await openPage(h.browser, h.server.url);
+  const bob = await openPage(h.browser, h.server.url);
   try {
-    await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'tiny' && r.members === 0));
+    await waitForRooms(h.server.url, (list) => list.some((r) => r.slug === 'tiny' && r.members === 0));
     await joinRoom(alice, 'Alice', 'tiny');
-    await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'tiny' && r.members === 1));
+    await waitForRooms(h.server.url, (list) => list.some((r) => r.slug === 'tiny' && r.members === 1));
     await alice.click('#leave');
-    await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'tiny' && r.members === 0));
+    await waitForRooms(h.server.url, (list) => list.some((r) => r.slug === 'tiny' && r.members === 0));
     await bob.reload();
     await joinRoom(bob, 'Bob', 'tiny');
     assert.deepEqual(bob.problems, []);

@@ -1,38 +1,16 @@
 // Roulette: two visitors press Roulette, are paired, chat both ways, and one moves on with Next
 // (or Esc, or Block); the other is told the stranger left and can find another.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, removeWorkDir } from './server.mjs';
 import {
-  launchBrowser, openPage, say, waitForMessage, shownMessages, startRoulette, waitForPair,
+  say, waitForMessage, shownMessages, startRoulette, waitForPair,
   cspViolations, TIMEOUT,
 } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-const open = [];
-
-async function page() {
-  const p = await openPage(browser, server.url);
-  open.push(p);
-  return p;
-}
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-afterEach(async () => {
-  for (const p of open.splice(0)) await p.context().close();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
-});
+const h = useServerAndBrowser();
+const page = () => h.page();
 
 async function assertStrangerLeft(p) {
   await p.locator('#ended', { hasText: 'Stranger has left' }).waitFor();

@@ -2,16 +2,15 @@
 // Saved as PNG under $ARTIFACTS_DIR/screenshots (default: artifacts/screenshots at the repo root)
 // for a person to look at. Also checks that nothing overflows the viewport horizontally.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, runCli, waitForRooms, removeWorkDir } from './server.mjs';
+import { runCli, waitForRooms } from './server.mjs';
 import {
-  launchBrowser, openPage, joinRoom, screenshot, cuttableSocket, DESKTOP, MOBILE, SLOW_TIMEOUT,
+  openPage, joinRoom, screenshot, cuttableSocket, DESKTOP, MOBILE, SLOW_TIMEOUT,
 } from './browser.mjs';
 import { landingScene, chatScene, rouletteScene, closeAll } from './scenes.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
 const crowd = [];
 
 const VARIANTS = [];
@@ -24,27 +23,23 @@ for (const [device, viewport] of [['desktop', DESKTOP], ['mobile', MOBILE]]) {
   }
 }
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
+const h = useServerAndBrowser({
   // A room list with some life in it: people in the lobby, a full room and a locked one.
-  await runCli(server.cwd, ['rooms', 'add', 'night-owls', '--capacity', '2', '--title', 'Night Owls', '--topic', 'Late talk for the sleepless.']);
-  await runCli(server.cwd, ['rooms', 'add', 'quiet', '--capacity', '10', '--title', 'Quiet corner']);
-  await runCli(server.cwd, ['rooms', 'edit', 'quiet', '--locked', 'true']);
-  await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'quiet' && r.locked));
-  for (const [nick, slug] of [['Owl', 'night-owls'], ['Moth', 'night-owls'], ['Dora', 'lobby'], ['Eli', 'lobby'], ['Finn', 'chill']]) {
-    const p = await openPage(browser, server.url);
-    await joinRoom(p, nick, slug);
-    crowd.push(p);
-  }
-  await waitForRooms(server.url, (list) => list.some((r) => r.slug === 'night-owls' && r.members === 2));
-});
-
-after(async () => {
-  await closeAll(crowd);
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
+  async ready() {
+    await runCli(h.server.cwd, ['rooms', 'add', 'night-owls', '--capacity', '2', '--title', 'Night Owls', '--topic', 'Late talk for the sleepless.']);
+    await runCli(h.server.cwd, ['rooms', 'add', 'quiet', '--capacity', '10', '--title', 'Quiet corner']);
+    await runCli(h.server.cwd, ['rooms', 'edit', 'quiet', '--locked', 'true']);
+    await waitForRooms(h.server.url, (list) => list.some((r) => r.slug === 'quiet' && r.locked));
+    for (const [nick, slug] of [['Owl', 'night-owls'], ['Moth', 'night-owls'], ['Dora', 'lobby'], ['Eli', 'lobby'], ['Finn', 'chill']]) {
+      const p = await openPage(h.browser, h.server.url);
+      await joinRoom(p, nick, slug);
+      crowd.push(p);
+    }
+    await waitForRooms(h.server.url, (list) => list.some((r) => r.slug === 'night-owls' && r.members === 2));
+  },
+  async cleanup() {
+    await closeAll(crowd);
+  },
 });
 
 async function assertNoHorizontalOverflow(page, what) {
@@ -56,7 +51,7 @@ async function assertNoHorizontalOverflow(page, what) {
 
 test('landing screenshots (desktop and mobile, light and dark)', async () => {
   for (const { name, options } of VARIANTS) {
-    const page = await landingScene(browser, server, options);
+    const page = await landingScene(h.browser, h.server, options);
     try {
       await page.locator('#rooms .room[data-slug="night-owls"] .room-badge', { hasText: 'Full' }).waitFor();
       await page.locator('#rooms .room[data-slug="quiet"] .room-badge', { hasText: 'Locked' }).waitFor();
@@ -75,7 +70,7 @@ test('landing screenshots (desktop and mobile, light and dark)', async () => {
 
 test('chat screenshots (desktop and mobile, light and dark)', async () => {
   for (const { name, options } of VARIANTS) {
-    const { page, others } = await chatScene(browser, server, options);
+    const { page, others } = await chatScene(h.browser, h.server, options);
     try {
       await assertNoHorizontalOverflow(page, `chat ${name}`);
       // The composer and the latest message are on screen (the log is scrolled to the bottom).
@@ -106,7 +101,7 @@ test('reconnect banner screenshot (desktop and mobile, light and dark)', async (
   // This page's WebSocket alone is cut, so the server stays up for the others.
   for (const { name, options } of VARIANTS) {
     let socket;
-    const { page, others } = await chatScene(browser, server, options, {
+    const { page, others } = await chatScene(h.browser, h.server, options, {
       beforeLoad: async (p) => { socket = await cuttableSocket(p.context()); },
     });
     try {
@@ -124,7 +119,7 @@ test('reconnect banner screenshot (desktop and mobile, light and dark)', async (
 
 test('roulette screenshots: looking for a stranger, paired, stranger left (desktop and mobile, light and dark)', async () => {
   for (const { name, options } of VARIANTS) {
-    const scene = await rouletteScene(browser, server, options);
+    const scene = await rouletteScene(h.browser, h.server, options);
     const { page } = scene;
     try {
       await scene.waiting();

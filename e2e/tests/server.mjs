@@ -1,4 +1,4 @@
-// Starts and stops the real `chatroulette` binary for the browser tests.
+// Starts and stops the real `chatroulette` binary (and the fake Discord) for the browser tests.
 //
 // Each server runs in a fresh temporary working directory, so it gets its own SQLite database
 // (./data/chatroulette.db) and the default rooms. Nothing from the developer's environment that
@@ -6,6 +6,7 @@
 
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,18 @@ export function binaryPath() {
     : path.resolve(e2eDir, '..', 'target', 'debug', 'chatroulette');
   if (!existsSync(bin)) {
     throw new Error(`chatroulette binary not found at ${bin} (set CHATROULETTE_BIN or build it first)`);
+  }
+  return bin;
+}
+
+/** The fake Discord: $FAKE_DISCORD_BIN, else `fake-discord` beside the binary under test. */
+export function fakeDiscordPath() {
+  const configured = process.env.FAKE_DISCORD_BIN;
+  const bin = configured
+    ? path.resolve(process.cwd(), configured)
+    : path.join(path.dirname(binaryPath()), 'fake-discord');
+  if (!existsSync(bin)) {
+    throw new Error(`fake-discord binary not found at ${bin} (set FAKE_DISCORD_BIN or cargo build -p fake-discord)`);
   }
   return bin;
 }
@@ -141,4 +154,38 @@ export async function waitForRooms(url, predicate, timeoutMs = 10_000) {
 /** Removes a work directory made by makeWorkDir (best effort). */
 export function removeWorkDir(cwd) {
   try { rmSync(cwd, { recursive: true, force: true }); } catch { /* ignore */ }
+}
+
+/**
+ * Starts the fake Discord (REST + Gateway on 127.0.0.1), which prints one JSON line
+ * `{base_url, token, guild_id, …}` once it listens. Returns `{info, request(method, route), stop()}`;
+ * `request` speaks Discord's REST API v10 with the bot's token and returns the parsed body.
+ */
+export async function startFakeDiscord() {
+  const child = spawn(fakeDiscordPath(), [], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  let timer;
+  const first = await Promise.race([
+    new Promise((resolve) => lines.once('line', resolve)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('fake Discord did not start')), START_TIMEOUT_MS);
+    }),
+    new Promise((_, reject) => child.once('error', reject)),
+  ]).finally(() => clearTimeout(timer));
+  const info = JSON.parse(first);
+  return {
+    info,
+    async request(method, route) {
+      const res = await fetch(`${info.base_url}/api/v10${route}`, {
+        method,
+        headers: { authorization: `Bot ${info.token}` },
+      });
+      if (!res.ok) throw new Error(`${method} ${route}: ${res.status}`);
+      return res.status === 204 ? null : res.json();
+    },
+    stop() {
+      child.stdin.end();
+      child.kill();
+    },
+  };
 }

@@ -1,28 +1,16 @@
 // The page loads cleanly: no console errors, no page errors, no CSP violations, a room list.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, removeWorkDir } from './server.mjs';
-import { launchBrowser, openPage, cspViolations, joinRoom, say } from './browser.mjs';
+import { openPage, cspViolations, joinRoom, say } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
-});
+const h = useServerAndBrowser();
 
 test('landing page loads with no console errors and no CSP violations', async () => {
-  const page = await openPage(browser, server.url);
+  const page = await openPage(h.browser, h.server.url);
   try {
-    const res = await page.request.get(server.url);
+    const res = await page.request.get(h.server.url);
     assert.match(res.headers()['content-security-policy'] ?? '', /default-src 'self'/);
     assert.equal(await page.title(), 'Textual Chatroulette');
     const slugs = await page.locator('#rooms .room').evaluateAll((items) => items.map((i) => i.dataset.slug));

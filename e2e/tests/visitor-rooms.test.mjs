@@ -1,37 +1,16 @@
 // Visitor-made rooms: one visitor opens a room, copies its invite link; a second visitor opens the
 // link, sees the invitation, joins, and they chat. Plus the refusals and a dead invite link.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, waitForRooms, removeWorkDir } from './server.mjs';
 import {
-  launchBrowser, openPage, gotoLanding, say, waitForMessage, waitForMember, roomItem, cspViolations,
+  gotoLanding, say, waitForMessage, waitForMember, roomItem, cspViolations,
 } from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-const open = [];
-
-async function page(url = server.url, contextOptions = {}) {
-  const p = await openPage(browser, url, contextOptions);
-  open.push(p);
-  return p;
-}
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-afterEach(async () => {
-  for (const p of open.splice(0)) await p.context().close();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) removeWorkDir(server.cwd);
-});
+const h = useServerAndBrowser();
+const page = (url, contextOptions = {}) => h.page(contextOptions, { url });
 
 /** Fills the "New room" form and submits it; waits for the chat screen of the new room. */
 async function createRoom(p, nick, { title, capacity, listed = false }) {
@@ -46,8 +25,8 @@ async function createRoom(p, nick, { title, capacity, listed = false }) {
 
 test('a visitor opens a room, shares the invite link, and a second visitor joins through it', async () => {
   const alice = await page(null);
-  await alice.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-  await gotoLanding(alice, server.url);
+  await alice.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.server.url });
+  await gotoLanding(alice, h.server.url);
   await createRoom(alice, 'Alice', { title: 'Movie night', capacity: 3 });
   assert.equal(await alice.locator('#room-title').textContent(), 'Movie night');
   assert.match(await alice.title(), /^Movie night — /);
@@ -57,11 +36,11 @@ test('a visitor opens a room, shares the invite link, and a second visitor joins
   await alice.click('#copy-invite');
   await alice.locator('#copy-status', { hasText: 'Copied' }).waitFor();
   const invite = await alice.evaluate(() => navigator.clipboard.readText());
-  assert.match(invite, new RegExp(`^${server.url}/\\?room=[a-z0-9-]+$`));
+  assert.match(invite, new RegExp(`^${h.server.url}/\\?room=[a-z0-9-]+$`));
   const slug = new URL(invite).searchParams.get('room');
 
   // Unlisted (the default): not in the public room list.
-  const rooms = await (await fetch(`${server.url}/api/rooms`)).json();
+  const rooms = await (await fetch(`${h.server.url}/api/rooms`)).json();
   assert.ok(!rooms.some((r) => r.slug === slug), 'an unlisted room stays out of the list');
 
   // Bob opens the link: he is invited, with a Join button next to the nickname field.
@@ -96,7 +75,7 @@ test('without clipboard access the link is shown selected in a read-only field',
   await alice.click('#copy-invite');
   const field = alice.locator('#invite-url');
   await field.waitFor({ state: 'visible' });
-  assert.match(await field.inputValue(), new RegExp(`^${server.url}/\\?room=[a-z0-9-]+$`));
+  assert.match(await field.inputValue(), new RegExp(`^${h.server.url}/\\?room=[a-z0-9-]+$`));
   assert.equal(await field.getAttribute('readonly'), '');
   assert.equal(await alice.evaluate(() => document.activeElement.id), 'invite-url');
   assert.ok((await alice.locator('#copy-status').textContent()).length > 0);
@@ -106,7 +85,7 @@ test('without clipboard access the link is shown selected in a read-only field',
 test('a listed room shows in the room list', async () => {
   const alice = await page();
   await createRoom(alice, 'Alice', { title: 'Open house', capacity: 4, listed: true });
-  const list = await waitForRooms(server.url, (l) => l.some((r) => r.title === 'Open house'));
+  const list = await waitForRooms(h.server.url, (l) => l.some((r) => r.title === 'Open house'));
   const slug = list.find((r) => r.title === 'Open house').slug;
   const bob = await page();
   await roomItem(bob, slug).locator('.room-count', { hasText: '1 / 4' }).waitFor();
@@ -134,7 +113,7 @@ test('bad room settings are refused with a clear message', async () => {
 });
 
 test('an invite link to a room that no longer exists says so', async () => {
-  const p = await page(`${server.url}/?room=v-gone-long-ago`);
+  const p = await page(`${h.server.url}/?room=v-gone-long-ago`);
   await p.locator('#invite-error', { hasText: 'no longer exists' }).waitFor();
   assert.equal(await p.locator('#invite').isVisible(), false);
   assert.equal(await p.locator('#invite-join').isVisible(), false);
@@ -159,7 +138,7 @@ test('one address may open only so many rooms: the refusal is shown by the form'
     assert.equal(await p.locator('#create').isEnabled(), true, 'the form can be used again');
     assert.deepEqual(p.problems, []);
   } finally {
-    for (const p of open.splice(0)) await p.context().close();
+    await h.closePages();
     await strict.stop();
     removeWorkDir(strict.cwd);
   }

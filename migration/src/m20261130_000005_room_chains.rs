@@ -4,7 +4,7 @@
 //! room is published. Every logged message put an entry in it next to its room's latest, and
 //! with many busy rooms each entry of a batch landed on an index page of its own, which
 //! SQLite then wrote to its WAL, checkpointed, read back and wrote again: most of what the
-//! one-process default wrote to disk per message (see BENCHMARKS.md).
+//! one-process default wrote to disk per message (see bench/message-log.md).
 //!
 //! Instead each message names the message logged before it in its room (`prev_id`), and
 //! `room_tails` holds each room's latest message: a room's history is a walk back from its

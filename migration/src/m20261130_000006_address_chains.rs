@@ -4,7 +4,7 @@
 //! logged message put an entry in it at the end of its sender's run, and with many senders each
 //! entry of a batch landed on an index page of its own, which SQLite wrote to its WAL and again
 //! at the checkpoint: at 45 000 deliveries/s in the bench, nearly three of every four `pwrite64`
-//! calls the one-process default made (see BENCHMARKS.md).
+//! calls the one-process default made (see bench/message-log.md).
 //!
 //! Instead each visitor message names the message logged before it from the same address
 //! (`prev_by_ip`), and `visitor_tails` holds each (tag, address) pair's latest message and its
