@@ -21,6 +21,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, sqlx,
 };
 
+mod mirror;
+
 use crate::BotError;
 use crate::entities::{message_log, room_tails, visitor_tails};
 use crate::iptag::IpTagger;

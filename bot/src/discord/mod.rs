@@ -153,7 +153,7 @@ impl Discord {
     ) -> Result<Self, DiscordError> {
         let rest = rest::Rest::new(config.api_base.as_deref(), &config.token)?;
         let parents = threads::Parents::new(&config, rest.clone(), db.clone());
-        let mirror = Mirror::new(rest.clone(), db.clone(), bus.clone(), config.mirror.clone(), parents);
+        let mirror = Mirror::new(rest.clone(), db.clone(), log.clone(), bus.clone(), config.mirror.clone(), parents);
         Ok(Self { mirror, rest, config, db, log, bus })
     }
 

@@ -11,7 +11,7 @@ use chrono::Utc;
 use protocol::LoggedMessage;
 use tokio::sync::mpsc;
 
-use super::{Inner, Job, Mirror, Work, lock, log, worker};
+use super::{Inner, Job, Mirror, Work, lock, worker};
 
 /// Prefix of jobs that come from the log rather than the queue (nothing to acknowledge).
 const LOG_ONLY: &str = "log:";
@@ -22,7 +22,7 @@ impl Mirror {
     /// These jobs have no queue entry to acknowledge.
     pub async fn resume_unmirrored(&self) -> Result<usize, sea_orm::DbErr> {
         let since = Utc::now() - chrono::Duration::from_std(self.inner.config.max_lag).unwrap_or_default();
-        let rows = log::unmirrored_since(&self.inner.db, since).await?;
+        let rows = self.inner.log.unmirrored_since(since).await?;
         let jobs: Vec<Job> = rows
             .into_iter()
             .filter_map(|row| {

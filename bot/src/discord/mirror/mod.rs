@@ -21,11 +21,11 @@
 //! * `worker`: one room's loop: gather work, find where it goes, post or wait;
 //! * `target`: where a room's messages go (its channel, its thread, started on demand, or a
 //!   fallback), and archiving the thread when the room ends;
-//! * `post`: plan, post and record one batch; give up on messages, skip ahead of a lag;
-//! * `log`: the mirror's reads and writes of `message_log`.
+//! * `post`: plan, post and record one batch; give up on messages, skip ahead of a lag.
+//!
+//! The mirror reads and writes `message_log` rows only through [`MessageLog`]'s methods.
 
 mod intake;
-mod log;
 mod post;
 mod target;
 mod worker;
@@ -42,6 +42,7 @@ use tokio::sync::mpsc;
 use super::rest::Rest;
 use super::threads::{Opened, Parents};
 use crate::entities::rooms;
+use crate::message_log::MessageLog;
 
 /// A logged message waiting for Discord, with the queue entry to acknowledge after.
 #[derive(Debug, Clone)]
@@ -76,7 +77,9 @@ pub struct Mirror {
 
 struct Inner {
     rest: Rest,
+    /// Rooms' rows (their channels and threads).
     db: DatabaseConnection,
+    log: MessageLog,
     bus: Arc<dyn Bus>,
     config: MirrorConfig,
     /// room → its row (None: unknown room), re-read every few seconds for its channel.
@@ -97,12 +100,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Mirror {
-    pub fn new(rest: Rest, db: DatabaseConnection, bus: Arc<dyn Bus>, config: MirrorConfig, parents: Parents) -> Self {
+    pub fn new(
+        rest: Rest,
+        db: DatabaseConnection,
+        log: MessageLog,
+        bus: Arc<dyn Bus>,
+        config: MirrorConfig,
+        parents: Parents,
+    ) -> Self {
         let rooms = moka::future::Cache::builder().time_to_live(Duration::from_secs(3)).max_capacity(100_000).build();
         Self {
             inner: Arc::new(Inner {
                 rest,
                 db,
+                log,
                 bus,
                 config,
                 rooms,

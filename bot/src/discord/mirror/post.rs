@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Inner, Job, log};
+use super::{Inner, Job};
 use crate::discord::embeds;
 use crate::discord::rest::Posted;
 use crate::discord::retry::{self, Policy};
 use crate::entities::message_log;
+use crate::message_log::MessageLog;
 
 /// Why a post did not go through (the jobs stay queued).
 #[derive(Debug)]
@@ -47,18 +48,18 @@ pub(super) async fn next(
 ) -> Result<Sent, Failed> {
     let Some(front) = queue.front() else { return Ok(Sent::default()) };
     let front_id = front.message.message.id.to_string();
-    let Some(row) = log::get(&inner.db, &front_id).await.map_err(db_error)? else {
+    let Some(row) = inner.log.by_id(&front_id).await.map_err(db_error)? else {
         // Logged before it was submitted, so this cannot happen unless the row was purged.
         tracing::warn!(id = %front_id, "message to mirror is not in the log; skipping it");
         return Ok(Sent { done: queue.pop_front().into_iter().collect(), pause: Duration::ZERO });
     };
-    if row.discord_message_id.is_some() || row.discord_batch.as_deref() == Some(log::SKIPPED) {
+    if row.discord_message_id.is_some() || row.discord_batch.as_deref() == Some(MessageLog::SKIPPED) {
         // Already in Discord (the acknowledgement was lost in a crash) or given up on.
         return Ok(Sent { done: queue.pop_front().into_iter().collect(), pause: Duration::ZERO });
     }
     let batch = match row.discord_batch {
         // Planned by an earlier attempt: exactly that batch again.
-        Some(batch) => log::batch(&inner.db, &batch).await.map_err(db_error)?,
+        Some(batch) => inner.log.discord_batch(&batch).await.map_err(db_error)?,
         None => plan(inner, &front_id, label, queue).await.map_err(db_error)?,
     };
     if batch.is_empty() {
@@ -76,7 +77,7 @@ async fn plan(
     queue: &VecDeque<Job>,
 ) -> Result<Vec<message_log::Model>, sea_orm::DbErr> {
     let ids: Vec<String> = queue.iter().take(500).map(|j| j.message.message.id.to_string()).collect();
-    let mut rows = log::unplanned(&inner.db, &ids).await?;
+    let mut rows = inner.log.unplanned(&ids).await?;
     // Keep queue order and stop at the first message that is not plannable.
     let mut planned = Vec::new();
     for id in &ids {
@@ -86,7 +87,7 @@ async fn plan(
         }
     }
     planned.truncate(embeds::plan(&planned, label));
-    log::plan(&inner.db, front_id, planned.iter().map(|r| r.id.clone()).collect()).await?;
+    inner.log.plan_discord_batch(front_id, planned.iter().map(|r| r.id.clone()).collect()).await?;
     Ok(planned)
 }
 
@@ -107,7 +108,7 @@ async fn send(
         Ok(Posted::Ok { id: message_id, pacing }) => {
             metrics::counter!("chat_mirrored_total").increment(batch.len() as u64);
             let discord_id = i64::try_from(message_id).unwrap_or_default();
-            log::posted(&inner.db, batch_id, discord_id).await.map_err(db_error)?;
+            inner.log.discord_posted(batch_id, discord_id).await.map_err(db_error)?;
             Ok(Sent { done: take_jobs(queue, &members), pause: pacing.pause() })
         }
         Ok(Posted::RateLimited { retry_after, global }) => {
@@ -134,7 +135,7 @@ async fn send(
         Ok(Posted::Refused { status, body }) => {
             tracing::error!(channel, status, %body, messages = batch.len(), "Discord refused a batch; it is kept in the log only");
             let ids = members.iter().map(|s| (*s).to_owned()).collect();
-            log::skipped(&inner.db, ids).await.map_err(db_error)?;
+            inner.log.discord_skipped(ids).await.map_err(db_error)?;
             Ok(Sent { done: take_jobs(queue, &members), pause: Duration::ZERO })
         }
         Err(e) => {
@@ -163,7 +164,7 @@ fn take_jobs(queue: &mut VecDeque<Job>, ids: &HashSet<&str>) -> Vec<Job> {
 pub(super) async fn give_up(inner: &Inner, jobs: &[Job]) {
     metrics::counter!("chat_mirror_skipped_total").increment(jobs.len() as u64);
     let ids = jobs.iter().map(|j| j.message.message.id.to_string()).collect();
-    if let Err(e) = log::skipped(&inner.db, ids).await {
+    if let Err(e) = inner.log.discord_skipped(ids).await {
         tracing::error!(error = %e, "cannot mark unmirrored messages in the log");
     }
 }
