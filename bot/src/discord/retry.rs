@@ -4,8 +4,10 @@
 //! The policy: a failed attempt waits `backoff × attempt number` before the next one, and
 //! after `attempts` failures the last failure is returned for the caller to log and move on. A
 //! Discord 429 is no failure: the call waits the `retry_after` Discord asked for and is tried
-//! again without counting an attempt, since Discord said when it will take it. A refusal (4xx
-//! other than 429) is final at once: the same request would be refused again.
+//! again without counting an attempt, since Discord said when it will take it; with a
+//! `rate_limit_budget`, a 429 whose wait would pass the budget is returned instead (the caller
+//! falls back). A refusal (4xx other than 429) is final at once: the same request would be
+//! refused again.
 
 use std::future::Future;
 use std::time::Duration;
@@ -19,15 +21,23 @@ pub struct Policy {
     pub attempts: u32,
     /// The wait after the first failure; the n-th failure waits n times this.
     pub backoff: Duration,
+    /// The most time spent waiting out 429s; `None`: as long as Discord asks.
+    pub rate_limit_budget: Option<Duration>,
 }
 
 impl Policy {
     /// Discord calls whose effect matters (a thread archived, a notice posted): five attempts,
     /// two seconds more after each failure.
-    pub const DISCORD: Self = Self { attempts: 5, backoff: Duration::from_secs(2) };
+    pub const DISCORD: Self = Self { attempts: 5, backoff: Duration::from_secs(2), rate_limit_budget: None };
     /// Database writes the mirror needs (a room's thread recorded): five attempts, half a
     /// second more after each failure.
-    pub const DATABASE: Self = Self { attempts: 5, backoff: Duration::from_millis(500) };
+    pub const DATABASE: Self = Self { attempts: 5, backoff: Duration::from_millis(500), rate_limit_budget: None };
+
+    /// One attempt, 429s waited out within `budget` (thread creation, which falls back to the
+    /// parent channel rather than keep a room waiting).
+    pub const fn within(budget: Duration) -> Self {
+        Self { attempts: 1, backoff: Duration::ZERO, rate_limit_budget: Some(budget) }
+    }
 }
 
 /// Whether an outcome is final, to wait for and retry without counting (a 429), or a failure.
@@ -83,11 +93,16 @@ where
     Fut: Future<Output = T>,
 {
     let mut failures = 0u32;
+    let mut waited = Duration::ZERO;
     loop {
         let outcome = call().await;
         if let Some(wait) = outcome.rate_limited() {
+            if policy.rate_limit_budget.is_some_and(|budget| waited + wait > budget) {
+                return outcome;
+            }
             tracing::warn!(?wait, "{what}: Discord rate limit hit; retrying");
             tokio::time::sleep(wait).await;
+            waited += wait;
             continue;
         }
         if !outcome.failed() {
@@ -129,7 +144,7 @@ mod tests {
     #[tokio::test]
     async fn failures_back_off_and_give_up_while_429s_wait_uncounted() {
         let calls = AtomicU32::new(0);
-        let policy = Policy { attempts: 3, backoff: Duration::from_millis(20) };
+        let policy = Policy { attempts: 3, backoff: Duration::from_millis(20), rate_limit_budget: None };
         let start = tokio::time::Instant::now();
         let out: Result<(), &str> = retry(policy, "test", || async {
             calls.fetch_add(1, Ordering::SeqCst);
@@ -142,7 +157,7 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(60), "{:?}", start.elapsed());
 
         let calls = AtomicU32::new(0);
-        let out = discord(Policy { attempts: 1, backoff: Duration::ZERO }, "test", || async {
+        let out = discord(Policy::within(Duration::from_secs(1)), "test", || async {
             match calls.fetch_add(1, Ordering::SeqCst) {
                 0..=4 => Ok(Posted::RateLimited { retry_after: Duration::from_millis(10), global: false }),
                 _ => Ok(Posted::Ok { id: 7, pacing: Default::default() }),
@@ -151,5 +166,12 @@ mod tests {
         .await;
         assert!(matches!(out, Ok(Posted::Ok { id: 7, .. })));
         assert_eq!(calls.load(Ordering::SeqCst), 6);
+
+        // A 429 asking for more than the budget is returned at once.
+        let out = discord(Policy::within(Duration::from_secs(1)), "test", || async {
+            Ok(Posted::RateLimited { retry_after: Duration::from_secs(60), global: false })
+        })
+        .await;
+        assert!(matches!(out, Ok(Posted::RateLimited { .. })));
     }
 }
