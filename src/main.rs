@@ -193,17 +193,16 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
         }
         RoomsCommand::Edit { slug: raw, capacity, title, topic, listed, locked, slowmode } => {
             let patch = bot::rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
-            match bot::rooms::change(&db, bus, &slug(&raw)?, patch, &actor).await? {
-                Some(room) => println!("updated room {}", room.slug),
-                None => println!("room {raw} has already ended; there is nothing to change"),
-            }
+            let Some(room) = bot::rooms::change(&db, bus, &slug(&raw)?, patch, &actor).await? else {
+                anyhow::bail!("room {raw} has already ended; there is nothing to change");
+            };
+            println!("updated room {}", room.slug);
         }
         RoomsCommand::Remove { slug: raw } => {
-            if bot::rooms::delete(&db, bus, &slug(&raw)?, &actor).await? {
-                println!("removed room {raw}");
-            } else {
-                println!("room {raw} has already ended");
+            if !bot::rooms::delete(&db, bus, &slug(&raw)?, &actor).await? {
+                anyhow::bail!("room {raw} has already ended");
             }
+            println!("removed room {raw}");
         }
         RoomsCommand::List => {
             println!(
