@@ -188,16 +188,7 @@ impl Discord {
             );
         }
         let framework = poise::Framework::builder()
-            .options(poise::FrameworkOptions {
-                commands: commands::all(),
-                command_check: Some(|ctx| Box::pin(access::command_check(ctx))),
-                on_error: |error| Box::pin(on_error(error)),
-                event_handler: |framework, event| {
-                    Box::pin(events::handle(framework.serenity_context, event, framework.user_data))
-                },
-                allowed_mentions: Some(serenity::CreateAllowedMentions::new().empty_users().empty_roles()),
-                ..Default::default()
-            })
+            .options(framework_options())
             .setup(move |ctx, ready, framework| {
                 Box::pin(async move {
                     tracing::info!(user = %ready.user.name, "connected to Discord");
@@ -224,6 +215,20 @@ impl Discord {
         };
         channels.abort();
         result
+    }
+}
+
+/// The commands, the permission check before each, where errors go, and the event handler.
+fn framework_options() -> poise::FrameworkOptions<Data, Error> {
+    poise::FrameworkOptions {
+        commands: commands::all(),
+        command_check: Some(|ctx| Box::pin(access::command_check(ctx))),
+        on_error: |error| Box::pin(on_error(error)),
+        event_handler: |framework, event| {
+            Box::pin(events::handle(framework.serenity_context, event, framework.user_data))
+        },
+        allowed_mentions: Some(serenity::CreateAllowedMentions::new().empty_users().empty_roles()),
+        ..Default::default()
     }
 }
 
