@@ -1,11 +1,17 @@
-//! What the Discord mirror asks of the log: which messages wait for Discord, the batch each
-//! was planned into (`discord_batch`, recorded before posting so a retry re-posts exactly it),
-//! and what became of it (`discord_message_id`, or [`MessageLog::SKIPPED`]). Only the Discord
-//! columns and `id`, `staff`, `sent_at`, `deleted_at` are read here.
+//! What the Discord side asks of the log.
+//!
+//! The mirror: which messages wait for Discord, the batch each was planned into
+//! (`discord_batch`, recorded before posting so a retry re-posts exactly it), and what became
+//! of it (`discord_message_id`, or [`MessageLog::SKIPPED`]). Staff and moderators: the web
+//! messages a Discord message carries, staff edits, and deletions from Discord or by `/purge`.
+//! Rows are found here only by `id` and the Discord columns (`discord_message_id`,
+//! `discord_batch`, `staff`, `sent_at`, `deleted_at`).
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 
 use super::MessageLog;
 use crate::entities::message_log;
@@ -90,6 +96,75 @@ impl MessageLog {
     }
 }
 
+/// Ids marked deleted per statement: a purge can reach tens of thousands of messages, past
+/// PostgreSQL's 65 535 bind parameters per statement.
+const DELETE_CHUNK: usize = 1_000;
+
+impl MessageLog {
+    /// The web messages (`staff` false) or the staff message (`staff` true) Discord message
+    /// `discord_id` carries.
+    pub async fn carried_by(&self, discord_id: i64, staff: bool) -> Result<Vec<message_log::Model>, DbErr> {
+        message_log::Entity::find()
+            .filter(message_log::Column::DiscordMessageId.eq(discord_id))
+            .filter(message_log::Column::Staff.eq(staff))
+            .all(&self.db)
+            .await
+    }
+
+    /// Whether Discord message `discord_id` carries a message that is not deleted.
+    pub async fn still_shown(&self, discord_id: i64) -> Result<bool, DbErr> {
+        let shown = message_log::Entity::find()
+            .filter(message_log::Column::DiscordMessageId.eq(discord_id))
+            .filter(message_log::Column::DeletedAt.is_null())
+            .one(&self.db)
+            .await?;
+        Ok(shown.is_some())
+    }
+
+    /// A staff member edited their message in Discord: its new text.
+    pub async fn edit_staff(&self, row: message_log::Model, text: &str) -> Result<(), DbErr> {
+        let mut active: message_log::ActiveModel = row.into();
+        active.text = Set(text.to_owned());
+        active.edited_at = Set(Some(Utc::now()));
+        active.update(&self.db).await?;
+        Ok(())
+    }
+
+    /// Discord messages were deleted: mark deleted the messages they carried, and return those
+    /// that were not deleted yet.
+    pub async fn delete_carried_by(&self, discord_ids: Vec<i64>) -> Result<Vec<message_log::Model>, DbErr> {
+        let rows = message_log::Entity::find()
+            .filter(message_log::Column::DiscordMessageId.is_in(discord_ids.clone()))
+            .filter(message_log::Column::DeletedAt.is_null())
+            .all(&self.db)
+            .await?;
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        message_log::Entity::update_many()
+            .col_expr(message_log::Column::DeletedAt, Expr::value(Utc::now()))
+            .filter(message_log::Column::DiscordMessageId.is_in(discord_ids))
+            .exec(&self.db)
+            .await?;
+        Ok(rows)
+    }
+
+    /// Mark these messages deleted, all or none.
+    pub async fn delete(&self, ids: impl Iterator<Item = String>) -> Result<(), DbErr> {
+        let ids: Vec<String> = ids.collect();
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        for chunk in ids.chunks(DELETE_CHUNK) {
+            message_log::Entity::update_many()
+                .col_expr(message_log::Column::DeletedAt, Expr::value(now))
+                .filter(message_log::Column::Id.is_in(chunk.iter().cloned()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::IpAddr;
@@ -101,7 +176,7 @@ mod tests {
     use crate::message_log::Delivery;
 
     #[tokio::test]
-    async fn a_batch_is_planned_posted_or_skipped_and_leaves_the_unmirrored() {
+    async fn a_batch_is_planned_posted_or_skipped_and_its_discord_message_deleted() {
         let dir = std::env::temp_dir().join(format!("cr-mirror-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", dir.join("log.db").display())).await.unwrap();
@@ -142,6 +217,16 @@ mod tests {
         assert_eq!(log.by_id(&ids[0]).await.unwrap().unwrap().discord_batch.as_deref(), Some(ids[0].as_str()));
         assert_eq!(log.by_id(&ids[2]).await.unwrap().unwrap().discord_batch.as_deref(), Some(MessageLog::SKIPPED));
         assert!(log.unmirrored_since(since).await.unwrap().is_empty());
+
+        // Discord message 42 carries the first two; deleting it in Discord deletes them once.
+        assert_eq!(log.carried_by(42, false).await.unwrap().len(), 2);
+        assert!(log.carried_by(42, true).await.unwrap().is_empty());
+        assert!(log.still_shown(42).await.unwrap());
+        assert_eq!(log.delete_carried_by(vec![42]).await.unwrap().len(), 2);
+        assert!(!log.still_shown(42).await.unwrap());
+        assert!(log.delete_carried_by(vec![42]).await.unwrap().is_empty());
+        log.delete(ids[2..].iter().cloned()).await.unwrap();
+        assert!(log.by_id(&ids[2]).await.unwrap().unwrap().deleted_at.is_some());
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -4,22 +4,16 @@
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::discord::access::{self, Level};
 use crate::discord::{Context, Error};
-use crate::entities::message_log;
 
 /// The web authors a mirrored Discord message carries: (nickname, tag, address).
 pub(super) async fn authors_of(
     ctx: Context<'_>,
     message: serenity::MessageId,
 ) -> Result<Vec<(String, String, String)>, Error> {
-    let rows = message_log::Entity::find()
-        .filter(message_log::Column::DiscordMessageId.eq(i64::try_from(message.get())?))
-        .filter(message_log::Column::Staff.eq(false))
-        .all(&ctx.data().db)
-        .await?;
+    let rows = ctx.data().log.carried_by(i64::try_from(message.get())?, false).await?;
     let mut authors: Vec<(String, String, String)> = rows
         .into_iter()
         .map(|r| {

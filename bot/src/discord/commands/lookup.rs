@@ -3,7 +3,6 @@
 
 use poise::serenity_prelude as serenity;
 use protocol::RoomSlug;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::authors::{authors_of, pick_author};
 use super::{record, reply};
@@ -95,10 +94,6 @@ async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
 /// the command again for more.
 const MAX_PURGED: u64 = 10_000;
 
-/// Ids marked deleted per statement: a tag logged from several addresses can reach several
-/// times [`MAX_PURGED`], past PostgreSQL's 65 535 bind parameters per statement.
-const PURGE_CHUNK: usize = 1_000;
-
 /// Delete an IP tag's recent messages everywhere (web rooms and Discord).
 #[poise::command(slash_command, guild_only, ephemeral, default_member_permissions = "MANAGE_MESSAGES")]
 pub async fn purge(
@@ -136,21 +131,10 @@ pub async fn purge(
 
 /// Mark the rows deleted, then take them out of the rooms' history and off web clients' screens.
 async fn take_back_on_the_web(ctx: Context<'_>, rows: &[message_log::Model]) -> Result<(), Error> {
-    use sea_orm::TransactionTrait;
-    use sea_orm::sea_query::Expr;
     let data = ctx.data();
     // All or nothing: a row marked deleted but never announced would be passed over by the
     // next purge and stay on web clients' screens.
-    let now = chrono::Utc::now();
-    let txn = data.db.begin().await?;
-    for chunk in rows.chunks(PURGE_CHUNK) {
-        message_log::Entity::update_many()
-            .col_expr(message_log::Column::DeletedAt, Expr::value(now))
-            .filter(message_log::Column::Id.is_in(chunk.iter().map(|r| r.id.clone())))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
+    data.log.delete(rows.iter().map(|r| r.id.clone())).await?;
     for row in rows {
         let slug = RoomSlug::parse(&row.room)?;
         let id: ulid::Ulid = row.id.parse()?;
@@ -177,12 +161,7 @@ async fn delete_carriers(ctx: Context<'_>, rows: &[message_log::Model]) -> Resul
         .collect();
     let mut removed: usize = 0;
     for (discord_id, room) in carriers {
-        let still_shown = message_log::Entity::find()
-            .filter(message_log::Column::DiscordMessageId.eq(discord_id))
-            .filter(message_log::Column::DeletedAt.is_null())
-            .one(&data.db)
-            .await?
-            .is_some();
+        let still_shown = data.log.still_shown(discord_id).await?;
         let Some(&channel) = channels.get(&room).filter(|_| !still_shown) else {
             continue;
         };
