@@ -5,6 +5,9 @@
 //! `REDIS_URL` is set. `chatroulette bot` and `chatroulette gateway` run one role each for split
 //! deployment (one leading bot, a standby if wanted, and any number of gateways, all on one
 //! Redis). The other subcommands (`migrate`, `rooms …`) are operator tools.
+//!
+//! - [`config`]: every setting declared once (variable, flag, help, default) and checked.
+//! - [`shutdown`]: one trigger, any number of waiters.
 
 pub mod config;
 pub mod shutdown;
@@ -18,6 +21,7 @@ use bot::{Bot, BotConfig};
 use bus::{Bus, InProcessBus, RedisBus, RedisConfig};
 use gateway::ReadinessCheck;
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
 
 pub use config::Config;
 
@@ -63,8 +67,11 @@ pub async fn connect_bus(redis: Option<&RedisSettings>) -> Result<BusHandle, Sta
     let Some(settings) = redis else {
         return Ok(BusHandle::InProcess(Arc::new(InProcessBus::new())));
     };
-    let config =
-        RedisConfig { url: settings.url.clone(), prefix: settings.prefix.clone(), presence_ttl: settings.presence_ttl };
+    let config = RedisConfig {
+        url: settings.url.expose_secret().clone(),
+        prefix: settings.prefix.clone(),
+        presence_ttl: settings.presence_ttl,
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut backoff = Duration::from_millis(200);
     loop {
@@ -156,7 +163,7 @@ pub struct AllInOne {
 impl AllInOne {
     /// Open and migrate the database, connect the bus, publish rooms, bind the gateway.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let db = open_database(&config.database_url).await?;
+        let db = open_database(config.database_url.expose_secret()).await?;
         let bus = connect_bus(config.redis.as_ref()).await?;
         let bot = BotRole::prepare(&config, db.clone(), &bus).await?;
         let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(DatabaseReady(db)), Arc::new(BotReady)];
@@ -215,7 +222,7 @@ pub async fn bot_role(config: Config) -> Result<BotRole, StartError> {
     if config.redis.is_none() {
         return Err(StartError::NeedsRedis("bot"));
     }
-    let db = open_database(&config.database_url).await?;
+    let db = open_database(config.database_url.expose_secret()).await?;
     let bus = connect_bus(config.redis.as_ref()).await?;
     BotRole::prepare(&config, db, &bus).await
 }

@@ -2,9 +2,11 @@
 //! chosen role. `anyhow` lives only here, at the edge.
 
 use anyhow::Context;
+use chatroulette::config::{ParseError, Settings};
 use chatroulette::{AllInOne, Config, shutdown};
 use clap::{Parser, Subcommand};
 use protocol::RoomSlug;
+use secrecy::ExposeSecret;
 
 /// Anonymous web chat mirrored into Discord.
 #[derive(Parser)]
@@ -12,6 +14,8 @@ use protocol::RoomSlug;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 #[derive(Subcommand)]
@@ -111,14 +115,19 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    // The settings are read while the command line is parsed: `.env` first.
     match dotenvy::dotenv() {
         Ok(_) => {}
         Err(e) if e.not_found() => {}
         Err(e) => return Err(e).context("cannot read .env"),
     }
+    let cli: Cli = match chatroulette::config::parse(std::env::args_os(), |var| std::env::var(var).ok()) {
+        Ok(cli) => cli,
+        Err(ParseError::Usage(e)) => e.exit(),
+        Err(ParseError::Config(e)) => return Err(e).context("invalid configuration"),
+    };
     init_tracing();
-    let config = Config::from_env().context("invalid configuration")?;
+    let config = Config::from_settings(cli.settings).context("invalid configuration")?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
@@ -138,7 +147,7 @@ fn run() -> anyhow::Result<()> {
                 Ok(())
             }
             Some(Command::Migrate) => {
-                let db = bot::db::connect(&config.database_url).await?;
+                let db = bot::db::connect(config.database_url.expose_secret()).await?;
                 bot::db::migrate(&db).await?;
                 println!("database is up to date");
                 Ok(())
@@ -180,7 +189,7 @@ fn slug(raw: &str) -> anyhow::Result<RoomSlug> {
 }
 
 async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
-    let db = bot::db::connect(&config.database_url).await?;
+    let db = bot::db::connect(config.database_url.expose_secret()).await?;
     bot::db::migrate(&db).await?;
     let bus = operator_bus(&config).await?;
     let bus = bus.as_deref();
@@ -237,7 +246,7 @@ fn operator() -> String {
 
 async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
     use bot::bans::{Scope, Target};
-    let db = bot::db::connect(&config.database_url).await?;
+    let db = bot::db::connect(config.database_url.expose_secret()).await?;
     bot::db::migrate(&db).await?;
     let bus = operator_bus(&config).await?;
     let actor = operator();

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bus::{Bus, HISTORY_LEN, QueueEntry};
 use protocol::{ControlEvent, InboundEvent, LoggedMessage, RoomDef, RoomKind, RoomSlug};
 use sea_orm::DatabaseConnection;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::discord::{Discord, DiscordConfig, Job, Mirror};
 use crate::iptag::IpTagger;
@@ -16,7 +17,7 @@ use crate::message_log::{Delivery, MessageLog};
 use crate::{BotError, bans, message_log, rooms};
 
 /// How the bot runs; every field has a default suitable for one process.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct BotConfig {
     /// How often room definitions are re-read from the database (`ROOM_SYNC_SECS`), so
     /// `chatroulette rooms …` from a shell reaches a running system.
@@ -26,24 +27,11 @@ pub struct BotConfig {
     /// Entries delivered but unacknowledged this long are taken again (a failed write).
     pub reclaim_after: Duration,
     /// `IP_TAG_SECRET`; unset = a secret generated once and kept in the database.
-    pub ip_tag_secret: Option<String>,
+    pub ip_tag_secret: Option<SecretString>,
     /// The Discord bridge; `None` runs headless.
     pub discord: Option<DiscordConfig>,
     /// How long IPs and texts stay in the message log.
     pub retention: crate::retention::Retention,
-}
-
-impl std::fmt::Debug for BotConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BotConfig")
-            .field("room_sync_interval", &self.room_sync_interval)
-            .field("consumer", &self.consumer)
-            .field("reclaim_after", &self.reclaim_after)
-            .field("ip_tag_secret", &self.ip_tag_secret.as_ref().map(|_| "<redacted>"))
-            .field("discord", &self.discord)
-            .field("retention", &self.retention)
-            .finish()
-    }
 }
 
 impl Default for BotConfig {
@@ -91,7 +79,7 @@ impl Bot {
         }
         let mut sync = SnapshotSync { db: db.clone(), bus: bus.clone(), synced: None };
         sync.run_once(true).await?;
-        let tagger = IpTagger::load(&db, config.ip_tag_secret.as_deref()).await?;
+        let tagger = IpTagger::load(&db, config.ip_tag_secret.as_ref().map(|s| s.expose_secret().as_str())).await?;
         let log = MessageLog::new(db.clone());
         let discord = match config.discord.clone() {
             Some(discord) => Some(

@@ -1,9 +1,8 @@
 //! Room feeds: the queue between a bus and each of its subscribers to one room.
 //!
 //! A tokio broadcast channel allocates every slot up front (about 64 bytes each), so even 256
-//! frames of slack cost 16 KiB per room whether or not anything is ever sent — with a thousand
-//! quiet rooms that was most of a gateway's idle memory. Here each subscriber has its own queue
-//! that holds only what it has not taken yet (frames are `Bytes`: a queued frame is a reference
+//! frames of slack cost 16 KiB per room whether or not anything is ever sent. Here each
+//! subscriber has its own queue that holds only what it has not taken yet (frames are `Bytes`: a queued frame is a reference
 //! count, not a copy), and gives its memory back once drained. Like a broadcast, a subscriber
 //! that falls more than `depth` frames behind loses the oldest ones and says so in the log.
 

@@ -1,11 +1,15 @@
 //! The bus between gateways and the bot.
 //!
-//! One trait, [`Bus`], carries everything a split deployment needs: room fan-out, presence with
-//! an atomic capacity check, recent history, the durable gateway → bot queue, control events, and
-//! the room and ban snapshots gateways serve from while the bot is away. [`memory::InProcessBus`]
-//! implements it with tokio primitives for the one-process default; a Redis implementation sits
-//! behind the same trait for split deployment. Both must pass the conformance suite in
-//! `tests/it`.
+//! One trait, [`Bus`] (here), carries everything a split deployment needs: room fan-out, presence
+//! with an atomic capacity check, recent history, the durable gateway → bot queue, control
+//! events, and the room and ban snapshots gateways serve from while the bot is away. Both
+//! implementations must pass the conformance suite in `tests/it`.
+//!
+//! * [`memory`]: [`InProcessBus`], with tokio primitives, for the one-process default.
+//! * [`redis`]: [`RedisBus`], for split deployment: one file per concern, Lua scripts in
+//!   `redis/lua/`, key names in [`redis::keys`].
+//! * [`feed`]: [`RoomFeed`], the queue between a bus and each subscriber to one room.
+//! * `seats`: [`Seat`], [`SeatClaim`] and the seat rules both buses apply.
 
 use std::time::Duration;
 
@@ -20,10 +24,12 @@ use ulid::Ulid;
 pub mod feed;
 pub mod memory;
 pub mod redis;
+mod seats;
 
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use memory::InProcessBus;
 pub use redis::{RedisBus, RedisConfig};
+pub use seats::{Seat, SeatClaim};
 
 /// How many recent messages per room are kept for joiners and `since` resume.
 pub const HISTORY_LEN: usize = 50;
@@ -35,31 +41,6 @@ pub enum BusError {
     Unavailable(String),
     #[error("malformed bus payload: {0}")]
     Codec(String),
-}
-
-/// Who holds a seat: the member's nickname, the key it is compared by, an opaque holder id
-/// (gateway + connection) so a late release never frees somebody else's seat, and an opaque tag
-/// of the holder's address (a keyed hash of it, an IPv6 /64 as one address), by which seats per
-/// address are counted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seat {
-    pub nick: String,
-    pub key: String,
-    pub holder: String,
-    pub address: String,
-}
-
-/// Outcome of [`Bus::claim_seat`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SeatClaim {
-    /// The seat is yours; `members` are the room's nicknames, yours included.
-    Granted { members: Vec<String> },
-    /// The room is at capacity.
-    Full,
-    /// Somebody in the room already uses this nickname (compared by key).
-    NickTaken,
-    /// The seat's address already holds as many seats in the room as it may.
-    TooManySeats,
 }
 
 /// One entry of the gateway → bot queue, delivered until acknowledged.

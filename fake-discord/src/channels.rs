@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use crate::limits::{self, FormErrors};
 use crate::messages::MessageDraft;
-use crate::state::{ApiError, ApiResult, Inner, kind, now_iso, parse_id, sid};
+use crate::state::Inner;
+use crate::wire::{ApiError, ApiResult, kind, now_iso, parse_id, sid};
 
 impl Inner {
     pub fn channel(&self, id: u64) -> Result<&Value, ApiError> {

@@ -3,7 +3,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::limits::{self, FormErrors};
-use crate::state::{ApiError, ApiResult, Inner, parse_id, sid};
+use crate::state::Inner;
+use crate::wire::{ApiError, ApiResult, parse_id, sid};
 
 impl Inner {
     fn commands_mut(&mut self, guild: bool) -> &mut Vec<Value> {

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::config::PRIVILEGED_INTENTS;
-use crate::state::{ConnEntry, Inner, Outbound, Session, Shared, intents, sid};
+use crate::state::{ConnEntry, Inner, Outbound, Session, Shared};
+use crate::wire::{intents, sid};
 
 /// The salvo handler upgrading `/gateway-ws` (any query: `?v=10&encoding=json`).
 pub struct GatewayUpgrade(pub Arc<Shared>);

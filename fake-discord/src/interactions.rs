@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use crate::config::FakeUser;
 use crate::limits::{self, FormErrors};
 use crate::messages::{MessageDraft, apply_fields};
-use crate::state::{ApiError, ApiResult, Inner, Member, now_iso, parse_id, sid};
+use crate::records::{InteractionState, Member};
+use crate::state::Inner;
+use crate::wire::{ApiError, ApiResult, now_iso, parse_id, sid};
 
 /// Interaction types (`type` of the interaction object).
 pub mod interaction_type {
@@ -26,29 +28,6 @@ pub mod interaction_type {
 
 const EPHEMERAL: u64 = 64;
 const LOADING: u64 = 128;
-
-/// What the fake remembers about one injected interaction.
-#[derive(Debug, Clone)]
-pub struct InteractionState {
-    pub token: String,
-    pub kind: u64,
-    /// `data.type` of command interactions (1 slash, 2 user, 3 message).
-    pub command_kind: Option<u64>,
-    pub channel_id: u64,
-    pub created: Instant,
-    pub acknowledged: Option<Instant>,
-    pub callback_type: Option<u64>,
-    /// The message a component interaction was on.
-    pub component_message: Option<u64>,
-    /// `@original`'s message id, once there is one.
-    pub original: Option<u64>,
-    /// Ephemeral messages of this interaction (not in any channel), by id.
-    pub ephemeral: BTreeMap<u64, Value>,
-    pub followups: Vec<u64>,
-    /// Every body the bot sent for this interaction (callback, follow-ups, edits), in order.
-    pub bodies: Vec<Value>,
-    pub metadata: Value,
-}
 
 impl Inner {
     /// Build and dispatch an INTERACTION_CREATE; returns `(id, token)`.

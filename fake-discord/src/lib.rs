@@ -108,6 +108,20 @@
 //! ```
 //! Never assert on speed: wait with generous timeouts ([`FakeDiscord::wait_until`],
 //! [`FakeDiscord::wait_for`]).
+//!
+//! # Modules
+//! * `config`: the settings of one fake Discord, and the users it knows.
+//! * `wire`: Discord's vocabulary: permission and intent bits, channel kinds, ids, the error answer.
+//! * `records`: what is stored besides JSON: roles, members, messages, interactions, seen requests.
+//! * `state`: the world behind one mutex (guild, channels, messages, sessions) and its dispatches.
+//! * `limits`: Discord's validation rules (`Invalid Form Body`) and rate limits.
+//! * `permissions`: permissions from roles, then a channel's overwrites.
+//! * `rest`: the REST server: authentication, rate limits, routing, recording.
+//! * `channels`: guild channels and threads.
+//! * `messages`: the bot's posts, edits and deletions, and injected human messages.
+//! * `commands`: application commands, guild and global.
+//! * `interactions`: injected interactions, their callbacks and webhook follow-ups.
+//! * `gateway`: the Gateway WebSocket: HELLO, IDENTIFY, RESUME, dispatches.
 
 mod channels;
 mod commands;
@@ -117,8 +131,10 @@ mod interactions;
 mod limits;
 mod messages;
 mod permissions;
+mod records;
 mod rest;
 mod state;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,11 +150,12 @@ pub use crate::limits::{
     CONTENT_MAX, EMBED_AUTHOR_MAX, EMBED_DESCRIPTION_MAX, EMBED_FIELD_NAME_MAX, EMBED_FIELD_VALUE_MAX,
     EMBED_FIELDS_MAX, EMBED_FOOTER_MAX, EMBED_TITLE_MAX, EMBED_TOTAL_MAX, EMBEDS_MAX, NONCE_MAX,
 };
-pub use crate::rest::RecordedRequest;
-pub use crate::state::perms;
+pub use crate::records::RecordedRequest;
+pub use crate::wire::perms;
 
 use crate::messages::MessageDraft;
-use crate::state::{Inner, Outbound, Shared, parse_id};
+use crate::state::{Inner, Outbound, Shared};
+use crate::wire::parse_id;
 
 /// Channel type numbers, for [`FakeDiscord::create_channel`].
 pub mod channel_type {
@@ -168,12 +185,12 @@ pub enum ThreadRefusal {
 }
 
 impl ThreadRefusal {
-    fn error(&self) -> state::ApiError {
+    fn error(&self) -> wire::ApiError {
         match self {
-            Self::MissingAccess => state::ApiError::new(403, 50001, "Missing Access"),
-            Self::MissingPermissions => state::ApiError::new(403, 50013, "Missing Permissions"),
-            Self::MaxActiveThreads => state::ApiError::new(400, 160_006, "Maximum number of active threads reached"),
-            Self::Other { status, code, message } => state::ApiError::new(*status, *code, message),
+            Self::MissingAccess => wire::ApiError::new(403, 50001, "Missing Access"),
+            Self::MissingPermissions => wire::ApiError::new(403, 50013, "Missing Permissions"),
+            Self::MaxActiveThreads => wire::ApiError::new(400, 160_006, "Maximum number of active threads reached"),
+            Self::Other { status, code, message } => wire::ApiError::new(*status, *code, message),
         }
     }
 }
@@ -422,7 +439,7 @@ impl FakeDiscord {
                 .channels
                 .values()
                 .filter(|c| {
-                    state::kind::is_thread(c["type"].as_u64().unwrap_or(0))
+                    wire::kind::is_thread(c["type"].as_u64().unwrap_or(0))
                         && parse_id(c.get("parent_id")) == Some(parent_id)
                 })
                 .cloned()

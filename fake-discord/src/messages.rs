@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::config::FakeUser;
 use crate::limits::{self, FormErrors};
-use crate::state::{
-    ApiError, ApiResult, DISCORD_EPOCH_MS, Inner, Member, StoredMessage, kind, now_iso, parse_id, perms, sid,
-};
+use crate::records::{Member, StoredMessage};
+use crate::state::Inner;
+use crate::wire::{ApiError, ApiResult, DISCORD_EPOCH_MS, kind, now_iso, parse_id, perms, sid};
 
 impl Inner {
     pub fn message(&self, channel_id: u64, message_id: u64) -> Result<&Value, ApiError> {

@@ -8,7 +8,9 @@
 
 use serde_json::{Value, json};
 
-use crate::state::{ApiError, ApiResult, Inner, Role, kind, parse_id, perms, sid};
+use crate::records::Role;
+use crate::state::Inner;
+use crate::wire::{ApiError, ApiResult, kind, parse_id, perms, sid};
 
 /// Everything (what the owner and administrators have).
 pub const ALL: u64 = u64::MAX >> 13;

@@ -9,29 +9,12 @@ use salvo::prelude::*;
 use serde_json::{Value, json};
 
 use crate::limits::Verdict;
-use crate::state::{ApiError, ApiResult, Inner, Shared, kind, parse_id, parse_query, secs_f, sid};
+use crate::records::RecordedRequest;
+use crate::state::{Inner, Shared};
+use crate::wire::{ApiError, ApiResult, kind, parse_id, parse_query, secs_f, sid};
 
 /// Largest request body read.
 const BODY_MAX: usize = 8 * 1024 * 1024;
-
-/// One REST request as the fake saw it.
-#[derive(Debug, Clone)]
-pub struct RecordedRequest {
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The path without the `/api/v10` prefix, e.g. `/channels/123/messages`.
-    pub path: String,
-    /// The raw query string without `?` (empty when none).
-    pub query: String,
-    /// The JSON body, or `Value::Null` when there was none (or it was not JSON).
-    pub body: Value,
-    /// The status the fake answered.
-    pub status: u16,
-    /// When it arrived.
-    pub at: Instant,
-    /// The `X-Audit-Log-Reason` header, if sent.
-    pub audit_log_reason: Option<String>,
-}
 
 /// An answer: status, optional JSON body, extra headers.
 struct Reply {

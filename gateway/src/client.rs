@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use salvo::Request;
 
 /// An `X-Forwarded-For` entry that is not an address: the request is refused (HTTP 400
 /// `bad_forwarded_for`) rather than taken as coming from the proxy, which would put every client
@@ -58,6 +59,23 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: Option<
             host.is_some_and(|h| h.eq_ignore_ascii_case(authority))
         }
     }
+}
+
+/// The client's address, from the socket.
+pub fn peer_ip(req: &Request) -> Option<IpAddr> {
+    req.remote_addr().clone().into_std().map(|a| a.ip())
+}
+
+/// The client's address for `peer`'s request: through trusted proxies' `X-Forwarded-For`, every
+/// header line of it.
+pub fn request_ip(req: &Request, peer: IpAddr, trusted: &[ipnet::IpNet]) -> Result<IpAddr, BadForwardedFor> {
+    let lines = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().map_err(|_| BadForwardedFor { entry: "(not text)".to_owned() }))
+        .collect::<Result<Vec<&str>, _>>()?;
+    client_ip(peer, lines.into_iter(), trusted)
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
-//! HTTP routes: the web client, the room list, probes, and the WebSocket upgrade.
+//! HTTP routes: the web client, the room list, probes, and the WebSocket upgrade (`upgrade`).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use salvo::http::StatusCode;
@@ -8,9 +7,8 @@ use salvo::prelude::*;
 use salvo::serve_static::static_embed;
 use serde::Serialize;
 
-use crate::State;
-use crate::client::{client_ip, origin_allowed};
 use crate::site::Assets;
+use crate::state::State;
 
 /// Something `/readyz` must find reachable besides the bus (the binary adds the database).
 #[async_trait]
@@ -38,7 +36,7 @@ pub fn router(state: Arc<State>) -> Router {
         .push(Router::with_path("api/rooms/{slug}").get(RoomInfo(state.clone())))
         .push(Router::with_path("api/info").get(Info(state.clone())))
         .push(Router::with_path("api/status").get(crate::status::Status(state.clone())))
-        .push(Router::with_path("ws").goal(WsUpgrade(state)))
+        .push(Router::with_path("ws").goal(crate::upgrade::WsUpgrade(state)))
         .push(
             Router::with_path("{**path}")
                 .get(static_embed::<Assets>().defaults("index.html"))
@@ -57,9 +55,9 @@ pub fn admin_router(state: Arc<State>) -> Router {
 
 /// A JSON body for refusals: `{code, message}`.
 #[derive(Serialize)]
-struct Refusal<'a> {
-    code: &'a str,
-    message: &'a str,
+pub(crate) struct Refusal<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
 }
 
 struct SecurityHeaders;
@@ -236,96 +234,4 @@ impl Handler for Info {
             roulette_interest_wait_secs: config.roulette_interest_wait.as_secs(),
         }));
     }
-}
-
-struct WsUpgrade(Arc<State>);
-
-#[async_trait]
-impl Handler for WsUpgrade {
-    async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
-        let state = &self.0;
-        let Some(peer) = peer_ip(req) else {
-            res.status_code(StatusCode::BAD_REQUEST);
-            res.render(Json(Refusal { code: "bad_request", message: "cannot tell the client's address" }));
-            return;
-        };
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let ip = match request_ip(req, peer, &state.config.trusted_proxies) {
-            Ok(ip) => ip,
-            Err(bad) => {
-                crate::telemetry::refused("bad_forwarded_for");
-                res.status_code(StatusCode::BAD_REQUEST);
-                res.render(Json(Refusal { code: "bad_forwarded_for", message: &bad.to_string() }));
-                return;
-            }
-        };
-        if !origin_allowed(header("origin"), header("host"), state.config.allowed_origins.as_deref()) {
-            crate::telemetry::refused("bad_origin");
-            res.status_code(StatusCode::FORBIDDEN);
-            res.render(Json(Refusal { code: "bad_origin", message: "this page may not open the chat" }));
-            return;
-        }
-        if let Some(ban) = state.bans.check(ip) {
-            crate::telemetry::refused("banned");
-            res.status_code(StatusCode::FORBIDDEN);
-            let message = if ban.reason.is_empty() {
-                "You are banned.".to_owned()
-            } else {
-                format!("You are banned: {}", ban.reason)
-            };
-            res.render(Json(BanRefusal { code: "banned", message, expires: ban.expires }));
-            return;
-        }
-        let Some(place) = state.capacity.take() else {
-            crate::telemetry::refused("busy");
-            res.status_code(StatusCode::SERVICE_UNAVAILABLE);
-            res.add_header("retry-after", "10", true).ok();
-            res.render(Json(Refusal {
-                code: "busy",
-                message: "the chat is full right now; try again in a few seconds",
-            }));
-            return;
-        };
-        let address =
-            crate::address::Address::new(ip, &state.config.shared_addresses, state.config.shared_address_factor);
-        let max_connections = address.scale_usize(state.config.max_connections_per_ip);
-        let Some(slot) = state.sockets.reserve(ip, address.key(), max_connections) else {
-            crate::telemetry::refused("too_many_connections");
-            res.status_code(StatusCode::TOO_MANY_REQUESTS);
-            res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
-            return;
-        };
-        if let Err(e) = crate::ws::upgrade(state.clone(), address, (slot, place), req, res) {
-            res.render(e);
-        }
-    }
-}
-
-/// The body of a refusal for a banned address: `{code, message, expires}`.
-#[derive(Serialize)]
-struct BanRefusal {
-    code: &'static str,
-    message: String,
-    expires: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// The client's address, from the socket.
-fn peer_ip(req: &Request) -> Option<IpAddr> {
-    req.remote_addr().clone().into_std().map(|a| a.ip())
-}
-
-/// The client's address for `peer`'s request: through trusted proxies' `X-Forwarded-For`, every
-/// header line of it.
-pub(crate) fn request_ip(
-    req: &Request,
-    peer: IpAddr,
-    trusted: &[ipnet::IpNet],
-) -> Result<IpAddr, crate::client::BadForwardedFor> {
-    let lines = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .map(|v| v.to_str().map_err(|_| crate::client::BadForwardedFor { entry: "(not text)".to_owned() }))
-        .collect::<Result<Vec<&str>, _>>()?;
-    client_ip(peer, lines.into_iter(), trusted)
 }

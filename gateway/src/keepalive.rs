@@ -1,17 +1,16 @@
 //! Keepalive for every socket of the gateway from one task: each socket gets a ping once per
 //! ping interval, and one silent for two intervals is closed with 1001.
 //!
-//! One task walks the socket registry instead of every socket keeping a timer in its own task:
-//! that timer was polled on each wake of the socket (every frame it wrote), a few per cent of the
-//! gateway's CPU under load, and it was memory every idle socket carried. Each interval the task
-//! takes the ids of the open sockets and pings them a small share per tick, so sockets that
-//! connected together (all of them, after a restart) are pinged spread over the interval rather
-//! than in bursts of writes and pongs that stall everything else on the gateway.
+//! One task walks the socket registry, rather than each socket keeping a timer in its own task:
+//! such a timer is polled on every wake of the socket and is memory every idle socket carries.
+//! Each interval the task takes the ids of the open sockets and pings a small share of them per
+//! tick, so sockets that connected together (all of them, after a restart) are pinged spread over
+//! the interval rather than in bursts of writes and pongs that stall everything else.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::State;
+use crate::state::State;
 use crate::websocket::{self, code};
 
 /// Ticks per ping interval: 50 ms apart at the default 20 s.

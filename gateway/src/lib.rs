@@ -6,31 +6,49 @@
 //! sockets; everything shared between gateways (presence, history, the queue to the bot, room
 //! definitions) goes through the [`bus::Bus`]. The gateway never touches the database.
 //!
+//! Where a visitor is admitted: a socket at the upgrade (`upgrade`: origin, ban, `capacity`,
+//! sockets per address), every frame after that in `session::admission` (bans, nickname and text,
+//! locks, filters, rate limits, slowmode; seats when they are claimed).
+//!
 //! * [`config`]: the gateway's settings and their defaults.
+//! * `state`: `State`, what every handler, connection and task of one gateway shares.
 //! * `http`: the public HTTP routes, and the operators' listener (metrics, detailed readiness).
+//! * `upgrade`: `GET /ws`, where a socket is admitted and handed to its session.
 //! * `client`: who is connecting: the address through trusted proxies, the page origin.
 //! * `address`: per-address keys (IPv6 by /64) and shared-address budgets.
 //! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
 //! * `sockets`: every open socket by address, for per-address limits and bans.
 //! * `websocket`: RFC 6455 itself: handshake, frame codec, bounded outbox, socket driver.
-//! * `ws`: one task per connection, speaking the chat contract (admission, rooms, roulette).
+//! * `session`: one task per connection, speaking the chat contract (`docs/protocol.md`):
+//!   * `session::frame`: a text frame parsed, or `bad_frame` / `unknown_type`;
+//!   * `session::admission`: the checks every frame passes before it is acted on;
+//!   * `session::limits`: the socket's and the address's rate-limit buckets;
+//!   * `session::rooms`: `join` and `leave`: seats, presence, history;
+//!   * `session::say`: `say` (queued for the bot, then acknowledged) and `typing`;
+//!   * `session::roulette`: `roulette` and `next`, and what wakes a connection that waits;
+//!   * `session::matchmaker`: pairing a roulette ticket with a waiting stranger;
+//!   * `session::visitor_rooms`: `create`.
 //! * `ratelimit`: the token bucket behind every rate limit.
-//! * `bans`, `filters`: bans and word/regex filters in force, from the bus.
-//! * `directory`: the room definitions this gateway serves from (bus snapshot + control events).
+//! * `bans`, `filters`: the bans and word/regex filters in force.
+//! * `directory`: the room definitions this gateway serves from.
+//! * `control`: follows the bot's control events (rooms, bans, filters, kicks) and reloads the bus
+//!   snapshot; closes the sockets a new ban covers.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
-//! * `visitor`: visitor-room slugs and the sweeper that closes idle rooms.
+//! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
+//! * `visitor`: visitor rooms and pairs opened and closed on the bus, and the sweeper that closes
+//!   idle ones.
 //! * `hub`: the local fan-out, room → this gateway's sockets; serialise once, share the bytes.
 //! * `keepalive`: one task pinging every socket and dropping silent ones.
 //! * `tasks`: the background tasks, supervised; one that dies makes the gateway unready.
 //! * [`telemetry`]: Prometheus metrics.
 //! * `site`: the embedded web client.
-//! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
 
 mod address;
 mod bans;
 mod capacity;
 mod client;
 pub mod config;
+mod control;
 mod directory;
 mod filters;
 mod http;
@@ -38,14 +56,16 @@ mod hub;
 mod keepalive;
 mod ratelimit;
 mod room_list;
+mod session;
 mod site;
 mod sockets;
+mod state;
 mod status;
 mod tasks;
 pub mod telemetry;
+mod upgrade;
 mod visitor;
 mod websocket;
-mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,122 +79,7 @@ use salvo::prelude::*;
 pub use config::GatewayConfig;
 pub use http::ReadinessCheck;
 
-use crate::directory::RoomDirectory;
-use crate::hub::Hub;
-
-/// Shared by every handler and connection of one gateway.
-pub(crate) struct State {
-    pub config: GatewayConfig,
-    pub bus: Arc<dyn Bus>,
-    pub directory: RoomDirectory,
-    pub hub: Hub,
-    /// Unique per process: presence holders are `gateway_id:connection`.
-    pub gateway_id: String,
-    pub readiness: Vec<Arc<dyn ReadinessCheck>>,
-    /// Set once at shutdown ([`State::stop_sockets`]); a connection registered after that
-    /// closes itself with 1001 at once.
-    pub stopping: std::sync::atomic::AtomicBool,
-    /// Open WebSocket connections, so shutdown can wait for them to finish.
-    pub live: Arc<ConnectionCount>,
-    /// Bans in force.
-    pub bans: bans::BanList,
-    /// Word and regex filters.
-    pub filters: filters::Filters,
-    /// Open sockets in all, capped by `MAX_CONNECTIONS`.
-    pub capacity: Arc<capacity::Capacity>,
-    /// Open sockets by address.
-    pub sockets: Arc<sockets::Sockets>,
-    /// The background tasks, watched: one that dies makes the gateway unready.
-    pub tasks: Arc<tasks::Supervisor>,
-    /// Per-address limits (message, join and typing buckets) by address key (an IPv6 /64),
-    /// forgotten after idle minutes.
-    pub ip_limits: moka::sync::Cache<address::AddressKey, Arc<std::sync::Mutex<IpLimits>>>,
-    /// `GET /api/rooms`, at most a second old.
-    pub room_list: room_list::RoomListCache,
-}
-
-/// How long an address's limits are kept after their last lookup.
-pub(crate) const IP_LIMITS_IDLE: Duration = Duration::from_secs(600);
-
-/// Limits shared by every socket of one address.
-pub(crate) struct IpLimits {
-    pub say: ratelimit::TokenBucket,
-    pub joins: ratelimit::TokenBucket,
-    pub typing: ratelimit::TokenBucket,
-}
-
-impl State {
-    /// The gateway is stopping: close every socket with 1001 once what is queued for it is
-    /// written (sockets registered from now on close themselves, see [`State::stopping`]).
-    fn stop_sockets(&self) {
-        // Before the registry is read: a socket registered after that sees the flag.
-        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
-        for handle in self.sockets.matching(|_| true) {
-            handle.close(websocket::code::GOING_AWAY, SERVER_RESTARTING, true);
-        }
-    }
-
-    /// The limits shared by every socket of `address`'s key, sized for it (a shared address
-    /// gets its factor's worth).
-    pub fn ip_limits(&self, address: &address::Address) -> Arc<std::sync::Mutex<IpLimits>> {
-        self.ip_limits.get_with(address.key(), || {
-            let factor = f64::from(address.factor);
-            let joins_per_minute = address.scale(self.config.joins_per_minute.max(1));
-            let joins =
-                protocol::frames::RateLimit { burst: joins_per_minute, per_second: f64::from(joins_per_minute) / 60.0 };
-            let rate = &self.config.ip_say_rate;
-            let say =
-                protocol::frames::RateLimit { burst: address.scale(rate.burst), per_second: rate.per_second * factor };
-            Arc::new(std::sync::Mutex::new(IpLimits {
-                // Typing indicators: as many as messages, in a bucket of their own (typing must
-                // not use up what a message needs).
-                typing: ratelimit::TokenBucket::new(&say),
-                say: ratelimit::TokenBucket::new(&say),
-                joins: ratelimit::TokenBucket::new(&joins),
-            }))
-        })
-    }
-}
-
-/// The reason sockets are given when the gateway stops.
-pub(crate) const SERVER_RESTARTING: &str = "server restarting";
-
-/// Counts live connections; shutdown waits for zero.
-#[derive(Default)]
-pub(crate) struct ConnectionCount {
-    count: std::sync::atomic::AtomicUsize,
-    zero: tokio::sync::Notify,
-}
-
-impl ConnectionCount {
-    pub fn enter(self: &Arc<Self>) -> ConnectionGuard {
-        self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        metrics::gauge!("chat_connections").increment(1.0);
-        ConnectionGuard(self.clone())
-    }
-
-    async fn wait_zero(&self) {
-        loop {
-            let notified = self.zero.notified();
-            if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// Held by a connection task for its lifetime.
-pub(crate) struct ConnectionGuard(Arc<ConnectionCount>);
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        metrics::gauge!("chat_connections").decrement(1.0);
-        if self.0.count.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
-            self.0.zero.notify_waiters();
-        }
-    }
-}
+use crate::state::State;
 
 /// Errors while starting the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -245,31 +150,10 @@ impl Application {
         let acceptor = TcpAcceptor::try_from(listener)
             .map_err(|source| GatewayError::Bind { addr: config.listen_addr, source })?;
         let admin = bind_admin(config.admin)?;
-        let directory = RoomDirectory::default();
-        directory.replace_all(bus.rooms().await?);
-        let ban_list = bans::BanList::default();
-        ban_list.replace_all(bus.bans().await?);
-        let filter_list = filters::Filters::default();
-        filter_list.replace_all(&bus.filters().await?);
-        let gateway_id = format!("gw-{}", ulid::Ulid::new());
-        let capacity = capacity::Capacity::new(config.max_connections);
-        let state = Arc::new(State {
-            config,
-            bus,
-            directory,
-            hub: Hub::default(),
-            gateway_id,
-            readiness,
-            stopping: std::sync::atomic::AtomicBool::new(false),
-            live: Arc::default(),
-            bans: ban_list,
-            filters: filter_list,
-            capacity,
-            sockets: Arc::default(),
-            tasks: Arc::default(),
-            ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
-            room_list: room_list::RoomListCache::default(),
-        });
+        let state = Arc::new(State::new(config, bus, readiness));
+        state.directory.replace_all(state.bus.rooms().await?);
+        state.bans.replace_all(state.bus.bans().await?);
+        state.filters.replace_all(&state.bus.filters().await?);
         Ok(Self { acceptor, addr, admin, state })
     }
 
@@ -297,7 +181,7 @@ impl Application {
         let server = Server::new(self.acceptor);
         let handle = server.handle();
         let tasks = &self.state.tasks;
-        let control = tasks.spawn("control follower", directory::follow_control(self.state.clone()));
+        let control = tasks.spawn("control follower", control::follow(self.state.clone()));
         let sweeper = tasks.spawn("visitor-room sweeper", visitor::sweep(self.state.clone()));
         let keepalive = tasks.spawn("keepalive", keepalive::run(self.state.clone()));
         let admin = self.admin.map(|(acceptor, addr)| {

@@ -1,18 +1,18 @@
 //! `GET /api/rooms` from a cache at most [`MAX_AGE`] old.
 //!
-//! The list is the one anonymous request that reads the bus for every listed room; answered from
-//! the bus each time, a burst of requests became a burst of seat counts on Redis. Now one request
-//! at a time refreshes the cached body (the others wait for it and share it), and only once the
-//! body is [`MAX_AGE`] old: whatever the request rate, seats are counted at most once a second
-//! per gateway, in one round trip (see `Bus::occupancy`).
+//! The list is the one anonymous request that reads the bus for every listed room, so a burst of
+//! requests must not become a burst of seat counts on Redis: one request at a time refreshes the
+//! cached body (the others wait for it and share it), and only once the body is [`MAX_AGE`] old.
+//! Whatever the request rate, seats are counted at most once a second per gateway, in one round
+//! trip (see `Bus::occupancy`).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::State;
 use crate::http::RoomEntry;
+use crate::state::State;
 
 /// How old a served room list may be.
 pub const MAX_AGE: Duration = Duration::from_secs(1);

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use salvo::prelude::*;
 use serde::Serialize;
 
-use crate::State;
+use crate::state::State;
 
 pub(crate) struct Status(pub Arc<State>);
 
@@ -38,7 +38,7 @@ impl Handler for Status {
     async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
         // Never cached: a ban may be added or lifted at any moment.
         res.add_header("cache-control", "no-store", true).ok();
-        let Some(peer) = req.remote_addr().clone().into_std().map(|a| a.ip()) else {
+        let Some(peer) = crate::client::peer_ip(req) else {
             res.status_code(StatusCode::BAD_REQUEST);
             res.render(Json(serde_json::json!({
                 "code": "bad_request",
@@ -46,7 +46,7 @@ impl Handler for Status {
             })));
             return;
         };
-        let ip: IpAddr = match crate::http::request_ip(req, peer, &self.0.config.trusted_proxies) {
+        let ip: IpAddr = match crate::client::request_ip(req, peer, &self.0.config.trusted_proxies) {
             Ok(ip) => ip,
             Err(bad) => {
                 res.status_code(StatusCode::BAD_REQUEST);

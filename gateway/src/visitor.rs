@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use protocol::{ControlEvent, InboundEvent, RoomDef, RoomKind, RoomSlug};
 
-use crate::State;
+use crate::state::State;
 
 /// Characters of the random part of a visitor room's slug: 36^20 ≈ 2^103, unguessable.
 const SLUG_RANDOM_LEN: usize = 20;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::frames::MessageView;
 use crate::input::RoomSlug;
 
-/// The three kinds of room (DESIGN.md, "Three kinds of room, one mechanism").
+/// The three kinds of room (`docs/protocol.md`, "Three kinds of room, one mechanism").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {

@@ -1,6 +1,6 @@
-//! The WebSocket contract (DESIGN.md, "The public contract"): JSON text frames, each an object
-//! with a `"type"` field. Inbound and outbound are separate enums so neither side can send the
-//! other's frames by mistake.
+//! The WebSocket contract (`docs/protocol.md`, "The public contract"): JSON text frames, each an
+//! object with a `"type"` field. Inbound and outbound are separate enums so neither side can send
+//! the other's frames by mistake.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -193,7 +193,7 @@ impl ErrorCode {
     }
 }
 
-/// Stable, snake_case error codes (DESIGN.md lists them; extend, never rename).
+/// Stable, snake_case error codes (`docs/protocol.md` lists them; extend, never rename).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {

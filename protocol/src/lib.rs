@@ -4,11 +4,11 @@
 //!   apart, one serde enum each, tagged by `"type"`).
 //! * [`filter`]: the moderators' word and regex filters, compiled one way for the bot and the
 //!   gateways, applied to case- and NFKC-folded text.
-//! * [`input`]: the input rules (nickname, message text, room slug) as validated newtypes, so the
-//!   rest of the code never sees unchecked strings.
+//! * [`input`]: the input rules (nickname, message text, room slug and title, roulette interests)
+//!   as validated newtypes, so the rest of the code never sees unchecked strings, and the text
+//!   cleaning every message goes through.
 //! * [`events`]: what the gateways and the bot exchange over the bus (room definitions, logged
 //!   messages, control events).
-//! * [`keys`]: Redis key names of the split deployment.
 //!
 //! No I/O lives here: the crate is shared by every process role and by tests.
 
@@ -16,7 +16,6 @@ pub mod events;
 pub mod filter;
 pub mod frames;
 pub mod input;
-pub mod keys;
 
 pub use events::{
     BanDef, ControlEvent, FilterAction, FilterDef, InboundEvent, LoggedMessage, RoomDef, RoomKind, RouletteMatch,

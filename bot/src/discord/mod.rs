@@ -38,6 +38,7 @@ use std::time::Duration;
 use bus::Bus;
 use poise::serenity_prelude as serenity;
 use sea_orm::DatabaseConnection;
+use secrecy::{ExposeSecret, SecretString};
 
 pub use mirror::{Job, Mirror, MirrorConfig};
 
@@ -64,9 +65,9 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Context<'a> = poise::Context<'a, Data, Error>;
 
 /// `DISCORD_*` settings.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct DiscordConfig {
-    pub token: String,
+    pub token: SecretString,
     pub guild: u64,
     /// `DISCORD_API_BASE`: unset for Discord itself, the fake's address in tests.
     pub api_base: Option<String>,
@@ -87,24 +88,6 @@ pub struct DiscordConfig {
     pub mirror: MirrorConfig,
     /// `MAX_FILTERS`: most word and regex filters kept.
     pub max_filters: usize,
-}
-
-impl std::fmt::Debug for DiscordConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiscordConfig")
-            .field("token", &"<redacted>")
-            .field("guild", &self.guild)
-            .field("api_base", &self.api_base)
-            .field("category", &self.category)
-            .field("modlog", &self.modlog)
-            .field("moderator_role", &self.moderator_role)
-            .field("admin_role", &self.admin_role)
-            .field("visitor_parent", &self.visitor_parent)
-            .field("roulette_parent", &self.roulette_parent)
-            .field("mirror", &self.mirror)
-            .field("max_filters", &self.max_filters)
-            .finish()
-    }
 }
 
 /// Why the Discord side stopped.
@@ -151,7 +134,7 @@ impl Discord {
         log: crate::message_log::MessageLog,
         bus: Arc<dyn Bus>,
     ) -> Result<Self, DiscordError> {
-        let rest = rest::Rest::new(config.api_base.as_deref(), &config.token)?;
+        let rest = rest::Rest::new(config.api_base.as_deref(), config.token.expose_secret())?;
         let parents = threads::Parents::new(&config, rest.clone(), db.clone());
         let mirror = Mirror::new(rest.clone(), db.clone(), log.clone(), bus.clone(), config.mirror.clone(), parents);
         Ok(Self { mirror, rest, config, db, log, bus })
@@ -164,7 +147,7 @@ impl Discord {
             "channel upkeep",
             events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()),
         );
-        let mut http = serenity::HttpBuilder::new(&config.token);
+        let mut http = serenity::HttpBuilder::new(config.token.expose_secret());
         if let Some(base) = &config.api_base {
             http = http.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
         }

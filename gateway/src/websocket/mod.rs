@@ -42,7 +42,7 @@ pub use socket::{Event, Socket};
 /// The byte stream of an upgraded connection.
 pub type Io = TokioIo<Upgraded>;
 
-/// Every close code the gateway sends (RFC 6455 §7.4.1, and 4003 of DESIGN.md).
+/// Every close code the gateway sends (RFC 6455 §7.4.1, and 4003 of `docs/protocol.md`).
 pub mod code {
     /// Normal closure (kicked, room closed; the answer to a peer's close without a code).
     pub const NORMAL: u16 = 1000;

@@ -1,4 +1,6 @@
-//! The in-process bus: the one-process default, where gateway and bot share memory.
+//! The in-process bus: the one-process default, where gateway and bot share memory. The seat
+//! rules are in `crate::seats`; the queue's bookkeeping (`queue`) and slowmode's (`slowmode`)
+//! are in files of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -12,10 +14,16 @@ use protocol::{
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
+use self::queue::Queue;
+use self::slowmode::Slowmode;
+use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
     Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, RoomFeed, Seat,
     SeatClaim,
 };
+
+mod queue;
+mod slowmode;
 
 const CONTROL_DEPTH: usize = 1024;
 /// The fan-out map is never purged below this size.
@@ -41,22 +49,6 @@ pub struct InProcessBus {
     slowmode: Mutex<Slowmode>,
     /// Named locks: holder and expiry.
     locks: Mutex<HashMap<String, (String, Instant)>>,
-}
-
-/// Recent sends per (room, address) under slowmode. Entries whose every send is older than
-/// their period are dropped once the map has doubled since the last purge, so it stays bounded
-/// by the pairs that sent within their period.
-#[derive(Default)]
-struct Slowmode {
-    sends: HashMap<(RoomSlug, String), (Duration, VecDeque<Instant>)>,
-    purge_at: usize,
-}
-
-#[derive(Default)]
-struct Queue {
-    next_id: u64,
-    ready: VecDeque<QueueEntry>,
-    pending: BTreeMap<u64, (QueueEntry, Instant)>,
 }
 
 impl Default for InProcessBus {
@@ -89,10 +81,6 @@ impl InProcessBus {
 /// section here leaves the maps consistent before anything that could panic.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn parse_entry_id(id: &str) -> Result<u64, BusError> {
-    id.parse().map_err(|_| BusError::Codec(format!("not an in-process queue id: {id:?}")))
 }
 
 #[async_trait]
@@ -135,18 +123,10 @@ impl Bus for InProcessBus {
     ) -> Result<SeatClaim, BusError> {
         let mut presence = lock(&self.presence);
         let seats = presence.entry(room.clone()).or_default();
-        if let Some(existing) = seats.iter().find(|s| s.key == seat.key) {
-            if existing.holder != seat.holder {
-                return Ok(SeatClaim::NickTaken);
-            }
-        } else {
-            if seats.len() >= capacity as usize {
-                return Ok(SeatClaim::Full);
-            }
-            if seats.iter().filter(|s| s.address == seat.address).count() >= per_address as usize {
-                return Ok(SeatClaim::TooManySeats);
-            }
-            seats.push(seat.clone());
+        match judge_claim(seats, seat, capacity, per_address) {
+            Verdict::Seated => {}
+            Verdict::Take => seats.push(seat.clone()),
+            Verdict::Refused(refusal) => return Ok(refusal),
         }
         Ok(SeatClaim::Granted { members: seats.iter().map(|s| s.nick.clone()).collect() })
     }
@@ -175,30 +155,9 @@ impl Bus for InProcessBus {
     async fn slowmode(&self, room: &RoomSlug, address: &str, period: Duration) -> Result<Option<Duration>, BusError> {
         let slots = {
             let presence = lock(&self.presence);
-            presence.get(room).map_or(0, |seats| seats.iter().filter(|s| s.address == address).count()).max(1)
+            presence.get(room).map_or(1, |seats| slowmode_slots(seats, address))
         };
-        let now = Instant::now();
-        let mut slowmode = lock(&self.slowmode);
-        if slowmode.sends.len() >= slowmode.purge_at {
-            slowmode.sends.retain(|_, (period, sends)| sends.back().is_some_and(|t| now.duration_since(*t) < *period));
-            slowmode.purge_at = (slowmode.sends.len() * 2).max(1024);
-        }
-        let (kept, sends) =
-            slowmode.sends.entry((room.clone(), address.to_owned())).or_insert_with(|| (period, VecDeque::new()));
-        *kept = period;
-        while sends.front().is_some_and(|t| now.duration_since(*t) >= period) {
-            sends.pop_front();
-        }
-        if sends.len() >= slots {
-            // The oldest of the last `slots` sends frees first.
-            let oldest = sends.get(sends.len() - slots).copied().unwrap_or(now);
-            return Ok(Some(period.saturating_sub(now.duration_since(oldest)).max(Duration::from_millis(1))));
-        }
-        sends.push_back(now);
-        while sends.len() > slots {
-            sends.pop_front();
-        }
-        Ok(None)
+        Ok(lock(&self.slowmode).take(room, address, period, slots))
     }
 
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
@@ -243,12 +202,7 @@ impl Bus for InProcessBus {
     }
 
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
-        {
-            let mut queue = lock(&self.queue);
-            queue.next_id += 1;
-            let id = queue.next_id.to_string();
-            queue.ready.push_back(QueueEntry { id, event: event.clone() });
-        }
+        lock(&self.queue).push(event);
         self.queue_ready.notify_waiters();
         Ok(())
     }
@@ -259,18 +213,8 @@ impl Bus for InProcessBus {
             // Register interest before looking, so an enqueue between the look and the wait
             // is not missed.
             let notified = self.queue_ready.notified();
-            {
-                let mut queue = lock(&self.queue);
-                if !queue.ready.is_empty() {
-                    let n = max.min(queue.ready.len());
-                    let batch: Vec<QueueEntry> = queue.ready.drain(..n).collect();
-                    let now = Instant::now();
-                    for entry in &batch {
-                        let id = parse_entry_id(&entry.id)?;
-                        queue.pending.insert(id, (entry.clone(), now));
-                    }
-                    return Ok(batch);
-                }
+            if let Some(batch) = lock(&self.queue).deliver(max)? {
+                return Ok(batch);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Ok(Vec::new());
@@ -279,27 +223,11 @@ impl Bus for InProcessBus {
     }
 
     async fn reclaim(&self, _consumer: &str, min_idle: Duration, max: usize) -> Result<Vec<QueueEntry>, BusError> {
-        let mut queue = lock(&self.queue);
-        let now = Instant::now();
-        let mut out = Vec::new();
-        for (entry, delivered) in queue.pending.values_mut() {
-            if out.len() == max {
-                break;
-            }
-            if now.duration_since(*delivered) >= min_idle {
-                *delivered = now;
-                out.push(entry.clone());
-            }
-        }
-        Ok(out)
+        Ok(lock(&self.queue).reclaim(min_idle, max))
     }
 
     async fn ack(&self, ids: &[String]) -> Result<(), BusError> {
-        let mut queue = lock(&self.queue);
-        for id in ids {
-            queue.pending.remove(&parse_entry_id(id)?);
-        }
-        Ok(())
+        lock(&self.queue).ack(ids)
     }
 
     async fn publish_control(&self, event: &ControlEvent) -> Result<(), BusError> {
@@ -370,7 +298,7 @@ impl Bus for InProcessBus {
             // Visitor rooms and pairs are never opened again under the same slug.
             lock(&self.history).remove(slug);
             lock(&self.presence).remove(slug);
-            lock(&self.slowmode).sends.retain(|(room, _), _| room != slug);
+            lock(&self.slowmode).forget_room(slug);
         }
         Ok(true)
     }

@@ -1,7 +1,7 @@
-//! Redis key names (DESIGN.md, "Redis layout"). Every key of one room carries the room as a
+//! Redis key names (docs/protocol.md, "Redis layout"). Every key of one room carries the room as a
 //! hash tag (`chat:{lobby}:history`), so the layout moves to Redis Cluster unchanged.
 
-use crate::input::RoomSlug;
+use protocol::RoomSlug;
 
 /// Key names under one configurable prefix (`REDIS_PREFIX`, default `chat`), so deployments
 /// and test runs can share a server.

@@ -1,0 +1,180 @@
+//! The Redis bus, for split deployment (docs/protocol.md, "Redis layout"): many gateways and one
+//! bot exchanging everything over one Redis server, under a key prefix.
+//!
+//! * [`keys`]: every key name, under the prefix, with one hash tag per room;
+//! * `fanout`: pub/sub, one channel per room, each gateway subscribed only to rooms it has
+//!   members in; frames travel as the exact bytes clients receive; control events too;
+//! * `presence`: seats and slowmode, changed only by Lua scripts so each check and claim is one
+//!   atomic step; every process refreshes the seats it holds;
+//! * `queue`: the gateway → bot stream, its consumer group and its trimming;
+//! * `history`: each room's last messages;
+//! * `snapshots`: room and ban definitions, the filter list, visitor rooms per owner;
+//! * `roulette`: the roulette queue and its pairing;
+//! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
+//! * `trait_impl`: [`Bus`](crate::Bus) for [`RedisBus`], one line per method into the above;
+//! * `lua/`: the scripts, one file each, loaded with `include_str!`.
+//!
+//! Connections reconnect by themselves with backoff; while Redis is away calls fail with
+//! [`BusError::Unavailable`] instead of pretending.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::task::JoinHandle;
+
+use self::fanout::Fanout;
+use self::history::History;
+use self::keys::Keys;
+use self::leader::Locks;
+use self::presence::Presence;
+use self::queue::Queue;
+use self::roulette::Roulette;
+use self::snapshots::Snapshots;
+use crate::BusError;
+
+mod fanout;
+mod history;
+pub mod keys;
+mod leader;
+mod presence;
+mod queue;
+mod roulette;
+mod snapshots;
+mod trait_impl;
+
+pub use leader::Leadership;
+
+/// How to reach Redis and how long a seat outlives its last refresh.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    pub url: String,
+    pub prefix: String,
+    /// A seat not refreshed for this long is free again (`PRESENCE_TTL_SECS`).
+    pub presence_ttl: Duration,
+}
+
+/// The Redis implementation of [`Bus`](crate::Bus).
+pub struct RedisBus {
+    keys: Keys,
+    conn: ConnectionManager,
+    fanout: Arc<Fanout>,
+    presence: Presence,
+    queue: Queue,
+    history: History,
+    snapshots: Snapshots,
+    roulette: Roulette,
+    locks: Locks,
+    client: redis::Client,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl RedisBus {
+    /// Connect (failing fast if Redis cannot be reached now) and start the pub/sub and
+    /// presence-refresh tasks.
+    pub async fn connect(config: RedisConfig) -> Result<Self, BusError> {
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|e| BusError::Unavailable(format!("invalid REDIS_URL: {e}")))?;
+        let base = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_max_delay(Duration::from_secs(2));
+        let conn = client.get_connection_manager_with_config(base.clone()).await.map_err(unavailable)?;
+        // Stream reads block up to their own timeout; give them room beyond it.
+        let blocking = client
+            .get_connection_manager_with_config(base.set_response_timeout(Some(Duration::from_secs(30))))
+            .await
+            .map_err(unavailable)?;
+        let keys = Keys::new(config.prefix);
+        let fanout = Arc::new(Fanout::new(keys.control()));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let pubsub = tokio::spawn(fanout::pubsub_loop(client.clone(), fanout.clone(), Some(ready_tx)));
+        // Wait for the first pub/sub connection, so subscriptions work as soon as we return.
+        if tokio::time::timeout(Duration::from_secs(5), ready_rx).await.is_err() {
+            pubsub.abort();
+            return Err(BusError::Unavailable("cannot open a pub/sub connection to Redis".into()));
+        }
+        let presence = Presence::new(conn.clone(), keys.clone(), config.presence_ttl);
+        let refresher = tokio::spawn(presence.refresher());
+        let gc = tokio::spawn(fanout::unsubscribe_idle(fanout.clone()));
+        Ok(Self {
+            queue: Queue::new(conn.clone(), blocking, keys.clone()),
+            history: History::new(conn.clone(), keys.clone()),
+            snapshots: Snapshots::new(conn.clone(), keys.clone()),
+            roulette: Roulette::new(conn.clone(), keys.clone()),
+            locks: Locks::new(conn.clone(), keys.clone()),
+            presence,
+            keys,
+            conn,
+            fanout,
+            client,
+            tasks: vec![pubsub, refresher, gc],
+        })
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Become the leading bot: wait until the leader lock is ours, then keep it renewed. The
+    /// returned [`Leadership`] says when it is lost (Redis unreachable for a whole TTL, or the
+    /// key taken over), so the caller can stop consuming before another leader starts.
+    pub async fn lead(&self, id: &str, ttl: Duration) -> Leadership {
+        self.locks.lead(id, ttl).await
+    }
+
+    /// The client, for callers that need a connection of their own.
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A duration in whole milliseconds, as Redis takes them.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<String, BusError> {
+    serde_json::to_string(value).map_err(|e| BusError::Codec(e.to_string()))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, BusError> {
+    serde_json::from_str(raw).map_err(|e| BusError::Codec(e.to_string()))
+}
+
+/// Used by tests to wipe one prefix's keys.
+pub async fn delete_prefix(url: &str, prefix: &str) -> Result<(), BusError> {
+    let client = redis::Client::open(url).map_err(unavailable)?;
+    let mut conn = client.get_multiplexed_async_connection().await.map_err(unavailable)?;
+    let keys: HashSet<String> = {
+        let mut iter: redis::AsyncIter<String> = conn.scan_match(format!("{prefix}:*")).await.map_err(unavailable)?;
+        let mut keys = HashSet::new();
+        while let Some(key) = iter.next_item().await {
+            keys.insert(key.map_err(unavailable)?);
+        }
+        keys
+    };
+    if !keys.is_empty() {
+        let keys: Vec<String> = keys.into_iter().collect();
+        let _: i64 = conn.del(keys).await.map_err(unavailable)?;
+    }
+    Ok(())
+}

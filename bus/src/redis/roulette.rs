@@ -1,0 +1,53 @@
+//! The roulette queue: waiting ticket ids in a sorted set by arrival, the tickets in a hash,
+//! paired by one script so no ticket is handed to two matchers.
+
+use protocol::RouletteTicket;
+use redis::Script;
+use redis::aio::ConnectionManager;
+
+use super::keys::Keys;
+use super::{decode, encode, unavailable};
+use crate::BusError;
+
+/// Pair a ticket with the best waiting one, or queue it.
+const ROULETTE: &str = include_str!("lua/roulette.lua");
+
+pub(super) struct Roulette {
+    conn: ConnectionManager,
+    keys: Keys,
+    pair: Script,
+}
+
+impl Roulette {
+    pub(super) fn new(conn: ConnectionManager, keys: Keys) -> Self {
+        Self { conn, keys, pair: Script::new(ROULETTE) }
+    }
+
+    pub(super) async fn pair(&self, ticket: &RouletteTicket, now_ms: i64) -> Result<Option<RouletteTicket>, BusError> {
+        let found: Option<String> = self
+            .pair
+            .key(self.keys.roulette_queue())
+            .key(self.keys.roulette_tickets())
+            .arg(encode(ticket)?)
+            .arg(&ticket.id)
+            .arg(now_ms)
+            .arg(now_ms)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        found.map(|raw| decode(&raw)).transpose()
+    }
+
+    pub(super) async fn cancel(&self, id: &str) -> Result<(), BusError> {
+        let _: () = redis::pipe()
+            .atomic()
+            .zrem(self.keys.roulette_queue(), id)
+            .ignore()
+            .hdel(self.keys.roulette_tickets(), id)
+            .ignore()
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}

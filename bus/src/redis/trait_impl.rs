@@ -1,0 +1,159 @@
+//! [`Bus`] for [`RedisBus`]: each method handed to the part that does the work.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use protocol::{
+    BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomSlug, RouletteTicket,
+};
+use redis::AsyncCommands;
+use ulid::Ulid;
+
+use super::{RedisBus, encode, unavailable};
+use crate::{Bus, BusError, ControlFeed, QueueEntry, RoomFeed, Seat, SeatClaim};
+
+#[async_trait]
+impl Bus for RedisBus {
+    async fn ping(&self) -> Result<(), BusError> {
+        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(unavailable)?;
+        if !self.fanout.connected().await {
+            return Err(BusError::Unavailable("Redis pub/sub is reconnecting".into()));
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, room: &RoomSlug, frame: Bytes) -> Result<(), BusError> {
+        let _: i64 = self.conn().publish(self.keys.room_events(room), frame.as_ref()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn subscribe_room(&self, room: &RoomSlug) -> Result<RoomFeed, BusError> {
+        self.fanout.subscribe(room, self.keys.room_events(room)).await
+    }
+
+    async fn claim_seat(
+        &self,
+        room: &RoomSlug,
+        seat: &Seat,
+        capacity: u32,
+        per_address: u32,
+    ) -> Result<SeatClaim, BusError> {
+        self.presence.claim(room, seat, capacity, per_address).await
+    }
+
+    async fn release_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError> {
+        self.presence.release(room, key, holder).await
+    }
+
+    async fn members(&self, room: &RoomSlug) -> Result<Vec<String>, BusError> {
+        self.presence.members(room).await
+    }
+
+    async fn occupancy(&self, rooms: &[RoomSlug]) -> Result<Vec<u32>, BusError> {
+        self.presence.occupancy(rooms).await
+    }
+
+    async fn slowmode(&self, room: &RoomSlug, address: &str, period: Duration) -> Result<Option<Duration>, BusError> {
+        self.presence.slowmode(room, address, period).await
+    }
+
+    async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
+        self.history.record(message).await
+    }
+
+    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError> {
+        self.history.read(room, since).await
+    }
+
+    async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError> {
+        self.history.amend(room, id, text).await
+    }
+
+    async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
+        self.history.seed(room, messages).await
+    }
+
+    async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
+        self.queue.enqueue(event).await
+    }
+
+    async fn post_message(&self, room: &RoomSlug, message: &LoggedMessage, frame: Bytes) -> Result<(), BusError> {
+        self.queue.post(room, message, frame).await
+    }
+
+    async fn dequeue(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError> {
+        self.queue.dequeue(consumer, max, wait).await
+    }
+
+    async fn reclaim(&self, consumer: &str, min_idle: Duration, max: usize) -> Result<Vec<QueueEntry>, BusError> {
+        self.queue.reclaim(consumer, min_idle, max).await
+    }
+
+    async fn ack(&self, ids: &[String]) -> Result<(), BusError> {
+        self.queue.ack(ids).await
+    }
+
+    async fn publish_control(&self, event: &ControlEvent) -> Result<(), BusError> {
+        let _: i64 = self.conn().publish(self.keys.control(), encode(event)?).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn subscribe_control(&self) -> Result<ControlFeed, BusError> {
+        Ok(self.fanout.subscribe_control())
+    }
+
+    async fn roulette_match(&self, ticket: &RouletteTicket, now_ms: i64) -> Result<Option<RouletteTicket>, BusError> {
+        self.roulette.pair(ticket, now_ms).await
+    }
+
+    async fn roulette_cancel(&self, id: &str) -> Result<(), BusError> {
+        self.roulette.cancel(id).await
+    }
+
+    async fn notify(&self, inbox: &RoomSlug, payload: Bytes) -> Result<bool, BusError> {
+        let listeners: i64 =
+            self.conn().publish(self.keys.room_events(inbox), payload.as_ref()).await.map_err(unavailable)?;
+        Ok(listeners > 0)
+    }
+
+    async fn open_room(&self, room: &RoomDef, max_per_owner: u32) -> Result<bool, BusError> {
+        self.snapshots.open_room(room, max_per_owner).await
+    }
+
+    async fn put_room(&self, room: &RoomDef) -> Result<(), BusError> {
+        self.snapshots.put_room(room).await
+    }
+
+    async fn remove_room(&self, slug: &RoomSlug) -> Result<bool, BusError> {
+        self.snapshots.remove_room(slug).await
+    }
+
+    async fn hold_lock(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, BusError> {
+        self.locks.hold(name, holder, ttl).await
+    }
+
+    async fn rooms(&self) -> Result<Vec<RoomDef>, BusError> {
+        self.snapshots.rooms().await
+    }
+
+    async fn put_ban(&self, ban: &BanDef) -> Result<(), BusError> {
+        self.snapshots.put_ban(ban).await
+    }
+
+    async fn remove_ban(&self, id: i64) -> Result<(), BusError> {
+        self.snapshots.remove_ban(id).await
+    }
+
+    async fn bans(&self) -> Result<Vec<BanDef>, BusError> {
+        self.snapshots.bans().await
+    }
+
+    async fn put_filters(&self, filters: &[FilterDef]) -> Result<(), BusError> {
+        self.snapshots.put_filters(filters).await
+    }
+
+    async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
+        self.snapshots.filters().await
+    }
+}

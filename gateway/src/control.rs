@@ -1,0 +1,109 @@
+//! The control follower: applies the bot's control events (rooms upserted or removed, bans,
+//! filters, kicks) to this gateway, and reloads rooms, bans and filters from the bus snapshot
+//! periodically and whenever events were missed. Sockets a new ban covers are closed at once.
+
+use std::sync::Arc;
+
+use bus::ControlMessage;
+use protocol::{ControlEvent, PresenceEvent, ServerFrame};
+
+use crate::state::State;
+
+/// Apply control events to this gateway until the task is aborted.
+pub async fn follow(state: Arc<State>) {
+    let mut refresh = tokio::time::interval(state.config.room_refresh);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let mut feed = match state.bus.subscribe_control().await {
+            Ok(feed) => feed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot subscribe to control events; retrying in 1 s");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        // Anything published before the subscription is covered by a fresh snapshot.
+        reload(&state).await;
+        loop {
+            tokio::select! {
+                _ = refresh.tick() => reload(&state).await,
+                message = feed.recv() => match message {
+                    Some(ControlMessage::Event(event)) => apply(&state, event).await,
+                    Some(ControlMessage::Resync) => reload(&state).await,
+                    None => break,
+                },
+            }
+        }
+    }
+}
+
+async fn reload(state: &State) {
+    match state.bus.filters().await {
+        Ok(filters) => state.filters.replace_all(&filters),
+        Err(e) => tracing::warn!(error = %e, "cannot reload filters; applying the last known ones"),
+    }
+    match state.bus.bans().await {
+        Ok(bans) => {
+            state.bans.replace_all(bans);
+            sweep_bans(state);
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot reload bans; enforcing the last known ones"),
+    }
+    match state.bus.rooms().await {
+        // An empty snapshot while rooms are known most likely means Redis came back without
+        // its data: keep serving the last known rooms until the bot republishes them.
+        Ok(rooms) if rooms.is_empty() && !state.directory.is_empty() => {
+            tracing::warn!("the room snapshot is empty; keeping the last known rooms until the bot republishes");
+        }
+        Ok(rooms) => {
+            for slug in state.directory.replace_all(rooms) {
+                state.hub.close_room(&slug, "this room was closed").await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot reload room definitions; serving the last known ones"),
+    }
+}
+
+async fn apply(state: &State, event: ControlEvent) {
+    match event {
+        ControlEvent::RoomUpserted { room } => {
+            state.directory.upsert(room);
+        }
+        ControlEvent::RoomRemoved { slug } => {
+            state.directory.remove(&slug);
+            state.hub.close_room(&slug, "this room was closed").await;
+        }
+        ControlEvent::BanAdded { ban } => {
+            if state.bans.add(ban).is_some() {
+                sweep_bans(state);
+            }
+        }
+        ControlEvent::BanLifted { id } => state.bans.remove(id),
+        ControlEvent::FiltersChanged { filters } => state.filters.replace_all(&filters),
+        ControlEvent::Kick { room, nick, reason } => {
+            // Seats are held under the nickname's key (its confusable skeleton).
+            let key = protocol::input::nick_key(&nick);
+            if state.hub.kick(&room, &key, &reason).await {
+                let presence = ServerFrame::Presence { event: PresenceEvent::Kick, nick };
+                if let Err(e) = state.bus.publish(&room, presence.to_json().into()).await {
+                    tracing::warn!(error = %e, "cannot announce a kick");
+                }
+            }
+        }
+    }
+}
+
+/// Close every open socket that a ban in force covers.
+fn sweep_bans(state: &State) {
+    for (net, ban) in state.bans.networks() {
+        let reason = if ban.reason.is_empty() {
+            "You are banned.".to_owned()
+        } else {
+            format!("You are banned: {}", ban.reason)
+        };
+        for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
+            handle.send_frame(&ServerFrame::Kicked { reason: reason.clone() });
+            handle.close(crate::websocket::code::BANNED, "banned", true);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! One task per WebSocket connection, speaking the chat contract of `docs/protocol.md`.
+//!
+//! The task parses and validates every frame and answers errors in place; while it waits for the
+//! next frame it writes the connection's outbox (several frames per write under load). Other
+//! tasks reach the socket only through its outbox.
+//!
+//! Every frame goes the same way: parsed (`frame`), admitted (`admission`: all the checks that
+//! may refuse it, in one place), then acted on by the handler of its kind.
+//!
+//! * `frame`: parsing a text frame, and telling `bad_frame` from `unknown_type`.
+//! * `admission`: the checks every frame passes, and the refusals they answer with (their order
+//!   is pinned by `admission_tests`).
+//! * `limits`: the rate-limit buckets admission takes from: the socket's, and its address's.
+//! * `rooms`: `join` and `leave`: seats, presence, history.
+//! * `say`: `say` and `typing`.
+//! * `roulette`: `roulette` and `next`, and what wakes a connection waiting in the roulette.
+//! * `matchmaker`: queueing a roulette ticket and pairing it with a waiting stranger.
+//! * `visitor_rooms`: `create`.
+
+mod admission;
+mod frame;
+mod limits;
+mod matchmaker;
+mod rooms;
+mod roulette;
+mod say;
+mod visitor_rooms;
+
+#[cfg(test)]
+mod admission_tests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol::frames::FRAME_MAX_BYTES;
+use protocol::{ClientFrame, ErrorCode, Limits, Nickname, RoomDef, ServerFrame};
+
+use crate::address::Address;
+use crate::capacity::Place;
+use crate::hub::{ConnHandle, ConnId};
+use crate::sockets::Slot;
+use crate::state::State;
+use crate::websocket::{self, CloseOrder, Event, Outbox, Socket, code};
+use admission::{Admitted, Refusal};
+use limits::SocketLimits;
+pub(crate) use limits::{IP_LIMITS_IDLE, IpLimits};
+use roulette::{RouletteMe, Stranger, Waiting, Wake, roulette_wake};
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+/// Longest time the closing handshake may take before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Upgrade the request and run the connection.
+pub fn upgrade(
+    state: Arc<State>,
+    address: Address,
+    slot: (Slot, Place),
+    req: &mut salvo::Request,
+    res: &mut salvo::Response,
+) -> Result<(), salvo::http::StatusError> {
+    let on_upgrade = websocket::accept(req, res)?;
+    // The connection's task is `run` itself, not a wrapper around it: a wrapping future would
+    // keep its own copy of the arguments beside run's, in every idle connection's memory.
+    tokio::spawn(run(on_upgrade, state, address, slot));
+    Ok(())
+}
+
+/// The room a connection is in.
+struct Joined {
+    room: Arc<RoomDef>,
+    nick: Nickname,
+    holder: String,
+}
+
+/// One connection's session: who it is, where it sits, its limits, and its roulette state. Each
+/// file of this module adds the methods of one job to it.
+struct Conn {
+    state: Arc<State>,
+    handle: ConnHandle,
+    /// The client's exact address and budget factor (its budget key is derived from it).
+    address: Address,
+    joined: Option<Joined>,
+    /// The rate limits this socket takes from (see `admission`).
+    limits: SocketLimits,
+    // Boxed: most connections never use the roulette, and an idle connection's memory is
+    // mostly its task, whose size includes these fields.
+    roulette: Option<Box<RouletteMe>>,
+    waiting: Option<Box<Waiting>>,
+    stranger: Option<Box<Stranger>>,
+}
+
+async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Address, (mut slot, _place): (Slot, Place)) {
+    let io = match on_upgrade.await {
+        Ok(upgraded) => websocket::Io::new(upgraded),
+        Err(error) => {
+            // The client went away between the request and the 101.
+            tracing::debug!(%error, "WebSocket upgrade failed");
+            return;
+        }
+    };
+    let _live = state.live.enter();
+    let id: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+    let outbox = Arc::new(Outbox::new(state.config.outbound_queue));
+    let handle = ConnHandle::new(id, outbox.clone());
+    let mut socket = Socket::new(io, FRAME_MAX_BYTES);
+    handle.send_frame(&ServerFrame::Hello {
+        version: protocol::VERSION.to_owned(),
+        limits: Limits::new(state.config.say_rate.clone()),
+    });
+    // Held until this function returns: the address's slot and the registry entry.
+    slot.register(handle.clone());
+    // Registered after the gateway began stopping, so not among the sockets it closed.
+    if state.stopping.load(Ordering::SeqCst) {
+        handle.close(code::GOING_AWAY, crate::state::SERVER_RESTARTING, true);
+    }
+    tracing::debug!(conn = id, ip = %address.ip, "connected");
+    let mut conn = Conn {
+        limits: SocketLimits::new(&state.config),
+        state,
+        handle,
+        address,
+        joined: None,
+        roulette: None,
+        waiting: None,
+        stranger: None,
+    };
+    // How the connection ends: the close frame to send, if the socket is still usable.
+    let ending: Option<CloseOrder> = loop {
+        tokio::select! {
+            // Handlers are boxed: their state machines are large and only live while a frame is
+            // handled, so an idle connection's task stays small.
+            wake = roulette_wake(&mut conn.waiting, conn.stranger.as_deref()) => match wake {
+                Wake::Notice(notice) => Box::pin(conn.on_match_notice(notice)).await,
+                Wake::InterestsExpired => Box::pin(conn.interests_expired()).await,
+                Wake::CheckStranger => Box::pin(conn.check_stranger()).await,
+            },
+            event = socket.next(&outbox) => match event {
+                Event::Text(text) => {
+                    Box::pin(conn.on_text(&text)).await;
+                    // Let the room's fan-out, which a message just woke on this thread, run
+                    // before this socket writes: the sender's own copy then leaves in the same
+                    // write as its ack instead of a second one.
+                    tokio::task::yield_now().await;
+                }
+                Event::CloseOrdered(order) => break Some(order),
+                Event::Ended(ending) => {
+                    tracing::debug!(conn = id, ?ending, "socket ended");
+                    break ending.answer();
+                }
+            },
+        }
+    };
+    Box::pin(conn.leave_room()).await;
+    Box::pin(conn.stop_waiting()).await;
+    drop(conn);
+    match ending {
+        Some(order) => {
+            if tokio::time::timeout(CLOSE_TIMEOUT, socket.close(&outbox, &order)).await.is_err() {
+                tracing::debug!(conn = id, "closing handshake timed out");
+            }
+        }
+        None => outbox.shut(),
+    }
+    tracing::debug!(conn = id, "disconnected");
+}
+
+fn encode(frame: &ServerFrame) -> Bytes {
+    Bytes::from(frame.to_json())
+}
+
+impl Conn {
+    async fn on_text(&mut self, text: &str) {
+        match frame::parse(text) {
+            Ok(frame) => self.on_frame(frame).await,
+            Err((code, text)) => self.error(code, text, None, None),
+        }
+    }
+
+    fn error(
+        &self,
+        code: ErrorCode,
+        message: impl Into<String>,
+        client_id: Option<String>,
+        retry_after: Option<Duration>,
+    ) {
+        crate::telemetry::refused(code.as_str());
+        self.handle.send_frame(&ServerFrame::Error {
+            code,
+            message: message.into(),
+            client_id,
+            retry_after_ms: retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
+        });
+    }
+
+    /// Every parsed frame: admitted (see `admission`), then acted on; or refused.
+    async fn on_frame(&mut self, frame: ClientFrame) {
+        match self.admit(frame).await {
+            Ok(admitted) => self.act(admitted).await,
+            Err(refusal) => self.refuse(refusal),
+        }
+    }
+
+    async fn act(&mut self, admitted: Admitted) {
+        match admitted {
+            Admitted::Join { room, nick, since } => self.join(room, nick, since).await,
+            Admitted::Say { room, text, client_id } => self.say(room, text, client_id).await,
+            Admitted::Typing => self.typing().await,
+            Admitted::Folded => {}
+            Admitted::Leave => {
+                if self.waiting.is_some() {
+                    self.stop_waiting().await;
+                } else {
+                    self.leave_room().await;
+                }
+            }
+            Admitted::Ping => self.handle.send_frame(&ServerFrame::Pong {}),
+            Admitted::Roulette { nick, interests } => self.roulette(nick, interests).await,
+            Admitted::Next => self.next().await,
+            Admitted::StillWaiting => self.still_waiting(),
+            Admitted::Create { title, capacity, listed } => self.create(title, capacity, listed).await,
+        }
+    }
+
+    fn refuse(&self, refusal: Refusal) {
+        self.error(refusal.code, refusal.message, refusal.client_id, refusal.retry_after);
+    }
+
+    /// The tag of this connection's address on the bus: a keyed hash of its budget key, by which
+    /// seats and slowmode are counted on every gateway.
+    fn address_tag(&self) -> String {
+        self.address.key().tag(&self.state.config.owner_secret.0, "address")
+    }
+
+    /// This connection's presence holder id, also its roulette ticket id.
+    fn holder(&self) -> String {
+        format!("{}:{}", self.state.gateway_id, self.handle.id)
+    }
+
+    fn unavailable(&self, error: bus::BusError) {
+        tracing::error!(%error, "bus call failed");
+        self.error(ErrorCode::Unavailable, "the chat is temporarily unavailable; try again shortly", None, None);
+    }
+}

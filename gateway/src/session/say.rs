@@ -1,0 +1,69 @@
+//! `say` and `typing`, once admitted: a message is queued durably for the bot first, then
+//! acknowledged; a typing indicator is relayed to the room.
+
+use std::sync::{Arc, Mutex};
+
+use protocol::{ErrorCode, LoggedMessage, MessageView, RoomDef, ServerFrame};
+use ulid::Ulid;
+
+use super::{Conn, encode};
+
+/// Message ids: ULIDs, monotonic within this process so ids sort in sending order.
+fn next_id() -> Ulid {
+    static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
+    let mut generator = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    generator.get_or_insert_with(ulid::Generator::new).generate().unwrap_or_else(|_| Ulid::new())
+}
+
+impl Conn {
+    /// `say`, admitted: `text` (filtered) to `room`, acknowledged once the bot's queue has it.
+    pub(super) async fn say(&mut self, room: Arc<RoomDef>, text: String, client_id: Option<String>) {
+        let Some(joined) = &self.joined else { return };
+        let message = MessageView {
+            id: next_id(),
+            room: room.slug.to_string(),
+            nick: joined.nick.to_string(),
+            text,
+            at: chrono::Utc::now(),
+            staff: false,
+        };
+        // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
+        let id = message.id;
+        let frame = encode(&ServerFrame::Message(message.clone()));
+        let logged = LoggedMessage { message, ip: self.address.ip };
+        if let Err(e) = self.state.bus.post_message(&room.slug, &logged, frame).await {
+            tracing::error!(error = %e, "cannot queue a message");
+            return self.error(
+                ErrorCode::Unavailable,
+                "the chat is temporarily unavailable; your message was not sent",
+                client_id,
+                None,
+            );
+        }
+        // The next keystroke after sending is news again.
+        self.limits.last_typing = None;
+        metrics::counter!("chat_messages_in_total").increment(1);
+        self.handle.send_frame(&ServerFrame::Ack { id, client_id });
+    }
+
+    /// `typing`, admitted: tell the room.
+    pub(super) async fn typing(&mut self) {
+        let Some(joined) = &self.joined else { return };
+        let frame = ServerFrame::Typing { nick: joined.nick.to_string() };
+        if let Err(e) = self.state.bus.publish(&joined.room.slug, encode(&frame)).await {
+            tracing::warn!(error = %e, "cannot relay typing");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_increase() {
+        let a = next_id();
+        let b = next_id();
+        assert!(b > a);
+    }
+}
