@@ -191,31 +191,27 @@ fn slug(raw: &str) -> anyhow::Result<RoomSlug> {
 async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
     let db = bot::db::connect(config.database_url.expose_secret()).await?;
     bot::db::migrate(&db).await?;
+    let bus = operator_bus(&config).await?;
+    let bus = bus.as_deref();
+    let actor = operator();
     match command {
         RoomsCommand::Add { slug: raw, capacity, title, topic, unlisted } => {
-            let room = bot::rooms::add(
-                &db,
-                bot::rooms::NewRoom { slug: slug(&raw)?, capacity, title, topic, listed: !unlisted },
-            )
-            .await?;
+            let new = bot::rooms::NewRoom { slug: slug(&raw)?, capacity, title, topic, listed: !unlisted };
+            let room = bot::rooms::create(&db, new, &actor).await?;
             println!("created room {} ({}, capacity {})", room.slug, room.title, room.capacity);
-            bot::audit::record(&db, &operator(), "room_create", &room.slug, &format!("capacity {}", room.capacity))
-                .await?;
         }
         RoomsCommand::Edit { slug: raw, capacity, title, topic, listed, locked, slowmode } => {
             let patch = bot::rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
-            let room = bot::rooms::edit(&db, &slug(&raw)?, patch).await?;
+            let Some(room) = bot::rooms::change(&db, bus, &slug(&raw)?, patch, &actor).await? else {
+                anyhow::bail!("room {raw} has already ended; there is nothing to change");
+            };
             println!("updated room {}", room.slug);
-            let details = format!(
-                "capacity {}, listed {}, locked {}, slowmode {} s",
-                room.capacity, room.listed, room.locked, room.slowmode_secs
-            );
-            bot::audit::record(&db, &operator(), "room_edit", &room.slug, &details).await?;
         }
         RoomsCommand::Remove { slug: raw } => {
-            bot::rooms::remove(&db, &slug(&raw)?).await?;
+            if !bot::rooms::delete(&db, bus, &slug(&raw)?, &actor).await? {
+                anyhow::bail!("room {raw} has already ended");
+            }
             println!("removed room {raw}");
-            bot::audit::record(&db, &operator(), "room_delete", &raw, "").await?;
         }
         RoomsCommand::List => {
             println!(
@@ -233,6 +229,16 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The bus the operator's changes are published on at once: Redis when `REDIS_URL` is set.
+/// Without it the bus lives inside the running process, which picks changes up from the
+/// database on its next sync tick.
+async fn operator_bus(config: &Config) -> anyhow::Result<Option<std::sync::Arc<dyn bus::Bus>>> {
+    if config.redis.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(chatroulette::connect_bus(config.redis.as_ref()).await?.as_dyn()))
+}
+
 /// Who acts, for the audit log: the operating-system user at the shell.
 fn operator() -> String {
     format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned()))
@@ -242,6 +248,7 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
     use bot::bans::{Scope, Target};
     let db = bot::db::connect(config.database_url.expose_secret()).await?;
     bot::db::migrate(&db).await?;
+    let bus = operator_bus(&config).await?;
     let actor = operator();
     match command {
         BansCommand::Add { target, duration, reason, scope } => {
@@ -254,22 +261,16 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
             };
             let duration = duration.as_deref().map(bot::bans::parse_duration).transpose()?;
             let networks = bot::bans::resolve(&db, &parsed, scope).await?;
-            let tag = match &parsed {
-                Target::Tag(tag) => Some(tag.as_str()),
-                _ => None,
-            };
-            let made = bot::bans::add(&db, &networks, tag, &reason, &actor, duration).await?;
-            for ban in &made {
-                // A tag's networks are shown as the tag: operators and staff never need the address.
+            let tag = parsed.tag();
+            // A tag's networks are shown as the tag: operators and staff never need the address.
+            let shown = tag.map(|t| format!("tag {t}"));
+            let ban = bot::bans::NewBan { networks, tag, shown, reason: &reason, by: &actor, duration };
+            let imposed = bot::bans::impose(&db, bus.as_deref(), ban).await?;
+            for ban in &imposed.bans {
                 let shown = tag.map_or_else(|| ban.network.clone(), |t| format!("tag {t}"));
                 let until =
                     ban.expires_at.map_or_else(|| "until lifted".to_owned(), |e| format!("until {}", e.to_rfc3339()));
                 println!("ban #{} on {shown} {until}", ban.id);
-                // The audit log names an address ban by its number: the address stays in `bans`
-                // (erased with the ban's retention), never in the audit log.
-                let logged = tag.map_or_else(|| format!("ban #{} (address)", ban.id), |t| format!("tag {t}"));
-                bot::audit::record(&db, &actor, "ban", &logged, &format!("ban #{} {until}; reason: {reason}", ban.id))
-                    .await?;
             }
         }
         BansCommand::List { all } => {
@@ -287,9 +288,8 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
             }
         }
         BansCommand::Remove { id } => {
-            bot::bans::lift(&db, id, &actor).await?;
+            bot::bans::revoke(&db, bus.as_deref(), id, &actor).await?;
             println!("lifted ban #{id}");
-            bot::audit::record(&db, &actor, "unban", &format!("ban #{id}"), "").await?;
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! Bans by address or network, made by moderators (Discord) or operators (`chatroulette bans`).
-//! The bot publishes the active ones to the bus; every gateway refuses and drops matching
-//! connections.
+//! Bans by address or network, made by moderators (Discord) or operators (`chatroulette bans`)
+//! through the same two calls, [`impose`] and [`revoke`]: each records the change, writes the
+//! audit log and publishes the active bans to the bus at once; every gateway refuses and drops
+//! matching connections.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -66,6 +67,16 @@ impl Target {
         Err(BotError::Invalid(format!(
             "{raw:?} is not an IP address, a CIDR network or an IP tag (12 characters, or 8 for older ones, as in embed footers)"
         )))
+    }
+}
+
+impl Target {
+    /// The IP tag a ban aimed at a tag keeps (shown in `/bans`); `None` for addresses.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            Self::Tag(tag) => Some(tag),
+            Self::Ip(_) | Self::Network(_) => None,
+        }
     }
 }
 
@@ -163,6 +174,85 @@ pub async fn add(
         out.push(model.insert(db).await?);
     }
     Ok(out)
+}
+
+/// A ban as a moderator or an operator asks for it, its target resolved to networks.
+#[derive(Debug, Clone)]
+pub struct NewBan<'a> {
+    pub networks: Vec<IpNet>,
+    /// The IP tag it was aimed at, if any.
+    pub tag: Option<&'a str>,
+    /// How the audit log and staff name the target; `None` (an address or network) names it by
+    /// ban number only, so the address stays in `bans` and nowhere else.
+    pub shown: Option<String>,
+    pub reason: &'a str,
+    /// Who bans, for the ban and the audit log (`discord:…`, `cli:…`).
+    pub by: &'a str,
+    /// `None`: until lifted.
+    pub duration: Option<Duration>,
+}
+
+/// What [`impose`] did, worded for the audit log, the mod-log channel and replies.
+#[derive(Debug, Clone)]
+pub struct Imposed {
+    pub bans: Vec<bans::Model>,
+    /// The target as the audit log names it.
+    pub shown: String,
+    /// `for 2 h` or `until lifted`.
+    pub until: String,
+    /// The audit log's details: how long, why, and the ban numbers.
+    pub details: String,
+}
+
+impl Imposed {
+    /// `#3, #4`.
+    pub fn numbers(&self) -> String {
+        self.bans.iter().map(|b| format!("#{}", b.id)).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Ban: record the bans, write the audit log, and publish the active bans on `bus` at once (so
+/// every gateway closes matching connections now). Without a bus (the operator's shell without
+/// `REDIS_URL`) the running bot publishes them on its next sync tick.
+pub async fn impose(db: &DatabaseConnection, bus: Option<&dyn bus::Bus>, ban: NewBan<'_>) -> Result<Imposed, BotError> {
+    let made = add(db, &ban.networks, ban.tag, ban.reason, ban.by, ban.duration).await?;
+    if let Some(bus) = bus {
+        publish_active(db, bus).await?;
+    }
+    let until = ban.duration.map_or_else(|| "until lifted".to_owned(), |d| format!("for {}", humanize(d)));
+    let mut imposed = Imposed { bans: made, shown: String::new(), until, details: String::new() };
+    let numbers = imposed.numbers();
+    imposed.shown = ban.shown.unwrap_or_else(|| format!("ban {numbers} (address)"));
+    let reason = if ban.reason.is_empty() { "none" } else { ban.reason };
+    imposed.details = format!("{}; reason: {reason}; ban {numbers}", imposed.until);
+    crate::audit::record(db, ban.by, "ban", &imposed.shown, &imposed.details).await?;
+    Ok(imposed)
+}
+
+/// Lift a ban, write the audit log and withdraw it from `bus` at once (see [`impose`]).
+pub async fn revoke(
+    db: &DatabaseConnection,
+    bus: Option<&dyn bus::Bus>,
+    id: i64,
+    by: &str,
+) -> Result<bans::Model, BotError> {
+    let lifted = lift(db, id, by).await?;
+    if let Some(bus) = bus {
+        publish_active(db, bus).await?;
+    }
+    crate::audit::record(db, by, "unban", &format!("ban #{id}"), "lifted").await?;
+    Ok(lifted)
+}
+
+/// `2 h`, `7 d`, `90 s`: a duration in its largest whole unit.
+pub fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
 }
 
 /// One ban by its number.

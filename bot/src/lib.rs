@@ -1,16 +1,26 @@
 //! The bot: the primary process of a deployment.
 //!
-//! It owns everything durable: room definitions, the message log (with IPs) and, later, bans and
+//! It owns everything durable: room definitions, the message log (with IPs), bans, filters and
 //! the audit log, in a database reached through sea-orm (SQLite by default, PostgreSQL in
-//! production). Gateways never touch the database; the bot talks to them over the [`bus::Bus`]:
+//! production). Gateways never touch the database; the bot talks to them over the [`bus::Bus`].
+//! A message from the web is logged by [`message_log`] (fed by `service`'s queue consumer) and
+//! posted to Discord by [`discord::mirror`].
 //!
-//! * [`rooms`]: room definitions, edited by operators (`chatroulette rooms …`) or moderators, are
-//!   re-read every few seconds and published to the bus as snapshots and control events;
+//! * [`rooms`]: room definitions, edited by operators (`chatroulette rooms …`) or moderators
+//!   (`/room`) through the same calls, re-read every few seconds and published to the bus;
 //! * [`message_log`]: every accepted web message arrives on the durable queue and is written to
 //!   `message_log` before the queue entry is acknowledged; recent messages seed the bus history
-//!   at start.
-//!
-//! * [`health`]: background tasks that died and channels left public, for the readiness report.
+//!   at start;
+//! * [`bans`]: bans by address, network or IP tag, made by operators (`chatroulette bans …`) or
+//!   moderators (`/ban`) through the same calls, published to the bus at once;
+//! * [`filters`]: word and regex filters, published to every gateway;
+//! * [`audit`]: the audit log of every moderator and operator action;
+//! * [`iptag`]: the keyed hashes staff see instead of addresses;
+//! * [`retention`]: erasing addresses and texts past their retention periods;
+//! * [`discord`]: the Discord side (commands, events back to the web, the mirror);
+//! * [`health`]: background tasks that died and channels left public, for the readiness report;
+//! * [`db`] and [`entities`]: the connection, migrations and the tables' sea-orm models;
+//! * `service`: [`Bot`], the running service: room sync and the queue consumer.
 //!
 //! Without `DISCORD_TOKEN` the bot runs headless: everything above, no Discord.
 

@@ -1,6 +1,9 @@
 //! Room definitions: the operator's and moderators' view (database) and the gateways' view
-//! ([`RoomDef`] on the bus).
+//! ([`RoomDef`] on the bus). Operators (`chatroulette rooms …`) and moderators (`/room …`) change
+//! rooms through the same calls, [`create`], [`change`] and [`delete`], which also write the
+//! audit log.
 
+use bus::Bus;
 use chrono::Utc;
 use protocol::{RoomDef, RoomKind, RoomSlug};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
@@ -235,6 +238,108 @@ pub async fn remove(db: &DatabaseConnection, slug: &RoomSlug) -> Result<(), BotE
         return Err(BotError::NoSuchRoom(slug.to_string()));
     }
     Ok(())
+}
+
+/// Create a staff room and write the audit log; its channel and bus definition follow from the
+/// bot's room sync.
+pub async fn create(db: &DatabaseConnection, room: NewRoom, by: &str) -> Result<rooms::Model, BotError> {
+    let room = add(db, room).await?;
+    crate::audit::record(db, by, "room_create", &room.slug, &format!("capacity {}", room.capacity)).await?;
+    Ok(room)
+}
+
+/// Change a room and write the audit log; `None` when it is a visitor room or pair that has
+/// already ended. A staff room reaches gateways through the bot's room sync; an open visitor
+/// room or pair lives on the bus, not in that sync, so it is changed there at once.
+pub async fn change(
+    db: &DatabaseConnection,
+    bus: Option<&dyn Bus>,
+    slug: &RoomSlug,
+    patch: RoomPatch,
+    by: &str,
+) -> Result<Option<rooms::Model>, BotError> {
+    let live = find_live(db, bus, slug).await?;
+    if matches!(live, Live::Ended) {
+        return Ok(None);
+    }
+    let room = edit(db, slug, patch).await?;
+    if let (Live::OnBus(mut def), Some(bus)) = (live, bus) {
+        def.capacity = u32::try_from(room.capacity).unwrap_or(def.capacity);
+        def.title.clone_from(&room.title);
+        def.topic.clone_from(&room.topic);
+        def.listed = room.listed;
+        def.locked = room.locked;
+        def.slowmode_secs = u32::try_from(room.slowmode_secs).unwrap_or(0);
+        bus.put_room(&def).await?;
+        bus.publish_control(&protocol::ControlEvent::RoomUpserted { room: def }).await?;
+    }
+    crate::audit::record(db, by, "room_edit", &room.slug, &describe(&room)).await?;
+    Ok(Some(room))
+}
+
+/// A room's settings in one line, for the audit log and replies.
+pub fn describe(room: &rooms::Model) -> String {
+    format!(
+        "capacity {}, locked {}, slowmode {} s, listed {}",
+        room.capacity, room.locked, room.slowmode_secs, room.listed
+    )
+}
+
+/// Delete a room and write the audit log; `false` when it is a visitor room or pair that has
+/// already ended. People in it are sent back to the room list: a staff room by the bot's room
+/// sync, an open visitor room or pair at once, as a gateway ends one.
+pub async fn delete(
+    db: &DatabaseConnection,
+    bus: Option<&dyn Bus>,
+    slug: &RoomSlug,
+    by: &str,
+) -> Result<bool, BotError> {
+    match (find_live(db, bus, slug).await?, bus) {
+        (Live::Ended, _) => return Ok(false),
+        (Live::OnBus(_), Some(bus)) => {
+            // Off the bus (members are sent away on every gateway), then the bot's own queue
+            // records it closed and archives its thread after its messages.
+            if bus.remove_room(slug).await? {
+                bus.publish_control(&protocol::ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
+                bus.enqueue(&protocol::InboundEvent::RoomClosed { slug: slug.clone() }).await?;
+            }
+        }
+        (Live::Staff | Live::Unknown, _) | (Live::OnBus(_), None) => remove(db, slug).await?,
+    }
+    crate::audit::record(db, by, "room_delete", slug.as_str(), "").await?;
+    Ok(true)
+}
+
+/// What [`change`] and [`delete`] act on.
+enum Live {
+    /// A staff room: its row, which the bot's room sync publishes.
+    Staff,
+    /// A visitor room or roulette pair that is still open: its definition on the bus.
+    OnBus(RoomDef),
+    /// A visitor room or pair not ended in the database, with no bus to ask (the operator's
+    /// shell without `REDIS_URL`): only its row is changed.
+    Unknown,
+    /// A visitor room or pair that has ended.
+    Ended,
+}
+
+async fn find_live(db: &DatabaseConnection, bus: Option<&dyn Bus>, slug: &RoomSlug) -> Result<Live, BotError> {
+    let Some(row) = rooms::Entity::find_by_id(slug.as_str()).one(db).await? else {
+        return Err(BotError::NoSuchRoom(slug.to_string()));
+    };
+    if row.kind == RoomKind::Staff.as_str() {
+        return Ok(Live::Staff);
+    }
+    if row.expires_at.is_some() {
+        return Ok(Live::Ended);
+    }
+    let Some(bus) = bus else {
+        return Ok(Live::Unknown);
+    };
+    Ok(match bus.rooms().await?.into_iter().find(|r| r.slug == *slug) {
+        Some(def) => Live::OnBus(def),
+        None => Live::Ended,
+    })
 }
 
 /// On the very first start, create the default rooms. Returns how many were created.

@@ -35,9 +35,14 @@ pub(crate) async fn cli(app: &TestApp, args: &[&str]) -> String {
 
 /// Wait until connecting from `ip` gets `status` (0 = accepted).
 async fn until_connect_status(app: &TestApp, ip: &str, status: u16) -> serde_json::Value {
+    until_connect_status_at(app.addr, ip, status).await
+}
+
+/// [`until_connect_status`] on any listener.
+async fn until_connect_status_at(addr: std::net::SocketAddr, ip: &str, status: u16) -> serde_json::Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let got = match Client::connect_from(app.addr, ip).await {
+        let got = match Client::connect_from(addr, ip).await {
             Ok(_) => (0, json!(null)),
             Err(refusal) => refusal,
         };
@@ -89,6 +94,32 @@ async fn an_operator_ban_drops_the_banned_socket_refuses_it_and_spares_the_other
     let actions: Vec<(String, String)> =
         rows.iter().map(|r| (r.try_get("", "actor").unwrap(), r.try_get("", "action").unwrap())).collect();
     assert_eq!(actions, [("cli:tester".to_owned(), "ban".to_owned()), ("cli:tester".to_owned(), "unban".to_owned())]);
+}
+
+/// Over Redis, `chatroulette bans add` publishes the ban on the bus itself, as `/ban` does: a
+/// gateway enforces it with no bot running at all, and `bans remove` withdraws it the same way.
+#[tokio::test]
+async fn an_operator_ban_over_redis_is_published_at_once_without_waiting_for_a_bot() {
+    let mut cluster = crate::cluster::Cluster::new().await;
+    cluster.env.push(("TRUSTED_PROXIES".to_owned(), "127.0.0.1".to_owned()));
+    cluster.cli(&["migrate"]).await;
+    let gateway = cluster.gateway().await;
+    let addr = gateway.addr.unwrap();
+    until_connect_status_at(addr, "203.0.113.5", 0).await;
+
+    cluster.cli(&["bans", "add", "203.0.113.5", "--reason", "spam"]).await;
+    let body = until_connect_status_at(addr, "203.0.113.5", 403).await;
+    assert_eq!(body["code"], "banned");
+    assert!(body["message"].as_str().unwrap().contains("spam"), "{body}");
+    until_connect_status_at(addr, "198.51.100.7", 0).await;
+
+    let db = bot::db::connect(&cluster.database_url).await.unwrap();
+    let id = bot::bans::list(&db, false).await.unwrap()[0].id;
+    db.close().await.unwrap();
+    cluster.cli(&["bans", "remove", &id.to_string()]).await;
+    until_connect_status_at(addr, "203.0.113.5", 0).await;
+    drop(gateway);
+    cluster.finish().await;
 }
 
 #[tokio::test]

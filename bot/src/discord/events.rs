@@ -5,14 +5,13 @@ use std::sync::atomic::Ordering;
 use chrono::Utc;
 use poise::serenity_prelude as serenity;
 use protocol::{MessageView, RoomKind, RoomSlug, ServerFrame};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
 };
 use ulid::Ulid;
 
 use super::{CHANNEL_ROUND, Data, DiscordConfig, Error, Mirror, access, check_permissions, rest::Rest};
-use crate::entities::{message_log, rooms};
+use crate::entities::rooms;
 
 /// Staff messages carry no IP; the log marks them so.
 pub const STAFF_IP: &str = "discord";
@@ -172,12 +171,7 @@ async fn staff_edit(
     mentions: &[serenity::User],
 ) -> Result<(), Error> {
     let discord_id = i64::try_from(id.get())?;
-    let Some(row) = message_log::Entity::find()
-        .filter(message_log::Column::DiscordMessageId.eq(discord_id))
-        .filter(message_log::Column::Staff.eq(true))
-        .one(&data.db)
-        .await?
-    else {
+    let Some(row) = data.log.carried_by(discord_id, true).await?.into_iter().next() else {
         return Ok(());
     };
     let text = plain_text(content, mentions, &[]);
@@ -185,10 +179,7 @@ async fn staff_edit(
         return Ok(());
     }
     let (room, web_id) = (row.room.clone(), row.id.clone());
-    let mut active: message_log::ActiveModel = row.into();
-    active.text = Set(text.clone());
-    active.edited_at = Set(Some(Utc::now()));
-    active.update(&data.db).await?;
+    data.log.edit_staff(row, &text).await?;
     let slug = RoomSlug::parse(&room)?;
     let id: Ulid = web_id.parse()?;
     data.bus.amend_history(&slug, id, Some(&text)).await?;
@@ -200,20 +191,8 @@ async fn staff_edit(
 /// how many web messages were removed (none when they already were).
 pub(crate) async fn deleted(data: &Data, ids: &[serenity::MessageId]) -> Result<usize, Error> {
     let discord_ids: Vec<i64> = ids.iter().filter_map(|id| i64::try_from(id.get()).ok()).collect();
-    let rows = message_log::Entity::find()
-        .filter(message_log::Column::DiscordMessageId.is_in(discord_ids.clone()))
-        .filter(message_log::Column::DeletedAt.is_null())
-        .all(&data.db)
-        .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
+    let rows = data.log.delete_carried_by(discord_ids).await?;
     let removed = rows.len();
-    message_log::Entity::update_many()
-        .col_expr(message_log::Column::DeletedAt, Expr::value(Utc::now()))
-        .filter(message_log::Column::DiscordMessageId.is_in(discord_ids))
-        .exec(&data.db)
-        .await?;
     for row in rows {
         let slug = RoomSlug::parse(&row.room)?;
         let id: Ulid = row.id.parse()?;

@@ -8,17 +8,29 @@
 //! because serenity carries only low-volume calls here (command registration and replies). The
 //! one high-volume call, posting mirrored messages, goes through [`rest::Rest`], which paces
 //! itself by Discord's rate-limit headers and retries 429s, identically in production and tests.
+//!
+//! * [`access`]: who may run which command (one table, guild-level permissions);
+//! * `commands`: the slash commands and message menus, one file per topic;
+//! * `events`: what flows back from Discord into web rooms, and the channel keeper;
+//! * [`mirror`]: web messages into Discord, one worker per room;
+//! * [`embeds`]: web messages as embeds within Discord's limits;
+//! * [`threads`]: the threads of visitor rooms and roulette pairs;
+//! * [`privacy`]: every channel the bot makes is private to staff;
+//! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
+//! * [`retry`]: the one retry helper and its policy;
+//! * this file: settings, startup, the permission check and `on_error`, where every failed
+//!   command and event ends up.
 
 pub mod access;
 pub mod embeds;
 pub mod mirror;
 pub mod privacy;
 pub mod rest;
+pub mod retry;
 pub mod threads;
 
 mod commands;
 mod events;
-mod moderation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,7 +136,7 @@ impl Discord {
     ) -> Result<Self, DiscordError> {
         let rest = rest::Rest::new(config.api_base.as_deref(), config.token.expose_secret())?;
         let parents = threads::Parents::new(&config, rest.clone(), db.clone());
-        let mirror = Mirror::new(rest.clone(), db.clone(), bus.clone(), config.mirror.clone(), parents);
+        let mirror = Mirror::new(rest.clone(), db.clone(), log.clone(), bus.clone(), config.mirror.clone(), parents);
         Ok(Self { mirror, rest, config, db, log, bus })
     }
 
@@ -159,16 +171,7 @@ impl Discord {
             );
         }
         let framework = poise::Framework::builder()
-            .options(poise::FrameworkOptions {
-                commands: commands::all(),
-                command_check: Some(|ctx| Box::pin(access::command_check(ctx))),
-                on_error: |error| Box::pin(commands::on_error(error)),
-                event_handler: |framework, event| {
-                    Box::pin(events::handle(framework.serenity_context, event, framework.user_data))
-                },
-                allowed_mentions: Some(serenity::CreateAllowedMentions::new().empty_users().empty_roles()),
-                ..Default::default()
-            })
+            .options(framework_options())
             .setup(move |ctx, ready, framework| {
                 Box::pin(async move {
                     tracing::info!(user = %ready.user.name, "connected to Discord");
@@ -198,6 +201,20 @@ impl Discord {
     }
 }
 
+/// The commands, the permission check before each, where errors go, and the event handler.
+fn framework_options() -> poise::FrameworkOptions<Data, Error> {
+    poise::FrameworkOptions {
+        commands: commands::all(),
+        command_check: Some(|ctx| Box::pin(access::command_check(ctx))),
+        on_error: |error| Box::pin(on_error(error)),
+        event_handler: |framework, event| {
+            Box::pin(events::handle(framework.serenity_context, event, framework.user_data))
+        },
+        allowed_mentions: Some(serenity::CreateAllowedMentions::new().empty_users().empty_roles()),
+        ..Default::default()
+    }
+}
+
 /// Log what the bot lacks in the guild, once it is known.
 pub(crate) fn check_permissions(guild: &serenity::Guild, bot: serenity::UserId) {
     let Some(member) = guild.members.get(&bot) else {
@@ -214,3 +231,36 @@ pub(crate) fn check_permissions(guild: &serenity::Guild, bot: serenity::UserId) 
 
 /// How long the channel keeper waits between rounds.
 pub(crate) const CHANNEL_ROUND: Duration = Duration::from_secs(5);
+
+/// The one place errors of commands and events end up: logged, and told to the moderator.
+async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
+    match error {
+        poise::FrameworkError::Setup { error, .. } => tracing::error!(%error, "Discord setup failed"),
+        poise::FrameworkError::Command { error, ctx, .. } => {
+            tracing::error!(command = %ctx.command().name, %error, "command failed");
+            let _ =
+                ctx.send(poise::CreateReply::default().content(format!("That failed: {error}")).ephemeral(true)).await;
+        }
+        poise::FrameworkError::CommandCheckFailed { ctx, error, .. } => {
+            if let Some(error) = error {
+                tracing::error!(%error, "permission check failed");
+            }
+            let needed = access::needed(&ctx.command().qualified_name);
+            tracing::info!(
+                command = %ctx.command().qualified_name,
+                user = %ctx.author().id,
+                "refused a command to a member without the permission it needs"
+            );
+            let text = format!("You may not use this command: it needs {}.", needed.describe());
+            let _ = ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await;
+        }
+        poise::FrameworkError::EventHandler { error, event, .. } => {
+            tracing::error!(event = %event.snake_case_name(), %error, "Discord event handling failed");
+        }
+        other => {
+            if let Err(e) = poise::builtins::on_error(other).await {
+                tracing::error!(error = %e, "error while handling an error");
+            }
+        }
+    }
+}

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::rest::{Posted, Rest, snowflake};
+use super::retry::{self, Policy};
 use super::{DiscordConfig, Error};
 use crate::entities::{rooms, settings};
 
@@ -191,7 +192,7 @@ impl Parents {
     /// retry 429s within it, and fall back to the parent when Discord refuses or the budget is
     /// spent.
     pub async fn open(&self, kind: RoomKind, slug: &str, title: &str) -> Opened {
-        let mut waited = Duration::ZERO;
+        let started = Instant::now();
         let mut parents_tried = 0;
         loop {
             let parent = match self.parent(kind).await {
@@ -203,47 +204,44 @@ impl Parents {
             };
             let wait = self.wait_for(parent);
             if !wait.is_zero() {
-                if waited + wait > THREAD_WAIT_BUDGET {
+                if started.elapsed() + wait > THREAD_WAIT_BUDGET {
                     return fallback(slug, parent, "rate_limited", &format!("thread creation paused for {wait:?}"));
                 }
                 tokio::time::sleep(wait).await;
-                waited += wait;
             }
             let body = json!({
                 "name": thread_name(kind, slug, title),
                 "type": 11,
                 "auto_archive_duration": AUTO_ARCHIVE_MINUTES,
             });
-            match self.rest.create_thread(parent, &body).await {
+            let create = || async {
+                let created = self.rest.create_thread(parent, &body).await;
+                if let Ok(Posted::RateLimited { retry_after, global }) = &created {
+                    tracing::warn!(room = %slug, parent, ?retry_after, global, "thread creation is rate limited");
+                    if !global {
+                        self.pause(parent, *retry_after);
+                    }
+                }
+                created
+            };
+            let policy = Policy::within(THREAD_WAIT_BUDGET.saturating_sub(started.elapsed()));
+            match retry::discord(policy, "starting the room's thread", create).await {
                 Ok(Posted::Ok { id, pacing }) => {
-                    metrics::counter!("chat_discord_requests_total", "outcome" => "ok").increment(1);
                     self.pause(parent, pacing.pause());
                     tracing::info!(room = %slug, thread = id, parent, "created the room's Discord thread");
                     return Opened::Thread(id);
                 }
-                Ok(Posted::RateLimited { retry_after, global }) => {
-                    metrics::counter!("chat_discord_requests_total", "outcome" => "rate_limited").increment(1);
-                    tracing::warn!(room = %slug, parent, ?retry_after, global, "thread creation is rate limited");
-                    if !global {
-                        self.pause(parent, retry_after);
-                    }
-                    if waited + retry_after > THREAD_WAIT_BUDGET {
-                        return fallback(slug, parent, "rate_limited", &format!("retry after {retry_after:?}"));
-                    }
-                    tokio::time::sleep(retry_after).await;
-                    waited += retry_after;
+                Ok(Posted::RateLimited { retry_after, .. }) => {
+                    return fallback(slug, parent, "rate_limited", &format!("retry after {retry_after:?}"));
                 }
                 Ok(Posted::Refused { status: 404, body }) if parents_tried < 2 && self.forget(kind).await => {
-                    metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
                     tracing::warn!(room = %slug, parent, %body, "the parent channel is gone; finding or creating it again");
                     parents_tried += 1;
                 }
                 Ok(Posted::Refused { status, body }) => {
-                    metrics::counter!("chat_discord_requests_total", "outcome" => "refused").increment(1);
                     return fallback(slug, parent, "refused", &format!("{status} {body}"));
                 }
                 Err(e) => {
-                    metrics::counter!("chat_discord_requests_total", "outcome" => "failed").increment(1);
                     tracing::warn!(room = %slug, parent, error = %e, "cannot start the room's thread; retrying");
                     return Opened::Retry(Duration::from_secs(2));
                 }

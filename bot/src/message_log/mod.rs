@@ -19,9 +19,11 @@
 //!
 //! One job per file: `write` chains a batch onto the tails and moves them (`postgres` and
 //! `sqlite` each write one to their database), `history` reads a room's history and the
-//! messages around one, `tags` looks senders and their messages up by IP tag.
+//! messages around one, `tags` looks senders and their messages up by IP tag, `mirror` answers
+//! the Discord side (what waits for Discord, batches, Discord messages' web messages).
 
 mod history;
+mod mirror;
 mod postgres;
 mod sqlite;
 mod tags;

@@ -242,6 +242,42 @@ async fn messages_around_one(db: &DatabaseConnection) {
     assert_eq!(texts.into_iter().map(|r| r.text).collect::<Vec<_>>(), ["b0", "b1", "b2", "b3"]);
 }
 
+/// The Discord side's questions (`mirror.rs`): a batch planned, posted or skipped leaves the
+/// unmirrored, and deleting its Discord message deletes what it carried, once.
+async fn mirror_batches_and_deletions(db: &DatabaseConnection) {
+    let log = MessageLog::new(db.clone());
+    let messages = [message("lobby", "a", 1), message("lobby", "b", 2), message("lobby", "c", 3)];
+    log.record(&messages, &IpTagger::new(b"k"), Delivery::First).await.unwrap();
+    let ids: Vec<String> = messages.iter().map(|m| m.message.id.to_string()).collect();
+    let since = Utc::now() - Duration::minutes(1);
+    assert_eq!(log.unmirrored_since(since).await.unwrap().len(), 3);
+
+    log.plan_discord_batch(&ids[0], ids[..2].to_vec()).await.unwrap();
+    let batch: Vec<String> = log.discord_batch(&ids[0]).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(batch, ids[..2]);
+    let unplanned: Vec<String> = log.unplanned(&ids).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(unplanned, ids[2..]);
+
+    log.discord_posted(&ids[0], 42).await.unwrap();
+    assert_eq!(log.by_id(&ids[1]).await.unwrap().unwrap().discord_message_id, Some(42));
+    assert_eq!(log.unmirrored_since(since).await.unwrap().len(), 1);
+    // Skipping marks only what is not in Discord.
+    log.discord_skipped(ids.clone()).await.unwrap();
+    assert_eq!(log.by_id(&ids[0]).await.unwrap().unwrap().discord_batch.as_deref(), Some(ids[0].as_str()));
+    assert_eq!(log.by_id(&ids[2]).await.unwrap().unwrap().discord_batch.as_deref(), Some(MessageLog::SKIPPED));
+    assert!(log.unmirrored_since(since).await.unwrap().is_empty());
+
+    // Discord message 42 carries the first two; deleting it in Discord deletes them once.
+    assert_eq!(log.carried_by(42, false).await.unwrap().len(), 2);
+    assert!(log.carried_by(42, true).await.unwrap().is_empty());
+    assert!(log.still_shown(42).await.unwrap());
+    assert_eq!(log.delete_carried_by(vec![42]).await.unwrap().len(), 2);
+    assert!(!log.still_shown(42).await.unwrap());
+    assert!(log.delete_carried_by(vec![42]).await.unwrap().is_empty());
+    log.delete(ids[2..].iter().cloned()).await.unwrap();
+    assert!(log.by_id(&ids[2]).await.unwrap().unwrap().deleted_at.is_some());
+}
+
 /// Runs a test body against a fresh, migrated SQLite file and then a fresh, migrated
 /// PostgreSQL database (`TEST_DATABASE_URL`, default the machine's server), each removed
 /// afterwards.
@@ -261,7 +297,12 @@ macro_rules! on_both_databases {
     )*};
 }
 
-on_both_databases!(walks_back_through_each_room, walks_back_through_each_sender, messages_around_one);
+on_both_databases!(
+    walks_back_through_each_room,
+    walks_back_through_each_sender,
+    messages_around_one,
+    mirror_batches_and_deletions,
+);
 
 async fn with_sqlite(body: impl AsyncFnOnce(&DatabaseConnection)) {
     let dir = std::env::temp_dir().join(format!("cr-log-{}", ulid::Ulid::new()));

@@ -1,0 +1,121 @@
+//! Slash commands and message menus, by topic. Each command's doc comment is the help text
+//! moderators see. Each is restricted twice: Discord hides it from members without Manage
+//! Messages (`default_member_permissions`), and the bot re-checks the member against
+//! [`super::access::TABLE`] with guild-level permissions before acting (never the
+//! channel-scoped ones an interaction carries); the author picker re-checks whoever presses it.
+//! Every action is written to the audit log and posted to the mod-log channel; every answer is
+//! ephemeral and says exactly what happened.
+//!
+//! * `rooms`: `/room create|edit|delete|list` and the room name autocomplete;
+//! * `bans`: `/ban`, `/unban`, `/bans`, `/kick` and the "Ban author" menu;
+//! * `lookup`: `/lookup`, `/purge`, "Author's recent messages" and "Delete everywhere";
+//! * `filters`: `/filter add|remove|list`;
+//! * `authors`: the web authors a mirrored message carries, and the picker among them.
+
+mod authors;
+mod bans;
+mod filters;
+mod lookup;
+mod rooms;
+
+use poise::serenity_prelude as serenity;
+
+use super::{Context, Data, Error};
+use crate::audit;
+
+/// Every command and menu, as registered in the guild.
+pub fn all() -> Vec<poise::Command<Data, Error>> {
+    vec![
+        rooms::room(),
+        bans::ban(),
+        bans::unban(),
+        bans::bans(),
+        bans::kick(),
+        lookup::lookup(),
+        lookup::purge(),
+        filters::filter(),
+        bans::ban_author(),
+        lookup::author_messages(),
+        lookup::delete_everywhere(),
+    ]
+}
+
+/// Who acts, for the audit log.
+pub(super) fn actor(ctx: Context<'_>) -> String {
+    format!("discord:{} ({})", ctx.author().id, ctx.author().name)
+}
+
+/// An ephemeral answer, cut to Discord's 2 000 characters, that mentions nobody.
+pub(super) async fn reply(ctx: Context<'_>, text: impl Into<String>) -> Result<(), Error> {
+    let text: String = text.into();
+    ctx.send(
+        poise::CreateReply::default()
+            .content(text.chars().take(2000).collect::<String>())
+            .ephemeral(true)
+            .allowed_mentions(serenity::CreateAllowedMentions::new()),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Audit log plus mod-log channel.
+pub(super) async fn record(ctx: Context<'_>, action: &str, target: &str, details: &str) -> Result<(), Error> {
+    audit::record(&ctx.data().db, &actor(ctx), action, target, details).await?;
+    announce(ctx, action, target, details).await;
+    Ok(())
+}
+
+/// Post an action to the mod-log channel, if there is one (actions the shared ban and room
+/// functions already wrote to the audit log come here directly).
+pub(super) async fn announce(ctx: Context<'_>, action: &str, target: &str, details: &str) {
+    let data = ctx.data();
+    let Some(channel) = data.modlog else {
+        return;
+    };
+    let who = actor(ctx);
+    let body = serde_json::json!({
+        "embeds": [{
+            "title": format!("{action}: {target}").chars().take(256).collect::<String>(),
+            "description": details.chars().take(4000).collect::<String>(),
+            "footer": {"text": who.chars().take(200).collect::<String>()},
+            "timestamp": chrono::Utc::now().to_rfc3339(),
+        }],
+        "allowed_mentions": {"parse": []},
+    });
+    if let Err(e) = data.rest.create_message(channel, &body).await {
+        tracing::warn!(error = %e, "cannot post to the mod-log channel");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all;
+    use crate::discord::access::{Level, TABLE, needed};
+    use crate::discord::{Data, Error};
+
+    #[test]
+    fn every_command_menu_and_subcommand_is_in_the_table() {
+        fn walk(command: &poise::Command<Data, Error>, out: &mut Vec<String>) {
+            out.push(command.qualified_name.to_string());
+            for sub in &command.subcommands {
+                walk(sub, out);
+            }
+        }
+        let mut commands = all();
+        poise::framework::set_qualified_names(&mut commands);
+        let mut names = Vec::new();
+        for command in &commands {
+            walk(command, &mut names);
+        }
+        for name in &names {
+            assert!(TABLE.iter().any(|(n, _)| n == name), "{name} is missing from the permission table");
+        }
+        for (name, _) in TABLE {
+            assert!(names.iter().any(|n| n == name), "{name} in the table is no command");
+        }
+        assert_eq!(needed("room delete"), Level::Admin);
+        assert_eq!(needed("filter add"), Level::Admin);
+        assert_eq!(needed("kick"), Level::Moderator);
+        assert_eq!(needed("some future command"), Level::Admin);
+    }
+}
