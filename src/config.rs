@@ -23,7 +23,7 @@ use std::time::Duration;
 use bot::BotConfig;
 use gateway::GatewayConfig;
 use protocol::frames::RateLimit;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 pub use env::{ParseError, parse};
 pub use settings::Settings;

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use secrecy::SecretString;
 use protocol::frames::RateLimit;
+use secrecy::SecretString;
 
 /// Everything the gateway can be told.
 #[derive(Debug, Clone)]

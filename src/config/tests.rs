@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use clap::CommandFactory;
+use secrecy::ExposeSecret;
 
 use super::*;
 

@@ -34,9 +34,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use secrecy::ExposeSecret;
 use protocol::frames::FRAME_MAX_BYTES;
 use protocol::{ClientFrame, ErrorCode, Limits, Nickname, RoomDef, ServerFrame};
+use secrecy::ExposeSecret;
 
 use crate::address::Address;
 use crate::capacity::Place;
@@ -231,7 +231,7 @@ impl Conn {
     /// The tag of this connection's address on the bus: a keyed hash of its budget key, by which
     /// seats and slowmode are counted on every gateway.
     fn address_tag(&self) -> String {
-        self.address.key().tag(&self.state.config.owner_secret.expose_secret(), "address")
+        self.address.key().tag(self.state.config.owner_secret.expose_secret(), "address")
     }
 
     /// This connection's presence holder id, also its roulette ticket id.

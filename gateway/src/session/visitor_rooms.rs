@@ -1,8 +1,8 @@
 //! `create`: a visitor opens a room of their own (see [`crate::visitor`] for how such rooms are
 //! opened on the bus, announced, and swept once idle).
 
-use secrecy::ExposeSecret;
 use protocol::{RoomDef, RoomKind, ServerFrame};
+use secrecy::ExposeSecret;
 
 use super::{Conn, admission};
 
@@ -19,7 +19,7 @@ impl Conn {
             listed,
             locked: false,
             slowmode_secs: 0,
-            owner: Some(crate::visitor::owner_key(&self.state.config.owner_secret.expose_secret(), self.address.ip)),
+            owner: Some(crate::visitor::owner_key(self.state.config.owner_secret.expose_secret(), self.address.ip)),
         };
         match crate::visitor::open(&self.state, room).await {
             Ok(def) => self.handle.send_frame(&ServerFrame::Created {
