@@ -242,7 +242,7 @@ async fn messages_around_one(db: &DatabaseConnection) {
     assert_eq!(texts.into_iter().map(|r| r.text).collect::<Vec<_>>(), ["b0", "b1", "b2", "b3"]);
 }
 
-/// The Discord side's questions (`mirror.rs`): a batch planned, posted or skipped leaves the
+/// The Discord side's questions (`message_log/mirror.rs`): a batch planned, posted or skipped leaves the
 /// unmirrored, and deleting its Discord message deletes what it carried, once.
 async fn mirror_batches_and_deletions(db: &DatabaseConnection) {
     let log = MessageLog::new(db.clone());

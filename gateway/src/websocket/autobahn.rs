@@ -33,7 +33,7 @@ struct Seen {
 }
 
 /// The gateway's loop, reduced to the socket: texts are collected, and the socket is closed
-/// as `ws.rs` closes it.
+/// as the chat session (`session`) closes it.
 async fn serve(mut socket: Socket<DuplexStream>) -> Vec<String> {
     let outbox = Outbox::new(64);
     let mut texts = Vec::new();
