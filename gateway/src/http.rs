@@ -7,6 +7,8 @@ use salvo::prelude::*;
 use salvo::serve_static::static_embed;
 use serde::Serialize;
 
+use crate::refusal::Refusal;
+use crate::room_list::RoomEntry;
 use crate::site::Assets;
 use crate::state::State;
 
@@ -51,13 +53,6 @@ pub fn admin_router(state: Arc<State>) -> Router {
         .push(Router::with_path("healthz").get(Healthz))
         .push(Router::with_path("readyz").get(Readyz { state, detailed: true }))
         .push(Router::with_path("metrics").get(Metrics))
-}
-
-/// A JSON body for refusals: `{code, message}`.
-#[derive(Serialize)]
-pub(crate) struct Refusal<'a> {
-    pub code: &'a str,
-    pub message: &'a str,
 }
 
 struct SecurityHeaders;
@@ -143,19 +138,6 @@ impl Handler for Readyz {
 }
 
 struct RoomList(Arc<State>);
-
-/// One entry of `GET /api/rooms`.
-#[derive(Serialize)]
-pub(crate) struct RoomEntry<'a> {
-    pub slug: &'a str,
-    pub title: &'a str,
-    pub topic: &'a str,
-    pub members: u32,
-    pub capacity: u32,
-    pub locked: bool,
-    /// `staff` or `visitor` (pairs are never listed).
-    pub kind: &'a str,
-}
 
 #[async_trait]
 impl Handler for RoomList {

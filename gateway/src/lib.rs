@@ -28,11 +28,13 @@
 //!   * `session::roulette`: `roulette` and `next`, and what wakes a connection that waits;
 //!   * `session::matchmaker`: pairing a roulette ticket with a waiting stranger;
 //!   * `session::visitor_rooms`: `create`.
-//! * `ratelimit`: the token bucket behind every rate limit.
+//! * `ratelimit`: the token bucket behind every rate limit, and the buckets an address's sockets
+//!   share.
 //! * `bans`, `filters`: the bans and word/regex filters in force.
 //! * `directory`: the room definitions this gateway serves from.
 //! * `control`: follows the bot's control events (rooms, bans, filters, kicks) and reloads the bus
 //!   snapshot; closes the sockets a new ban covers.
+//! * `refusal`: the JSON body of an HTTP refusal, `{code, message}`.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
 //! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
 //! * `visitor`: visitor rooms and pairs opened and closed on the bus, and the sweeper that closes
@@ -55,6 +57,7 @@ mod http;
 mod hub;
 mod keepalive;
 mod ratelimit;
+mod refusal;
 mod room_list;
 mod session;
 mod site;

@@ -1,8 +1,19 @@
-//! A token bucket: `burst` tokens, refilled continuously at `per_second`.
+//! A token bucket: `burst` tokens, refilled continuously at `per_second`; and the buckets every
+//! socket of one address shares (kept in the gateway's cache, taken from by the session).
 
 use std::time::{Duration, Instant};
 
 use protocol::frames::RateLimit;
+
+/// How long an address's limits are kept after their last lookup.
+pub(crate) const IP_LIMITS_IDLE: Duration = Duration::from_secs(600);
+
+/// Limits shared by every socket of one address.
+pub(crate) struct IpLimits {
+    pub say: TokenBucket,
+    pub joins: TokenBucket,
+    pub typing: TokenBucket,
+}
 
 pub struct TokenBucket {
     capacity: f64,

@@ -10,9 +10,22 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use serde::Serialize;
 
-use crate::http::RoomEntry;
 use crate::state::State;
+
+/// One entry of `GET /api/rooms`.
+#[derive(Serialize)]
+pub(crate) struct RoomEntry<'a> {
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub topic: &'a str,
+    pub members: u32,
+    pub capacity: u32,
+    pub locked: bool,
+    /// `staff` or `visitor` (pairs are never listed).
+    pub kind: &'a str,
+}
 
 /// How old a served room list may be.
 pub const MAX_AGE: Duration = Duration::from_secs(1);

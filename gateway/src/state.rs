@@ -7,7 +7,7 @@ use bus::Bus;
 
 use crate::directory::RoomDirectory;
 use crate::hub::Hub;
-use crate::session::{IP_LIMITS_IDLE, IpLimits};
+use crate::ratelimit::{IP_LIMITS_IDLE, IpLimits};
 use crate::{GatewayConfig, ReadinessCheck, address, bans, capacity, filters, room_list, sockets, tasks, websocket};
 
 /// Shared by every handler and connection of one gateway.

@@ -10,7 +10,7 @@ use salvo::prelude::*;
 use serde::Serialize;
 
 use crate::client::{origin_allowed, peer_ip, request_ip};
-use crate::http::Refusal;
+use crate::refusal::Refusal;
 use crate::state::State;
 
 pub(crate) struct WsUpgrade(pub Arc<State>);

@@ -12,18 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::GatewayConfig;
 use crate::address::Address;
-use crate::ratelimit::TokenBucket;
+use crate::ratelimit::{IP_LIMITS_IDLE, IpLimits, TokenBucket};
 use crate::state::State;
-
-/// How long an address's limits are kept after their last lookup.
-pub(crate) const IP_LIMITS_IDLE: Duration = Duration::from_secs(600);
-
-/// Limits shared by every socket of one address.
-pub(crate) struct IpLimits {
-    pub say: TokenBucket,
-    pub joins: TokenBucket,
-    pub typing: TokenBucket,
-}
 
 /// The limits shared by every socket of `address`'s key, sized for it (a shared address gets its
 /// factor's worth), from the gateway's cache.

@@ -46,7 +46,6 @@ use crate::state::State;
 use crate::websocket::{self, CloseOrder, Event, Outbox, Socket, code};
 use admission::{Admitted, Refusal};
 use limits::SocketLimits;
-pub(crate) use limits::{IP_LIMITS_IDLE, IpLimits};
 use roulette::{RouletteMe, Stranger, Waiting, Wake, roulette_wake};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
