@@ -80,7 +80,8 @@ impl FakeDiscord {
     }
 
     /// Create a guild channel as an admin would in the client (dispatches CHANNEL_CREATE).
-    /// `kind` is a [`channel_type`]; names of text channels are normalised like Discord does.
+    /// `kind` is a [`channel_type`](crate::channel_type); names of text channels are normalised
+    /// like Discord does.
     /// Returns the channel object, or the 400 error body when Discord would refuse.
     pub fn create_channel(&self, name: &str, kind: u64, parent_id: Option<u64>) -> Value {
         let body = json!({"name": name, "type": kind, "parent_id": parent_id.map(|p| p.to_string())});
