@@ -125,7 +125,8 @@
 //! * `rest`: the REST server: authentication, rate limits, recording, routing by resource.
 //! * `routes`: the REST routes, one file per resource (guild, channel, command, interaction).
 //! * `channels`: guild channels and threads.
-//! * `messages`: the bot's posts, edits and deletions, and injected human messages.
+//! * `messages`: the bot's posts and injected human messages, with their mentions.
+//! * `message_edits`: edits and deletions, the bot's and injected ones.
 //! * `commands`: application commands, guild and global.
 //! * `interactions`: injected interactions, their callbacks and webhook follow-ups.
 //! * `gateway`: the Gateway WebSocket: HELLO, IDENTIFY, RESUME.
@@ -139,6 +140,7 @@ mod inject;
 mod inspect;
 mod interactions;
 mod limits;
+mod message_edits;
 mod messages;
 mod permissions;
 mod records;
