@@ -18,9 +18,10 @@
 //! * [`iptag`]: the keyed hashes staff see instead of addresses;
 //! * [`retention`]: erasing addresses and texts past their retention periods;
 //! * [`discord`]: the Discord side (commands, events back to the web, the mirror);
+//! * [`retry`]: the one retry helper and its policies, for database writes and Discord calls;
 //! * [`health`]: background tasks that died and channels left public, for the readiness report;
 //! * [`db`] and [`entities`]: the connection, migrations and the tables' sea-orm models;
-//! * `service`: [`Bot`], the running service: room sync and the queue consumer.
+//! * `service`: [`Bot`], the running service: start-up, room sync and the queue consumer.
 //!
 //! Without `DISCORD_TOKEN` the bot runs headless: everything above, no Discord.
 
@@ -34,6 +35,7 @@ pub mod health;
 pub mod iptag;
 pub mod message_log;
 pub mod retention;
+pub mod retry;
 pub mod rooms;
 mod service;
 

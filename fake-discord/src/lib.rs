@@ -110,51 +110,61 @@
 //! [`FakeDiscord::wait_for`]).
 //!
 //! # Modules
+//! * `server`: the running fake: the server's start-up and routing, the handle, its identity.
+//! * `seed`: members, roles, overwrites and channels made as the guild's admins would.
+//! * `inspect`: what tests read back (requests, channels, messages, dispatches) and waiting.
+//! * `inject`: what humans do in the client, refused threads, and gateway trouble.
 //! * `config`: the settings of one fake Discord, and the users it knows.
 //! * `wire`: Discord's vocabulary: permission and intent bits, channel kinds, ids, the error answer.
 //! * `records`: what is stored besides JSON: roles, members, messages, interactions, seen requests.
-//! * `state`: the world behind one mutex (guild, channels, messages, sessions) and its dispatches.
+//! * `state`: the world behind one mutex (guild, channels, messages, sessions).
+//! * `shapes`: the JSON Discord gives users, members, roles, the guild and the application.
+//! * `dispatch`: gateway dispatches to the live sessions, filtered by their intents.
 //! * `limits`: Discord's validation rules (`Invalid Form Body`) and rate limits.
 //! * `permissions`: permissions from roles, then a channel's overwrites.
-//! * `rest`: the REST server: authentication, rate limits, routing, recording.
+//! * `rest`: the REST server: authentication, rate limits, recording, routing by resource.
+//! * `routes`: the REST routes, one file per resource (guild, channel, command, interaction).
 //! * `channels`: guild channels and threads.
-//! * `messages`: the bot's posts, edits and deletions, and injected human messages.
+//! * `messages`: the bot's posts and injected human messages, with their mentions.
+//! * `message_edits`: edits and deletions, the bot's and injected ones.
 //! * `commands`: application commands, guild and global.
 //! * `interactions`: injected interactions, their callbacks and webhook follow-ups.
-//! * `gateway`: the Gateway WebSocket: HELLO, IDENTIFY, RESUME, dispatches.
+//! * `gateway`: the Gateway WebSocket: HELLO, IDENTIFY, RESUME.
 
 mod channels;
 mod commands;
 mod config;
+mod dispatch;
 mod gateway;
+mod inject;
+mod inspect;
 mod interactions;
 mod limits;
+mod message_edits;
 mod messages;
 mod permissions;
 mod records;
 mod rest;
+mod routes;
+mod seed;
+mod server;
+mod shapes;
 mod state;
 mod wire;
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use salvo::conn::tcp::TcpAcceptor;
-use salvo::prelude::*;
-use salvo::server::ServerHandle;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use crate::config::{FakeConfig, FakeUser, PRIVILEGED_INTENTS};
+pub use crate::inject::ThreadRefusal;
 pub use crate::interactions::interaction_type;
 pub use crate::limits::{
     CONTENT_MAX, EMBED_AUTHOR_MAX, EMBED_DESCRIPTION_MAX, EMBED_FIELD_NAME_MAX, EMBED_FIELD_VALUE_MAX,
     EMBED_FIELDS_MAX, EMBED_FOOTER_MAX, EMBED_TITLE_MAX, EMBED_TOTAL_MAX, EMBEDS_MAX, NONCE_MAX,
 };
 pub use crate::records::RecordedRequest;
+pub use crate::server::FakeDiscord;
 pub use crate::wire::perms;
 
-use crate::messages::MessageDraft;
-use crate::state::{Inner, Outbound, Shared};
 use crate::wire::parse_id;
 
 /// Channel type numbers, for [`FakeDiscord::create_channel`].
@@ -171,483 +181,7 @@ pub mod channel_type {
     pub const FORUM: u64 = 15;
 }
 
-/// How Discord refuses to start a thread, for [`FakeDiscord::refuse_thread_creation`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ThreadRefusal {
-    /// `403 {"code": 50001, "message": "Missing Access"}`: the bot cannot see the parent.
-    MissingAccess,
-    /// `403 {"code": 50013, "message": "Missing Permissions"}`: no Create Public Threads.
-    MissingPermissions,
-    /// `400 {"code": 160006, "message": "Maximum number of active threads reached"}`.
-    MaxActiveThreads,
-    /// Any other answer.
-    Other { status: u16, code: u64, message: String },
-}
-
-impl ThreadRefusal {
-    fn error(&self) -> wire::ApiError {
-        match self {
-            Self::MissingAccess => wire::ApiError::new(403, 50001, "Missing Access"),
-            Self::MissingPermissions => wire::ApiError::new(403, 50013, "Missing Permissions"),
-            Self::MaxActiveThreads => wire::ApiError::new(400, 160_006, "Maximum number of active threads reached"),
-            Self::Other { status, code, message } => wire::ApiError::new(*status, *code, message),
-        }
-    }
-}
-
-/// A running fake Discord. Cheap to clone; the server stops when the last clone is dropped
-/// (or at [`FakeDiscord::shutdown`]).
-#[derive(Clone)]
-pub struct FakeDiscord {
-    shared: Arc<Shared>,
-    _server: Arc<ServerGuard>,
-}
-
-struct ServerGuard {
-    handle: ServerHandle,
-    task: tokio::task::JoinHandle<()>,
-    shared: Arc<Shared>,
-}
-
-impl ServerGuard {
-    fn stop(&self) {
-        self.shared.with(|inner| inner.tell_all_connections(|| Outbound::Drop));
-        self.handle.stop_forceful();
-        self.task.abort();
-    }
-}
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-impl std::fmt::Debug for FakeDiscord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeDiscord").field("base_url", &self.shared.base_url).finish_non_exhaustive()
-    }
-}
-
 /// The id in a Discord JSON object (`"id": "123"`), or 0.
 pub fn id_of(value: &Value) -> u64 {
     parse_id(value.get("id")).unwrap_or(0)
-}
-
-impl FakeDiscord {
-    /// Bind `127.0.0.1:0` and serve REST and the Gateway.
-    ///
-    /// # Panics
-    /// When no loopback port can be bound (a test environment problem); see [`Self::try_start`].
-    pub async fn start(config: FakeConfig) -> Self {
-        match Self::try_start(config).await {
-            Ok(discord) => discord,
-            Err(error) => panic!("fake Discord cannot listen on 127.0.0.1: {error}"),
-        }
-    }
-
-    /// Bind `127.0.0.1:0` and serve REST and the Gateway.
-    pub async fn try_start(config: FakeConfig) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let acceptor = TcpAcceptor::try_from(listener)?;
-        let shared = Arc::new(Shared::new(config, format!("http://{addr}"), format!("ws://{addr}/gateway-ws")));
-        let router = Router::new()
-            .push(Router::with_path("gateway-ws").goal(gateway::GatewayUpgrade(shared.clone())))
-            .push(Router::with_path("{**rest}").goal(rest::Rest(shared.clone())));
-        let server = Server::new(acceptor);
-        let handle = server.handle();
-        let task = tokio::spawn(server.serve(router));
-        tracing::debug!(%addr, "fake Discord listening");
-        Ok(Self { _server: Arc::new(ServerGuard { handle, task, shared: shared.clone() }), shared })
-    }
-
-    /// Stop serving and drop every gateway connection.
-    pub fn shutdown(&self) {
-        self._server.stop();
-    }
-
-    // ---- identity --------------------------------------------------------------------------
-
-    /// `http://127.0.0.1:PORT`: serenity's `HttpBuilder::proxy` value (`DISCORD_API_BASE`).
-    pub fn base_url(&self) -> String {
-        self.shared.base_url.clone()
-    }
-
-    /// `ws://127.0.0.1:PORT/gateway-ws`, as `GET /gateway` returns it.
-    pub fn gateway_url(&self) -> String {
-        self.shared.ws_url.clone()
-    }
-
-    /// The configuration it runs with.
-    pub fn config(&self) -> &FakeConfig {
-        &self.shared.config
-    }
-
-    /// The accepted bot token (without `Bot `).
-    pub fn token(&self) -> &str {
-        &self.shared.config.token
-    }
-
-    /// The guild's id.
-    pub fn guild_id(&self) -> u64 {
-        self.shared.config.guild_id
-    }
-
-    /// The application's id.
-    pub fn application_id(&self) -> u64 {
-        self.shared.config.application_id
-    }
-
-    /// The bot user.
-    pub fn bot_user(&self) -> FakeUser {
-        self.shared.read(Inner::bot_user)
-    }
-
-    /// The @everyone role (its id is the guild id).
-    pub fn everyone_role_id(&self) -> u64 {
-        self.shared.config.guild_id
-    }
-
-    /// The "Moderator" role.
-    pub fn moderator_role_id(&self) -> u64 {
-        self.shared.read(|inner| inner.moderator_role)
-    }
-
-    // ---- users -----------------------------------------------------------------------------
-
-    /// A new guild member with a fresh id and the given roles (dispatches GUILD_MEMBER_ADD).
-    pub fn add_user(&self, username: &str, roles: &[u64]) -> FakeUser {
-        self.shared.with(|inner| {
-            let id = inner.next_id();
-            let user = FakeUser { roles: roles.to_vec(), ..FakeUser::new(id, username) };
-            inner.add_member(user)
-        })
-    }
-
-    /// Add (or replace) a member as given.
-    pub fn add_member(&self, user: FakeUser) -> FakeUser {
-        self.shared.with(|inner| inner.add_member(user))
-    }
-
-    /// A new member with the Moderator role (`staff-1`, `staff-2`, …).
-    pub fn staff_user(&self) -> FakeUser {
-        self.shared.with(Inner::new_staff)
-    }
-
-    /// A member's guild permissions from its roles (see [`perms`]).
-    pub fn permissions_of(&self, user_id: u64) -> u64 {
-        self.shared.read(|inner| inner.permissions_of(user_id))
-    }
-
-    /// A member's permissions in a channel (a thread: its parent's), overwrites applied, as
-    /// Discord computes them for an interaction's `member.permissions`.
-    pub fn permissions_in(&self, user_id: u64, channel_id: u64) -> u64 {
-        self.shared.read(|inner| inner.permissions_in(user_id, channel_id))
-    }
-
-    /// Whether a member who has only the @everyone role could see the channel.
-    pub fn everyone_can_view(&self, channel_id: u64) -> bool {
-        self.shared.read(|inner| {
-            let nobody = inner.next_free_id();
-            inner.permissions_in(nobody, channel_id) & perms::VIEW_CHANNEL != 0
-        })
-    }
-
-    /// Add a role with these permissions (dispatches GUILD_ROLE_CREATE); its id. Give it to
-    /// members with [`Self::add_user`].
-    pub fn add_role(&self, name: &str, permissions: u64) -> u64 {
-        self.shared.with(|inner| inner.add_role(name, permissions))
-    }
-
-    /// Change a role's permissions, as an admin would (dispatches GUILD_ROLE_UPDATE); false
-    /// for an unknown role. E.g. take MANAGE_ROLES from the bot's role.
-    pub fn set_role_permissions(&self, role_id: u64, permissions: u64) -> bool {
-        self.shared.with(|inner| inner.set_role_permissions(role_id, permissions))
-    }
-
-    /// The bot's managed role.
-    pub fn bot_role_id(&self) -> u64 {
-        self.shared.read(|inner| inner.bot_role)
-    }
-
-    /// Set (or with `None` remove) a permission overwrite as an admin would in the client
-    /// (dispatches CHANNEL_UPDATE). `kind` 0 = role, 1 = member.
-    pub fn set_overwrite(&self, channel_id: u64, target: u64, overwrite: Option<(u64, u64, u64)>) {
-        let body = overwrite
-            .map(|(kind, allow, deny)| json!({"type": kind, "allow": allow.to_string(), "deny": deny.to_string()}));
-        self.shared.with(|inner| {
-            let _ = rest::set_overwrite(inner, channel_id, target, body.as_ref());
-        });
-    }
-
-    /// The reactions on a stored message (`[{count, me, emoji: {name}}…]`).
-    pub fn reactions_on(&self, channel_id: u64, message_id: u64) -> Vec<Value> {
-        self.message(channel_id, message_id).and_then(|m| m["reactions"].as_array().cloned()).unwrap_or_default()
-    }
-
-    // ---- seeding -----------------------------------------------------------------------------
-
-    /// Create a guild channel as an admin would in the client (dispatches CHANNEL_CREATE).
-    /// `kind` is a [`channel_type`]; names of text channels are normalised like Discord does.
-    /// Returns the channel object, or the 400 error body when Discord would refuse.
-    pub fn create_channel(&self, name: &str, kind: u64, parent_id: Option<u64>) -> Value {
-        let body = json!({"name": name, "type": kind, "parent_id": parent_id.map(|p| p.to_string())});
-        self.shared.with(|inner| match inner.create_channel(&body) {
-            Ok((_, channel)) => channel,
-            Err(error) => error.body,
-        })
-    }
-
-    // ---- inspection --------------------------------------------------------------------------
-
-    /// Every REST request so far, in arrival order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.read(|inner| inner.requests.clone())
-    }
-
-    /// Requests with this method whose path (without `/api/v10`) is exactly `path`.
-    pub fn requests_to(&self, method: &str, path: &str) -> Vec<RecordedRequest> {
-        self.shared
-            .read(|inner| inner.requests.iter().filter(|r| r.method == method && r.path == path).cloned().collect())
-    }
-
-    /// How many requests got 429 (route and global limits).
-    pub fn rate_limited_count(&self) -> usize {
-        self.shared.read(|inner| inner.rate_limited)
-    }
-
-    /// Every channel and thread of the guild, by id.
-    pub fn channels(&self) -> Vec<Value> {
-        self.shared.read(|inner| inner.channels.values().cloned().collect())
-    }
-
-    /// One channel or thread.
-    pub fn channel(&self, channel_id: u64) -> Option<Value> {
-        self.shared.read(|inner| inner.channels.get(&channel_id).cloned())
-    }
-
-    /// A channel's current (not deleted) messages, oldest first, as REST returns them.
-    pub fn messages_in(&self, channel_id: u64) -> Vec<Value> {
-        self.shared.read(|inner| inner.messages_in(channel_id))
-    }
-
-    /// The threads (archived ones included) whose parent is `parent_id`, oldest first.
-    pub fn threads_of(&self, parent_id: u64) -> Vec<Value> {
-        self.shared.read(|inner| {
-            inner
-                .channels
-                .values()
-                .filter(|c| {
-                    wire::kind::is_thread(c["type"].as_u64().unwrap_or(0))
-                        && parse_id(c.get("parent_id")) == Some(parent_id)
-                })
-                .cloned()
-                .collect()
-        })
-    }
-
-    /// One current message.
-    pub fn message(&self, channel_id: u64, message_id: u64) -> Option<Value> {
-        self.shared.read(|inner| inner.message(channel_id, message_id).ok().cloned())
-    }
-
-    /// The guild's application commands as last registered.
-    pub fn commands(&self) -> Vec<Value> {
-        self.shared.read(|inner| inner.guild_commands.clone())
-    }
-
-    /// The global application commands as last registered.
-    pub fn global_commands(&self) -> Vec<Value> {
-        self.shared.read(|inner| inner.global_commands.clone())
-    }
-
-    /// Every accepted body the bot sent for an interaction, in order: the callback
-    /// (`{"type":4,"data":{…}}`), then follow-ups and edits of its messages.
-    pub fn interaction_responses(&self, interaction_id: u64) -> Vec<Value> {
-        self.shared.read(|inner| inner.interactions.get(&interaction_id).map(|s| s.bodies.clone()).unwrap_or_default())
-    }
-
-    /// The messages an interaction produced (original response first), ephemeral ones included.
-    pub fn interaction_messages(&self, interaction_id: u64) -> Vec<Value> {
-        self.shared.read(|inner| inner.interaction_messages(interaction_id))
-    }
-
-    /// Every gateway dispatch so far (event name, payload before intent filtering), once each
-    /// however many sessions got it. READY, GUILD_CREATE and RESUMED are per session and not
-    /// listed.
-    pub fn dispatched_events(&self) -> Vec<(String, Value)> {
-        self.shared.read(|inner| inner.dispatched.clone())
-    }
-
-    /// How many IDENTIFYs succeeded.
-    pub fn identify_count(&self) -> usize {
-        self.shared.read(|inner| inner.identifies)
-    }
-
-    /// How many RESUMEs succeeded.
-    pub fn resume_count(&self) -> usize {
-        self.shared.read(|inner| inner.resumes)
-    }
-
-    /// Gateway connections that are identified (or resumed) right now.
-    pub fn connected_sessions(&self) -> usize {
-        self.shared.read(|inner| inner.conns.values().filter(|c| c.session.is_some()).count())
-    }
-
-    // ---- injection ---------------------------------------------------------------------------
-
-    /// A user writes in a channel or thread: stores the message and dispatches MESSAGE_CREATE
-    /// (with `guild_id` and `member`). The user becomes a member if it was not. Writing in an
-    /// archived thread reopens it (THREAD_UPDATE); in a locked one only members with Manage
-    /// Threads may, others get Discord's error body back (`50083`) and nothing is posted.
-    /// Returns the message.
-    pub fn inject_message(&self, channel_id: u64, author: &FakeUser, content: &str) -> Value {
-        self.shared.with(|inner| inner.inject_message(channel_id, author, content))
-    }
-
-    /// Like [`Self::inject_message`], as a reply to `reply_to` (type 19, `message_reference`).
-    pub fn inject_reply(&self, channel_id: u64, author: &FakeUser, content: &str, reply_to: u64) -> Value {
-        self.shared.with(|inner| {
-            let referenced = inner.message(channel_id, reply_to).ok().cloned();
-            let draft = MessageDraft {
-                content: content.to_owned(),
-                kind: if referenced.is_some() { 19 } else { 0 },
-                reference: referenced.as_ref().map(|r| {
-                    json!({"type": 0, "message_id": r["id"], "channel_id": r["channel_id"], "guild_id": inner.guild_id().to_string()})
-                }),
-                referenced,
-                ..MessageDraft::default()
-            };
-            inner.store_message(channel_id, author, draft)
-        })
-    }
-
-    /// A user edits their message: dispatches MESSAGE_UPDATE with the full message. `None` if
-    /// there is no such message.
-    pub fn inject_message_update(&self, channel_id: u64, message_id: u64, new_content: &str) -> Option<Value> {
-        self.shared.with(|inner| inner.apply_edit(channel_id, message_id, &json!({"content": new_content})))
-    }
-
-    /// Someone deletes a message: dispatches MESSAGE_DELETE `{id, channel_id, guild_id}`.
-    /// `false` if there was no such message.
-    pub fn inject_message_delete(&self, channel_id: u64, message_id: u64) -> bool {
-        self.shared.with(|inner| inner.delete_message(channel_id, message_id).is_ok())
-    }
-
-    /// Dispatch a full INTERACTION_CREATE of `kind` ([`interaction_type`]) with this `data`,
-    /// from `user` in `channel_id`; `message_id` is the message a component or modal belongs
-    /// to. For commands, missing `data.id`/`type`/`guild_id` are filled from the registered
-    /// command, and `resolved` from `target_id`. Returns `(interaction id, token)`; the 3 s
-    /// callback deadline starts now.
-    pub fn inject_interaction(
-        &self,
-        kind: u64,
-        data: Value,
-        user: &FakeUser,
-        channel_id: u64,
-        message_id: Option<u64>,
-    ) -> (u64, String) {
-        self.shared.with(|inner| inner.inject_interaction(kind, data, user, channel_id, message_id))
-    }
-
-    /// A slash command `/name` with `options` (`[{"name","type","value"}]`, or `Value::Null`).
-    pub fn inject_slash_command(&self, user: &FakeUser, channel_id: u64, name: &str, options: Value) -> (u64, String) {
-        let mut data = json!({"name": name, "type": 1});
-        if !options.is_null() {
-            data["options"] = options;
-        }
-        self.inject_interaction(interaction_type::APPLICATION_COMMAND, data, user, channel_id, None)
-    }
-
-    /// A message context-menu command `name` on `target_message_id` (in `channel_id`).
-    pub fn inject_message_command(
-        &self,
-        user: &FakeUser,
-        channel_id: u64,
-        name: &str,
-        target_message_id: u64,
-    ) -> (u64, String) {
-        let data = json!({"name": name, "type": 3, "target_id": target_message_id.to_string()});
-        self.inject_interaction(interaction_type::APPLICATION_COMMAND, data, user, channel_id, None)
-    }
-
-    /// A click on a button (`values: None`, component type 2) or a choice in a string select
-    /// (component type 3) of message `message_id`.
-    pub fn inject_component(
-        &self,
-        user: &FakeUser,
-        channel_id: u64,
-        message_id: u64,
-        custom_id: &str,
-        values: Option<Vec<String>>,
-    ) -> (u64, String) {
-        let data = match values {
-            None => json!({"custom_id": custom_id, "component_type": 2}),
-            Some(values) => json!({"custom_id": custom_id, "component_type": 3, "values": values}),
-        };
-        self.inject_interaction(interaction_type::MESSAGE_COMPONENT, data, user, channel_id, Some(message_id))
-    }
-
-    /// Autocomplete for `/name`; one option in `options` should have `"focused": true`.
-    pub fn inject_autocomplete(&self, user: &FakeUser, channel_id: u64, name: &str, options: Value) -> (u64, String) {
-        let data = json!({"name": name, "type": 1, "options": options});
-        self.inject_interaction(interaction_type::AUTOCOMPLETE, data, user, channel_id, None)
-    }
-
-    /// From now on, answer every attempt to start a thread with `refusal` (`None`: create
-    /// threads again). The request is still routed and rate limited first, as on Discord.
-    pub fn refuse_thread_creation(&self, refusal: Option<ThreadRefusal>) {
-        self.shared.with(|inner| inner.thread_refusal = refusal.as_ref().map(ThreadRefusal::error));
-    }
-
-    // ---- gateway trouble ------------------------------------------------------------------------
-
-    /// End every gateway connection abruptly (TCP closed, no close frame). Sessions stay
-    /// resumable; events dispatched meanwhile are replayed on RESUME.
-    pub fn drop_gateway_connections(&self) {
-        self.shared.with(|inner| inner.tell_all_connections(|| Outbound::Drop));
-    }
-
-    /// Close every gateway connection with `code` (e.g. 4000 "unknown error": resumable).
-    pub fn close_gateway_connections(&self, code: u16) {
-        self.shared
-            .with(|inner| inner.tell_all_connections(|| Outbound::Close(code, "fake-discord closed".to_owned())));
-    }
-
-    /// Send op 7 RECONNECT on every connection (the client should reconnect and RESUME).
-    pub fn request_reconnect(&self) {
-        let frame = json!({"op": 7, "d": null, "s": null, "t": null}).to_string();
-        self.shared.with(|inner| inner.tell_all_connections(|| Outbound::Text(frame.clone())));
-    }
-
-    /// Invalidate every session: the next RESUME gets op 9 INVALID_SESSION `d: false` and the
-    /// client has to IDENTIFY again (serenity waits about 5 s first).
-    pub fn invalidate_sessions(&self) {
-        self.shared.with(Inner::invalidate_sessions);
-    }
-
-    // ---- waiting -----------------------------------------------------------------------------
-
-    /// Wait until `check` returns `Some`, re-checking at every state change (and at least every
-    /// 50 ms); `None` after `timeout`.
-    pub async fn wait_for<T>(&self, mut check: impl FnMut(&FakeDiscord) -> Option<T>, timeout: Duration) -> Option<T> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let changed = self.shared.changed();
-            if let Some(found) = check(self) {
-                return Some(found);
-            }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), changed).await;
-        }
-    }
-
-    /// Wait until `predicate` holds; `false` after `timeout`.
-    pub async fn wait_until(&self, mut predicate: impl FnMut(&FakeDiscord) -> bool, timeout: Duration) -> bool {
-        self.wait_for(|d| predicate(d).then_some(()), timeout).await.is_some()
-    }
 }

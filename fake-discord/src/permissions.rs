@@ -117,6 +117,37 @@ impl Inner {
         }
     }
 
+    /// Set (`Some(body)`) or remove a channel permission overwrite; dispatches CHANNEL_UPDATE.
+    pub fn set_overwrite(&mut self, channel_id: u64, target: u64, body: Option<&Value>) -> ApiResult {
+        self.channel(channel_id)?;
+        if let Some(body) = body {
+            let kind = body.get("type").and_then(Value::as_u64);
+            if !matches!(kind, Some(0 | 1)) {
+                return Err(ApiError::form_one(&["type"], "BASE_TYPE_CHOICES", "Value must be one of {0, 1}."));
+            }
+        }
+        let Some(channel) = self.channels.get_mut(&channel_id) else { return Err(ApiError::unknown_channel()) };
+        let mut list: Vec<Value> = channel["permission_overwrites"].as_array().cloned().unwrap_or_default();
+        list.retain(|o| parse_id(o.get("id")) != Some(target));
+        if let Some(body) = body {
+            let field = |key: &str| {
+                body.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
+            };
+            list.push(json!({
+                "id": sid(target),
+                "type": body["type"],
+                "allow": field("allow").unwrap_or_else(|| "0".to_owned()),
+                "deny": field("deny").unwrap_or_else(|| "0".to_owned()),
+            }));
+        }
+        channel["permission_overwrites"] = Value::Array(list);
+        let updated = channel.clone();
+        let event =
+            if kind::is_thread(updated["type"].as_u64().unwrap_or(0)) { "THREAD_UPDATE" } else { "CHANNEL_UPDATE" };
+        self.dispatch(event, updated);
+        Ok((204, Value::Null))
+    }
+
     /// Add a role (dispatches GUILD_ROLE_CREATE); its id.
     pub fn add_role(&mut self, name: &str, permissions: u64) -> u64 {
         let id = self.next_id();

@@ -1,6 +1,6 @@
-//! The REST API under `/api/v10`: authentication, rate limits, routing, recording.
+//! The REST API under `/api/v10`: authentication, rate limits, routing to [`crate::routes`],
+//! recording.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 
 use crate::limits::Verdict;
 use crate::records::RecordedRequest;
+use crate::routes::{self, Matched, not_found};
 use crate::state::{Inner, Shared};
-use crate::wire::{ApiError, ApiResult, kind, parse_id, parse_query, secs_f, sid};
+use crate::wire::{ApiError, ApiResult, parse_query, secs_f};
 
 /// Largest request body read.
 const BODY_MAX: usize = 8 * 1024 * 1024;
@@ -35,10 +36,6 @@ impl Reply {
     fn error(error: ApiError) -> Self {
         Self::from_result(Err(error))
     }
-}
-
-fn not_found() -> ApiError {
-    ApiError::new(404, 0, "404: Not Found")
 }
 
 /// The salvo handler for every `/api/v10/...` request.
@@ -86,22 +83,6 @@ struct Incoming {
     authorization: Option<String>,
     reason: Option<String>,
     body: Vec<u8>,
-}
-
-/// What a matched route does with the state, the JSON body and the query.
-type Action<'a> = Box<dyn FnOnce(&mut Inner, &Value, &HashMap<String, String>) -> ApiResult + 'a>;
-
-/// A matched route: its rate-limit bucket and what it does.
-struct Matched<'a> {
-    /// `POST /channels/{channel_id}/messages`: the bucket's identity.
-    template: &'static str,
-    /// The top-level id of the path (channel, guild, webhook, interaction), or 0.
-    major: u64,
-    /// Needs `Authorization: Bot <token>`.
-    auth: bool,
-    /// Counts against the global limit (interaction routes do not).
-    global: bool,
-    run: Action<'a>,
 }
 
 fn handle(inner: &mut Inner, ws_url: &str, req: Incoming) -> Reply {
@@ -241,369 +222,20 @@ fn bucket_hash(template: &str) -> String {
     format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4))
 }
 
-fn snowflake(value: &str, field: &str) -> Result<u64, ApiError> {
-    value.parse::<u64>().map_err(|_| {
-        ApiError::form_one(&[field], "NUMBER_TYPE_COERCE", &format!("Value \"{value}\" is not snowflake."))
-    })
-}
-
-fn boxed<'a>(
-    template: &'static str,
-    major: u64,
-    run: impl FnOnce(&mut Inner, &Value, &HashMap<String, String>) -> ApiResult + 'a,
-) -> Matched<'a> {
-    Matched { template, major, auth: true, global: true, run: Box::new(run) }
-}
-
+/// The route a request's method and path segments (after `/api/v10`) name, by resource.
 fn match_route<'a>(
     inner: &Inner,
     ws_url: &'a str,
     method: &str,
     segments: &[&'a str],
 ) -> Result<Matched<'a>, ApiError> {
-    let guild_id = inner.guild_id();
-    let app_id = inner.config.application_id;
-    let check_guild = |value: &str| -> Result<u64, ApiError> {
-        let id = snowflake(value, "guild_id")?;
-        if id == guild_id { Ok(id) } else { Err(ApiError::new(404, 10004, "Unknown Guild")) }
-    };
-    let check_app = |value: &str| -> Result<u64, ApiError> {
-        let id = snowflake(value, "application_id")?;
-        if id == app_id { Ok(id) } else { Err(ApiError::new(404, 10002, "Unknown Application")) }
-    };
-    let channel = |value: &str| snowflake(value, "channel_id");
-    let message = |value: &str| snowflake(value, "message_id");
-    Ok(match (method, segments) {
-        ("GET", ["gateway"]) => {
-            Matched { auth: false, ..boxed("GET /gateway", 0, move |_, _, _| Ok((200, json!({"url": ws_url})))) }
+    match segments {
+        ["gateway", ..] | ["users", ..] | ["oauth2", ..] | ["applications", "@me"] | ["guilds", ..] => {
+            routes::guild::route(inner, ws_url, method, segments)
         }
-        ("GET", ["gateway", "bot"]) => boxed("GET /gateway/bot", 0, move |_, _, _| {
-            Ok((
-                200,
-                json!({
-                    "url": ws_url,
-                    "shards": 1,
-                    "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1},
-                }),
-            ))
-        }),
-        ("GET", ["users", "@me"]) => boxed("GET /users/@me", 0, |inner, _, _| Ok((200, inner.bot_user_json()))),
-        ("GET", ["users", user]) => {
-            let user = snowflake(user, "user_id")?;
-            boxed("GET /users/{user_id}", 0, move |inner, _, _| {
-                inner
-                    .members
-                    .get(&user)
-                    .map(|m| (200, Inner::user_json(&m.user)))
-                    .ok_or_else(|| ApiError::new(404, 10013, "Unknown User"))
-            })
-        }
-        ("GET", ["oauth2", "applications", "@me"]) => {
-            boxed("GET /oauth2/applications/@me", 0, |inner, _, _| Ok((200, inner.application_json())))
-        }
-        ("GET", ["applications", "@me"]) => {
-            boxed("GET /applications/@me", 0, |inner, _, _| Ok((200, inner.application_json())))
-        }
-        ("GET", ["guilds", guild]) => {
-            let guild = check_guild(guild)?;
-            boxed("GET /guilds/{guild_id}", guild, |inner, _, _| Ok((200, inner.guild_json(false))))
-        }
-        ("GET", ["guilds", guild, "channels"]) => {
-            let guild = check_guild(guild)?;
-            boxed("GET /guilds/{guild_id}/channels", guild, |inner, _, _| {
-                let list: Vec<Value> = inner
-                    .channels
-                    .values()
-                    .filter(|c| !kind::is_thread(c["type"].as_u64().unwrap_or(0)))
-                    .cloned()
-                    .collect();
-                Ok((200, Value::Array(list)))
-            })
-        }
-        ("POST", ["guilds", guild, "channels"]) => {
-            let guild = check_guild(guild)?;
-            boxed("POST /guilds/{guild_id}/channels", guild, |inner, body, _| inner.bot_creates_channel(body))
-        }
-        ("GET", ["guilds", guild, "roles"]) => {
-            let guild = check_guild(guild)?;
-            boxed("GET /guilds/{guild_id}/roles", guild, |inner, _, _| {
-                Ok((200, Value::Array(inner.roles.iter().map(Inner::role_json).collect())))
-            })
-        }
-        ("GET", ["guilds", guild, "members", user]) => {
-            let guild = check_guild(guild)?;
-            let user = snowflake(user, "user_id")?;
-            boxed("GET /guilds/{guild_id}/members/{user_id}", guild, move |inner, _, _| {
-                inner
-                    .member_json(user, true, None)
-                    .map(|m| (200, m))
-                    .ok_or_else(|| ApiError::new(404, 10007, "Unknown Member"))
-            })
-        }
-        ("GET", ["guilds", guild, "threads", "active"]) => {
-            let guild = check_guild(guild)?;
-            boxed("GET /guilds/{guild_id}/threads/active", guild, |inner, _, _| {
-                let threads: Vec<Value> = inner
-                    .channels
-                    .values()
-                    .filter(|c| {
-                        kind::is_thread(c["type"].as_u64().unwrap_or(0))
-                            && c["thread_metadata"]["archived"] != Value::Bool(true)
-                    })
-                    .cloned()
-                    .collect();
-                Ok((200, json!({"threads": threads, "members": []})))
-            })
-        }
-        ("GET", ["channels", id]) => {
-            let id = channel(id)?;
-            boxed("GET /channels/{channel_id}", id, move |inner, _, _| Ok((200, inner.channel(id)?.clone())))
-        }
-        ("PATCH", ["channels", id]) => {
-            let id = channel(id)?;
-            boxed("PATCH /channels/{channel_id}", id, move |inner, body, _| inner.bot_modifies_channel(id, body))
-        }
-        ("DELETE", ["channels", id]) => {
-            let id = channel(id)?;
-            boxed("DELETE /channels/{channel_id}", id, move |inner, _, _| inner.delete_channel(id))
-        }
-        ("GET", ["channels", id, "messages"]) => {
-            let id = channel(id)?;
-            boxed("GET /channels/{channel_id}/messages", id, move |inner, _, query| inner.list_messages(id, query))
-        }
-        ("POST", ["channels", id, "messages"]) => {
-            let id = channel(id)?;
-            boxed("POST /channels/{channel_id}/messages", id, move |inner, body, _| inner.post_message(id, body))
-        }
-        ("POST", ["channels", id, "messages", "bulk-delete"]) => {
-            let id = channel(id)?;
-            boxed("POST /channels/{channel_id}/messages/bulk-delete", id, move |inner, body, _| {
-                inner.bulk_delete(id, body)
-            })
-        }
-        ("GET", ["channels", id, "messages", m]) => {
-            let (id, m) = (channel(id)?, message(m)?);
-            boxed("GET /channels/{channel_id}/messages/{message_id}", id, move |inner, _, _| {
-                Ok((200, inner.message(id, m)?.clone()))
-            })
-        }
-        ("PATCH", ["channels", id, "messages", m]) => {
-            let (id, m) = (channel(id)?, message(m)?);
-            boxed("PATCH /channels/{channel_id}/messages/{message_id}", id, move |inner, body, _| {
-                inner.edit_message(id, m, body)
-            })
-        }
-        ("DELETE", ["channels", id, "messages", m]) => {
-            let (id, m) = (channel(id)?, message(m)?);
-            boxed("DELETE /channels/{channel_id}/messages/{message_id}", id, move |inner, _, _| {
-                inner.delete_message(id, m)
-            })
-        }
-        ("PUT", ["channels", id, "messages", m, "reactions", emoji, "@me"]) => {
-            let (id, m) = (channel(id)?, message(m)?);
-            let emoji =
-                crate::permissions::percent_decode(emoji).ok_or_else(|| ApiError::new(400, 10014, "Unknown Emoji"))?;
-            boxed("PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", id, move |inner, _, _| {
-                inner.add_own_reaction(id, m, &emoji)
-            })
-        }
-        ("POST", ["channels", id, "messages", m, "threads"]) => {
-            let (id, m) = (channel(id)?, message(m)?);
-            boxed("POST /channels/{channel_id}/messages/{message_id}/threads", id, move |inner, body, _| {
-                inner.create_thread(id, Some(m), body)
-            })
-        }
-        ("POST", ["channels", id, "threads"]) => {
-            let id = channel(id)?;
-            boxed("POST /channels/{channel_id}/threads", id, move |inner, body, _| inner.create_thread(id, None, body))
-        }
-        ("PUT", ["channels", id, "thread-members", "@me"]) => {
-            let id = channel(id)?;
-            boxed("PUT /channels/{channel_id}/thread-members/@me", id, move |inner, _, _| {
-                let channel_kind = inner.channel(id)?["type"].as_u64().unwrap_or(0);
-                if kind::is_thread(channel_kind) { Ok((204, Value::Null)) } else { Err(ApiError::wrong_channel_type()) }
-            })
-        }
-        ("POST", ["channels", id, "typing"]) => {
-            let id = channel(id)?;
-            boxed("POST /channels/{channel_id}/typing", id, move |inner, _, _| {
-                inner.channel(id)?;
-                Ok((204, Value::Null))
-            })
-        }
-        ("PUT", ["channels", id, "permissions", target]) => {
-            let (id, target) = (channel(id)?, snowflake(target, "overwrite_id")?);
-            boxed("PUT /channels/{channel_id}/permissions/{overwrite_id}", id, move |inner, body, _| {
-                inner.bot_sets_overwrite(Some(body))?;
-                set_overwrite(inner, id, target, Some(body))
-            })
-        }
-        ("DELETE", ["channels", id, "permissions", target]) => {
-            let (id, target) = (channel(id)?, snowflake(target, "overwrite_id")?);
-            boxed("DELETE /channels/{channel_id}/permissions/{overwrite_id}", id, move |inner, _, _| {
-                inner.bot_sets_overwrite(None)?;
-                set_overwrite(inner, id, target, None)
-            })
-        }
-        (_, ["applications", app, "commands", rest @ ..]) => {
-            let app = check_app(app)?;
-            commands_route(method, app, false, rest)?
-        }
-        (_, ["applications", app, "guilds", guild, "commands", rest @ ..]) => {
-            let app = check_app(app)?;
-            check_guild(guild)?;
-            commands_route(method, app, true, rest)?
-        }
-        ("POST", ["interactions", id, token, "callback"]) => {
-            let id = snowflake(id, "interaction_id")?;
-            let token = (*token).to_owned();
-            Matched {
-                auth: false,
-                global: false,
-                ..boxed("POST /interactions/{interaction_id}/{token}/callback", id, move |inner, body, _| {
-                    inner.interaction_callback(id, &token, body)
-                })
-            }
-        }
-        ("POST", ["webhooks", app, token]) => {
-            let app = snowflake(app, "webhook_id")?;
-            let token = (*token).to_owned();
-            Matched {
-                auth: false,
-                global: false,
-                ..boxed("POST /webhooks/{webhook_id}/{token}", app, move |inner, body, _| {
-                    inner.webhook_execute(app, &token, body)
-                })
-            }
-        }
-        (_, ["webhooks", app, token, "messages", which]) => {
-            let app = snowflake(app, "webhook_id")?;
-            let token = (*token).to_owned();
-            let which = (*which).to_owned();
-            let run: Action<'a> = match method {
-                "GET" => Box::new(move |inner, _, _| inner.webhook_get(app, &token, &which)),
-                "PATCH" => Box::new(move |inner, body, _| inner.webhook_edit(app, &token, &which, body)),
-                "DELETE" => Box::new(move |inner, _, _| inner.webhook_delete(app, &token, &which)),
-                _ => return Err(ApiError::new(405, 0, "405: Method Not Allowed")),
-            };
-            Matched {
-                template: match method {
-                    "GET" => "GET /webhooks/{webhook_id}/{token}/messages/{message_id}",
-                    "PATCH" => "PATCH /webhooks/{webhook_id}/{token}/messages/{message_id}",
-                    _ => "DELETE /webhooks/{webhook_id}/{token}/messages/{message_id}",
-                },
-                major: app,
-                auth: false,
-                global: false,
-                run,
-            }
-        }
-        _ => return Err(not_found()),
-    })
-}
-
-fn commands_route<'a>(method: &str, app: u64, guild: bool, rest: &[&str]) -> Result<Matched<'a>, ApiError> {
-    let template = |global: &'static str, in_guild: &'static str| if guild { in_guild } else { global };
-    Ok(match (method, rest) {
-        ("GET", []) => boxed(
-            template(
-                "GET /applications/{application_id}/commands",
-                "GET /applications/{application_id}/guilds/{guild_id}/commands",
-            ),
-            app,
-            move |inner, _, _| {
-                let list = if guild { inner.guild_commands.clone() } else { inner.global_commands.clone() };
-                Ok((200, Value::Array(list)))
-            },
-        ),
-        ("PUT", []) => boxed(
-            template(
-                "PUT /applications/{application_id}/commands",
-                "PUT /applications/{application_id}/guilds/{guild_id}/commands",
-            ),
-            app,
-            move |inner, body, _| inner.overwrite_commands(guild, body),
-        ),
-        ("POST", []) => boxed(
-            template(
-                "POST /applications/{application_id}/commands",
-                "POST /applications/{application_id}/guilds/{guild_id}/commands",
-            ),
-            app,
-            move |inner, body, _| inner.upsert_command(guild, body),
-        ),
-        (_, [id]) => {
-            let id = snowflake(id, "command_id")?;
-            let find = move |inner: &Inner| {
-                let list = if guild { &inner.guild_commands } else { &inner.global_commands };
-                list.iter()
-                    .find(|c| parse_id(c.get("id")) == Some(id))
-                    .cloned()
-                    .ok_or_else(|| ApiError::new(404, 10063, "Unknown application command"))
-            };
-            match method {
-                "GET" => boxed(
-                    template(
-                        "GET /applications/{application_id}/commands/{command_id}",
-                        "GET /applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
-                    ),
-                    app,
-                    move |inner, _, _| Ok((200, find(inner)?)),
-                ),
-                "PATCH" => boxed(
-                    template(
-                        "PATCH /applications/{application_id}/commands/{command_id}",
-                        "PATCH /applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
-                    ),
-                    app,
-                    move |inner, body, _| inner.edit_command(guild, id, body),
-                ),
-                "DELETE" => boxed(
-                    template(
-                        "DELETE /applications/{application_id}/commands/{command_id}",
-                        "DELETE /applications/{application_id}/guilds/{guild_id}/commands/{command_id}",
-                    ),
-                    app,
-                    move |inner, _, _| {
-                        find(inner)?;
-                        let list = if guild { &mut inner.guild_commands } else { &mut inner.global_commands };
-                        list.retain(|c| parse_id(c.get("id")) != Some(id));
-                        Ok((204, Value::Null))
-                    },
-                ),
-                _ => return Err(ApiError::new(405, 0, "405: Method Not Allowed")),
-            }
-        }
-        _ => return Err(not_found()),
-    })
-}
-
-/// Set (`Some(body)`) or remove a channel permission overwrite; dispatches CHANNEL_UPDATE.
-pub(crate) fn set_overwrite(inner: &mut Inner, channel_id: u64, target: u64, body: Option<&Value>) -> ApiResult {
-    inner.channel(channel_id)?;
-    if let Some(body) = body {
-        let kind = body.get("type").and_then(Value::as_u64);
-        if !matches!(kind, Some(0 | 1)) {
-            return Err(ApiError::form_one(&["type"], "BASE_TYPE_CHOICES", "Value must be one of {0, 1}."));
-        }
+        ["channels", ..] => routes::channel::route(method, segments),
+        ["applications", ..] => routes::command::route(inner, method, segments),
+        ["interactions", ..] | ["webhooks", ..] => routes::interaction::route(method, segments),
+        _ => Err(not_found()),
     }
-    let Some(channel) = inner.channels.get_mut(&channel_id) else { return Err(ApiError::unknown_channel()) };
-    let mut list: Vec<Value> = channel["permission_overwrites"].as_array().cloned().unwrap_or_default();
-    list.retain(|o| parse_id(o.get("id")) != Some(target));
-    if let Some(body) = body {
-        let field = |key: &str| {
-            body.get(key).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_u64().map(|n| n.to_string())))
-        };
-        list.push(json!({
-            "id": sid(target),
-            "type": body["type"],
-            "allow": field("allow").unwrap_or_else(|| "0".to_owned()),
-            "deny": field("deny").unwrap_or_else(|| "0".to_owned()),
-        }));
-    }
-    channel["permission_overwrites"] = Value::Array(list);
-    let updated = channel.clone();
-    let event = if kind::is_thread(updated["type"].as_u64().unwrap_or(0)) { "THREAD_UPDATE" } else { "CHANNEL_UPDATE" };
-    inner.dispatch(event, updated);
-    Ok((204, Value::Null))
 }

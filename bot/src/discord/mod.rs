@@ -17,7 +17,7 @@
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
 //! * [`privacy`]: every channel the bot makes is private to staff;
 //! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
-//! * [`retry`]: the one retry helper and its policy;
+//! * [`retry`]: the bot's retry helper with the Discord side's policies and REST outcomes;
 //! * this file: settings, startup, the permission check and `on_error`, where every failed
 //!   command and event ends up.
 

@@ -1,58 +1,29 @@
-//! The one way the Discord side retries a call that must not be lost: [`retry`] with a
-//! [`Policy`].
-//!
-//! The policy: a failed attempt waits `backoff × attempt number` before the next one, and
-//! after `attempts` failures the last failure is returned for the caller to log and move on. A
-//! Discord 429 is no failure: the call waits the `retry_after` Discord asked for and is tried
-//! again without counting an attempt, since Discord said when it will take it; with a
-//! `rate_limit_budget`, a 429 whose wait would pass the budget is returned instead (the caller
-//! falls back). A refusal (4xx other than 429) is final at once: the same request would be
-//! refused again.
+//! Retrying Discord calls that must not be lost: the bot's one retry helper
+//! ([`crate::retry`]) with the Discord side's policies and [`discord`] for REST calls, whose
+//! 429s wait and whose refusals (4xx other than 429) are final at once, since the same request
+//! would be refused again.
 
 use std::future::Future;
 use std::time::Duration;
 
-use super::rest::{Posted, RestError};
+pub use crate::retry::{Outcome, Policy, retry};
 
-/// How many attempts, and how long to wait between them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    /// Failed attempts before giving up.
-    pub attempts: u32,
-    /// The wait after the first failure; the n-th failure waits n times this.
-    pub backoff: Duration,
-    /// The most time spent waiting out 429s; `None`: as long as Discord asks.
-    pub rate_limit_budget: Option<Duration>,
-}
+use super::rest::{Posted, RestError};
 
 impl Policy {
     /// Discord calls whose effect matters (a thread archived, a notice posted): five attempts,
     /// two seconds more after each failure.
-    pub const DISCORD: Self = Self { attempts: 5, backoff: Duration::from_secs(2), rate_limit_budget: None };
+    pub const DISCORD: Self =
+        Self { attempts: 5, backoff: Duration::from_secs(2), max_backoff: Duration::MAX, rate_limit_budget: None };
     /// Database writes the mirror needs (a room's thread recorded): five attempts, half a
     /// second more after each failure.
-    pub const DATABASE: Self = Self { attempts: 5, backoff: Duration::from_millis(500), rate_limit_budget: None };
+    pub const DATABASE: Self =
+        Self { attempts: 5, backoff: Duration::from_millis(500), max_backoff: Duration::MAX, rate_limit_budget: None };
 
     /// One attempt, 429s waited out within `budget` (thread creation, which falls back to the
     /// parent channel rather than keep a room waiting).
     pub const fn within(budget: Duration) -> Self {
-        Self { attempts: 1, backoff: Duration::ZERO, rate_limit_budget: Some(budget) }
-    }
-}
-
-/// Whether an outcome is final, to wait for and retry without counting (a 429), or a failure.
-pub trait Outcome {
-    /// `Some(wait)`: Discord asked to try again after `wait`.
-    fn rate_limited(&self) -> Option<Duration> {
-        None
-    }
-    /// Whether the attempt failed and is worth another one.
-    fn failed(&self) -> bool;
-}
-
-impl<T, E> Outcome for Result<T, E> {
-    fn failed(&self) -> bool {
-        self.is_err()
+        Self { attempts: 1, backoff: Duration::ZERO, max_backoff: Duration::MAX, rate_limit_budget: Some(budget) }
     }
 }
 
@@ -85,39 +56,6 @@ impl Call {
     }
 }
 
-/// Run `call` under `policy` (see the module documentation); `what` names it in the log.
-pub async fn retry<T, F, Fut>(policy: Policy, what: &str, mut call: F) -> T
-where
-    T: Outcome,
-    F: FnMut() -> Fut,
-    Fut: Future<Output = T>,
-{
-    let mut failures = 0u32;
-    let mut waited = Duration::ZERO;
-    loop {
-        let outcome = call().await;
-        if let Some(wait) = outcome.rate_limited() {
-            if policy.rate_limit_budget.is_some_and(|budget| waited + wait > budget) {
-                return outcome;
-            }
-            tracing::warn!(?wait, "{what}: Discord rate limit hit; retrying");
-            tokio::time::sleep(wait).await;
-            waited += wait;
-            continue;
-        }
-        if !outcome.failed() {
-            return outcome;
-        }
-        failures += 1;
-        if failures >= policy.attempts {
-            tracing::error!(attempts = failures, "{what}: giving up");
-            return outcome;
-        }
-        tracing::warn!(attempt = failures, "{what}: failed; retrying");
-        tokio::time::sleep(policy.backoff * failures).await;
-    }
-}
-
 /// [`retry`] for a Discord REST call, counting every attempt's outcome.
 pub async fn discord<F, Fut>(policy: Policy, what: &str, mut call: F) -> Result<Posted, RestError>
 where
@@ -142,20 +80,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn failures_back_off_and_give_up_while_429s_wait_uncounted() {
-        let calls = AtomicU32::new(0);
-        let policy = Policy { attempts: 3, backoff: Duration::from_millis(20), rate_limit_budget: None };
-        let start = tokio::time::Instant::now();
-        let out: Result<(), &str> = retry(policy, "test", || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err("down")
-        })
-        .await;
-        assert!(out.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 3);
-        // 20 ms after the first failure, 40 ms after the second, none after the last.
-        assert!(start.elapsed() >= Duration::from_millis(60), "{:?}", start.elapsed());
-
+    async fn rate_limits_wait_uncounted_within_the_budget() {
         let calls = AtomicU32::new(0);
         let out = discord(Policy::within(Duration::from_secs(1)), "test", || async {
             match calls.fetch_add(1, Ordering::SeqCst) {

@@ -1,0 +1,221 @@
+//! The queue consumer: every entry gateways enqueued (messages, rooms opened and closed) is
+//! recorded in the database, then acknowledged or handed to the mirror, in queue order.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bus::{Bus, QueueEntry};
+use protocol::{InboundEvent, LoggedMessage};
+use sea_orm::DatabaseConnection;
+
+use super::BotConfig;
+use crate::discord::{Job, Mirror};
+use crate::iptag::IpTagger;
+use crate::message_log::{Delivery, MessageLog};
+use crate::retry::{Policy, retry_while};
+use crate::rooms;
+
+/// Largest batch taken from the queue at once.
+pub(super) const BATCH: usize = 500;
+/// How long a batch that is not full waits for more entries before it is handled. Each batch is
+/// one database transaction, and SQLite writes every page a transaction touched to its WAL once
+/// per transaction, so under load larger batches write fewer pages per message. The price is
+/// this much delay in the log and on Discord, never in delivery to the web room.
+const LINGER: Duration = Duration::from_millis(25);
+
+pub(super) struct Consumer {
+    pub(super) db: DatabaseConnection,
+    pub(super) log: MessageLog,
+    pub(super) bus: Arc<dyn Bus>,
+    pub(super) config: BotConfig,
+    pub(super) tagger: IpTagger,
+    pub(super) mirror: Option<Mirror>,
+    /// Set once the bot stops: a failing database write is then given up on after a few
+    /// attempts instead of retried until it works.
+    pub(super) stopping: AtomicBool,
+    /// Set when a batch was given up on while stopping: draining newer entries would then put
+    /// them ahead of it, so they are left for the next start too.
+    pub(super) gave_up: AtomicBool,
+}
+
+impl Consumer {
+    /// Let a batch that is not full gather what arrives within [`LINGER`] (a read that does not
+    /// block; entries keep their queue order).
+    pub(super) async fn top_up(&self, mut entries: Vec<QueueEntry>) -> Vec<QueueEntry> {
+        if entries.is_empty() || entries.len() >= BATCH {
+            return entries;
+        }
+        tokio::time::sleep(LINGER).await;
+        match self.bus.dequeue(&self.config.consumer, BATCH - entries.len(), Duration::ZERO).await {
+            Ok(more) => entries.extend(more),
+            // What the first read took is handled now; the next read tries the queue again.
+            Err(e) => tracing::warn!(error = %e, "cannot top up a queue batch"),
+        }
+        entries
+    }
+
+    /// Handle entries delivered at least `min_idle` ago and never acknowledged.
+    pub(super) async fn reclaim(&self, min_idle: Duration) {
+        loop {
+            match self.bus.reclaim(&self.config.consumer, min_idle, BATCH).await {
+                Ok(entries) if entries.is_empty() => return,
+                Ok(entries) => {
+                    tracing::warn!(entries = entries.len(), "handling queue entries that were never acknowledged");
+                    let full = entries.len() == BATCH;
+                    self.handle(entries, Delivery::Again).await;
+                    if !full {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reclaim queue entries");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Log a batch, then acknowledge it, or with Discord on, hand it to the mirror, which
+    /// acknowledges once Discord has it. A failing log write is retried in place, so no later
+    /// batch overtakes this one (per-room order); nothing is acknowledged before it succeeded,
+    /// and the log skips ids it already has.
+    ///
+    /// Per room, gateways enqueue `RoomOpened` before the room's first message and
+    /// `RoomClosed` after its last; that order holds here: rooms opened in the batch are
+    /// recorded first, then its messages are logged (and handed to the mirror), then rooms
+    /// closed in it are handled, the mirror archiving their threads after their messages.
+    pub(super) async fn handle(&self, entries: Vec<QueueEntry>, delivery: Delivery) {
+        if entries.is_empty() {
+            return;
+        }
+        let (opened, rest): (Vec<QueueEntry>, Vec<QueueEntry>) =
+            entries.into_iter().partition(|entry| matches!(entry.event, InboundEvent::RoomOpened { .. }));
+        let (entries, closed): (Vec<QueueEntry>, Vec<QueueEntry>) =
+            rest.into_iter().partition(|entry| matches!(entry.event, InboundEvent::Message(_)));
+        if !opened.is_empty() {
+            self.handle_room_events(opened).await;
+        }
+        self.handle_messages(entries, delivery).await;
+        if !closed.is_empty() {
+            self.handle_room_events(closed).await;
+        }
+    }
+
+    async fn handle_messages(&self, entries: Vec<QueueEntry>, delivery: Delivery) {
+        if entries.is_empty() {
+            return;
+        }
+        let messages: Vec<LoggedMessage> = entries
+            .iter()
+            .filter_map(|entry| match &entry.event {
+                InboundEvent::Message(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut attempt = 0u32;
+        let written = retry_while(
+            Policy::QUEUE,
+            "writing the message log",
+            || !self.stopping.load(Ordering::Relaxed),
+            || {
+                // A write that failed may have committed all the same: its retries count as
+                // redelivered.
+                let delivery = if attempt == 0 { delivery } else { Delivery::Again };
+                attempt += 1;
+                let messages = &messages;
+                async move {
+                    let written = self.log.record(messages, &self.tagger, delivery).await;
+                    if let Err(e) = &written {
+                        tracing::error!(error = %e, messages = messages.len(), attempt, "cannot write the message log");
+                        metrics::counter!("chat_log_failures_total").increment(1);
+                    }
+                    written
+                }
+            },
+        )
+        .await;
+        if written.is_err() {
+            // Left unacknowledged: reclaimed at the next start.
+            self.gave_up.store(true, Ordering::Relaxed);
+            return;
+        }
+        metrics::counter!("chat_messages_logged_total").increment(messages.len() as u64);
+        if let Some(mirror) = &self.mirror {
+            let jobs = entries.into_iter().zip(messages).map(|(e, message)| Job { entry_id: e.id, message }).collect();
+            mirror.submit(jobs);
+            return;
+        }
+        let ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();
+        if let Err(e) = self.bus.ack(&ids).await {
+            tracing::error!(error = %e, "cannot acknowledge logged entries; they will be skipped when redelivered");
+        }
+    }
+
+    /// Visitor rooms and roulette pairs opened or closed by gateways: recorded in the database,
+    /// then acknowledged; with Discord on, a closed room goes through the mirror (which archives
+    /// its thread after the room's last messages, then acknowledges). Left unacknowledged (and
+    /// retried) when the database fails.
+    async fn handle_room_events(&self, entries: Vec<QueueEntry>) {
+        let mut done = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let result = match &entry.event {
+                // Retried in place: the room's messages come next and need its row.
+                InboundEvent::RoomOpened { room } => {
+                    let running = || !self.stopping.load(Ordering::Relaxed);
+                    let recorded = retry_while(Policy::QUEUE, "recording an opened room", running, || async {
+                        rooms::record_opened(&self.db, room)
+                            .await
+                            .inspect_err(|e| tracing::error!(error = %e, "cannot record an opened room"))
+                    })
+                    .await;
+                    if recorded.is_err() {
+                        self.gave_up.store(true, Ordering::Relaxed);
+                    }
+                    recorded
+                }
+                InboundEvent::RoomClosed { slug } => match (rooms::record_closed(&self.db, slug).await, &self.mirror) {
+                    (Ok(_), Some(mirror)) => {
+                        mirror.close(entry.id.clone(), slug.to_string());
+                        continue;
+                    }
+                    (result, _) => result.map(|_| ()),
+                },
+                InboundEvent::Message(_) => Ok(()),
+            };
+            match result {
+                Ok(()) => done.push(entry.id),
+                Err(e) => tracing::error!(error = %e, "cannot record a room event; will retry"),
+            }
+        }
+        if let Err(e) = self.bus.ack(&done).await {
+            tracing::error!(error = %e, "cannot acknowledge room events");
+        }
+    }
+
+    /// Log everything still queued before stopping, so a graceful stop of the one-process
+    /// default (whose queue lives in memory) loses nothing that gateways accepted.
+    pub(super) async fn drain(&self) {
+        let mut drained = 0;
+        loop {
+            if self.gave_up.load(Ordering::Relaxed) {
+                tracing::warn!("a batch could not be logged; what is still queued is handled at the next start");
+                break;
+            }
+            match self.bus.dequeue(&self.config.consumer, BATCH, Duration::ZERO).await {
+                Ok(entries) if !entries.is_empty() => {
+                    drained += entries.len();
+                    self.handle(entries, Delivery::First).await;
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot drain the queue at shutdown");
+                    break;
+                }
+            }
+        }
+        if drained > 0 {
+            tracing::info!(entries = drained, "logged the queue's remaining entries before stopping");
+        }
+    }
+}
