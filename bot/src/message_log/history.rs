@@ -15,7 +15,7 @@ impl MessageLog {
     /// when `id` is not a message of `room`.
     ///
     /// The ones before are a walk back from the message; the ones after, a walk back from the
-    /// room's tail that stops at the message, or when that is more than [`MAX_HOPS`] messages
+    /// room's tail that stops at the message, or when that is more than `MAX_HOPS` (1 000) messages
     /// away (or the tail is gone with its text), a read forward by primary key.
     pub async fn around(&self, room: &RoomSlug, id: ulid::Ulid, n: u64) -> Result<Vec<message_log::Model>, BotError> {
         let db = &self.db;
@@ -84,7 +84,7 @@ impl MessageLog {
 }
 
 /// The room's last `limit` messages that were not deleted, oldest first: a walk back from the
-/// room's tail that stops once it has `limit` of them or has gone [`MAX_HOPS`] messages back,
+/// room's tail that stops once it has `limit` of them or has gone `MAX_HOPS` (1 000) messages back,
 /// deleted ones included. A chain only ever points back to a message logged before, so the
 /// walk meets no message twice.
 pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Result<Vec<MessageView>, BotError> {
