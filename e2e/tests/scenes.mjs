@@ -76,7 +76,7 @@ export async function rouletteScene(browser, server, contextOptions, { nick = 'A
     },
     async ended() {
       await bob.click('#next');
-      await page.locator('#ended', { hasText: 'Stranger has left' }).waitFor();
+      await page.locator('#ended', { hasText: 'has left' }).waitFor();
     },
   };
 }

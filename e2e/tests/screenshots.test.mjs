@@ -81,9 +81,10 @@ test('chat screenshots (desktop and mobile, light and dark)', async () => {
       assert.ok(box && log && box.y + box.height <= log.y + log.height + 1, `chat ${name}: the last message is visible`);
       await screenshot(page, `chat-${name}`);
       if (name.startsWith('mobile')) {
-        // On a narrow screen the member list starts collapsed under the log; open it.
-        const toggle = page.locator('#members-toggle');
+        // On a narrow screen the member list is a sheet behind the header's Members button.
+        const toggle = page.locator('#members-open');
         assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+        assert.equal((await toggle.textContent()).replace(/\s+/g, ' ').trim(), 'Members 3');
         await toggle.click();
         assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
         await page.locator('#members li', { hasText: 'Carol_92' }).waitFor();
