@@ -8,7 +8,7 @@ import { runCli, waitForRooms } from './server.mjs';
 import {
   openPage, joinRoom, screenshot, cuttableSocket, DESKTOP, MOBILE, SLOW_TIMEOUT,
 } from './browser.mjs';
-import { landingScene, chatScene, rouletteScene, closeAll } from './scenes.mjs';
+import { landingScene, chatScene, rouletteScene, lockedScene, closeAll } from './scenes.mjs';
 import { useServerAndBrowser } from './harness.mjs';
 
 const crowd = [];
@@ -120,7 +120,7 @@ test('reconnect banner screenshot (desktop and mobile, light and dark)', async (
 
 test('roulette screenshots: looking for a stranger, paired, stranger left (desktop and mobile, light and dark)', async () => {
   for (const { name, options } of VARIANTS) {
-    const scene = await rouletteScene(h.browser, h.server, options);
+    const scene = await rouletteScene(h.browser, h.server, options, { offerAfterMs: 500 });
     const { page } = scene;
     try {
       await scene.waiting();
@@ -137,6 +137,20 @@ test('roulette screenshots: looking for a stranger, paired, stranger left (deskt
       assert.deepEqual(page.problems, []);
     } finally {
       await closeAll(page, scene.others());
+    }
+  }
+});
+
+test('locked room screenshots: the lock line, the composer off, a link (desktop and mobile, light and dark)', async () => {
+  for (const { name, options } of VARIANTS) {
+    const { page, others } = await lockedScene(h.browser, h.server, options);
+    try {
+      await assertNoHorizontalOverflow(page, `locked ${name}`);
+      assert.equal(await page.locator('#input').isDisabled(), true);
+      await screenshot(page, `chat-locked-${name}`);
+      assert.deepEqual(page.problems, []);
+    } finally {
+      await closeAll(page, others);
     }
   }
 });

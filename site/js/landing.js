@@ -164,7 +164,8 @@ export function updateRoomItem(item, room) {
   item.classList.toggle('full', full);
   const join = item.querySelector('.join');
   join.disabled = locked || full;
-  join.setAttribute('aria-label', locked ? `${title} is locked` : full ? `${title} is full` : `Join ${title}`);
+  // (The visible "Join" leads the name, as speech-input users say what they see.)
+  join.setAttribute('aria-label', locked ? `Join ${title}: locked` : full ? `Join ${title}: full` : `Join ${title}`);
 }
 
 // An error about one room (full, locked, gone) shows on that room, and goes when it changes,
