@@ -44,7 +44,7 @@ import { setMembersExpanded } from './js/members.js';
 import { cancelQueue, joinOfferedRoom, loadMatchSound, onMatchSoundChange, showInterestsError, startRoulette, stopFlash } from './js/queue.js';
 import { copyInvite, leaveRoom, nextStranger } from './js/screens.js';
 import { onMessagesClick } from './js/sending.js';
-import { LOBBY, ROOMS_REFRESH_MS, coarsePointer, narrowScreen, state, ui } from './js/state.js';
+import { $, LOBBY, ROOMS_REFRESH_MS, coarsePointer, narrowScreen, state, ui } from './js/state.js';
 import { applyTheme, cycleTheme } from './js/theme.js';
 import { checkBan, loadInfo, setRulesAccepted } from './js/status.js';
 import { banText, parseInterests } from './js/util.js';
@@ -102,6 +102,7 @@ function init() {
   refreshRooms();
   loadInfo();
   loadInvite();
+  if (coarsePointer.matches) $('input-hint').textContent = 'Enter starts a new line; the Send button sends.';
   // The nickname is the first thing to fill in: focused on desktop (on a phone that would open
   // the keyboard over the page before it was read).
   if (!coarsePointer.matches && !new URLSearchParams(location.search).has('room')) ui.nick.focus();

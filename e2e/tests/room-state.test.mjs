@@ -18,7 +18,7 @@ const h = useServerAndBrowser({
   },
 });
 
-const LOCK_WAIT = 15_000; // the bot re-reads rooms, then the client's poll (5 s) sees it
+const LOCK_WAIT = 15_000; // the bot re-reads rooms, then the client's poll (every 10 s) sees it
 
 test('a lock and an unlock by moderators show as lines; a locked room turns the composer off', async () => {
   const p = await h.page();

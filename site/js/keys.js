@@ -1,8 +1,9 @@
 // Keyboard: Enter in the composer, Esc twice to leave or skip.
 import { sendMessage } from './composer.js';
+import { setMembersExpanded } from './members.js';
 import { cancelQueue } from './queue.js';
 import { leaveRoom, nextStranger } from './screens.js';
-import { coarsePointer, state, ui } from './state.js';
+import { coarsePointer, narrowScreen, state, ui } from './state.js';
 import { roulette } from './util.js';
 
 export function onInputKeydown(event) {
@@ -21,6 +22,11 @@ export function onDocumentKeydown(event) {
   if (event.key !== 'Escape' || event.isComposing) return;
   if (!ui.chat.hidden) {
     event.preventDefault();
+    if (narrowScreen.matches && ui.membersOpen.getAttribute('aria-expanded') === 'true') {
+      setMembersExpanded(false); // the member sheet closes first
+      ui.membersOpen.focus();
+      return;
+    }
     if (!state.escArmed) { armEsc(); return; }
     disarmEsc();
     if (roulette()) nextStranger();

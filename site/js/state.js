@@ -23,7 +23,7 @@ export const COPIED_MS = 4000;
 export const OUTBOX_MAX = 10;        // messages waiting to be sent before Enter says "slow down"
 export const AUTO_RESEND_MAX = 5;    // refusals (rate limit, slow mode) of one message resent by themselves
 export const RATE_MARGIN = 0.9;      // the client's bucket refills a little slower than the server's
-export const ROOM_POLL_MS = 5000;    // in a room, how often GET /api/rooms/{slug} is asked for its lock
+export const ROOM_POLL_MS = 10000;   // in a room, how often GET /api/rooms/{slug} is asked for its lock
 export const LEAVE_GRACE_MS = 3000;  // "X left" waits this long: a quick reconnect says nothing
 export const LOBBY = 'lobby';
 // Timings tests may shorten (window.__chatTuning, set before the page's scripts run).
