@@ -17,6 +17,9 @@
  *   members.js     member list and typing indicator
  *   keys.js        Enter and Esc
  *   sending.js     outbox paced by the server's bucket, refusals kept as bubbles
+ *   links.js       http(s) URLs in messages as links, built node by node
+ *   room-state.js  lock and slow mode: system lines, the composer off, the chip
+ *   theme.js       the light/dark choice beside the system default
  *
  * Keys: Enter in the nickname field only checks it (or joins the room of an invite link); the
  * first Esc in a chat leaves the composer (the draft stays), a second Esc leaves or skips.
