@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { DESKTOP, MOBILE } from './browser.mjs';
 import { useServerAndBrowser } from './harness.mjs';
-import { landingScene, chatScene, rouletteScene, closeAll } from './scenes.mjs';
+import { landingScene, chatScene, rouletteScene, lockedScene, closeAll } from './scenes.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_PATH = require.resolve('axe-core/axe.min.js');
@@ -62,13 +62,17 @@ for (const [name, options] of VARIANTS) {
     const { page, others } = await chatScene(h.browser, h.server, { ...options, bypassCSP: true });
     try {
       assertNoSerious(await axe(page), `chat ${name}`);
+      if (await page.locator('#members-open').isVisible()) { // a phone: the member sheet, open
+        await page.click('#members-open');
+        assertNoSerious(await axe(page), `chat members sheet ${name}`);
+      }
     } finally {
       await closeAll(page, others);
     }
   });
 
   test(`roulette screens have no serious accessibility violations (${name})`, async () => {
-    const scene = await rouletteScene(h.browser, h.server, { ...options, bypassCSP: true });
+    const scene = await rouletteScene(h.browser, h.server, { ...options, bypassCSP: true }, { offerAfterMs: 500 });
     try {
       await scene.waiting();
       assertNoSerious(await axe(scene.page), `roulette waiting ${name}`);
@@ -78,6 +82,15 @@ for (const [name, options] of VARIANTS) {
       assertNoSerious(await axe(scene.page), `roulette ended ${name}`);
     } finally {
       await closeAll(scene.page, scene.others());
+    }
+  });
+
+  test(`a locked room with links has no serious accessibility violations (${name})`, async () => {
+    const { page, others } = await lockedScene(h.browser, h.server, { ...options, bypassCSP: true });
+    try {
+      assertNoSerious(await axe(page), `locked room ${name}`);
+    } finally {
+      await closeAll(page, others);
     }
   });
 }

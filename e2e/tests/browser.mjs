@@ -105,10 +105,14 @@ export async function waitForPair(page, stranger, timeout = TIMEOUT) {
   await waitForMember(page, stranger, true, timeout);
 }
 
-/** Sends a message through the composer (Enter) and waits until it is acked (no longer pending). */
+/**
+ * Sends a message through the composer (Enter; the Send button on a touch screen, where Enter
+ * starts a new line) and waits until it is acked (no longer pending).
+ */
 export async function say(page, text) {
   await page.fill('#input', text);
-  await page.press('#input', 'Enter');
+  if (await page.evaluate(() => matchMedia('(pointer: coarse)').matches)) await page.click('#send');
+  else await page.press('#input', 'Enter');
   await waitForMessage(page, text);
 }
 
@@ -168,5 +172,34 @@ export async function cuttableSocket(context) {
       await page.close({ code: 1011, reason: 'test: network down' }).catch(() => {});
     },
     restore() { blocked = false; },
+  };
+}
+
+/**
+ * Routes the context's WebSocket through the test, which may rewrite what the server sends
+ * (`rewrite(frame)` returns the frame to pass on, or null to drop it) and `inject(frame)` a
+ * frame as if the server had sent it: for frames today's server does not send (yet). Call
+ * before loading.
+ */
+export async function frameTap(context, rewrite = (frame) => frame) {
+  let current = null;
+  await context.routeWebSocket((url) => url.pathname === '/ws', (ws) => {
+    const server = ws.connectToServer();
+    current = ws;
+    ws.onMessage((message) => server.send(message));
+    server.onMessage((message) => {
+      let frame;
+      try { frame = JSON.parse(message); } catch { ws.send(message); return; }
+      const out = rewrite(frame);
+      if (out) ws.send(JSON.stringify(out));
+    });
+    ws.onClose((code, reason) => server.close({ code, reason }).catch(() => {}));
+    server.onClose((code, reason) => ws.close({ code, reason }).catch(() => {}));
+  });
+  return {
+    inject(frame) {
+      if (!current) throw new Error('no WebSocket open yet');
+      current.send(JSON.stringify(frame));
+    },
   };
 }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  joinRoom, say, waitForMessage, waitForMember, startRoulette, waitForPair, roomItem, TIMEOUT,
+  joinRoom, say, waitForMessage, waitForMember, startRoulette, waitForPair, roomItem, TIMEOUT, MOBILE,
 } from './browser.mjs';
 import { useServerAndBrowser } from './harness.mjs';
 
@@ -109,11 +109,31 @@ test('Esc in a roulette chat skips the stranger only on the second press, keepin
 
   await di.keyboard.press('Escape');
   await di.locator('#waiting').waitFor({ state: 'visible' });
-  await cy.locator('#ended', { hasText: 'Stranger has left' }).waitFor();
+  await cy.locator('#ended', { hasText: 'has left' }).waitFor();
   // The next chat opens with the draft still in the composer.
   const ed = await h.page();
   await startRoulette(ed, 'Ed');
   await waitForPair(di, 'Ed');
   assert.equal(await di.locator('#input').inputValue(), 'so where are you');
   for (const p of [cy, di, ed]) assert.deepEqual(p.problems, []);
+});
+
+test('on a phone, Enter is a new line (Send sends) and Esc closes the member sheet first', async () => {
+  const p = await h.page({ viewport: MOBILE, isMobile: true, hasTouch: true });
+  await joinRoom(p, 'Thumbs', 'games');
+  assert.equal(await p.getAttribute('#input', 'enterkeyhint'), 'send');
+  await p.fill('#input', 'two');
+  await p.press('#input', 'Enter');
+  await p.locator('#input').pressSequentially('lines');
+  assert.equal(await p.inputValue('#input'), 'two\nlines');
+  await p.click('#send');
+  await waitForMessage(p, 'two\nlines');
+  await p.click('#members-open');
+  await p.locator('#members li', { hasText: 'Thumbs' }).waitFor();
+  await p.keyboard.press('Escape');
+  assert.equal(await p.locator('#members').isVisible(), false);
+  assert.equal(await p.getAttribute('#members-open', 'aria-expanded'), 'false');
+  assert.equal(await p.locator('#esc-hint').isVisible(), false, 'that Esc did not arm leaving');
+  assert.equal(await p.locator('#chat').isVisible(), true);
+  assert.deepEqual(p.problems, []);
 });

@@ -49,12 +49,12 @@ test('a server restart shows the banner, then resumes without duplicates or gaps
       // Still on the chat screen, with what was said.
       assert.equal(await p.locator('#chat').isVisible(), true);
     }
-    // Sending while disconnected keeps the text and says so (nothing is silently lost).
+    // Sending while disconnected: the message waits in a bubble that says so (nothing is
+    // silently lost, nothing goes back into the input) and goes out once after the rejoin.
     await alice.fill('#input', 'sent while offline');
     await alice.press('#input', 'Enter');
-    await alice.locator('#chat-error').waitFor({ state: 'visible' });
-    assert.equal(await alice.locator('#input').inputValue(), 'sent while offline');
-    await alice.fill('#input', '');
+    await alice.locator('#messages .msg.pending .send-note', { hasText: 'Waiting for the connection' }).waitFor();
+    assert.equal(await alice.locator('#input').inputValue(), '');
 
     await h.startServer();
     for (const p of [alice, bob]) {
@@ -63,6 +63,9 @@ test('a server restart shows the banner, then resumes without duplicates or gaps
     }
     await waitForMember(alice, 'Bob', true, SLOW_TIMEOUT);
     await waitForMember(bob, 'Alice', true, SLOW_TIMEOUT);
+    await waitForMessage(alice, 'sent while offline');
+    await waitForMessage(bob, 'sent while offline');
+    expected.push({ nick: 'Alice', text: 'sent while offline' });
     assertOnceInOrder(await shownMessages(alice), expected, 'Alice after the restart');
     assertOnceInOrder(await shownMessages(bob), expected, 'Bob after the restart');
 

@@ -30,9 +30,11 @@ test('joining a full room shows the room_full error', async () => {
 
     await bob.fill('#nick', 'Bob');
     await roomItem(bob, 'tiny').locator('.join').click();
-    const error = bob.locator('#landing-error');
+    // The error shows once, on the room it concerns (not at the top of the page).
+    const error = roomItem(bob, 'tiny').locator('.room-error');
     await error.waitFor({ state: 'visible' });
     assert.match(await error.textContent(), /full/i);
+    assert.equal(await bob.locator('#landing-error').isVisible(), false);
     await screenshot(bob, 'landing-room-full-error-desktop-light');
     assert.equal(await bob.locator('#chat').isVisible(), false);
     assert.equal(await bob.locator('#landing').isVisible(), true);

@@ -54,8 +54,10 @@ export async function chatScene(browser, server, contextOptions, { nick = 'Alice
  * Roulette as `nick` sees it, in stages: `waiting()` (looking for a stranger), then `paired()`
  * (a short chat with Bob, who shares one interest), then `ended()` (Bob pressed Next).
  */
-export async function rouletteScene(browser, server, contextOptions, { nick = 'Alice' } = {}) {
+export async function rouletteScene(browser, server, contextOptions, { nick = 'Alice', offerAfterMs = 0 } = {}) {
   const page = await openPage(browser, null, contextOptions);
+  // With `offerAfterMs`, the waiting screen offers the Lobby that soon (instead of after 20 s).
+  if (offerAfterMs) await page.context().addInitScript((ms) => { window.__chatTuning = { waitOfferMs: ms }; }, offerAfterMs);
   await gotoLanding(page, server.url);
   let bob = null;
   return {
@@ -64,6 +66,7 @@ export async function rouletteScene(browser, server, contextOptions, { nick = 'A
     async waiting() {
       await startRoulette(page, nick, 'music, films, go');
       await page.locator('#waiting-status', { hasText: 'in the queue' }).waitFor();
+      if (offerAfterMs) await page.locator('#waiting-offer').waitFor({ state: 'visible' });
     },
     async paired() {
       bob = await openPage(browser, server.url);
@@ -76,9 +79,30 @@ export async function rouletteScene(browser, server, contextOptions, { nick = 'A
     },
     async ended() {
       await bob.click('#next');
-      await page.locator('#ended', { hasText: 'Stranger has left' }).waitFor();
+      await page.locator('#ended', { hasText: 'has left' }).waitFor();
     },
   };
+}
+
+/**
+ * A room moderators just locked, as `nick` sees it: a short chat with a link in it, then the
+ * lock (learnt from the room's API within a few seconds), the composer off. Returns { page, others }.
+ */
+export async function lockedScene(browser, server, contextOptions, { nick = 'Alice' } = {}) {
+  const slug = await freshRoom(server, { title: 'Book club', topic: 'This month: anything by Ursula K. Le Guin.' });
+  const page = await openPage(browser, null, contextOptions);
+  await gotoLanding(page, server.url);
+  await page.locator(`#rooms .room[data-slug="${slug}"]`).waitFor();
+  const bob = await openPage(browser, server.url);
+  await joinRoom(bob, 'Bob', slug);
+  await joinRoom(page, nick, slug);
+  await say(bob, 'Reading list is up: https://example.com/reading-list');
+  await waitForMessage(page, 'Reading list is up: https://example.com/reading-list');
+  await say(page, 'Thanks! Starting with The Dispossessed.');
+  await page.locator('#input').fill('Half-written reply…');
+  await runCli(server.cwd, ['rooms', 'edit', slug, '--locked', 'true']);
+  await page.locator('#messages .system', { hasText: 'locked by moderators' }).waitFor({ timeout: 15_000 });
+  return { page, others: [bob] };
 }
 
 /** The landing screen with a nickname typed, in a context with `contextOptions`. */

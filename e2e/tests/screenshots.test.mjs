@@ -8,7 +8,7 @@ import { runCli, waitForRooms } from './server.mjs';
 import {
   openPage, joinRoom, screenshot, cuttableSocket, DESKTOP, MOBILE, SLOW_TIMEOUT,
 } from './browser.mjs';
-import { landingScene, chatScene, rouletteScene, closeAll } from './scenes.mjs';
+import { landingScene, chatScene, rouletteScene, lockedScene, closeAll } from './scenes.mjs';
 import { useServerAndBrowser } from './harness.mjs';
 
 const crowd = [];
@@ -81,9 +81,10 @@ test('chat screenshots (desktop and mobile, light and dark)', async () => {
       assert.ok(box && log && box.y + box.height <= log.y + log.height + 1, `chat ${name}: the last message is visible`);
       await screenshot(page, `chat-${name}`);
       if (name.startsWith('mobile')) {
-        // On a narrow screen the member list starts collapsed under the log; open it.
-        const toggle = page.locator('#members-toggle');
+        // On a narrow screen the member list is a sheet behind the header's Members button.
+        const toggle = page.locator('#members-open');
         assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+        assert.equal((await toggle.textContent()).replace(/\s+/g, ' ').trim(), 'Members 3');
         await toggle.click();
         assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
         await page.locator('#members li', { hasText: 'Carol_92' }).waitFor();
@@ -119,7 +120,7 @@ test('reconnect banner screenshot (desktop and mobile, light and dark)', async (
 
 test('roulette screenshots: looking for a stranger, paired, stranger left (desktop and mobile, light and dark)', async () => {
   for (const { name, options } of VARIANTS) {
-    const scene = await rouletteScene(h.browser, h.server, options);
+    const scene = await rouletteScene(h.browser, h.server, options, { offerAfterMs: 500 });
     const { page } = scene;
     try {
       await scene.waiting();
@@ -136,6 +137,20 @@ test('roulette screenshots: looking for a stranger, paired, stranger left (deskt
       assert.deepEqual(page.problems, []);
     } finally {
       await closeAll(page, scene.others());
+    }
+  }
+});
+
+test('locked room screenshots: the lock line, the composer off, a link (desktop and mobile, light and dark)', async () => {
+  for (const { name, options } of VARIANTS) {
+    const { page, others } = await lockedScene(h.browser, h.server, options);
+    try {
+      await assertNoHorizontalOverflow(page, `locked ${name}`);
+      assert.equal(await page.locator('#input').isDisabled(), true);
+      await screenshot(page, `chat-locked-${name}`);
+      assert.deepEqual(page.problems, []);
+    } finally {
+      await closeAll(page, others);
     }
   }
 });

@@ -12,9 +12,16 @@ import { useServerAndBrowser } from './harness.mjs';
 const h = useServerAndBrowser();
 const page = (url, contextOptions = {}) => h.page(contextOptions, { url });
 
+/** Opens the "New room" disclosure (closed at first: a secondary action) unless it is open. */
+async function openCreate(p) {
+  if (!(await p.locator('#create-title').isVisible())) await p.click('#create-toggle');
+  await p.locator('#create-title').waitFor({ state: 'visible' });
+}
+
 /** Fills the "New room" form and submits it; waits for the chat screen of the new room. */
 async function createRoom(p, nick, { title, capacity, listed = false }) {
   await p.fill('#nick', nick);
+  await openCreate(p);
   await p.fill('#create-title', title);
   await p.fill('#create-capacity', String(capacity));
   await p.setChecked('#create-listed', listed);
@@ -100,6 +107,7 @@ test('a listed room shows in the room list', async () => {
 test('bad room settings are refused with a clear message', async () => {
   const p = await page();
   await p.fill('#nick', 'Carol');
+  await openCreate(p);
   await p.fill('#create-title', '');
   await p.click('#create');
   await p.locator('#create-error', { hasText: 'name' }).waitFor();
@@ -130,6 +138,7 @@ test('one address may open only so many rooms: the refusal is shown by the form'
     await createRoom(p, 'Dora', { title: 'First', capacity: 2 });
     await p.click('#leave');
     await p.locator('#landing').waitFor({ state: 'visible' });
+    await openCreate(p);
     await p.fill('#create-title', 'Second');
     await p.click('#create');
     await p.locator('#create-error').waitFor({ state: 'visible' });

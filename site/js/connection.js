@@ -1,0 +1,178 @@
+// The one WebSocket of the tab: open, ping, close handling, reconnect with backoff, bans.
+import { sendCreate } from './create.js';
+import { onSocketMessage } from './frames.js';
+import { addSystem } from './log.js';
+import { clearAllTyping } from './members.js';
+import { sendRoulette } from './queue.js';
+import { backToLanding, endRouletteChat } from './screens.js';
+import { BACKOFF_MAX_MS, BACKOFF_MIN_MS, JOIN_TIMEOUT_MS, PING_MS, POLICY_COOLDOWN_MS, SILENCE_LIMIT_MS, state, ui } from './state.js';
+import { checkBan } from './status.js';
+import { banText, inChat, queueing, roulette, str } from './util.js';
+
+export const wsOpen = () => state.ws !== null && state.ws.readyState === WebSocket.OPEN;
+
+export function send(frame) {
+  if (!wsOpen()) return false;
+  state.ws.send(JSON.stringify(frame));
+  return true;
+}
+
+export function ensureConnected() {
+  state.askedToConnect = true; // a visitor's own action: a refused upgrade is worth explaining
+  if (wsOpen()) { sendForPhase(); return; }
+  if (state.ws && state.ws.readyState === WebSocket.CONNECTING) return; // sent on open
+  dropSocket();
+  connect();
+}
+
+export function connect() {
+  if (state.ws) return; // one WebSocket per tab
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  let ws;
+  try {
+    ws = new WebSocket(`${proto}//${location.host}/ws`);
+  } catch (e) {
+    onSocketClosed({ code: 1006, reason: '' });
+    return;
+  }
+  state.ws = ws;
+  state.wsOpened = false;
+  ws.addEventListener('open', () => { if (ws === state.ws) onSocketOpen(); });
+  ws.addEventListener('message', (ev) => { if (ws === state.ws) onSocketMessage(ev); });
+  ws.addEventListener('close', (ev) => { if (ws === state.ws) onSocketClosed(ev); });
+}
+
+// Forget the current socket without triggering the close logic.
+export function dropSocket() {
+  const ws = state.ws;
+  state.ws = null;
+  stopPing();
+  if (ws) { try { ws.close(); } catch (e) { /* already closing */ } }
+}
+
+export function onSocketOpen() {
+  state.wsOpened = true;
+  state.askedToConnect = false;
+  state.lastFrameAt = Date.now();
+  startPing();
+  sendForPhase();
+}
+
+// What a (re)opened socket must say for the current phase.
+export function sendForPhase() {
+  if (state.phase === 'joining' || state.phase === 'rejoining') sendJoin();
+  else if (queueing()) sendRoulette();
+  else if (state.phase === 'creating') sendCreate();
+}
+
+export function sendJoin() {
+  const frame = { type: 'join', room: state.room, nick: state.nick };
+  if (state.phase === 'rejoining' && state.lastId) frame.since = state.lastId;
+  send(frame);
+  clearTimeout(state.joinTimer);
+  state.joinTimer = setTimeout(onJoinTimeout, JOIN_TIMEOUT_MS);
+}
+
+export function onJoinTimeout() {
+  if (state.phase === 'joining') backToLanding('The chat server did not answer. Please try again.');
+  else if (state.phase === 'rejoining' && state.ws) { dropSocket(); onSocketClosed({ code: 1006, reason: '' }, true); }
+}
+
+export function onSocketClosed(ev, opened = state.wsOpened) {
+  state.ws = null;
+  state.wsOpened = false;
+  state.inFlight = null;
+  clearTimeout(state.pumpTimer);
+  stopPing();
+  clearTimeout(state.joinTimer);
+  if (state.kicked) return;
+  const asked = state.askedToConnect;
+  state.askedToConnect = false;
+  if ((!opened && asked) || ev.code === 4003) {
+    // A refused upgrade (the browser does not say why) after the visitor pressed Join, Roulette
+    // or Create, or a ban's close: ask whether a ban is the reason before retrying or blaming
+    // the network. (Not on every failed retry of an automatic reconnect: while the server is
+    // down each ask would fail too, and a ban in force closes open sockets with 4003 anyway.)
+    checkBan().then((ban) => {
+      if (ban) enterBanned(ban);
+      else if (!state.ws) afterSocketClosed(ev, opened);
+    });
+    return;
+  }
+  afterSocketClosed(ev, opened);
+}
+
+// Banned: back to the landing page with the ban's expiry and reason; no more retries.
+export function enterBanned(ban) {
+  if (state.ws) dropSocket();
+  backToLanding(banText(ban));
+}
+
+export function afterSocketClosed(ev, opened) {
+  if (ev.code === 1008 || ev.code === 4003) {
+    state.blockedUntil = Date.now() + POLICY_COOLDOWN_MS;
+    const reason = str(ev.reason);
+    backToLanding(`The server refused the connection${reason ? `: ${reason}` : '.'} Please wait a moment before trying again.`);
+  } else if (state.phase === 'joining' || state.phase === 'creating') {
+    backToLanding(opened
+      ? 'The connection closed before you could join. Please try again.'
+      : 'Could not reach the chat server. Please try again in a moment.');
+  } else if (queueing()) {
+    // Queue again on a new connection (`roulette`), after a backoff.
+    state.phase = 'queueing';
+    showBanner(true);
+    ui.waitingStatus.textContent = 'Connection lost — reconnecting…';
+    scheduleReconnect();
+  } else if (roulette() && inChat()) {
+    // A pair room cannot be rejoined: this chat is over.
+    if (state.phase === 'joined') endRouletteChat('Connection lost — this chat has ended.');
+  } else if (inChat()) {
+    if (state.phase === 'joined') addSystem('Connection lost — reconnecting…', true);
+    state.phase = 'rejoining';
+    showBanner(true);
+    clearAllTyping();
+    scheduleReconnect();
+  }
+}
+
+export function showBanner(visible) {
+  if (visible && ui.banner.hidden) ui.bannerText.textContent = 'Connection lost — reconnecting…';
+  ui.banner.hidden = !visible;
+}
+
+export function scheduleReconnect() {
+  clearTimeout(state.reconnectTimer);
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(state.backoffAttempt, 10));
+  const delay = Math.min(BACKOFF_MAX_MS, base * (0.75 + Math.random() * 0.5));
+  state.backoffAttempt += 1;
+  state.reconnectTimer = setTimeout(() => {
+    state.reconnectTimer = null;
+    if (state.phase === 'rejoining' || queueing()) connect();
+  }, delay);
+}
+
+export function reconnectNow() {
+  if ((state.phase === 'rejoining' || queueing()) && !state.ws && state.reconnectTimer) {
+    clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = null;
+    connect();
+  }
+}
+
+export function startPing() {
+  stopPing();
+  state.pingTimer = setInterval(() => {
+    if (!wsOpen()) return;
+    if (Date.now() - state.lastFrameAt > SILENCE_LIMIT_MS) { // half-open connection
+      dropSocket();
+      onSocketClosed({ code: 1006, reason: '' }, true);
+      return;
+    }
+    send({ type: 'ping' });
+  }, PING_MS);
+}
+
+export function stopPing() {
+  clearInterval(state.pingTimer);
+  state.pingTimer = null;
+}
