@@ -1,5 +1,5 @@
 //! What each scenario run writes (one JSON file per scenario and target) and the one table
-//! `bench/run` prints from them, with every target of issue 8 marked met or not met.
+//! `bench/run` prints from them, with every target of BENCHMARKS.md marked met or not met.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,4 +1,4 @@
-// Banned visitors are told so (issue 28, bug 3): the client asks `GET /api/status` on load, after
+// Banned visitors are told so: the client asks `GET /api/status` on load, after
 // a refused upgrade and after a kick, says "You are banned until 17:23 — reason: …" and stops
 // retrying, instead of "Could not reach the chat server" or "reconnecting…" forever.
 //

@@ -1,4 +1,4 @@
-// Keys with one clear meaning (issue 28, bugs 2 and 4): Enter in the nickname field never joins
+// Keys with one clear meaning: Enter in the nickname field never joins
 // a room by itself; Esc never throws a visitor out mid-sentence — the first only leaves the
 // composer (the draft stays), leaving or skipping needs a second Esc, and drafts are kept.
 

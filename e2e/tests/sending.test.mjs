@@ -1,4 +1,4 @@
-// Sending under the server's limits (issue 28, bug 1): the client paces `say` with the token
+// Sending under the server's limits: the client paces `say` with the token
 // bucket the `hello` frame announces, shows a countdown on Send while messages wait, and a
 // message the server refuses (slow mode, rate limit) stays a bubble of its own that is sent again
 // later. It is never put back into the input while someone is typing there (that glued

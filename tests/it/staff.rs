@@ -1,4 +1,4 @@
-//! The staff side, private and safe by default (issue 23), through the fake Discord: who reads
+//! The staff side, private and safe by default, through the fake Discord: who reads
 //! the rooms, who speaks as staff, who may run what, and what never reaches Discord.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Hostile visitors (issue 22): each attack through real sockets against the real app, with
+//! Hostile visitors: each attack through real sockets against the real app, with
 //! assertions on what the server counts (its refusals, its metrics, its Redis keys), never on
 //! time. Most also keep a well-behaved visitor of another address in the room and check
 //! that what it sends still arrives.

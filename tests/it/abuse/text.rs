@@ -1,5 +1,5 @@
-//! Invisible characters and look-alikes (issue 22, item 10) and filters that the bot accepts
-//! but the gateways could not apply (issue 23, item 9), through real sockets.
+//! Invisible characters and look-alikes and filters that the bot accepts
+//! but the gateways could not apply, through real sockets.
 
 use std::time::Duration;
 
