@@ -158,7 +158,7 @@ export function onJoined(f) {
   }
 }
 
-// The room-state fields a `joined` may carry (none today).
+// The room-state fields a `joined` carries (`links` not yet).
 function roomFields(f) {
   return {
     locked: typeof f.locked === 'boolean' ? f.locked : undefined,

@@ -62,6 +62,8 @@ impl Conn {
                     nick: nick.to_string(),
                     members: members.clone(),
                     history,
+                    locked: def.locked,
+                    slowmode_secs: def.slowmode_secs,
                 }),
                 Err(e) => self.unavailable(e),
             }
@@ -92,6 +94,8 @@ impl Conn {
                 nick: nick.to_string(),
                 members: members.clone(),
                 history,
+                locked: def.locked,
+                slowmode_secs: def.slowmode_secs,
             },
         );
         // Everyone in the room hears about the arrival, the joiner too (right after `joined`).
