@@ -1,8 +1,7 @@
 // Room state shows before it bites: a lock and an unlock arrive as system lines and the
 // composer of a locked room is off with the reason (the draft kept); slow mode shows as a chip.
-// Today the lock is learnt from GET /api/rooms/{slug} (polled in a room) and slow mode from the
-// first refusal; a `room_updated` frame, once the server sends one, is used as it comes (tested
-// here by adding it on the way in).
+// The server states the room in `joined` and announces each change with `room_updated`; the
+// last test adds such frames on the way in to check each is said once.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +17,7 @@ const h = useServerAndBrowser({
   },
 });
 
-const LOCK_WAIT = 15_000; // the bot re-reads rooms, then the client's poll (every 10 s) sees it
+const LOCK_WAIT = 15_000; // the bot re-reads the rooms, then the gateways announce the change
 
 test('a lock and an unlock by moderators show as lines; a locked room turns the composer off', async () => {
   const p = await h.page();
@@ -41,14 +40,14 @@ test('a lock and an unlock by moderators show as lines; a locked room turns the 
   assert.deepEqual(p.problems, []);
 });
 
-test('slow mode shows as a chip once the room refuses a message for it', async () => {
+test('slow mode shows as a chip from the join, and goes when moderators turn it off', async () => {
   const p = await h.page();
   await joinRoom(p, 'Slowpoke', 'snail');
-  assert.equal(await p.locator('#slow-chip').isVisible(), false);
+  await p.locator('#slow-chip', { hasText: 'Slow mode · 30 s' }).waitFor({ timeout: TIMEOUT });
   await say(p, 'first');
-  await p.fill('#input', 'second');
-  await p.press('#input', 'Enter');
-  await p.locator('#slow-chip', { hasText: 'Slow mode' }).waitFor({ timeout: TIMEOUT });
+  await runCli(h.server.cwd, ['rooms', 'edit', 'snail', '--slowmode', '0']);
+  await p.locator('#messages .system', { hasText: 'Slow mode is off.' }).waitFor({ timeout: LOCK_WAIT });
+  assert.equal(await p.locator('#slow-chip').isVisible(), false);
   assert.deepEqual(p.problems, []);
 });
 

@@ -1,11 +1,12 @@
 //! The control follower: applies the bot's control events (rooms upserted or removed, bans,
 //! filters, kicks) to this gateway, and reloads rooms, bans and filters from the bus snapshot
-//! periodically and whenever events were missed. Sockets a new ban covers are closed at once.
+//! periodically and whenever events were missed. Sockets a new ban covers are closed at once; the
+//! members of a room whose lock or slow mode changed get `room_updated`.
 
 use std::sync::Arc;
 
 use bus::ControlMessage;
-use protocol::{ControlEvent, PresenceEvent, ServerFrame};
+use protocol::{ControlEvent, PresenceEvent, RoomDef, ServerFrame};
 
 use crate::state::State;
 
@@ -56,8 +57,12 @@ async fn reload(state: &State) {
             tracing::warn!("the room snapshot is empty; keeping the last known rooms until the bot republishes");
         }
         Ok(rooms) => {
-            for slug in state.directory.replace_all(rooms) {
+            let replaced = state.directory.replace_all(rooms);
+            for slug in replaced.gone {
                 state.hub.close_room(&slug, "this room was closed").await;
+            }
+            for room in replaced.changed {
+                announce(state, &room).await;
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot reload room definitions; serving the last known ones"),
@@ -67,7 +72,9 @@ async fn reload(state: &State) {
 async fn apply(state: &State, event: ControlEvent) {
     match event {
         ControlEvent::RoomUpserted { room } => {
-            state.directory.upsert(room);
+            if let Some(room) = state.directory.update(room) {
+                announce(state, &room).await;
+            }
         }
         ControlEvent::RoomRemoved { slug } => {
             state.directory.remove(&slug);
@@ -91,6 +98,16 @@ async fn apply(state: &State, event: ControlEvent) {
             }
         }
     }
+}
+
+/// Tell this gateway's members of `room` its new lock and slow mode (each gateway tells its own).
+async fn announce(state: &State, room: &RoomDef) {
+    let frame = ServerFrame::RoomUpdated {
+        room: room.slug.to_string(),
+        locked: room.locked,
+        slowmode_secs: room.slowmode_secs,
+    };
+    state.hub.tell_room(&room.slug, &frame).await;
 }
 
 /// Close every open socket that a ban in force covers.

@@ -182,6 +182,7 @@ impl Handler for RoomInfo {
                 members: counts.first().copied().unwrap_or(0),
                 capacity: room.capacity,
                 locked: room.locked,
+                slowmode_secs: room.slowmode_secs,
                 kind: room.kind.as_str(),
             })),
             Err(e) => {

@@ -194,6 +194,21 @@ impl Hub {
         found
     }
 
+    /// Send `frame` to every local member of `room`, once serialised.
+    pub async fn tell_room(&self, room: &RoomSlug, frame: &ServerFrame) {
+        let rooms = self.rooms.lock().await;
+        if let Some(local) = rooms.get(room) {
+            let bytes = websocket::text(frame.to_json().as_bytes());
+            for member in local.members.lock().values_mut() {
+                // A member still joining hears of it after its `joined`, like any room event.
+                match &mut member.pending {
+                    Some(pending) => pending.push((bytes.clone(), 1)),
+                    None => member.handle.send(bytes.clone()),
+                }
+            }
+        }
+    }
+
     /// Send every local member of `room` away (the room was deleted).
     pub async fn close_room(&self, room: &RoomSlug, reason: &str) {
         let rooms = self.rooms.lock().await;

@@ -23,6 +23,8 @@ pub(crate) struct RoomEntry<'a> {
     pub members: u32,
     pub capacity: u32,
     pub locked: bool,
+    /// Minimum seconds between two messages of one person (0 = off).
+    pub slowmode_secs: u32,
     /// `staff` or `visitor` (pairs are never listed).
     pub kind: &'a str,
 }
@@ -71,6 +73,7 @@ pub async fn body(state: &State) -> Result<Bytes, bus::BusError> {
             members,
             capacity: r.capacity,
             locked: r.locked,
+            slowmode_secs: r.slowmode_secs,
             kind: r.kind.as_str(),
         })
         .collect();

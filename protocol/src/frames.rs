@@ -112,8 +112,19 @@ pub enum PresenceEvent {
 pub enum ServerFrame {
     /// First frame on every connection.
     Hello { version: String, limits: Limits },
-    /// The connection is now in `room` as `nick`; `history` is the recent past (after `since`).
-    Joined { room: String, nick: String, members: Vec<String>, history: Vec<MessageView> },
+    /// The connection is now in `room` as `nick`; `history` is the recent past (after `since`);
+    /// `locked` and `slowmode_secs` are the room's state as it was joined (`room_updated` follows
+    /// every change).
+    Joined {
+        room: String,
+        nick: String,
+        members: Vec<String>,
+        history: Vec<MessageView>,
+        locked: bool,
+        slowmode_secs: u32,
+    },
+    /// Moderators changed the room: its lock or slow mode (0 = off). Sent to every member.
+    RoomUpdated { room: String, locked: bool, slowmode_secs: u32 },
     /// A message in the room, sent to every member including its author.
     Message(MessageView),
     /// The server accepted a `say`; `id` is the message's id.

@@ -158,7 +158,7 @@ export function onJoined(f) {
   }
 }
 
-// The room-state fields a `joined` may carry (none today).
+// The room-state fields a `joined` carries (`links` not yet).
 function roomFields(f) {
   return {
     locked: typeof f.locked === 'boolean' ? f.locked : undefined,
@@ -195,7 +195,10 @@ export function onPresence(f) {
     if (state.leaving.has(nick)) { // back within the grace: their reconnect makes no noise
       clearTimeout(state.leaving.get(nick));
       state.leaving.delete(nick);
-    } else if (!roulette()) addSystem(`${nick} joined`);
+    } else if (!roulette()) {
+      // A join we already know of (the server may repeat one around our own join) says nothing.
+      if (!known) addSystem(`${nick} joined`);
+    }
     else if (!known && !state.stranger) { state.stranger = nick; renderChatHeader(); }
   } else if (f.event === 'leave' || f.event === 'kick') {
     setMembers(state.members.filter((m) => m !== nick));

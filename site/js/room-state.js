@@ -1,11 +1,10 @@
 // A room's state as its members see it: locked (the composer off, with why), slow mode (a chip
 // in the header) and whether links are shown. Changes arrive as system lines.
 //
-// Sources, best first: a `room_updated` frame (`{room, locked?, slowmode_secs?, links?}`, sent to
-// the room's members when a moderator changes it), the same fields in `joined`, GET
-// /api/rooms/{slug} polled while in a room (its `locked`), and refusals of our own messages
-// (`room_locked`, `slowmode`). Today's server sends neither the frame nor the fields: the poll
-// and the refusals alone then keep this up to date.
+// Sources, best first: a `room_updated` frame (`{room, locked, slowmode_secs, links?}`, sent to
+// the room's members when a moderator changes it), the same fields in `joined`, and refusals of
+// our own messages (`room_locked`, `slowmode`). Against a server whose `joined` lacks the fields
+// (an older gateway during a rolling upgrade), GET /api/rooms/{slug} is polled while in a room.
 import { addSystem } from './log.js';
 import { setComposerEnabled } from './screens.js';
 import { ROOM_POLL_MS, state, ui } from './state.js';
@@ -13,6 +12,8 @@ import { num, roulette, str } from './util.js';
 
 /** A fresh chat: the room's state as far as known, without announcing it. */
 export function resetRoomState(f = {}) {
+  // A server that states the room in `joined` announces every change: no need to poll.
+  if (typeof f.locked === 'boolean') state.roomUpdates = true;
   const room = state.rooms.get(state.room) || {};
   state.locked = !roulette() && (f.locked === true || (f.locked === undefined && room.locked === true));
   const slow = num(f.slowmode_secs) || num(room.slowmode_secs);
@@ -77,7 +78,7 @@ function render() {
   ui.slowChip.hidden = !slow;
 }
 
-/* GET /api/rooms/{slug} while in a room: today the only way to hear of a lock or unlock. */
+/* GET /api/rooms/{slug} while in a room, for a server that does not announce changes. */
 
 export function startRoomPoll() {
   stopRoomPoll();

@@ -275,3 +275,37 @@ async fn a_frame_sent_with_the_upgrade_request_is_not_lost() {
     assert_eq!(joined["type"], "joined", "{joined}");
     assert_eq!(joined["nick"], "Early");
 }
+
+/// Members who join at the same moment, on two gateways over Redis, each see all the others: in
+/// `joined`'s member list or in a presence `join` after it (a seat taken between another's seat
+/// and its listening to the room was lost).
+#[tokio::test]
+async fn members_who_join_at_once_all_see_each_other() {
+    let cluster = crate::cluster::Cluster::new().await;
+    let _bot = cluster.bot().await;
+    let gateways = [cluster.gateway().await, cluster.gateway().await];
+    cluster.wait_room(&gateways[0], "lobby").await;
+    cluster.wait_room(&gateways[1], "lobby").await;
+    let nicks: Vec<String> = (0..16).map(|i| format!("Racer{i}")).collect();
+    let mut clients = Vec::new();
+    for i in 0..nicks.len() {
+        clients.push(gateways[i % 2].client().await);
+    }
+    // Every join is sent before any answer is read, so the gateways handle them together.
+    for (client, nick) in clients.iter_mut().zip(&nicks) {
+        client.send(json!({"type": "join", "room": "lobby", "nick": nick})).await;
+    }
+    for client in &mut clients {
+        let joined = client.wait_for("joined").await;
+        let mut seen: std::collections::HashSet<String> =
+            joined["members"].as_array().unwrap().iter().map(|m| m.as_str().unwrap().to_owned()).collect();
+        // `next` fails the test after its timeout if someone is never heard of.
+        while seen.len() < nicks.len() {
+            let frame = client.next().await;
+            if frame["type"] == "presence" && frame["event"] == "join" {
+                seen.insert(frame["nick"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    cluster.finish().await;
+}

@@ -129,6 +129,28 @@ async fn locked_rooms_and_slowmode() {
     other.expect_error("room_locked").await;
 }
 
+#[tokio::test]
+async fn members_hear_of_locks_and_slowmode_as_they_change() {
+    let app = spawn_app().await;
+    let (mut c, joined) = app.joined("games", "Gamer").await;
+    assert_eq!((joined["locked"].clone(), joined["slowmode_secs"].clone()), (json!(false), json!(0)), "{joined}");
+    let (ok, out) = cli(&app, &["rooms", "edit", "games", "--slowmode", "30"]).await;
+    assert!(ok, "{out}");
+    let f = c.wait_for("room_updated").await;
+    assert_eq!(f, json!({"type": "room_updated", "room": "games", "locked": false, "slowmode_secs": 30}));
+    assert_eq!(app.get_json("/api/rooms/games").await["slowmode_secs"], 30);
+    let (ok, out) = cli(&app, &["rooms", "edit", "games", "--locked", "true", "--slowmode", "0"]).await;
+    assert!(ok, "{out}");
+    let f = c.wait_for("room_updated").await;
+    assert_eq!(f, json!({"type": "room_updated", "room": "games", "locked": true, "slowmode_secs": 0}));
+    // A member who joins now learns the state from `joined` itself.
+    let (ok, out) = cli(&app, &["rooms", "edit", "games", "--locked", "false", "--slowmode", "5"]).await;
+    assert!(ok, "{out}");
+    c.wait_for("room_updated").await;
+    let (_late, joined) = app.joined("games", "Late").await;
+    assert_eq!((joined["locked"].clone(), joined["slowmode_secs"].clone()), (json!(false), json!(5)), "{joined}");
+}
+
 /// Say something until the room's new settings refuse it with `code` (the change reaches the
 /// gateway within a room-sync period).
 async fn probe_until_error(c: &mut Client, code: &str) -> serde_json::Value {

@@ -40,9 +40,24 @@ impl Conn {
             // new one cannot be had would need two seats at once; clients expect a clean switch.
             self.leave_room().await;
         }
+        // Listen to the room before taking the seat: whoever takes a seat after ours announces
+        // it after we listen, so the member list of `joined` plus the presence that follows it
+        // misses nobody (the other order lost a member who arrived in between).
+        let local: Option<Arc<Members>> = if same_seat {
+            None
+        } else {
+            match self.state.hub.join(self.state.bus.as_ref(), &def.slug, self.handle.clone(), nick.key()).await {
+                Ok(local) => Some(local),
+                Err(e) => {
+                    self.unavailable(e);
+                    return None;
+                }
+            }
+        };
         let claim = match self.state.bus.claim_seat(&def.slug, &seat, def.capacity, per_address).await {
             Ok(claim) => claim,
             Err(e) => {
+                self.stop_listening(&def.slug, local.is_some()).await;
                 self.unavailable(e);
                 return None;
             }
@@ -50,11 +65,12 @@ impl Conn {
         let members = match admission::seat(claim, &def, &nick, per_address) {
             Ok(members) => members,
             Err(refusal) => {
+                self.stop_listening(&def.slug, local.is_some()).await;
                 self.refuse(refusal);
                 return None;
             }
         };
-        if same_seat {
+        let Some(local) = local else {
             // A repeated join (e.g. to resume with `since`) gets a fresh `joined`, no presence.
             match self.state.bus.history(&def.slug, since).await {
                 Ok(history) => self.handle.send_frame(&ServerFrame::Joined {
@@ -62,20 +78,13 @@ impl Conn {
                     nick: nick.to_string(),
                     members: members.clone(),
                     history,
+                    locked: def.locked,
+                    slowmode_secs: def.slowmode_secs,
                 }),
                 Err(e) => self.unavailable(e),
             }
             return Some(members);
-        }
-        let local: Arc<Members> =
-            match self.state.hub.join(self.state.bus.as_ref(), &def.slug, self.handle.clone(), nick.key()).await {
-                Ok(local) => local,
-                Err(e) => {
-                    self.release(&def.slug, nick.key(), &holder).await;
-                    self.unavailable(e);
-                    return None;
-                }
-            };
+        };
         let history = match self.state.bus.history(&def.slug, since).await {
             Ok(history) => history,
             Err(e) => {
@@ -92,6 +101,8 @@ impl Conn {
                 nick: nick.to_string(),
                 members: members.clone(),
                 history,
+                locked: def.locked,
+                slowmode_secs: def.slowmode_secs,
             },
         );
         // Everyone in the room hears about the arrival, the joiner too (right after `joined`).
@@ -101,6 +112,13 @@ impl Conn {
         }
         self.joined = Some(Joined { room: def, nick, holder });
         Some(members)
+    }
+
+    /// Stop listening to a room whose seat was not had (`listening`: whether `enter` started).
+    async fn stop_listening(&self, room: &RoomSlug, listening: bool) {
+        if listening {
+            self.state.hub.leave(room, self.handle.id).await;
+        }
     }
 
     pub(super) async fn release(&self, room: &RoomSlug, key: &str, holder: &str) {
