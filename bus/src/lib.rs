@@ -177,6 +177,8 @@ pub trait Bus: Send + Sync + 'static {
     async fn roulette_match(&self, ticket: &RouletteTicket, now_ms: i64) -> Result<Option<RouletteTicket>, BusError>;
     /// Take a ticket out of the queue (cancelled, disconnected); a no-op when it is not there.
     async fn roulette_cancel(&self, id: &str) -> Result<(), BusError>;
+    /// How many tickets wait in the roulette queue now, across gateways.
+    async fn roulette_waiting(&self) -> Result<u64, BusError>;
     /// Publish `payload` to the subscribers of `inbox`; false when nobody listens there (the
     /// connection that waited on it is gone).
     async fn notify(&self, inbox: &RoomSlug, payload: Bytes) -> Result<bool, BusError>;

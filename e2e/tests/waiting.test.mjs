@@ -25,8 +25,9 @@ test('the waiting screen counts the time and offers the Lobby after a while', as
   await p.locator('#waiting-interests', { hasText: 'old-films, jazz' }).waitFor();
   await p.locator('#waiting-elapsed', { hasText: /^Looking for 0:0[0-2]$/ }).waitFor();
   await p.locator('#waiting-elapsed', { hasText: /^Looking for 0:0[2-9]$/ }).waitFor();
-  // Today's server gives no counts: the line stays hidden rather than making one up.
-  assert.equal(await p.locator('#waiting-counts').isVisible(), false);
+  // The server counts who else waits (nobody here); it does not count who is online yet.
+  await p.locator('#waiting-counts', { hasText: /^0 looking now$/ }).waitFor();
+  assert.match(await p.locator('#waiting-status').textContent(), /Nobody else is looking right now/);
   await p.locator('#waiting-offer').waitFor({ state: 'visible' });
   assert.equal(await p.locator('#waiting-join').textContent(), 'Join Lobby instead');
   await p.click('#waiting-join');

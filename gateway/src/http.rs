@@ -204,6 +204,9 @@ struct InfoBody<'a> {
     max_room_capacity: u32,
     /// Seconds roulette waits for a shared interest before pairing with anyone.
     roulette_interest_wait_secs: u64,
+    /// Visitors waiting for a roulette stranger now (absent while the bus is unreachable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    looking: Option<u64>,
 }
 
 #[async_trait]
@@ -215,6 +218,7 @@ impl Handler for Info {
             house_rules: config.house_rules.as_deref(),
             max_room_capacity: config.visitor_room_max_capacity,
             roulette_interest_wait_secs: config.roulette_interest_wait.as_secs(),
+            looking: self.0.bus.roulette_waiting().await.ok(),
         }));
     }
 }

@@ -155,7 +155,12 @@ pub enum ServerFrame {
     /// Answer to `ping`.
     Pong {},
     /// In the roulette queue, with the interests as the server understood them.
-    Waiting { interests: Vec<String> },
+    Waiting {
+        interests: Vec<String>,
+        /// How many others wait in the queue now, when the bus could tell.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        looking: Option<u64>,
+    },
     /// Paired with a stranger in the private `room` (a `joined` follows); `common` lists the
     /// interests both gave (empty when they were paired without one in common).
     Matched { room: String, stranger: String, common: Vec<String> },

@@ -86,8 +86,11 @@ async fn ten_strangers_queueing_at_once_make_five_private_pairs() {
 async fn next_tells_the_stranger_and_pairs_with_someone_else_when_anyone_else_waits() {
     let app = spawn_app().await;
     let (mut a, mut b) = (app.client().await, app.client().await);
+    assert_eq!(app.get_json("/api/info").await["looking"], 0);
     roulette(&mut a, "Sam", &[]).await;
-    assert_eq!(a.expect("waiting").await["interests"], json!([]));
+    let waiting = a.expect("waiting").await;
+    assert_eq!((&waiting["interests"], &waiting["looking"]), (&json!([]), &json!(0)), "nobody else waits: {waiting}");
+    assert_eq!(app.get_json("/api/info").await["looking"], 1);
     roulette(&mut b, "Bea", &[]).await;
     let (mb, _) = matched(&mut b).await;
     let (ma, _) = matched(&mut a).await;

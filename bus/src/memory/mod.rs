@@ -261,6 +261,10 @@ impl Bus for InProcessBus {
         Ok(())
     }
 
+    async fn roulette_waiting(&self) -> Result<u64, BusError> {
+        Ok(lock(&self.roulette).len() as u64)
+    }
+
     async fn notify(&self, inbox: &RoomSlug, payload: Bytes) -> Result<bool, BusError> {
         let mut fanout = lock(&self.rooms_fanout);
         let Some(tx) = fanout.get_mut(inbox) else {

@@ -38,6 +38,14 @@ impl Roulette {
         found.map(|raw| decode(&raw)).transpose()
     }
 
+    pub(super) async fn waiting(&self) -> Result<u64, BusError> {
+        redis::cmd("ZCARD")
+            .arg(self.keys.roulette_queue())
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
     pub(super) async fn cancel(&self, id: &str) -> Result<(), BusError> {
         let _: () = redis::pipe()
             .atomic()

@@ -111,6 +111,10 @@ impl Bus for RedisBus {
         self.roulette.cancel(id).await
     }
 
+    async fn roulette_waiting(&self) -> Result<u64, BusError> {
+        self.roulette.waiting().await
+    }
+
     async fn notify(&self, inbox: &RoomSlug, payload: Bytes) -> Result<bool, BusError> {
         let listeners: i64 =
             self.conn().publish(self.keys.room_events(inbox), payload.as_ref()).await.map_err(unavailable)?;

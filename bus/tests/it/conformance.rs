@@ -282,6 +282,7 @@ pub async fn roulette_follows_interests_blocks_and_queue_order(bus: Arc<dyn Bus>
     // A chess player waits for chess until t=1000; a plain ticket cannot take it before.
     assert_eq!(bus.roulette_match(&ticket(&id("chess"), &["chess"], 1000), 0).await.unwrap(), None);
     assert_eq!(bus.roulette_match(&ticket(&id("plain"), &[], 0), 10).await.unwrap(), None);
+    assert_eq!(bus.roulette_waiting().await.unwrap(), 2, "chess and plain wait");
     let fan = bus.roulette_match(&ticket(&id("fan"), &["go", "chess"], 1000), 20).await.unwrap();
     assert_eq!(fan.map(|t| t.id), Some(id("chess")));
     // A blocked ticket is never taken, in either direction.
@@ -303,6 +304,7 @@ pub async fn roulette_follows_interests_blocks_and_queue_order(bus: Arc<dyn Bus>
     assert_eq!(next.map(|t| t.id), Some(id("again")));
     assert_eq!(bus.roulette_match(&ticket(&id("zz"), &[], 0), 90).await.unwrap(), None, "the queue is empty again");
     bus.roulette_cancel(&id("zz")).await.unwrap();
+    assert_eq!(bus.roulette_waiting().await.unwrap(), 0);
 }
 
 pub async fn notify_tells_whether_anyone_listens(bus: Arc<dyn Bus>) {

@@ -63,7 +63,8 @@ impl Conn {
                     tokio::time::Instant::now() + Duration::from_millis(ms)
                 });
                 if announce {
-                    self.handle.send_frame(&ServerFrame::Waiting { interests: ticket.interests.clone() });
+                    let looking = self.state.bus.roulette_waiting().await.ok().map(|n| n.saturating_sub(1));
+                    self.handle.send_frame(&ServerFrame::Waiting { interests: ticket.interests.clone(), looking });
                 }
                 self.waiting = Some(Box::new(Waiting { ticket, inbox, open_at }));
                 return;

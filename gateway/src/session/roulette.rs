@@ -136,7 +136,8 @@ impl Conn {
     /// `next` while waiting: say so again.
     pub(super) fn still_waiting(&self) {
         if let Some(waiting) = &self.waiting {
-            self.handle.send_frame(&ServerFrame::Waiting { interests: waiting.ticket.interests.clone() });
+            self.handle
+                .send_frame(&ServerFrame::Waiting { interests: waiting.ticket.interests.clone(), looking: None });
         }
     }
 
