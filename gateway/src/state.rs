@@ -39,6 +39,8 @@ pub(crate) struct State {
     pub ip_limits: moka::sync::Cache<address::AddressKey, Arc<std::sync::Mutex<IpLimits>>>,
     /// `GET /api/rooms`, at most a second old.
     pub room_list: room_list::RoomListCache,
+    /// `looking` of `GET /api/info`, counted on the bus at most once a second.
+    pub looking: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 impl State {
@@ -61,6 +63,7 @@ impl State {
             tasks: Arc::default(),
             ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
             room_list: room_list::RoomListCache::default(),
+            looking: std::sync::Mutex::new(None),
         }
     }
 
