@@ -11,27 +11,25 @@ use crate::entities::{message_log, visitor_tails};
 /// A tag that matches no address's own tag is tried as an IPv6 /64 tag (the second tag of
 /// IPv6 footers).
 pub async fn addresses_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<String>, BotError> {
-    for net64 in [false, true] {
-        let found: Vec<String> = visitor_tails::Entity::find()
-            .select_only()
-            .column(visitor_tails::Column::Ip)
-            .filter(crate::iptag::tag_match(visitor_tails::Column::IpTag, tag, net64))
-            .into_tuple()
-            .all(db)
-            .await?;
-        if !found.is_empty() {
-            return Ok(found);
-        }
-    }
-    Ok(Vec::new())
+    tail_column(db, tag, visitor_tails::Column::Ip).await
 }
 
 /// The last logged message id of every sender under `tag` (own tag first, else /64 tag).
 async fn tails_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<String>, BotError> {
+    tail_column(db, tag, visitor_tails::Column::LastId).await
+}
+
+/// One text column of `visitor_tails` for every sender under `tag`: the rows of the address's
+/// own tag, else (none matching) those of the /64 tag.
+async fn tail_column(
+    db: &DatabaseConnection,
+    tag: &str,
+    column: visitor_tails::Column,
+) -> Result<Vec<String>, BotError> {
     for net64 in [false, true] {
         let found: Vec<String> = visitor_tails::Entity::find()
             .select_only()
-            .column(visitor_tails::Column::LastId)
+            .column(column)
             .filter(crate::iptag::tag_match(visitor_tails::Column::IpTag, tag, net64))
             .into_tuple()
             .all(db)
