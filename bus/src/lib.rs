@@ -188,4 +188,15 @@ pub trait Bus: Send + Sync + 'static {
     /// Take or keep the lock `name` for `holder` for `ttl` (renewed by calling again); false
     /// while another holder has it. For work one gateway at a time should do.
     async fn hold_lock(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, BusError>;
+
+    // ---- who is here: online counts across gateways ---------------------------------------
+    /// Report that `gateway` has `sockets` open, valid for `ttl` (a gateway reports again well
+    /// before it ends; one that stops reporting, a dead one, drops out of [`Bus::online`] once
+    /// it has). A zero `ttl` withdraws the report (a gateway stopping).
+    async fn report_online(&self, gateway: &str, sockets: u64, ttl: Duration) -> Result<(), BusError>;
+    /// People connected now: the sum of the reports still valid, across gateways.
+    async fn online(&self) -> Result<u64, BusError>;
+    /// How many tickets wait in the roulette queue, not counting the ids in `except` (the
+    /// asker, and the stranger it is held apart from).
+    async fn roulette_waiting_except(&self, except: &[&str]) -> Result<u64, BusError>;
 }

@@ -34,7 +34,8 @@ test('a pitch, a live count, the Lobby first then rooms by population, visitor r
   const p = await h.page({ viewport: DESKTOP });
   await gotoLanding(p, h.server.url);
   assert.match(await p.locator('.pitch').textContent(), /stranger/);
-  await p.locator('#online', { hasText: /4 people are chatting/ }).waitFor();
+  // Everyone connected counts (GET /api/info `online`): the four in the rooms.
+  await p.locator('#online', { hasText: /\b4 people online now/ }).waitFor();
   // The nickname field is focused on desktop: typing starts at once.
   assert.equal(await p.evaluate(() => document.activeElement.id), 'nick');
   await p.waitForFunction(() => document.querySelector('#rooms .room[data-slug="busy"] .room-count').textContent === '2 / 10');

@@ -60,11 +60,10 @@ test('two strangers are paired, chat both ways, and Next ends it for the other',
   // Bo's log stays readable.
   await waitForMessage(bo, 'Hi stranger!');
 
-  // "Find another" queues Bo again. Al is the only one looking, so the matchmaker may well pair
-  // them again (a previous stranger is only avoided while someone else fits): either is fine.
+  // "Find another" queues Bo again. Al is the only one looking, and the two just parted: they are
+  // held apart for a while, so Bo waits and is told nobody else is looking.
   await bo.click('#find-another');
-  await bo.waitForFunction(() => !document.getElementById('waiting').hidden
-    || (!document.getElementById('chat').hidden && document.getElementById('ended').hidden));
+  await bo.locator('#waiting-status', { hasText: 'Nobody else is looking right now' }).waitFor();
   for (const p of [al, bo]) {
     assert.deepEqual(await cspViolations(p), []);
     assert.deepEqual(p.problems, []);

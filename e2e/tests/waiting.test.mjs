@@ -1,7 +1,7 @@
 // The roulette waiting screen: an elapsed timer, live counts when the server gives them, the
 // Lobby offered after a while, interests with spaces; a match found in a hidden tab flashes the
-// title; a pair has no member panel and one "find another" button; meeting the same stranger
-// again after Next is said out loud.
+// title; a pair has no member panel and one "find another" button; after Next with nobody else
+// looking, the two who parted are not paired again at once, and the waiting screen says so.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,8 +25,8 @@ test('the waiting screen counts the time and offers the Lobby after a while', as
   await p.locator('#waiting-interests', { hasText: 'old-films, jazz' }).waitFor();
   await p.locator('#waiting-elapsed', { hasText: /^Looking for 0:0[0-2]$/ }).waitFor();
   await p.locator('#waiting-elapsed', { hasText: /^Looking for 0:0[2-9]$/ }).waitFor();
-  // The server counts who else waits (nobody here); it does not count who is online yet.
-  await p.locator('#waiting-counts', { hasText: /^0 looking now$/ }).waitFor();
+  // The server counts who else waits (nobody here) and who is online (at least this visitor).
+  await p.locator('#waiting-counts', { hasText: /^0 looking now · [1-9]\d* online$/ }).waitFor();
   assert.match(await p.locator('#waiting-status').textContent(), /Nobody else is looking right now/);
   await p.locator('#waiting-offer').waitFor({ state: 'visible' });
   assert.equal(await p.locator('#waiting-join').textContent(), 'Join Lobby instead');
@@ -73,9 +73,14 @@ test('a match in a hidden tab flashes the title; a pair has no member list and o
   assert.equal(await al.locator('#next').isVisible(), false, 'one "find another" button, not two');
   assert.match(await al.locator('#messages .system').last().textContent(), /^Bo has left/);
 
-  // Nobody else is looking: Al meets Bo again, and is told so.
+  // Nobody else is looking (Bo waits, but he just left Al): Al waits, and is told so.
   await al.click('#find-another');
-  await waitForPair(al, 'Bo');
-  await al.locator('#messages .system', { hasText: 'This is Bo again' }).waitFor();
+  await al.locator('#waiting-status', { hasText: "Nobody else is looking right now — we'll match you when someone arrives" }).waitFor();
+  await al.locator('#waiting-counts', { hasText: /^0 looking now/ }).waitFor();
+  // Someone arrives: paired with Bo, who waited longest; Al still waits.
+  const cy = await h.page();
+  await startRoulette(cy, 'Cy');
+  await waitForPair(cy, 'Bo');
+  assert.equal(await al.locator('#waiting').isVisible(), true);
   assert.deepEqual(al.problems, []);
 });

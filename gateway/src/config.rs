@@ -62,6 +62,9 @@ pub struct GatewayConfig {
     pub roulette_interest_wait: Duration,
     /// How long a new pair waits for the stranger to arrive before reporting `stranger_left`.
     pub roulette_join_grace: Duration,
+    /// How long two roulette strangers who just parted are held apart (unless one of them meets
+    /// someone else first); after it they are each other's last resort again.
+    pub roulette_again_after: Duration,
     /// Keys the hash that stands for an address as a room's owner (`IP_TAG_SECRET`; random
     /// per process when unset, which limits rooms per address per gateway only).
     pub owner_secret: SecretString,
@@ -115,6 +118,7 @@ impl Default for GatewayConfig {
             visitor_room_idle: Duration::from_secs(300),
             roulette_interest_wait: Duration::from_secs(5),
             roulette_join_grace: Duration::from_secs(5),
+            roulette_again_after: Duration::from_secs(30),
             owner_secret: random_secret(),
             house_rules: None,
         }

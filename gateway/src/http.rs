@@ -207,6 +207,9 @@ struct InfoBody<'a> {
     /// Visitors waiting for a roulette stranger now (absent while the bus is unreachable).
     #[serde(skip_serializing_if = "Option::is_none")]
     looking: Option<u64>,
+    /// People connected now across every gateway (absent while the bus is unreachable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    online: Option<u64>,
 }
 
 #[async_trait]
@@ -218,22 +221,8 @@ impl Handler for Info {
             house_rules: config.house_rules.as_deref(),
             max_room_capacity: config.visitor_room_max_capacity,
             roulette_interest_wait_secs: config.roulette_interest_wait.as_secs(),
-            looking: looking(&self.0).await,
+            looking: self.0.looking.get(|| self.0.bus.roulette_waiting()).await,
+            online: crate::online::online(&self.0).await,
         }));
     }
-}
-
-/// Visitors waiting for a stranger, asked of the bus at most once a second per gateway: the
-/// route is public and unauthenticated, so a flood of it must not become a flood of Redis calls.
-async fn looking(state: &State) -> Option<u64> {
-    let fresh = |at: std::time::Instant| at.elapsed() < crate::room_list::MAX_AGE;
-    let cached = *state.looking.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((at, n)) = cached
-        && fresh(at)
-    {
-        return Some(n);
-    }
-    let n = state.bus.roulette_waiting().await.ok()?;
-    *state.looking.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((std::time::Instant::now(), n));
-    Some(n)
 }

@@ -36,6 +36,8 @@
 //!   snapshot; closes the sockets a new ban covers.
 //! * `refusal`: the JSON body of an HTTP refusal, `{code, message}`.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
+//! * `online`: who is online across gateways: this gateway's socket count reported to the bus,
+//!   the sum read at most once a second (and the roulette count's cache).
 //! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
 //! * `visitor`: visitor rooms and pairs opened and closed on the bus, and the sweeper that closes
 //!   idle ones.
@@ -56,6 +58,7 @@ mod filters;
 mod http;
 mod hub;
 mod keepalive;
+mod online;
 mod ratelimit;
 mod refusal;
 mod room_list;
@@ -175,9 +178,9 @@ impl Application {
         self.admin.as_ref().map(|(_, addr)| *addr)
     }
 
-    /// Serve until `shutdown` resolves, then stop gracefully: every socket is closed with 1001
-    /// (clients reconnect elsewhere or later) and this returns once they are gone, so nothing
-    /// is accepted after it returns.
+    /// Serve until `shutdown` resolves, then stop gracefully: every socket is told `restarting`
+    /// and closed with 1012 (clients reconnect elsewhere or later) and this returns once they
+    /// are gone, so nothing is accepted after it returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         telemetry::handle();
         let router = http::router(self.state.clone());
@@ -187,6 +190,7 @@ impl Application {
         let control = tasks.spawn("control follower", control::follow(self.state.clone()));
         let sweeper = tasks.spawn("visitor-room sweeper", visitor::sweep(self.state.clone()));
         let keepalive = tasks.spawn("keepalive", keepalive::run(self.state.clone()));
+        let reporter = tasks.spawn("online reporter", online::report(self.state.clone()));
         let admin = self.admin.map(|(acceptor, addr)| {
             tracing::info!("admin (metrics, detailed readiness) on http://{addr}");
             let server = Server::new(acceptor);
@@ -209,6 +213,8 @@ impl Application {
         control.abort();
         sweeper.abort();
         keepalive.abort();
+        reporter.abort();
+        online::withdraw(&self.state).await;
         if let Some((handle, task)) = admin {
             handle.stop_forceful();
             task.abort();

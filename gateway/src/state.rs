@@ -8,7 +8,9 @@ use bus::Bus;
 use crate::directory::RoomDirectory;
 use crate::hub::Hub;
 use crate::ratelimit::{IP_LIMITS_IDLE, IpLimits};
-use crate::{GatewayConfig, ReadinessCheck, address, bans, capacity, filters, room_list, sockets, tasks, websocket};
+use crate::{
+    GatewayConfig, ReadinessCheck, address, bans, capacity, filters, online, room_list, sockets, tasks, websocket,
+};
 
 /// Shared by every handler and connection of one gateway.
 pub(crate) struct State {
@@ -20,7 +22,7 @@ pub(crate) struct State {
     pub gateway_id: String,
     pub readiness: Vec<Arc<dyn ReadinessCheck>>,
     /// Set once at shutdown ([`State::stop_sockets`]); a connection registered after that
-    /// closes itself with 1001 at once.
+    /// is told `restarting` and closes itself with 1012 at once.
     pub stopping: std::sync::atomic::AtomicBool,
     /// Open WebSocket connections, so shutdown can wait for them to finish.
     pub live: Arc<ConnectionCount>,
@@ -40,7 +42,9 @@ pub(crate) struct State {
     /// `GET /api/rooms`, at most a second old.
     pub room_list: room_list::RoomListCache,
     /// `looking` of `GET /api/info`, counted on the bus at most once a second.
-    pub looking: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    pub looking: online::CachedCount,
+    /// `online` of `GET /api/info` and `waiting`, summed on the bus at most once a second.
+    pub online: online::CachedCount,
 }
 
 impl State {
@@ -63,23 +67,40 @@ impl State {
             tasks: Arc::default(),
             ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
             room_list: room_list::RoomListCache::default(),
-            looking: std::sync::Mutex::new(None),
+            looking: online::CachedCount::default(),
+            online: online::CachedCount::default(),
         }
     }
 
-    /// The gateway is stopping: close every socket with 1001 once what is queued for it is
-    /// written (sockets registered from now on close themselves, see [`State::stopping`]).
+    /// The gateway is stopping: tell every socket `restarting`, then close it with 1012 once
+    /// what is queued for it is written (sockets registered from now on do the same by
+    /// themselves, see [`State::stopping`]). Only the first call does anything.
     pub fn stop_sockets(&self) {
         // Before the registry is read: a socket registered after that sees the flag.
-        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        if self.stopping.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         for handle in self.sockets.matching(|_| true) {
-            handle.close(websocket::code::GOING_AWAY, SERVER_RESTARTING, true);
+            restart_socket(&handle);
         }
     }
 }
 
 /// The reason sockets are given when the gateway stops.
 pub(crate) const SERVER_RESTARTING: &str = "server restarting";
+
+/// The shortest `retry_after_ms` of a `restarting` frame; each socket adds a random jitter of
+/// up to [`RESTART_JITTER_MS`], so a gateway's visitors do not all come back in the same instant.
+pub(crate) const RESTART_RETRY_MS: u64 = 1_000;
+pub(crate) const RESTART_JITTER_MS: u64 = 2_000;
+
+/// Tell one socket the gateway restarts (`restarting {retry_after_ms}`, 1 to 3 s), then close
+/// it with 1012 (service restart) once that is written.
+pub(crate) fn restart_socket(handle: &crate::hub::ConnHandle) {
+    let retry_after_ms = RESTART_RETRY_MS + rand::random_range(0..=RESTART_JITTER_MS);
+    handle.send_frame(&protocol::ServerFrame::Restarting { retry_after_ms });
+    handle.close(websocket::code::SERVICE_RESTART, SERVER_RESTARTING, true);
+}
 
 /// Counts live connections; shutdown waits for zero.
 #[derive(Default)]
@@ -93,6 +114,11 @@ impl ConnectionCount {
         self.count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         metrics::gauge!("chat_connections").increment(1.0);
         ConnectionGuard(self.clone())
+    }
+
+    /// Live connections now.
+    pub fn count(&self) -> usize {
+        self.count.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub async fn wait_zero(&self) {

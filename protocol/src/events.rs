@@ -130,6 +130,11 @@ pub struct RouletteTicket {
     pub blocked: Vec<String>,
     /// The stranger of the previous chat: paired again only when nobody else is compatible.
     pub last_peer: Option<String>,
+    /// Until this time (ms since the epoch) this ticket and `last_peer` are held apart when
+    /// each names the other as its last stranger: two people who just parted are not paired
+    /// again at once. 0 (an older gateway's ticket) holds nothing back.
+    #[serde(default)]
+    pub again_at_ms: i64,
 }
 
 /// How well two waiting tickets fit, best first; `None` means never.
@@ -148,12 +153,22 @@ impl RouletteTicket {
         self.interests.is_empty() || self.open_at_ms <= now_ms
     }
 
+    /// Are these two held apart now? Only two tickets that name each other as their last
+    /// stranger, until the later of their `again_at_ms`: once either met someone else since,
+    /// nothing holds them apart (they are merely [`Fit::Again`]).
+    pub fn held_apart(&self, other: &Self, now_ms: i64) -> bool {
+        self.last_peer.as_deref() == Some(other.id.as_str())
+            && other.last_peer.as_deref() == Some(self.id.as_str())
+            && now_ms < self.again_at_ms.max(other.again_at_ms)
+    }
+
     /// The rule of the matchmaker (the Redis bus runs the same rule in Lua).
     pub fn fit(&self, other: &Self, now_ms: i64) -> Option<Fit> {
         if self.id == other.id
             || self.key == other.key
             || self.blocked.contains(&other.id)
             || other.blocked.contains(&self.id)
+            || self.held_apart(other, now_ms)
         {
             return None;
         }
@@ -237,6 +252,7 @@ mod tests {
             open_at_ms,
             blocked: vec![],
             last_peer: None,
+            again_at_ms: 0,
         }
     }
 
@@ -261,5 +277,20 @@ mod tests {
         assert_eq!(plain.fit(&blocker, 0), None);
         let twin = RouletteTicket { key: "plain".into(), ..ticket("twin", &[], 0) };
         assert_eq!(twin.fit(&plain, 0), None, "same nickname");
+    }
+
+    #[test]
+    fn two_who_just_parted_are_held_apart_until_the_later_deadline_or_another_match() {
+        let a = RouletteTicket { last_peer: Some("b".into()), again_at_ms: 1_000, ..ticket("a", &[], 0) };
+        let b = RouletteTicket { last_peer: Some("a".into()), again_at_ms: 1_500, ..ticket("b", &[], 0) };
+        assert_eq!(a.fit(&b, 999), None);
+        assert_eq!(b.fit(&a, 1_499), None, "held until the later of the two deadlines");
+        assert_eq!(a.fit(&b, 1_500), Some(Fit::Again), "then the last resort, as before");
+        assert_eq!(best_match(&a, std::slice::from_ref(&b), 10), None);
+        // Once one of them met someone else, they are no longer held apart.
+        let b_moved_on = RouletteTicket { last_peer: Some("c".into()), ..b.clone() };
+        assert_eq!(a.fit(&b_moved_on, 10), Some(Fit::Again));
+        // Someone else is never held back by it.
+        assert_eq!(a.fit(&ticket("c", &[], 0), 10), Some(Fit::Anyone));
     }
 }

@@ -143,6 +143,9 @@ pub enum ServerFrame {
     Deleted { id: Ulid },
     /// This connection was removed from the service; the server closes it next.
     Kicked { reason: String },
+    /// The gateway is restarting: it closes this socket next (close code 1012); connect again
+    /// after `retry_after_ms` (already jittered per socket).
+    Restarting { retry_after_ms: u64 },
     /// Something the client sent was refused; the connection stays usable.
     Error {
         code: ErrorCode,
@@ -160,6 +163,9 @@ pub enum ServerFrame {
         /// How many others wait in the queue now, when the bus could tell.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         looking: Option<u64>,
+        /// People connected now across every gateway, when the bus could tell.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        online: Option<u64>,
     },
     /// Paired with a stranger in the private `room` (a `joined` follows); `common` lists the
     /// interests both gave (empty when they were paired without one in common).

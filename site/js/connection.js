@@ -11,6 +11,21 @@ import { banText, inChat, queueing, roulette, str } from './util.js';
 
 export const wsOpen = () => state.ws !== null && state.ws.readyState === WebSocket.OPEN;
 
+// A restarting server says `restarting {retry_after_ms}` (jittered per socket), then closes with
+// 1012: the client waits that long (plus a little jitter of its own) and reconnects, saying so
+// rather than showing an error. Without the frame, a 1012 close waits RESTART_DEFAULT_MS.
+const SERVICE_RESTART = 1012;
+const RESTART_DEFAULT_MS = 2000;
+const RESTART_MAX_MS = 30000;
+const RESTART_TEXT = 'Server restarting — reconnecting…';
+let restartAfterMs = null;
+let restarting = false; // said until a socket opens again
+
+export function onRestarting(f) {
+  const ms = Number(f.retry_after_ms);
+  restartAfterMs = Number.isFinite(ms) && ms >= 0 ? Math.min(ms, RESTART_MAX_MS) : RESTART_DEFAULT_MS;
+}
+
 export function send(frame) {
   if (!wsOpen()) return false;
   state.ws.send(JSON.stringify(frame));
@@ -51,6 +66,8 @@ export function dropSocket() {
 }
 
 export function onSocketOpen() {
+  restartAfterMs = null;
+  restarting = false;
   state.wsOpened = true;
   state.askedToConnect = false;
   state.lastFrameAt = Date.now();
@@ -109,6 +126,25 @@ export function enterBanned(ban) {
 }
 
 export function afterSocketClosed(ev, opened) {
+  const restartMs = restartAfterMs !== null ? restartAfterMs : ev.code === SERVICE_RESTART ? RESTART_DEFAULT_MS : null;
+  restartAfterMs = null;
+  if (restartMs !== null && (queueing() || (inChat() && !roulette()))) {
+    // Back after the server's own delay; should it not be up yet, the usual backoff follows.
+    restarting = true;
+    if (queueing()) {
+      state.phase = 'queueing';
+      ui.waitingStatus.textContent = RESTART_TEXT;
+    } else {
+      if (state.phase === 'joined') addSystem(RESTART_TEXT, true);
+      state.phase = 'rejoining';
+      clearAllTyping();
+    }
+    showBanner(true);
+    ui.bannerText.textContent = RESTART_TEXT;
+    state.backoffAttempt = 0;
+    scheduleReconnect(restartMs * (1 + Math.random() * 0.25));
+    return;
+  }
   if (ev.code === 1008 || ev.code === 4003) {
     state.blockedUntil = Date.now() + POLICY_COOLDOWN_MS;
     const reason = str(ev.reason);
@@ -121,7 +157,7 @@ export function afterSocketClosed(ev, opened) {
     // Queue again on a new connection (`roulette`), after a backoff.
     state.phase = 'queueing';
     showBanner(true);
-    ui.waitingStatus.textContent = 'Connection lost — reconnecting…';
+    ui.waitingStatus.textContent = restarting ? RESTART_TEXT : 'Connection lost — reconnecting…';
     scheduleReconnect();
   } else if (roulette() && inChat()) {
     // A pair room cannot be rejoined: this chat is over.
@@ -140,11 +176,12 @@ export function showBanner(visible) {
   ui.banner.hidden = !visible;
 }
 
-export function scheduleReconnect() {
+// Reconnect after `after` ms when given (a restart), else after the next backoff step.
+export function scheduleReconnect(after = null) {
   clearTimeout(state.reconnectTimer);
   const base = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(state.backoffAttempt, 10));
-  const delay = Math.min(BACKOFF_MAX_MS, base * (0.75 + Math.random() * 0.5));
-  state.backoffAttempt += 1;
+  const delay = after !== null ? after : Math.min(BACKOFF_MAX_MS, base * (0.75 + Math.random() * 0.5));
+  if (after === null) state.backoffAttempt += 1;
   state.reconnectTimer = setTimeout(() => {
     state.reconnectTimer = null;
     if (state.phase === 'rejoining' || queueing()) connect();

@@ -1,6 +1,7 @@
 // Server frames: one handler per frame type (unknown types are ignored).
 import { showChatError, updateCounter } from './composer.js';
 import { dropSocket, enterBanned, onJoinTimeout, send, sendJoin, showBanner, wsOpen } from './connection.js';
+import { onRestarting } from './connection.js';
 import { showCreateError } from './create.js';
 import { showLandingError, showNickError, showRoomError, updateNickHelp } from './landing.js';
 import { setMessageText } from './links.js';
@@ -18,6 +19,7 @@ export const HANDLERS = new Map([
   ['hello', onHello], ['joined', onJoined], ['message', onMessage], ['ack', onAck],
   ['presence', onPresence], ['typing', onTyping], ['edited', onEdited], ['deleted', onDeleted],
   ['error', onError], ['kicked', onKicked], ['pong', () => {}],
+  ['restarting', onRestarting],
   ['waiting', onWaiting], ['matched', onMatched], ['stranger_left', onStrangerLeft], ['created', onCreated],
   ['room_updated', onRoomUpdated],
 ]);
@@ -58,7 +60,7 @@ export function onWaiting(f) {
   // After Next, a server that counts says when nobody else is looking (rather than pairing the
   // same two again at once).
   ui.waitingStatus.textContent = f.looking === 0 || f.alone === true
-    ? 'You are in the queue. Nobody else is looking right now: the chat opens as soon as someone arrives.'
+    ? 'You are in the queue. Nobody else is looking right now — we\'ll match you when someone arrives.'
     : 'You are in the queue. The chat opens as soon as someone else is looking.';
 }
 

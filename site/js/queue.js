@@ -132,7 +132,7 @@ export function joinOfferedRoom() {
 }
 
 // "3 looking now · 57 online", from the `waiting` frame or GET /api/info when the server gives
-// these counts (today's gives `looking` only); a count not given is left out, never made up.
+// these counts (absent while its bus is unreachable); a count not given is left out, never made up.
 export function renderWaitingCounts(f) {
   const looking = typeof f.looking === 'number' ? f.looking : state.looking;
   const online = typeof f.online === 'number' ? f.online : state.online;

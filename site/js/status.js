@@ -37,8 +37,8 @@ export function setBan(ban) {
 
 /* House rules and server settings: GET /api/info. */
 
-// Asked once; again on each landing refresh only if the server counts who is online (`online`),
-// which today's server does not (it gives `looking` only).
+// Asked once; again on each landing refresh only if the server counts who is online (`online`;
+// absent while its bus is unreachable).
 export async function loadInfo() {
   if (state.infoLoaded && state.online === null) return;
   try {

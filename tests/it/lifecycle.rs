@@ -92,7 +92,7 @@ async fn bad_configuration_is_refused_with_the_variable_named() {
 }
 
 #[tokio::test]
-async fn a_graceful_stop_closes_sockets_with_1001_and_logs_every_accepted_message() {
+async fn a_graceful_stop_says_restarting_closes_with_1012_and_logs_every_accepted_message() {
     use sea_orm::{ConnectionTrait, Statement};
     let app = spawn_app().await;
     let (mut c, _) = app.joined("lobby", "Last").await;
@@ -101,7 +101,10 @@ async fn a_graceful_stop_closes_sockets_with_1001_and_logs_every_accepted_messag
         ids.push(c.say(&format!("late {i}")).await);
     }
     let (dir, url) = app.stop().await;
-    assert_eq!(c.closed().await, Some(1001));
+    let restarting = c.wait_for("restarting").await;
+    let retry = restarting["retry_after_ms"].as_u64().unwrap_or_default();
+    assert!((1_000..=3_000).contains(&retry), "{restarting}");
+    assert_eq!(c.closed().await, Some(1012), "service restart");
     let db = bot::db::connect(&url).await.unwrap();
     let row = db
         .query_one_raw(Statement::from_string(
@@ -132,4 +135,23 @@ async fn metrics_count_connections_messages_and_refusals() {
     let refusals =
         body.lines().find(|l| l.starts_with("chat_refusals_total{code=\"unknown_type\"}")).expect("refusals by code");
     assert!(refusals.split_whitespace().last().unwrap().parse::<f64>().unwrap() >= 1.0);
+}
+
+#[tokio::test]
+async fn a_gateway_process_on_sigterm_tells_every_socket_restarting_then_closes_with_1012() {
+    let cluster = crate::cluster::Cluster::new().await;
+    let mut gateway = cluster.gateway().await;
+    // One socket only connected, one waiting in the roulette (no bot: no rooms to join).
+    let (mut a, mut b) = (gateway.client().await, gateway.client().await);
+    b.send(serde_json::json!({"type": "roulette", "nick": "Waits"})).await;
+    b.wait_for("waiting").await;
+    gateway.stop().await;
+    let mut delays = Vec::new();
+    for c in [&mut a, &mut b] {
+        let restarting = c.wait_for("restarting").await;
+        delays.push(restarting["retry_after_ms"].as_u64().unwrap_or_default());
+        assert_eq!(c.closed().await, Some(1012));
+    }
+    assert!(delays.iter().all(|ms| (1_000..=3_000).contains(ms)), "{delays:?}");
+    cluster.finish().await;
 }

@@ -11,6 +11,7 @@ mod discord;
 mod errors;
 mod lifecycle;
 mod moderation;
+mod online;
 mod rooms;
 mod roulette;
 mod split;

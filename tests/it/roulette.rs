@@ -256,3 +256,81 @@ async fn a_pair_split_across_two_gateways_chats_and_hears_a_disconnect() {
     }
     cluster.finish().await;
 }
+
+#[tokio::test]
+async fn after_next_with_nobody_else_looking_the_two_wait_apart_until_someone_arrives() {
+    let app = spawn_app().await;
+    let (mut a, mut b) = (app.client().await, app.client().await);
+    roulette(&mut a, "Ann", &[]).await;
+    roulette(&mut b, "Ben", &[]).await;
+    matched(&mut a).await;
+    matched(&mut b).await;
+    // Ann moves on: nobody else is looking, so she waits, told so (and who is online).
+    a.send(json!({"type": "next"})).await;
+    let waiting = a.wait_for("waiting").await;
+    assert_eq!(waiting["looking"], 0, "{waiting}");
+    assert!(waiting["online"].as_u64().is_some_and(|n| n >= 2), "Ann and Ben are online: {waiting}");
+    b.wait_for("stranger_left").await;
+    // Ben looks again: Ann waits, but she just left him; nobody else is looking for him either.
+    b.send(json!({"type": "next"})).await;
+    assert_eq!(b.wait_for("waiting").await["looking"], 0);
+    assert!(quiet(&mut a, "matched", Duration::from_millis(500)).await, "the two who just parted were paired again");
+    assert!(quiet(&mut b, "matched", Duration::from_millis(1)).await);
+    // Someone arrives: paired with the one waiting longest.
+    let mut c = app.client().await;
+    roulette(&mut c, "Cy", &[]).await;
+    assert_eq!(matched(&mut c).await.0["stranger"], "Ann");
+    assert_eq!(matched(&mut a).await.0["stranger"], "Cy");
+    // Ann met someone else since: she and Ben are no longer held apart, and Ben (her previous
+    // stranger, the only one waiting) is better than waiting.
+    a.send(json!({"type": "next"})).await;
+    assert_eq!(matched(&mut a).await.0["stranger"], "Ben");
+    assert_eq!(matched(&mut b).await.0["stranger"], "Ann");
+    c.wait_for("stranger_left").await;
+}
+
+#[tokio::test]
+async fn two_held_apart_are_paired_again_once_the_hold_ends() {
+    let app = spawn_app_tuned(|config| config.gateway.roulette_again_after = Duration::from_secs(1)).await;
+    let (mut a, mut b) = (app.client().await, app.client().await);
+    roulette(&mut a, "Ann", &[]).await;
+    roulette(&mut b, "Ben", &[]).await;
+    matched(&mut a).await;
+    matched(&mut b).await;
+    a.send(json!({"type": "next"})).await;
+    assert_eq!(a.wait_for("waiting").await["looking"], 0);
+    b.wait_for("stranger_left").await;
+    b.send(json!({"type": "next"})).await;
+    assert_eq!(b.wait_for("waiting").await["looking"], 0);
+    // Nobody else came: once the hold ends they meet again, with nothing more sent by either.
+    assert_eq!(matched(&mut a).await.0["stranger"], "Ben");
+    assert_eq!(matched(&mut b).await.0["stranger"], "Ann");
+}
+
+#[tokio::test]
+async fn two_who_just_parted_across_gateways_wait_apart_until_someone_arrives() {
+    let cluster = Cluster::new().await;
+    let (g1, g2) = (cluster.gateway().await, cluster.gateway().await);
+    let mut a = g1.client().await;
+    roulette(&mut a, "East", &[]).await;
+    a.expect("waiting").await;
+    let mut b = g2.client().await;
+    roulette(&mut b, "West", &[]).await;
+    matched(&mut b).await;
+    matched(&mut a).await;
+    b.send(json!({"type": "next"})).await;
+    assert_eq!(b.wait_for("waiting").await["looking"], 0);
+    a.wait_for("stranger_left").await;
+    a.send(json!({"type": "next"})).await;
+    let waiting = a.wait_for("waiting").await;
+    assert_eq!(waiting["looking"], 0, "{waiting}");
+    assert!(waiting["online"].as_u64().is_some_and(|n| n >= 1), "{waiting}");
+    assert!(quiet(&mut b, "matched", Duration::from_millis(500)).await, "the two who just parted were paired again");
+    // A newcomer on the first gateway is paired with West, who waited longest.
+    let mut c = g1.client().await;
+    roulette(&mut c, "North", &[]).await;
+    assert_eq!(matched(&mut c).await.0["stranger"], "West");
+    assert_eq!(matched(&mut b).await.0["stranger"], "North");
+    assert!(quiet(&mut a, "matched", Duration::from_millis(1)).await);
+    cluster.finish().await;
+}

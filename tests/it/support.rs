@@ -65,11 +65,29 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_app_on(dir: PathBuf, database_url: &str, overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_tuned_on(dir, database_url, overrides, |_| {}).await
+}
+
+/// The whole chat on a fresh SQLite database, its configuration changed by `tune` (for the
+/// settings that have no variable).
+pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("chat.db").display());
+    spawn_app_tuned_on(dir, &url, &[], tune).await
+}
+
+async fn spawn_app_tuned_on(
+    dir: PathBuf,
+    database_url: &str,
+    overrides: &[(&str, &str)],
+    tune: impl FnOnce(&mut Config),
+) -> TestApp {
     let mut vars = test_vars(database_url);
     for (k, v) in overrides {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
-    let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let mut config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    tune(&mut config);
     let app = AllInOne::build(config).await.unwrap();
     let addr = app.local_addr();
     let admin_addr = app.admin_addr().expect("tests serve the admin listener");

@@ -1,6 +1,6 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
-//! rules are in `crate::seats`; the queue's bookkeeping (`queue`) and slowmode's (`slowmode`)
-//! are in files of their own.
+//! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
+//! the online counts (`online`) are in files of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -14,6 +14,7 @@ use protocol::{
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
+use self::online::Online;
 use self::queue::Queue;
 use self::slowmode::Slowmode;
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
@@ -22,6 +23,7 @@ use crate::{
     SeatClaim,
 };
 
+mod online;
 mod queue;
 mod slowmode;
 
@@ -49,6 +51,8 @@ pub struct InProcessBus {
     slowmode: Mutex<Slowmode>,
     /// Named locks: holder and expiry.
     locks: Mutex<HashMap<String, (String, Instant)>>,
+    /// Each gateway's count of open sockets, while its report is valid.
+    online: Mutex<Online>,
 }
 
 impl Default for InProcessBus {
@@ -73,6 +77,7 @@ impl InProcessBus {
             roulette: Mutex::default(),
             slowmode: Mutex::default(),
             locks: Mutex::default(),
+            online: Mutex::default(),
         }
     }
 }
@@ -348,6 +353,19 @@ impl Bus for InProcessBus {
 
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
         Ok(lock(&self.filter_defs).clone())
+    }
+
+    async fn report_online(&self, gateway: &str, sockets: u64, ttl: Duration) -> Result<(), BusError> {
+        lock(&self.online).report(gateway, sockets, ttl, Instant::now());
+        Ok(())
+    }
+
+    async fn online(&self) -> Result<u64, BusError> {
+        Ok(lock(&self.online).total(Instant::now()))
+    }
+
+    async fn roulette_waiting_except(&self, except: &[&str]) -> Result<u64, BusError> {
+        Ok(lock(&self.roulette).iter().filter(|t| !except.contains(&t.id.as_str())).count() as u64)
     }
 }
 

@@ -75,6 +75,17 @@ impl Keys {
         format!("{}:{{roulette}}:tickets", self.prefix)
     }
 
+    /// Sorted set: gateway id → when its online report expires (ms, Redis clock). Shares a hash
+    /// tag with [`Keys::online_sockets`], so the online script stays in one cluster slot.
+    pub fn online_until(&self) -> String {
+        format!("{}:{{online}}:until", self.prefix)
+    }
+
+    /// Hash: gateway id → its open sockets, as last reported.
+    pub fn online_sockets(&self) -> String {
+        format!("{}:{{online}}:sockets", self.prefix)
+    }
+
     /// Set: the visitor rooms one owner (a keyed hash of an address) has open.
     pub fn room_owner(&self, owner: &str) -> String {
         format!("{}:owner:{owner}", self.prefix)

@@ -10,6 +10,7 @@
 //! * `history`: each room's last messages;
 //! * `snapshots`: room and ban definitions, the filter list, visitor rooms per owner;
 //! * `roulette`: the roulette queue and its pairing;
+//! * `online`: each gateway's count of open sockets, with a TTL, and their sum;
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
 //! * `trait_impl`: [`Bus`](crate::Bus) for [`RedisBus`], one line per method into the above;
 //! * `lua/`: the scripts, one file each, loaded with `include_str!`.
@@ -29,6 +30,7 @@ use self::fanout::Fanout;
 use self::history::History;
 use self::keys::Keys;
 use self::leader::Locks;
+use self::online::Online;
 use self::presence::Presence;
 use self::queue::Queue;
 use self::roulette::Roulette;
@@ -39,6 +41,7 @@ mod fanout;
 mod history;
 pub mod keys;
 mod leader;
+mod online;
 mod presence;
 mod queue;
 mod roulette;
@@ -67,6 +70,7 @@ pub struct RedisBus {
     snapshots: Snapshots,
     roulette: Roulette,
     locks: Locks,
+    online: Online,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -113,6 +117,7 @@ impl RedisBus {
             snapshots: Snapshots::new(conn.clone(), keys.clone()),
             roulette: Roulette::new(conn.clone(), keys.clone()),
             locks: Locks::new(conn.clone(), keys.clone()),
+            online: Online::new(conn.clone(), keys.clone()),
             presence,
             keys,
             conn,

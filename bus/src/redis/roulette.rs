@@ -46,6 +46,29 @@ impl Roulette {
             .map_err(unavailable)
     }
 
+    /// Waiting tickets, not counting those of `except` (one round trip).
+    pub(super) async fn waiting_except(&self, except: &[&str]) -> Result<u64, BusError> {
+        if except.is_empty() {
+            return self.waiting().await;
+        }
+        let (all, scores): (u64, Vec<Option<f64>>) = redis::pipe()
+            .cmd("ZCARD")
+            .arg(self.keys.roulette_queue())
+            .cmd("ZMSCORE")
+            .arg(self.keys.roulette_queue())
+            .arg(except)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        let mut seen: Vec<&str> = Vec::new();
+        let excepted = except.iter().zip(&scores).filter(|(id, score)| {
+            let first = !seen.contains(id);
+            seen.push(id);
+            first && score.is_some()
+        });
+        Ok(all.saturating_sub(excepted.count() as u64))
+    }
+
     pub(super) async fn cancel(&self, id: &str) -> Result<(), BusError> {
         let _: () = redis::pipe()
             .atomic()

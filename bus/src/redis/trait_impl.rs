@@ -160,4 +160,16 @@ impl Bus for RedisBus {
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
         self.snapshots.filters().await
     }
+
+    async fn report_online(&self, gateway: &str, sockets: u64, ttl: Duration) -> Result<(), BusError> {
+        self.online.report(gateway, sockets, ttl).await
+    }
+
+    async fn online(&self) -> Result<u64, BusError> {
+        self.online.total().await
+    }
+
+    async fn roulette_waiting_except(&self, except: &[&str]) -> Result<u64, BusError> {
+        self.roulette.waiting_except(except).await
+    }
 }

@@ -238,7 +238,7 @@ pub async fn history_entries_can_be_edited_and_removed(bus: Arc<dyn Bus>) {
     assert_eq!(bus.history(&room, None).await.unwrap().len(), 2);
 }
 
-fn ticket(id: &str, interests: &[&str], open_at_ms: i64) -> RouletteTicket {
+pub fn ticket(id: &str, interests: &[&str], open_at_ms: i64) -> RouletteTicket {
     RouletteTicket {
         id: id.to_owned(),
         inbox: fresh_room(),
@@ -248,6 +248,7 @@ fn ticket(id: &str, interests: &[&str], open_at_ms: i64) -> RouletteTicket {
         open_at_ms,
         blocked: vec![],
         last_peer: None,
+        again_at_ms: 0,
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod conformance;
+mod online;
 mod redis_only;
 
 /// Runs every conformance check against one implementation, each as its own test.

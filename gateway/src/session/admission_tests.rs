@@ -146,6 +146,7 @@ async fn a_refused_next_still_lets_the_stranger_go() {
         interests: Vec::new(),
         blocked: Vec::new(),
         last_peer: None,
+        again_at_ms: 0,
     }));
     c.stranger = Some(Box::new(Stranger { id: "s1".into(), nick: "bob".into(), check_at: None }));
     assert_eq!(refused(&mut c, ClientFrame::Next { block: true }).await, ErrorCode::RateLimited);

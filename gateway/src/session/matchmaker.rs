@@ -17,6 +17,14 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// When the pairing rule next changes for a waiting `ticket` (ms since the epoch): its shared
+/// interests stop mattering, or the hold on its last stranger ends.
+fn next_change(ticket: &RouletteTicket, now: i64) -> Option<i64> {
+    let open = (!ticket.interests.is_empty() && ticket.open_at_ms > now).then_some(ticket.open_at_ms);
+    let again = (ticket.last_peer.is_some() && ticket.again_at_ms > now).then_some(ticket.again_at_ms);
+    open.into_iter().chain(again).min()
+}
+
 impl Conn {
     /// Put this connection's ticket in the queue, or pair it at once.
     pub(super) async fn queue(&mut self) {
@@ -39,6 +47,7 @@ impl Conn {
             open_at_ms: now_ms().saturating_add(wait),
             blocked: me.blocked.clone(),
             last_peer: me.last_peer.clone(),
+            again_at_ms: me.again_at_ms,
         };
         // Listen before queueing, so a match notice cannot be missed.
         let feed = match self.state.bus.subscribe_room(&ticket.inbox).await {
@@ -58,13 +67,23 @@ impl Conn {
                 Err(e) => return self.unavailable(e),
             };
             let Some(peer) = peer else {
-                let open_at = (ticket.open_at_ms > now).then(|| {
-                    let ms = u64::try_from(ticket.open_at_ms - now).unwrap_or(0);
+                let open_at = next_change(&ticket, now).map(|at| {
+                    let ms = u64::try_from(at - now).unwrap_or(0);
                     tokio::time::Instant::now() + Duration::from_millis(ms)
                 });
                 if announce {
-                    let looking = self.state.bus.roulette_waiting().await.ok().map(|n| n.saturating_sub(1));
-                    self.handle.send_frame(&ServerFrame::Waiting { interests: ticket.interests.clone(), looking });
+                    // Who else looks: not us, nor the stranger we are held apart from.
+                    let mut except = vec![ticket.id.as_str()];
+                    if let Some(peer) = ticket.last_peer.as_deref().filter(|_| ticket.again_at_ms > now) {
+                        except.push(peer);
+                    }
+                    let looking = self.state.bus.roulette_waiting_except(&except).await.ok();
+                    let online = crate::online::online(&self.state).await;
+                    self.handle.send_frame(&ServerFrame::Waiting {
+                        interests: ticket.interests.clone(),
+                        looking,
+                        online,
+                    });
                 }
                 self.waiting = Some(Box::new(Waiting { ticket, inbox, open_at }));
                 return;

@@ -43,7 +43,7 @@ use crate::capacity::Place;
 use crate::hub::{ConnHandle, ConnId};
 use crate::sockets::Slot;
 use crate::state::State;
-use crate::websocket::{self, CloseOrder, Event, Outbox, Socket, code};
+use crate::websocket::{self, CloseOrder, Event, Outbox, Socket};
 use admission::{Admitted, Refusal};
 use limits::SocketLimits;
 use roulette::{RouletteMe, Stranger, Waiting, Wake, roulette_wake};
@@ -113,7 +113,7 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Addre
     slot.register(handle.clone());
     // Registered after the gateway began stopping, so not among the sockets it closed.
     if state.stopping.load(Ordering::SeqCst) {
-        handle.close(code::GOING_AWAY, crate::state::SERVER_RESTARTING, true);
+        crate::state::restart_socket(&handle);
     }
     tracing::debug!(conn = id, ip = %address.ip, "connected");
     let mut conn = Conn {

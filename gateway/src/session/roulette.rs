@@ -17,8 +17,11 @@ pub(super) struct RouletteMe {
     pub interests: Vec<String>,
     /// Strangers this connection blocked: never paired again.
     pub blocked: Vec<String>,
-    /// The previous stranger: paired again only when nobody else fits.
+    /// The previous stranger: paired again only when nobody else fits, and not before
+    /// `again_at_ms` while that stranger still names us as theirs.
     pub last_peer: Option<String>,
+    /// Until when (ms since the epoch) we are held apart from `last_peer`.
+    pub again_at_ms: i64,
 }
 
 /// Queued for a stranger.
@@ -26,7 +29,8 @@ pub(super) struct Waiting {
     pub ticket: RouletteTicket,
     /// Where the gateway that pairs us publishes the match notice.
     pub inbox: RoomFeed,
-    /// When shared interests stop mattering (re-matched then, accepting anyone).
+    /// When the pairing rule next changes for this ticket (shared interests stop mattering,
+    /// or the hold on the last stranger ends): it is matched again then.
     pub open_at: Option<tokio::time::Instant>,
 }
 
@@ -42,7 +46,7 @@ pub(super) struct Stranger {
 pub(super) enum Wake {
     /// A match notice arrived (`None`: the inbox is gone).
     Notice(Option<Bytes>),
-    /// Shared interests stop mattering.
+    /// Shared interests stop mattering, or the hold on the last stranger ends.
     InterestsExpired,
     /// Time to check that the new stranger really arrived.
     CheckStranger,
@@ -109,21 +113,25 @@ impl Conn {
     pub(super) async fn roulette(&mut self, nick: Nickname, interests: Vec<String>) {
         self.leave_room().await;
         self.stop_waiting().await;
-        let (blocked, last_peer) = self.roulette.take().map(|r| (r.blocked, r.last_peer)).unwrap_or_default();
-        self.roulette = Some(Box::new(RouletteMe { nick, interests, blocked, last_peer }));
+        let (blocked, last_peer, again_at_ms) =
+            self.roulette.take().map(|r| (r.blocked, r.last_peer, r.again_at_ms)).unwrap_or_default();
+        self.roulette = Some(Box::new(RouletteMe { nick, interests, blocked, last_peer, again_at_ms }));
         self.queue().await;
     }
 
     /// The first step of `next`, taken by admission before it counts the joins: forget the
-    /// current stranger (blocked from now on if `block`; paired again only when nobody else
-    /// fits). Whether there was one.
+    /// current stranger (blocked from now on if `block`; else held apart for
+    /// `roulette_again_after`, then paired again only when nobody else fits). Whether there
+    /// was one.
     pub(super) fn let_go_of_stranger(&mut self, block: bool) -> bool {
+        let again_after = i64::try_from(self.state.config.roulette_again_after.as_millis()).unwrap_or(i64::MAX);
         let Some(me) = &mut self.roulette else { return false };
         let Some(stranger) = self.stranger.take() else { return false };
         if block {
             remember_block(&mut me.blocked, &stranger.id);
         }
         me.last_peer = Some(stranger.id);
+        me.again_at_ms = chrono::Utc::now().timestamp_millis().saturating_add(again_after);
         true
     }
 
@@ -136,8 +144,11 @@ impl Conn {
     /// `next` while waiting: say so again.
     pub(super) fn still_waiting(&self) {
         if let Some(waiting) = &self.waiting {
-            self.handle
-                .send_frame(&ServerFrame::Waiting { interests: waiting.ticket.interests.clone(), looking: None });
+            self.handle.send_frame(&ServerFrame::Waiting {
+                interests: waiting.ticket.interests.clone(),
+                looking: None,
+                online: None,
+            });
         }
     }
 
@@ -158,7 +169,8 @@ impl Conn {
         self.enter_pair(def, notice.stranger.id, notice.stranger.nick, notice.common).await;
     }
 
-    /// Nobody sharing an interest came in time: from now on anyone will do.
+    /// The pairing rule changed for the waiting ticket (nobody sharing an interest came in
+    /// time, or the hold on the last stranger ended): match it again.
     pub(super) async fn interests_expired(&mut self) {
         let Some(mut waiting) = self.waiting.take() else { return };
         waiting.open_at = None;

@@ -46,8 +46,11 @@ pub type Io = TokioIo<Upgraded>;
 pub mod code {
     /// Normal closure (kicked, room closed; the answer to a peer's close without a code).
     pub const NORMAL: u16 = 1000;
-    /// Going away (server shutting down, keepalive missed).
+    /// Going away (keepalive missed).
     pub const GOING_AWAY: u16 = 1001;
+    /// Service restart: the gateway is restarting; connect again after the `restarting`
+    /// frame's `retry_after_ms`.
+    pub const SERVICE_RESTART: u16 = 1012;
     /// The peer broke the framing rules.
     pub const PROTOCOL: u16 = 1002;
     /// A message of a kind the chat does not speak (binary).

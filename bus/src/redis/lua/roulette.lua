@@ -6,6 +6,11 @@ local now = tonumber(ARGV[3])
 local function list(v) if type(v) == 'table' then return v end return {} end
 local function has(l, x) for _, v in ipairs(list(l)) do if v == x then return true end end return false end
 local function open(t) return #list(t.interests) == 0 or tonumber(t.open_at_ms) <= now end
+-- Two who just parted (each the other's last stranger) until the later of their again_at_ms.
+local function held(a, b)
+  return a.last_peer == b.id and b.last_peer == a.id
+    and now < math.max(tonumber(a.again_at_ms) or 0, tonumber(b.again_at_ms) or 0)
+end
 local old = redis.call('ZSCORE', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[2], ARGV[2])
@@ -16,7 +21,8 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, 999)) do
     redis.call('ZREM', KEYS[1], id)
   else
     local t = cjson.decode(raw)
-    if t.id ~= me.id and t.key ~= me.key and not has(me.blocked, t.id) and not has(t.blocked, me.id) then
+    if t.id ~= me.id and t.key ~= me.key and not has(me.blocked, t.id) and not has(t.blocked, me.id)
+      and not held(me, t) then
       local again = me.last_peer == t.id or t.last_peer == me.id
       local shared = false
       for _, tag in ipairs(list(me.interests)) do
