@@ -4,7 +4,7 @@
 //! once a second, like the roulette count ([`CachedCount`]).
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::state::State;
@@ -18,8 +18,10 @@ pub(crate) const MAX_AGE: Duration = Duration::from_secs(1);
 
 /// A count asked of the bus at most once per [`MAX_AGE`] per gateway: the routes that show it
 /// are public and unauthenticated, so a flood of them must not become a flood of Redis calls.
+/// The lock is held while the bus is asked, so requests that find the count stale together
+/// wait for one answer instead of each asking.
 #[derive(Default)]
-pub(crate) struct CachedCount(Mutex<Option<(Instant, u64)>>);
+pub(crate) struct CachedCount(tokio::sync::Mutex<Option<(Instant, u64)>>);
 
 impl CachedCount {
     /// The cached count while fresh, else `ask`'s answer (cached); `None` when the bus cannot
@@ -29,14 +31,14 @@ impl CachedCount {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<u64, E>>,
     {
-        let cached = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((at, n)) = cached
+        let mut cached = self.0.lock().await;
+        if let Some((at, n)) = *cached
             && at.elapsed() < MAX_AGE
         {
             return Some(n);
         }
         let n = ask().await.ok()?;
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), n));
+        *cached = Some((Instant::now(), n));
         Some(n)
     }
 }
@@ -85,7 +87,7 @@ mod tests {
         assert_eq!(cache.get(|| async { Err::<u64, ()>(()) }).await, None);
         assert_eq!(cache.get(|| async { Ok::<u64, ()>(3) }).await, Some(3));
         assert_eq!(cache.get(|| async { Ok::<u64, ()>(4) }).await, Some(3), "served from the cache");
-        *cache.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now() - MAX_AGE, 3));
+        *cache.0.lock().await = Some((Instant::now() - MAX_AGE, 3));
         assert_eq!(cache.get(|| async { Ok::<u64, ()>(4) }).await, Some(4), "asked again once stale");
     }
 }
