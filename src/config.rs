@@ -108,6 +108,7 @@ impl Config {
             shared_address_factor: s.shared_address_factor,
             ip_say_rate: RateLimit { burst: s.say_ip_burst, per_second: s.say_ip_per_second },
             joins_per_minute: s.joins_per_minute,
+            api_requests_per_minute: s.api_requests_per_minute,
             visitor_room_max_capacity: s.visitor_room_max_capacity,
             visitor_rooms_per_ip: s.visitor_rooms_per_ip,
             visitor_room_idle: s.visitor_room_idle_secs,

@@ -54,6 +54,7 @@ function serverEnv(extra) {
     RUST_LOG: 'info',
     NO_COLOR: '1',
     JOINS_PER_MINUTE: '10000',
+    API_REQUESTS_PER_MINUTE: '100000',
     SAY_IP_BURST: '10000',
     SAY_IP_PER_SECOND: '10000',
     MAX_CONNECTIONS_PER_IP: '10000',

@@ -164,6 +164,9 @@ struct RoomInfo(Arc<State>);
 impl Handler for RoomInfo {
     async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
         res.add_header("cache-control", "no-store", true).ok();
+        if crate::api_limit::admit(&self.0, req, res).is_none() {
+            return;
+        }
         let slug = req.param::<String>("slug").unwrap_or_default();
         let Some(room) = protocol::RoomSlug::parse(&slug)
             .ok()

@@ -16,6 +16,7 @@
 //! * `upgrade`: `GET /ws`, where a socket is admitted and handed to its session.
 //! * `client`: who is connecting: the address through trusted proxies, the page origin.
 //! * `address`: per-address keys (IPv6 by /64) and shared-address budgets.
+//! * `api_limit`: the per-address budget of the HTTP routes that work per request.
 //! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
 //! * `sockets`: every open socket by address, for per-address limits and bans.
 //! * `websocket`: RFC 6455 itself: handshake, frame codec, bounded outbox, socket driver.
@@ -48,6 +49,7 @@
 //! * `site`: the embedded web client.
 
 mod address;
+mod api_limit;
 mod bans;
 mod capacity;
 mod client;

@@ -45,6 +45,8 @@ pub(crate) struct State {
     pub looking: online::CachedCount,
     /// `online` of `GET /api/info` and `waiting`, summed on the bus at most once a second.
     pub online: online::CachedCount,
+    /// The budget of the per-request HTTP routes, per address ([`crate::api_limit`]).
+    pub api_limits: crate::api_limit::ApiLimits,
 }
 
 impl State {
@@ -69,6 +71,7 @@ impl State {
             room_list: room_list::RoomListCache::default(),
             looking: online::CachedCount::default(),
             online: online::CachedCount::default(),
+            api_limits: crate::api_limit::cache(),
         }
     }
 

@@ -7,7 +7,6 @@
 //! are no mutes yet, so `mute` is always `null`; `case` is the ban's number (as in
 //! `chatroulette bans list` and `/bans`).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -38,21 +37,8 @@ impl Handler for Status {
     async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
         // Never cached: a ban may be added or lifted at any moment.
         res.add_header("cache-control", "no-store", true).ok();
-        let Some(peer) = crate::client::peer_ip(req) else {
-            res.status_code(StatusCode::BAD_REQUEST);
-            res.render(Json(serde_json::json!({
-                "code": "bad_request",
-                "message": "cannot tell the client's address",
-            })));
+        let Some(ip) = crate::api_limit::admit(&self.0, req, res) else {
             return;
-        };
-        let ip: IpAddr = match crate::client::request_ip(req, peer, &self.0.config.trusted_proxies) {
-            Ok(ip) => ip,
-            Err(bad) => {
-                res.status_code(StatusCode::BAD_REQUEST);
-                res.render(Json(serde_json::json!({"code": "bad_forwarded_for", "message": bad.to_string()})));
-                return;
-            }
         };
         let ban = self.0.bans.check(ip).map(|ban| Sanction {
             case: Some(ban.id),

@@ -103,6 +103,10 @@ pub struct Settings {
     /// Joins per address per minute (roulette, next and creating a room count too).
     #[arg(long, env = "JOINS_PER_MINUTE", default_value = "30", value_parser = values::positive::<u32>)]
     pub joins_per_minute: u32,
+    /// Requests per address per minute to the HTTP routes that work per request
+    /// (`GET /api/rooms/{slug}`, `GET /api/status`); a tenth of it may come at once.
+    #[arg(long, env = "API_REQUESTS_PER_MINUTE", default_value = "300", value_parser = values::positive::<u32>)]
+    pub api_requests_per_minute: u32,
     /// Seats one address may hold in one room.
     #[arg(long, env = "SEATS_PER_ADDRESS", default_value = "3", value_parser = values::positive::<u32>)]
     pub seats_per_address: u32,

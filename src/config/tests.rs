@@ -185,16 +185,31 @@ fn every_variable_is_declared_once_and_documented() {
     let help = command.clone().render_long_help().to_string();
     let example = include_str!("../../.env.example");
     let readme = include_str!("../../README.md");
-    let mut count = 0;
+    let mut declared = std::collections::BTreeSet::new();
     for arg in command.get_arguments() {
         let Some(var) = arg.get_env().and_then(|v| v.to_str()) else { continue };
-        count += 1;
+        assert!(declared.insert(var.to_owned()), "{var} is declared twice");
         assert_eq!(arg.get_id().as_str().to_uppercase(), var);
         assert_eq!(arg.get_long().map(|l| l.replace('-', "_").to_uppercase()).as_deref(), Some(var));
         assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
         assert!(example.contains(&format!("{var}=")), ".env.example lacks {var}");
         assert!(readme.contains(&format!("`{var}`")), "README lacks {var}");
     }
-    assert_eq!(count, 42);
+    // And the other way: .env.example names no variable that is not declared (a line
+    // `NAME=value`, commented out or not).
+    let listed: std::collections::BTreeSet<String> = example
+        .lines()
+        .map(|line| line.trim_start_matches('#').trim_start())
+        .filter_map(|line| line.split_once('='))
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_owned)
+        // RUST_LOG is read by the log filter, not by the settings.
+        .filter(|name| name != "RUST_LOG")
+        .collect();
+    assert_eq!(listed, declared, ".env.example and the declarations differ");
+    assert!(declared.len() > 40, "only {} variables found", declared.len());
     command.debug_assert();
 }

@@ -101,6 +101,7 @@ impl Cluster {
             .env("SAY_IP_BURST", "100000")
             .env("SAY_IP_PER_SECOND", "100000")
             .env("JOINS_PER_MINUTE", "100000")
+            .env("API_REQUESTS_PER_MINUTE", "100000")
             .env("MAX_CONNECTIONS_PER_IP", "10000")
             .env("SEATS_PER_ADDRESS", "10000")
             .env("RUST_LOG", "info")

@@ -39,6 +39,7 @@ pub fn test_vars(database_url: &str) -> HashMap<String, String> {
         ("SAY_IP_BURST", "100000"),
         ("SAY_IP_PER_SECOND", "100000"),
         ("JOINS_PER_MINUTE", "100000"),
+        ("API_REQUESTS_PER_MINUTE", "100000"),
         ("MAX_CONNECTIONS_PER_IP", "10000"),
         ("SEATS_PER_ADDRESS", "10000"),
     ]
