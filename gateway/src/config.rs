@@ -62,6 +62,11 @@ pub struct GatewayConfig {
     pub roulette_interest_wait: Duration,
     /// How long a new pair waits for the stranger to arrive before reporting `stranger_left`.
     pub roulette_join_grace: Duration,
+    /// How long a dropped socket's session may be resumed (`RESUME_SECS`; zero: never).
+    pub resume: Duration,
+    /// How long a seat outlives its holder's last refresh (`PRESENCE_TTL_SECS`): a session
+    /// whose gateway died stays resumable this long plus `resume`.
+    pub presence_ttl: Duration,
     /// Keys the hash that stands for an address as a room's owner (`IP_TAG_SECRET`; random
     /// per process when unset, which limits rooms per address per gateway only).
     pub owner_secret: SecretString,
@@ -115,6 +120,8 @@ impl Default for GatewayConfig {
             visitor_room_idle: Duration::from_secs(300),
             roulette_interest_wait: Duration::from_secs(5),
             roulette_join_grace: Duration::from_secs(5),
+            resume: Duration::from_secs(30),
+            presence_ttl: Duration::from_secs(30),
             owner_secret: random_secret(),
             house_rules: None,
         }

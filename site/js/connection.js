@@ -60,7 +60,8 @@ export function onSocketOpen() {
 
 // What a (re)opened socket must say for the current phase.
 export function sendForPhase() {
-  if (state.phase === 'joining' || state.phase === 'rejoining') sendJoin();
+  if (state.phase === 'rejoining' && state.resume) sendResume();
+  else if (state.phase === 'joining' || state.phase === 'rejoining') sendJoin();
   else if (queueing()) sendRoulette();
   else if (state.phase === 'creating') sendCreate();
 }
@@ -68,6 +69,17 @@ export function sendForPhase() {
 export function sendJoin() {
   const frame = { type: 'join', room: state.room, nick: state.nick };
   if (state.phase === 'rejoining' && state.lastId) frame.since = state.lastId;
+  send(frame);
+  clearTimeout(state.joinTimer);
+  state.joinTimer = setTimeout(onJoinTimeout, JOIN_TIMEOUT_MS);
+}
+
+// Take the dropped session back (same room, nickname, stranger, and what was missed): the first
+// frame of the new socket. Tokens are single-use: `resumed` brings the next one.
+export function sendResume() {
+  const frame = { type: 'resume', token: state.resume };
+  if (state.lastId) frame.since = state.lastId;
+  state.resume = null;
   send(frame);
   clearTimeout(state.joinTimer);
   state.joinTimer = setTimeout(onJoinTimeout, JOIN_TIMEOUT_MS);
@@ -109,7 +121,10 @@ export function enterBanned(ban) {
 }
 
 export function afterSocketClosed(ev, opened) {
-  if (ev.code === 1008 || ev.code === 4003) {
+  if (ev.code === 4001) { // this session was resumed on another connection (another tab)
+    state.resume = null;
+    backToLanding('This chat continued in another tab or window.');
+  } else if (ev.code === 1008 || ev.code === 4003) {
     state.blockedUntil = Date.now() + POLICY_COOLDOWN_MS;
     const reason = str(ev.reason);
     backToLanding(`The server refused the connection${reason ? `: ${reason}` : '.'} Please wait a moment before trying again.`);
@@ -123,9 +138,9 @@ export function afterSocketClosed(ev, opened) {
     showBanner(true);
     ui.waitingStatus.textContent = 'Connection lost — reconnecting…';
     scheduleReconnect();
-  } else if (roulette() && inChat()) {
-    // A pair room cannot be rejoined: this chat is over.
-    if (state.phase === 'joined') endRouletteChat('Connection lost — this chat has ended.');
+  } else if (roulette() && inChat() && !(state.resume && (state.phase === 'joined' || state.phase === 'rejoining'))) {
+    // A pair room cannot be joined again, only resumed: without a token this chat is over.
+    if (state.phase === 'joined' || state.phase === 'rejoining') endRouletteChat('Connection lost — this chat has ended.');
   } else if (inChat()) {
     if (state.phase === 'joined') addSystem('Connection lost — reconnecting…', true);
     state.phase = 'rejoining';

@@ -11,6 +11,7 @@ mod discord;
 mod errors;
 mod lifecycle;
 mod moderation;
+mod resume;
 mod rooms;
 mod roulette;
 mod split;

@@ -1,6 +1,6 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
-//! rules are in `crate::seats`; the queue's bookkeeping (`queue`) and slowmode's (`slowmode`)
-//! are in files of their own.
+//! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
+//! the resume states (`resume`) are in files of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -15,14 +15,16 @@ use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
 use self::queue::Queue;
+use self::resume::Resumes;
 use self::slowmode::Slowmode;
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
-    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, RoomFeed, Seat,
-    SeatClaim,
+    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, ResumeState,
+    RoomFeed, Seat, SeatClaim,
 };
 
 mod queue;
+mod resume;
 mod slowmode;
 
 const CONTROL_DEPTH: usize = 1024;
@@ -49,6 +51,8 @@ pub struct InProcessBus {
     slowmode: Mutex<Slowmode>,
     /// Named locks: holder and expiry.
     locks: Mutex<HashMap<String, (String, Instant)>>,
+    /// Resume states by token.
+    resumes: Mutex<Resumes>,
 }
 
 impl Default for InProcessBus {
@@ -73,6 +77,7 @@ impl InProcessBus {
             roulette: Mutex::default(),
             slowmode: Mutex::default(),
             locks: Mutex::default(),
+            resumes: Mutex::default(),
         }
     }
 }
@@ -348,6 +353,33 @@ impl Bus for InProcessBus {
 
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
         Ok(lock(&self.filter_defs).clone())
+    }
+
+    // ---- resume ------------------------------------------------------------------------------
+    async fn put_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
+        lock(&self.resumes).put(token, state, ttl)
+    }
+
+    async fn update_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
+        Ok(lock(&self.resumes).update(token, state, ttl))
+    }
+
+    async fn keep_resumes(&self, tokens: &[String], ttl: Duration) -> Result<(), BusError> {
+        lock(&self.resumes).keep(tokens, ttl);
+        Ok(())
+    }
+
+    async fn take_resume(&self, token: &str) -> Result<Option<ResumeState>, BusError> {
+        Ok(lock(&self.resumes).take(token))
+    }
+
+    async fn revoke_resume(&self, token: &str) -> Result<bool, BusError> {
+        Ok(lock(&self.resumes).revoke(token))
+    }
+
+    async fn disown_seat(&self, _room: &RoomSlug, _key: &str, _holder: &str) -> Result<(), BusError> {
+        // Seats here are not refreshed by anyone: nothing to stop.
+        Ok(())
     }
 }
 

@@ -11,6 +11,7 @@
 //! * `snapshots`: room and ban definitions, the filter list, visitor rooms per owner;
 //! * `roulette`: the roulette queue and its pairing;
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
+//! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
 //! * `trait_impl`: [`Bus`](crate::Bus) for [`RedisBus`], one line per method into the above;
 //! * `lua/`: the scripts, one file each, loaded with `include_str!`.
 //!
@@ -31,6 +32,7 @@ use self::keys::Keys;
 use self::leader::Locks;
 use self::presence::Presence;
 use self::queue::Queue;
+use self::resume::Resumes;
 use self::roulette::Roulette;
 use self::snapshots::Snapshots;
 use crate::BusError;
@@ -41,6 +43,7 @@ pub mod keys;
 mod leader;
 mod presence;
 mod queue;
+mod resume;
 mod roulette;
 mod snapshots;
 mod trait_impl;
@@ -67,6 +70,7 @@ pub struct RedisBus {
     snapshots: Snapshots,
     roulette: Roulette,
     locks: Locks,
+    resumes: Resumes,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -113,6 +117,7 @@ impl RedisBus {
             snapshots: Snapshots::new(conn.clone(), keys.clone()),
             roulette: Roulette::new(conn.clone(), keys.clone()),
             locks: Locks::new(conn.clone(), keys.clone()),
+            resumes: Resumes::new(conn.clone(), keys.clone()),
             presence,
             keys,
             conn,
