@@ -19,11 +19,17 @@ enum On {
 
 /// The app (behind a trusted proxy) with resuming on (`RESUME_SECS` = `window`).
 async fn app(on: On, window: &str) -> TestApp {
+    app_with(on, &[("RESUME_SECS", window)]).await
+}
+
+async fn app_with(on: On, vars: &[(&str, &str)]) -> TestApp {
     match on {
-        On::Memory => spawn_behind_proxy(&[("RESUME_SECS", window)]).await,
+        On::Memory => spawn_behind_proxy(vars).await,
         On::Redis => {
             let prefix = format!("resume-{}", ulid::Ulid::new().to_string().to_lowercase());
-            crate::abuse::spawn_on_redis(&prefix, &[("RESUME_SECS", window), ("PRESENCE_TTL_SECS", "3")]).await
+            let mut vars = vars.to_vec();
+            vars.push(("PRESENCE_TTL_SECS", "3"));
+            crate::abuse::spawn_on_redis(&prefix, &vars).await
         }
     }
 }
@@ -110,6 +116,7 @@ on_both_buses!(
     a_ban_revokes_a_parked_session_and_a_banned_address_cannot_resume,
     a_roulette_stranger_hears_of_the_reconnect_and_the_return,
     a_roulette_stranger_is_told_left_when_the_window_ends,
+    a_visitor_room_whose_only_member_is_away_is_not_torn_down,
 );
 
 async fn a_dropped_visitor_comes_back_as_itself_with_what_it_missed_and_the_room_sees_nothing(on: On) {
@@ -274,6 +281,21 @@ async fn a_roulette_stranger_is_told_left_when_the_window_ends(on: On) {
     let mut ann = from(&app, "198.51.100.1").await;
     assert_eq!(resume(&mut ann, &token, None).await["code"], "resume_expired");
     assert!(quiet(&mut ben, "stranger_back", Duration::from_millis(300)).await);
+}
+
+async fn a_visitor_room_whose_only_member_is_away_is_not_torn_down(on: On) {
+    let app = app_with(on, &[("RESUME_SECS", "30"), ("VISITOR_ROOM_IDLE_SECS", "1")]).await;
+    let mut host = from(&app, "198.51.100.1").await;
+    host.send(json!({"type": "create", "title": "Book club", "capacity": 5})).await;
+    let room = host.expect("created").await["room"].as_str().unwrap().to_owned();
+    let (_, token) = join(&mut host, &room, "Host").await;
+    drop(host);
+    // Well past the idle time (and a sweep or two): the held seat keeps the room open.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.members_of(&room).await, Some(1));
+    let mut host = from(&app, "198.51.100.1").await;
+    let resumed = resume(&mut host, &token, None).await;
+    assert_eq!((resumed["type"].as_str(), resumed["room"].as_str()), (Some("resumed"), Some(room.as_str())));
 }
 
 #[tokio::test]

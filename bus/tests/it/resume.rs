@@ -114,3 +114,28 @@ pub async fn many_gateways_racing_for_one_token_get_it_once(bus: Arc<dyn Bus>) {
     }
     assert_eq!(won, 1);
 }
+
+/// Redis only (in-process seats are never refreshed): a disowned seat is no longer kept alive
+/// by this process and lapses with its TTL; the others stay.
+#[tokio::test]
+async fn a_disowned_seat_lapses_and_the_others_are_kept() {
+    let bus = crate::redis_only::connect(Duration::from_secs(1)).await;
+    let room = slug("t");
+    for (nick, holder) in [("ann", "gw-1:1"), ("ben", "gw-1:2")] {
+        let seat = bus::Seat { nick: nick.into(), key: nick.into(), holder: holder.into(), address: holder.into() };
+        assert!(matches!(bus.claim_seat(&room, &seat, 10, 10).await.unwrap(), bus::SeatClaim::Granted { .. }));
+    }
+    bus.disown_seat(&room, "ann", "gw-1:1").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let members = bus.members(&room).await.unwrap();
+        if members == ["ben"] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{members:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Still there two TTLs later: ben's seat is refreshed.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(bus.members(&room).await.unwrap(), ["ben"]);
+}

@@ -31,9 +31,12 @@ impl Conn {
     pub(super) async fn end(mut self) {
         self.stop_waiting().await;
         let registered = self.issued.as_ref().and_then(|i| i.flags.clone().map(|f| (i.token.clone(), f)));
-        let (Some((token, flags)), Some(joined)) = (registered, self.joined.take()) else {
+        let (Some((token, flags)), Some(joined)) = (registered, self.joined.as_ref()) else {
+            // Not in a room with a resumable session: leave as before.
             return self.leave_room().await;
         };
+        let joined = Joined { room: joined.room.clone(), nick: joined.nick.clone(), holder: joined.holder.clone() };
+        self.joined = None;
         self.issued = None;
         // Not listening any more: nothing of the room is queued for a socket that is gone.
         self.state.hub.leave(&joined.room.slug, self.handle.id).await;

@@ -1,0 +1,56 @@
+// Resume: a visitor whose socket drops comes back within RESUME_SECS to the same room under the
+// same nickname, with the messages said meanwhile (each once), and the room sees no left/joined.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  openPage, gotoLanding, joinRoom, roomItem, say, waitForMessage, waitForMember, shownMessages, cuttableSocket, SLOW_TIMEOUT,
+} from './browser.mjs';
+import { useServerAndBrowser } from './harness.mjs';
+
+const h = useServerAndBrowser({ env: { RESUME_SECS: '60' } });
+
+test('a dropped socket resumes: same nickname, missed messages once, no left/joined for the room', async () => {
+  const alice = await openPage(h.browser, null);
+  const socket = await cuttableSocket(alice.context());
+  const bob = await h.page();
+  const carol = await h.page();
+  try {
+    await gotoLanding(alice, h.server.url);
+    await joinRoom(alice, 'Alice', 'chill');
+    await joinRoom(bob, 'Bob', 'chill');
+    await waitForMember(alice, 'Bob');
+    await say(bob, 'before the tunnel');
+    await waitForMessage(alice, 'before the tunnel');
+
+    // The network drops; the server keeps Alice's seat while she is away.
+    await socket.cut();
+    await alice.locator('#banner').waitFor({ state: 'visible' });
+    await say(bob, 'said while Alice was away');
+    await say(bob, 'and once more');
+    await waitForMessage(bob, 'and once more');
+    // Nobody takes her nickname meanwhile.
+    await carol.fill('#nick', 'Alice');
+    await roomItem(carol, 'chill').locator('.join').click();
+    await carol.locator('#nick-error', { hasText: /already called/ }).waitFor();
+
+    socket.restore();
+    await alice.click('#retry-now');
+    await alice.locator('#messages .system', { hasText: 'Reconnected' }).waitFor({ timeout: SLOW_TIMEOUT });
+    await waitForMessage(alice, 'said while Alice was away');
+    await waitForMessage(alice, 'and once more');
+    assert.equal(await alice.locator('#me-nick').textContent(), 'Alice');
+    const shown = (await shownMessages(alice)).map((m) => m.text);
+    for (const text of ['before the tunnel', 'said while Alice was away', 'and once more']) {
+      assert.equal(shown.filter((t) => t === text).length, 1, `${text} shown once: ${shown}`);
+    }
+    // Alice talks on in the same seat; Bob never saw her leave or join again.
+    await say(alice, 'back from the tunnel');
+    await waitForMessage(bob, 'back from the tunnel');
+    await bob.waitForTimeout(3_500); // past the grace a "left" line waits for
+    assert.equal(await bob.locator('#messages .system', { hasText: /Alice (left|joined)/ }).count(), 0);
+    assert.deepEqual(bob.problems, []);
+  } finally {
+    await alice.context().close();
+  }
+});
