@@ -298,6 +298,41 @@ async fn a_visitor_room_whose_only_member_is_away_is_not_torn_down(on: On) {
     assert_eq!((resumed["type"].as_str(), resumed["room"].as_str()), (Some("resumed"), Some(room.as_str())));
 }
 
+/// A kick as the bot publishes it (a moderator's `/kick`) revokes a parked session: the room is
+/// told at once and the token is gone.
+#[tokio::test]
+async fn a_kick_revokes_a_parked_session() {
+    let prefix = format!("resume-{}", ulid::Ulid::new().to_string().to_lowercase());
+    let app = crate::abuse::spawn_on_redis(&prefix, &[("RESUME_SECS", "30")]).await;
+    let mut watcher = from(&app, "198.51.100.2").await;
+    watcher.join("lobby", "Watcher").await;
+    let mut alice = from(&app, "198.51.100.1").await;
+    let (_, token) = join(&mut alice, "lobby", "Alice").await;
+    drop(alice);
+    let kick = protocol::ControlEvent::Kick {
+        room: protocol::RoomSlug::parse("lobby").unwrap(),
+        nick: "alice".into(),
+        reason: "rude".into(),
+    };
+    let client = ::redis::Client::open(crate::abuse::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = ::redis::cmd("PUBLISH")
+        .arg(format!("{prefix}:control"))
+        .arg(serde_json::to_string(&kick).unwrap())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    loop {
+        let p = watcher.wait_for("presence").await;
+        if p["event"] == "leave" {
+            assert_eq!(p["nick"], "Alice");
+            break;
+        }
+    }
+    let mut back = from(&app, "198.51.100.1").await;
+    assert_eq!(resume(&mut back, &token, None).await["code"], "resume_expired");
+}
+
 #[tokio::test]
 async fn a_session_moves_to_another_gateway_which_closes_the_old_socket_and_survives_a_killed_gateway() {
     let mut cluster = Cluster::new().await;

@@ -41,7 +41,8 @@ impl Conn {
         // Not listening any more: nothing of the room is queued for a socket that is gone.
         self.state.hub.leave(&joined.room.slug, self.handle.id).await;
         let room_open = self.state.directory.get(&joined.room.slug).is_some();
-        if flags.taken() || flags.revoked() || !room_open {
+        let parked = room_open && self.state.resumes.park(&token, self.state.config.max_connections);
+        if flags.taken() || flags.revoked() || !parked {
             return finish(&self.state, Parked { token, flags, joined }).await;
         }
         let since = match self.state.bus.history(&joined.room.slug, None).await {
@@ -53,7 +54,6 @@ impl Conn {
         let window = self.state.config.resume;
         match self.state.bus.update_resume(&token, &resume_state, window + PARK_MARGIN).await {
             Ok(true) => {
-                self.state.resumes.park(&token);
                 if joined.room.kind == RoomKind::Roulette
                     && let Err(e) =
                         self.state.bus.publish(&joined.room.slug, encode(&ServerFrame::StrangerReconnecting {})).await

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -78,13 +78,15 @@ pub(crate) struct Resumes {
     /// This gateway's inbox on the bus (one subscription for every session it holds).
     pub inbox: RoomSlug,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Entries whose socket dropped; at most `MAX_CONNECTIONS` (see [`Resumes::park`]).
+    parked: AtomicUsize,
 }
 
 impl Resumes {
     pub fn new() -> Self {
         // `g-` and 20 of [a-z0-9] always make a valid slug.
         let inbox = crate::visitor::random_slug("g").unwrap_or_else(|| panic!("cannot name a gateway inbox"));
-        Self { inbox, entries: Mutex::default() }
+        Self { inbox, entries: Mutex::default(), parked: AtomicUsize::new(0) }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
@@ -99,15 +101,33 @@ impl Resumes {
         flags
     }
 
-    /// The session's socket dropped: nothing to close any more, nothing to keep alive.
-    pub fn park(&self, token: &str) {
-        if let Some(entry) = self.lock().get_mut(token) {
-            entry.handle = None;
+    /// The session's socket dropped: nothing to close any more, nothing to keep alive. Refused
+    /// (false) when `max` sessions are parked already: the map stays bounded however fast
+    /// sockets come and go, and the session ends at once instead.
+    pub fn park(&self, token: &str, max: usize) -> bool {
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(token) else { return true };
+        if entry.handle.is_none() {
+            return true;
         }
+        if self.parked.load(Ordering::SeqCst) >= max {
+            return false;
+        }
+        entry.handle = None;
+        self.parked.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    fn removed(&self, entry: Option<Entry>) -> Option<Entry> {
+        if entry.as_ref().is_some_and(|e| e.handle.is_none()) {
+            self.parked.fetch_sub(1, Ordering::SeqCst);
+        }
+        entry
     }
 
     pub fn remove(&self, token: &str) {
-        self.lock().remove(token);
+        let entry = self.lock().remove(token);
+        self.removed(entry);
     }
 
     /// Tokens whose socket is open here.
@@ -118,7 +138,8 @@ impl Resumes {
     /// The session `token` was resumed on another connection (`here`: on this gateway, whose
     /// resumer already disowned the seat): close its socket, end its parked wait.
     pub fn taken(&self, token: &str, here: bool) {
-        let Some(entry) = self.lock().remove(token) else { return };
+        let entry = self.lock().remove(token);
+        let Some(entry) = self.removed(entry) else { return };
         entry.flags.disowned.store(here, Ordering::SeqCst);
         entry.flags.taken.store(true, Ordering::SeqCst);
         entry.flags.wake.notify_one();
@@ -192,5 +213,35 @@ pub(crate) async fn run(state: Arc<State>) {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::websocket::Outbox;
+
+    fn handle(id: u64) -> ConnHandle {
+        ConnHandle::new(id, Arc::new(Outbox::new(8)))
+    }
+
+    #[test]
+    fn parked_sessions_are_bounded_and_a_taken_one_is_flagged() {
+        let resumes = Resumes::new();
+        let room = RoomSlug::parse("lobby").unwrap();
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        let a = resumes.register("a", &room, "ann", ip, handle(1));
+        resumes.register("b", &room, "ben", ip, handle(2));
+        assert_eq!(resumes.live_tokens().len(), 2);
+        assert!(resumes.park("a", 1));
+        assert!(resumes.park("a", 1), "parking again changes nothing");
+        assert!(!resumes.park("b", 1), "one parked session at most");
+        assert_eq!(resumes.live_tokens(), ["b"]);
+        resumes.taken("a", false);
+        assert!(a.taken() && !a.disowned());
+        assert!(resumes.park("b", 1), "the taken one no longer counts");
+        resumes.revoke_member(&room, "ben");
+        resumes.remove("b");
+        assert_eq!(resumes.parked.load(Ordering::SeqCst), 0);
     }
 }
