@@ -1,10 +1,11 @@
 // Resume: a visitor whose socket drops comes back within RESUME_SECS to the same room under the
-// same nickname, with the messages said meanwhile (each once), and the room sees no left/joined.
+// same nickname, with the messages said meanwhile (each once), and the room sees no left/joined;
+// in a roulette chat the stranger is told of the drop and of the return.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  openPage, gotoLanding, joinRoom, say, waitForMessage, waitForMember, shownMessages, cuttableSocket, SLOW_TIMEOUT,
+  openPage, gotoLanding, joinRoom, startRoulette, waitForPair, say, waitForMessage, waitForMember, shownMessages, cuttableSocket, SLOW_TIMEOUT,
 } from './browser.mjs';
 import { useServerAndBrowser } from './harness.mjs';
 
@@ -47,5 +48,35 @@ test('a dropped socket resumes: same nickname, missed messages once, no left/joi
     assert.deepEqual(bob.problems, []);
   } finally {
     await alice.context().close();
+  }
+});
+
+test('a roulette stranger sees the drop and the return, and the chat goes on', async () => {
+  const al = await openPage(h.browser, null);
+  const socket = await cuttableSocket(al.context());
+  const bo = await h.page();
+  try {
+    await gotoLanding(al, h.server.url);
+    await startRoulette(al, 'Al');
+    await startRoulette(bo, 'Bo');
+    await waitForPair(al, 'Bo');
+    await waitForPair(bo, 'Al');
+    await say(al, 'before the tunnel');
+    await waitForMessage(bo, 'before the tunnel');
+
+    await socket.cut();
+    await bo.locator('#messages .system', { hasText: 'Al lost their connection' }).waitFor();
+    await say(bo, 'still there?');
+    socket.restore();
+    await al.click('#retry-now');
+    await al.locator('#messages .system', { hasText: 'Reconnected' }).waitFor({ timeout: SLOW_TIMEOUT });
+    await bo.locator('#messages .system', { hasText: 'Al is back' }).waitFor();
+    await waitForMessage(al, 'still there?');
+    await say(al, 'yes, back');
+    await waitForMessage(bo, 'yes, back');
+    assert.equal(await bo.locator('#ended').isVisible(), false, 'the chat did not end');
+    assert.equal(await al.locator('#room-title').textContent(), 'Chat with Bo');
+  } finally {
+    await al.context().close();
   }
 });
