@@ -113,6 +113,8 @@ impl Config {
             visitor_rooms_per_ip: s.visitor_rooms_per_ip,
             visitor_room_idle: s.visitor_room_idle_secs,
             roulette_interest_wait: s.roulette_interest_wait_secs,
+            resume: s.resume_secs,
+            presence_ttl: s.presence_ttl_secs,
             owner_secret: match &s.ip_tag_secret {
                 Some(secret) => secret.clone(),
                 None => defaults.owner_secret,

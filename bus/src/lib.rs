@@ -10,6 +10,8 @@
 //!   `redis/lua/`, key names in [`redis::keys`].
 //! * [`feed`]: [`RoomFeed`], the queue between a bus and each subscriber to one room.
 //! * `seats`: [`Seat`], [`SeatClaim`] and the seat rules both buses apply.
+//! * [`resume`]: [`ResumeState`], what a dropped socket's session leaves for `RESUME_SECS`, and
+//!   its tokens.
 
 use std::time::Duration;
 
@@ -24,11 +26,13 @@ use ulid::Ulid;
 pub mod feed;
 pub mod memory;
 pub mod redis;
+pub mod resume;
 mod seats;
 
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use memory::InProcessBus;
 pub use redis::{RedisBus, RedisConfig};
+pub use resume::{ResumeState, RouletteResume};
 pub use seats::{Seat, SeatClaim};
 
 /// How many recent messages per room are kept for joiners and `since` resume.
@@ -199,4 +203,23 @@ pub trait Bus: Send + Sync + 'static {
     /// How many tickets wait in the roulette queue, not counting the ids in `except` (the
     /// asker, and the stranger it is held apart from).
     async fn roulette_waiting_except(&self, except: &[&str]) -> Result<u64, BusError>;
+
+    // ---- resume (issue 25): a session kept for RESUME_SECS after its socket dropped ----------
+    /// Store `state` under `token` for `ttl` (replacing what the token named). The bus never
+    /// extends it by itself: the process holding the session calls [`Bus::keep_resumes`].
+    async fn put_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<(), BusError>;
+    /// Replace the state `token` names and give it `ttl` from now, only if it is still there
+    /// (not taken nor revoked); whether it was.
+    async fn update_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<bool, BusError>;
+    /// Give each of `tokens` that is still there `ttl` from now (the live sessions of one
+    /// process, so a process that dies lets them lapse). One round trip per chunk of tokens.
+    async fn keep_resumes(&self, tokens: &[String], ttl: Duration) -> Result<(), BusError>;
+    /// Take the state `token` names: atomic and single-use across every gateway (`None` when
+    /// unknown, expired, taken or revoked).
+    async fn take_resume(&self, token: &str) -> Result<Option<ResumeState>, BusError>;
+    /// Forget `token` (kick, ban, mute, a deliberate leave); whether it was there.
+    async fn revoke_resume(&self, token: &str) -> Result<bool, BusError>;
+    /// Stop keeping `holder`'s seat in `room` alive from this process without freeing it:
+    /// another process resumed the session and holds the seat now.
+    async fn disown_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError>;
 }

@@ -68,6 +68,11 @@ pub struct GatewayConfig {
     /// How long two roulette strangers who just parted are held apart (unless one of them meets
     /// someone else first); after it they are each other's last resort again.
     pub roulette_again_after: Duration,
+    /// How long a dropped socket's session may be resumed (`RESUME_SECS`; zero: never).
+    pub resume: Duration,
+    /// How long a seat outlives its holder's last refresh (`PRESENCE_TTL_SECS`): a session
+    /// whose gateway died stays resumable this long plus `resume`.
+    pub presence_ttl: Duration,
     /// Keys the hash that stands for an address as a room's owner (`IP_TAG_SECRET`; random
     /// per process when unset, which limits rooms per address per gateway only).
     pub owner_secret: SecretString,
@@ -123,6 +128,8 @@ impl Default for GatewayConfig {
             roulette_interest_wait: Duration::from_secs(5),
             roulette_join_grace: Duration::from_secs(5),
             roulette_again_after: Duration::from_secs(30),
+            resume: Duration::from_secs(30),
+            presence_ttl: Duration::from_secs(30),
             owner_secret: random_secret(),
             house_rules: None,
         }

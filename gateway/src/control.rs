@@ -90,6 +90,8 @@ async fn apply(state: &State, event: ControlEvent) {
         ControlEvent::Kick { room, nick, reason } => {
             // Seats are held under the nickname's key (its confusable skeleton).
             let key = protocol::input::nick_key(&nick);
+            // Never resumed; a parked session gives its seat back now.
+            state.resumes.revoke_member(&room, &key);
             if state.hub.kick(&room, &key, &reason).await {
                 let presence = ServerFrame::Presence { event: PresenceEvent::Kick, nick };
                 if let Err(e) = state.bus.publish(&room, presence.to_json().into()).await {
@@ -118,6 +120,7 @@ fn sweep_bans(state: &State) {
         } else {
             format!("You are banned: {}", ban.reason)
         };
+        state.resumes.revoke_addresses(|ip| net.contains(&ip.to_canonical()));
         for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
             handle.send_frame(&ServerFrame::Kicked { reason: reason.clone() });
             handle.close(crate::websocket::code::BANNED, "banned", true);

@@ -28,7 +28,9 @@
 //!   * `session::say`: `say` (queued for the bot, then acknowledged) and `typing`;
 //!   * `session::roulette`: `roulette` and `next`, and what wakes a connection that waits;
 //!   * `session::matchmaker`: pairing a roulette ticket with a waiting stranger;
-//!   * `session::visitor_rooms`: `create`.
+//!   * `session::visitor_rooms`: `create`;
+//!   * `session::resume`, `session::park`, `session::resumes`: resuming a dropped socket's
+//!     session (room, nickname, seat, stranger) within `RESUME_SECS`, on any gateway.
 //! * `ratelimit`: the token bucket behind every rate limit, and the buckets an address's sockets
 //!   share.
 //! * `bans`, `filters`: the bans and word/regex filters in force.
@@ -193,6 +195,7 @@ impl Application {
         let sweeper = tasks.spawn("visitor-room sweeper", visitor::sweep(self.state.clone()));
         let keepalive = tasks.spawn("keepalive", keepalive::run(self.state.clone()));
         let reporter = tasks.spawn("online reporter", online::report(self.state.clone()));
+        let resumes = tasks.spawn("resume inbox", session::resumes::run(self.state.clone()));
         let admin = self.admin.map(|(acceptor, addr)| {
             tracing::info!("admin (metrics, detailed readiness) on http://{addr}");
             let server = Server::new(acceptor);
@@ -217,6 +220,7 @@ impl Application {
         keepalive.abort();
         reporter.abort();
         online::withdraw(&self.state).await;
+        resumes.abort();
         if let Some((handle, task)) = admin {
             handle.stop_forceful();
             task.abort();

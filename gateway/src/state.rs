@@ -47,6 +47,8 @@ pub(crate) struct State {
     pub online: online::CachedCount,
     /// The budget of the per-request HTTP routes, per address ([`crate::api_limit`]).
     pub api_limits: crate::api_limit::ApiLimits,
+    /// The sessions this gateway holds for resuming, and its inbox for notices about them.
+    pub resumes: crate::session::resumes::Resumes,
 }
 
 impl State {
@@ -72,6 +74,7 @@ impl State {
             looking: online::CachedCount::default(),
             online: online::CachedCount::default(),
             api_limits: crate::api_limit::cache(),
+            resumes: crate::session::resumes::Resumes::new(),
         }
     }
 

@@ -14,7 +14,8 @@ pub const FRAME_MAX_BYTES: usize = 64 * 1024;
 pub const CLIENT_ID_MAX: usize = 64;
 
 /// Every frame type a client may send, for telling `unknown_type` from `bad_frame`.
-pub const CLIENT_FRAME_TYPES: &[&str] = &["join", "say", "typing", "leave", "ping", "roulette", "next", "create"];
+pub const CLIENT_FRAME_TYPES: &[&str] =
+    &["join", "say", "typing", "leave", "ping", "roulette", "next", "create", "resume"];
 
 /// A frame from the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -60,6 +61,14 @@ pub enum ClientFrame {
         capacity: u32,
         #[serde(default)]
         listed: bool,
+    },
+    /// The first frame of a reconnecting client: take back the session `token` names (the
+    /// `resume` of its last `joined`, `matched` or `resumed`). `since` is the last message id
+    /// the client saw. Answered by `resumed`, or `error` `resume_expired`.
+    Resume {
+        token: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Ulid>,
     },
 }
 
@@ -122,6 +131,9 @@ pub enum ServerFrame {
         history: Vec<MessageView>,
         locked: bool,
         slowmode_secs: u32,
+        /// Names this session for `resume` after a dropped socket (absent when resuming is off).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
     /// Moderators changed the room: its lock or slow mode (0 = off). Sent to every member.
     RoomUpdated { room: String, locked: bool, slowmode_secs: u32 },
@@ -169,11 +181,38 @@ pub enum ServerFrame {
     },
     /// Paired with a stranger in the private `room` (a `joined` follows); `common` lists the
     /// interests both gave (empty when they were paired without one in common).
-    Matched { room: String, stranger: String, common: Vec<String> },
+    Matched {
+        room: String,
+        stranger: String,
+        common: Vec<String>,
+        /// Names this session for `resume` (the `joined` that follows carries the same token).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+    },
     /// The roulette stranger left (next, leave, disconnect or kick).
     StrangerLeft {},
     /// A visitor room was opened; `invite` is the path of its shareable link.
     Created { room: String, invite: String },
+    /// Answer to `resume`: the session is back in `room` as `nick`, with the messages it
+    /// `missed` (`gap`: more were missed than the room's history holds), a new `resume` token,
+    /// and in a roulette pair the `stranger` when still there.
+    Resumed {
+        room: String,
+        nick: String,
+        members: Vec<String>,
+        missed: Vec<MessageView>,
+        gap: bool,
+        locked: bool,
+        slowmode_secs: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stranger: Option<String>,
+    },
+    /// The roulette stranger's socket dropped; they may be back within `RESUME_SECS`.
+    StrangerReconnecting {},
+    /// The roulette stranger who was reconnecting is back.
+    StrangerBack {},
 }
 
 impl ServerFrame {
@@ -211,6 +250,7 @@ impl ErrorCode {
             Self::TooManySeats => "too_many_seats",
             Self::Banned => "banned",
             Self::Unavailable => "unavailable",
+            Self::ResumeExpired => "resume_expired",
         }
     }
 }
@@ -237,6 +277,8 @@ pub enum ErrorCode {
     TooManySeats,
     Banned,
     Unavailable,
+    /// `resume` named no session: unknown, spent, revoked, or older than `RESUME_SECS`.
+    ResumeExpired,
 }
 
 #[cfg(test)]

@@ -77,7 +77,8 @@ export function onSocketOpen() {
 
 // What a (re)opened socket must say for the current phase.
 export function sendForPhase() {
-  if (state.phase === 'joining' || state.phase === 'rejoining') sendJoin();
+  if (state.phase === 'rejoining' && state.resume) sendResume();
+  else if (state.phase === 'joining' || state.phase === 'rejoining') sendJoin();
   else if (queueing()) sendRoulette();
   else if (state.phase === 'creating') sendCreate();
 }
@@ -85,6 +86,17 @@ export function sendForPhase() {
 export function sendJoin() {
   const frame = { type: 'join', room: state.room, nick: state.nick };
   if (state.phase === 'rejoining' && state.lastId) frame.since = state.lastId;
+  send(frame);
+  clearTimeout(state.joinTimer);
+  state.joinTimer = setTimeout(onJoinTimeout, JOIN_TIMEOUT_MS);
+}
+
+// Take the dropped session back (same room, nickname, stranger, and what was missed): the first
+// frame of the new socket. Tokens are single-use: `resumed` brings the next one.
+export function sendResume() {
+  const frame = { type: 'resume', token: state.resume };
+  if (state.lastId) frame.since = state.lastId;
+  state.resume = null;
   send(frame);
   clearTimeout(state.joinTimer);
   state.joinTimer = setTimeout(onJoinTimeout, JOIN_TIMEOUT_MS);
@@ -126,9 +138,16 @@ export function enterBanned(ban) {
 }
 
 export function afterSocketClosed(ev, opened) {
+  if (ev.code === 4001) { // this session was resumed on another connection (another tab)
+    state.resume = null;
+    backToLanding('This chat continued in another tab or window.');
+    return;
+  }
   const restartMs = restartAfterMs !== null ? restartAfterMs : ev.code === SERVICE_RESTART ? RESTART_DEFAULT_MS : null;
   restartAfterMs = null;
-  if (restartMs !== null && (queueing() || (inChat() && !roulette()))) {
+  // A pair room cannot be joined again, only resumed: a roulette chat comes back only with a token.
+  const canRejoin = inChat() && (!roulette() || (state.resume && (state.phase === 'joined' || state.phase === 'rejoining')));
+  if (restartMs !== null && (queueing() || canRejoin)) {
     // Back after the server's own delay; should it not be up yet, the usual backoff follows.
     restarting = true;
     if (queueing()) {
@@ -159,9 +178,9 @@ export function afterSocketClosed(ev, opened) {
     showBanner(true);
     ui.waitingStatus.textContent = restarting ? RESTART_TEXT : 'Connection lost — reconnecting…';
     scheduleReconnect();
-  } else if (roulette() && inChat()) {
-    // A pair room cannot be rejoined: this chat is over.
-    if (state.phase === 'joined') endRouletteChat('Connection lost — this chat has ended.');
+  } else if (roulette() && inChat() && !(state.resume && (state.phase === 'joined' || state.phase === 'rejoining'))) {
+    // A pair room cannot be joined again, only resumed: without a token this chat is over.
+    if (state.phase === 'joined' || state.phase === 'rejoining') endRouletteChat('Connection lost — this chat has ended.');
   } else if (inChat()) {
     if (state.phase === 'joined') addSystem('Connection lost — reconnecting…', true);
     state.phase = 'rejoining';

@@ -21,7 +21,8 @@ export const HANDLERS = new Map([
   ['error', onError], ['kicked', onKicked], ['pong', () => {}],
   ['restarting', onRestarting],
   ['waiting', onWaiting], ['matched', onMatched], ['stranger_left', onStrangerLeft], ['created', onCreated],
-  ['room_updated', onRoomUpdated],
+  ['room_updated', onRoomUpdated], ['resumed', onResumed],
+  ['stranger_reconnecting', onStrangerReconnecting], ['stranger_back', onStrangerBack],
 ]);
 
 export function onSocketMessage(ev) {
@@ -66,6 +67,7 @@ export function onWaiting(f) {
 
 export function onMatched(f) {
   const room = str(f.room);
+  if (str(f.resume)) state.resume = str(f.resume);
   const common = Array.isArray(f.common) ? f.common.filter((t) => typeof t === 'string' && t) : [];
   if (queueing() && room) {
     // `joined` follows: it opens the chat screen.
@@ -102,6 +104,41 @@ export function onStrangerLeft() {
   endRouletteChat(`${strangerName(true)} has left the chat.`);
 }
 
+export function onStrangerReconnecting() {
+  if (!roulette() || state.phase !== 'joined') return;
+  clearTyping(state.stranger);
+  addSystem(`${strangerName(true)} lost their connection — waiting for them to come back…`);
+}
+
+export function onStrangerBack() {
+  if (!roulette() || state.phase !== 'joined') return;
+  addSystem(`${strangerName(true)} is back.`);
+}
+
+// The answer to `resume`: the same seat, the messages missed meanwhile (each shown once).
+export function onResumed(f) {
+  if (state.phase !== 'rejoining') {
+    send({ type: 'leave' }); // a late answer to a reconnect we gave up on
+    return;
+  }
+  clearTimeout(state.joinTimer);
+  state.resume = str(f.resume) || null;
+  Object.assign(state, {
+    phase: 'joined', room: str(f.room) || state.room, nick: str(f.nick) || state.nick,
+    backoffAttempt: 0, rejoinRetries: 0,
+  });
+  if (roulette() && str(f.stranger)) state.stranger = str(f.stranger);
+  showBanner(false);
+  applyRoomState(roomFields(f));
+  setMembers(Array.isArray(f.members) ? f.members : []);
+  if (f.gap === true) addSystem('You missed some messages while you were away.');
+  for (const item of Array.isArray(f.missed) ? f.missed : []) {
+    if (item && typeof item === 'object') addMessage(item, true);
+  }
+  addSystem('Reconnected.');
+  settleUnsentPending();
+}
+
 export function onCreated(f) {
   if (state.phase !== 'creating' || !state.creating) return;
   const room = str(f.room);
@@ -134,6 +171,7 @@ export function onJoined(f) {
   }
   const fresh = state.phase === 'joining';
   clearTimeout(state.joinTimer);
+  state.resume = str(f.resume) || null;
   Object.assign(state, {
     phase: 'joined', room: str(f.room) || state.room, nick: str(f.nick) || state.nick,
     backoffAttempt: 0, rejoinRetries: 0,
@@ -172,6 +210,7 @@ function roomFields(f) {
 export function onMessage(f) {
   if (state.phase !== 'joined') return;
   addMessage(f, true);
+  clearTyping(str(f.nick)); // who sent a message is no longer typing it
 }
 
 export function onAck(f) {
@@ -267,6 +306,13 @@ export function onError(f) {
 export function onJoinFailed(f, text) {
   clearTimeout(state.joinTimer);
   const code = str(f.code);
+  if (code === 'resume_expired' && state.phase === 'rejoining') {
+    // The session is over (too long away, or revoked): a pair cannot be joined again; a room can.
+    state.resume = null;
+    if (roulette()) endRouletteChat('Connection lost — this chat has ended.');
+    else sendJoin();
+    return;
+  }
   // After a reconnect our old seat may linger briefly: retry a few times.
   if (state.phase === 'rejoining' && REJOIN_TRANSIENT.has(code) && state.rejoinRetries < REJOIN_RETRY_MAX) {
     state.rejoinRetries += 1;

@@ -5,7 +5,7 @@ export const NICK_RE = /^[\p{L}\p{M}\p{N} _.\-]+$/u;
 export const REJOIN_TRANSIENT = new Set(['nick_taken', 'rate_limited', 'unavailable']);
 export const ROOMS_REFRESH_MS = 5000;
 export const TYPING_SEND_MS = 3000;
-export const TYPING_SHOW_MS = 5000;
+export const TYPING_SHOW_MS = 6000;   // a typing indicator always expires this long after the last `typing`
 export const PING_MS = 25000;
 export const SILENCE_LIMIT_MS = 70000;
 export const JOIN_TIMEOUT_MS = 10000;
@@ -70,6 +70,7 @@ export const state = {
   limits: { nick_min: 2, nick_max: 24, message_max: 2000 },
   ws: null, wsOpened: false, lastFrameAt: 0, pingTimer: null,
   phase: 'idle', room: null, nick: null, lastId: null,
+  resume: null, // the latest `resume` token: a dropped socket takes its session back with it
   kicked: false, blockedUntil: 0,
   backoffAttempt: 0, reconnectTimer: null, retryTimer: null, rejoinRetries: 0, joinTimer: null,
   rooms: new Map(), roomItems: new Map(), roomsLoading: false,

@@ -129,6 +129,10 @@ pub struct Settings {
     /// Seconds roulette waits for a shared interest before pairing with anyone (0.1 to 300).
     #[arg(long, env = "ROULETTE_INTEREST_WAIT_SECS", default_value = "5", value_parser = values::seconds(0.1, 300.0))]
     pub roulette_interest_wait_secs: Duration,
+    /// Seconds a dropped socket's session (room, nickname, roulette stranger) may be resumed,
+    /// on any gateway (0 to 3600; 0: never).
+    #[arg(long, env = "RESUME_SECS", default_value = "30", value_parser = values::seconds(0.0, 3600.0))]
+    pub resume_secs: Duration,
 
     /// House rules accepted before the first message (`\n` for a line break).
     #[arg(long, env = "HOUSE_RULES", value_parser = values::house_rules)]

@@ -104,6 +104,8 @@ impl Cluster {
             .env("API_REQUESTS_PER_MINUTE", "100000")
             .env("MAX_CONNECTIONS_PER_IP", "10000")
             .env("SEATS_PER_ADDRESS", "10000")
+            // A dropped socket leaves at once unless a test resumes (tests/it/resume.rs).
+            .env("RESUME_SECS", "0")
             .env("RUST_LOG", "info")
             .env_remove("DISCORD_TOKEN")
             .current_dir(std::env::temp_dir())

@@ -12,6 +12,7 @@ mod errors;
 mod lifecycle;
 mod moderation;
 mod online;
+mod resume;
 mod rooms;
 mod roulette;
 mod split;

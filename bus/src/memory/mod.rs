@@ -1,6 +1,6 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
 //! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
-//! the online counts (`online`) are in files of their own.
+//! the online counts (`online`) and the resume states (`resume`) are in files of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -16,15 +16,17 @@ use ulid::Ulid;
 
 use self::online::Online;
 use self::queue::Queue;
+use self::resume::Resumes;
 use self::slowmode::Slowmode;
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
-    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, RoomFeed, Seat,
-    SeatClaim,
+    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, ResumeState,
+    RoomFeed, Seat, SeatClaim,
 };
 
 mod online;
 mod queue;
+mod resume;
 mod slowmode;
 
 const CONTROL_DEPTH: usize = 1024;
@@ -53,6 +55,8 @@ pub struct InProcessBus {
     locks: Mutex<HashMap<String, (String, Instant)>>,
     /// Each gateway's count of open sockets, while its report is valid.
     online: Mutex<Online>,
+    /// Resume states by token.
+    resumes: Mutex<Resumes>,
 }
 
 impl Default for InProcessBus {
@@ -78,6 +82,7 @@ impl InProcessBus {
             slowmode: Mutex::default(),
             locks: Mutex::default(),
             online: Mutex::default(),
+            resumes: Mutex::default(),
         }
     }
 }
@@ -366,6 +371,33 @@ impl Bus for InProcessBus {
 
     async fn roulette_waiting_except(&self, except: &[&str]) -> Result<u64, BusError> {
         Ok(lock(&self.roulette).iter().filter(|t| !except.contains(&t.id.as_str())).count() as u64)
+    }
+
+    // ---- resume ------------------------------------------------------------------------------
+    async fn put_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
+        lock(&self.resumes).put(token, state, ttl)
+    }
+
+    async fn update_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
+        Ok(lock(&self.resumes).update(token, state, ttl))
+    }
+
+    async fn keep_resumes(&self, tokens: &[String], ttl: Duration) -> Result<(), BusError> {
+        lock(&self.resumes).keep(tokens, ttl);
+        Ok(())
+    }
+
+    async fn take_resume(&self, token: &str) -> Result<Option<ResumeState>, BusError> {
+        Ok(lock(&self.resumes).take(token))
+    }
+
+    async fn revoke_resume(&self, token: &str) -> Result<bool, BusError> {
+        Ok(lock(&self.resumes).revoke(token))
+    }
+
+    async fn disown_seat(&self, _room: &RoomSlug, _key: &str, _holder: &str) -> Result<(), BusError> {
+        // Seats here are not refreshed by anyone: nothing to stop.
+        Ok(())
     }
 }
 

@@ -107,6 +107,11 @@ impl Keys {
         format!("{}:leader", self.prefix)
     }
 
+    /// String with a TTL: the session a resume token names (JSON `ResumeState`).
+    pub fn resume(&self, token: &str) -> String {
+        format!("{}:resume:{token}", self.prefix)
+    }
+
     /// Consumer group of the bot on [`Keys::inbound`].
     pub const GROUP: &'static str = "bot";
 }

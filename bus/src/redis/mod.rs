@@ -12,6 +12,7 @@
 //! * `roulette`: the roulette queue and its pairing;
 //! * `online`: each gateway's count of open sockets, with a TTL, and their sum;
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
+//! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
 //! * `trait_impl`: [`Bus`](crate::Bus) for [`RedisBus`], one line per method into the above;
 //! * `lua/`: the scripts, one file each, loaded with `include_str!`.
 //!
@@ -33,6 +34,7 @@ use self::leader::Locks;
 use self::online::Online;
 use self::presence::Presence;
 use self::queue::Queue;
+use self::resume::Resumes;
 use self::roulette::Roulette;
 use self::snapshots::Snapshots;
 use crate::BusError;
@@ -44,6 +46,7 @@ mod leader;
 mod online;
 mod presence;
 mod queue;
+mod resume;
 mod roulette;
 mod snapshots;
 mod trait_impl;
@@ -71,6 +74,7 @@ pub struct RedisBus {
     roulette: Roulette,
     locks: Locks,
     online: Online,
+    resumes: Resumes,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -118,6 +122,7 @@ impl RedisBus {
             roulette: Roulette::new(conn.clone(), keys.clone()),
             locks: Locks::new(conn.clone(), keys.clone()),
             online: Online::new(conn.clone(), keys.clone()),
+            resumes: Resumes::new(conn.clone(), keys.clone()),
             presence,
             keys,
             conn,

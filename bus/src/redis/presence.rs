@@ -127,6 +127,16 @@ impl Presence {
         Ok(())
     }
 
+    /// Stop refreshing a seat from this process without freeing it (a resumed session holds
+    /// it from another process now).
+    pub(super) fn disown(&self, room: &RoomSlug, key: &str, holder: &str) {
+        let mut held = lock(&self.held);
+        let entry = (room.clone(), key.to_owned());
+        if held.get(&entry).is_some_and(|s| s.holder == holder) {
+            held.remove(&entry);
+        }
+    }
+
     pub(super) async fn members(&self, room: &RoomSlug) -> Result<Vec<String>, BusError> {
         self.members
             .key(self.keys.presence(room))

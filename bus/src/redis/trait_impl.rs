@@ -11,7 +11,7 @@ use redis::AsyncCommands;
 use ulid::Ulid;
 
 use super::{RedisBus, encode, unavailable};
-use crate::{Bus, BusError, ControlFeed, QueueEntry, RoomFeed, Seat, SeatClaim};
+use crate::{Bus, BusError, ControlFeed, QueueEntry, ResumeState, RoomFeed, Seat, SeatClaim};
 
 #[async_trait]
 impl Bus for RedisBus {
@@ -171,5 +171,31 @@ impl Bus for RedisBus {
 
     async fn roulette_waiting_except(&self, except: &[&str]) -> Result<u64, BusError> {
         self.roulette.waiting_except(except).await
+    }
+
+    // ---- resume ------------------------------------------------------------------------------
+    async fn put_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
+        self.resumes.put(token, state, ttl).await
+    }
+
+    async fn update_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
+        self.resumes.update(token, state, ttl).await
+    }
+
+    async fn keep_resumes(&self, tokens: &[String], ttl: Duration) -> Result<(), BusError> {
+        self.resumes.keep(tokens, ttl).await
+    }
+
+    async fn take_resume(&self, token: &str) -> Result<Option<ResumeState>, BusError> {
+        self.resumes.take(token).await
+    }
+
+    async fn revoke_resume(&self, token: &str) -> Result<bool, BusError> {
+        self.resumes.revoke(token).await
+    }
+
+    async fn disown_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError> {
+        self.presence.disown(room, key, holder);
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 mod conformance;
 mod online;
 mod redis_only;
+mod resume;
 
 /// Runs every conformance check against one implementation, each as its own test.
 macro_rules! conformance_suite {

@@ -13,6 +13,8 @@
 //! - `next`: in the roulette, then the stranger is let go, then (unless already waiting) the
 //!   address's joins.
 //! - `create`: ban, title, filters on the title, capacity, the address's joins.
+//! - `resume`: the first frame, ban (against the new address), the address's joins (see
+//!   `resume`).
 //!
 //! Two limits can only be checked by taking what they limit, atomically on the bus, so they are
 //! refused while acting, with the refusals written here: seats (capacity, seats per address,
@@ -60,6 +62,10 @@ pub(super) enum Admitted {
         capacity: u32,
         listed: bool,
     },
+    Resume {
+        token: String,
+        since: Option<Ulid>,
+    },
 }
 
 /// A refused frame: the `error` frame that answers it.
@@ -71,7 +77,7 @@ pub(super) struct Refusal {
 }
 
 impl Refusal {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into(), client_id: None, retry_after: None }
     }
 
@@ -141,6 +147,7 @@ impl Conn {
             ClientFrame::Roulette { nick, interests } => self.admit_roulette(&nick, &interests),
             ClientFrame::Next { block } => self.admit_next(block),
             ClientFrame::Create { title, capacity, listed } => self.admit_create(&title, capacity, listed),
+            ClientFrame::Resume { token, since } => self.admit_resume(token, since),
         }
     }
 
@@ -156,7 +163,7 @@ impl Conn {
 
     /// Refuse (with `banned`) when a ban covers this address. Sockets are closed when a ban
     /// arrives; this covers the moment in between.
-    fn check_ban(&self) -> Result<(), Refusal> {
+    pub(super) fn check_ban(&self) -> Result<(), Refusal> {
         let Some(ban) = self.state.bans.check(self.address.ip) else {
             return Ok(());
         };
@@ -166,7 +173,7 @@ impl Conn {
     }
 
     /// Take a token from the address's join bucket (joins, roulette, next, create), or refuse.
-    fn take_join(&mut self) -> Result<(), Refusal> {
+    pub(super) fn take_join(&mut self) -> Result<(), Refusal> {
         let now = Instant::now();
         let taken = self.limits.address(&self.state, &self.address, now).joins.take(now);
         taken.map_err(|wait| {

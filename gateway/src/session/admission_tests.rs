@@ -52,6 +52,7 @@ fn conn(config: GatewayConfig) -> Conn {
         roulette: None,
         waiting: None,
         stranger: None,
+        issued: None,
     }
 }
 

@@ -170,13 +170,15 @@ impl Conn {
         common: Vec<String>,
     ) {
         let Some(nick) = self.roulette.as_ref().map(|me| me.nick.clone()) else { return };
+        let resume = self.reserve_resume().await;
         self.handle.send_frame(&ServerFrame::Matched {
             room: def.slug.to_string(),
             stranger: stranger.clone(),
             common,
+            resume,
         });
         metrics::counter!("chat_roulette_matches_total").increment(1);
-        let Some(members) = self.enter(def, nick, None).await else { return };
+        let Some(members) = self.enter(def, nick, None, Some((&stranger_id, &stranger))).await else { return };
         let key = protocol::input::nick_key(&stranger);
         let present = members.iter().any(|m| protocol::input::nick_key(m) == key);
         if present {

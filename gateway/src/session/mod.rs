@@ -16,11 +16,17 @@
 //! * `roulette`: `roulette` and `next`, and what wakes a connection waiting in the roulette.
 //! * `matchmaker`: queueing a roulette ticket and pairing it with a waiting stranger.
 //! * `visitor_rooms`: `create`.
+//! * `resume`: `resume`, and the tokens issued and revoked as a connection enters and leaves
+//!   rooms; `park`: a dropped socket's session held for `RESUME_SECS`; `resumes`: this gateway's
+//!   resumable sessions, its inbox for notices from other gateways.
 
 mod admission;
 mod frame;
 mod limits;
 mod matchmaker;
+mod park;
+mod resume;
+pub(crate) mod resumes;
 mod rooms;
 mod roulette;
 mod say;
@@ -89,6 +95,8 @@ struct Conn {
     roulette: Option<Box<RouletteMe>>,
     waiting: Option<Box<Waiting>>,
     stranger: Option<Box<Stranger>>,
+    /// The resume token of this connection's seat.
+    issued: Option<Box<resume::Issued>>,
 }
 
 async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Address, (mut slot, _place): (Slot, Place)) {
@@ -125,6 +133,7 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Addre
         roulette: None,
         waiting: None,
         stranger: None,
+        issued: None,
     };
     // How the connection ends: the close frame to send, if the socket is still usable.
     let ending: Option<CloseOrder> = loop {
@@ -152,9 +161,8 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Addre
             },
         }
     };
-    Box::pin(conn.leave_room()).await;
-    Box::pin(conn.stop_waiting()).await;
-    drop(conn);
+    // Parked for resuming, or left for good.
+    Box::pin(conn.end()).await;
     match ending {
         Some(order) => {
             if tokio::time::timeout(CLOSE_TIMEOUT, socket.close(&outbox, &order)).await.is_err() {
@@ -220,6 +228,7 @@ impl Conn {
             Admitted::Next => self.next().await,
             Admitted::StillWaiting => self.still_waiting(),
             Admitted::Create { title, capacity, listed } => self.create(title, capacity, listed).await,
+            Admitted::Resume { token, since } => self.resume(token, since).await,
         }
     }
 

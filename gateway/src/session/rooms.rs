@@ -15,7 +15,7 @@ impl Conn {
     pub(super) async fn join(&mut self, room: Arc<RoomDef>, nick: Nickname, since: Option<Ulid>) {
         self.stop_waiting().await;
         self.stranger = None;
-        self.enter(room, nick, since).await;
+        self.enter(room, nick, since, None).await;
     }
 
     /// Take a seat in `def` as `nick` and start receiving its events; the member list on
@@ -25,6 +25,7 @@ impl Conn {
         def: Arc<RoomDef>,
         nick: Nickname,
         since: Option<Ulid>,
+        pair: Option<(&str, &str)>,
     ) -> Option<Vec<String>> {
         let holder = self.holder();
         let seat = bus::Seat {
@@ -80,6 +81,7 @@ impl Conn {
                     history,
                     locked: def.locked,
                     slowmode_secs: def.slowmode_secs,
+                    resume: self.current_resume(),
                 }),
                 Err(e) => self.unavailable(e),
             }
@@ -94,6 +96,7 @@ impl Conn {
                 return None;
             }
         };
+        let resume = self.issue_resume(&def, &nick, &holder, pair).await;
         local.activate(
             self.handle.id,
             &ServerFrame::Joined {
@@ -103,6 +106,7 @@ impl Conn {
                 history,
                 locked: def.locked,
                 slowmode_secs: def.slowmode_secs,
+                resume,
             },
         );
         // Everyone in the room hears about the arrival, the joiner too (right after `joined`).
@@ -129,6 +133,7 @@ impl Conn {
 
     /// Leave the current room, if any: free the seat, stop the feed, tell the others.
     pub(super) async fn leave_room(&mut self) {
+        self.forget_resume().await;
         let Some(joined) = self.joined.take() else {
             return;
         };
