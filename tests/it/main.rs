@@ -6,11 +6,13 @@ mod cluster;
 mod support;
 
 mod abuse;
+mod backlog;
 mod chat;
 mod discord;
 mod errors;
 mod lifecycle;
 mod moderation;
+mod retention;
 mod rooms;
 mod roulette;
 mod split;

@@ -122,6 +122,9 @@ impl Bot {
         {
             tracing::error!(error = %e, "cannot look for messages that never reached Discord");
         }
+        if let Err(e) = crate::dead_letters::count(&consumer.db).await {
+            tracing::warn!(error = %e, "cannot count the dead letters");
+        }
         // Whatever an earlier bot took but never acknowledged (a crash) comes first.
         consumer.reclaim(Duration::ZERO).await;
         let mut last_reclaim = Instant::now();

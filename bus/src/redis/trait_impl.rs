@@ -79,7 +79,10 @@ impl Bus for RedisBus {
     }
 
     async fn post_message(&self, room: &RoomSlug, message: &LoggedMessage, frame: Bytes) -> Result<(), BusError> {
-        self.queue.post(room, message, frame).await
+        self.backlog.admit().await?;
+        self.queue.post(room, message, frame).await?;
+        self.backlog.queued();
+        Ok(())
     }
 
     async fn dequeue(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError> {
@@ -159,5 +162,9 @@ impl Bus for RedisBus {
 
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
         self.snapshots.filters().await
+    }
+
+    async fn queue_stats(&self) -> Result<crate::QueueStats, BusError> {
+        self.backlog.stats().await
     }
 }
