@@ -1,7 +1,8 @@
 //! Dead letters: queue entries the consumer gave up on after [`ATTEMPTS`] failed writes (a
 //! constraint, a trigger, a row the database refuses), kept in `dead_letters` with the error
 //! so that the rest of the queue moves on and an operator can see, fix and replay them. The
-//! count is shown in the readiness report and `/metrics` (`chat_dead_letters`, set here).
+//! count ([`count`], then counted up here) is shown in the readiness report and `/metrics`
+//! (`chat_dead_letters`) through `crate::health`.
 //!
 //! A database that refuses every write (down, disk full) refuses the dead letter too: the
 //! entry is then left in the queue and retried, and the queue's limit (`QUEUE_MAX`) pushes back
@@ -64,7 +65,7 @@ pub async fn record(db: &DatabaseConnection, entry: &QueueEntry, error: &str, at
     Ok(())
 }
 
-/// How many dead letters there are; also sets the readiness report's and the gauge's count.
+/// How many dead letters there are; also what the readiness report and the gauge show.
 pub async fn count(db: &DatabaseConnection) -> Result<u64, DbErr> {
     let n = dead_letters::Entity::find().count(db).await?;
     crate::health::set_dead_letters(n);

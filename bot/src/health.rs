@@ -1,7 +1,8 @@
 //! What the detailed readiness report needs to know of the bot: background tasks that died,
-//! Discord channels that @everyone can still read, and how many queue entries are dead letters. Process-wide, like the metrics recorder; in
-//! one process the gateway's admin `/readyz` reports both, and a dead task makes public `/readyz`
-//! answer 503 (a split deployment's bot has no HTTP listener and logs the same sentences).
+//! Discord channels that @everyone can still read, and how many queue entries are dead letters.
+//! Process-wide, like the metrics recorder; in one process the gateway's admin `/readyz` reports
+//! them, and a dead task makes public `/readyz` answer 503 (a split deployment's bot has no HTTP
+//! listener and logs the same sentences).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +20,6 @@ const UNKNOWN: u64 = u64::MAX;
 /// The bot counted its dead letters.
 pub(crate) fn set_dead_letters(n: u64) {
     DEAD_LETTERS.store(n, Ordering::Relaxed);
-    metrics::gauge!("chat_dead_letters").set(n as f64);
 }
 
 /// The bot put an entry in `dead_letters`.

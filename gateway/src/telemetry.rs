@@ -68,12 +68,15 @@ pub(crate) async fn backlog(state: &State) -> Option<Backlog> {
     })
 }
 
-/// Bring the queue gauges up to date before `/metrics` renders (the dead-letter gauge is the
-/// bot's to set, in its own process).
+/// Bring the queue gauges up to date before `/metrics` renders (the dead letters where the bot
+/// runs in this process).
 pub(crate) async fn record_backlog(state: &State) {
     if let Some(backlog) = backlog(state).await {
         metrics::gauge!("chat_queue_depth").set(backlog.depth as f64);
         metrics::gauge!("chat_queue_oldest_age_seconds").set(backlog.oldest_age_secs.unwrap_or(0.0));
+        if let Some(n) = backlog.dead_letters {
+            metrics::gauge!("chat_dead_letters").set(n as f64);
+        }
     }
 }
 

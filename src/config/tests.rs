@@ -195,6 +195,6 @@ fn every_variable_is_declared_once_and_documented() {
         assert!(example.contains(&format!("{var}=")), ".env.example lacks {var}");
         assert!(readme.contains(&format!("`{var}`")), "README lacks {var}");
     }
-    assert_eq!(count, 42);
+    assert_eq!(count, 43);
     command.debug_assert();
 }

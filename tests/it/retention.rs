@@ -137,3 +137,35 @@ async fn rooms_are_read_by_what_is_open_and_dropped_past_retention_on_sqlite() {
 async fn rooms_are_read_by_what_is_open_and_dropped_past_retention_on_postgres() {
     on_postgres(rooms_are_read_by_what_is_open_and_dropped_past_retention).await;
 }
+
+/// The mirror's start-up scan: only the window's ids, page by page.
+async fn the_mirror_scan_reads_its_window_in_pages(db: DatabaseConnection) {
+    let since = Utc::now() - chrono::Duration::minutes(2);
+    logged(&db, since - chrono::Duration::minutes(1), "before the window").await;
+    for i in 0..5 {
+        logged(&db, since + chrono::Duration::seconds(i + 1), &format!("w{i}")).await;
+    }
+    let log = bot::message_log::MessageLog::new(db.clone());
+    let mut pages = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = log.unmirrored_page(since, after.as_deref(), 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|row| row.id.clone());
+        pages.push(page.into_iter().map(|row| row.text).collect::<Vec<_>>());
+    }
+    assert_eq!(pages, [vec!["w0", "w1"], vec!["w2", "w3"], vec!["w4"]]);
+    assert_eq!(log.unmirrored_since(since).await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn the_mirror_scan_reads_its_window_in_pages_on_sqlite() {
+    on_sqlite(the_mirror_scan_reads_its_window_in_pages).await;
+}
+
+#[tokio::test]
+async fn the_mirror_scan_reads_its_window_in_pages_on_postgres() {
+    on_postgres(the_mirror_scan_reads_its_window_in_pages).await;
+}

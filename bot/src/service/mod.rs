@@ -68,6 +68,8 @@ impl Bot {
     /// Seed default rooms on the first start and publish room snapshots (loading each new
     /// room's recent history from the log).
     pub async fn build(config: BotConfig, db: DatabaseConnection, bus: Arc<dyn Bus>) -> Result<Self, BotError> {
+        // Counted before anything serves the readiness report.
+        crate::dead_letters::count(&db).await?;
         let seeded = rooms::seed_defaults(&db).await?;
         if seeded > 0 {
             tracing::info!(rooms = seeded, "created the default rooms");
@@ -121,9 +123,6 @@ impl Bot {
             && let Err(e) = mirror.resume_unmirrored().await
         {
             tracing::error!(error = %e, "cannot look for messages that never reached Discord");
-        }
-        if let Err(e) = crate::dead_letters::count(&consumer.db).await {
-            tracing::warn!(error = %e, "cannot count the dead letters");
         }
         // Whatever an earlier bot took but never acknowledged (a crash) comes first.
         consumer.reclaim(Duration::ZERO).await;
