@@ -172,3 +172,44 @@ async fn a_poisoned_message_becomes_a_dead_letter_on_postgres() {
     a_poisoned_message_becomes_a_dead_letter(spawn_app_on(temp_dir(), &url, &[]).await).await;
     drop_db.await;
 }
+
+/// Over Redis, with the real binaries: while no bot reads the stream, a gateway takes
+/// `QUEUE_MAX` messages and refuses the next; a bot that comes back logs them, and the gateway
+/// takes messages again.
+#[tokio::test]
+async fn a_full_stream_refuses_messages_in_a_split_deployment() {
+    let mut cluster = crate::cluster::Cluster::new().await;
+    cluster.env.push(("QUEUE_MAX".to_owned(), "3".to_owned()));
+    let mut bot = cluster.bot().await;
+    let gateway = cluster.gateway().await;
+    cluster.wait_room(&gateway, "lobby").await;
+    bot.stop().await;
+    let mut alice = gateway.client().await;
+    alice.join("lobby", "Alice").await;
+    for i in 0..3 {
+        alice.say(&format!("queued {i}")).await;
+    }
+    alice.send(serde_json::json!({"type": "say", "text": "refused"})).await;
+    let refusal = alice.expect_error("unavailable").await;
+    assert!(refusal["message"].as_str().unwrap().contains("overloaded"), "{refusal}");
+    let _bot = cluster.bot().await;
+    cluster.wait_logged(3).await;
+    let deadline = tokio::time::Instant::now() + crate::support::WAIT;
+    loop {
+        alice.send(serde_json::json!({"type": "say", "text": "after", "client_id": "after"})).await;
+        let frame = loop {
+            let frame = alice.next().await;
+            if matches!(frame["type"].as_str(), Some("ack" | "error")) {
+                break frame;
+            }
+        };
+        if frame["type"] == "ack" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still refused after the bot caught up: {frame}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    cluster.wait_logged(4).await;
+    drop(alice);
+    cluster.finish().await;
+}
