@@ -182,13 +182,18 @@ impl Consumer {
     }
 
     /// A batch failed [`dead_letters::ATTEMPTS`] times: write its messages one at a time, and
-    /// keep each that fails once more alone in `dead_letters`. Returns the entries kept there;
+    /// keep each that fails twice more alone in `dead_letters`. Returns the entries kept there;
     /// an error when one could not be kept (nothing of the batch is acknowledged then).
     async fn isolate(&self, entries: &[QueueEntry], messages: &[LoggedMessage]) -> Result<HashSet<String>, BotError> {
         let mut dead = HashSet::new();
         for (entry, message) in entries.iter().zip(messages) {
-            if let Err(e) = self.log.record(std::slice::from_ref(message), &self.tagger, Delivery::Again).await {
-                dead_letters::record(&self.db, entry, &e.to_string(), dead_letters::ATTEMPTS + 1).await?;
+            let alone = std::slice::from_ref(message);
+            if self.log.record(alone, &self.tagger, Delivery::Again).await.is_ok() {
+                continue;
+            }
+            // Once more before giving up on it: a database that just came back is no reason.
+            if let Err(e) = self.log.record(alone, &self.tagger, Delivery::Again).await {
+                dead_letters::record(&self.db, entry, &e.to_string(), dead_letters::ATTEMPTS + 2).await?;
                 dead.insert(entry.id.clone());
             }
         }
