@@ -52,6 +52,8 @@ pub struct Config {
     pub bot: BotConfig,
     /// `REDIS_URL` and friends; `None` = the in-process bus (one process only).
     pub redis: Option<RedisSettings>,
+    /// `QUEUE_MAX`: entries waiting for the bot before messages are refused.
+    pub queue_max: u64,
 }
 
 /// Split deployment over Redis.
@@ -156,7 +158,7 @@ impl Config {
             presence_ttl: s.presence_ttl_secs,
             leader_ttl: s.leader_ttl_secs,
         });
-        Ok(Self { database_url: s.database_url, gateway, bot, redis })
+        Ok(Self { database_url: s.database_url, gateway, bot, redis, queue_max: s.queue_max })
     }
 }
 

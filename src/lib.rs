@@ -63,14 +63,15 @@ impl BusHandle {
 
 /// Connect to the configured bus; Redis is retried with backoff for up to 30 s at start, so
 /// processes started together with Redis find it.
-pub async fn connect_bus(redis: Option<&RedisSettings>) -> Result<BusHandle, StartError> {
+pub async fn connect_bus(redis: Option<&RedisSettings>, queue_max: u64) -> Result<BusHandle, StartError> {
     let Some(settings) = redis else {
-        return Ok(BusHandle::InProcess(Arc::new(InProcessBus::new())));
+        return Ok(BusHandle::InProcess(Arc::new(InProcessBus::with_queue_max(queue_max))));
     };
     let config = RedisConfig {
         url: settings.url.expose_secret().clone(),
         prefix: settings.prefix.clone(),
         presence_ttl: settings.presence_ttl,
+        queue_max,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut backoff = Duration::from_millis(200);
@@ -164,7 +165,7 @@ impl AllInOne {
     /// Open and migrate the database, connect the bus, publish rooms, bind the gateway.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let db = open_database(config.database_url.expose_secret()).await?;
-        let bus = connect_bus(config.redis.as_ref()).await?;
+        let bus = connect_bus(config.redis.as_ref(), config.queue_max).await?;
         let bot = BotRole::prepare(&config, db.clone(), &bus).await?;
         let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(DatabaseReady(db)), Arc::new(BotReady)];
         let gateway = gateway::Application::build(config.gateway, bus.as_dyn(), checks).await?;
@@ -212,7 +213,7 @@ pub async fn gateway_role(config: Config) -> Result<(gateway::Application, BusHa
              address, slowmode and visitor rooms per address are counted per gateway, not across them"
         );
     }
-    let bus = connect_bus(config.redis.as_ref()).await?;
+    let bus = connect_bus(config.redis.as_ref(), config.queue_max).await?;
     let app = gateway::Application::build(config.gateway, bus.as_dyn(), Vec::new()).await?;
     Ok((app, bus))
 }
@@ -223,7 +224,7 @@ pub async fn bot_role(config: Config) -> Result<BotRole, StartError> {
         return Err(StartError::NeedsRedis("bot"));
     }
     let db = open_database(config.database_url.expose_secret()).await?;
-    let bus = connect_bus(config.redis.as_ref()).await?;
+    let bus = connect_bus(config.redis.as_ref(), config.queue_max).await?;
     BotRole::prepare(&config, db, &bus).await
 }
 
@@ -243,6 +244,10 @@ impl ReadinessCheck for BotReady {
 
     fn warnings(&self) -> Vec<String> {
         bot::health::warnings()
+    }
+
+    fn dead_letters(&self) -> Option<u64> {
+        bot::health::dead_letters()
     }
 }
 

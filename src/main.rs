@@ -236,7 +236,7 @@ async fn operator_bus(config: &Config) -> anyhow::Result<Option<std::sync::Arc<d
     if config.redis.is_none() {
         return Ok(None);
     }
-    Ok(Some(chatroulette::connect_bus(config.redis.as_ref()).await?.as_dyn()))
+    Ok(Some(chatroulette::connect_bus(config.redis.as_ref(), config.queue_max).await?.as_dyn()))
 }
 
 /// Who acts, for the audit log: the operating-system user at the shell.

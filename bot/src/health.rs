@@ -1,15 +1,37 @@
-//! What the detailed readiness report needs to know of the bot: background tasks that died and
-//! Discord channels that @everyone can still read. Process-wide, like the metrics recorder; in
-//! one process the gateway's admin `/readyz` reports both, and a dead task makes public `/readyz`
-//! answer 503 (a split deployment's bot has no HTTP listener and logs the same sentences).
+//! What the detailed readiness report needs to know of the bot: background tasks that died,
+//! Discord channels that @everyone can still read, and how many queue entries are dead letters.
+//! Process-wide, like the metrics recorder; in one process the gateway's admin `/readyz` reports
+//! them, and a dead task makes public `/readyz` answer 503 (a split deployment's bot has no HTTP
+//! listener and logs the same sentences).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use tokio::task::JoinHandle;
 
 /// Tasks that ended while they should have run on.
 static DEAD: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Rows of `dead_letters`; [`UNKNOWN`] until the bot counted them.
+static DEAD_LETTERS: AtomicU64 = AtomicU64::new(UNKNOWN);
+const UNKNOWN: u64 = u64::MAX;
+
+/// The bot counted its dead letters.
+pub(crate) fn set_dead_letters(n: u64) {
+    DEAD_LETTERS.store(n, Ordering::Relaxed);
+}
+
+/// The bot put an entry in `dead_letters`.
+pub(crate) fn dead_letter_added() {
+    let n = DEAD_LETTERS.load(Ordering::Relaxed);
+    set_dead_letters(if n == UNKNOWN { 1 } else { n + 1 });
+}
+
+/// Rows of `dead_letters`, once the bot of this process counted them.
+pub fn dead_letters() -> Option<u64> {
+    Some(DEAD_LETTERS.load(Ordering::Relaxed)).filter(|n| *n != UNKNOWN)
+}
 
 /// Run `task`, which should run until aborted; one that panics or returns is logged and
 /// recorded. Aborting the returned handle stops it without a report.
@@ -57,7 +79,12 @@ pub fn problems() -> Vec<String> {
 
 /// What operators must fix but which does not stop the chat: channels @everyone can read.
 pub fn warnings() -> Vec<String> {
-    crate::discord::privacy::problems().into_iter().map(|p| format!("discord: {p}")).collect()
+    let mut warnings: Vec<String> =
+        crate::discord::privacy::problems().into_iter().map(|p| format!("discord: {p}")).collect();
+    if let Some(n) = dead_letters().filter(|n| *n > 0) {
+        warnings.push(format!("{n} queue entries could not be logged and are kept in the dead_letters table"));
+    }
+    warnings
 }
 
 #[cfg(test)]

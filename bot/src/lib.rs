@@ -16,7 +16,8 @@
 //! * [`filters`]: word and regex filters, published to every gateway;
 //! * [`audit`]: the audit log of every moderator and operator action;
 //! * [`iptag`]: the keyed hashes staff see instead of addresses;
-//! * [`retention`]: erasing addresses and texts past their retention periods;
+//! * [`retention`]: erasing addresses and texts past their retention periods, in batches;
+//! * [`dead_letters`]: queue entries the consumer gave up on, kept with their error;
 //! * [`discord`]: the Discord side (commands, events back to the web, the mirror);
 //! * [`retry`]: the one retry helper and its policies, for database writes and Discord calls;
 //! * [`health`]: background tasks that died and channels left public, for the readiness report;
@@ -28,6 +29,7 @@
 pub mod audit;
 pub mod bans;
 pub mod db;
+pub mod dead_letters;
 pub mod discord;
 pub mod entities;
 pub mod filters;

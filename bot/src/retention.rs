@@ -1,24 +1,41 @@
 //! Retention: raw IPs and message texts are erased from `message_log` after their retention
 //! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), the addresses of bans that ended longer
-//! than `RETENTION_DAYS` ago from `bans`, senders whose latest message is past
-//! the IPs' period leave `visitor_tails`, and rooms whose latest message is past the texts'
-//! period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and close
-//! for good; a quiet room's history would be erased texts). The log's rows stay, so ids, rooms,
+//! than `RETENTION_DAYS` ago from `bans` (and of dead letters kept longer), senders whose latest
+//! message is past the IPs' period leave `visitor_tails`, and rooms whose latest message is past
+//! the texts' period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and
+//! close for good; a quiet room's history would be erased texts). Visitor rooms and pairs that
+//! ended longer than the texts' period ago leave `rooms`. The log's rows stay, so ids, rooms,
 //! times and Discord mappings remain for the record.
+//!
+//! The log has no index on `sent_at`: its rows are found by primary key instead. A message id is
+//! a ULID, which starts with the millisecond it was made, so every row older than a cut-off has
+//! an id below the smallest ULID of the cut-off's millisecond. Each pass walks the ids from where
+//! the last one stopped (kept in `settings`) up to that bound, [`BATCH`] rows per transaction,
+//! so an hourly pass reads about an hour of the log and never holds SQLite's write lock for
+//! long.
 
 use std::time::Duration;
 
-use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
 
 use crate::BotError;
-use crate::entities::{bans, message_log, room_tails, visitor_tails};
+use crate::entities::{bans, dead_letters, message_log, room_tails, rooms, settings, visitor_tails};
 
 /// What an erased IP reads as.
 pub const ERASED_IP: &str = "erased";
 /// What an erased text reads as.
 pub const ERASED_TEXT: &str = "";
+/// Rows changed per transaction.
+pub const BATCH: u64 = 2_000;
+
+/// `settings` keys: the id below which every row's address, or text, is erased.
+const IPS_DONE: &str = "retention_ips_erased_below";
+const TEXTS_DONE: &str = "retention_texts_erased_below";
 
 /// How long things are kept.
 #[derive(Debug, Clone, Copy)]
@@ -33,20 +50,36 @@ impl Default for Retention {
     }
 }
 
+/// What a pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Addresses erased (log rows, bans, dead letters).
+    pub ips: u64,
+    /// Texts erased.
+    pub texts: u64,
+    /// Ended visitor rooms and pairs dropped.
+    pub rooms: u64,
+    /// Transactions that changed the log.
+    pub transactions: u64,
+    /// The most log rows one of them changed.
+    pub largest: u64,
+}
+
 /// Erase what is past its retention; returns (IPs erased, texts erased).
 pub async fn purge(db: &DatabaseConnection, retention: Retention) -> Result<(u64, u64), BotError> {
+    let purged = purge_in_batches(db, retention, BATCH).await?;
+    Ok((purged.ips, purged.texts))
+}
+
+/// [`purge`], changing at most `batch` log rows per transaction.
+pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, batch: u64) -> Result<Purged, BotError> {
     // A period longer than the calendar reaches back keeps everything (no overflow panic).
     let cutoff = |d: Duration| chrono::Duration::from_std(d).ok().and_then(|d| Utc::now().checked_sub_signed(d));
-    let (mut ips, mut texts) = (0, 0);
+    let batch = batch.max(1);
+    let mut purged = Purged::default();
     if let Some(cutoff) = cutoff(retention.ips) {
-        ips = message_log::Entity::update_many()
-            .col_expr(message_log::Column::Ip, Expr::value(ERASED_IP))
-            .col_expr(message_log::Column::IpTag, Expr::value(Option::<String>::None))
-            .filter(message_log::Column::SentAt.lt(cutoff))
-            .filter(message_log::Column::Ip.ne(ERASED_IP))
-            .exec(db)
-            .await?
-            .rows_affected;
+        let erase = Erase { done_key: IPS_DONE, column: message_log::Column::Ip, erased: ERASED_IP, also_tag: true };
+        purged.ips = erase.run(db, first_id_at(cutoff), batch, &mut purged).await?;
         // The senders' tails go with their addresses: a tag no longer resolves to an erased one.
         visitor_tails::Entity::delete_many().filter(visitor_tails::Column::LastAt.lt(cutoff)).exec(db).await?;
         // Bans that ended (lifted or expired) longer ago keep their number, tag, reason and
@@ -54,33 +87,140 @@ pub async fn purge(db: &DatabaseConnection, retention: Retention) -> Result<(u64
         let ended = Condition::any()
             .add(bans::Column::LiftedAt.lt(cutoff))
             .add(Condition::all().add(bans::Column::LiftedAt.is_null()).add(bans::Column::ExpiresAt.lt(cutoff)));
-        let erased_bans = bans::Entity::update_many()
+        purged.ips += bans::Entity::update_many()
             .col_expr(bans::Column::Network, Expr::value(ERASED_IP))
             .filter(ended)
             .filter(bans::Column::Network.ne(ERASED_IP))
             .exec(db)
             .await?
             .rows_affected;
-        ips += erased_bans;
-    }
-    if let Some(cutoff) = cutoff(retention.texts) {
-        texts = message_log::Entity::update_many()
-            .col_expr(message_log::Column::Text, Expr::value(ERASED_TEXT))
-            .filter(message_log::Column::SentAt.lt(cutoff))
-            .filter(message_log::Column::Text.ne(ERASED_TEXT))
+        purged.ips += dead_letters::Entity::update_many()
+            .col_expr(dead_letters::Column::Ip, Expr::value(ERASED_IP))
+            .filter(dead_letters::Column::FailedAt.lt(cutoff))
+            .filter(dead_letters::Column::Ip.ne(ERASED_IP))
             .exec(db)
             .await?
             .rows_affected;
-        // Message ids are ULIDs, which sort by the time they were made: the smallest id of the
-        // cutoff's millisecond bounds the tails to drop without reading the log.
-        let millis = u64::try_from(cutoff.timestamp_millis()).unwrap_or(0);
-        let first_kept = ulid::Ulid::from_parts(millis, 0).to_string();
+    }
+    if let Some(cutoff) = cutoff(retention.texts) {
+        let first_kept = first_id_at(cutoff);
+        let erase =
+            Erase { done_key: TEXTS_DONE, column: message_log::Column::Text, erased: ERASED_TEXT, also_tag: false };
+        purged.texts = erase.run(db, first_kept.clone(), batch, &mut purged).await?;
         room_tails::Entity::delete_many().filter(room_tails::Column::LastId.lt(first_kept)).exec(db).await?;
+        purged.rooms = drop_ended_rooms(db, cutoff, batch).await?;
     }
-    if ips + texts > 0 {
-        tracing::info!(ips, texts, "erased data past its retention");
+    if purged.ips + purged.texts + purged.rooms > 0 {
+        tracing::info!(
+            ips = purged.ips,
+            texts = purged.texts,
+            rooms = purged.rooms,
+            transactions = purged.transactions,
+            "erased data past its retention"
+        );
     }
-    Ok((ips, texts))
+    Ok(purged)
+}
+
+/// The smallest ULID of `at`'s millisecond: every message made before `at` has a smaller id.
+fn first_id_at(at: DateTime<Utc>) -> String {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    ulid::Ulid::from_parts(millis, 0).to_string()
+}
+
+/// One column of the log erased below a bound, batch by batch.
+struct Erase {
+    /// Where the last pass stopped.
+    done_key: &'static str,
+    column: message_log::Column,
+    erased: &'static str,
+    /// Erase the IP tag too (with the address).
+    also_tag: bool,
+}
+
+impl Erase {
+    /// Erase `column` in every row with an id below `bound`, from where the last pass stopped;
+    /// returns the rows changed.
+    async fn run(
+        &self,
+        db: &DatabaseConnection,
+        bound: String,
+        batch: u64,
+        purged: &mut Purged,
+    ) -> Result<u64, BotError> {
+        let mut from = settings::Entity::find_by_id(self.done_key).one(db).await?.map(|s| s.value);
+        let mut erased = 0;
+        loop {
+            if from.as_deref().is_some_and(|from| from >= bound.as_str()) {
+                return Ok(erased);
+            }
+            // The batch's ids, read by primary key outside the write transaction.
+            let mut next = message_log::Entity::find()
+                .select_only()
+                .column(message_log::Column::Id)
+                .filter(message_log::Column::Id.lt(bound.as_str()))
+                .order_by_asc(message_log::Column::Id)
+                .limit(batch);
+            if let Some(from) = &from {
+                next = next.filter(message_log::Column::Id.gt(from.as_str()));
+            }
+            let ids: Vec<String> = next.into_tuple().all(db).await?;
+            let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+                return Ok(erased);
+            };
+            let txn = db.begin().await?;
+            let mut update = message_log::Entity::update_many().col_expr(self.column, Expr::value(self.erased));
+            if self.also_tag {
+                update = update.col_expr(message_log::Column::IpTag, Expr::value(Option::<String>::None));
+            }
+            let changed = update
+                .filter(message_log::Column::Id.gte(first.as_str()))
+                .filter(message_log::Column::Id.lte(last.as_str()))
+                .filter(self.column.ne(self.erased))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            settings::Entity::insert(settings::ActiveModel {
+                key: Set(self.done_key.to_owned()),
+                value: Set(last.clone()),
+            })
+            .on_conflict(OnConflict::column(settings::Column::Key).update_column(settings::Column::Value).to_owned())
+            .exec(&txn)
+            .await?;
+            txn.commit().await?;
+            erased += changed;
+            purged.transactions += 1;
+            purged.largest = purged.largest.max(changed);
+            if (ids.len() as u64) < batch {
+                return Ok(erased);
+            }
+            from = Some(last.clone());
+        }
+    }
+}
+
+/// Drop visitor rooms and pairs that ended before `cutoff`, `batch` at a time.
+async fn drop_ended_rooms(db: &DatabaseConnection, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, BotError> {
+    let mut dropped = 0;
+    loop {
+        let slugs: Vec<String> = rooms::Entity::find()
+            .select_only()
+            .column(rooms::Column::Slug)
+            .filter(rooms::Column::ExpiresAt.lt(cutoff))
+            .filter(rooms::Column::Kind.ne(protocol::RoomKind::Staff.as_str()))
+            .limit(batch)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if slugs.is_empty() {
+            return Ok(dropped);
+        }
+        let n = slugs.len() as u64;
+        dropped += rooms::Entity::delete_many().filter(rooms::Column::Slug.is_in(slugs)).exec(db).await?.rows_affected;
+        if n < batch {
+            return Ok(dropped);
+        }
+    }
 }
 
 /// Purge once an hour (and at start).

@@ -27,9 +27,9 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The queue consumer's database writes (a batch of messages logged, an opened room
-    /// recorded): a quarter second more after each failure, at most two seconds, retried until
-    /// they work while the bot runs (see [`retry_while`]), three attempts once it stops.
+    /// Database writes that must not be lost: a quarter second more after each failure, at
+    /// most two seconds, three attempts. The queue consumer makes it five, then keeps what still
+    /// fails in `dead_letters` (see `crate::dead_letters`).
     pub const QUEUE: Self = Self {
         attempts: 3,
         backoff: Duration::from_millis(250),

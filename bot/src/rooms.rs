@@ -6,7 +6,10 @@
 use bus::Bus;
 use chrono::Utc;
 use protocol::{RoomDef, RoomKind, RoomSlug};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use crate::BotError;
 use crate::entities::{rooms, settings};
@@ -126,9 +129,55 @@ pub async fn fingerprint(db: &DatabaseConnection) -> Result<(i64, Option<String>
     }
 }
 
-/// Rooms that exist now: staff rooms, and visitor rooms and pairs that have not ended.
+/// Rooms that exist now: staff rooms, and visitor rooms and pairs that have not ended (read by
+/// the `rooms_expires_at` index, not through the ended ones).
 pub async fn list_live(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError> {
-    Ok(list(db).await?.into_iter().filter(|r| r.expires_at.is_none()).collect())
+    Ok(rooms::Entity::find()
+        .filter(rooms::Column::ExpiresAt.is_null())
+        .order_by_asc(rooms::Column::Slug)
+        .all(db)
+        .await?)
+}
+
+/// The staff rooms, by slug (what the room sync publishes).
+pub async fn list_staff(db: &DatabaseConnection) -> Result<Vec<rooms::Model>, BotError> {
+    Ok(rooms::Entity::find()
+        .filter(rooms::Column::Kind.eq(RoomKind::Staff.as_str()))
+        .order_by_asc(rooms::Column::Slug)
+        .all(db)
+        .await?)
+}
+
+/// Up to `limit` slugs of rooms that exist now, for autocomplete: those starting with
+/// `partial` first, then those containing it, each by slug. Read with `LIMIT`s in SQL, never the
+/// whole table.
+pub async fn names_matching(db: &DatabaseConnection, partial: &str, limit: u64) -> Result<Vec<String>, BotError> {
+    // Slugs are lowercase letters, digits and dashes: anything else matches nothing (and no
+    // LIKE wildcard reaches the query).
+    let partial = partial.trim().to_lowercase();
+    if !partial.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        return Ok(Vec::new());
+    }
+    let slugs = |pattern: String, limit: u64| {
+        rooms::Entity::find()
+            .select_only()
+            .column(rooms::Column::Slug)
+            .filter(rooms::Column::ExpiresAt.is_null())
+            .filter(rooms::Column::Slug.like(pattern))
+            .order_by_asc(rooms::Column::Slug)
+            .limit(limit)
+            .into_tuple::<String>()
+            .all(db)
+    };
+    let mut names = slugs(format!("{partial}%"), limit).await?;
+    let left = limit.saturating_sub(names.len() as u64);
+    if left > 0 && !partial.is_empty() {
+        // Those containing it further in; the prefix matches are among these, so ask for them too.
+        let more = slugs(format!("%{partial}%"), left + names.len() as u64).await?;
+        let inner = more.into_iter().filter(|s| !s.starts_with(&partial));
+        names.extend(inner.take(usize::try_from(left).unwrap_or(usize::MAX)));
+    }
+    Ok(names)
 }
 
 /// Create a staff room.

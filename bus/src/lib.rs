@@ -45,6 +45,22 @@ pub enum BusError {
     Unavailable(String),
     #[error("malformed bus payload: {0}")]
     Codec(String),
+    /// The queue holds `QUEUE_MAX` entries the bot has not handled yet: a message is refused
+    /// rather than queued (`unavailable` for its sender); nothing of it was stored or sent.
+    #[error("the queue is full ({depth} entries waiting, at most {max})")]
+    Overloaded { depth: u64, max: u64 },
+}
+
+/// `QUEUE_MAX`'s default: entries waiting for the bot before messages are refused.
+pub const DEFAULT_QUEUE_MAX: u64 = 100_000;
+
+/// The gateway → bot queue's backlog: what waits for the bot (delivered or not, not yet
+/// acknowledged) and how long the oldest of it has waited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    pub depth: u64,
+    /// `None` when nothing waits.
+    pub oldest_age: Option<Duration>,
 }
 
 /// One entry of the gateway → bot queue, delivered until acknowledged.
@@ -222,4 +238,10 @@ pub trait Bus: Send + Sync + 'static {
     /// Stop keeping `holder`'s seat in `room` alive from this process without freeing it:
     /// another process resumed the session and holds the seat now.
     async fn disown_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError>;
+
+    // ---- queue backlog (QUEUE_MAX) -----------------------------------------------------------
+    /// The queue's backlog now, for `/metrics` and the readiness report. [`Bus::post_message`]
+    /// refuses a message with [`BusError::Overloaded`] once the depth reaches the bus's
+    /// `QUEUE_MAX`.
+    async fn queue_stats(&self) -> Result<QueueStats, BusError>;
 }

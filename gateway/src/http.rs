@@ -23,6 +23,10 @@ pub trait ReadinessCheck: Send + Sync {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Queue entries the bot gave up on (`dead_letters`), when this check knows (the bot's).
+    fn dead_letters(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The web client asks for resources of this origin only.
@@ -51,8 +55,8 @@ pub fn router(state: Arc<State>) -> Router {
 pub fn admin_router(state: Arc<State>) -> Router {
     Router::new()
         .push(Router::with_path("healthz").get(Healthz))
-        .push(Router::with_path("readyz").get(Readyz { state, detailed: true }))
-        .push(Router::with_path("metrics").get(Metrics))
+        .push(Router::with_path("readyz").get(Readyz { state: state.clone(), detailed: true }))
+        .push(Router::with_path("metrics").get(Metrics(state)))
 }
 
 struct SecurityHeaders;
@@ -83,11 +87,12 @@ impl Handler for Healthz {
     }
 }
 
-struct Metrics;
+struct Metrics(Arc<State>);
 
 #[async_trait]
 impl Handler for Metrics {
     async fn handle(&self, _req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
+        crate::telemetry::record_backlog(&self.0).await;
         let body = crate::telemetry::handle().map(|h| h.render()).unwrap_or_default();
         res.add_header("content-type", "text/plain; version=0.0.4", true).ok();
         res.render(body);
@@ -108,6 +113,9 @@ struct Readiness {
     problems: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     warnings: Option<Vec<String>>,
+    /// The bot's queue (detailed report only; `null` while the bus cannot tell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue: Option<Option<crate::telemetry::Backlog>>,
 }
 
 #[async_trait]
@@ -129,10 +137,12 @@ impl Handler for Readyz {
         res.add_header("cache-control", "no-store", true).ok();
         res.status_code(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE });
         let detailed = self.detailed;
+        let queue = if detailed { Some(crate::telemetry::backlog(state).await) } else { None };
         res.render(Json(Readiness {
             ready,
             problems: detailed.then_some(problems),
             warnings: detailed.then_some(warnings),
+            queue,
         }));
     }
 }

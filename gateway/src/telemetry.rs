@@ -6,6 +6,9 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::Serialize;
+
+use crate::state::State;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -33,6 +36,48 @@ fn describe() {
     metrics::describe_counter!("chat_frames_delivered_total", "room frames queued to sockets");
     metrics::describe_counter!("chat_refusals_total", "error frames and refused upgrades, by code");
     metrics::describe_counter!("chat_slow_readers_total", "sockets closed for reading too slowly");
+    metrics::describe_gauge!("chat_queue_depth", "queue entries waiting for the bot (QUEUE_MAX refuses messages)");
+    metrics::describe_gauge!("chat_queue_oldest_age_seconds", "how long the oldest queue entry has waited");
+    metrics::describe_gauge!("chat_dead_letters", "queue entries the bot gave up on, kept in dead_letters");
+}
+
+/// The bot's queue as the detailed readiness report shows it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Backlog {
+    /// Entries waiting for the bot, delivered or not.
+    pub depth: u64,
+    /// Seconds the oldest has waited; `null` when none waits.
+    pub oldest_age_secs: Option<f64>,
+    /// Entries the bot gave up on (`dead_letters`); `null` where the bot runs elsewhere.
+    pub dead_letters: Option<u64>,
+}
+
+/// The queue's backlog now; `None` when the bus cannot tell.
+pub(crate) async fn backlog(state: &State) -> Option<Backlog> {
+    let stats = match state.bus.queue_stats().await {
+        Ok(stats) => stats,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the queue's backlog");
+            return None;
+        }
+    };
+    Some(Backlog {
+        depth: stats.depth,
+        oldest_age_secs: stats.oldest_age.map(|age| age.as_secs_f64()),
+        dead_letters: state.readiness.iter().find_map(|check| check.dead_letters()),
+    })
+}
+
+/// Bring the queue gauges up to date before `/metrics` renders (the dead letters where the bot
+/// runs in this process).
+pub(crate) async fn record_backlog(state: &State) {
+    if let Some(backlog) = backlog(state).await {
+        metrics::gauge!("chat_queue_depth").set(backlog.depth as f64);
+        metrics::gauge!("chat_queue_oldest_age_seconds").set(backlog.oldest_age_secs.unwrap_or(0.0));
+        if let Some(n) = backlog.dead_letters {
+            metrics::gauge!("chat_dead_letters").set(n as f64);
+        }
+    }
 }
 
 /// Count a refusal by its code.

@@ -155,6 +155,10 @@ pub struct Settings {
     #[arg(long, env = "TEXT_RETENTION_DAYS", default_value = "365", value_parser = values::days)]
     pub text_retention_days: Duration,
 
+    /// Queue entries waiting for the bot before messages are refused as `unavailable`.
+    #[arg(long, env = "QUEUE_MAX", default_value = "100000", value_parser = values::positive::<u64>)]
+    pub queue_max: u64,
+
     /// Seconds between the bot's re-reads of rooms and bans from the database (0.1 to 3600).
     #[arg(long, env = "ROOM_SYNC_SECS", default_value = "3", value_parser = values::seconds(0.1, 3600.0))]
     pub room_sync_secs: Duration,

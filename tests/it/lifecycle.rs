@@ -12,7 +12,8 @@ async fn probes_answer() {
     let (status, _, body) = app.get_admin("/readyz").await;
     assert_eq!(status, 200);
     let detailed: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(detailed, serde_json::json!({"ready": true, "problems": [], "warnings": []}));
+    let queue = serde_json::json!({"depth": 0, "oldest_age_secs": null, "dead_letters": 0});
+    assert_eq!(detailed, serde_json::json!({"ready": true, "problems": [], "warnings": [], "queue": queue}));
 }
 
 #[tokio::test]

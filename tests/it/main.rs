@@ -6,6 +6,7 @@ mod cluster;
 mod support;
 
 mod abuse;
+mod backlog;
 mod chat;
 mod discord;
 mod errors;
@@ -13,6 +14,7 @@ mod lifecycle;
 mod moderation;
 mod online;
 mod resume;
+mod retention;
 mod rooms;
 mod roulette;
 mod split;

@@ -3,6 +3,7 @@
 
 pub mod audit_log;
 pub mod bans;
+pub mod dead_letters;
 pub mod filters;
 pub mod message_log;
 pub mod room_tails;

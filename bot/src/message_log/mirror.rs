@@ -5,16 +5,21 @@
 //! of it (`discord_message_id`, or [`MessageLog::SKIPPED`]). Staff and moderators: the web
 //! messages a Discord message carries, staff edits, and deletions from Discord or by `/purge`.
 //! Rows are found here only by `id` and the Discord columns (`discord_message_id`,
-//! `discord_batch`, `staff`, `sent_at`, `deleted_at`).
+//! `discord_batch`, `staff`, `sent_at`, `deleted_at`); the start-up scan for what never reached
+//! Discord is bounded by id (ULIDs start with their time) and read in pages.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 
 use super::MessageLog;
 use crate::entities::message_log;
+
+/// Rows read per query of the start-up scan.
+pub const SCAN_BATCH: u64 = 2_000;
 
 impl MessageLog {
     /// Marks messages the mirror gave up on (room outran Discord, Discord refused the body, or
@@ -24,7 +29,32 @@ impl MessageLog {
     /// Web messages sent after `since` that never reached Discord and were not given up on,
     /// oldest first.
     pub async fn unmirrored_since(&self, since: DateTime<Utc>) -> Result<Vec<message_log::Model>, DbErr> {
-        message_log::Entity::find()
+        let mut rows = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.unmirrored_page(since, after.as_deref(), SCAN_BATCH).await?;
+            let full = page.len() as u64 == SCAN_BATCH;
+            after = page.last().map(|row| row.id.clone());
+            rows.extend(page);
+            if !full {
+                return Ok(rows);
+            }
+        }
+    }
+
+    /// Up to `limit` of [`Self::unmirrored_since`]'s messages with ids after `after`. Read by
+    /// primary key from the smallest id `since` allows (a ULID starts with its millisecond), so
+    /// the scan covers the window, not the whole log.
+    pub async fn unmirrored_page(
+        &self,
+        since: DateTime<Utc>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<message_log::Model>, DbErr> {
+        let millis = u64::try_from(since.timestamp_millis()).unwrap_or(0);
+        let from = ulid::Ulid::from_parts(millis, 0).to_string();
+        let mut query = message_log::Entity::find()
+            .filter(message_log::Column::Id.gte(from))
             .filter(message_log::Column::Staff.eq(false))
             .filter(message_log::Column::DiscordMessageId.is_null())
             .filter(message_log::Column::DeletedAt.is_null())
@@ -33,10 +63,11 @@ impl MessageLog {
                 sea_orm::Condition::any()
                     .add(message_log::Column::DiscordBatch.is_null())
                     .add(message_log::Column::DiscordBatch.ne(Self::SKIPPED)),
-            )
-            .order_by_asc(message_log::Column::Id)
-            .all(&self.db)
-            .await
+            );
+        if let Some(after) = after {
+            query = query.filter(message_log::Column::Id.gt(after));
+        }
+        query.order_by_asc(message_log::Column::Id).limit(limit).all(&self.db).await
     }
 
     /// One message by id.

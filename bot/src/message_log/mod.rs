@@ -37,6 +37,7 @@ use protocol::MessageView;
 use sea_orm::DatabaseConnection;
 
 pub use history::recent;
+pub use mirror::SCAN_BATCH;
 pub use tags::{Walk, addresses_of, by_tag};
 
 /// A message to log, with what only the log keeps.

@@ -1,6 +1,7 @@
 //! The queue consumer: every entry gateways enqueued (messages, rooms opened and closed) is
 //! recorded in the database, then acknowledged or handed to the mirror, in queue order.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,8 +14,8 @@ use super::BotConfig;
 use crate::discord::{Job, Mirror};
 use crate::iptag::IpTagger;
 use crate::message_log::{Delivery, MessageLog};
-use crate::retry::{Policy, retry_while};
-use crate::rooms;
+use crate::retry::{Policy, retry};
+use crate::{BotError, dead_letters, rooms};
 
 /// Largest batch taken from the queue at once.
 pub(super) const BATCH: usize = 500;
@@ -23,6 +24,12 @@ pub(super) const BATCH: usize = 500;
 /// per transaction, so under load larger batches write fewer pages per message. The price is
 /// this much delay in the log and on Discord, never in delivery to the web room.
 const LINGER: Duration = Duration::from_millis(25);
+/// A write of the queue's entries: [`Policy::QUEUE`]'s waits, [`dead_letters::ATTEMPTS`] times;
+/// then an entry that still fails alone is a dead letter.
+const DEAD_LETTER_POLICY: Policy = Policy { attempts: dead_letters::ATTEMPTS, ..Policy::QUEUE };
+
+/// A queue entry and the message it carries.
+type Pair = (QueueEntry, LoggedMessage);
 
 pub(super) struct Consumer {
     pub(super) db: DatabaseConnection,
@@ -79,7 +86,9 @@ impl Consumer {
     /// Log a batch, then acknowledge it, or with Discord on, hand it to the mirror, which
     /// acknowledges once Discord has it. A failing log write is retried in place, so no later
     /// batch overtakes this one (per-room order); nothing is acknowledged before it succeeded,
-    /// and the log skips ids it already has.
+    /// and the log skips ids it already has. After [`dead_letters::ATTEMPTS`] failures the
+    /// messages are written one by one and those that fail alone go to `dead_letters`
+    /// (acknowledged, so the queue moves on); while even that fails, the batch is retried.
     ///
     /// Per room, gateways enqueue `RoomOpened` before the room's first message and
     /// `RoomClosed` after its last; that order holds here: rooms opened in the batch are
@@ -113,43 +122,82 @@ impl Consumer {
                 _ => None,
             })
             .collect();
-        let mut attempt = 0u32;
-        let written = retry_while(
-            Policy::QUEUE,
-            "writing the message log",
-            || !self.stopping.load(Ordering::Relaxed),
-            || {
-                // A write that failed may have committed all the same: its retries count as
-                // redelivered.
-                let delivery = if attempt == 0 { delivery } else { Delivery::Again };
-                attempt += 1;
-                let messages = &messages;
-                async move {
-                    let written = self.log.record(messages, &self.tagger, delivery).await;
-                    if let Err(e) = &written {
-                        tracing::error!(error = %e, messages = messages.len(), attempt, "cannot write the message log");
-                        metrics::counter!("chat_log_failures_total").increment(1);
-                    }
-                    written
+        let dead = loop {
+            if self.write_batch(&messages, delivery).await.is_ok() {
+                break HashSet::new();
+            }
+            if self.stopping.load(Ordering::Relaxed) {
+                // Left unacknowledged: reclaimed at the next start.
+                self.gave_up.store(true, Ordering::Relaxed);
+                return;
+            }
+            match self.isolate(&entries, &messages).await {
+                Ok(dead) => break dead,
+                // The database refuses the dead letter too (down, disk full): nothing is lost by
+                // waiting, and the queue's limit pushes back on senders meanwhile.
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot keep a failing entry in dead_letters; retrying the batch");
+                    tokio::time::sleep(Policy::QUEUE.max_backoff).await;
                 }
-            },
-        )
-        .await;
-        if written.is_err() {
-            // Left unacknowledged: reclaimed at the next start.
-            self.gave_up.store(true, Ordering::Relaxed);
-            return;
+            }
+        };
+        let (dead, logged): (Vec<Pair>, Vec<Pair>) =
+            entries.into_iter().zip(messages).partition(|(entry, _)| dead.contains(&entry.id));
+        if !dead.is_empty() {
+            let ids: Vec<String> = dead.into_iter().map(|(e, _)| e.id).collect();
+            if let Err(e) = self.bus.ack(&ids).await {
+                tracing::error!(error = %e, "cannot acknowledge dead letters; they will be tried again");
+            }
         }
-        metrics::counter!("chat_messages_logged_total").increment(messages.len() as u64);
+        metrics::counter!("chat_messages_logged_total").increment(logged.len() as u64);
         if let Some(mirror) = &self.mirror {
-            let jobs = entries.into_iter().zip(messages).map(|(e, message)| Job { entry_id: e.id, message }).collect();
+            let jobs = logged.into_iter().map(|(e, message)| Job { entry_id: e.id, message }).collect();
             mirror.submit(jobs);
             return;
         }
-        let ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();
+        let ids: Vec<String> = logged.into_iter().map(|(e, _)| e.id).collect();
         if let Err(e) = self.bus.ack(&ids).await {
             tracing::error!(error = %e, "cannot acknowledge logged entries; they will be skipped when redelivered");
         }
+    }
+
+    /// Write a batch to the log, trying [`dead_letters::ATTEMPTS`] times.
+    async fn write_batch(&self, messages: &[LoggedMessage], delivery: Delivery) -> Result<(), BotError> {
+        let mut attempt = 0u32;
+        retry(DEAD_LETTER_POLICY, "writing the message log", || {
+            // A write that failed may have committed all the same: its retries count as
+            // redelivered.
+            let delivery = if attempt == 0 { delivery } else { Delivery::Again };
+            attempt += 1;
+            async move {
+                let written = self.log.record(messages, &self.tagger, delivery).await;
+                if let Err(e) = &written {
+                    tracing::error!(error = %e, messages = messages.len(), attempt, "cannot write the message log");
+                    metrics::counter!("chat_log_failures_total").increment(1);
+                }
+                written
+            }
+        })
+        .await
+    }
+
+    /// A batch failed [`dead_letters::ATTEMPTS`] times: write its messages one at a time, and
+    /// keep each that fails twice more alone in `dead_letters`. Returns the entries kept there;
+    /// an error when one could not be kept (nothing of the batch is acknowledged then).
+    async fn isolate(&self, entries: &[QueueEntry], messages: &[LoggedMessage]) -> Result<HashSet<String>, BotError> {
+        let mut dead = HashSet::new();
+        for (entry, message) in entries.iter().zip(messages) {
+            let alone = std::slice::from_ref(message);
+            if self.log.record(alone, &self.tagger, Delivery::Again).await.is_ok() {
+                continue;
+            }
+            // Once more before giving up on it: a database that just came back is no reason.
+            if let Err(e) = self.log.record(alone, &self.tagger, Delivery::Again).await {
+                dead_letters::record(&self.db, entry, &e.to_string(), dead_letters::ATTEMPTS + 2).await?;
+                dead.insert(entry.id.clone());
+            }
+        }
+        Ok(dead)
     }
 
     /// Visitor rooms and roulette pairs opened or closed by gateways: recorded in the database,
@@ -160,19 +208,25 @@ impl Consumer {
         let mut done = Vec::with_capacity(entries.len());
         for entry in entries {
             let result = match &entry.event {
-                // Retried in place: the room's messages come next and need its row.
+                // Retried in place: the room's messages come next and need its row; one that
+                // fails every attempt is a dead letter (its messages are logged all the same).
                 InboundEvent::RoomOpened { room } => {
-                    let running = || !self.stopping.load(Ordering::Relaxed);
-                    let recorded = retry_while(Policy::QUEUE, "recording an opened room", running, || async {
+                    let recorded = retry(DEAD_LETTER_POLICY, "recording an opened room", || async {
                         rooms::record_opened(&self.db, room)
                             .await
                             .inspect_err(|e| tracing::error!(error = %e, "cannot record an opened room"))
                     })
                     .await;
-                    if recorded.is_err() {
-                        self.gave_up.store(true, Ordering::Relaxed);
+                    match recorded {
+                        Ok(()) => Ok(()),
+                        Err(e) if self.stopping.load(Ordering::Relaxed) => {
+                            self.gave_up.store(true, Ordering::Relaxed);
+                            Err(e)
+                        }
+                        Err(e) => dead_letters::record(&self.db, &entry, &e.to_string(), dead_letters::ATTEMPTS)
+                            .await
+                            .map_err(BotError::from),
                     }
-                    recorded
                 }
                 InboundEvent::RoomClosed { slug } => match (rooms::record_closed(&self.db, slug).await, &self.mirror) {
                     (Ok(_), Some(mirror)) => {

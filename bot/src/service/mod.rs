@@ -68,6 +68,11 @@ impl Bot {
     /// Seed default rooms on the first start and publish room snapshots (loading each new
     /// room's recent history from the log).
     pub async fn build(config: BotConfig, db: DatabaseConnection, bus: Arc<dyn Bus>) -> Result<Self, BotError> {
+        // Counted before anything serves the readiness report.
+        let dead_letters = crate::dead_letters::count(&db).await?;
+        if dead_letters > 0 {
+            tracing::warn!(dead_letters, "queue entries could not be logged and are kept in the dead_letters table");
+        }
         let seeded = rooms::seed_defaults(&db).await?;
         if seeded > 0 {
             tracing::info!(rooms = seeded, "created the default rooms");

@@ -78,7 +78,7 @@ impl SnapshotSync {
     /// full at the next tick.
     async fn sync_rooms(&mut self, published: &BTreeMap<RoomSlug, RoomDef>) -> Result<usize, BotError> {
         self.synced = None;
-        let current: BTreeMap<RoomSlug, RoomDef> = rooms::list(&self.db)
+        let current: BTreeMap<RoomSlug, RoomDef> = rooms::list_staff(&self.db)
             .await?
             .iter()
             .filter_map(rooms::to_def)

@@ -15,13 +15,13 @@ use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
 use self::online::Online;
-use self::queue::Queue;
+use self::queue::{Kind, Queue};
 use self::resume::Resumes;
 use self::slowmode::Slowmode;
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
-    Bus, BusError, ControlFeed, ControlMessage, FeedSender, HISTORY_LEN, QueueEntry, ROOM_FEED_DEPTH, ResumeState,
-    RoomFeed, Seat, SeatClaim,
+    Bus, BusError, ControlFeed, ControlMessage, DEFAULT_QUEUE_MAX, FeedSender, HISTORY_LEN, QueueEntry, QueueStats,
+    ROOM_FEED_DEPTH, ResumeState, RoomFeed, Seat, SeatClaim,
 };
 
 mod online;
@@ -67,12 +67,18 @@ impl Default for InProcessBus {
 
 impl InProcessBus {
     pub fn new() -> Self {
+        Self::with_queue_max(DEFAULT_QUEUE_MAX)
+    }
+
+    /// A bus whose queue refuses messages once `queue_max` entries wait for the bot
+    /// (`QUEUE_MAX`).
+    pub fn with_queue_max(queue_max: u64) -> Self {
         Self {
             rooms_fanout: Mutex::default(),
             fanout_purge_at: std::sync::atomic::AtomicUsize::new(FANOUT_PURGE_MIN),
             presence: Mutex::default(),
             history: Mutex::default(),
-            queue: Mutex::default(),
+            queue: Mutex::new(Queue::new(queue_max)),
             queue_ready: Notify::new(),
             control: broadcast::channel(CONTROL_DEPTH).0,
             room_defs: Mutex::default(),
@@ -212,7 +218,8 @@ impl Bus for InProcessBus {
     }
 
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
-        lock(&self.queue).push(event);
+        let kind = if matches!(event, InboundEvent::Message(_)) { Kind::Message } else { Kind::RoomEvent };
+        lock(&self.queue).push(event, kind)?;
         self.queue_ready.notify_waiters();
         Ok(())
     }
@@ -398,6 +405,11 @@ impl Bus for InProcessBus {
     async fn disown_seat(&self, _room: &RoomSlug, _key: &str, _holder: &str) -> Result<(), BusError> {
         // Seats here are not refreshed by anyone: nothing to stop.
         Ok(())
+    }
+
+    // ---- queue backlog -----------------------------------------------------------------------
+    async fn queue_stats(&self) -> Result<QueueStats, BusError> {
+        Ok(lock(&self.queue).stats())
     }
 }
 

@@ -7,6 +7,7 @@
 //! * `presence`: seats and slowmode, changed only by Lua scripts so each check and claim is one
 //!   atomic step; every process refreshes the seats it holds;
 //! * `queue`: the gateway → bot stream, its consumer group and its trimming;
+//! * `backlog`: what waits in that stream and for how long (`QUEUE_MAX`, metrics);
 //! * `history`: each room's last messages;
 //! * `snapshots`: room and ban definitions, the filter list, visitor rooms per owner;
 //! * `roulette`: the roulette queue and its pairing;
@@ -27,6 +28,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::task::JoinHandle;
 
+use self::backlog::Backlog;
 use self::fanout::Fanout;
 use self::history::History;
 use self::keys::Keys;
@@ -39,6 +41,7 @@ use self::roulette::Roulette;
 use self::snapshots::Snapshots;
 use crate::BusError;
 
+mod backlog;
 mod fanout;
 mod history;
 pub mod keys;
@@ -60,6 +63,8 @@ pub struct RedisConfig {
     pub prefix: String,
     /// A seat not refreshed for this long is free again (`PRESENCE_TTL_SECS`).
     pub presence_ttl: Duration,
+    /// Messages are refused once this many entries wait for the bot (`QUEUE_MAX`).
+    pub queue_max: u64,
 }
 
 /// The Redis implementation of [`Bus`](crate::Bus).
@@ -69,6 +74,7 @@ pub struct RedisBus {
     fanout: Arc<Fanout>,
     presence: Presence,
     queue: Queue,
+    backlog: Backlog,
     history: History,
     snapshots: Snapshots,
     roulette: Roulette,
@@ -117,6 +123,7 @@ impl RedisBus {
         let gc = tokio::spawn(fanout::unsubscribe_idle(fanout.clone()));
         Ok(Self {
             queue: Queue::new(conn.clone(), blocking, keys.clone()),
+            backlog: Backlog::new(conn.clone(), keys.clone(), config.queue_max),
             history: History::new(conn.clone(), keys.clone()),
             snapshots: Snapshots::new(conn.clone(), keys.clone()),
             roulette: Roulette::new(conn.clone(), keys.clone()),

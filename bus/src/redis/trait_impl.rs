@@ -79,7 +79,10 @@ impl Bus for RedisBus {
     }
 
     async fn post_message(&self, room: &RoomSlug, message: &LoggedMessage, frame: Bytes) -> Result<(), BusError> {
-        self.queue.post(room, message, frame).await
+        self.backlog.admit().await?;
+        self.queue.post(room, message, frame).await?;
+        self.backlog.queued();
+        Ok(())
     }
 
     async fn dequeue(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<QueueEntry>, BusError> {
@@ -197,5 +200,10 @@ impl Bus for RedisBus {
     async fn disown_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError> {
         self.presence.disown(room, key, holder);
         Ok(())
+    }
+
+    // ---- queue backlog -----------------------------------------------------------------------
+    async fn queue_stats(&self) -> Result<crate::QueueStats, BusError> {
+        self.backlog.stats().await
     }
 }

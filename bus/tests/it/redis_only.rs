@@ -21,9 +21,14 @@ pub async fn connect(ttl: Duration) -> RedisBus {
 
 pub async fn connect_prefix(prefix: &str, ttl: Duration) -> RedisBus {
     let url = redis_url();
-    RedisBus::connect(RedisConfig { url: url.clone(), prefix: prefix.to_owned(), presence_ttl: ttl })
-        .await
-        .unwrap_or_else(|e| panic!("Redis is required for this test ({url}): {e}"))
+    RedisBus::connect(RedisConfig {
+        url: url.clone(),
+        prefix: prefix.to_owned(),
+        presence_ttl: ttl,
+        queue_max: bus::DEFAULT_QUEUE_MAX,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("Redis is required for this test ({url}): {e}"))
 }
 
 fn room() -> RoomSlug {

@@ -32,13 +32,15 @@ impl Conn {
         let frame = encode(&ServerFrame::Message(message.clone()));
         let logged = LoggedMessage { message, ip: self.address.ip };
         if let Err(e) = self.state.bus.post_message(&room.slug, &logged, frame).await {
-            tracing::error!(error = %e, "cannot queue a message");
-            return self.error(
-                ErrorCode::Unavailable,
-                "the chat is temporarily unavailable; your message was not sent",
-                client_id,
-                None,
-            );
+            let why = if let bus::BusError::Overloaded { depth, .. } = e {
+                // The bot is behind (QUEUE_MAX): refuse rather than queue without bound.
+                tracing::warn!(depth, "the queue is full; refusing a message");
+                "the chat is overloaded; your message was not sent, please retry in a moment"
+            } else {
+                tracing::error!(error = %e, "cannot queue a message");
+                "the chat is temporarily unavailable; your message was not sent"
+            };
+            return self.error(ErrorCode::Unavailable, why, client_id, None);
         }
         // The next keystroke after sending is news again.
         self.limits.last_typing = None;

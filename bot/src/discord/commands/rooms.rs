@@ -119,16 +119,14 @@ pub(super) async fn room_names(ctx: Context<'_>, partial: &str) -> serenity::Cre
     if !access::author_reaches(ctx, access::Level::Moderator).await {
         return serenity::CreateAutocompleteResponse::new();
     }
-    let partial = partial.to_lowercase();
-    let mut names: Vec<String> = match rooms::list_live(&ctx.data().db).await {
-        Ok(rooms) => rooms.into_iter().map(|r| r.slug).filter(|s| s.contains(&partial)).collect(),
+    // Discord shows at most 25 choices.
+    let names = match rooms::names_matching(&ctx.data().db, partial, 25).await {
+        Ok(names) => names,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list rooms for autocomplete");
             Vec::new()
         }
     };
-    names.sort_by_key(|s| (!s.starts_with(&partial), s.clone()));
-    names.truncate(25);
     let choices = names.into_iter().map(|n| serenity::AutocompleteChoice::new(n.clone(), n)).collect();
     serenity::CreateAutocompleteResponse::new().set_choices(choices)
 }

@@ -12,6 +12,7 @@ use protocol::LoggedMessage;
 use tokio::sync::mpsc;
 
 use super::{Inner, Job, Mirror, Work, lock, worker};
+use crate::message_log::SCAN_BATCH;
 
 /// Prefix of jobs that come from the log rather than the queue (nothing to acknowledge).
 const LOG_ONLY: &str = "log:";
@@ -22,28 +23,23 @@ impl Mirror {
     /// These jobs have no queue entry to acknowledge.
     pub async fn resume_unmirrored(&self) -> Result<usize, sea_orm::DbErr> {
         let since = Utc::now() - chrono::Duration::from_std(self.inner.config.max_lag).unwrap_or_default();
-        let rows = self.inner.log.unmirrored_since(since).await?;
-        let jobs: Vec<Job> = rows
-            .into_iter()
-            .filter_map(|row| {
-                let id = row.id.parse().ok()?;
-                let ip = row.ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-                let message = protocol::MessageView {
-                    id,
-                    room: row.room,
-                    nick: row.nickname,
-                    text: row.text,
-                    at: row.sent_at,
-                    staff: false,
-                };
-                Some(Job { entry_id: format!("{LOG_ONLY}{}", row.id), message: LoggedMessage { message, ip } })
-            })
-            .collect();
-        let n = jobs.len();
+        let mut n = 0;
+        let mut after: Option<String> = None;
+        // Page by page, by primary key from `since`'s first id (see `MessageLog::unmirrored_page`).
+        loop {
+            let rows = self.inner.log.unmirrored_page(since, after.as_deref(), SCAN_BATCH).await?;
+            let full = rows.len() as u64 == SCAN_BATCH;
+            after = rows.last().map(|row| row.id.clone());
+            let jobs: Vec<Job> = rows.into_iter().filter_map(job_of).collect();
+            n += jobs.len();
+            self.submit(jobs);
+            if !full {
+                break;
+            }
+        }
         if n > 0 {
             tracing::info!(messages = n, "mirroring messages logged before the restart but not yet in Discord");
         }
-        self.submit(jobs);
         Ok(n)
     }
 
@@ -145,4 +141,13 @@ impl Inner {
             }
         }
     }
+}
+
+/// A logged message that never reached Discord, as a job with no queue entry to acknowledge.
+fn job_of(row: crate::entities::message_log::Model) -> Option<Job> {
+    let id = row.id.parse().ok()?;
+    let ip = row.ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let message =
+        protocol::MessageView { id, room: row.room, nick: row.nickname, text: row.text, at: row.sent_at, staff: false };
+    Some(Job { entry_id: format!("{LOG_ONLY}{}", row.id), message: LoggedMessage { message, ip } })
 }
