@@ -194,6 +194,15 @@ impl Hub {
         found
     }
 
+    /// Send `frame` to the local member of `room` called `key`, if here.
+    pub async fn tell_member(&self, room: &RoomSlug, key: &str, frame: &ServerFrame) {
+        let rooms = self.rooms.lock().await;
+        let Some(local) = rooms.get(room) else { return };
+        for member in local.members.lock().values().filter(|m| m.key == key) {
+            member.handle.send_frame(frame);
+        }
+    }
+
     /// Send `frame` to every local member of `room`, once serialised.
     pub async fn tell_room(&self, room: &RoomSlug, frame: &ServerFrame) {
         let rooms = self.rooms.lock().await;

@@ -34,6 +34,8 @@
 //! * `directory`: the room definitions this gateway serves from.
 //! * `control`: follows the bot's control events (rooms, bans, filters, kicks) and reloads the bus
 //!   snapshot; closes the sockets a new ban covers.
+//! * `recovery`: after the bus lost its data: visitor rooms, pairs and roulette tickets put
+//!   back, holders of seats that could not be taken back told and sent away.
 //! * `refusal`: the JSON body of an HTTP refusal, `{code, message}`.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
 //! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
@@ -57,6 +59,7 @@ mod http;
 mod hub;
 mod keepalive;
 mod ratelimit;
+mod recovery;
 mod refusal;
 mod room_list;
 mod session;
@@ -187,6 +190,8 @@ impl Application {
         let control = tasks.spawn("control follower", control::follow(self.state.clone()));
         let sweeper = tasks.spawn("visitor-room sweeper", visitor::sweep(self.state.clone()));
         let keepalive = tasks.spawn("keepalive", keepalive::run(self.state.clone()));
+        let recovery = tasks.spawn("bus recovery", recovery::follow(self.state.clone()));
+        let lost_seats = tasks.spawn("lost seats", recovery::tell_lost_seats(self.state.clone()));
         let admin = self.admin.map(|(acceptor, addr)| {
             tracing::info!("admin (metrics, detailed readiness) on http://{addr}");
             let server = Server::new(acceptor);
@@ -209,6 +214,8 @@ impl Application {
         control.abort();
         sweeper.abort();
         keepalive.abort();
+        recovery.abort();
+        lost_seats.abort();
         if let Some((handle, task)) = admin {
             handle.stop_forceful();
             task.abort();

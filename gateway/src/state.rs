@@ -41,6 +41,8 @@ pub(crate) struct State {
     pub room_list: room_list::RoomListCache,
     /// `looking` of `GET /api/info`, counted on the bus at most once a second.
     pub looking: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
+    /// What was put back after the bus lost its data.
+    pub recovery: crate::recovery::Recovery,
 }
 
 impl State {
@@ -64,6 +66,7 @@ impl State {
             ip_limits: moka::sync::Cache::builder().max_capacity(1_000_000).time_to_idle(IP_LIMITS_IDLE).build(),
             room_list: room_list::RoomListCache::default(),
             looking: std::sync::Mutex::new(None),
+            recovery: crate::recovery::Recovery::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster;
+mod redis_server;
 mod support;
 
 mod abuse;
@@ -11,6 +12,7 @@ mod discord;
 mod errors;
 mod lifecycle;
 mod moderation;
+mod redis_loss;
 mod rooms;
 mod roulette;
 mod split;

@@ -1,9 +1,16 @@
 //! The bot's running service: start-up, then room sync and the queue consumer until stopped.
 //!
 //! * `consumer`: the durable queue's entries recorded, then acknowledged or mirrored;
-//! * `sync`: room definitions, bans and filters published from the database to the bus.
+//! * `sync`: room definitions, bans and filters published from the database to the bus;
+//! * `ghosts`: visitor rooms and pairs open in the database that no bus knows, closed.
+//!
+//! After each batch it has handled, the bot raises the logged watermark
+//! ([`Bus::mark_logged`]), by which gateways forget what they kept to queue again should Redis
+//! lose its data; a batch holding entries queued again is logged as a redelivery (the log looks
+//! for ids it has).
 
 mod consumer;
+mod ghosts;
 mod sync;
 
 use std::future::Future;
@@ -94,6 +101,7 @@ impl Bot {
         let Self { db, bus, config, sync, tagger, log, discord } = self;
         let sync = crate::health::spawn("room sync", sync.run(config.room_sync_interval));
         let retention = crate::health::spawn("retention", crate::retention::run(db.clone(), config.retention));
+        let ghosts = crate::health::spawn("ghost rooms", ghosts::Ghosts::new(db.clone(), bus.clone()).run());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mirror = discord.as_ref().map(|d| d.mirror.clone());
         let discord = discord.map(|discord| {
@@ -138,7 +146,14 @@ impl Bot {
                         // makes it give up after a few more attempts.
                         Ok(entries) => {
                             let entries = consumer.top_up(entries).await;
-                            let handled = consumer.handle(entries, Delivery::First);
+                            let last = entries.last().map(|entry| entry.id.clone());
+                            // Queued again after Redis lost its data: maybe logged already.
+                            let delivery = if entries.iter().any(|entry| entry.requeued) {
+                                Delivery::Again
+                            } else {
+                                Delivery::First
+                            };
+                            let handled = consumer.handle(entries, delivery);
                             tokio::pin!(handled);
                             tokio::select! {
                                 () = &mut shutdown => {
@@ -147,6 +162,12 @@ impl Bot {
                                     break;
                                 }
                                 () = &mut handled => {}
+                            }
+                            if let Some(last) = last
+                                && !consumer.gave_up.load(Ordering::Relaxed)
+                                && let Err(e) = consumer.bus.mark_logged(&last).await
+                            {
+                                tracing::warn!(error = %e, "cannot raise the logged watermark; gateways keep what they queued a little longer");
                             }
                         }
                         Err(e) => {
@@ -163,6 +184,7 @@ impl Bot {
         }
         sync.abort();
         retention.abort();
+        ghosts.abort();
         consumer.stopping.store(true, Ordering::Relaxed);
         consumer.drain().await;
         if let Some(mirror) = &consumer.mirror {

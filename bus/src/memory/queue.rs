@@ -19,7 +19,7 @@ impl Queue {
     pub(super) fn push(&mut self, event: &InboundEvent) {
         self.next_id += 1;
         let id = self.next_id.to_string();
-        self.ready.push_back(QueueEntry { id, event: event.clone() });
+        self.ready.push_back(QueueEntry { id, event: event.clone(), requeued: false });
     }
 
     /// Up to `max` ready entries, now pending; `None` when none is ready.

@@ -11,6 +11,9 @@
 //! * `snapshots`: room and ban definitions, the filter list, visitor rooms per owner;
 //! * `roulette`: the roulette queue and its pairing;
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
+//! * `recovery`: the bus's generation, read once a second: a Redis that lost its data is found
+//!   and recovered from (seats re-taken, kept entries queued again); the logged watermark;
+//! * `retained`: what this process queued, kept (bounded) until the bot has logged it;
 //! * `trait_impl`: [`Bus`](crate::Bus) for [`RedisBus`], one line per method into the above;
 //! * `lua/`: the scripts, one file each, loaded with `include_str!`.
 //!
@@ -31,6 +34,8 @@ use self::keys::Keys;
 use self::leader::Locks;
 use self::presence::Presence;
 use self::queue::Queue;
+use self::recovery::Recovery;
+use self::retained::Retained;
 use self::roulette::Roulette;
 use self::snapshots::Snapshots;
 use crate::BusError;
@@ -41,6 +46,8 @@ pub mod keys;
 mod leader;
 mod presence;
 mod queue;
+mod recovery;
+mod retained;
 mod roulette;
 mod snapshots;
 mod trait_impl;
@@ -67,6 +74,7 @@ pub struct RedisBus {
     snapshots: Snapshots,
     roulette: Roulette,
     locks: Locks,
+    recovery: Arc<Recovery>,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -107,18 +115,30 @@ impl RedisBus {
         let presence = Presence::new(conn.clone(), keys.clone(), config.presence_ttl);
         let refresher = tokio::spawn(presence.refresher());
         let gc = tokio::spawn(fanout::unsubscribe_idle(fanout.clone()));
+        let retained = Arc::new(Retained::default());
+        let recovery = Arc::new(Recovery::new(conn.clone(), keys.clone(), retained.clone(), presence.refresh_now()));
+        // Learn the generation now (setting it if this is the bus's first use), and say whether
+        // Redis keeps an append-only file.
+        if let Err(e) = recovery.check().await {
+            for task in [&pubsub, &refresher, &gc] {
+                task.abort();
+            }
+            return Err(e);
+        }
+        let watcher = tokio::spawn(recovery.clone().run());
         Ok(Self {
-            queue: Queue::new(conn.clone(), blocking, keys.clone()),
+            queue: Queue::new(conn.clone(), blocking, keys.clone(), retained),
             history: History::new(conn.clone(), keys.clone()),
             snapshots: Snapshots::new(conn.clone(), keys.clone()),
             roulette: Roulette::new(conn.clone(), keys.clone()),
             locks: Locks::new(conn.clone(), keys.clone()),
+            recovery,
             presence,
             keys,
             conn,
             fanout,
             client,
-            tasks: vec![pubsub, refresher, gc],
+            tasks: vec![pubsub, refresher, gc, watcher],
         })
     }
 

@@ -160,4 +160,25 @@ impl Bus for RedisBus {
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError> {
         self.snapshots.filters().await
     }
+
+    // ---- recovery (bus/src/redis/recovery.rs) ----
+    async fn data_losses(&self) -> Result<u64, BusError> {
+        self.recovery.check().await
+    }
+
+    fn watch_data_losses(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.recovery.watch()
+    }
+
+    async fn restore_room(&self, room: &RoomDef) -> Result<bool, BusError> {
+        self.snapshots.restore_room(room).await
+    }
+
+    fn lost_seats(&self) -> tokio::sync::broadcast::Receiver<crate::LostSeat> {
+        self.presence.lost_seats()
+    }
+
+    async fn mark_logged(&self, id: &str) -> Result<(), BusError> {
+        self.recovery.mark_logged(id).await
+    }
 }

@@ -66,7 +66,8 @@ impl Conn {
                     let looking = self.state.bus.roulette_waiting().await.ok().map(|n| n.saturating_sub(1));
                     self.handle.send_frame(&ServerFrame::Waiting { interests: ticket.interests.clone(), looking });
                 }
-                self.waiting = Some(Box::new(Waiting { ticket, inbox, open_at }));
+                let requeue = self.state.recovery.requeue();
+                self.waiting = Some(Box::new(Waiting { ticket, inbox, open_at, requeue }));
                 return;
             };
             match self.pair_with(&ticket, &peer).await {
