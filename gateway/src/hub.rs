@@ -194,13 +194,17 @@ impl Hub {
         found
     }
 
-    /// Send `frame` to the local member of `room` called `key`, if here.
-    pub async fn tell_member(&self, room: &RoomSlug, key: &str, frame: &ServerFrame) {
+    /// Send the connection `conn` out of `room`: `first` (why), then `kicked {reason}`, then
+    /// close 1000. True if it was a member here.
+    pub async fn send_away(&self, room: &RoomSlug, conn: ConnId, first: &ServerFrame, reason: &str) -> bool {
         let rooms = self.rooms.lock().await;
-        let Some(local) = rooms.get(room) else { return };
-        for member in local.members.lock().values().filter(|m| m.key == key) {
-            member.handle.send_frame(frame);
-        }
+        let Some(local) = rooms.get(room) else { return false };
+        let members = local.members.lock();
+        let Some(member) = members.get(&conn) else { return false };
+        member.handle.send_frame(first);
+        member.handle.send_frame(&ServerFrame::Kicked { reason: reason.to_owned() });
+        member.handle.close(code::NORMAL, reason, true);
+        true
     }
 
     /// Send `frame` to every local member of `room`, once serialised.

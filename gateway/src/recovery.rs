@@ -15,6 +15,7 @@ use bus::{LostSeat, SeatLoss};
 use protocol::{ErrorCode, RoomKind, ServerFrame};
 use tokio::sync::{Mutex, broadcast, watch};
 
+use crate::hub::ConnId;
 use crate::state::State;
 
 /// What this gateway recovered so far.
@@ -85,10 +86,17 @@ pub async fn tell_lost_seats(state: Arc<State>) {
     let mine = format!("{}:", state.gateway_id);
     loop {
         match lost.recv().await {
-            Ok(seat) if seat.holder.starts_with(&mine) => send_away(&state, &seat).await,
-            Ok(_) => {}
+            Ok(seat) => {
+                // Holders are `gateway:connection`; another process's seats are its own to tell.
+                if let Some(conn) = seat.holder.strip_prefix(&mine).and_then(|id| id.parse::<ConnId>().ok()) {
+                    send_away(&state, &seat, conn).await;
+                }
+            }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "some holders of lost seats were not told; their refreshes fail quietly");
+                tracing::warn!(
+                    missed,
+                    "some holders of lost seats were not told: they stay in their rooms without a seat until they leave"
+                );
             }
             // The in-process bus never loses seats.
             Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
@@ -96,7 +104,7 @@ pub async fn tell_lost_seats(state: Arc<State>) {
     }
 }
 
-async fn send_away(state: &State, seat: &LostSeat) {
+async fn send_away(state: &State, seat: &LostSeat, conn: ConnId) {
     let (code, why) = match seat.why {
         SeatLoss::Full => (ErrorCode::RoomFull, "the room filled up meanwhile"),
         SeatLoss::NickTaken => (ErrorCode::NickTaken, "somebody else took your nickname meanwhile"),
@@ -104,9 +112,8 @@ async fn send_away(state: &State, seat: &LostSeat) {
     };
     let reason = format!("Your seat was lost when the chat server restarted, and {why}. Join again.");
     let error = ServerFrame::Error { code, message: reason.clone(), client_id: None, retry_after_ms: None };
-    state.hub.tell_member(&seat.room, &seat.key, &error).await;
-    if state.hub.kick(&seat.room, &seat.key, &reason).await {
+    if state.hub.send_away(&seat.room, conn, &error, &reason).await {
         metrics::counter!("chat_seats_lost_total").increment(1);
-        tracing::info!(room = %seat.room, "sent away the holder of a seat the bus lost");
+        tracing::info!(room = %seat.room, conn, "sent away the holder of a seat the bus lost");
     }
 }
