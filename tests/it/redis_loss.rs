@@ -385,3 +385,48 @@ async fn the_bus_takes_a_lost_seat_back_only_if_it_still_fits_and_says_so_otherw
     assert_eq!(second.data_losses().await.unwrap(), 0, "the second bus never knew the old data");
     assert_eq!(second.members(&room).await.unwrap(), vec!["Ben".to_owned()]);
 }
+
+/// Read the queue, once more if the first read found the consumer group gone (after a flush).
+async fn read_queue(bus: &RedisBus) -> Vec<bus::QueueEntry> {
+    match bus.dequeue("test", 100, Duration::ZERO).await {
+        Ok(entries) => entries,
+        Err(_) => bus.dequeue("test", 100, Duration::ZERO).await.unwrap(),
+    }
+}
+
+fn closed(entries: &[bus::QueueEntry]) -> Vec<(String, bool)> {
+    entries
+        .iter()
+        .map(|entry| match &entry.event {
+            protocol::InboundEvent::RoomClosed { slug } => (slug.to_string(), entry.requeued),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_bus_queues_again_what_the_bot_had_not_logged_when_redis_lost_it() {
+    let redis = RedisServer::start(Persistence::None).await;
+    let config = RedisConfig { url: redis.url(), prefix: "keep".into(), presence_ttl: Duration::from_secs(30) };
+    let bus = RedisBus::connect(config).await.unwrap();
+    for slug in ["room-a", "room-b", "room-c"] {
+        bus.enqueue(&protocol::InboundEvent::RoomClosed { slug: RoomSlug::parse(slug).unwrap() }).await.unwrap();
+    }
+    let first = read_queue(&bus).await;
+    assert_eq!(closed(&first), vec![("room-a".into(), false), ("room-b".into(), false), ("room-c".into(), false)]);
+    // The bot logged the first entry only.
+    bus.mark_logged(&first[0].id).await.unwrap();
+    assert_eq!(bus.data_losses().await.unwrap(), 0);
+
+    redis.flush().await;
+    assert_eq!(bus.data_losses().await.unwrap(), 1, "the loss is found at once when asked");
+    let again = read_queue(&bus).await;
+    assert_eq!(closed(&again), vec![("room-b".into(), true), ("room-c".into(), true)], "in order, marked");
+
+    // Logged this time: a second loss has nothing left to queue again.
+    bus.mark_logged(&again[1].id).await.unwrap();
+    bus.data_losses().await.unwrap();
+    redis.flush().await;
+    assert_eq!(bus.data_losses().await.unwrap(), 2);
+    assert!(read_queue(&bus).await.is_empty());
+}
