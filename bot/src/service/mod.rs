@@ -29,6 +29,12 @@ use crate::iptag::IpTagger;
 use crate::message_log::{Delivery, MessageLog};
 use crate::{BotError, rooms};
 
+/// How a batch read from the queue for the first time is logged: as new, unless it holds
+/// entries a gateway queued again after Redis lost its data, which may be logged already.
+fn first_delivery(entries: &[bus::QueueEntry]) -> Delivery {
+    if entries.iter().any(|entry| entry.requeued) { Delivery::Again } else { Delivery::First }
+}
+
 /// How the bot runs; every field has a default suitable for one process.
 #[derive(Debug, Clone)]
 pub struct BotConfig {
@@ -147,12 +153,7 @@ impl Bot {
                         Ok(entries) => {
                             let entries = consumer.top_up(entries).await;
                             let last = entries.last().map(|entry| entry.id.clone());
-                            // Queued again after Redis lost its data: maybe logged already.
-                            let delivery = if entries.iter().any(|entry| entry.requeued) {
-                                Delivery::Again
-                            } else {
-                                Delivery::First
-                            };
+                            let delivery = first_delivery(&entries);
                             let handled = consumer.handle(entries, delivery);
                             tokio::pin!(handled);
                             tokio::select! {
