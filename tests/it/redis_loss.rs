@@ -430,3 +430,64 @@ async fn the_bus_queues_again_what_the_bot_had_not_logged_when_redis_lost_it() {
     assert_eq!(bus.data_losses().await.unwrap(), 2);
     assert!(read_queue(&bus).await.is_empty());
 }
+
+/// The web texts a Discord channel or thread shows, in order.
+fn discord_texts(fake: &fake_discord::FakeDiscord, channel: u64) -> Vec<String> {
+    fake.messages_in(channel)
+        .iter()
+        .flat_map(|m| m["embeds"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["description"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The thread titled `title` under `parent`, once there.
+async fn thread_titled(fake: &fake_discord::FakeDiscord, parent: u64, title: &str) -> u64 {
+    fake.wait_for(|d| d.threads_of(parent).iter().find(|t| t["name"] == title).map(fake_discord::id_of), RECOVERY)
+        .await
+        .unwrap_or_else(|| panic!("no thread {title}: {:?}", fake.threads_of(parent)))
+}
+
+#[tokio::test]
+async fn after_redis_came_back_empty_discord_gets_no_duplicate_and_the_thread_of_a_room_left_empty_is_archived() {
+    let fake = fake_discord::FakeDiscord::start(fake_discord::FakeConfig::default()).await;
+    let mut redis = RedisServer::start(Persistence::None).await;
+    let mut cluster = Cluster::with_redis(redis.url()).await;
+    cluster.env = crate::discord::discord_env(&fake);
+    cluster.env.push(("VISITOR_ROOM_IDLE_SECS".into(), "2".into()));
+    let _bot = cluster.bot().await;
+    let (g1, mut g2) = (cluster.gateway().await, cluster.gateway().await);
+    let mut alice = g1.client().await;
+    let kept = create_room(&mut alice, "Kept", 4).await;
+    alice.join(&kept, "Alice").await;
+    let mut bob = g2.client().await;
+    let orphan = create_room(&mut bob, "Orphan", 4).await;
+    bob.join(&orphan, "Bob").await;
+    alice.say("one").await;
+    bob.say("two").await;
+    let parent = crate::discord::parent_named(&fake, "visitor-rooms").await;
+    let (kept_thread, orphan_thread) =
+        (thread_titled(&fake, parent, "Kept").await, thread_titled(&fake, parent, "Orphan").await);
+    fake.wait_for(|d| (discord_texts(d, kept_thread) == ["one"]).then_some(()), RECOVERY).await.expect("one mirrored");
+    fake.wait_for(|d| (discord_texts(d, orphan_thread) == ["two"]).then_some(()), RECOVERY)
+        .await
+        .expect("two mirrored");
+
+    // The orphan's gateway dies and Redis forgets everything, at once: g1 may still keep "one"
+    // (and its room's opening) and queue them again, which Discord must not show twice. g1
+    // puts both rooms back; the orphan, empty once its member's seat is gone, ends after its
+    // idle time and its thread is archived.
+    g2.kill().await;
+    redis.restart_empty().await;
+    say_until_acked(&mut alice, "three").await;
+    let shown = fake
+        .wait_for(|d| (discord_texts(d, kept_thread).len() >= 2).then(|| discord_texts(d, kept_thread)), RECOVERY)
+        .await;
+    assert_eq!(shown.as_deref(), Some(&["one".to_owned(), "three".to_owned()][..]));
+    let archived = fake
+        .wait_for(|d| d.channel(orphan_thread).filter(|t| t["thread_metadata"]["archived"] == true), RECOVERY)
+        .await;
+    assert!(archived.is_some(), "the emptied room's thread was never archived");
+    assert_eq!(discord_texts(&fake, kept_thread), ["one", "three"], "nothing posted twice");
+    assert!(!open_in_db(&cluster).await.contains(&orphan));
+    cluster.finish().await;
+}
