@@ -222,9 +222,10 @@ pub trait Bus: Send + Sync + 'static {
         broadcast::channel(1).1
     }
     /// The bot logged every queue entry up to `id` (in queue order): processes may forget what
-    /// they kept of those entries to queue again after a loss. Ignored when the bus lost its
-    /// data since `id` was delivered.
-    async fn mark_logged(&self, _id: &str) -> Result<(), BusError> {
-        Ok(())
+    /// they kept of those entries to queue again after a loss. False when the bus's generation
+    /// is not the one this process knows (it lost its data and this process has not seen it
+    /// yet): offer it again a little later.
+    async fn mark_logged(&self, _id: &str) -> Result<bool, BusError> {
+        Ok(true)
     }
 }

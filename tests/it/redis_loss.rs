@@ -415,7 +415,7 @@ async fn the_bus_queues_again_what_the_bot_had_not_logged_when_redis_lost_it() {
     let first = read_queue(&bus).await;
     assert_eq!(closed(&first), vec![("room-a".into(), false), ("room-b".into(), false), ("room-c".into(), false)]);
     // The bot logged the first entry only.
-    bus.mark_logged(&first[0].id).await.unwrap();
+    assert!(bus.mark_logged(&first[0].id).await.unwrap());
     assert_eq!(bus.data_losses().await.unwrap(), 0);
 
     redis.flush().await;
@@ -424,7 +424,7 @@ async fn the_bus_queues_again_what_the_bot_had_not_logged_when_redis_lost_it() {
     assert_eq!(closed(&again), vec![("room-b".into(), true), ("room-c".into(), true)], "in order, marked");
 
     // Logged this time: a second loss has nothing left to queue again.
-    bus.mark_logged(&again[1].id).await.unwrap();
+    assert!(bus.mark_logged(&again[1].id).await.unwrap());
     bus.data_losses().await.unwrap();
     redis.flush().await;
     assert_eq!(bus.data_losses().await.unwrap(), 2);

@@ -139,6 +139,9 @@ impl Bot {
         // Whatever an earlier bot took but never acknowledged (a crash) comes first.
         consumer.reclaim(Duration::ZERO).await;
         let mut last_reclaim = Instant::now();
+        // The last entry logged whose watermark Redis has not taken yet (the bus had not yet
+        // seen a loss that the queue had): offered again after every read until it is taken.
+        let mut unmarked: Option<String> = None;
         tokio::pin!(shutdown);
         loop {
             // The read is never cancelled by a timer: only shutdown interrupts it, and what a
@@ -164,17 +167,23 @@ impl Bot {
                                 }
                                 () = &mut handled => {}
                             }
-                            if let Some(last) = last
-                                && !consumer.gave_up.load(Ordering::Relaxed)
-                                && let Err(e) = consumer.bus.mark_logged(&last).await
-                            {
-                                tracing::warn!(error = %e, "cannot raise the logged watermark; gateways keep what they queued a little longer");
+                            if last.is_some() && !consumer.gave_up.load(Ordering::Relaxed) {
+                                unmarked = last;
                             }
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "cannot read the queue; retrying in 1 s");
                             tokio::time::sleep(Duration::from_secs(1)).await;
                         }
+                    }
+                }
+            }
+            if let Some(id) = &unmarked {
+                match consumer.bus.mark_logged(id).await {
+                    Ok(true) => unmarked = None,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot raise the logged watermark; gateways keep what they queued a little longer")
                     }
                 }
             }

@@ -156,11 +156,11 @@ impl Recovery {
         Ok(())
     }
 
-    /// See [`Bus::mark_logged`](crate::Bus::mark_logged): raise the watermark, unless the
-    /// generation is not the one this process knows.
-    pub(super) async fn mark_logged(&self, id: &str) -> Result<(), BusError> {
-        let Some(epoch) = lock(&self.epoch).clone() else { return Ok(()) };
-        let _: i64 = self
+    /// See [`Bus::mark_logged`](crate::Bus::mark_logged): raise the watermark (true, also when
+    /// it is past `id` already), unless the generation is not the one this process knows.
+    pub(super) async fn mark_logged(&self, id: &str) -> Result<bool, BusError> {
+        let Some(epoch) = lock(&self.epoch).clone() else { return Ok(false) };
+        let taken: i64 = self
             .watermark
             .key(self.keys.epoch())
             .key(self.keys.logged())
@@ -169,7 +169,7 @@ impl Recovery {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(unavailable)?;
-        Ok(())
+        Ok(taken == 1)
     }
 }
 

@@ -178,7 +178,7 @@ impl Bus for RedisBus {
         self.presence.lost_seats()
     }
 
-    async fn mark_logged(&self, id: &str) -> Result<(), BusError> {
+    async fn mark_logged(&self, id: &str) -> Result<bool, BusError> {
         self.recovery.mark_logged(id).await
     }
 }
