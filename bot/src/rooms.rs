@@ -180,6 +180,20 @@ pub async fn names_matching(db: &DatabaseConnection, partial: &str, limit: u64) 
     Ok(names)
 }
 
+/// Visitor rooms and roulette pairs that have not ended, by slug (filtered in SQL: the table
+/// gains a row per pair).
+pub async fn open_visitor_rooms(db: &DatabaseConnection) -> Result<Vec<String>, BotError> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    Ok(rooms::Entity::find()
+        .select_only()
+        .column(rooms::Column::Slug)
+        .filter(rooms::Column::Kind.ne(RoomKind::Staff.as_str()))
+        .filter(rooms::Column::ExpiresAt.is_null())
+        .into_tuple::<String>()
+        .all(db)
+        .await?)
+}
+
 /// Create a staff room.
 pub async fn add(db: &DatabaseConnection, room: NewRoom) -> Result<rooms::Model, BotError> {
     if rooms::Entity::find_by_id(room.slug.as_str()).one(db).await?.is_some() {

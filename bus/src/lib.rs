@@ -20,7 +20,7 @@ use bytes::Bytes;
 use protocol::{
     BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomSlug, RouletteTicket,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use ulid::Ulid;
 
 pub mod feed;
@@ -33,7 +33,7 @@ pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use memory::InProcessBus;
 pub use redis::{RedisBus, RedisConfig};
 pub use resume::{ResumeState, RouletteResume};
-pub use seats::{Seat, SeatClaim};
+pub use seats::{LostSeat, Seat, SeatClaim, SeatLoss};
 
 /// How many recent messages per room are kept for joiners and `since` resume.
 pub const HISTORY_LEN: usize = 50;
@@ -68,6 +68,9 @@ pub struct QueueStats {
 pub struct QueueEntry {
     pub id: String,
     pub event: InboundEvent,
+    /// Queued again by a gateway after the bus lost its data ([`Bus::watch_data_losses`]): it
+    /// may be logged already, though this queue never delivered it before.
+    pub requeued: bool,
 }
 
 /// The bot's control events as seen by one gateway.
@@ -244,4 +247,41 @@ pub trait Bus: Send + Sync + 'static {
     /// refuses a message with [`BusError::Overloaded`] once the depth reaches the bus's
     /// `QUEUE_MAX`.
     async fn queue_stats(&self) -> Result<QueueStats, BusError>;
+
+    // ---- recovery after the bus lost its data (Redis restarted empty, or flushed) -----------
+    // The Redis bus finds a loss by its generation key (`bus/src/redis/recovery.rs`); the
+    // in-process bus never loses its data apart from the process, so the defaults are its.
+    /// How many times this process found the bus without its data, looking now: a caller about
+    /// to trust the bus's view (a room snapshot) learns of a loss before it acts on it.
+    async fn data_losses(&self) -> Result<u64, BusError> {
+        Ok(0)
+    }
+    /// Changes each time the bus is found without its data (to [`Bus::data_losses`]); holders
+    /// of what the bus lost then put it back (visitor rooms and pairs, roulette tickets). The
+    /// in-process bus's never changes (its `changed` fails at once: wait on it only while it
+    /// succeeds).
+    fn watch_data_losses(&self) -> watch::Receiver<u64> {
+        watch::channel(0).1
+    }
+    /// Put back a visitor room or pair the bus lost (with its owner's entry, without the limit
+    /// of [`Bus::open_room`]: it was open already); false when the bus has it.
+    async fn restore_room(&self, room: &RoomDef) -> Result<bool, BusError> {
+        if self.rooms().await?.iter().any(|r| r.slug == room.slug) {
+            return Ok(false);
+        }
+        self.put_room(room).await?;
+        Ok(true)
+    }
+    /// Seats of this process that vanished from the bus and could not be taken back (the room
+    /// filled up meanwhile, or the nickname was taken); their holders have no seat any more.
+    fn lost_seats(&self) -> broadcast::Receiver<LostSeat> {
+        broadcast::channel(1).1
+    }
+    /// The bot logged every queue entry up to `id` (in queue order): processes may forget what
+    /// they kept of those entries to queue again after a loss. False when the bus's generation
+    /// is not the one this process knows (it lost its data and this process has not seen it
+    /// yet): offer it again a little later.
+    async fn mark_logged(&self, _id: &str) -> Result<bool, BusError> {
+        Ok(true)
+    }
 }

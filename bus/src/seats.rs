@@ -28,6 +28,28 @@ pub enum SeatClaim {
     TooManySeats,
 }
 
+/// Why the bus would not give back a seat it lost (see [`LostSeat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeatLoss {
+    /// The room filled up meanwhile.
+    Full,
+    /// Somebody else took the nickname meanwhile.
+    NickTaken,
+    /// The holder's address holds as many seats in the room as it may.
+    TooManySeats,
+}
+
+/// A seat of this process that vanished from the bus (Redis lost its data, or the seat lapsed
+/// while Redis was away) and could not be taken back: its holder has no seat any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostSeat {
+    pub room: protocol::RoomSlug,
+    /// The nickname key.
+    pub key: String,
+    pub holder: String,
+    pub why: SeatLoss,
+}
+
 /// What a claim of a seat among a room's live seats comes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Verdict {

@@ -39,6 +39,9 @@ pub async fn follow(state: Arc<State>) {
 }
 
 async fn reload(state: &State) {
+    // A bus that lost its data gets this gateway's visitor rooms back before the snapshot is
+    // read: read first, it would lack them and they would be closed here.
+    crate::recovery::recover(state).await;
     match state.bus.filters().await {
         Ok(filters) => state.filters.replace_all(&filters),
         Err(e) => tracing::warn!(error = %e, "cannot reload filters; applying the last known ones"),

@@ -194,6 +194,19 @@ impl Hub {
         found
     }
 
+    /// Send the connection `conn` out of `room`: `first` (why), then `kicked {reason}`, then
+    /// close 1000. True if it was a member here.
+    pub async fn send_away(&self, room: &RoomSlug, conn: ConnId, first: &ServerFrame, reason: &str) -> bool {
+        let rooms = self.rooms.lock().await;
+        let Some(local) = rooms.get(room) else { return false };
+        let members = local.members.lock();
+        let Some(member) = members.get(&conn) else { return false };
+        member.handle.send_frame(first);
+        member.handle.send_frame(&ServerFrame::Kicked { reason: reason.to_owned() });
+        member.handle.close(code::NORMAL, reason, true);
+        true
+    }
+
     /// Send `frame` to every local member of `room`, once serialised.
     pub async fn tell_room(&self, room: &RoomSlug, frame: &ServerFrame) {
         let rooms = self.rooms.lock().await;

@@ -37,6 +37,8 @@
 //! * `directory`: the room definitions this gateway serves from.
 //! * `control`: follows the bot's control events (rooms, bans, filters, kicks) and reloads the bus
 //!   snapshot; closes the sockets a new ban covers.
+//! * `recovery`: after the bus lost its data: visitor rooms, pairs and roulette tickets put
+//!   back, holders of seats that could not be taken back told and sent away.
 //! * `refusal`: the JSON body of an HTTP refusal, `{code, message}`.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
 //! * `online`: who is online across gateways: this gateway's socket count reported to the bus,
@@ -64,6 +66,7 @@ mod hub;
 mod keepalive;
 mod online;
 mod ratelimit;
+mod recovery;
 mod refusal;
 mod room_list;
 mod session;
@@ -196,6 +199,8 @@ impl Application {
         let keepalive = tasks.spawn("keepalive", keepalive::run(self.state.clone()));
         let reporter = tasks.spawn("online reporter", online::report(self.state.clone()));
         let resumes = tasks.spawn("resume inbox", session::resumes::run(self.state.clone()));
+        let recovery = tasks.spawn("bus recovery", recovery::follow(self.state.clone()));
+        let lost_seats = tasks.spawn("lost seats", recovery::tell_lost_seats(self.state.clone()));
         let admin = self.admin.map(|(acceptor, addr)| {
             tracing::info!("admin (metrics, detailed readiness) on http://{addr}");
             let server = Server::new(acceptor);
@@ -221,6 +226,8 @@ impl Application {
         reporter.abort();
         online::withdraw(&self.state).await;
         resumes.abort();
+        recovery.abort();
+        lost_seats.abort();
         if let Some((handle, task)) = admin {
             handle.stop_forceful();
             task.abort();

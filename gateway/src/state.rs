@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub api_limits: crate::api_limit::ApiLimits,
     /// The sessions this gateway holds for resuming, and its inbox for notices about them.
     pub resumes: crate::session::resumes::Resumes,
+    /// What was put back after the bus lost its data.
+    pub recovery: crate::recovery::Recovery,
 }
 
 impl State {
@@ -75,6 +77,7 @@ impl State {
             online: online::CachedCount::default(),
             api_limits: crate::api_limit::cache(),
             resumes: crate::session::resumes::Resumes::new(),
+            recovery: crate::recovery::Recovery::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster;
+mod redis_server;
 mod support;
 
 mod abuse;
@@ -13,6 +14,7 @@ mod errors;
 mod lifecycle;
 mod moderation;
 mod online;
+mod redis_loss;
 mod resume;
 mod retention;
 mod rooms;

@@ -259,7 +259,8 @@ impl Consumer {
             match self.bus.dequeue(&self.config.consumer, BATCH, Duration::ZERO).await {
                 Ok(entries) if !entries.is_empty() => {
                     drained += entries.len();
-                    self.handle(entries, Delivery::First).await;
+                    let delivery = super::first_delivery(&entries);
+                    self.handle(entries, delivery).await;
                 }
                 Ok(_) => break,
                 Err(e) => {

@@ -1,9 +1,16 @@
 //! The bot's running service: start-up, then room sync and the queue consumer until stopped.
 //!
 //! * `consumer`: the durable queue's entries recorded, then acknowledged or mirrored;
-//! * `sync`: room definitions, bans and filters published from the database to the bus.
+//! * `sync`: room definitions, bans and filters published from the database to the bus;
+//! * `ghosts`: visitor rooms and pairs open in the database that no bus knows, closed.
+//!
+//! After each batch it has handled, the bot raises the logged watermark
+//! ([`Bus::mark_logged`]), by which gateways forget what they kept to queue again should Redis
+//! lose its data; a batch holding entries queued again is logged as a redelivery (the log looks
+//! for ids it has).
 
 mod consumer;
+mod ghosts;
 mod sync;
 
 use std::future::Future;
@@ -21,6 +28,12 @@ use crate::discord::{Discord, DiscordConfig};
 use crate::iptag::IpTagger;
 use crate::message_log::{Delivery, MessageLog};
 use crate::{BotError, rooms};
+
+/// How a batch read from the queue for the first time is logged: as new, unless it holds
+/// entries a gateway queued again after Redis lost its data, which may be logged already.
+fn first_delivery(entries: &[bus::QueueEntry]) -> Delivery {
+    if entries.iter().any(|entry| entry.requeued) { Delivery::Again } else { Delivery::First }
+}
 
 /// How the bot runs; every field has a default suitable for one process.
 #[derive(Debug, Clone)]
@@ -99,6 +112,7 @@ impl Bot {
         let Self { db, bus, config, sync, tagger, log, discord } = self;
         let sync = crate::health::spawn("room sync", sync.run(config.room_sync_interval));
         let retention = crate::health::spawn("retention", crate::retention::run(db.clone(), config.retention));
+        let ghosts = crate::health::spawn("ghost rooms", ghosts::Ghosts::new(db.clone(), bus.clone()).run());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mirror = discord.as_ref().map(|d| d.mirror.clone());
         let discord = discord.map(|discord| {
@@ -130,6 +144,9 @@ impl Bot {
         // Whatever an earlier bot took but never acknowledged (a crash) comes first.
         consumer.reclaim(Duration::ZERO).await;
         let mut last_reclaim = Instant::now();
+        // The last entry logged whose watermark Redis has not taken yet (the bus had not yet
+        // seen a loss that the queue had): offered again after every read until it is taken.
+        let mut unmarked: Option<String> = None;
         tokio::pin!(shutdown);
         loop {
             // The read is never cancelled by a timer: only shutdown interrupts it, and what a
@@ -143,7 +160,9 @@ impl Bot {
                         // makes it give up after a few more attempts.
                         Ok(entries) => {
                             let entries = consumer.top_up(entries).await;
-                            let handled = consumer.handle(entries, Delivery::First);
+                            let last = entries.last().map(|entry| entry.id.clone());
+                            let delivery = first_delivery(&entries);
+                            let handled = consumer.handle(entries, delivery);
                             tokio::pin!(handled);
                             tokio::select! {
                                 () = &mut shutdown => {
@@ -153,11 +172,23 @@ impl Bot {
                                 }
                                 () = &mut handled => {}
                             }
+                            if last.is_some() && !consumer.gave_up.load(Ordering::Relaxed) {
+                                unmarked = last;
+                            }
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "cannot read the queue; retrying in 1 s");
                             tokio::time::sleep(Duration::from_secs(1)).await;
                         }
+                    }
+                }
+            }
+            if let Some(id) = &unmarked {
+                match consumer.bus.mark_logged(id).await {
+                    Ok(true) => unmarked = None,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot raise the logged watermark; gateways keep what they queued a little longer")
                     }
                 }
             }
@@ -168,6 +199,7 @@ impl Bot {
         }
         sync.abort();
         retention.abort();
+        ghosts.abort();
         consumer.stopping.store(true, Ordering::Relaxed);
         consumer.drain().await;
         if let Some(mirror) = &consumer.mirror {

@@ -47,7 +47,7 @@ impl Queue {
         }
         self.next_id += 1;
         let id = self.next_id.to_string();
-        self.ready.push_back((QueueEntry { id, event: event.clone() }, Instant::now()));
+        self.ready.push_back((QueueEntry { id, event: event.clone(), requeued: false }, Instant::now()));
         Ok(())
     }
 

@@ -112,6 +112,20 @@ impl Keys {
         format!("{}:resume:{token}", self.prefix)
     }
 
+    /// String: the bus's data generation, a random value set by whichever process finds it
+    /// missing. A restart without data or a flush loses it, so a process that finds another
+    /// value than the one it knew knows the bus lost its data (see `recovery`).
+    pub fn epoch(&self) -> String {
+        format!("{}:epoch", self.prefix)
+    }
+
+    /// String: the logged watermark, the id of the last [`Keys::inbound`] entry the bot has
+    /// logged, every entry before it logged too (set by the bot; gateways forget what they kept
+    /// of those entries).
+    pub fn logged(&self) -> String {
+        format!("{}:logged", self.prefix)
+    }
+
     /// Consumer group of the bot on [`Keys::inbound`].
     pub const GROUP: &'static str = "bot";
 }

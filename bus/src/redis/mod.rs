@@ -14,6 +14,9 @@
 //! * `online`: each gateway's count of open sockets, with a TTL, and their sum;
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
 //! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
+//! * `recovery`: the bus's generation, read once a second: a Redis that lost its data is found
+//!   and recovered from (seats re-taken, kept entries queued again); the logged watermark;
+//! * `retained`: what this process queued, kept (bounded) until the bot has logged it;
 //! * `trait_impl`: [`Bus`](crate::Bus) for [`RedisBus`], one line per method into the above;
 //! * `lua/`: the scripts, one file each, loaded with `include_str!`.
 //!
@@ -36,7 +39,9 @@ use self::leader::Locks;
 use self::online::Online;
 use self::presence::Presence;
 use self::queue::Queue;
+use self::recovery::Recovery;
 use self::resume::Resumes;
+use self::retained::Retained;
 use self::roulette::Roulette;
 use self::snapshots::Snapshots;
 use crate::BusError;
@@ -49,7 +54,9 @@ mod leader;
 mod online;
 mod presence;
 mod queue;
+mod recovery;
 mod resume;
+mod retained;
 mod roulette;
 mod snapshots;
 mod trait_impl;
@@ -81,6 +88,7 @@ pub struct RedisBus {
     locks: Locks,
     online: Online,
     resumes: Resumes,
+    recovery: Arc<Recovery>,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -121,8 +129,19 @@ impl RedisBus {
         let presence = Presence::new(conn.clone(), keys.clone(), config.presence_ttl);
         let refresher = tokio::spawn(presence.refresher());
         let gc = tokio::spawn(fanout::unsubscribe_idle(fanout.clone()));
+        let retained = Arc::new(Retained::default());
+        let recovery = Arc::new(Recovery::new(conn.clone(), keys.clone(), retained.clone(), presence.refresh_now()));
+        // Learn the generation now (setting it if this is the bus's first use), and say whether
+        // Redis keeps an append-only file.
+        if let Err(e) = recovery.check().await {
+            for task in [&pubsub, &refresher, &gc] {
+                task.abort();
+            }
+            return Err(e);
+        }
+        let watcher = tokio::spawn(recovery.clone().run());
         Ok(Self {
-            queue: Queue::new(conn.clone(), blocking, keys.clone()),
+            queue: Queue::new(conn.clone(), blocking, keys.clone(), retained),
             backlog: Backlog::new(conn.clone(), keys.clone(), config.queue_max),
             history: History::new(conn.clone(), keys.clone()),
             snapshots: Snapshots::new(conn.clone(), keys.clone()),
@@ -130,12 +149,13 @@ impl RedisBus {
             locks: Locks::new(conn.clone(), keys.clone()),
             online: Online::new(conn.clone(), keys.clone()),
             resumes: Resumes::new(conn.clone(), keys.clone()),
+            recovery,
             presence,
             keys,
             conn,
             fanout,
             client,
-            tasks: vec![pubsub, refresher, gc],
+            tasks: vec![pubsub, refresher, gc, watcher],
         })
     }
 

@@ -10,16 +10,17 @@ use std::time::Duration;
 use protocol::RoomSlug;
 use redis::Script;
 use redis::aio::ConnectionManager;
+use tokio::sync::{Notify, broadcast};
 
 use super::keys::Keys;
 use super::{lock, millis, unavailable};
-use crate::{BusError, Seat, SeatClaim};
+use crate::{BusError, LostSeat, Seat, SeatClaim, SeatLoss};
 
 /// Claim a seat if the room, the nickname and the address allow it.
 const CLAIM: &str = include_str!("lua/claim.lua");
 /// Give a seat back if its holder still holds it.
 const RELEASE: &str = include_str!("lua/release.lua");
-/// Extend a seat, or take it back after Redis lost it.
+/// Extend a seat, or take it back (capacity re-checked) after Redis lost it.
 const REFRESH: &str = include_str!("lua/refresh.lua");
 /// Nicknames of a room's live seats.
 const MEMBERS: &str = include_str!("lua/members.lua");
@@ -33,8 +34,19 @@ const SLOWMODE: &str = include_str!("lua/slowmode.lua");
 /// round goes out in chunks spread over half the interval.
 const REFRESH_CHUNK: usize = 64;
 
+/// Lost seats announced and not yet read before the oldest are dropped.
+const LOST_DEPTH: usize = 1024;
+
+/// A seat this process holds, with the room's limits it was granted under.
+#[derive(Clone)]
+struct HeldSeat {
+    seat: Seat,
+    capacity: u32,
+    per_address: u32,
+}
+
 /// Seats this process holds, by (room, nickname key).
-type Held = Arc<Mutex<HashMap<(RoomSlug, String), Seat>>>;
+type Held = Arc<Mutex<HashMap<(RoomSlug, String), HeldSeat>>>;
 
 pub(super) struct Presence {
     conn: ConnectionManager,
@@ -42,6 +54,9 @@ pub(super) struct Presence {
     /// How long a seat outlives its last refresh.
     ttl: Duration,
     held: Held,
+    /// Wakes the refresher for a round at once (Redis lost its data).
+    refresh_now: Arc<Notify>,
+    lost: broadcast::Sender<LostSeat>,
     claim: Script,
     release: Script,
     members: Script,
@@ -56,6 +71,8 @@ impl Presence {
             keys,
             ttl,
             held: Arc::default(),
+            refresh_now: Arc::new(Notify::new()),
+            lost: broadcast::channel(LOST_DEPTH).0,
             claim: Script::new(CLAIM),
             release: Script::new(RELEASE),
             members: Script::new(MEMBERS),
@@ -66,7 +83,24 @@ impl Presence {
 
     /// The task that keeps this process's seats alive; runs until aborted.
     pub(super) fn refresher(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        refresh_loop(self.conn.clone(), self.keys.clone(), self.held.clone(), self.ttl)
+        let refresher = Refresher {
+            conn: self.conn.clone(),
+            keys: self.keys.clone(),
+            held: self.held.clone(),
+            ttl: self.ttl,
+            now: self.refresh_now.clone(),
+            lost: self.lost.clone(),
+        };
+        refresher.run()
+    }
+
+    /// What wakes the refresher for a round at once.
+    pub(super) fn refresh_now(&self) -> Arc<Notify> {
+        self.refresh_now.clone()
+    }
+
+    pub(super) fn lost_seats(&self) -> broadcast::Receiver<LostSeat> {
+        self.lost.subscribe()
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -97,7 +131,8 @@ impl Presence {
         let mut reply = reply.into_iter();
         match reply.next().as_deref() {
             Some("granted") => {
-                lock(&self.held).insert((room.clone(), seat.key.clone()), seat.clone());
+                let held = HeldSeat { seat: seat.clone(), capacity, per_address };
+                lock(&self.held).insert((room.clone(), seat.key.clone()), held);
                 Ok(SeatClaim::Granted { members: reply.collect() })
             }
             Some("full") => Ok(SeatClaim::Full),
@@ -111,7 +146,7 @@ impl Presence {
         {
             let mut held = lock(&self.held);
             let entry = (room.clone(), key.to_owned());
-            if held.get(&entry).is_some_and(|s| s.holder == holder) {
+            if held.get(&entry).is_some_and(|s| s.seat.holder == holder) {
                 held.remove(&entry);
             }
         }
@@ -132,7 +167,7 @@ impl Presence {
     pub(super) fn disown(&self, room: &RoomSlug, key: &str, holder: &str) {
         let mut held = lock(&self.held);
         let entry = (room.clone(), key.to_owned());
-        if held.get(&entry).is_some_and(|s| s.holder == holder) {
+        if held.get(&entry).is_some_and(|s| s.seat.holder == holder) {
             held.remove(&entry);
         }
     }
@@ -188,42 +223,94 @@ impl Presence {
     }
 }
 
-async fn refresh_loop(conn: ConnectionManager, keys: Keys, held: Held, ttl: Duration) {
-    let script = Script::new(REFRESH);
-    let ttl_ms = millis(ttl);
-    // A seat is refreshed within every third of the TTL plus at most half of that for pacing:
-    // it never lapses while its holder lives.
-    let interval = ttl / 3;
-    let mut next_round = tokio::time::Instant::now() + interval;
-    loop {
-        tokio::time::sleep_until(next_round).await;
-        // Rounds start every interval; one that overran its slot is followed at once.
-        next_round = (next_round + interval).max(tokio::time::Instant::now());
-        let seats: Vec<(RoomSlug, Seat)> =
-            lock(&held).iter().map(|((room, _), seat)| (room.clone(), seat.clone())).collect();
+struct Refresher {
+    conn: ConnectionManager,
+    keys: Keys,
+    held: Held,
+    ttl: Duration,
+    now: Arc<Notify>,
+    lost: broadcast::Sender<LostSeat>,
+}
+
+impl Refresher {
+    async fn run(self) {
+        let script = Script::new(REFRESH);
+        // A seat is refreshed within every third of the TTL plus at most half of that for
+        // pacing: it never lapses while its holder lives.
+        let interval = self.ttl / 3;
+        let mut next_round = tokio::time::Instant::now() + interval;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(next_round) => {}
+                () = self.now.notified() => {}
+            }
+            // Rounds start every interval; one that overran its slot is followed at once.
+            next_round = (next_round + interval).max(tokio::time::Instant::now());
+            self.round(&script, interval).await;
+        }
+    }
+
+    async fn round(&self, script: &Script, interval: Duration) {
+        let ttl_ms = millis(self.ttl);
+        let seats: Vec<(RoomSlug, HeldSeat)> =
+            lock(&self.held).iter().map(|((room, _), held)| (room.clone(), held.clone())).collect();
         let chunks = seats.len().div_ceil(REFRESH_CHUNK).max(1);
         let pace = (interval / 2) / u32::try_from(chunks).unwrap_or(u32::MAX);
         let mut failed = 0;
         for chunk in seats.chunks(REFRESH_CHUNK) {
             let paced = tokio::time::sleep(pace);
-            let refreshes = chunk.iter().map(|(room, seat)| {
-                let mut conn = conn.clone();
-                let mut invocation = script.key(keys.presence(room));
+            let refreshes = chunk.iter().map(|(room, held)| {
+                let mut conn = self.conn.clone();
+                let mut invocation = script.key(self.keys.presence(room));
                 invocation
-                    .key(keys.members(room))
-                    .arg(&seat.key)
-                    .arg(&seat.holder)
+                    .key(self.keys.members(room))
+                    .arg(&held.seat.key)
+                    .arg(&held.seat.holder)
                     .arg(ttl_ms)
-                    .arg(&seat.nick)
-                    .arg(&seat.address);
+                    .arg(&held.seat.nick)
+                    .arg(&held.seat.address)
+                    .arg(held.capacity)
+                    .arg(held.per_address);
                 async move { invocation.invoke_async::<i64>(&mut conn).await }
             });
             let results = futures_util::future::join_all(refreshes).await;
-            failed += results.iter().filter(|r| !matches!(r, Ok(1))).count();
+            for ((room, held), result) in chunk.iter().zip(results) {
+                let why = match result {
+                    Ok(1) => continue,
+                    Ok(0) => SeatLoss::NickTaken,
+                    Ok(-1) => SeatLoss::Full,
+                    Ok(-2) => SeatLoss::TooManySeats,
+                    Ok(_) | Err(_) => {
+                        failed += 1;
+                        continue;
+                    }
+                };
+                self.refused(room, held, why);
+            }
             paced.await;
         }
         if failed > 0 {
             tracing::warn!(failed, total = seats.len(), "some seats could not be refreshed");
         }
+    }
+
+    /// The bus would not give a vanished seat back: forget it and tell its holder.
+    fn refused(&self, room: &RoomSlug, held: &HeldSeat, why: SeatLoss) {
+        let entry = (room.clone(), held.seat.key.clone());
+        {
+            let mut seats = lock(&self.held);
+            if seats.get(&entry).is_none_or(|s| s.seat.holder != held.seat.holder) {
+                // Released or claimed anew meanwhile.
+                return;
+            }
+            seats.remove(&entry);
+        }
+        tracing::warn!(%room, holder = %held.seat.holder, ?why, "a seat Redis lost could not be taken back");
+        let _ = self.lost.send(LostSeat {
+            room: room.clone(),
+            key: held.seat.key.clone(),
+            holder: held.seat.holder.clone(),
+            why,
+        });
     }
 }

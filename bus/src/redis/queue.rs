@@ -1,8 +1,10 @@
 //! The durable gateway → bot queue: a stream read by the bot's consumer group, acknowledged
 //! after handling, trimmed only below the oldest unacknowledged entry. A visitor's message is
-//! queued, remembered and fanned out by one script.
+//! queued, remembered and fanned out by one script. What this process queues is also kept
+//! (`retained`) until the bot has logged it, to be queued again if Redis loses it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -13,6 +15,8 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use redis::{AsyncCommands, Script};
 
 use super::keys::Keys;
+use super::recovery::{ENQUEUE, candidate};
+use super::retained::Retained;
 use super::{encode, millis, unavailable};
 use crate::{BusError, HISTORY_LEN, QueueEntry};
 
@@ -26,11 +30,27 @@ pub(super) struct Queue {
     keys: Keys,
     group_ready: AtomicBool,
     post: Script,
+    enqueue: Script,
+    /// What this process queued, until the bot has logged it.
+    retained: Arc<Retained>,
 }
 
 impl Queue {
-    pub(super) fn new(conn: ConnectionManager, blocking: ConnectionManager, keys: Keys) -> Self {
-        Self { conn, blocking, keys, group_ready: AtomicBool::new(false), post: Script::new(POST) }
+    pub(super) fn new(
+        conn: ConnectionManager,
+        blocking: ConnectionManager,
+        keys: Keys,
+        retained: Arc<Retained>,
+    ) -> Self {
+        Self {
+            conn,
+            blocking,
+            keys,
+            group_ready: AtomicBool::new(false),
+            post: Script::new(POST),
+            enqueue: Script::new(ENQUEUE),
+            retained,
+        }
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -38,8 +58,21 @@ impl Queue {
     }
 
     pub(super) async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
-        let _: String =
-            self.conn().xadd(self.keys.inbound(), "*", &[("e", encode(event)?)]).await.map_err(unavailable)?;
+        let json = encode(event)?;
+        let reply: Vec<String> = self
+            .enqueue
+            .key(self.keys.inbound())
+            .key(self.keys.epoch())
+            .arg("")
+            .arg(candidate())
+            .arg(&json)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        match reply.as_slice() {
+            [epoch, id] => self.retained.keep(epoch, id, json),
+            other => return Err(BusError::Codec(format!("unexpected enqueue reply {other:?}"))),
+        }
         Ok(())
     }
 
@@ -47,16 +80,20 @@ impl Queue {
         // One script rather than XADD, then MULTI/RPUSH/LTRIM/EXEC, then PUBLISH: one round trip
         // before the room sees the message instead of three, and one command for Redis to read
         // and answer instead of six.
+        let json = encode(&InboundEvent::Message(message.clone()))?;
         let mut invocation = self.post.key(self.keys.inbound());
         invocation
             .key(self.keys.history(room))
-            .arg(encode(&InboundEvent::Message(message.clone()))?)
+            .key(self.keys.epoch())
+            .arg(&json)
             .arg(encode(&message.message)?)
             .arg(HISTORY_LEN)
             .arg(self.keys.room_events(room))
-            .arg(frame.as_ref());
-        let (history, published): (String, String) =
+            .arg(frame.as_ref())
+            .arg(candidate());
+        let (id, epoch, history, published): (String, String, String, String) =
             invocation.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+        self.retained.keep(&epoch, &id, json);
         if !history.is_empty() {
             tracing::warn!(error = %history, %room, "cannot record history");
         }
@@ -206,8 +243,10 @@ impl Queue {
                 .get("e")
                 .and_then(|v| redis::from_redis_value_ref::<Vec<u8>>(v).ok())
                 .and_then(|raw| serde_json::from_slice::<InboundEvent>(&raw).ok());
+            // Queued again by a gateway after Redis lost its data: it may be logged already.
+            let requeued = entry.map.contains_key("r");
             match event {
-                Some(event) => out.push(QueueEntry { id: entry.id, event }),
+                Some(event) => out.push(QueueEntry { id: entry.id, event, requeued }),
                 None => {
                     tracing::error!(id = %entry.id, fields = ?entry.map, "undecodable queue entry; acknowledging it");
                     poison.push(entry.id);

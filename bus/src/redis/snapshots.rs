@@ -12,16 +12,19 @@ use crate::BusError;
 
 /// Store a visitor room unless its owner has as many open already.
 const OPEN_ROOM: &str = include_str!("lua/open_room.lua");
+/// Put back a visitor room the bus lost.
+const RESTORE_ROOM: &str = include_str!("lua/restore_room.lua");
 
 pub(super) struct Snapshots {
     conn: ConnectionManager,
     keys: Keys,
     open_room: Script,
+    restore_room: Script,
 }
 
 impl Snapshots {
     pub(super) fn new(conn: ConnectionManager, keys: Keys) -> Self {
-        Self { conn, keys, open_room: Script::new(OPEN_ROOM) }
+        Self { conn, keys, open_room: Script::new(OPEN_ROOM), restore_room: Script::new(RESTORE_ROOM) }
     }
 
     fn conn(&self) -> ConnectionManager {
@@ -50,6 +53,21 @@ impl Snapshots {
             .await
             .map_err(unavailable)?;
         Ok(stored == 1)
+    }
+
+    pub(super) async fn restore_room(&self, room: &RoomDef) -> Result<bool, BusError> {
+        let owner = room.owner.as_ref().map_or_else(|| self.keys.rooms(), |owner| self.keys.room_owner(owner));
+        let restored: i64 = self
+            .restore_room
+            .key(self.keys.rooms())
+            .key(owner)
+            .arg(room.slug.as_str())
+            .arg(encode(room)?)
+            .arg(if room.owner.is_some() { "1" } else { "" })
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(restored == 1)
     }
 
     pub(super) async fn remove_room(&self, slug: &RoomSlug) -> Result<bool, BusError> {

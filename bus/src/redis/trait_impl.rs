@@ -206,4 +206,25 @@ impl Bus for RedisBus {
     async fn queue_stats(&self) -> Result<crate::QueueStats, BusError> {
         self.backlog.stats().await
     }
+
+    // ---- recovery (bus/src/redis/recovery.rs) ----
+    async fn data_losses(&self) -> Result<u64, BusError> {
+        self.recovery.check().await
+    }
+
+    fn watch_data_losses(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.recovery.watch()
+    }
+
+    async fn restore_room(&self, room: &RoomDef) -> Result<bool, BusError> {
+        self.snapshots.restore_room(room).await
+    }
+
+    fn lost_seats(&self) -> tokio::sync::broadcast::Receiver<crate::LostSeat> {
+        self.presence.lost_seats()
+    }
+
+    async fn mark_logged(&self, id: &str) -> Result<bool, BusError> {
+        self.recovery.mark_logged(id).await
+    }
 }

@@ -85,7 +85,8 @@ impl Conn {
                         online,
                     });
                 }
-                self.waiting = Some(Box::new(Waiting { ticket, inbox, open_at }));
+                let requeue = self.state.recovery.requeue();
+                self.waiting = Some(Box::new(Waiting { ticket, inbox, open_at, requeue }));
                 return;
             };
             match self.pair_with(&ticket, &peer).await {

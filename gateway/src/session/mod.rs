@@ -144,6 +144,7 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Addre
                 Wake::Notice(notice) => Box::pin(conn.on_match_notice(notice)).await,
                 Wake::InterestsExpired => Box::pin(conn.interests_expired()).await,
                 Wake::CheckStranger => Box::pin(conn.check_stranger()).await,
+                Wake::Requeue => Box::pin(conn.requeue()).await,
             },
             event = socket.next(&outbox) => match event {
                 Event::Text(text) => {

@@ -32,6 +32,8 @@ pub(super) struct Waiting {
     /// When the pairing rule next changes for this ticket (shared interests stop mattering,
     /// or the hold on the last stranger ends): it is matched again then.
     pub open_at: Option<tokio::time::Instant>,
+    /// Changes when the bus lost its data (and the ticket with it): queue it again.
+    pub requeue: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The stranger of the current pair.
@@ -50,6 +52,8 @@ pub(super) enum Wake {
     InterestsExpired,
     /// Time to check that the new stranger really arrived.
     CheckStranger,
+    /// The bus lost its data, the ticket with it: queue it again.
+    Requeue,
 }
 
 /// What the roulette waits for; never resolves for a connection outside it. The waiting is
@@ -62,7 +66,7 @@ pub(super) async fn roulette_wake(waiting: &mut Option<Box<Waiting>>, stranger: 
     }
     Box::pin(async move {
         tokio::select! {
-            notice = recv_inbox(waiting) => Wake::Notice(notice),
+            wake = recv_inbox(waiting) => wake,
             () = sleep_until(open_at) => Wake::InterestsExpired,
             () = sleep_until(check_at) => Wake::CheckStranger,
         }
@@ -70,10 +74,14 @@ pub(super) async fn roulette_wake(waiting: &mut Option<Box<Waiting>>, stranger: 
     .await
 }
 
-/// The next match notice while waiting; never resolves otherwise.
-async fn recv_inbox(waiting: &mut Option<Box<Waiting>>) -> Option<Bytes> {
+/// The next match notice while waiting, or word that the ticket must be queued again; never
+/// resolves otherwise.
+async fn recv_inbox(waiting: &mut Option<Box<Waiting>>) -> Wake {
     match waiting {
-        Some(waiting) => waiting.inbox.recv().await,
+        Some(waiting) => tokio::select! {
+            notice = waiting.inbox.recv() => Wake::Notice(notice),
+            Ok(()) = waiting.requeue.changed() => Wake::Requeue,
+        },
         None => std::future::pending().await,
     }
 }
@@ -167,6 +175,12 @@ impl Conn {
         self.waiting = None;
         let def = self.state.directory.upsert(notice.room);
         self.enter_pair(def, notice.stranger.id, notice.stranger.nick, notice.common).await;
+    }
+
+    /// The bus lost its data, this connection's ticket with it: queue it again (or pair it).
+    pub(super) async fn requeue(&mut self) {
+        let Some(waiting) = self.waiting.take() else { return };
+        self.match_ticket(waiting.ticket, waiting.inbox, false).await;
     }
 
     /// The pairing rule changed for the waiting ticket (nobody sharing an interest came in

@@ -1,0 +1,119 @@
+//! Recovery after the bus lost its data (Redis restarted without persistence, or flushed; the
+//! bus finds it by its generation key, see `bus/src/redis/recovery.rs`).
+//!
+//! What the bus lost and this gateway still knows goes back: every visitor room and roulette
+//! pair of its directory (before anything reads the room snapshot again, which would otherwise
+//! close them), then every roulette ticket its connections wait with (each waiting connection
+//! is woken through [`Recovery::requeue`] and matched again). The bus re-takes this gateway's
+//! seats itself, re-checking each room's capacity; a seat it cannot take back is announced
+//! here, and its holder is told why and sent away ([`tell_lost_seats`]). Rooms nobody holds
+//! any more are closed by the sweeper (or, for those no gateway knows, by the bot).
+
+use std::sync::Arc;
+
+use bus::{LostSeat, SeatLoss};
+use protocol::{ErrorCode, RoomKind, ServerFrame};
+use tokio::sync::{Mutex, broadcast, watch};
+
+use crate::hub::ConnId;
+use crate::state::State;
+
+/// What this gateway recovered so far.
+pub struct Recovery {
+    /// Losses of the bus this gateway has put its rooms back after; held while it does.
+    handled: Mutex<u64>,
+    /// Bumped once rooms are back: connections waiting in the roulette queue again.
+    requeue: watch::Sender<u64>,
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Self { handled: Mutex::new(0), requeue: watch::channel(0).0 }
+    }
+}
+
+impl Recovery {
+    /// What a connection waiting in the roulette watches: it changes when its ticket must be
+    /// queued again.
+    pub fn requeue(&self) -> watch::Receiver<u64> {
+        self.requeue.subscribe()
+    }
+}
+
+/// Ask the bus whether it lost its data since this gateway last looked, and if so put back the
+/// visitor rooms and pairs this gateway knows and wake its waiting roulette connections. Called
+/// before every reload of the room snapshot, and whenever the bus reports a loss.
+pub async fn recover(state: &State) {
+    let losses = match state.bus.data_losses().await {
+        Ok(losses) => losses,
+        Err(e) => return tracing::debug!(error = %e, "cannot ask the bus whether it lost its data"),
+    };
+    let mut handled = state.recovery.handled.lock().await;
+    if losses <= *handled {
+        return;
+    }
+    let rooms: Vec<_> = state.directory.all().into_iter().filter(|room| room.kind != RoomKind::Staff).collect();
+    let mut restored = 0;
+    for room in &rooms {
+        match state.bus.restore_room(room).await {
+            Ok(true) => restored += 1,
+            Ok(false) => {}
+            Err(e) => {
+                // Tried again at the next reload or loss.
+                return tracing::warn!(error = %e, "cannot put back the rooms the bus lost; retrying");
+            }
+        }
+    }
+    tracing::warn!(restored, known = rooms.len(), "put back the visitor rooms and pairs the bus lost");
+    *handled = losses;
+    state.recovery.requeue.send_replace(losses);
+}
+
+/// Recover whenever the bus reports a loss, until aborted.
+pub async fn follow(state: Arc<State>) {
+    let mut losses = state.bus.watch_data_losses();
+    // The in-process bus never loses its data: its watch fails at once.
+    while losses.changed().await.is_ok() {
+        recover(&state).await;
+    }
+    std::future::pending::<()>().await;
+}
+
+/// Tell the holders of seats the bus lost and would not give back why they are out, and send
+/// them away (`kicked`, then 1000, like a room that ended), until aborted.
+pub async fn tell_lost_seats(state: Arc<State>) {
+    let mut lost = state.bus.lost_seats();
+    let mine = format!("{}:", state.gateway_id);
+    loop {
+        match lost.recv().await {
+            Ok(seat) => {
+                // Holders are `gateway:connection`; another process's seats are its own to tell.
+                if let Some(conn) = seat.holder.strip_prefix(&mine).and_then(|id| id.parse::<ConnId>().ok()) {
+                    send_away(&state, &seat, conn).await;
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "some holders of lost seats were not told: they stay in their rooms without a seat until they leave"
+                );
+            }
+            // The in-process bus never loses seats.
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+async fn send_away(state: &State, seat: &LostSeat, conn: ConnId) {
+    let (code, why) = match seat.why {
+        SeatLoss::Full => (ErrorCode::RoomFull, "the room filled up meanwhile"),
+        SeatLoss::NickTaken => (ErrorCode::NickTaken, "somebody else took your nickname meanwhile"),
+        SeatLoss::TooManySeats => (ErrorCode::TooManySeats, "your address holds as many seats there as it may"),
+    };
+    let reason = format!("Your seat was lost when the chat server restarted, and {why}. Join again.");
+    let error = ServerFrame::Error { code, message: reason.clone(), client_id: None, retry_after_ms: None };
+    if state.hub.send_away(&seat.room, conn, &error, &reason).await {
+        metrics::counter!("chat_seats_lost_total").increment(1);
+        tracing::info!(room = %seat.room, conn, "sent away the holder of a seat the bus lost");
+    }
+}
