@@ -39,9 +39,13 @@ pub async fn follow(state: Arc<State>) {
 }
 
 async fn reload(state: &State) {
-    // A bus that lost its data gets this gateway's visitor rooms back before the snapshot is
-    // read: read first, it would lack them and they would be closed here.
-    crate::recovery::recover(state).await;
+    // A bus that lost its data gets this gateway's rooms, bans and filters back before the
+    // snapshots are read: read first, they would lack them and rooms would be closed and bans
+    // lifted here. While the bus cannot say, the last known ones stay in force.
+    if !crate::recovery::recover(state).await {
+        tracing::debug!("the bus cannot say whether it lost its data; keeping the last known snapshots");
+        return;
+    }
     match state.bus.filters().await {
         Ok(filters) => state.filters.replace_all(&filters),
         Err(e) => tracing::warn!(error = %e, "cannot reload filters; applying the last known ones"),

@@ -13,10 +13,18 @@ pub use protocol::filter::Verdict;
 #[derive(Default)]
 pub struct Filters {
     compiled: RwLock<Arc<FilterSet>>,
+    /// The definitions as last received, to put back on a bus that lost its data.
+    defs: RwLock<Arc<Vec<FilterDef>>>,
 }
 
 impl Filters {
+    /// The definitions applied now.
+    pub fn defs(&self) -> Arc<Vec<FilterDef>> {
+        self.defs.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
     pub fn replace_all(&self, defs: &[FilterDef]) {
+        *self.defs.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(defs.to_vec());
         let (compiled, refused) = FilterSet::compile(defs);
         for (id, error) in refused {
             // Only a filter stored before the bot checked filters this way can get here.

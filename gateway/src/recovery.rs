@@ -1,9 +1,11 @@
 //! Recovery after the bus lost its data (Redis restarted without persistence, or flushed; the
 //! bus finds it by its generation key, see `bus/src/redis/recovery.rs`).
 //!
-//! What the bus lost and this gateway still knows goes back: every visitor room and roulette
-//! pair of its directory (before anything reads the room snapshot again, which would otherwise
-//! close them), then every roulette ticket its connections wait with (each waiting connection
+//! What the bus lost and this gateway still knows goes back: every room of its directory, the
+//! bans and the filters (before anything reads the snapshots again, which would otherwise close
+//! the rooms and lift the bans while the bot is away or half-way through republishing; the
+//! bot's sync stays the authority and removes whatever ended meanwhile), then every roulette
+//! ticket its connections wait with (each waiting connection
 //! is woken through [`Recovery::requeue`] and matched again). The bus re-takes this gateway's
 //! seats itself, re-checking each room's capacity; a seat it cannot take back is announced
 //! here, and its holder is told why and sent away ([`tell_lost_seats`]). Rooms nobody holds
@@ -12,7 +14,7 @@
 use std::sync::Arc;
 
 use bus::{LostSeat, SeatLoss};
-use protocol::{ErrorCode, RoomKind, ServerFrame};
+use protocol::{ErrorCode, ServerFrame};
 use tokio::sync::{Mutex, broadcast, watch};
 
 use crate::hub::ConnId;
@@ -42,17 +44,23 @@ impl Recovery {
 
 /// Ask the bus whether it lost its data since this gateway last looked, and if so put back the
 /// visitor rooms and pairs this gateway knows and wake its waiting roulette connections. Called
-/// before every reload of the room snapshot, and whenever the bus reports a loss.
-pub async fn recover(state: &State) {
+/// before every reload of the room snapshot, and whenever the bus reports a loss. False when the
+/// bus could not say whether it lost its data, or what it lost could not be put back: the
+/// snapshots must not be trusted then (read from a bus that just came back empty, they would
+/// close every room and lift every ban).
+pub async fn recover(state: &State) -> bool {
     let losses = match state.bus.data_losses().await {
         Ok(losses) => losses,
-        Err(e) => return tracing::debug!(error = %e, "cannot ask the bus whether it lost its data"),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot ask the bus whether it lost its data");
+            return false;
+        }
     };
     let mut handled = state.recovery.handled.lock().await;
     if losses <= *handled {
-        return;
+        return true;
     }
-    let rooms: Vec<_> = state.directory.all().into_iter().filter(|room| room.kind != RoomKind::Staff).collect();
+    let rooms = state.directory.all();
     let mut restored = 0;
     for room in &rooms {
         match state.bus.restore_room(room).await {
@@ -60,13 +68,35 @@ pub async fn recover(state: &State) {
             Ok(false) => {}
             Err(e) => {
                 // Tried again at the next reload or loss.
-                return tracing::warn!(error = %e, "cannot put back the rooms the bus lost; retrying");
+                tracing::warn!(error = %e, "cannot put back the rooms the bus lost; retrying");
+                return false;
             }
         }
     }
-    tracing::warn!(restored, known = rooms.len(), "put back the visitor rooms and pairs the bus lost");
+    if let Err(e) = restore_bans_and_filters(state).await {
+        tracing::warn!(error = %e, "cannot put back the bans and filters the bus lost; retrying");
+        return false;
+    }
+    tracing::warn!(restored, known = rooms.len(), "put back the rooms, bans and filters the bus lost");
     *handled = losses;
     state.recovery.requeue.send_replace(losses);
+    true
+}
+
+/// Put back the bans this gateway enforces and, when the bus has none, its filters: read from an
+/// empty snapshot, they would be lifted until the bot republishes them.
+async fn restore_bans_and_filters(state: &State) -> Result<(), bus::BusError> {
+    let mut seen = std::collections::HashSet::new();
+    for (_, ban) in state.bans.networks() {
+        if seen.insert(ban.id) {
+            state.bus.put_ban(&ban).await?;
+        }
+    }
+    let filters = state.filters.defs();
+    if !filters.is_empty() && state.bus.filters().await?.is_empty() {
+        state.bus.put_filters(&filters).await?;
+    }
+    Ok(())
 }
 
 /// Recover whenever the bus reports a loss, until aborted.

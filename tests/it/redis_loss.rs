@@ -164,7 +164,7 @@ async fn visitor_rooms_pairs_and_waiters_live_on_when_redis_comes_back_empty_and
     assert_eq!(rita.wait_message(&id).await["nick"], "Ron");
     let id = say_until_acked(&mut rita, "me too").await;
     ron.wait_message(&id).await;
-    g1.wait_log("put back the visitor rooms and pairs the bus lost").await;
+    g1.wait_log("put back the rooms, bans and filters the bus lost").await;
     // Both seats are back: the room counts its two members, and nobody else can be Bob.
     let deadline = tokio::time::Instant::now() + RECOVERY;
     while cluster.members(&g1, &room).await != 2 {
@@ -499,5 +499,90 @@ async fn after_redis_came_back_empty_discord_gets_no_duplicate_and_the_thread_of
     assert!(archived.is_some(), "the emptied room's thread was never archived");
     assert_eq!(discord_texts(&fake, kept_thread), ["one", "three"], "nothing posted twice");
     assert!(!open_in_db(&cluster).await.contains(&orphan));
+    cluster.finish().await;
+}
+
+async fn execute(cluster: &Cluster, sql: &str) {
+    let db = bot::db::connect(&cluster.database_url).await.unwrap();
+    db.execute_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
+    db.close().await.unwrap();
+}
+
+/// Send `text` and read until its answer: `Ok(id)` on `ack`, `Err(code)` on `error`.
+async fn say_answer(client: &mut Client, text: &str) -> Result<String, String> {
+    client.send(json!({"type": "say", "text": text})).await;
+    loop {
+        let f = client.next().await;
+        match f["type"].as_str() {
+            Some("ack") => return Ok(f["id"].as_str().unwrap().to_owned()),
+            Some("error") => return Err(f["code"].as_str().unwrap().to_owned()),
+            _ => {}
+        }
+    }
+}
+
+/// Wait until the gateway refuses `text` as `filtered` and an upgrade from 198.51.100.7 as
+/// `banned`: the filter and the ban are in force there.
+async fn wait_filter_and_ban(gateway: &Proc, client: &mut Client) {
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    loop {
+        let said = say_answer(client, "a forbidden word").await;
+        let upgrade = Client::connect_from(gateway.addr.unwrap(), "198.51.100.7").await.err();
+        let filtered = said == Err("filtered".to_owned());
+        let banned = upgrade.as_ref().is_some_and(|(code, body)| *code == 403 && body["code"] == "banned");
+        if filtered && banned {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "say: {said:?}, upgrade: {upgrade:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_the_bot_away_redis_coming_back_empty_keeps_staff_rooms_bans_and_filters() {
+    let mut redis = RedisServer::start(Persistence::None).await;
+    let mut cluster = Cluster::with_redis(redis.url()).await;
+    cluster.env.push(("TRUSTED_PROXIES".into(), "127.0.0.1".into()));
+    let mut bot = cluster.bot().await;
+    // Filters come from Discord commands: this one goes straight into the table the bot syncs.
+    execute(
+        &cluster,
+        "INSERT INTO filters (pattern, is_regex, action, created_by, created_at) \
+         VALUES ('forbidden', false, 'block', 'test', CURRENT_TIMESTAMP)",
+    )
+    .await;
+    cluster.cli(&["bans", "add", "198.51.100.0/24", "--reason", "spam"]).await;
+    let g1 = cluster.gateway().await;
+    cluster.wait_room(&g1, "lobby").await;
+    let mut alice = g1.client().await;
+    alice.join("lobby", "Alice").await;
+    let before = alice.say("said before the loss").await;
+    wait_filter_and_ban(&g1, &mut alice).await;
+
+    // The bot is away when Redis loses everything: the gateway puts back what it knows, so its
+    // snapshot reloads (every second here) neither close the lobby nor lift the ban or filter.
+    bot.stop().await;
+    redis.restart_empty().await;
+    g1.wait_log("put back the rooms, bans and filters the bus lost").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_filter_and_ban(&g1, &mut alice).await;
+
+    // The bot back: the lobby the gateway put back gets its history again from the log (seeding
+    // fills an empty history only: nobody spoke there since the loss).
+    let _bot = cluster.bot().await;
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    for attempt in 0.. {
+        let mut bob = g1.client().await;
+        let joined = bob.join("lobby", &format!("Bob{attempt}")).await;
+        let history: Vec<&str> =
+            joined["history"].as_array().unwrap().iter().filter_map(|m| m["id"].as_str()).collect();
+        if history.contains(&before.as_str()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the lobby's history was never seeded again: {history:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Alice was never sent away.
+    say_until_acked(&mut alice, "still in the lobby").await;
     cluster.finish().await;
 }

@@ -23,6 +23,9 @@ pub(super) struct SnapshotSync {
     /// decoded again each tick (on a worker thread the one-process default shares with the
     /// sockets).
     synced: Option<Synced>,
+    /// The bus's data losses (Redis restarted empty) the last sync that went through saw; none
+    /// before the first.
+    losses: Option<u64>,
 }
 
 /// The room table's fingerprint ([`rooms::fingerprint`]) and how many staff rooms the bus held.
@@ -34,7 +37,7 @@ struct Synced {
 
 impl SnapshotSync {
     pub(super) fn new(db: DatabaseConnection, bus: Arc<dyn Bus>) -> Self {
-        Self { db, bus, synced: None }
+        Self { db, bus, synced: None, losses: None }
     }
 
     pub(super) async fn run(mut self, every: Duration) {
@@ -65,9 +68,15 @@ impl SnapshotSync {
         // Taken before the rows are read: a change in between shows at the next tick.
         let table = rooms::fingerprint(&self.db).await?;
         let seen = Synced { table, on_bus: published.len() };
-        if full || self.synced.as_ref() != Some(&seen) {
-            let on_bus = self.sync_rooms(&published).await?;
+        // After a loss gateways may have put the staff rooms back before this sync: their
+        // history (which the bus lost too) is seeded again whoever published them. So is it at
+        // the first sync, since a loss before this bot started is one it never saw.
+        let losses = self.bus.data_losses().await?;
+        let reseed = self.losses.is_none_or(|seen| losses > seen);
+        if full || reseed || self.synced.as_ref() != Some(&seen) {
+            let on_bus = self.sync_rooms(&published, reseed).await?;
             self.synced = Some(Synced { table: seen.table, on_bus });
+            self.losses = Some(losses);
         }
         bans::publish_active(&self.db, self.bus.as_ref()).await?;
         crate::filters::publish(&self.db, self.bus.as_ref()).await
@@ -76,7 +85,7 @@ impl SnapshotSync {
     /// Publish the staff rooms that differ from `published` and remove those gone; returns how
     /// many the bus holds then. Forgets the last sync first, so a failure halfway is retried in
     /// full at the next tick.
-    async fn sync_rooms(&mut self, published: &BTreeMap<RoomSlug, RoomDef>) -> Result<usize, BotError> {
+    async fn sync_rooms(&mut self, published: &BTreeMap<RoomSlug, RoomDef>, reseed: bool) -> Result<usize, BotError> {
         self.synced = None;
         let current: BTreeMap<RoomSlug, RoomDef> = rooms::list_staff(&self.db)
             .await?
@@ -86,12 +95,13 @@ impl SnapshotSync {
             .map(|def| (def.slug.clone(), def))
             .collect();
         for (slug, def) in &current {
-            if published.get(slug) == Some(def) {
-                continue;
-            }
-            if !published.contains_key(slug) {
+            // Seeding fills only an empty history: a room the bus kept keeps its own.
+            if reseed || !published.contains_key(slug) {
                 let history = message_log::recent(&self.db, slug, HISTORY_LEN as u64).await?;
                 self.bus.seed_history(slug, history).await?;
+            }
+            if published.get(slug) == Some(def) {
+                continue;
             }
             self.bus.put_room(def).await?;
             self.bus.publish_control(&ControlEvent::RoomUpserted { room: def.clone() }).await?;
