@@ -9,6 +9,7 @@ mod abuse;
 mod chat;
 mod discord;
 mod errors;
+mod faults;
 mod lifecycle;
 mod moderation;
 mod rooms;
