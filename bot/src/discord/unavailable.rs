@@ -12,8 +12,8 @@ use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
 pub const CHECK_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// What a moderator is told when the database is away.
-pub const ANSWER: &str = "The database is unavailable right now, so nothing was done. Try again in a minute; \
-                          web chat goes on meanwhile and its messages are logged once the database is back.";
+pub const ANSWER: &str = "Database unavailable: nothing was done. Try again in a minute; web chat goes on \
+                          meanwhile and its messages are logged once the database is back.";
 
 /// The database did not answer the check before a command.
 #[derive(Debug, thiserror::Error)]
