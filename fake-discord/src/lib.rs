@@ -36,7 +36,9 @@
 //! * **Injection** of what humans do in the Discord client: messages (in channels and threads),
 //!   edits, deletions, slash commands, context menus, components, autocomplete; of gateway
 //!   trouble: dropped connections, reconnect requests, invalidated sessions; and of refusals:
-//!   [`FakeDiscord::refuse_thread_creation`] makes Discord refuse to start threads.
+//!   [`FakeDiscord::refuse_thread_creation`] makes Discord refuse to start threads; and of
+//!   outages: [`FakeDiscord::start_outage`] answers every REST request with a 5xx (optionally
+//!   after carrying it out) or a 429 storm with Discord's headers and body, for a given time.
 //! * **Recording** of every request (method, path without `/api/v10`, query, JSON body,
 //!   status, time) for assertions.
 //!
@@ -114,6 +116,7 @@
 //! * `seed`: members, roles, overwrites and channels made as the guild's admins would.
 //! * `inspect`: what tests read back (requests, channels, messages, dispatches) and waiting.
 //! * `inject`: what humans do in the client, refused threads, and gateway trouble.
+//! * `outage`: REST failing on command: 5xx for a while, or a storm of 429s.
 //! * `config`: the settings of one fake Discord, and the users it knows.
 //! * `wire`: Discord's vocabulary: permission and intent bits, channel kinds, ids, the error answer.
 //! * `records`: what is stored besides JSON: roles, members, messages, interactions, seen requests.
@@ -142,6 +145,7 @@ mod interactions;
 mod limits;
 mod message_edits;
 mod messages;
+mod outage;
 mod permissions;
 mod records;
 mod rest;
@@ -161,6 +165,7 @@ pub use crate::limits::{
     CONTENT_MAX, EMBED_AUTHOR_MAX, EMBED_DESCRIPTION_MAX, EMBED_FIELD_NAME_MAX, EMBED_FIELD_VALUE_MAX,
     EMBED_FIELDS_MAX, EMBED_FOOTER_MAX, EMBED_TITLE_MAX, EMBED_TOTAL_MAX, EMBEDS_MAX, NONCE_MAX,
 };
+pub use crate::outage::Outage;
 pub use crate::records::RecordedRequest;
 pub use crate::server::FakeDiscord;
 pub use crate::wire::perms;

@@ -1,5 +1,5 @@
-//! The REST API under `/api/v10`: authentication, rate limits, routing to [`crate::routes`],
-//! recording.
+//! The REST API under `/api/v10`: authentication, outages on command, rate limits, routing to
+//! [`crate::routes`], recording.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,6 +9,7 @@ use salvo::prelude::*;
 use serde_json::{Value, json};
 
 use crate::limits::Verdict;
+use crate::outage::{self, Outage};
 use crate::records::RecordedRequest;
 use crate::routes::{self, Matched, not_found};
 use crate::state::{Inner, Shared};
@@ -156,6 +157,15 @@ fn route_and_run(
     // Both ways of starting a thread count against one bucket per parent channel.
     let (bucket_name, scope) = if thread_route { (THREAD_BUCKET, "shared") } else { (matched.template, "user") };
     let bucket = bucket_hash(bucket_name);
+    let mut lose_answer = None;
+    match inner.outage_at(now, matched.global) {
+        None => {}
+        Some(Outage::RateLimited { retry_after, global }) => {
+            return limited(retry_after, global, (!global).then_some((limit, bucket, scope)));
+        }
+        Some(Outage::ServerError { status, processed: false }) => return Reply::error(outage::server_error(status)),
+        Some(Outage::ServerError { status, processed: true }) => lose_answer = Some(status),
+    }
     let verdict = inner.limiter.hit(bucket_name, matched.major, limit, window, now);
     let (limit, remaining, reset_after) = match verdict {
         Verdict::Limited { limit, retry_after } => {
@@ -168,6 +178,10 @@ fn route_and_run(
         Ok(body) => (matched.run)(inner, &body, &query),
         Err(error) => Err(error),
     };
+    if let Some(status) = lose_answer {
+        // Carried out, but the client never learns it.
+        return Reply::error(outage::server_error(status));
+    }
     let mut reply = Reply::from_result(result);
     reply.headers.extend(bucket_headers(limit, remaining, reset_after, &bucket));
     reply

@@ -20,6 +20,28 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Start `cmd`, collecting its stderr line by line.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = logs.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Proc { child, addr: None, logs }
+    }
+
+    /// Wait until the process listens for visitors, and note where.
+    pub async fn listening(&mut self) {
+        self.wait_log("listening on http://").await;
+        let line = self.logs.lock().unwrap().iter().find(|l| l.contains("listening on http://")).cloned().unwrap();
+        let addr = line.split("listening on http://").nth(1).unwrap().trim().parse().unwrap();
+        self.addr = Some(addr);
+    }
+
     /// Wait until a log line contains `needle`.
     pub async fn wait_log(&self, needle: &str) {
         let deadline = tokio::time::Instant::now() + WAIT;
@@ -117,16 +139,7 @@ impl Cluster {
     }
 
     fn spawn(&self, args: &[&str]) -> Proc {
-        let mut child = self.command(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let sink = logs.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Proc { child, addr: None, logs }
+        Proc::spawn(self.command(args))
     }
 
     /// A bot; returns once it leads.
@@ -146,10 +159,7 @@ impl Cluster {
     /// A gateway; returns once it listens.
     pub async fn gateway(&self) -> Proc {
         let mut gateway = self.spawn(&["gateway"]);
-        gateway.wait_log("listening on http://").await;
-        let line = gateway.logs.lock().unwrap().iter().find(|l| l.contains("listening on http://")).cloned().unwrap();
-        let addr = line.split("listening on http://").nth(1).unwrap().trim().parse().unwrap();
-        gateway.addr = Some(addr);
+        gateway.listening().await;
         gateway
     }
 

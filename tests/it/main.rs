@@ -11,6 +11,7 @@ mod backlog;
 mod chat;
 mod discord;
 mod errors;
+mod faults;
 mod lifecycle;
 mod moderation;
 mod online;

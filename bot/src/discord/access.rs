@@ -129,7 +129,13 @@ pub async fn author_reaches(ctx: Context<'_>, level: Level) -> bool {
     level_of_author(ctx).await.is_some_and(|l| l >= level)
 }
 
-/// The framework's check before every command: the table.
+/// The framework's check before every command: the table, then (for those it lets through)
+/// whether the database answers; when it does not, the command fails with
+/// [`super::unavailable::DatabaseUnavailable`] before doing anything.
 pub async fn command_check(ctx: Context<'_>) -> Result<bool, Error> {
-    Ok(author_reaches(ctx, needed(&ctx.command().qualified_name)).await)
+    if !author_reaches(ctx, needed(&ctx.command().qualified_name)).await {
+        return Ok(false);
+    }
+    super::unavailable::check(&ctx.data().db).await?;
+    Ok(true)
 }

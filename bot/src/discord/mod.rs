@@ -18,6 +18,7 @@
 //! * [`privacy`]: every channel the bot makes is private to staff;
 //! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
 //! * [`retry`]: the bot's retry helper with the Discord side's policies and REST outcomes;
+//! * [`unavailable`]: the database check before every command, and the answer when it is away;
 //! * this file: settings, startup, the permission check and `on_error`, where every failed
 //!   command and event ends up.
 
@@ -28,6 +29,7 @@ pub mod privacy;
 pub mod rest;
 pub mod retry;
 pub mod threads;
+pub mod unavailable;
 
 mod commands;
 mod events;
@@ -238,8 +240,19 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
         poise::FrameworkError::Setup { error, .. } => tracing::error!(%error, "Discord setup failed"),
         poise::FrameworkError::Command { error, ctx, .. } => {
             tracing::error!(command = %ctx.command().name, %error, "command failed");
-            let _ =
-                ctx.send(poise::CreateReply::default().content(format!("That failed: {error}")).ephemeral(true)).await;
+            let text = if unavailable::is_unavailable(&*error) {
+                unavailable::ANSWER.to_owned()
+            } else {
+                format!("That failed: {error}")
+            };
+            let _ = ctx.send(poise::CreateReply::default().content(text).ephemeral(true)).await;
+        }
+        poise::FrameworkError::CommandCheckFailed { ctx, error: Some(error), .. }
+            if unavailable::is_unavailable(&*error) =>
+        {
+            tracing::error!(command = %ctx.command().qualified_name, %error, "refused a command: the database is unavailable");
+            let reply = poise::CreateReply::default().content(unavailable::ANSWER).ephemeral(true);
+            let _ = ctx.send(reply).await;
         }
         poise::FrameworkError::CommandCheckFailed { ctx, error, .. } => {
             if let Some(error) = error {

@@ -5,6 +5,7 @@
 mod common;
 mod gateway_client;
 mod gateway_raw;
+mod outages;
 mod permissions;
 mod poise_bot;
 mod rest_raw;

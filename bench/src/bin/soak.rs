@@ -1,0 +1,215 @@
+//! `soak`: churn and chat against a running chat server for a while (`scripts/soak.sh` runs it
+//! and watches the server's RSS and open file descriptors). Each of `--users` virtual visitors
+//! loops until the time is up: connect from one of the loopback source addresses, then either
+//! join a room, say a few messages (each acknowledged) and leave, or ask for a roulette
+//! stranger, chat with whoever comes within a few seconds and end it; then close. It prints a
+//! progress line every minute and one JSON summary at the end (with the seats still taken in
+//! `GET /api/rooms` once everyone left, which should be 0).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use bench::http;
+use bench::wsclient::{self, Ws};
+use clap::Parser;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser)]
+#[command(about = "Churn and chat against a running chat server (see scripts/soak.sh)")]
+struct Args {
+    /// The server's address.
+    #[arg(long)]
+    addr: SocketAddr,
+    /// How long to run, seconds.
+    #[arg(long, default_value_t = 1800.0)]
+    secs: f64,
+    /// Concurrent virtual visitors.
+    #[arg(long, default_value_t = 40)]
+    users: u32,
+    /// Rooms visitors join (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "lobby,chill,games")]
+    rooms: Vec<String>,
+    /// Share of cycles that ask for a roulette stranger, in percent.
+    #[arg(long, default_value_t = 30)]
+    roulette_pct: u64,
+}
+
+/// What all visitors did, by kind.
+#[derive(Default)]
+struct Tally {
+    counts: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn bump(tally: &Mutex<Self>, what: &str) {
+        *tally.lock().unwrap_or_else(PoisonError::into_inner).counts.entry(what.to_owned()).or_default() += 1;
+    }
+
+    fn snapshot(tally: &Mutex<Self>) -> BTreeMap<String, u64> {
+        tally.lock().unwrap_or_else(PoisonError::into_inner).counts.clone()
+    }
+}
+
+/// A small xorshift generator: the soak needs variety, not statistics.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The next text frame as JSON (`None` when the socket ends or nothing comes within `within`).
+async fn next(ws: &mut Ws, within: Duration) -> Option<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let message = tokio::time::timeout_at(deadline, ws.next()).await.ok()??.ok()?;
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Close(frame) => {
+                eprintln!("soak: the server closed a socket: {frame:?}");
+                return None;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Skip frames until one of `kinds` (or an `error`) arrives.
+async fn until(ws: &mut Ws, kinds: &[&str], within: Duration) -> Option<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let frame = next(ws, deadline.saturating_duration_since(Instant::now())).await?;
+        let kind = frame["type"].as_str().unwrap_or_default();
+        if kinds.contains(&kind) || kind == "error" {
+            return Some(frame);
+        }
+    }
+}
+
+/// Say `text` and wait for its `ack`; the refusal's code otherwise.
+async fn say(ws: &mut Ws, text: &str) -> Result<(), String> {
+    wsclient::send_json(ws, &json!({"type": "say", "text": text, "client_id": "s"}))
+        .await
+        .map_err(|e| e.to_string())?;
+    match until(ws, &["ack"], WAIT).await {
+        Some(frame) if frame["type"] == "ack" => Ok(()),
+        Some(frame) => Err(frame["code"].as_str().unwrap_or("error").to_owned()),
+        None => Err("no_ack".to_owned()),
+    }
+}
+
+/// One visit: connect, room chat or roulette, close.
+async fn visit(args: &Args, user: u32, cycle: u64, rng: &mut Rng, tally: &Mutex<Tally>) -> Result<()> {
+    let source = wsclient::source_ip(u64::from(user) * 7919 + cycle);
+    let mut ws = wsclient::connect(args.addr, source).await?;
+    wsclient::expect(&mut ws, "hello", WAIT).await?;
+    let nick = format!("s{user}c{cycle}");
+    if rng.below(100) < args.roulette_pct {
+        wsclient::send_json(&mut ws, &json!({"type": "roulette", "nick": nick})).await?;
+        match until(&mut ws, &["matched"], Duration::from_secs(5)).await {
+            Some(frame) if frame["type"] == "matched" => {
+                Tally::bump(tally, "roulette_matched");
+                for i in 0..1 + rng.below(3) {
+                    match say(&mut ws, &format!("hi stranger {i}")).await {
+                        Ok(()) => Tally::bump(tally, "messages"),
+                        Err(code) => Tally::bump(tally, &format!("refused_{code}")),
+                    }
+                }
+                let end = if rng.below(2) == 0 { "next" } else { "leave" };
+                wsclient::send_json(&mut ws, &json!({"type": end})).await?;
+            }
+            Some(frame) => Tally::bump(tally, &format!("refused_{}", frame["code"].as_str().unwrap_or("error"))),
+            None => {
+                Tally::bump(tally, "roulette_unmatched");
+                wsclient::send_json(&mut ws, &json!({"type": "leave"})).await?;
+            }
+        }
+    } else {
+        let room = &args.rooms[usize::try_from(rng.below(args.rooms.len() as u64)).unwrap_or(0)];
+        wsclient::send_json(&mut ws, &json!({"type": "join", "room": room, "nick": nick})).await?;
+        wsclient::expect(&mut ws, "joined", WAIT).await.with_context(|| format!("joining {room}"))?;
+        Tally::bump(tally, "joins");
+        for i in 0..1 + rng.below(5) {
+            match say(&mut ws, &format!("soak {user} {cycle} {i}")).await {
+                Ok(()) => Tally::bump(tally, "messages"),
+                Err(code) => Tally::bump(tally, &format!("refused_{code}")),
+            }
+            tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+        }
+        if rng.below(2) == 0 {
+            wsclient::send_json(&mut ws, &json!({"type": "leave"})).await?;
+            // The leaver gets its own `presence leave`.
+            while let Some(frame) = until(&mut ws, &["presence"], Duration::from_secs(2)).await {
+                if frame["type"] != "presence" || (frame["event"] == "leave" && frame["nick"] == nick.as_str()) {
+                    break;
+                }
+            }
+        }
+    }
+    // Half close politely, half just drop the connection (a tab closed, a phone gone).
+    if rng.below(2) == 0 {
+        let _ = futures_util::SinkExt::close(&mut ws).await;
+    }
+    Tally::bump(tally, "cycles");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Arc::new(Args::parse());
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let deadline = Instant::now() + Duration::from_secs_f64(args.secs);
+    let mut tasks = Vec::new();
+    for user in 0..args.users {
+        let (args, tally) = (args.clone(), tally.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (u64::from(user) + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
+            let mut cycle = 0;
+            while Instant::now() < deadline {
+                if let Err(e) = visit(&args, user, cycle, &mut rng, &tally).await {
+                    Tally::bump(&tally, "failed_cycles");
+                    eprintln!("soak: user {user} cycle {cycle}: {e:#}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                cycle += 1;
+                tokio::time::sleep(Duration::from_millis(50 + rng.below(200))).await;
+            }
+        }));
+    }
+    let started = Instant::now();
+    let progress = {
+        let tally = tally.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                let minutes = started.elapsed().as_secs() / 60;
+                eprintln!(
+                    "soak: {minutes} min: {}",
+                    serde_json::to_string(&Tally::snapshot(&tally)).unwrap_or_default()
+                );
+            }
+        })
+    };
+    for task in tasks {
+        task.await?;
+    }
+    progress.abort();
+    // Seats still taken once every visitor is gone (presence settles within a few seconds).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let seats: u64 = http::rooms(args.addr).await?.iter().map(|r| r.members).sum();
+    let summary = json!({"secs": started.elapsed().as_secs(), "users": args.users, "counts": Tally::snapshot(&tally), "seats_left": seats});
+    println!("{summary}");
+    Ok(())
+}
