@@ -12,10 +12,10 @@ use crate::cluster::Cluster;
 use crate::discord::channel_for;
 use crate::support::Client;
 
-/// Each half of the 5xx outage. The issue asks for 30 s; the mirror retries a failed post every
-/// 2 s, so 2 × 4 s already makes it fail repeatedly in both ways, which is what the test is
-/// about, and keeps the battery within CI's time.
-const FIVE_XX: Duration = Duration::from_secs(4);
+/// Each half of the 5xx outage: 30 s of 5xx in all, as the issue asks (the mirror retries a
+/// failed post every 2 s, so it fails repeatedly in both ways). Tests run in parallel, so the
+/// wait costs CI little.
+const FIVE_XX: Duration = Duration::from_secs(15);
 /// Each half of the 429 storm (`retry_after` 1 s: several refused attempts per half).
 const STORM: Duration = Duration::from_secs(3);
 

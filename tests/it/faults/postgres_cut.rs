@@ -12,10 +12,10 @@ use super::pg_proxy::PgProxy;
 use super::*;
 use crate::discord::{answer_of, channel_for, connected};
 
-/// How long the database stays cut. The issue asks for 20 s; 8 s exercises the same paths (the
-/// command check gives up after 1.5 s, the consumer's retries back off to 2 s, the pool's
-/// reconnect backoff to at most 6 s) and keeps the battery within CI's time.
-const CUT: Duration = Duration::from_secs(8);
+/// How long the database stays cut: 20 s, as the issue asks (longer than every backoff on the
+/// way: the command check gives up after 1.5 s, the consumer's retries back off to 2 s, the
+/// pool's reconnect backoff to at most 6 s).
+const CUT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn a_postgres_cut_stops_the_log_commands_say_so_and_everything_is_logged_after_it_returns() {
