@@ -1,6 +1,6 @@
 //! The fault battery (`RELIABILITY.md` lists each fault, what visitors see, what is lost, and
 //! the test here that shows it): the real binaries, with a private `redis-server` that a test
-//! kills ([`redis_server`]), a TCP proxy in front of PostgreSQL that a test cuts ([`pg_proxy`]),
+//! kills ([`crate::redis_server`]), a TCP proxy in front of PostgreSQL that a test cuts ([`pg_proxy`]),
 //! `fake-discord` failing on command ([`fake_discord::Outage`]) and SQLite out of disk space.
 //!
 //! Each fault is a file: `bot_kills` (1), `redis_loss` (2), `postgres_cut` (4),
@@ -13,7 +13,6 @@ mod disk_full;
 mod pg_proxy;
 mod postgres_cut;
 mod redis_loss;
-mod redis_server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
