@@ -10,9 +10,11 @@
 mod bot_kills;
 mod discord_outage;
 mod disk_full;
+mod gateway_kill;
 mod pg_proxy;
 mod postgres_cut;
 mod redis_loss;
+mod restart_behind_proxy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
