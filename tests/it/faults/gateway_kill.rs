@@ -1,9 +1,10 @@
-//! Fault 3: a gateway SIGKILLed under its visitors. Two gateways; a visitor in the lobby and
+//! Fault 3: a gateway SIGKILLed under its visitors. Two gateways; visitors in the lobby and
 //! one in a roulette pair on the first, their company on the second. The first dies: its
 //! visitors resume on the second with their tokens and miss nothing (what was said meanwhile
 //! arrives in `missed`, no `gap`), keep their nicknames and their stranger; the seat of a
-//! visitor who does not come back is freed for everyone else within `PRESENCE_TTL_SECS` +
-//! `RESUME_SECS`.
+//! visitor who does not come back is freed for everyone else within `PRESENCE_TTL_SECS` (the
+//! dead gateway no longer refreshes it), and a visitor who resumes after that, within its
+//! `RESUME_SECS`, sits down again if its nickname is still free.
 
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ async fn a_killed_gateways_visitors_resume_on_the_other_without_a_gap_and_its_ot
     let (_, alice_token) = join(&mut alice, "lobby", "Alice").await;
     let mut carl = a.client().await;
     carl.join("lobby", "Carl").await;
+    let mut dora = a.client().await;
+    let (_, dora_token) = join(&mut dora, "lobby", "Dora").await;
     let mut bob = b.client().await;
     bob.join("lobby", "Bob").await;
     let mut ann = a.client().await;
@@ -40,10 +43,10 @@ async fn a_killed_gateways_visitors_resume_on_the_other_without_a_gap_and_its_ot
     assert_eq!(matched(&mut ben).await["stranger"], "Ann");
     let seen = alice.say("before the crash").await;
     bob.wait_message(&seen).await;
-    assert_eq!(cluster.members(&b, "lobby").await, 3);
+    assert_eq!(cluster.members(&b, "lobby").await, 4);
 
     a.kill().await;
-    drop((alice, carl, ann));
+    drop((alice, carl, dora, ann));
     let said = [bob.say("did A just die?").await, bob.say("hello?").await];
 
     // Alice comes back on B where she left off: same room and nickname, Bob's two in `missed`.
@@ -70,8 +73,8 @@ async fn a_killed_gateways_visitors_resume_on_the_other_without_a_gap_and_its_ot
     let id = ben.say("still here").await;
     ann.wait_message(&id).await;
 
-    // Carl does not come back: his seat lapses for everyone (the room counts Alice and Bob), and
-    // a newcomer may take his nickname.
+    // Carl (and Dora, for now) do not come back: their seats lapse for everyone (the room counts
+    // Alice and Bob), and a newcomer may take Carl's nickname.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2 + RESUME_SECS + 3);
     while cluster.members(&b, "lobby").await != 2 {
         assert!(tokio::time::Instant::now() < deadline, "the dead gateway's seat was never freed");
@@ -86,5 +89,10 @@ async fn a_killed_gateways_visitors_resume_on_the_other_without_a_gap_and_its_ot
     let mut copycat = b.client().await;
     copycat.send(json!({"type": "join", "room": "lobby", "nick": "alice"})).await;
     copycat.expect_error("nick_taken").await;
+    // Dora comes back late, after the dead gateway's seats lapsed but within her window.
+    let mut dora = b.client().await;
+    let resumed = resume(&mut dora, &dora_token, None).await;
+    assert_eq!(resumed["type"], "resumed", "{resumed}");
+    assert_eq!(cluster.members(&b, "lobby").await, 4);
     cluster.finish().await;
 }
