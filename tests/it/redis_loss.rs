@@ -19,7 +19,7 @@ use crate::support::*;
 const RECOVERY: Duration = Duration::from_secs(30);
 
 /// Send `text` until it is acknowledged (the bus may be reconnecting: `unavailable` meanwhile).
-async fn say_until_acked(client: &mut Client, text: &str) -> String {
+pub(crate) async fn say_until_acked(client: &mut Client, text: &str) -> String {
     let deadline = tokio::time::Instant::now() + RECOVERY;
     loop {
         let client_id = ulid::Ulid::new().to_string();
@@ -40,7 +40,7 @@ async fn say_until_acked(client: &mut Client, text: &str) -> String {
 }
 
 /// Send `frame` until its answer is of type `kind` (an `unavailable` error means try again).
-async fn send_until(client: &mut Client, frame: Value, kind: &str) -> Value {
+pub(crate) async fn send_until(client: &mut Client, frame: Value, kind: &str) -> Value {
     let deadline = tokio::time::Instant::now() + RECOVERY;
     loop {
         client.send(frame.clone()).await;
@@ -59,13 +59,13 @@ async fn send_until(client: &mut Client, frame: Value, kind: &str) -> Value {
     }
 }
 
-async fn create_room(client: &mut Client, title: &str, capacity: u32) -> String {
+pub(crate) async fn create_room(client: &mut Client, title: &str, capacity: u32) -> String {
     client.send(json!({"type": "create", "title": title, "capacity": capacity, "listed": false})).await;
     client.expect("created").await["room"].as_str().unwrap().to_owned()
 }
 
 /// Wait until `gateway` knows `room` (listed or not).
-async fn wait_known(gateway: &Proc, room: &str) {
+pub(crate) async fn wait_known(gateway: &Proc, room: &str) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while http_get(gateway.addr.unwrap(), &format!("/api/rooms/{room}")).await.0 != 200 {
         assert!(tokio::time::Instant::now() < deadline, "{room} never reached the gateway");
@@ -74,7 +74,7 @@ async fn wait_known(gateway: &Proc, room: &str) {
 }
 
 /// Wait for `matched` and the `joined` that follows it.
-async fn matched(client: &mut Client) -> Value {
+pub(crate) async fn matched(client: &mut Client) -> Value {
     let m = client.wait_for("matched").await;
     let joined = client.wait_for("joined").await;
     assert_eq!(joined["room"], m["room"]);

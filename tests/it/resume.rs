@@ -39,7 +39,7 @@ async fn from(app: &TestApp, ip: &str) -> Client {
 }
 
 /// Join `room` as `nick`; the `joined` frame, whose `resume` token is checked.
-async fn join(client: &mut Client, room: &str, nick: &str) -> (Value, String) {
+pub(crate) async fn join(client: &mut Client, room: &str, nick: &str) -> (Value, String) {
     client.send(json!({"type": "join", "room": room, "nick": nick})).await;
     let joined = client.wait_for("joined").await;
     let token = joined["resume"].as_str().unwrap_or_else(|| panic!("no resume token in {joined}")).to_owned();
@@ -48,7 +48,7 @@ async fn join(client: &mut Client, room: &str, nick: &str) -> (Value, String) {
     (joined, token)
 }
 
-async fn resume(client: &mut Client, token: &str, since: Option<&str>) -> Value {
+pub(crate) async fn resume(client: &mut Client, token: &str, since: Option<&str>) -> Value {
     let mut frame = json!({"type": "resume", "token": token});
     if let Some(since) = since {
         frame["since"] = json!(since);
@@ -58,7 +58,7 @@ async fn resume(client: &mut Client, token: &str, since: Option<&str>) -> Value 
 }
 
 /// Frames `client` receives up to its own message `text` (said now), which are returned.
-async fn frames_until_own(client: &mut Client, text: &str) -> Vec<Value> {
+pub(crate) async fn frames_until_own(client: &mut Client, text: &str) -> Vec<Value> {
     let id = client.say(text).await;
     let mut seen = Vec::new();
     loop {
@@ -70,7 +70,7 @@ async fn frames_until_own(client: &mut Client, text: &str) -> Vec<Value> {
     }
 }
 
-fn texts(messages: &Value) -> Vec<&str> {
+pub(crate) fn texts(messages: &Value) -> Vec<&str> {
     messages.as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect()
 }
 

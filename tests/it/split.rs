@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cluster::{Cluster, PrivateRedis};
+use crate::cluster::Cluster;
+use crate::redis_server::{Persistence, RedisServer};
 use crate::support::*;
 
 #[tokio::test]
@@ -184,7 +185,7 @@ async fn a_standby_bot_takes_over_when_the_leader_is_killed() {
 
 #[tokio::test]
 async fn gateways_refuse_honestly_while_redis_is_away_and_recover_when_it_returns() {
-    let mut redis = PrivateRedis::start().await;
+    let mut redis = RedisServer::start(Persistence::None).await;
     let cluster = Cluster::with_redis(redis.url()).await;
     let _bot = cluster.bot().await;
     let g1 = cluster.gateway().await;

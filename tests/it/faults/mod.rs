@@ -1,19 +1,21 @@
 //! The fault battery (`RELIABILITY.md` lists each fault, what visitors see, what is lost, and
 //! the test here that shows it): the real binaries, with a private `redis-server` that a test
-//! kills ([`redis_server`]), a TCP proxy in front of PostgreSQL that a test cuts ([`pg_proxy`]),
-//! `fake-discord` failing on command ([`fake_discord::Outage`]) and SQLite out of disk space.
+//! kills ([`crate::redis_server`]), a TCP proxy in front of PostgreSQL that a test cuts
+//! ([`pg_proxy`]), `fake-discord` failing on command ([`fake_discord::Outage`]) and SQLite out
+//! of disk space.
 //!
-//! Each fault is a file: `bot_kills` (1), `redis_loss` (2), `postgres_cut` (4),
-//! `discord_outage` (5), `disk_full` (6). Faults 2 without data and 3 are listed as to do in
-//! `RELIABILITY.md`.
+//! Each fault is a file: `bot_kills` (1), `redis_loss` (2), `gateway_kill` (3), `postgres_cut`
+//! (4), `discord_outage` (5), `disk_full` (6); `restart_behind_proxy` shows a graceful restart
+//! of a gateway behind a load balancer.
 
 mod bot_kills;
 mod discord_outage;
 mod disk_full;
+mod gateway_kill;
 mod pg_proxy;
 mod postgres_cut;
 mod redis_loss;
-mod redis_server;
+mod restart_behind_proxy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -161,4 +163,22 @@ pub async fn logged_texts(database_url: &str, room: &str) -> Vec<String> {
 /// `"{room} 0"` … `"{room} {n-1}"`.
 pub fn expected_texts(room: &str, n: u32) -> Vec<String> {
     (0..n).map(|i| format!("{room} {i}")).collect()
+}
+
+/// Frames `client` receives before the `message` `id` (which must come): to show what a room
+/// did not see.
+pub async fn frames_before(client: &mut Client, id: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let frame = client.next().await;
+        if frame["type"] == "message" && frame["id"] == id {
+            return seen;
+        }
+        seen.push(frame);
+    }
+}
+
+/// Whether any of `frames` is a `presence` frame about `nick`.
+pub fn presence_of(frames: &[Value], nick: &str) -> bool {
+    frames.iter().any(|f| f["type"] == "presence" && f["nick"] == nick)
 }
