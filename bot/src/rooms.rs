@@ -363,7 +363,7 @@ pub async fn delete(
             // Off the bus (members are sent away on every gateway), then the bot's own queue
             // records it closed and archives its thread after its messages.
             if bus.remove_room(slug).await? {
-                bus.publish_control(&protocol::ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
+                bus.publish_control(&protocol::ControlEvent::RoomRemoved { slug: slug.clone(), ended: false }).await?;
                 bus.enqueue(&protocol::InboundEvent::RoomClosed { slug: slug.clone() }).await?;
             }
         }

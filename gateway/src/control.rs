@@ -57,6 +57,8 @@ async fn reload(state: &State) {
         }
         Err(e) => tracing::warn!(error = %e, "cannot reload bans; enforcing the last known ones"),
     }
+    // Rooms this gateway opens or ends while the snapshot is read are not its to judge.
+    let since = state.directory.stamp();
     match state.bus.rooms().await {
         // An empty snapshot while rooms are known most likely means Redis came back without
         // its data: keep serving the last known rooms until the bot republishes them.
@@ -64,9 +66,14 @@ async fn reload(state: &State) {
             tracing::warn!("the room snapshot is empty; keeping the last known rooms until the bot republishes");
         }
         Ok(rooms) => {
-            let replaced = state.directory.replace_all(rooms);
+            let replaced = state.directory.replace_since(rooms, since);
             for slug in replaced.gone {
-                state.hub.close_room(&slug, "this room was closed").await;
+                // A pair gone from the snapshot ended empty (a deleted one's event sends its
+                // members away): whoever still sits in it here arrived after the last one out,
+                // and hears `stranger_left` after the join grace rather than being kicked.
+                if !crate::visitor::is_pair_slug(&slug) {
+                    state.hub.close_room(&slug, "this room was closed").await;
+                }
             }
             for room in replaced.changed {
                 announce(state, &room).await;
@@ -83,9 +90,13 @@ async fn apply(state: &State, event: ControlEvent) {
                 announce(state, &room).await;
             }
         }
-        ControlEvent::RoomRemoved { slug } => {
+        ControlEvent::RoomRemoved { slug, ended } => {
             state.directory.remove(&slug);
-            state.hub.close_room(&slug, "this room was closed").await;
+            // A pair that ended empty sends nobody away: who listens is arriving (see
+            // `visitor::close`). A deleted room (staff, or a pair deleted by staff) does.
+            if !ended {
+                state.hub.close_room(&slug, "this room was closed").await;
+            }
         }
         ControlEvent::BanAdded { ban } => {
             if state.bans.add(ban).is_some() {

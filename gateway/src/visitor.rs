@@ -61,7 +61,14 @@ pub async fn open(state: &State, room: RoomDef) -> Result<Arc<RoomDef>, OpenErro
 
 /// Remove a visitor room or pair everywhere. Every gateway may sweep the same room; only the one
 /// whose removal took it off the bus announces it and tells the bot, so the bot hears it once.
+///
+/// A pair ends when it is left empty, so nobody is sent away from it: whoever still listens to
+/// it here (or on another gateway, told by `RoomRemoved { ended: true }`) is the stranger on the
+/// way in, or one who sat down just after the last one out looked. They hear `stranger_left`
+/// (published by whoever left, or after the join grace) and go on with `next`; kicking them ended
+/// a live chat and closed their socket.
 pub async fn close(state: &State, slug: &RoomSlug, reason: &str) {
+    let pair = state.directory.get(slug).is_some_and(|r| r.kind == RoomKind::Roulette) || is_pair_slug(slug);
     let known = match state.bus.remove_room(slug).await {
         Ok(known) => known,
         Err(e) => {
@@ -70,11 +77,13 @@ pub async fn close(state: &State, slug: &RoomSlug, reason: &str) {
         }
     };
     state.directory.remove(slug);
-    state.hub.close_room(slug, reason).await;
+    if !pair {
+        state.hub.close_room(slug, reason).await;
+    }
     if !known {
         return;
     }
-    if let Err(e) = state.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await {
+    if let Err(e) = state.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone(), ended: pair }).await {
         tracing::warn!(error = %e, room = %slug, "cannot announce an ended room; gateways drop it on reload");
     }
     if let Err(e) = state.bus.enqueue(&InboundEvent::RoomClosed { slug: slug.clone() }).await {
@@ -82,6 +91,13 @@ pub async fn close(state: &State, slug: &RoomSlug, reason: &str) {
     }
     metrics::counter!("chat_rooms_closed_total").increment(1);
     tracing::debug!(room = %slug, "room ended");
+}
+
+/// Whether `slug` names a roulette pair (opened by [`random_slug`] with the prefix `r`): a pair
+/// may be ended before this gateway's directory learned it.
+pub(crate) fn is_pair_slug(slug: &RoomSlug) -> bool {
+    let s = slug.as_str();
+    s.len() == 2 + SLUG_RANDOM_LEN && s.starts_with("r-")
 }
 
 /// The bus lock of the gateway that sweeps.

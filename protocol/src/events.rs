@@ -226,8 +226,14 @@ pub struct RouletteMatch {
 pub enum ControlEvent {
     /// A room was created or changed.
     RoomUpserted { room: RoomDef },
-    /// A room was deleted; its members are sent away.
-    RoomRemoved { slug: RoomSlug },
+    /// A room was deleted; its members are sent away, unless `ended`: a pair (or visitor room)
+    /// that ended because it was left empty, where whoever still listens is on the way in and
+    /// must not be kicked (absent from older senders: false).
+    RoomRemoved {
+        slug: RoomSlug,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ended: bool,
+    },
     /// A ban takes effect: matching sockets are closed, new ones refused.
     BanAdded { ban: BanDef },
     /// A ban was lifted (or expired).

@@ -334,3 +334,86 @@ async fn two_who_just_parted_across_gateways_wait_apart_until_someone_arrives() 
     assert!(quiet(&mut a, "matched", Duration::from_millis(1)).await);
     cluster.finish().await;
 }
+
+/// Frames until `joined` (or the socket's end) within `within`; `Err(reason)` when the server
+/// sent `kicked` or closed the socket.
+async fn until_joined_unkicked(client: &mut Client, within: Duration) -> Result<bool, String> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let Ok(message) = tokio::time::timeout_at(deadline, client.ws.next()).await else { return Ok(false) };
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                match frame["type"].as_str() {
+                    Some("kicked") => return Err(frame["reason"].as_str().unwrap_or_default().to_owned()),
+                    Some("joined") => return Ok(true),
+                    _ => {}
+                }
+            }
+            Some(Ok(Message::Close(frame))) => return Err(format!("closed: {frame:?}")),
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => return Err("socket ended".to_owned()),
+        }
+    }
+}
+
+/// The soak saw strangers sent `kicked` ("this chat has ended", "this room was closed") in the
+/// middle of a chat: the pairer left (or `next`, or dropped) right after being matched, so the
+/// pair was ended as empty while the stranger was still taking its seat; or the room snapshot
+/// reload, read before the pair opened, dropped it as gone. Many strangers pairing and parting
+/// at once, with the snapshot reloaded every few milliseconds: nobody arriving in a pair is sent
+/// away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strangers_pairing_and_parting_at_once_are_never_kicked() {
+    let app = spawn_app_tuned(|config| config.gateway.room_refresh = Duration::from_millis(5)).await;
+    let kicks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let matches = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..24u32 {
+        let (addr, kicks, matches) = (app.addr, kicks.clone(), matches.clone());
+        tasks.push(tokio::spawn(async move {
+            for round in 0..40u32 {
+                let mut c = Client::connect(addr).await;
+                roulette(&mut c, &format!("T{t}r{round}"), &[]).await;
+                let matched = loop {
+                    let Ok(frame) = tokio::time::timeout(Duration::from_secs(2), c.next()).await else { break false };
+                    if frame["type"] == "matched" {
+                        break true;
+                    }
+                };
+                if !matched {
+                    continue;
+                }
+                matches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                match until_joined_unkicked(&mut c, WAIT).await {
+                    Ok(_) => {}
+                    Err(reason) => {
+                        kicks.lock().unwrap().push(reason);
+                        continue;
+                    }
+                }
+                // Part at once: the stranger may still be on the way in.
+                match (t + round) % 3 {
+                    0 => c.send(json!({"type": "leave"})).await,
+                    1 => c.send(json!({"type": "next"})).await,
+                    _ => {
+                        drop(c);
+                        continue;
+                    }
+                }
+                if let Err(reason) = until_joined_unkicked(&mut c, Duration::from_millis(50)).await {
+                    kicks.lock().unwrap().push(reason);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let matches = matches.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(matches >= 300, "only {matches} matches");
+    let kicks = kicks.lock().unwrap();
+    assert!(kicks.is_empty(), "{} of {matches} matched strangers were sent away: {kicks:?}", kicks.len());
+}

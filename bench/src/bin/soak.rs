@@ -3,8 +3,9 @@
 //! loops until the time is up: connect from one of the loopback source addresses, then either
 //! join a room, say a few messages (each acknowledged) and leave, or ask for a roulette
 //! stranger, chat with whoever comes within a few seconds and end it; then close. It prints a
-//! progress line every minute and one JSON summary at the end (with the seats still taken in
-//! `GET /api/rooms` once everyone left, which should be 0).
+//! progress line every minute and one JSON summary at the end (with the `kicked` frames seen by
+//! reason, which should be none, and the seats still taken in `GET /api/rooms` once everyone
+//! left, which should be 0).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -70,13 +71,24 @@ impl Rng {
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// `kicked` frames seen, by reason (a visitor sent away: none is expected in a soak).
+static KICKED: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
 /// The next text frame as JSON (`None` when the socket ends or nothing comes within `within`).
 async fn next(ws: &mut Ws, within: Duration) -> Option<Value> {
     let deadline = Instant::now() + within;
     loop {
         let message = tokio::time::timeout_at(deadline, ws.next()).await.ok()??.ok()?;
         match message {
-            Message::Text(text) => return serde_json::from_str(&text).ok(),
+            Message::Text(text) => {
+                let frame: Option<Value> = serde_json::from_str(&text).ok();
+                if let Some(frame) = frame.as_ref().filter(|f| f["type"] == "kicked") {
+                    let reason = frame["reason"].as_str().unwrap_or_default().to_owned();
+                    eprintln!("soak: kicked: {reason}");
+                    *KICKED.lock().unwrap_or_else(PoisonError::into_inner).entry(reason).or_default() += 1;
+                }
+                return frame;
+            }
             Message::Close(frame) => {
                 eprintln!("soak: the server closed a socket: {frame:?}");
                 return None;
@@ -209,7 +221,8 @@ async fn main() -> Result<()> {
     // Seats still taken once every visitor is gone (presence settles within a few seconds).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let seats: u64 = http::rooms(args.addr).await?.iter().map(|r| r.members).sum();
-    let summary = json!({"secs": started.elapsed().as_secs(), "users": args.users, "counts": Tally::snapshot(&tally), "seats_left": seats});
+    let kicked = KICKED.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let summary = json!({"secs": started.elapsed().as_secs(), "users": args.users, "counts": Tally::snapshot(&tally), "kicked": kicked, "seats_left": seats});
     println!("{summary}");
     Ok(())
 }

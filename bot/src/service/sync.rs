@@ -110,7 +110,7 @@ impl SnapshotSync {
         let gone: Vec<RoomSlug> = published.keys().filter(|s| !current.contains_key(*s)).cloned().collect();
         for slug in gone {
             self.bus.remove_room(&slug).await?;
-            self.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await?;
+            self.bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone(), ended: false }).await?;
             tracing::info!(room = %slug, "room removed");
         }
         Ok(current.len())

@@ -169,10 +169,10 @@ pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn B
 pub async fn control_events_reach_subscribers(bus: Arc<dyn Bus>) {
     let mut feed = bus.subscribe_control().await.unwrap();
     let slug = fresh_room();
-    bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone() }).await.unwrap();
+    bus.publish_control(&ControlEvent::RoomRemoved { slug: slug.clone(), ended: false }).await.unwrap();
     loop {
         match tokio::time::timeout(WAIT, feed.recv()).await.unwrap().unwrap() {
-            ControlMessage::Event(ControlEvent::RoomRemoved { slug: s }) if s == slug => break,
+            ControlMessage::Event(ControlEvent::RoomRemoved { slug: s, .. }) if s == slug => break,
             _ => continue, // events of concurrent tests
         }
     }

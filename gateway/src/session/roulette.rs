@@ -173,6 +173,12 @@ impl Conn {
         };
         // The ticket left the queue with this notice.
         self.waiting = None;
+        // The stranger who paired us sat down before telling us: an empty pair means they left
+        // already and it ended (or is ending) empty. Wait on rather than sit in a dead pair.
+        if self.state.bus.members(&notice.room.slug).await.is_ok_and(|m| m.is_empty()) {
+            tracing::debug!(room = %notice.room.slug, "the stranger left before we arrived; waiting on");
+            return self.queue().await;
+        }
         let def = self.state.directory.upsert(notice.room);
         self.enter_pair(def, notice.stranger.id, notice.stranger.nick, notice.common).await;
     }
