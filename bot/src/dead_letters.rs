@@ -37,6 +37,13 @@ pub async fn record(db: &DatabaseConnection, entry: &QueueEntry, error: &str, at
         InboundEvent::RoomClosed { slug } => {
             ("room_closed", Some(slug.to_string()), None, serde_json::to_string(&entry.event), None)
         }
+        InboundEvent::Report(report) => (
+            "report",
+            Some(report.room.to_string()),
+            None,
+            serde_json::to_string(&entry.event),
+            Some(report.reporter_ip.to_string()),
+        ),
     };
     let payload = payload.map_err(|e| DbErr::Custom(format!("cannot encode a dead letter: {e}")))?;
     // A batch retried after a dead letter could not be written may meet the same message again.

@@ -105,6 +105,12 @@ async fn apply(state: &State, event: ControlEvent) {
         }
         ControlEvent::BanLifted { id } => state.bans.remove(id),
         ControlEvent::FiltersChanged { filters } => state.filters.replace_all(&filters),
+        // Mutes, warnings and report outcomes are sent by a newer bot; this gateway has no use
+        // for them yet.
+        ControlEvent::MuteAdded { .. }
+        | ControlEvent::MuteLifted { .. }
+        | ControlEvent::Warned { .. }
+        | ControlEvent::ReportOutcome { .. } => {}
         ControlEvent::Kick { room, nick, reason } => {
             // Seats are held under the nickname's key (its confusable skeleton).
             let key = protocol::input::nick_key(&nick);

@@ -141,7 +141,8 @@ async fn send_away(state: &State, seat: &LostSeat, conn: ConnId) {
         SeatLoss::TooManySeats => (ErrorCode::TooManySeats, "your address holds as many seats there as it may"),
     };
     let reason = format!("Your seat was lost when the chat server restarted, and {why}. Join again.");
-    let error = ServerFrame::Error { code, message: reason.clone(), client_id: None, retry_after_ms: None };
+    let error =
+        ServerFrame::Error { code, message: reason.clone(), client_id: None, retry_after_ms: None, expires: None };
     if state.hub.send_away(&seat.room, conn, &error, &reason).await {
         metrics::counter!("chat_seats_lost_total").increment(1);
         tracing::info!(room = %seat.room, conn, "sent away the holder of a seat the bus lost");

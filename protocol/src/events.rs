@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::frames::MessageView;
+use crate::frames::{MessageView, ReportReason, ReportVerdict};
 use crate::input::RoomSlug;
 
 /// The three kinds of room (`docs/protocol.md`, "Three kinds of room, one mechanism").
@@ -70,6 +70,48 @@ pub struct BanDef {
     pub expires: Option<DateTime<Utc>>,
 }
 
+/// An active mute, as gateways need it: matching visitors may read but not speak (or, with
+/// `shadow`, speak to nobody but themselves without knowing it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MuteDef {
+    pub id: i64,
+    /// The case number the mute belongs to.
+    pub case: i64,
+    /// An address or network in CIDR notation, as in [`BanDef::network`].
+    pub network: String,
+    /// A device tag the mute also covers, when it was aimed at one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    pub reason: String,
+    pub expires: Option<DateTime<Utc>>,
+    /// A shadow mute: the visitor is never told.
+    #[serde(default)]
+    pub shadow: bool,
+}
+
+/// A visitor's report of a message, gateway → bot (the bot posts it to the reports channel).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ReportEvent {
+    /// The reported message's id (the bot reads the message and its context from the log).
+    pub message: ulid::Ulid,
+    pub room: RoomSlug,
+    /// The reported message's nickname, as the reporter saw it.
+    pub nick: String,
+    pub reason: ReportReason,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The reporting connection (`gateway:conn`), where `report_outcome` is sent.
+    pub reporter: String,
+    pub reporter_ip: IpAddr,
+    /// The reporter's device tag, when its client sent a device token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporter_device: Option<String>,
+    /// When the reporting connection opened (reports from visitors connected for less than 10
+    /// minutes do not count toward an automatic mute).
+    pub reporter_since: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
 /// What a matching filter does to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +151,8 @@ pub enum InboundEvent {
     RoomOpened { room: RoomDef },
     /// A visitor room or roulette pair ended (its Discord thread is archived).
     RoomClosed { slug: RoomSlug },
+    /// A visitor reported a message.
+    Report(ReportEvent),
 }
 
 /// A roulette queue entry: one waiting connection and what it accepts.
@@ -242,6 +286,21 @@ pub enum ControlEvent {
     Kick { room: RoomSlug, nick: String, reason: String },
     /// The filter list changed; this is the whole new list.
     FiltersChanged { filters: Vec<FilterDef> },
+    /// A mute takes effect: matching visitors are told (unless `shadow`) and silenced.
+    MuteAdded { mute: MuteDef },
+    /// A mute was lifted (or expired).
+    MuteLifted { id: i64 },
+    /// Moderators warned whoever connects from `networks` (CIDR) or with `device`.
+    Warned {
+        case: i64,
+        networks: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+        reason: String,
+    },
+    /// Moderators decided about a report: tell the reporting connection (`gateway:conn`) if it
+    /// is still open.
+    ReportOutcome { reporter: String, id: ulid::Ulid, outcome: ReportVerdict },
 }
 
 #[cfg(test)]

@@ -15,7 +15,10 @@ pub const CLIENT_ID_MAX: usize = 64;
 
 /// Every frame type a client may send, for telling `unknown_type` from `bad_frame`.
 pub const CLIENT_FRAME_TYPES: &[&str] =
-    &["join", "say", "typing", "leave", "ping", "roulette", "next", "create", "resume"];
+    &["join", "say", "typing", "leave", "ping", "roulette", "next", "create", "resume", "report"];
+
+/// Longest note a visitor may add to a report.
+pub const REPORT_NOTE_MAX: usize = 500;
 
 /// A frame from the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -70,7 +73,59 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<Ulid>,
     },
+    /// Report message `id` (one this connection received) to the moderators, with a `reason`
+    /// and an optional `note` (at most [`REPORT_NOTE_MAX`] characters). Answered by `reported`.
+    Report {
+        id: Ulid,
+        reason: ReportReason,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
 }
+
+/// Why a visitor reports a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportReason {
+    Spam,
+    Harassment,
+    Sexual,
+    Hate,
+    MinorSafety,
+    Other,
+}
+
+impl ReportReason {
+    /// The reason as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spam => "spam",
+            Self::Harassment => "harassment",
+            Self::Sexual => "sexual",
+            Self::Hate => "hate",
+            Self::MinorSafety => "minor_safety",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// What moderators decided about a report, in `report_outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportVerdict {
+    /// The reported visitor was banned.
+    Banned,
+    /// The reported visitor was muted.
+    Muted,
+    /// Moderators saw nothing to act on.
+    Dismissed,
+}
+
+/// When a sanction ends, in an `error` frame: serialised as an RFC 3339 string, or `null` for
+/// "until lifted" (the field itself is absent on errors that are not about a sanction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Expires(pub Option<DateTime<Utc>>);
 
 /// A message as everyone in the room sees it (no IP, ever).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -166,6 +221,9 @@ pub enum ServerFrame {
         client_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// On `muted`: when the mute ends (`null` = until lifted); absent on other errors.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires: Option<Expires>,
     },
     /// Answer to `ping`.
     Pong {},
@@ -213,12 +271,21 @@ pub enum ServerFrame {
     StrangerReconnecting {},
     /// The roulette stranger who was reconnecting is back.
     StrangerBack {},
+    /// The report of message `id` was received (it is on its way to the moderators).
+    Reported { id: Ulid },
+    /// Moderators decided about this connection's report of message `id`.
+    ReportOutcome { id: Ulid, outcome: ReportVerdict },
+    /// This visitor is muted (case number `case`): it may read but not speak until `expires`
+    /// (`null` = until lifted). Sent when the mute is imposed and on every join while it holds.
+    Muted { case: Option<i64>, reason: String, expires: Option<DateTime<Utc>> },
+    /// Moderators warned this visitor (case number `case`).
+    Warned { case: i64, reason: String },
 }
 
 impl ServerFrame {
     /// An error frame without client id or retry hint.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::Error { code, message: message.into(), client_id: None, retry_after_ms: None }
+        Self::Error { code, message: message.into(), client_id: None, retry_after_ms: None, expires: None }
     }
 
     /// Serialise to JSON text. Serialising these types cannot fail (no maps with non-string
@@ -251,6 +318,10 @@ impl ErrorCode {
             Self::Banned => "banned",
             Self::Unavailable => "unavailable",
             Self::ResumeExpired => "resume_expired",
+            Self::Muted => "muted",
+            Self::UnknownMessage => "unknown_message",
+            Self::AlreadyReported => "already_reported",
+            Self::CannotReportSelf => "cannot_report_self",
         }
     }
 }
@@ -279,6 +350,14 @@ pub enum ErrorCode {
     Unavailable,
     /// `resume` named no session: unknown, spent, revoked, or older than `RESUME_SECS`.
     ResumeExpired,
+    /// The visitor is muted: `say`, `create`, `typing` (and later `react`, `edit`) are refused.
+    Muted,
+    /// `report` of a message this connection did not receive (or no longer remembers).
+    UnknownMessage,
+    /// This connection (or device) already reported that message.
+    AlreadyReported,
+    /// A report of one's own message (same connection or same device).
+    CannotReportSelf,
 }
 
 #[cfg(test)]

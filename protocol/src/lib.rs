@@ -18,10 +18,12 @@ pub mod frames;
 pub mod input;
 
 pub use events::{
-    BanDef, ControlEvent, FilterAction, FilterDef, InboundEvent, LoggedMessage, RoomDef, RoomKind, RouletteMatch,
-    RouletteTicket,
+    BanDef, ControlEvent, FilterAction, FilterDef, InboundEvent, LoggedMessage, MuteDef, ReportEvent, RoomDef,
+    RoomKind, RouletteMatch, RouletteTicket,
 };
-pub use frames::{ClientFrame, ErrorCode, Limits, MessageView, PresenceEvent, ServerFrame};
+pub use frames::{
+    ClientFrame, ErrorCode, Expires, Limits, MessageView, PresenceEvent, ReportReason, ReportVerdict, ServerFrame,
+};
 pub use input::{MessageText, Nickname, RoomSlug, RoomTitle};
 
 /// Version reported in the `hello` frame.

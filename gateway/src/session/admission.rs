@@ -148,6 +148,10 @@ impl Conn {
             ClientFrame::Next { block } => self.admit_next(block),
             ClientFrame::Create { title, capacity, listed } => self.admit_create(&title, capacity, listed),
             ClientFrame::Resume { token, since } => self.admit_resume(token, since),
+            // Reports are checked against what this connection received: that record comes next.
+            ClientFrame::Report { .. } => {
+                Err(Refusal::new(ErrorCode::UnknownMessage, "this server does not take reports yet"))
+            }
         }
     }
 

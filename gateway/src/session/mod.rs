@@ -200,6 +200,7 @@ impl Conn {
             message: message.into(),
             client_id,
             retry_after_ms: retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
+            expires: None,
         });
     }
 
