@@ -238,7 +238,8 @@ pub async fn impose(db: &DatabaseConnection, bus: Option<&dyn bus::Bus>, ban: Ne
     imposed.details = format!("{}; reason: {reason}; ban {numbers}", imposed.until);
     let details = format!("{}; ban {numbers}", imposed.until);
     imposed.case = crate::cases::amend(db, imposed.case.id, &imposed.shown, &details).await?;
-    crate::audit::record(db, ban.by, "ban", &imposed.shown, &format!("{}; case #{}", imposed.details, imposed.case.id)).await?;
+    crate::audit::record(db, ban.by, "ban", &imposed.shown, &format!("{}; case #{}", imposed.details, imposed.case.id))
+        .await?;
     Ok(imposed)
 }
 

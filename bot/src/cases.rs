@@ -204,7 +204,14 @@ pub fn until(case: &cases::Model) -> String {
 /// One case on a few lines, for `/case` and `chatroulette cases show`.
 pub fn describe(case: &cases::Model) -> String {
     let reason = if case.reason.is_empty() { "none" } else { &case.reason };
-    let mut text = format!("Case #{} · {}: {}\nby {} at {}", case.id, case.kind, case.target, case.actor, case.created_at.to_rfc3339());
+    let mut text = format!(
+        "Case #{} · {}: {}\nby {} at {}",
+        case.id,
+        case.kind,
+        case.target,
+        case.actor,
+        case.created_at.to_rfc3339()
+    );
     let until = until(case);
     if !until.is_empty() {
         text.push_str(&format!("\n{until}"));

@@ -45,8 +45,8 @@ pub mod mutes;
 pub mod retention;
 pub mod retry;
 pub mod rooms;
-pub mod warnings;
 mod service;
+pub mod warnings;
 
 pub use service::{Bot, BotConfig};
 

@@ -62,7 +62,11 @@ pub struct Revoked {
 /// Mute: open the case, record the mutes, write the audit log and publish the active mutes on
 /// `bus` at once. Without a bus (the operator's shell without `REDIS_URL`) the running bot
 /// publishes them on its next sync tick.
-pub async fn impose(db: &DatabaseConnection, bus: Option<&dyn bus::Bus>, mute: NewMute<'_>) -> Result<Imposed, BotError> {
+pub async fn impose(
+    db: &DatabaseConnection,
+    bus: Option<&dyn bus::Bus>,
+    mute: NewMute<'_>,
+) -> Result<Imposed, BotError> {
     if mute.networks.is_empty() {
         return Err(BotError::Invalid("nothing to mute: the target resolves to no address".into()));
     }
@@ -112,7 +116,12 @@ pub async fn impose(db: &DatabaseConnection, bus: Option<&dyn bus::Bus>, mute: N
 }
 
 /// Lift a mute, open its `unmute` case, write the audit log and withdraw it from `bus` at once.
-pub async fn revoke(db: &DatabaseConnection, bus: Option<&dyn bus::Bus>, id: i64, by: &str) -> Result<Revoked, BotError> {
+pub async fn revoke(
+    db: &DatabaseConnection,
+    bus: Option<&dyn bus::Bus>,
+    id: i64,
+    by: &str,
+) -> Result<Revoked, BotError> {
     let Some(mute) = mutes::Entity::find_by_id(id).one(db).await? else {
         return Err(BotError::Invalid(format!("there is no mute #{id}")));
     };

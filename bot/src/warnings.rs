@@ -141,7 +141,8 @@ pub async fn warn(
         };
         bus.publish_control(&event).await?;
     }
-    crate::audit::record(db, warning.by, "warn", &warning.shown, &format!("warning {count}; case #{}", case.id)).await?;
+    crate::audit::record(db, warning.by, "warn", &warning.shown, &format!("warning {count}; case #{}", case.id))
+        .await?;
     let escalation = match ladder.at(count) {
         Some(rung) => Some(climb(db, bus, rung, &warning, count, case.id).await?),
         None => None,
@@ -197,8 +198,14 @@ mod tests {
     fn ladders_parse_and_refuse_clearly() {
         let ladder = Ladder::parse(DEFAULT_LADDER).unwrap();
         assert_eq!(ladder.rungs.len(), 2);
-        assert_eq!(ladder.at(2).map(|r| (r.sanction, r.duration)), Some((Sanction::Mute, Some(Duration::from_secs(600)))));
-        assert_eq!(ladder.at(3).map(|r| (r.sanction, r.duration)), Some((Sanction::Ban, Some(Duration::from_secs(86_400)))));
+        assert_eq!(
+            ladder.at(2).map(|r| (r.sanction, r.duration)),
+            Some((Sanction::Mute, Some(Duration::from_secs(600))))
+        );
+        assert_eq!(
+            ladder.at(3).map(|r| (r.sanction, r.duration)),
+            Some((Sanction::Ban, Some(Duration::from_secs(86_400))))
+        );
         assert!(ladder.at(1).is_none());
         assert_eq!(Ladder::parse("5:ban, 1:mute:30s").unwrap().at(5).unwrap().duration, None);
         assert!(Ladder::parse("off").unwrap().rungs.is_empty());

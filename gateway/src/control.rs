@@ -58,7 +58,11 @@ async fn reload(state: &State) {
         Err(e) => tracing::warn!(error = %e, "cannot reload bans; enforcing the last known ones"),
     }
     match state.bus.mutes().await {
-        Ok(mutes) => state.mutes.replace_all(mutes),
+        Ok(mutes) => {
+            for (net, mute) in state.mutes.replace_all(mutes) {
+                tell_mute(state, net, &mute);
+            }
+        }
         Err(e) => tracing::warn!(error = %e, "cannot reload mutes; enforcing the last known ones"),
     }
     // Rooms this gateway opens or ends while the snapshot is read are not its to judge.
@@ -110,15 +114,8 @@ async fn apply(state: &State, event: ControlEvent) {
         ControlEvent::BanLifted { id } => state.bans.remove(id),
         ControlEvent::FiltersChanged { filters } => state.filters.replace_all(&filters),
         ControlEvent::MuteAdded { mute } => {
-            // Told to the sockets it covers now; a shadow mute never is.
-            if let Some((net, mute)) = state.mutes.add(mute)
-                && !mute.shadow
-                && crate::mutes::in_force(&mute)
-            {
-                let frame = crate::mutes::muted_frame(&mute);
-                for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
-                    handle.send_frame(&frame);
-                }
+            if let Some((net, mute)) = state.mutes.add(mute) {
+                tell_mute(state, net, &mute);
             }
         }
         ControlEvent::MuteLifted { id } => state.mutes.remove(id),
@@ -148,6 +145,17 @@ async fn announce(state: &State, room: &RoomDef) {
         slowmode_secs: room.slowmode_secs,
     };
     state.hub.tell_room(&room.slug, &frame).await;
+}
+
+/// Tell the open sockets a new (or changed) mute covers; a shadow mute is never told.
+fn tell_mute(state: &State, net: ipnet::IpNet, mute: &protocol::MuteDef) {
+    if mute.shadow || !crate::mutes::in_force(mute) {
+        return;
+    }
+    let frame = crate::mutes::muted_frame(mute);
+    for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
+        handle.send_frame(&frame);
+    }
 }
 
 /// Tell the open sockets of `networks` they were warned.

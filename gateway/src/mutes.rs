@@ -60,16 +60,25 @@ impl MuteList {
         found.filter(|m| in_force(m))
     }
 
-    pub fn replace_all(&self, mutes: Vec<MuteDef>) {
+    /// Replace every mute; returns those not known before (to be told, as an event would).
+    pub fn replace_all(&self, mutes: Vec<MuteDef>) -> Vec<(IpNet, Arc<MuteDef>)> {
         let parsed: Vec<_> = mutes.into_iter().filter_map(parse).collect();
-        *self.mutes.write().unwrap_or_else(std::sync::PoisonError::into_inner) = parsed;
+        let mut current = self.mutes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = parsed.iter().filter(|(_, m)| !current.iter().any(|(_, c)| c == m)).cloned().collect();
+        *current = parsed;
+        drop(current);
         self.decisions.invalidate_all();
+        new
     }
 
-    /// Add (or replace) a mute; returns its network.
+    /// Add (or replace) a mute; returns its network, unless this very mute was already known
+    /// (an event repeated by two publishers), so the visitor is told once.
     pub fn add(&self, mute: MuteDef) -> Option<(IpNet, Arc<MuteDef>)> {
         let (net, mute) = parse(mute)?;
         let mut mutes = self.mutes.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if mutes.iter().any(|(_, m)| **m == *mute) {
+            return None;
+        }
         mutes.retain(|(_, m)| m.id != mute.id);
         mutes.push((net, mute.clone()));
         drop(mutes);

@@ -102,7 +102,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(Index::create().name(MUTES_CASE).table(Mutes::Table).col(Mutes::CaseId).to_owned()).await?;
+        manager
+            .create_index(Index::create().name(MUTES_CASE).table(Mutes::Table).col(Mutes::CaseId).to_owned())
+            .await?;
         manager
             .alter_table(Table::alter().table(Bans::Table).add_column(big_integer_null(Bans::CaseId)).to_owned())
             .await?;

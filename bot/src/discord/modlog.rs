@@ -15,7 +15,9 @@ pub fn embed(case: &Case) -> Value {
         "value": if case.reason.is_empty() { "none".to_owned() } else { case.reason.chars().take(1000).collect() },
     })];
     match (case.kind.as_str(), case.expires_at) {
-        (_, Some(e)) => fields.push(json!({"name": "Expires", "value": format!("<t:{}:f>", e.timestamp()), "inline": true})),
+        (_, Some(e)) => {
+            fields.push(json!({"name": "Expires", "value": format!("<t:{}:f>", e.timestamp()), "inline": true}))
+        }
         ("ban" | "mute", None) => fields.push(json!({"name": "Expires", "value": "until lifted", "inline": true})),
         _ => {}
     }

@@ -5,7 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, MuteDef, RoomDef, RoomSlug, RouletteTicket,
+    BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, MuteDef, RoomDef, RoomSlug,
+    RouletteTicket,
 };
 use redis::AsyncCommands;
 use ulid::Ulid;

@@ -55,7 +55,7 @@ impl Conn {
         self.limits.last_typing = None;
         metrics::counter!("chat_messages_in_total").increment(1);
         if shadow {
-            self.handle.send(frame);
+            self.handle.send(crate::websocket::text(&frame));
         }
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
     }

@@ -78,7 +78,8 @@ pub(super) async fn record(
     details: &str,
 ) -> Result<crate::entities::cases::Model, Error> {
     let case = open_case(ctx, action, target, reason, details).await?;
-    let details = if details.is_empty() { format!("case #{}", case.id) } else { format!("{details}; case #{}", case.id) };
+    let details =
+        if details.is_empty() { format!("case #{}", case.id) } else { format!("{details}; case #{}", case.id) };
     audit::record(&ctx.data().db, &actor(ctx), action, target, &details).await?;
     Ok(case)
 }

@@ -32,11 +32,16 @@ pub(super) async fn resolve(ctx: Context<'_>, target: &str, verb: &str) -> Resul
         };
         let ip: std::net::IpAddr = ip.parse().map_err(|_| "the author's address was already erased (retention)")?;
         let network = Scope::default_for(ip).network(ip);
-        return Ok(Some(Resolved { networks: vec![network], shown: Some(format!("{nick} (tag {tag})")), tag: Some(tag) }));
+        return Ok(Some(Resolved {
+            networks: vec![network],
+            shown: Some(format!("{nick} (tag {tag})")),
+            tag: Some(tag),
+        }));
     }
     let parsed = Target::parse(target)?;
     if parsed.tag().is_none() && !access::author_reaches(ctx, Level::Admin).await {
-        let text = format!("Aiming at an IP address or network needs {}; use the IP tag instead.", Level::Admin.describe());
+        let text =
+            format!("Aiming at an IP address or network needs {}; use the IP tag instead.", Level::Admin.describe());
         reply(ctx, text).await?;
         return Ok(None);
     }
