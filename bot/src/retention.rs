@@ -1,6 +1,7 @@
 //! Retention: raw IPs and message texts are erased from `message_log` after their retention
-//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), the addresses of bans that ended longer
-//! than `RETENTION_DAYS` ago from `bans` (and of dead letters kept longer), senders whose latest
+//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), the addresses of bans and mutes that ended
+//! longer than `RETENTION_DAYS` ago from `bans` and `mutes` (and of dead letters kept longer, and
+//! the networks older cases aimed at an address are counted by), senders whose latest
 //! message is past the IPs' period leave `visitor_tails`, and rooms whose latest message is past
 //! the texts' period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and
 //! close for good; a quiet room's history would be erased texts). Visitor rooms and pairs that
@@ -24,7 +25,7 @@ use sea_orm::{
 };
 
 use crate::BotError;
-use crate::entities::{bans, dead_letters, message_log, room_tails, rooms, settings, visitor_tails};
+use crate::entities::{bans, cases, dead_letters, message_log, mutes, room_tails, rooms, settings, visitor_tails};
 
 /// What an erased IP reads as.
 pub const ERASED_IP: &str = "erased";
@@ -91,6 +92,24 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
             .col_expr(bans::Column::Network, Expr::value(ERASED_IP))
             .filter(ended)
             .filter(bans::Column::Network.ne(ERASED_IP))
+            .exec(db)
+            .await?
+            .rows_affected;
+        let ended = Condition::any()
+            .add(mutes::Column::LiftedAt.lt(cutoff))
+            .add(Condition::all().add(mutes::Column::LiftedAt.is_null()).add(mutes::Column::ExpiresAt.lt(cutoff)));
+        purged.ips += mutes::Entity::update_many()
+            .col_expr(mutes::Column::Network, Expr::value(ERASED_IP))
+            .filter(ended)
+            .filter(mutes::Column::Network.ne(ERASED_IP))
+            .exec(db)
+            .await?
+            .rows_affected;
+        // A case aimed at an address is counted (by the warning ladder) by its networks.
+        purged.ips += cases::Entity::update_many()
+            .col_expr(cases::Column::Subject, Expr::value(Option::<String>::None))
+            .filter(cases::Column::CreatedAt.lt(cutoff))
+            .filter(cases::Column::Subject.starts_with("net:"))
             .exec(db)
             .await?
             .rows_affected;

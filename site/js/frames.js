@@ -10,6 +10,7 @@ import { clearTyping, renderTyping, setMembers } from './members.js';
 import { announceMatch, interestsLine, renderWaitingCounts, sendRoulette, showInterestsError } from './queue.js';
 import { applyRoomState, noteRefusal, onRoomUpdated, resetRoomState } from './room-state.js';
 import { backToLanding, endRouletteChat, renderChatHeader, showChat } from './screens.js';
+import { onMuted, onMutedError, onWarned } from './sanctions.js';
 import { onSayRefused, pumpOutbox } from './sending.js';
 import { JOIN_TIMEOUT_MS, LEAVE_GRACE_MS, REJOIN_RETRY_MAX, REJOIN_RETRY_MS, REJOIN_TRANSIENT, TYPING_SHOW_MS, state, ui } from './state.js';
 import { checkBan } from './status.js';
@@ -23,6 +24,7 @@ export const HANDLERS = new Map([
   ['waiting', onWaiting], ['matched', onMatched], ['stranger_left', onStrangerLeft], ['created', onCreated],
   ['room_updated', onRoomUpdated], ['resumed', onResumed],
   ['stranger_reconnecting', onStrangerReconnecting], ['stranger_back', onStrangerBack],
+  ['muted', onMuted], ['warned', onWarned],
 ]);
 
 export function onSocketMessage(ev) {
@@ -283,6 +285,7 @@ export function onError(f) {
   const text = describeError(f);
   const clientId = str(f.client_id);
   const entry = clientId ? state.pending.get(clientId) : null;
+  onMutedError(f);
   if (str(f.code) === 'banned') { // (the socket is closed with 4003 next) say until when and why
     checkBan().then((ban) => { if (ban) enterBanned(ban); });
   }
