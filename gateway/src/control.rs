@@ -1,5 +1,5 @@
 //! The control follower: applies the bot's control events (rooms upserted or removed, bans,
-//! filters, kicks) to this gateway, and reloads rooms, bans and filters from the bus snapshot
+//! filters, kicks, report outcomes) to this gateway, and reloads rooms, bans and filters from the bus snapshot
 //! periodically and whenever events were missed. Sockets a new ban covers are closed at once; the
 //! members of a room whose lock or slow mode changed get `room_updated`.
 
@@ -105,12 +105,9 @@ async fn apply(state: &State, event: ControlEvent) {
         }
         ControlEvent::BanLifted { id } => state.bans.remove(id),
         ControlEvent::FiltersChanged { filters } => state.filters.replace_all(&filters),
-        // Mutes, warnings and report outcomes are sent by a newer bot; this gateway has no use
-        // for them yet.
-        ControlEvent::MuteAdded { .. }
-        | ControlEvent::MuteLifted { .. }
-        | ControlEvent::Warned { .. }
-        | ControlEvent::ReportOutcome { .. } => {}
+        // Mutes and warnings are sent by a newer bot; this gateway has no use for them yet.
+        ControlEvent::MuteAdded { .. } | ControlEvent::MuteLifted { .. } | ControlEvent::Warned { .. } => {}
+        ControlEvent::ReportOutcome { reporter, id, outcome } => report_outcome(state, &reporter, id, outcome),
         ControlEvent::Kick { room, nick, reason } => {
             // Seats are held under the nickname's key (its confusable skeleton).
             let key = protocol::input::nick_key(&nick);
@@ -134,6 +131,19 @@ async fn announce(state: &State, room: &RoomDef) {
         slowmode_secs: room.slowmode_secs,
     };
     state.hub.tell_room(&room.slug, &frame).await;
+}
+
+/// Tell the reporting connection (`gateway:conn`, if it is this gateway's and still open) what
+/// the moderators decided; every other gateway ignores the event.
+fn report_outcome(state: &State, reporter: &str, id: ulid::Ulid, outcome: protocol::ReportVerdict) {
+    let Some((gateway, conn)) = reporter.rsplit_once(':') else { return };
+    let Ok(conn) = conn.parse::<crate::hub::ConnId>() else { return };
+    if gateway != state.gateway_id {
+        return;
+    }
+    for handle in state.sockets.handles(&[conn]) {
+        handle.send_frame(&ServerFrame::ReportOutcome { id, outcome });
+    }
 }
 
 /// Close every open socket that a ban in force covers.

@@ -138,6 +138,9 @@ pub struct LoggedMessage {
     pub message: MessageView,
     /// The sender's address, as the gateway determined it.
     pub ip: IpAddr,
+    /// The sender's device tag (a keyed hash of the device token its client sent), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// Gateway → bot, over the durable queue.

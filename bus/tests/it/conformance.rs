@@ -134,6 +134,7 @@ pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn B
             InboundEvent::Message(LoggedMessage {
                 message: message(&room, &format!("q{i}")),
                 ip: "198.51.100.7".parse().unwrap(),
+                device: None,
             })
         })
         .collect();
@@ -347,7 +348,11 @@ pub async fn a_posted_message_is_queued_remembered_and_fanned_out(bus: Arc<dyn B
     drain_queue(&bus, &consumer).await;
     let mut feed = bus.subscribe_room(&room).await.unwrap();
     let posted: Vec<LoggedMessage> = (0..HISTORY_LEN + 2)
-        .map(|i| LoggedMessage { message: message(&room, &format!("p{i}")), ip: "198.51.100.7".parse().unwrap() })
+        .map(|i| LoggedMessage {
+            message: message(&room, &format!("p{i}")),
+            ip: "198.51.100.7".parse().unwrap(),
+            device: None,
+        })
         .collect();
     for (i, logged) in posted.iter().enumerate() {
         bus.post_message(&room, logged, Bytes::from(format!("frame {i}"))).await.unwrap();

@@ -7,6 +7,7 @@ use protocol::{ErrorCode, LoggedMessage, MessageView, RoomDef, ServerFrame};
 use ulid::Ulid;
 
 use super::{Conn, encode};
+use crate::envelope::{self, Envelope, Visibility};
 
 /// Message ids: ULIDs, monotonic within this process so ids sort in sending order.
 fn next_id() -> Ulid {
@@ -29,8 +30,11 @@ impl Conn {
         };
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
         let id = message.id;
-        let frame = encode(&ServerFrame::Message(message.clone()));
-        let logged = LoggedMessage { message, ip: self.address.ip };
+        // In its sender envelope: the hubs read who sent it and strip the header (`envelope`).
+        let sender = self.sender();
+        let envelope = Envelope { visibility: Visibility::Everyone, sender, id: Some(id), nick: &message.nick };
+        let frame = envelope::wrap(&envelope, ServerFrame::Message(message.clone()).to_json().as_bytes());
+        let logged = LoggedMessage { message, ip: self.address.ip, device: self.device.map(|d| d.to_string()) };
         if let Err(e) = self.state.bus.post_message(&room.slug, &logged, frame).await {
             let why = if let bus::BusError::Overloaded { depth, .. } = e {
                 // The bot is behind (QUEUE_MAX): refuse rather than queue without bound.
