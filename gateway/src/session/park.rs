@@ -81,12 +81,13 @@ impl Conn {
                 }
             }
         };
-        // A resumer on this gateway waiting for the session may take it now.
-        self.state.resumes.on_bus(token);
+        // A resumer on this gateway waiting for the session may take it now (and then the
+        // stranger hears `stranger_back` only, as when the resumer is on another gateway).
+        let handed_over = self.state.resumes.on_bus(token);
         if !on_bus {
             return finish(&self.state, Parked { token, flags, joined, on_bus }).await;
         }
-        if announce {
+        if announce && !handed_over {
             if joined.room.kind == RoomKind::Roulette
                 && let Err(e) =
                     self.state.bus.publish(&joined.room.slug, encode(&ServerFrame::StrangerReconnecting {})).await

@@ -145,14 +145,14 @@ impl Resumes {
     }
 
     /// The parked session is on the bus now (or could not be put there): a resumer waiting for
-    /// it here may look.
-    pub fn on_bus(&self, token: Token) {
-        if let Some(entry) = self.lock().get_mut(&token) {
-            if matches!(entry.phase, Phase::Parking) {
-                entry.phase = Phase::Parked;
-            }
-            entry.handover = None;
+    /// it here may look. Whether one was waiting (the socket was closed for it).
+    pub fn on_bus(&self, token: Token) -> bool {
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(&token) else { return false };
+        if matches!(entry.phase, Phase::Parking) {
+            entry.phase = Phase::Parked;
         }
+        entry.handover.take().is_some()
     }
 
     /// A resumer found nothing on the bus for `token`, whose session may still be here on its
@@ -336,8 +336,9 @@ mod tests {
         assert!(waiting.try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Empty));
         assert!(resumes.park(live, 10));
         assert!(waiting.try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Empty), "still on its way");
-        resumes.on_bus(live);
+        assert!(resumes.on_bus(live), "a resumer was waiting");
         assert!(waiting.await.is_err(), "told: look on the bus");
+        assert!(!resumes.on_bus(live), "nobody waits any more");
         assert!(resumes.hand_over(live).is_none(), "on the bus already: nothing to wait for");
         // A session that ends instead of reaching the bus tells the resumer too.
         let waiting = resumes.hand_over(gone).unwrap();
