@@ -33,7 +33,7 @@ mod seats;
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use memory::InProcessBus;
 pub use redis::{RedisBus, RedisConfig};
-pub use resume::{ResumeState, RouletteResume};
+pub use resume::{ResumeState, RouletteResume, Token};
 pub use seats::{LostSeat, Seat, SeatClaim, SeatLoss};
 
 /// How many recent messages per room are kept for joiners and `since` resume.
@@ -228,20 +228,27 @@ pub trait Bus: Send + Sync + 'static {
     async fn roulette_waiting_except(&self, except: &[&str]) -> Result<u64, BusError>;
 
     // ---- resume (issue 25): a session kept for RESUME_SECS after its socket dropped ----------
+    /// Whether another process may take a token this one put (Redis: any gateway). Then a
+    /// gateway puts each session on the bus as it issues the token and keeps it alive there
+    /// while the socket is open, so that a gateway the client reconnects to finds it (and closes
+    /// the old socket). Otherwise (the in-process bus: one process) a gateway puts a session only
+    /// when its socket drops, and hands a live one over itself, which spares every idle
+    /// connection a state on the bus.
+    fn resumes_shared(&self) -> bool;
     /// Store `state` under `token` for `ttl` (replacing what the token named). The bus never
     /// extends it by itself: the process holding the session calls [`Bus::keep_resumes`].
-    async fn put_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<(), BusError>;
+    async fn put_resume(&self, token: Token, state: &ResumeState, ttl: Duration) -> Result<(), BusError>;
     /// Replace the state `token` names and give it `ttl` from now, only if it is still there
     /// (not taken nor revoked); whether it was.
-    async fn update_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<bool, BusError>;
+    async fn update_resume(&self, token: Token, state: &ResumeState, ttl: Duration) -> Result<bool, BusError>;
     /// Give each of `tokens` that is still there `ttl` from now (the live sessions of one
     /// process, so a process that dies lets them lapse). One round trip per chunk of tokens.
-    async fn keep_resumes(&self, tokens: &[String], ttl: Duration) -> Result<(), BusError>;
+    async fn keep_resumes(&self, tokens: &[Token], ttl: Duration) -> Result<(), BusError>;
     /// Take the state `token` names: atomic and single-use across every gateway (`None` when
     /// unknown, expired, taken or revoked).
-    async fn take_resume(&self, token: &str) -> Result<Option<ResumeState>, BusError>;
+    async fn take_resume(&self, token: Token) -> Result<Option<ResumeState>, BusError>;
     /// Forget `token` (kick, ban, mute, a deliberate leave); whether it was there.
-    async fn revoke_resume(&self, token: &str) -> Result<bool, BusError>;
+    async fn revoke_resume(&self, token: Token) -> Result<bool, BusError>;
     /// Stop keeping `holder`'s seat in `room` alive from this process without freeing it:
     /// another process resumed the session and holds the seat now.
     async fn disown_seat(&self, room: &RoomSlug, key: &str, holder: &str) -> Result<(), BusError>;

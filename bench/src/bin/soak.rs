@@ -2,10 +2,14 @@
 //! and watches the server's RSS and open file descriptors). Each of `--users` virtual visitors
 //! loops until the time is up: connect from one of the loopback source addresses, then either
 //! join a room, say a few messages (each acknowledged) and leave, or ask for a roulette
-//! stranger, chat with whoever comes within a few seconds and end it; then close. It prints a
-//! progress line every minute and one JSON summary at the end (with the `kicked` frames seen by
-//! reason, which should be none, and the seats still taken in `GET /api/rooms` once everyone
-//! left, which should be 0).
+//! stranger, chat with whoever comes within a few seconds and end it; then close (politely or
+//! not). One room visit in `--resume-pct` loses its socket on the way (a phone switching
+//! networks): it connects again, takes its session back with `resume` (half the time while the
+//! old socket is still open, which the server then closes), says one more message and leaves.
+//! Every visit ends with `leave`, so no seat waits out `RESUME_SECS` and the rooms never fill.
+//! It prints a progress line every minute and one JSON summary at the end (with the `kicked`
+//! frames seen by reason, which should be none, and the seats still taken in `GET /api/rooms`
+//! once everyone left, which should be 0).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -39,6 +43,9 @@ struct Args {
     /// Share of cycles that ask for a roulette stranger, in percent.
     #[arg(long, default_value_t = 30)]
     roulette_pct: u64,
+    /// Share of room visits that lose their socket and resume, in percent.
+    #[arg(long, default_value_t = 10)]
+    resume_pct: u64,
 }
 
 /// What all visitors did, by kind.
@@ -122,6 +129,56 @@ async fn say(ws: &mut Ws, text: &str) -> Result<(), String> {
     }
 }
 
+/// Leave the room and wait for the leaver's own `presence leave`.
+async fn leave(ws: &mut Ws, nick: &str) -> Result<()> {
+    wsclient::send_json(ws, &json!({"type": "leave"})).await?;
+    while let Some(frame) = until(ws, &["presence"], Duration::from_secs(2)).await {
+        if frame["type"] != "presence" || (frame["event"] == "leave" && frame["nick"] == nick) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The socket is lost (dropped, or still open when `keep_old`): connect again from `source` and
+/// take the session back with `token`. The new socket, in the room again, or `None` when the
+/// server refused (counted).
+async fn come_back(
+    args: &Args,
+    ws: Ws,
+    source: std::net::IpAddr,
+    token: &str,
+    nick: &str,
+    keep_old: bool,
+    tally: &Mutex<Tally>,
+) -> Result<Option<Ws>> {
+    // Kept open: the server closes it (4001) once the session is taken on the new one.
+    let old = keep_old.then_some(ws);
+    let mut back = wsclient::connect(args.addr, source).await?;
+    wsclient::expect(&mut back, "hello", WAIT).await?;
+    wsclient::send_json(&mut back, &json!({"type": "resume", "token": token})).await?;
+    let outcome = match until(&mut back, &["resumed"], WAIT).await {
+        Some(frame) if frame["type"] == "resumed" && frame["nick"] == nick => {
+            Tally::bump(tally, "resumed");
+            Some(back)
+        }
+        Some(frame) if frame["type"] == "resumed" => {
+            Tally::bump(tally, "resumed_as_another");
+            None
+        }
+        Some(frame) => {
+            Tally::bump(tally, &format!("refused_{}", frame["code"].as_str().unwrap_or("error")));
+            None
+        }
+        None => {
+            Tally::bump(tally, "resume_unanswered");
+            None
+        }
+    };
+    drop(old);
+    Ok(outcome)
+}
+
 /// One visit: connect, room chat or roulette, close.
 async fn visit(args: &Args, user: u32, cycle: u64, rng: &mut Rng, tally: &Mutex<Tally>) -> Result<()> {
     let source = wsclient::source_ip(u64::from(user) * 7919 + cycle);
@@ -151,7 +208,7 @@ async fn visit(args: &Args, user: u32, cycle: u64, rng: &mut Rng, tally: &Mutex<
     } else {
         let room = &args.rooms[usize::try_from(rng.below(args.rooms.len() as u64)).unwrap_or(0)];
         wsclient::send_json(&mut ws, &json!({"type": "join", "room": room, "nick": nick})).await?;
-        wsclient::expect(&mut ws, "joined", WAIT).await.with_context(|| format!("joining {room}"))?;
+        let joined = wsclient::expect(&mut ws, "joined", WAIT).await.with_context(|| format!("joining {room}"))?;
         Tally::bump(tally, "joins");
         for i in 0..1 + rng.below(5) {
             match say(&mut ws, &format!("soak {user} {cycle} {i}")).await {
@@ -160,15 +217,23 @@ async fn visit(args: &Args, user: u32, cycle: u64, rng: &mut Rng, tally: &Mutex<
             }
             tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
         }
-        if rng.below(2) == 0 {
-            wsclient::send_json(&mut ws, &json!({"type": "leave"})).await?;
-            // The leaver gets its own `presence leave`.
-            while let Some(frame) = until(&mut ws, &["presence"], Duration::from_secs(2)).await {
-                if frame["type"] != "presence" || (frame["event"] == "leave" && frame["nick"] == nick.as_str()) {
-                    break;
-                }
+        let joined: Value = serde_json::from_str(&joined).context("a joined frame that is not JSON")?;
+        let token = joined["resume"].as_str().map(str::to_owned);
+        if let Some(token) = token.filter(|_| rng.below(100) < args.resume_pct) {
+            // A phone switching networks: another address, the same session.
+            let keep_old = rng.below(2) == 0;
+            let source = wsclient::source_ip(u64::from(user) * 7919 + cycle + 1);
+            match come_back(args, ws, source, &token, &nick, keep_old, tally).await? {
+                Some(back) => ws = back,
+                None => return Ok(()),
+            }
+            match say(&mut ws, &format!("soak {user} {cycle} back")).await {
+                Ok(()) => Tally::bump(tally, "messages"),
+                Err(code) => Tally::bump(tally, &format!("refused_{code}")),
             }
         }
+        // Always leave: a seat left to its resume window stays taken for RESUME_SECS.
+        leave(&mut ws, &nick).await?;
     }
     // Half close politely, half just drop the connection (a tab closed, a phone gone).
     if rng.below(2) == 0 {

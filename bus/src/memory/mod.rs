@@ -21,7 +21,7 @@ use self::slowmode::Slowmode;
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
     Bus, BusError, ControlFeed, ControlMessage, DEFAULT_QUEUE_MAX, FeedSender, HISTORY_LEN, QueueEntry, QueueStats,
-    ROOM_FEED_DEPTH, ResumeState, RoomFeed, Seat, SeatClaim,
+    ROOM_FEED_DEPTH, ResumeState, RoomFeed, Seat, SeatClaim, Token,
 };
 
 mod online;
@@ -397,24 +397,28 @@ impl Bus for InProcessBus {
     }
 
     // ---- resume ------------------------------------------------------------------------------
-    async fn put_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
+    fn resumes_shared(&self) -> bool {
+        false
+    }
+
+    async fn put_resume(&self, token: Token, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
         lock(&self.resumes).put(token, state, ttl)
     }
 
-    async fn update_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
+    async fn update_resume(&self, token: Token, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
         Ok(lock(&self.resumes).update(token, state, ttl))
     }
 
-    async fn keep_resumes(&self, tokens: &[String], ttl: Duration) -> Result<(), BusError> {
+    async fn keep_resumes(&self, tokens: &[Token], ttl: Duration) -> Result<(), BusError> {
         lock(&self.resumes).keep(tokens, ttl);
         Ok(())
     }
 
-    async fn take_resume(&self, token: &str) -> Result<Option<ResumeState>, BusError> {
+    async fn take_resume(&self, token: Token) -> Result<Option<ResumeState>, BusError> {
         Ok(lock(&self.resumes).take(token))
     }
 
-    async fn revoke_resume(&self, token: &str) -> Result<bool, BusError> {
+    async fn revoke_resume(&self, token: Token) -> Result<bool, BusError> {
         Ok(lock(&self.resumes).revoke(token))
     }
 

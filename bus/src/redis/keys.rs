@@ -113,7 +113,7 @@ impl Keys {
     }
 
     /// String with a TTL: the session a resume token names (JSON `ResumeState`).
-    pub fn resume(&self, token: &str) -> String {
+    pub fn resume(&self, token: crate::Token) -> String {
         format!("{}:resume:{token}", self.prefix)
     }
 

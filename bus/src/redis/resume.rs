@@ -8,7 +8,7 @@ use redis::aio::ConnectionManager;
 
 use super::keys::Keys;
 use super::{decode, encode, millis, unavailable};
-use crate::{BusError, ResumeState};
+use crate::{BusError, ResumeState, Token};
 
 /// Tokens whose TTL one pipeline extends.
 const KEEP_CHUNK: usize = 500;
@@ -27,7 +27,7 @@ impl Resumes {
         self.conn.clone()
     }
 
-    pub(super) async fn put(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
+    pub(super) async fn put(&self, token: Token, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
         let _: () = redis::cmd("SET")
             .arg(self.keys.resume(token))
             .arg(encode(state)?)
@@ -39,7 +39,7 @@ impl Resumes {
         Ok(())
     }
 
-    pub(super) async fn update(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
+    pub(super) async fn update(&self, token: Token, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
         let reply: Option<String> = redis::cmd("SET")
             .arg(self.keys.resume(token))
             .arg(encode(state)?)
@@ -52,10 +52,10 @@ impl Resumes {
         Ok(reply.is_some())
     }
 
-    pub(super) async fn keep(&self, tokens: &[String], ttl: Duration) -> Result<(), BusError> {
+    pub(super) async fn keep(&self, tokens: &[Token], ttl: Duration) -> Result<(), BusError> {
         for chunk in tokens.chunks(KEEP_CHUNK) {
             let mut pipe = redis::pipe();
-            for token in chunk {
+            for &token in chunk {
                 pipe.cmd("PEXPIRE").arg(self.keys.resume(token)).arg(millis(ttl).max(1)).ignore();
             }
             let _: () = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
@@ -63,7 +63,7 @@ impl Resumes {
         Ok(())
     }
 
-    pub(super) async fn take(&self, token: &str) -> Result<Option<ResumeState>, BusError> {
+    pub(super) async fn take(&self, token: Token) -> Result<Option<ResumeState>, BusError> {
         let raw: Option<String> = redis::cmd("GETDEL")
             .arg(self.keys.resume(token))
             .query_async(&mut self.conn())
@@ -72,7 +72,7 @@ impl Resumes {
         raw.as_deref().map(decode).transpose()
     }
 
-    pub(super) async fn revoke(&self, token: &str) -> Result<bool, BusError> {
+    pub(super) async fn revoke(&self, token: Token) -> Result<bool, BusError> {
         let removed: i64 =
             redis::cmd("DEL").arg(self.keys.resume(token)).query_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(removed > 0)

@@ -12,7 +12,7 @@ use redis::AsyncCommands;
 use ulid::Ulid;
 
 use super::{RedisBus, encode, unavailable};
-use crate::{Bus, BusError, ControlFeed, QueueEntry, ResumeState, RoomFeed, Seat, SeatClaim};
+use crate::{Bus, BusError, ControlFeed, QueueEntry, ResumeState, RoomFeed, Seat, SeatClaim, Token};
 
 #[async_trait]
 impl Bus for RedisBus {
@@ -190,23 +190,27 @@ impl Bus for RedisBus {
     }
 
     // ---- resume ------------------------------------------------------------------------------
-    async fn put_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
+    fn resumes_shared(&self) -> bool {
+        true
+    }
+
+    async fn put_resume(&self, token: Token, state: &ResumeState, ttl: Duration) -> Result<(), BusError> {
         self.resumes.put(token, state, ttl).await
     }
 
-    async fn update_resume(&self, token: &str, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
+    async fn update_resume(&self, token: Token, state: &ResumeState, ttl: Duration) -> Result<bool, BusError> {
         self.resumes.update(token, state, ttl).await
     }
 
-    async fn keep_resumes(&self, tokens: &[String], ttl: Duration) -> Result<(), BusError> {
+    async fn keep_resumes(&self, tokens: &[Token], ttl: Duration) -> Result<(), BusError> {
         self.resumes.keep(tokens, ttl).await
     }
 
-    async fn take_resume(&self, token: &str) -> Result<Option<ResumeState>, BusError> {
+    async fn take_resume(&self, token: Token) -> Result<Option<ResumeState>, BusError> {
         self.resumes.take(token).await
     }
 
-    async fn revoke_resume(&self, token: &str) -> Result<bool, BusError> {
+    async fn revoke_resume(&self, token: Token) -> Result<bool, BusError> {
         self.resumes.revoke(token).await
     }
 

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bus::resume::new_token;
-use bus::{Bus, ResumeState, RouletteResume};
+use bus::{Bus, ResumeState, RouletteResume, Token};
 use protocol::RoomSlug;
 use ulid::Ulid;
 
@@ -61,52 +60,52 @@ fn state() -> ResumeState {
 const LONG: Duration = Duration::from_secs(30);
 
 pub async fn a_resume_token_is_taken_once(bus: Arc<dyn Bus>) {
-    let (token, state) = (new_token(), state());
-    assert_eq!(bus.take_resume(&token).await.unwrap(), None, "unknown");
-    bus.put_resume(&token, &state, LONG).await.unwrap();
-    assert_eq!(bus.take_resume(&token).await.unwrap(), Some(state));
-    assert_eq!(bus.take_resume(&token).await.unwrap(), None, "spent");
+    let (token, state) = (Token::new(), state());
+    assert_eq!(bus.take_resume(token).await.unwrap(), None, "unknown");
+    bus.put_resume(token, &state, LONG).await.unwrap();
+    assert_eq!(bus.take_resume(token).await.unwrap(), Some(state));
+    assert_eq!(bus.take_resume(token).await.unwrap(), None, "spent");
 }
 
 pub async fn an_update_never_brings_back_a_taken_token(bus: Arc<dyn Bus>) {
-    let (token, mut state) = (new_token(), state());
-    assert!(!bus.update_resume(&token, &state, LONG).await.unwrap(), "never put");
-    bus.put_resume(&token, &state, LONG).await.unwrap();
+    let (token, mut state) = (Token::new(), state());
+    assert!(!bus.update_resume(token, &state, LONG).await.unwrap(), "never put");
+    bus.put_resume(token, &state, LONG).await.unwrap();
     state.since = None;
-    assert!(bus.update_resume(&token, &state, LONG).await.unwrap());
-    assert_eq!(bus.take_resume(&token).await.unwrap().unwrap().since, None, "the update is what is taken");
-    assert!(!bus.update_resume(&token, &state, LONG).await.unwrap(), "taken");
-    assert_eq!(bus.take_resume(&token).await.unwrap(), None);
+    assert!(bus.update_resume(token, &state, LONG).await.unwrap());
+    assert_eq!(bus.take_resume(token).await.unwrap().unwrap().since, None, "the update is what is taken");
+    assert!(!bus.update_resume(token, &state, LONG).await.unwrap(), "taken");
+    assert_eq!(bus.take_resume(token).await.unwrap(), None);
 }
 
 pub async fn resume_states_expire_unless_kept(bus: Arc<dyn Bus>) {
     let short = Duration::from_millis(300);
-    let (kept, lapsed, state) = (new_token(), new_token(), state());
-    bus.put_resume(&kept, &state, short).await.unwrap();
-    bus.put_resume(&lapsed, &state, short).await.unwrap();
-    bus.keep_resumes(&[kept.clone(), new_token()], LONG).await.unwrap();
+    let (kept, lapsed, state) = (Token::new(), Token::new(), state());
+    bus.put_resume(kept, &state, short).await.unwrap();
+    bus.put_resume(lapsed, &state, short).await.unwrap();
+    bus.keep_resumes(&[kept, Token::new()], LONG).await.unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(bus.take_resume(&lapsed).await.unwrap(), None, "lapsed");
-    assert!(!bus.update_resume(&lapsed, &state, LONG).await.unwrap(), "a lapsed token stays gone");
-    assert_eq!(bus.take_resume(&kept).await.unwrap(), Some(state));
+    assert_eq!(bus.take_resume(lapsed).await.unwrap(), None, "lapsed");
+    assert!(!bus.update_resume(lapsed, &state, LONG).await.unwrap(), "a lapsed token stays gone");
+    assert_eq!(bus.take_resume(kept).await.unwrap(), Some(state));
 }
 
 pub async fn a_revoked_token_cannot_be_taken(bus: Arc<dyn Bus>) {
-    let (token, state) = (new_token(), state());
-    bus.put_resume(&token, &state, LONG).await.unwrap();
-    assert!(bus.revoke_resume(&token).await.unwrap());
-    assert!(!bus.revoke_resume(&token).await.unwrap());
-    assert_eq!(bus.take_resume(&token).await.unwrap(), None);
+    let (token, state) = (Token::new(), state());
+    bus.put_resume(token, &state, LONG).await.unwrap();
+    assert!(bus.revoke_resume(token).await.unwrap());
+    assert!(!bus.revoke_resume(token).await.unwrap());
+    assert_eq!(bus.take_resume(token).await.unwrap(), None);
     // Disowning a seat nobody refreshes here is harmless.
     bus.disown_seat(&state.room, &state.key, &state.holder).await.unwrap();
 }
 
 pub async fn many_gateways_racing_for_one_token_get_it_once(bus: Arc<dyn Bus>) {
-    let (token, state) = (new_token(), state());
-    bus.put_resume(&token, &state, LONG).await.unwrap();
+    let (token, state) = (Token::new(), state());
+    bus.put_resume(token, &state, LONG).await.unwrap();
     let racers = (0..16).map(|_| {
-        let (bus, token) = (bus.clone(), token.clone());
-        tokio::spawn(async move { bus.take_resume(&token).await.unwrap() })
+        let (bus, token) = (bus.clone(), token);
+        tokio::spawn(async move { bus.take_resume(token).await.unwrap() })
     });
     let mut won = 0;
     for racer in racers {

@@ -2,14 +2,18 @@
 //! stranger) with the token of its last `joined`, `matched` or `resumed`, on any gateway. Also
 //! where tokens are issued and revoked as a connection enters and leaves rooms.
 //!
+//! When other processes may take this gateway's tokens (Redis), a session is on the bus from the
+//! moment its token is issued; otherwise (the in-process bus) only once its socket dropped, and
+//! a session resumed while its old socket is still open is handed over by the registry.
+//!
 //! The seat is never free in between: the resumed session claims it under the holder id it had,
 //! so the claim is granted as a repeat; only when the address changed is the seat given back
 //! and claimed again, so the seats-per-address rule is checked against the new address.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use bus::resume::{is_token, new_token};
-use bus::{ResumeState, RouletteResume};
+use bus::{ResumeState, RouletteResume, Token};
 use protocol::{ErrorCode, MessageView, Nickname, RoomDef, RoomKind, ServerFrame};
 use ulid::Ulid;
 
@@ -22,9 +26,13 @@ use super::{Conn, Joined, encode};
 /// This connection's resume token: reserved for a `matched` frame (no flags yet), or issued
 /// with its seat and registered.
 pub(super) struct Issued {
-    pub token: String,
+    pub token: Token,
     pub flags: Option<Arc<Flags>>,
 }
+
+/// Longest wait for a session still open here to reach the bus when it is resumed (its socket
+/// closes and parks it; see [`Resumes::hand_over`]).
+const HANDOVER_WAIT: Duration = Duration::from_secs(5);
 
 /// The messages after `since` in `history` (the room's recent past, oldest first), and whether
 /// some were missed beyond it: `since` is older than everything kept and the history is full.
@@ -48,21 +56,22 @@ impl Conn {
             return None;
         }
         self.forget_resume().await;
-        let token = new_token();
-        self.issued = Some(Box::new(Issued { token: token.clone(), flags: None }));
-        Some(token)
+        let token = Token::new();
+        self.issued = Some(Box::new(Issued { token, flags: None }));
+        Some(token.to_string())
     }
 
     /// The token of the current seat, if one was issued.
     pub(super) fn current_resume(&self) -> Option<String> {
-        self.issued.as_ref().filter(|i| i.flags.is_some()).map(|i| i.token.clone())
+        self.issued.as_ref().filter(|i| i.flags.is_some()).map(|i| i.token.to_string())
     }
 
-    /// Keep the session in `def` as `nick` on the bus for resuming: the token for `joined`
-    /// (`None` when resuming is off or the bus did not take it).
+    /// Make the session in `def` as `nick` resumable (on the bus at once when other processes
+    /// may take it): the token for `joined` (`None` when resuming is off or the bus did not
+    /// take it).
     pub(super) async fn issue_resume(
         &mut self,
-        def: &RoomDef,
+        def: &Arc<RoomDef>,
         nick: &Nickname,
         holder: &str,
         stranger: Option<(&str, &str)>,
@@ -75,18 +84,20 @@ impl Conn {
             other => {
                 self.issued = other;
                 self.forget_resume().await;
-                new_token()
+                Token::new()
             }
         };
-        let state = self.resume_state(def, nick, holder, stranger, None);
-        let live_ttl = self.state.config.presence_ttl + self.state.config.resume;
-        if let Err(e) = self.state.bus.put_resume(&token, &state, live_ttl).await {
-            tracing::warn!(error = %e, "cannot keep a session resumable");
-            return None;
+        if self.state.bus.resumes_shared() {
+            let state = self.resume_state(def, nick, holder, stranger, None);
+            let live_ttl = self.state.config.presence_ttl + self.state.config.resume;
+            if let Err(e) = self.state.bus.put_resume(token, &state, live_ttl).await {
+                tracing::warn!(error = %e, "cannot keep a session resumable");
+                return None;
+            }
         }
-        let flags = self.state.resumes.register(&token, &def.slug, nick.key(), self.address.ip, self.handle.clone());
-        self.issued = Some(Box::new(Issued { token: token.clone(), flags: Some(flags) }));
-        Some(token)
+        let flags = self.state.resumes.register(token, def, nick.key(), self.address.ip, self.handle.clone());
+        self.issued = Some(Box::new(Issued { token, flags: Some(flags) }));
+        Some(token.to_string())
     }
 
     /// Revoke this connection's token (it leaves its room, or enters another). A token reserved
@@ -96,8 +107,11 @@ impl Conn {
             return;
         }
         let Some(issued) = self.issued.take() else { return };
-        self.state.resumes.remove(&issued.token);
-        if let Err(e) = self.state.bus.revoke_resume(&issued.token).await {
+        self.state.resumes.remove(issued.token);
+        // A live session is on the bus only when other processes may take it.
+        if self.state.bus.resumes_shared()
+            && let Err(e) = self.state.bus.revoke_resume(issued.token).await
+        {
             tracing::warn!(error = %e, "cannot revoke a resume token; it lapses");
         }
     }
@@ -155,10 +169,10 @@ impl Conn {
 
     /// `resume`, admitted: take the session off the bus and sit down in it again.
     pub(super) async fn resume(&mut self, token: String, since: Option<Ulid>) {
-        if !self.resume_on() || !is_token(&token) {
+        let Some(token) = Token::parse(&token).filter(|_| self.resume_on()) else {
             return self.expired();
-        }
-        let state = match self.state.bus.take_resume(&token).await {
+        };
+        let state = match self.take_session(token).await {
             Ok(Some(state)) => state,
             Ok(None) => return self.expired(),
             Err(e) => return self.unavailable(e),
@@ -166,12 +180,12 @@ impl Conn {
         // The session is ours now: its old socket is closed and its parked wait ended, wherever
         // they are; on this gateway at once, before the seat is claimed again.
         if state.inbox == self.state.resumes.inbox {
-            self.state.resumes.taken(&token, true);
+            self.state.resumes.taken(token, true);
             if let Err(e) = self.state.bus.disown_seat(&state.room, &state.key, &state.holder).await {
                 tracing::warn!(error = %e, "cannot take a seat over");
             }
         } else {
-            Resumes::tell_taken(&self.state, &state.inbox, &token).await;
+            Resumes::tell_taken(&self.state, &state.inbox, token).await;
         }
         let (Some(def), Ok(nick)) = (self.state.directory.get(&state.room), Nickname::parse(&state.nick)) else {
             // The room ended meanwhile.
@@ -181,6 +195,24 @@ impl Conn {
             return self.expired();
         };
         self.sit_again(def, nick, state, since).await;
+    }
+
+    /// Take the session `token` names off the bus. On a bus no other process takes tokens from,
+    /// a session whose socket is still open here is not there yet: its socket is closed, and
+    /// the session taken once it parked.
+    async fn take_session(&self, token: Token) -> Result<Option<ResumeState>, bus::BusError> {
+        if let Some(state) = self.state.bus.take_resume(token).await? {
+            return Ok(Some(state));
+        }
+        if self.state.bus.resumes_shared() {
+            return Ok(None);
+        }
+        let Some(parked) = self.state.resumes.hand_over(token) else { return Ok(None) };
+        if tokio::time::timeout(HANDOVER_WAIT, parked).await.is_err() {
+            tracing::warn!("a resumed session did not reach the bus in time");
+            return Ok(None);
+        }
+        self.state.bus.take_resume(token).await
     }
 
     /// Claim the session's seat again and send `resumed` (the room sees no leave nor join).
