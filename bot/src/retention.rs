@@ -1,7 +1,8 @@
-//! Retention: raw IPs and message texts are erased from `message_log` after their retention
-//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), the addresses of bans and mutes that ended
-//! longer than `RETENTION_DAYS` ago from `bans` and `mutes` (and of dead letters kept longer, and
-//! the networks older cases aimed at an address are counted by), senders whose latest
+//! Retention: raw IPs (with their IP and device tags) and message texts are erased from
+//! `message_log` after their retention periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), the
+//! addresses of bans and mutes that ended longer than `RETENTION_DAYS` ago from `bans` and
+//! `mutes` (and of dead letters kept longer, and the networks older cases aimed at an address are
+//! counted by), senders whose latest
 //! message is past the IPs' period leave `visitor_tails`, and rooms whose latest message is past
 //! the texts' period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and
 //! close for good; a quiet room's history would be erased texts). Visitor rooms and pairs that
@@ -153,7 +154,7 @@ struct Erase {
     done_key: &'static str,
     column: message_log::Column,
     erased: &'static str,
-    /// Erase the IP tag too (with the address).
+    /// Erase the IP and device tags too (with the address).
     also_tag: bool,
 }
 
@@ -190,7 +191,10 @@ impl Erase {
             let txn = db.begin().await?;
             let mut update = message_log::Entity::update_many().col_expr(self.column, Expr::value(self.erased));
             if self.also_tag {
-                update = update.col_expr(message_log::Column::IpTag, Expr::value(Option::<String>::None));
+                // The device tag follows the address's retention too.
+                update = update
+                    .col_expr(message_log::Column::IpTag, Expr::value(Option::<String>::None))
+                    .col_expr(message_log::Column::DeviceTag, Expr::value(Option::<String>::None));
             }
             let changed = update
                 .filter(message_log::Column::Id.gte(first.as_str()))
