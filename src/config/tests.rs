@@ -56,6 +56,13 @@ fn errors_name_the_variable() {
     assert_eq!(config(&discord).unwrap().bot.discord.unwrap().max_filters, 200);
     let c = config(&[discord[0], discord[1], ("MAX_FILTERS", "3")]).unwrap();
     assert_eq!(c.bot.discord.unwrap().max_filters, 3);
+    let e = config(&[("WARN_LADDER", "2:kick:10m")]).unwrap_err();
+    assert_eq!((e.var.as_str(), e.problem.contains("mute or ban")), ("WARN_LADDER", true), "{}", e.problem);
+    assert_eq!(config(&[("WARN_LADDER", "2:mute,2:ban")]).unwrap_err().var, "WARN_LADDER");
+    let ladder = config(&discord).unwrap().bot.discord.unwrap().warn_ladder;
+    assert_eq!(ladder, bot::warnings::Ladder::parse(bot::warnings::DEFAULT_LADDER).unwrap());
+    let c = config(&[discord[0], discord[1], ("WARN_LADDER", "off")]).unwrap();
+    assert!(c.bot.discord.unwrap().warn_ladder.rungs.is_empty());
     // A billion days is past chrono's range of dates (about ±262 000 years): refused here.
     let e = config(&[("TEXT_RETENTION_DAYS", "1000000000")]).unwrap_err();
     assert_eq!(

@@ -138,8 +138,15 @@ async fn a_mute_expires_by_itself_and_the_bot_sweeps_it() {
 async fn a_shadow_muted_sender_sees_their_message_sent_and_nobody_else_receives_it() {
     let app = spawn_behind_proxy(&[]).await;
     let shadowed = "203.0.113.63";
-    let mut sender = Client::connect_from(app.addr, shadowed).await.unwrap();
+    let device = "/ws?device=0123456789abcdef0123456789abcdef";
+    let mut sender = Client::connect_to(app.addr, device, &[("x-forwarded-for", shadowed)]).await.unwrap();
     sender.join("lobby", "Sneaky").await;
+    // The sender's other tabs: one from the same address, one from another address on the same
+    // device (a phone that switched networks).
+    let mut same_address = Client::connect_from(app.addr, shadowed).await.unwrap();
+    same_address.join("lobby", "Sneaky2").await;
+    let mut same_device = Client::connect_to(app.addr, device, &[("x-forwarded-for", "192.0.2.99")]).await.unwrap();
+    same_device.join("lobby", "Sneaky3").await;
     let mut other = Client::connect_from(app.addr, "198.51.100.63").await.unwrap();
     other.join("lobby", "Reader").await;
     cli(&app, &["mutes", "add", shadowed, "--shadow", "--reason", "spam wave"]).await;
@@ -153,6 +160,9 @@ async fn a_shadow_muted_sender_sees_their_message_sent_and_nobody_else_receives_
     let id = sender.say("buy my stuff").await;
     let echoed = sender.wait_message(&id).await;
     assert_eq!(echoed["text"], "buy my stuff");
+    // So do the sender's other tabs.
+    assert_eq!(same_address.wait_message(&id).await["text"], "buy my stuff");
+    assert_eq!(same_device.wait_message(&id).await["text"], "buy my stuff");
     sender.send(json!({"type": "typing"})).await;
     sender.send(json!({"type": "ping"})).await;
     assert_eq!(sender.next().await["type"], "pong", "typing is neither refused nor relayed");

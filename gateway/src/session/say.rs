@@ -2,8 +2,10 @@
 //! acknowledged; a typing indicator is relayed to the room.
 //!
 //! A shadow-muted sender's message is queued for the bot too (marked, so staff see it), then
-//! acknowledged and echoed to the sender's own socket alone: it is neither published to the room
-//! nor kept in its history, so nobody else ever receives it.
+//! published on the room in an envelope whose visibility is the sender's (`envelope`): every
+//! hub delivers it only to connections of the sender's address key or device (the sender's
+//! other tabs too), and it is not kept in the room's history, so nobody else ever receives it.
+//! Should the publish fail, the sender's own socket still gets its copy.
 
 use std::sync::{Arc, Mutex};
 
@@ -36,15 +38,19 @@ impl Conn {
         let id = message.id;
         let json = ServerFrame::Message(message.clone()).to_json();
         let device = self.device.map(|d| d.to_string());
+        // In its sender envelope: the hubs read who sent it and strip the header (`envelope`).
+        let visibility = if shadow { Visibility::Sender } else { Visibility::Everyone };
+        let envelope = Envelope { visibility, sender: self.sender(), id: Some(id), nick: &message.nick };
+        let frame = envelope::wrap(&envelope, json.as_bytes());
+        let logged = LoggedMessage { message, ip: self.address.ip, shadow, device };
         let posted = if shadow {
-            let logged = LoggedMessage { message, ip: self.address.ip, shadow, device };
-            self.state.bus.enqueue(&protocol::InboundEvent::Message(logged)).await
+            // Queued, then fanned out to the sender's connections only, and kept out of history.
+            let queued = self.state.bus.enqueue(&protocol::InboundEvent::Message(logged)).await;
+            if queued.is_ok() && self.state.bus.publish(&room.slug, frame).await.is_err() {
+                self.handle.send(crate::websocket::text(json.as_bytes()));
+            }
+            queued
         } else {
-            // In its sender envelope: the hubs read who sent it and strip the header (`envelope`).
-            let envelope =
-                Envelope { visibility: Visibility::Everyone, sender: self.sender(), id: Some(id), nick: &message.nick };
-            let frame = envelope::wrap(&envelope, json.as_bytes());
-            let logged = LoggedMessage { message, ip: self.address.ip, shadow, device };
             self.state.bus.post_message(&room.slug, &logged, frame).await
         };
         if let Err(e) = posted {
@@ -61,9 +67,6 @@ impl Conn {
         // The next keystroke after sending is news again.
         self.limits.last_typing = None;
         metrics::counter!("chat_messages_in_total").increment(1);
-        if shadow {
-            self.handle.send(crate::websocket::text(json.as_bytes()));
-        }
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
     }
 
