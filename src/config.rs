@@ -143,6 +143,8 @@ impl Config {
                 roulette_parent: s.discord_roulette_channel_id,
                 mirror: bot::discord::MirrorConfig { max_lag: s.discord_max_lag_secs },
                 max_filters: s.max_filters,
+                reports: s.discord_reports_channel_id,
+                budget: bot::discord::budget::Limits::default(),
             }),
         };
         let bot = BotConfig {

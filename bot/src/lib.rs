@@ -36,6 +36,7 @@ pub mod filters;
 pub mod health;
 pub mod iptag;
 pub mod message_log;
+pub mod reports;
 pub mod retention;
 pub mod retry;
 pub mod rooms;

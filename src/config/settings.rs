@@ -64,6 +64,10 @@ pub struct Settings {
     /// Channel every moderator action is posted to.
     #[arg(long, env = "DISCORD_MODLOG_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]
     pub discord_modlog_channel_id: Option<u64>,
+    /// Channel visitors' reports are posted to [default: reports, found or created private under
+    /// the category].
+    #[arg(long, env = "DISCORD_REPORTS_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]
+    pub discord_reports_channel_id: Option<u64>,
     /// Role whose members see the room channels and may moderate.
     #[arg(long, env = "DISCORD_MODERATOR_ROLE_ID", value_parser = values::discord_id("a Discord id (a number)"))]
     pub discord_moderator_role_id: Option<u64>,

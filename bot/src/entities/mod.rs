@@ -6,6 +6,7 @@ pub mod bans;
 pub mod dead_letters;
 pub mod filters;
 pub mod message_log;
+pub mod reports;
 pub mod room_tails;
 pub mod rooms;
 pub mod settings;

@@ -96,7 +96,7 @@ impl Bot {
         let log = MessageLog::new(db.clone());
         let discord = match config.discord.clone() {
             Some(discord) => Some(
-                Discord::new(discord, db.clone(), log.clone(), bus.clone())
+                Discord::new(discord, db.clone(), log.clone(), bus.clone(), tagger.clone())
                     .map_err(|e| BotError::Invalid(e.to_string()))?,
             ),
             None => {
@@ -115,6 +115,7 @@ impl Bot {
         let ghosts = crate::health::spawn("ghost rooms", ghosts::Ghosts::new(db.clone(), bus.clone()).run());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mirror = discord.as_ref().map(|d| d.mirror.clone());
+        let reports = discord.as_ref().map(|d| d.reports.clone());
         let discord = discord.map(|discord| {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
@@ -133,6 +134,7 @@ impl Bot {
             config,
             tagger,
             mirror,
+            reports,
             stopping: AtomicBool::new(false),
             gave_up: AtomicBool::new(false),
         };
