@@ -14,6 +14,8 @@
 //! * [`bans`]: bans by address, network or IP tag, made by operators (`chatroulette bans …`) or
 //!   moderators (`/ban`) through the same calls, published to the bus at once;
 //! * [`filters`]: word and regex filters, published to every gateway;
+//! * [`reports`]: visitors' reports of messages, recorded at once and decided by staff (the
+//!   Discord side is `discord::reports`);
 //! * [`audit`]: the audit log of every moderator and operator action;
 //! * [`iptag`]: the keyed hashes staff see instead of addresses;
 //! * [`retention`]: erasing addresses and texts past their retention periods, in batches;

@@ -139,7 +139,7 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn urgent_calls_go_ahead_of_a_bulk_backlog() {
         let budget = Arc::new(Budget::new(Limits { limit: 4, window: Duration::from_secs(1), reserve: 1 }));
         let order = Arc::new(Mutex::new(Vec::new()));
@@ -152,7 +152,7 @@ mod tests {
                 order.lock().unwrap().push(format!("bulk{i}"));
             }));
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         // Bulk calls used 3 of the first window's 4: the reserve is left.
         assert_eq!(order.lock().unwrap().len(), 3);
         let (b, o) = (budget.clone(), order.clone());
@@ -160,7 +160,7 @@ mod tests {
             b.acquire(Priority::Urgent).await;
             o.lock().unwrap().push("urgent".to_owned());
         });
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         // The reserve serves it at once, ahead of nine waiting bulk calls.
         assert_eq!(order.lock().unwrap().last().map(String::as_str), Some("urgent"));
         assert_eq!(order.lock().unwrap().len(), 4);
@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(order.lock().unwrap().len(), 13);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_waiting_urgent_call_holds_back_bulk_calls() {
         let budget = Arc::new(Budget::new(Limits { limit: 2, window: Duration::from_secs(1), reserve: 0 }));
         budget.acquire(Priority::Bulk).await;
@@ -198,12 +198,12 @@ mod tests {
         assert_eq!(order.lock().unwrap().first().map(String::as_str), Some("urgent"));
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_global_rate_limit_pauses_everything() {
         let budget = Budget::new(Limits { limit: 10, window: Duration::from_secs(1), reserve: 2 });
-        budget.pause(Duration::from_secs(3));
+        budget.pause(Duration::from_millis(300));
         let started = Instant::now();
         budget.acquire(Priority::Urgent).await;
-        assert!(started.elapsed() >= Duration::from_secs(3));
+        assert!(started.elapsed() >= Duration::from_millis(300));
     }
 }

@@ -5,6 +5,7 @@ mod bans;
 mod lookup;
 mod mirror;
 mod moderation;
+mod reports;
 mod staff_replies;
 mod threads;
 

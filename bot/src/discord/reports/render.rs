@@ -69,9 +69,20 @@ pub fn decision(report: &reports::Model) -> Option<String> {
         State::Decided(protocol::ReportVerdict::Muted) => "Tag muted",
         State::Decided(protocol::ReportVerdict::Dismissed) => "Dismissed",
     };
-    let by = report.decided_by.as_deref().unwrap_or("someone");
+    let by = report.decided_by.as_deref().map_or_else(|| "someone".to_owned(), who);
     let when = report.decided_at.map_or_else(String::new, |at| format!(" <t:{}:f>", at.timestamp()));
-    Some(format!("{what} by {}{when}", inline(by)))
+    Some(format!("{what} by {by}{when}"))
+}
+
+/// Who decided, as staff read it: `discord:<id> (<name>)` as a mention (shown as the member's
+/// name; mentions in embeds notify nobody) and the name; anything else escaped.
+fn who(by: &str) -> String {
+    let parsed = by.strip_prefix("discord:").and_then(|rest| {
+        let (id, name) = rest.split_once(' ')?;
+        let name = name.strip_prefix('(')?.strip_suffix(')')?;
+        id.parse::<u64>().ok().map(|id| format!("<@{id}> ({})", inline(name)))
+    });
+    parsed.unwrap_or_else(|| inline(by))
 }
 
 /// The report message: embed, buttons (disabled once decided, or Ban tag without a tag).
@@ -198,6 +209,12 @@ pub fn nonce(id: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deciders_are_mentioned_by_id() {
+        assert_eq!(who("discord:42 (mod_one)"), "<@42> (mod\\_one)");
+        assert_eq!(who("auto"), "auto");
+    }
 
     #[test]
     fn buttons_round_trip() {
