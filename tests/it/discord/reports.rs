@@ -275,8 +275,9 @@ async fn reports_go_ahead_of_the_mirrors_backlog() {
     }
     let reported_room = hosts[0].1.clone();
     let reported = hosts[0].0.say("the reported one").await;
+    let queued = Instant::now();
     bus.enqueue(&report(&reported, &reported_room, "Host0", "g-r:1", "198.51.100.90")).await.unwrap();
-    let (message, _) = posted_report(&fake, reports, Duration::from_secs(10)).await;
+    let (message, thread) = posted_report(&fake, reports, Duration::from_secs(10)).await;
     // When the report and its thread were in Discord, the mirror was still behind: messages
     // logged before the report was queued had not reached Discord yet.
     let db = app.db().await;
@@ -287,6 +288,23 @@ async fn reports_go_ahead_of_the_mirrors_backlog() {
         .await
         .unwrap();
     assert!(waiting > 0, "the mirror had caught up before the report went out: no backlog to go ahead of");
+    // The report's three requests (message, thread, context) went ahead of the waiting mirror
+    // requests: at most the bulk share of the windows they fell in (3 a second) went between
+    // (in a first-come budget, each of them would wait behind about a dozen).
+    let requests = fake.requests();
+    let report_done = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == format!("/channels/{thread}/messages"))
+        .map(|r| r.at)
+        .min()
+        .expect("the context request");
+    let between = requests
+        .iter()
+        .filter(|r| r.at > queued && r.at < report_done)
+        .filter(|r| !r.path.contains(&reports.to_string()) && !r.path.contains(&thread.to_string()))
+        .filter(|r| !r.path.starts_with("/interactions") && !r.path.starts_with("/webhooks"))
+        .count();
+    assert!(between <= 6, "{between} other requests went before the report's; waiting: {waiting}");
     assert!(message.to_string().contains("the reported one"));
     // And the backlog still drains.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
