@@ -145,6 +145,7 @@ impl Config {
                 max_filters: s.max_filters,
                 reports: s.discord_reports_channel_id,
                 budget: bot::discord::budget::Limits::default(),
+                warn_ladder: s.warn_ladder,
             }),
         };
         let bot = BotConfig {
@@ -152,6 +153,7 @@ impl Config {
             ip_tag_secret: s.ip_tag_secret,
             discord,
             retention: bot::retention::Retention { ips: s.retention_days, texts: s.text_retention_days },
+            auto_mute: s.auto_mute_secs,
             ..BotConfig::default()
         };
         let redis = s.redis_url.map(|url| RedisSettings {

@@ -13,6 +13,10 @@
 //!   at start;
 //! * [`bans`]: bans by address, network or IP tag, made by operators (`chatroulette bans …`) or
 //!   moderators (`/ban`) through the same calls, published to the bus at once;
+//! * [`mutes`]: mutes (plain and shadow) by the same targets, published to the bus at once;
+//! * [`cases`]: the numbered case of every moderator action, its reason and duration edited
+//!   afterwards;
+//! * [`warnings`]: warnings and the `WARN_LADDER` they climb;
 //! * [`filters`]: word and regex filters, published to every gateway;
 //! * [`reports`]: visitors' reports of messages, recorded at once and decided by staff (the
 //!   Discord side is `discord::reports`);
@@ -30,6 +34,7 @@
 
 pub mod audit;
 pub mod bans;
+pub mod cases;
 pub mod db;
 pub mod dead_letters;
 pub mod discord;
@@ -38,11 +43,13 @@ pub mod filters;
 pub mod health;
 pub mod iptag;
 pub mod message_log;
+pub mod mutes;
 pub mod reports;
 pub mod retention;
 pub mod retry;
 pub mod rooms;
 mod service;
+pub mod warnings;
 
 pub use service::{Bot, BotConfig};
 

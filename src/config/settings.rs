@@ -64,6 +64,10 @@ pub struct Settings {
     /// Channel every moderator action is posted to.
     #[arg(long, env = "DISCORD_MODLOG_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]
     pub discord_modlog_channel_id: Option<u64>,
+    /// How long reports against one tag from 3 distinct reporters within 10 minutes shadow-mute
+    /// that tag, unless a moderator confirms (60 to 86400 seconds).
+    #[arg(long, env = "AUTO_MUTE_SECS", default_value = "1800", value_parser = values::seconds(60.0, 86400.0))]
+    pub auto_mute_secs: Duration,
     /// Channel visitors' reports are posted to [default: reports, found or created private under
     /// the category].
     #[arg(long, env = "DISCORD_REPORTS_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]
@@ -80,6 +84,10 @@ pub struct Settings {
     /// Most word and regex filters kept (1 to 2000).
     #[arg(long, env = "MAX_FILTERS", default_value_t = protocol::filter::MAX_FILTERS_DEFAULT, value_parser = values::max_filters)]
     pub max_filters: usize,
+    /// What warnings lead to: rungs COUNT:ACTION[:DURATION] (ACTION mute or ban; no duration =
+    /// until lifted), comma-separated, or `off`.
+    #[arg(long, env = "WARN_LADDER", default_value = bot::warnings::DEFAULT_LADDER, value_parser = bot::warnings::Ladder::parse)]
+    pub warn_ladder: bot::warnings::Ladder,
 
     /// Key of the IP tags staff see instead of addresses (at least 16 characters) [default: one
     /// generated once and kept in the database].

@@ -14,6 +14,7 @@
 //! * `events`: what flows back from Discord into web rooms, and the channel keeper;
 //! * [`mirror`]: web messages into Discord, one worker per room;
 //! * [`embeds`]: web messages as embeds within Discord's limits;
+//! * [`modlog`]: the mod-log posts of cases, posted and edited to match;
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
 //! * [`privacy`]: every channel the bot makes is private to staff;
 //! * [`reports`]: visitors' reports posted to the reports channel, and their buttons;
@@ -28,6 +29,7 @@ pub mod access;
 pub mod budget;
 pub mod embeds;
 pub mod mirror;
+pub mod modlog;
 pub mod privacy;
 pub mod reports;
 pub mod rest;
@@ -68,6 +70,8 @@ pub struct Data {
     pub admin_role: Option<u64>,
     /// Reports name the reporter by IP tag.
     pub tagger: crate::iptag::IpTagger,
+    /// `WARN_LADDER`: what `/warn` leads to.
+    pub warn_ladder: crate::warnings::Ladder,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -102,6 +106,8 @@ pub struct DiscordConfig {
     pub reports: Option<u64>,
     /// The bot's global request budget (Discord allows 50 requests a second).
     pub budget: budget::Limits,
+    /// `WARN_LADDER`: what warnings lead to.
+    pub warn_ladder: crate::warnings::Ladder,
 }
 
 /// Why the Discord side stopped.
@@ -150,11 +156,12 @@ impl Discord {
         log: crate::message_log::MessageLog,
         bus: Arc<dyn Bus>,
         tagger: crate::iptag::IpTagger,
+        auto_mute: Duration,
     ) -> Result<Self, DiscordError> {
         let rest = rest::Rest::with_budget(config.api_base.as_deref(), config.token.expose_secret(), config.budget)?;
         let parents = threads::Parents::new(&config, rest.clone(), db.clone());
         let mirror = Mirror::new(rest.clone(), db.clone(), log.clone(), bus.clone(), config.mirror.clone(), parents);
-        let reports = Reports::new(&config, &rest, db.clone(), log.clone(), tagger.clone());
+        let reports = Reports::new(&config, &rest, db.clone(), log.clone(), tagger.clone(), bus.clone(), auto_mute);
         Ok(Self { mirror, reports, rest, config, db, log, bus, tagger })
     }
 
@@ -183,6 +190,7 @@ impl Discord {
             max_filters: config.max_filters,
             admin_role: config.admin_role,
             tagger,
+            warn_ladder: config.warn_ladder.clone(),
         };
         if config.moderator_role.is_none() {
             tracing::warn!(

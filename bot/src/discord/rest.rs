@@ -152,12 +152,6 @@ impl Rest {
         self.send(request, body).await
     }
 
-    /// PATCH /channels/{c}/messages/{m}: edit one of the bot's messages.
-    pub async fn edit_message(&self, channel: u64, message: u64, body: &Value) -> Result<Posted, RestError> {
-        let request = self.http.patch(format!("{}/channels/{channel}/messages/{message}", self.base));
-        self.send(request, body).await
-    }
-
     /// POST /interactions/{id}/{token}/callback: answer an interaction (outside the global
     /// budget, as Discord's global limit does not count interaction routes).
     pub async fn interaction_callback(&self, id: u64, token: &str, body: &Value) -> Result<(), RestError> {
@@ -176,6 +170,13 @@ impl Rest {
             .http
             .patch(format!("{}/channels/{channel}", self.base))
             .header("x-audit-log-reason", "chat room ended");
+        self.send(request, body).await
+    }
+
+    /// PATCH /channels/{c}/messages/{m}: edit one of the bot's own messages (a case's mod-log
+    /// post when the case changes).
+    pub async fn edit_message(&self, channel: u64, message: u64, body: &Value) -> Result<Posted, RestError> {
+        let request = self.http.patch(format!("{}/channels/{channel}/messages/{message}", self.base));
         self.send(request, body).await
     }
 

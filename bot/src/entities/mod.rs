@@ -3,9 +3,11 @@
 
 pub mod audit_log;
 pub mod bans;
+pub mod cases;
 pub mod dead_letters;
 pub mod filters;
 pub mod message_log;
+pub mod mutes;
 pub mod reports;
 pub mod room_tails;
 pub mod rooms;

@@ -8,9 +8,11 @@
 //! erased after `RETENTION_DAYS`, nicknames and notes after `TEXT_RETENTION_DAYS`
 //! (`crate::retention`).
 //!
-//! * [`auto`]: the count behind the automatic first response (three distinct reporters).
+//! * [`auto`]: the count behind the automatic first response (three distinct reporters);
+//! * [`respond`]: the reported tag kept, and the automatic shadow mute applied.
 
 pub mod auto;
+pub mod respond;
 
 use std::net::IpAddr;
 

@@ -257,6 +257,7 @@ impl Consumer {
                                 "report recorded"
                             );
                             metrics::counter!("chat_reports_total").increment(1);
+                            self.respond(row).await;
                             if let Some(reports) = &self.reports {
                                 reports.wake();
                             }
@@ -279,6 +280,26 @@ impl Consumer {
         }
         if let Err(e) = self.bus.ack(&done).await {
             tracing::error!(error = %e, "cannot acknowledge room events");
+        }
+    }
+
+    /// A recorded report whose message is in the log: keep its tag and apply the automatic
+    /// first response (a report whose message is not logged yet gets both from the poster).
+    /// A failure is logged: the report itself is recorded.
+    async fn respond(&self, report: crate::entities::reports::Model) {
+        let row = match self.log.by_id(&report.message_id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(report = report.id, error = %e, "cannot read a reported message");
+                return;
+            }
+        };
+        let id = report.id;
+        let attached =
+            crate::reports::respond::attach(&self.db, Some(self.bus.as_ref()), report, &row, self.config.auto_mute).await;
+        if let Err(e) = attached {
+            tracing::error!(report = id, error = %e, "cannot apply the automatic response to a report");
         }
     }
 

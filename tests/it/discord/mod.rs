@@ -6,6 +6,7 @@ mod lookup;
 mod mirror;
 mod moderation;
 mod reports;
+mod sanctions;
 mod staff_replies;
 mod threads;
 

@@ -1,5 +1,6 @@
-//! The report buttons: *Ban tag* bans the reported tag ([`bans::impose`]), *Dismiss* closes
-//! the report. Only moderators may press them, checked as for commands
+//! The report buttons: *Ban tag* bans the reported tag ([`bans::impose`]), *Mute 10 min*
+//! mutes it ([`mutes::impose`], [`render::MUTE_LENGTH`]), *Dismiss* closes the report.
+//! A ban or mute opens its case and goes to the mod-log channel like `/ban` and `/mute`. Only moderators may press them, checked as for commands
 //! ([`access::reaches`], guild-level permissions, never the channel's); anyone else gets an
 //! ephemeral refusal and nothing happens. The first decision wins: it is recorded before it is
 //! acted on (and undone if acting fails), the report message is edited to show who decided
@@ -15,6 +16,7 @@ use crate::bans::{self, NewBan, Scope, Target};
 use crate::discord::access::{self, Level};
 use crate::discord::{Data, Error, unavailable};
 use crate::entities::reports as report_rows;
+use crate::mutes::{self, NewMute};
 use crate::reports;
 
 /// Answer a press on a report button (`custom_id` starting with [`render::PREFIX`]).
@@ -33,12 +35,14 @@ pub async fn press(ctx: &serenity::Context, data: &Data, press: &serenity::Compo
     let by = format!("discord:{} ({})", press.user.id, press.user.name);
     let verdict = match action {
         Action::Ban => ReportVerdict::Banned,
+        Action::Mute => ReportVerdict::Muted,
         Action::Dismiss => ReportVerdict::Dismissed,
     };
     let (report, closed) = reports::decide(&data.db, id, verdict, &by).await?;
     if closed {
         let acted = match action {
             Action::Ban => ban(data, &report, &by).await,
+            Action::Mute => mute(data, &report, &by).await,
             Action::Dismiss => {
                 crate::audit::record(&data.db, &by, "dismiss report", &format!("report #{id}"), &report.reason)
                     .await
@@ -71,38 +75,50 @@ pub async fn press(ctx: &serenity::Context, data: &Data, press: &serenity::Compo
     Ok(())
 }
 
-/// Ban the reported sender: the reported message's address (its /24 or /64 as `/ban` would),
-/// or, once retention erased it, every address the tag was seen with.
-async fn ban(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), Error> {
+/// The reported sender as a sanction targets them: the tag, and the reported message's address
+/// (its /24 or /64 as `/ban` would), or, once retention erased it, every address of the tag.
+async fn target(data: &Data, report: &report_rows::Model) -> Result<(String, Vec<ipnet::IpNet>), Error> {
     let tag = report.reported_tag.clone().ok_or("the reported message has no tag (staff, or not in the log)")?;
     let row = data.log.by_id(&report.message_id).await?;
     let networks = match row.and_then(|r| r.ip.parse::<std::net::IpAddr>().ok()) {
         Some(ip) => vec![Scope::default_for(ip).network(ip)],
         None => bans::resolve(&data.db, &Target::Tag(tag.clone()), None).await?,
     };
-    let reason = format!("report #{}: {}", report.id, report.reason.replace('_', " "));
+    Ok((tag, networks))
+}
+
+fn reason_of(report: &report_rows::Model) -> String {
+    format!("report #{}: {}", report.id, report.reason.replace('_', " "))
+}
+
+/// Ban the reported sender until lifted.
+async fn ban(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), Error> {
+    let (tag, networks) = target(data, report).await?;
+    let reason = reason_of(report);
     let shown = format!("{} (tag {tag})", report.reported_nick);
     let ban = NewBan { networks, tag: Some(&tag), shown: Some(shown), reason: &reason, by, duration: None };
     let imposed = bans::impose(&data.db, Some(data.bus.as_ref()), ban).await?;
-    modlog(data, "ban", &imposed.shown, &imposed.details, by).await;
+    crate::discord::modlog::post(&data.rest, &data.db, data.modlog, &imposed.case).await;
     Ok(())
 }
 
-/// Post an action to the mod-log channel, if there is one.
-async fn modlog(data: &Data, action: &str, target: &str, details: &str, by: &str) {
-    let Some(channel) = data.modlog else { return };
-    let body = json!({
-        "embeds": [{
-            "title": format!("{action}: {target}").chars().take(256).collect::<String>(),
-            "description": details.chars().take(4000).collect::<String>(),
-            "footer": {"text": by.chars().take(200).collect::<String>()},
-            "timestamp": chrono::Utc::now().to_rfc3339(),
-        }],
-        "allowed_mentions": {"parse": []},
-    });
-    if let Err(e) = data.rest.create_message(channel, &body).await {
-        tracing::warn!(error = %e, "cannot post to the mod-log channel");
-    }
+/// Mute the reported sender for [`render::MUTE_LENGTH`] (a plain mute: they are told).
+async fn mute(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), Error> {
+    let (tag, networks) = target(data, report).await?;
+    let reason = reason_of(report);
+    let shown = format!("{} (tag {tag})", report.reported_nick);
+    let mute = NewMute {
+        networks,
+        tag: Some(&tag),
+        shown: Some(shown),
+        reason: &reason,
+        by,
+        duration: Some(render::MUTE_LENGTH),
+        shadow: false,
+    };
+    let imposed = mutes::impose(&data.db, Some(data.bus.as_ref()), mute).await?;
+    crate::discord::modlog::post(&data.rest, &data.db, data.modlog, &imposed.case).await;
+    Ok(())
 }
 
 /// An answer only the presser sees.

@@ -64,6 +64,9 @@ struct Inner {
     log: MessageLog,
     tagger: IpTagger,
     config: DiscordConfig,
+    bus: Arc<dyn bus::Bus>,
+    /// `AUTO_MUTE_SECS`.
+    auto_mute: Duration,
     wake: tokio::sync::Notify,
     channel: tokio::sync::Mutex<Option<u64>>,
 }
@@ -76,13 +79,23 @@ enum Outcome {
 }
 
 impl Reports {
-    pub fn new(config: &DiscordConfig, rest: &Rest, db: DatabaseConnection, log: MessageLog, tagger: IpTagger) -> Self {
+    pub fn new(
+        config: &DiscordConfig,
+        rest: &Rest,
+        db: DatabaseConnection,
+        log: MessageLog,
+        tagger: IpTagger,
+        bus: Arc<dyn bus::Bus>,
+        auto_mute: Duration,
+    ) -> Self {
         let inner = Inner {
             rest: rest.urgent(),
             db,
             log,
             tagger,
             config: config.clone(),
+            bus,
+            auto_mute,
             wake: tokio::sync::Notify::new(),
             channel: tokio::sync::Mutex::new(None),
         };
@@ -145,12 +158,10 @@ impl Inner {
         }
         if let Some(row) = &row
             && report.reported_tag.is_none()
-            && !row.staff
-            && let Some(described) = row.ip_tag.as_deref()
         {
-            let tag = reports::own_tag(described).to_owned();
-            reports::set_tag(&self.db, report.id, &tag).await?;
-            report.reported_tag = Some(tag);
+            // Logged after the report was recorded: its tag and the automatic response now.
+            let bus = Some(self.bus.as_ref());
+            (report, _) = reports::respond::attach(&self.db, bus, report, row, self.auto_mute).await?;
         }
         let channel = self.channel().await?;
         let reporter_tag = reporter_tag(&self.tagger, &report.reporter_ip);
@@ -178,7 +189,7 @@ impl Inner {
         if let Some(thread) = thread {
             reports::set_posted(&self.db, report.id, channel, message, Some(thread)).await?;
         }
-        let bodies = match &row {
+        let mut bodies = match &row {
             Some(_) => {
                 let room = RoomSlug::parse(&report.room)?;
                 let id: ulid::Ulid = report.message_id.parse()?;
@@ -187,6 +198,9 @@ impl Inner {
             }
             None => vec![render::no_context()],
         };
+        if report.auto_muted {
+            bodies.push(render::auto_muted(self.auto_mute));
+        }
         for mut body in bodies {
             if thread.is_none() {
                 body["message_reference"] = json!({"message_id": message.to_string(), "fail_if_not_exists": false});

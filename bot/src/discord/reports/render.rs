@@ -17,6 +17,8 @@ pub const PREFIX: &str = "report:";
 pub enum Action {
     /// Ban the reported tag.
     Ban,
+    /// Mute the reported tag for [`MUTE_LENGTH`].
+    Mute,
     /// Close the report without acting.
     Dismiss,
 }
@@ -25,6 +27,7 @@ impl Action {
     fn name(self) -> &'static str {
         match self {
             Self::Ban => "ban",
+            Self::Mute => "mute",
             Self::Dismiss => "dismiss",
         }
     }
@@ -40,12 +43,16 @@ impl Action {
         let (name, id) = rest.split_once(':')?;
         let action = match name {
             "ban" => Self::Ban,
+            "mute" => Self::Mute,
             "dismiss" => Self::Dismiss,
             _ => return None,
         };
         Some((action, id.parse().ok()?))
     }
 }
+
+/// How long *Mute* mutes.
+pub const MUTE_LENGTH: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The reported message as the report shows it: its row in the log, if found.
 pub struct Reported<'a> {
@@ -129,6 +136,7 @@ pub fn message(reported: &Reported<'_>) -> Value {
         "embeds": [embed],
         "components": [{"type": 1, "components": [
             button("Ban tag", 4, Action::Ban, open && tag.is_some()),
+            button("Mute 10 min", 1, Action::Mute, open && tag.is_some()),
             button("Dismiss", 2, Action::Dismiss, open),
         ]}],
         "allowed_mentions": {"parse": []},
@@ -196,6 +204,19 @@ pub fn context(rows: &[message_log::Model], reported: &str) -> Vec<Value> {
 /// Longest context description (Discord allows 4096).
 pub const CONTEXT_DESCRIPTION: usize = 4000;
 
+/// Posted in the thread of the report that brought the automatic shadow mute.
+pub fn auto_muted(length: std::time::Duration) -> Value {
+    let text = format!(
+        "⚠️ Automatic first response: reports from {} distinct reporters within {} minutes shadow-muted this tag \
+         for {} (their messages reach nobody else; they are not told). It ends by itself unless a moderator \
+         confirms: *Mute* or *Ban tag* above, or `/mute`, `/ban`.",
+        crate::reports::auto::THRESHOLD,
+        crate::reports::auto::WINDOW.as_secs() / 60,
+        crate::bans::humanize(length),
+    );
+    json!({"content": text, "allowed_mentions": {"parse": []}})
+}
+
 /// Posted in the thread when the reported message never reached the log.
 pub fn no_context() -> Value {
     json!({"content": "The reported message is not in the message log (yet): no context to show.", "allowed_mentions": {"parse": []}})
@@ -220,6 +241,7 @@ mod tests {
     fn buttons_round_trip() {
         assert_eq!(Action::parse(&Action::Ban.custom_id(12)), Some((Action::Ban, 12)));
         assert_eq!(Action::parse(&Action::Dismiss.custom_id(7)), Some((Action::Dismiss, 7)));
+        assert_eq!(Action::parse(&Action::Mute.custom_id(3)), Some((Action::Mute, 3)));
         assert_eq!(Action::parse("report:nuke:1"), None);
         assert_eq!(Action::parse("other:ban:1"), None);
     }
