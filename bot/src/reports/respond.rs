@@ -4,6 +4,10 @@
 //! (its own case, by `auto`), once per window: a report in the window that already brought the
 //! mute holds back another. The mute ends by itself unless a moderator confirms it with a
 //! sanction of their own (*Mute* or *Ban tag* on the report, `/mute`, `/ban`).
+//!
+//! The consumer attaches each report it records; the poster attaches those whose message was
+//! logged late. Both run in the bot, one attachment at a time ([`ONE_AT_A_TIME`]), so one
+//! tag is never muted twice by reports handled at once.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -21,6 +25,9 @@ use crate::mutes::{self, NewMute};
 /// Who the automatic mute is made by, in the case, the audit log and the report.
 pub const ACTOR: &str = "auto";
 
+/// Held while a report is attached: the count and the mute are one step.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Keep the reported tag on `report` (from the log row of its message) and apply the automatic
 /// first response; the report as it is now and the case of the mute it brought, if any.
 pub async fn attach(
@@ -32,6 +39,11 @@ pub async fn attach(
 ) -> Result<(reports::Model, Option<cases::Model>), BotError> {
     if row.staff {
         return Ok((report, None));
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    // As it is now: the other caller may have attached it meanwhile.
+    if let Some(fresh) = super::get(db, report.id).await? {
+        report = fresh;
     }
     let Some(described) = row.ip_tag.as_deref() else { return Ok((report, None)) };
     let tag = super::own_tag(described).to_owned();

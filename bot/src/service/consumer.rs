@@ -297,7 +297,8 @@ impl Consumer {
         };
         let id = report.id;
         let attached =
-            crate::reports::respond::attach(&self.db, Some(self.bus.as_ref()), report, &row, self.config.auto_mute).await;
+            crate::reports::respond::attach(&self.db, Some(self.bus.as_ref()), report, &row, self.config.auto_mute)
+                .await;
         if let Err(e) = attached {
             tracing::error!(report = id, error = %e, "cannot apply the automatic response to a report");
         }
