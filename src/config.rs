@@ -143,6 +143,8 @@ impl Config {
                 roulette_parent: s.discord_roulette_channel_id,
                 mirror: bot::discord::MirrorConfig { max_lag: s.discord_max_lag_secs },
                 max_filters: s.max_filters,
+                reports: s.discord_reports_channel_id,
+                budget: bot::discord::budget::Limits::default(),
                 warn_ladder: s.warn_ladder,
             }),
         };
@@ -151,6 +153,7 @@ impl Config {
             ip_tag_secret: s.ip_tag_secret,
             discord,
             retention: bot::retention::Retention { ips: s.retention_days, texts: s.text_retention_days },
+            auto_mute: s.auto_mute_secs,
             ..BotConfig::default()
         };
         let redis = s.redis_url.map(|url| RedisSettings {

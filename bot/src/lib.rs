@@ -18,6 +18,8 @@
 //!   afterwards;
 //! * [`warnings`]: warnings and the `WARN_LADDER` they climb;
 //! * [`filters`]: word and regex filters, published to every gateway;
+//! * [`reports`]: visitors' reports of messages, recorded at once and decided by staff (the
+//!   Discord side is `discord::reports`);
 //! * [`audit`]: the audit log of every moderator and operator action;
 //! * [`iptag`]: the keyed hashes staff see instead of addresses;
 //! * [`retention`]: erasing addresses and texts past their retention periods, in batches;
@@ -42,6 +44,7 @@ pub mod health;
 pub mod iptag;
 pub mod message_log;
 pub mod mutes;
+pub mod reports;
 pub mod retention;
 pub mod retry;
 pub mod rooms;

@@ -6,7 +6,8 @@
 //! message is past the IPs' period leave `visitor_tails`, and rooms whose latest message is past
 //! the texts' period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and
 //! close for good; a quiet room's history would be erased texts). Visitor rooms and pairs that
-//! ended longer than the texts' period ago leave `rooms`. The log's rows stay, so ids, rooms,
+//! ended longer than the texts' period ago leave `rooms`. Reports lose their reporter's address
+//! and device tag after the IPs' period, their nickname and note after the texts'. The log's rows stay, so ids, rooms,
 //! times and Discord mappings remain for the record.
 //!
 //! The log has no index on `sent_at`: its rows are found by primary key instead. A message id is
@@ -26,7 +27,9 @@ use sea_orm::{
 };
 
 use crate::BotError;
-use crate::entities::{bans, cases, dead_letters, message_log, mutes, room_tails, rooms, settings, visitor_tails};
+use crate::entities::{
+    bans, cases, dead_letters, message_log, mutes, reports, room_tails, rooms, settings, visitor_tails,
+};
 
 /// What an erased IP reads as.
 pub const ERASED_IP: &str = "erased";
@@ -121,12 +124,32 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
             .exec(db)
             .await?
             .rows_affected;
+        purged.ips += reports::Entity::update_many()
+            .col_expr(reports::Column::ReporterIp, Expr::value(ERASED_IP))
+            .col_expr(reports::Column::ReporterDevice, Expr::value(Option::<String>::None))
+            .filter(reports::Column::CreatedAt.lt(cutoff))
+            .filter(reports::Column::ReporterIp.ne(ERASED_IP))
+            .exec(db)
+            .await?
+            .rows_affected;
     }
     if let Some(cutoff) = cutoff(retention.texts) {
         let first_kept = first_id_at(cutoff);
         let erase =
             Erase { done_key: TEXTS_DONE, column: message_log::Column::Text, erased: ERASED_TEXT, also_tag: false };
         purged.texts = erase.run(db, first_kept.clone(), batch, &mut purged).await?;
+        purged.texts += reports::Entity::update_many()
+            .col_expr(reports::Column::ReportedNick, Expr::value(ERASED_TEXT))
+            .col_expr(reports::Column::Note, Expr::value(Option::<String>::None))
+            .filter(reports::Column::CreatedAt.lt(cutoff))
+            .filter(
+                Condition::any()
+                    .add(reports::Column::ReportedNick.ne(ERASED_TEXT))
+                    .add(reports::Column::Note.is_not_null()),
+            )
+            .exec(db)
+            .await?
+            .rows_affected;
         room_tails::Entity::delete_many().filter(room_tails::Column::LastId.lt(first_kept)).exec(db).await?;
         purged.rooms = drop_ended_rooms(db, cutoff, batch).await?;
     }

@@ -64,6 +64,14 @@ pub struct Settings {
     /// Channel every moderator action is posted to.
     #[arg(long, env = "DISCORD_MODLOG_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]
     pub discord_modlog_channel_id: Option<u64>,
+    /// How long reports against one tag from 3 distinct reporters within 10 minutes shadow-mute
+    /// that tag, unless a moderator confirms (60 to 86400 seconds).
+    #[arg(long, env = "AUTO_MUTE_SECS", default_value = "1800", value_parser = values::seconds(60.0, 86400.0))]
+    pub auto_mute_secs: Duration,
+    /// Channel visitors' reports are posted to [default: reports, found or created private under
+    /// the category].
+    #[arg(long, env = "DISCORD_REPORTS_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]
+    pub discord_reports_channel_id: Option<u64>,
     /// Role whose members see the room channels and may moderate.
     #[arg(long, env = "DISCORD_MODERATOR_ROLE_ID", value_parser = values::discord_id("a Discord id (a number)"))]
     pub discord_moderator_role_id: Option<u64>,

@@ -169,3 +169,49 @@ async fn the_mirror_scan_reads_its_window_in_pages_on_sqlite() {
 async fn the_mirror_scan_reads_its_window_in_pages_on_postgres() {
     on_postgres(the_mirror_scan_reads_its_window_in_pages).await;
 }
+
+/// Reports lose their reporter's address and device after the addresses' period, their
+/// nickname and note after the texts'; a recent report keeps everything, and recording one
+/// twice (a redelivered queue entry) keeps one row.
+async fn reports_follow_retention(db: DatabaseConnection) {
+    let report = |days: i64, reporter: &str| protocol::ReportEvent {
+        message: ulid::Ulid::new(),
+        room: protocol::RoomSlug::parse("lobby").unwrap(),
+        nick: "Nick".to_owned(),
+        reason: protocol::ReportReason::Hate,
+        note: Some("a note".to_owned()),
+        reporter: reporter.to_owned(),
+        reporter_ip: "198.51.100.3".parse().unwrap(),
+        reporter_device: Some("d3v1ce7a6000".to_owned()),
+        reporter_since: Utc::now() - chrono::Duration::days(days) - chrono::Duration::hours(1),
+        at: Utc::now() - chrono::Duration::days(days),
+    };
+    let ancient = bot::reports::record(&db, &report(400, "g:1")).await.unwrap();
+    let old = bot::reports::record(&db, &report(40, "g:2")).await.unwrap();
+    let recent = report(1, "g:3");
+    let first = bot::reports::record(&db, &recent).await.unwrap();
+    assert_eq!(bot::reports::record(&db, &recent).await.unwrap().id, first.id, "recorded twice");
+    let purged = purge_in_batches(&db, Retention { ips: 30 * DAY, texts: 365 * DAY }, 10).await.unwrap();
+    assert_eq!((purged.ips, purged.texts), (2, 1), "{purged:?}");
+    let get = async |id| bot::reports::get(&db, id).await.unwrap().unwrap();
+    let (ancient, old, recent) = (get(ancient.id).await, get(old.id).await, get(first.id).await);
+    assert_eq!((ancient.reporter_ip.as_str(), ancient.reporter_device.as_deref()), ("erased", None));
+    assert_eq!((ancient.reported_nick.as_str(), ancient.note.as_deref()), ("", None));
+    assert_eq!((old.reporter_ip.as_str(), old.reporter_device.as_deref()), ("erased", None));
+    assert_eq!((old.reported_nick.as_str(), old.note.as_deref()), ("Nick", Some("a note")));
+    assert_eq!(
+        (recent.reporter_ip.as_str(), recent.reporter_device.as_deref()),
+        ("198.51.100.3", Some("d3v1ce7a6000"))
+    );
+    assert_eq!((recent.reported_nick.as_str(), recent.reason.as_str()), ("Nick", "hate"));
+}
+
+#[tokio::test]
+async fn reports_follow_retention_on_sqlite() {
+    on_sqlite(reports_follow_retention).await;
+}
+
+#[tokio::test]
+async fn reports_follow_retention_on_postgres() {
+    on_postgres(reports_follow_retention).await;
+}

@@ -79,6 +79,13 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_tuned_on(dir, &url, &[], tune).await
 }
 
+/// [`spawn_app_tuned`] with environment overrides too.
+pub async fn spawn_app_tuned_with(overrides: &[(&str, &str)], tune: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("chat.db").display());
+    spawn_app_tuned_on(dir, &url, overrides, tune).await
+}
+
 async fn spawn_app_tuned_on(
     dir: PathBuf,
     database_url: &str,

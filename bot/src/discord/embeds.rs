@@ -45,7 +45,7 @@ fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if chars(s) <= max {
         return s.to_owned();
     }

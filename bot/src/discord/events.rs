@@ -33,6 +33,11 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
         serenity::FullEvent::MessageDeleteBulk { multiple_deleted_messages_ids, .. } => {
             deleted(data, multiple_deleted_messages_ids).await?;
         }
+        serenity::FullEvent::InteractionCreate { interaction: serenity::Interaction::Component(press) }
+            if press.data.custom_id.starts_with(super::reports::render::PREFIX) =>
+        {
+            super::reports::buttons::press(ctx, data, press).await?;
+        }
         _ => {}
     }
     Ok(())
@@ -249,6 +254,9 @@ async fn check_privacy(db: &DatabaseConnection, rest: &Rest, config: &DiscordCon
     // The mod-log channel shows tags, ban numbers and reasons: staff only too.
     channels.extend(config.modlog);
     channels.extend(super::threads::created_parents(db).await?);
+    // Reports show tags, reasons and the messages around them: staff only too.
+    channels.extend(config.reports);
+    channels.extend(super::reports::channel::remembered(db).await?);
     channels.sort_unstable();
     channels.dedup();
     let mut public = Vec::new();

@@ -17,17 +17,21 @@
 //! * [`modlog`]: the mod-log posts of cases, posted and edited to match;
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
 //! * [`privacy`]: every channel the bot makes is private to staff;
+//! * [`reports`]: visitors' reports posted to the reports channel, and their buttons;
 //! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
+//! * [`budget`]: the global request budget every REST call waits in, urgent ones first;
 //! * [`retry`]: the bot's retry helper with the Discord side's policies and REST outcomes;
 //! * [`unavailable`]: the database check before every command, and the answer when it is away;
 //! * this file: settings, startup, the permission check and `on_error`, where every failed
 //!   command and event ends up.
 
 pub mod access;
+pub mod budget;
 pub mod embeds;
 pub mod mirror;
 pub mod modlog;
 pub mod privacy;
+pub mod reports;
 pub mod rest;
 pub mod retry;
 pub mod threads;
@@ -45,6 +49,7 @@ use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use mirror::{Job, Mirror, MirrorConfig};
+pub use reports::Reports;
 
 /// What poise hands every command and event handler.
 pub struct Data {
@@ -63,6 +68,8 @@ pub struct Data {
     pub max_filters: usize,
     /// Role whose members may run the destructive commands besides those with Manage Server.
     pub admin_role: Option<u64>,
+    /// Reports name the reporter by IP tag.
+    pub tagger: crate::iptag::IpTagger,
     /// `WARN_LADDER`: what `/warn` leads to.
     pub warn_ladder: crate::warnings::Ladder,
 }
@@ -94,6 +101,11 @@ pub struct DiscordConfig {
     pub mirror: MirrorConfig,
     /// `MAX_FILTERS`: most word and regex filters kept.
     pub max_filters: usize,
+    /// `DISCORD_REPORTS_CHANNEL_ID`: where reports go; unset = a text channel named
+    /// [`reports::channel::NAME`], found or created (private) under the category.
+    pub reports: Option<u64>,
+    /// The bot's global request budget (Discord allows 50 requests a second).
+    pub budget: budget::Limits,
     /// `WARN_LADDER`: what warnings lead to.
     pub warn_ladder: crate::warnings::Ladder,
 }
@@ -113,11 +125,13 @@ pub enum DiscordError {
 /// Everything the Discord side runs: the REST client for the mirror and the serenity client.
 pub struct Discord {
     pub mirror: Mirror,
+    pub reports: Reports,
     rest: rest::Rest,
     config: DiscordConfig,
     db: DatabaseConnection,
     log: crate::message_log::MessageLog,
     bus: Arc<dyn Bus>,
+    tagger: crate::iptag::IpTagger,
 }
 
 /// Permissions the bot needs in the guild.
@@ -141,20 +155,24 @@ impl Discord {
         db: DatabaseConnection,
         log: crate::message_log::MessageLog,
         bus: Arc<dyn Bus>,
+        tagger: crate::iptag::IpTagger,
+        auto_mute: Duration,
     ) -> Result<Self, DiscordError> {
-        let rest = rest::Rest::new(config.api_base.as_deref(), config.token.expose_secret())?;
+        let rest = rest::Rest::with_budget(config.api_base.as_deref(), config.token.expose_secret(), config.budget)?;
         let parents = threads::Parents::new(&config, rest.clone(), db.clone());
         let mirror = Mirror::new(rest.clone(), db.clone(), log.clone(), bus.clone(), config.mirror.clone(), parents);
-        Ok(Self { mirror, rest, config, db, log, bus })
+        let reports = Reports::new(&config, &rest, db.clone(), log.clone(), tagger.clone(), bus.clone(), auto_mute);
+        Ok(Self { mirror, reports, rest, config, db, log, bus, tagger })
     }
 
     /// Connect and serve until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), DiscordError> {
-        let Self { mirror, rest, config, db, log, bus } = self;
+        let Self { mirror, reports, rest, config, db, log, bus, tagger } = self;
         let channels = crate::health::spawn(
             "channel upkeep",
             events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()),
         );
+        let poster = crate::health::spawn("report poster", reports.run());
         let mut http = serenity::HttpBuilder::new(config.token.expose_secret());
         if let Some(base) = &config.api_base {
             http = http.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
@@ -171,6 +189,7 @@ impl Discord {
             moderator_role: config.moderator_role,
             max_filters: config.max_filters,
             admin_role: config.admin_role,
+            tagger,
             warn_ladder: config.warn_ladder.clone(),
         };
         if config.moderator_role.is_none() {
@@ -206,6 +225,7 @@ impl Discord {
             }
         };
         channels.abort();
+        poster.abort();
         result
     }
 }

@@ -4,11 +4,14 @@
 //! it reads `X-RateLimit-Remaining`/`X-RateLimit-Reset-After` on every answer, waits for the
 //! bucket to reset instead of running into it, and retries a 429 after `retry_after` with the
 //! same body (and nonce). This path is the same in production and in tests, where the base URL
-//! points at the fake Discord.
+//! points at the fake Discord. Every call first waits in the bot's global request budget
+//! ([`super::budget`]), as a bulk call, or as an urgent one on a client from [`Rest::urgent`].
 
 use std::time::Duration;
 
 use serde_json::Value;
+
+use super::budget::{Budget, Limits, Priority};
 
 /// Discord's API version.
 const API: &str = "/api/v10";
@@ -71,6 +74,10 @@ pub struct Rest {
     base: String,
     auth: String,
     bot_id: std::sync::Arc<std::sync::OnceLock<u64>>,
+    /// Shared by every clone: the bot's global request budget.
+    budget: std::sync::Arc<Budget>,
+    /// The class this client's calls wait in.
+    priority: Priority,
 }
 
 impl std::fmt::Debug for Rest {
@@ -80,14 +87,37 @@ impl std::fmt::Debug for Rest {
 }
 
 impl Rest {
-    /// `api_base` is `DISCORD_API_BASE` (tests) or `None` for Discord itself.
+    /// `api_base` is `DISCORD_API_BASE` (tests) or `None` for Discord itself; the global
+    /// budget has the default [`Limits`].
     pub fn new(api_base: Option<&str>, token: &str) -> Result<Self, RestError> {
+        Self::with_budget(api_base, token, Limits::default())
+    }
+
+    /// [`Rest::new`] with a global budget of `limits`.
+    pub fn with_budget(api_base: Option<&str>, token: &str, limits: Limits) -> Result<Self, RestError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .user_agent("DiscordBot (https://github.com/textual-chatroulette, 0.1)")
             .build()?;
         let root = api_base.unwrap_or("https://discord.com").trim_end_matches('/');
-        Ok(Self { http, base: format!("{root}{API}"), auth: format!("Bot {token}"), bot_id: Default::default() })
+        Ok(Self {
+            http,
+            base: format!("{root}{API}"),
+            auth: format!("Bot {token}"),
+            bot_id: Default::default(),
+            budget: std::sync::Arc::new(Budget::new(limits)),
+            priority: Priority::Bulk,
+        })
+    }
+
+    /// A client whose calls go ahead of every bulk call in the shared budget (reports, alerts).
+    pub fn urgent(&self) -> Self {
+        Self { priority: Priority::Urgent, ..self.clone() }
+    }
+
+    /// Wait for this call's turn in the global budget.
+    async fn turn(&self) {
+        self.budget.acquire(self.priority).await;
     }
 
     /// POST /channels/{id}/messages.
@@ -105,6 +135,33 @@ impl Rest {
             .post(format!("{}/channels/{parent}/threads", self.base))
             .header("x-audit-log-reason", "chat room mirror");
         self.send(request, body).await
+    }
+
+    /// POST /channels/{c}/messages/{m}/threads: a thread started from a message (its id is the
+    /// message's); Discord limits it on the thread-creation bucket like [`Self::create_thread`].
+    pub async fn start_thread_from_message(
+        &self,
+        channel: u64,
+        message: u64,
+        body: &Value,
+    ) -> Result<Posted, RestError> {
+        let request = self
+            .http
+            .post(format!("{}/channels/{channel}/messages/{message}/threads", self.base))
+            .header("x-audit-log-reason", "a visitor's report");
+        self.send(request, body).await
+    }
+
+    /// POST /interactions/{id}/{token}/callback: answer an interaction (outside the global
+    /// budget, as Discord's global limit does not count interaction routes).
+    pub async fn interaction_callback(&self, id: u64, token: &str, body: &Value) -> Result<(), RestError> {
+        let response =
+            self.http.post(format!("{}/interactions/{id}/{token}/callback", self.base)).json(body).send().await?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        Err(RestError::Status { status, body: response.text().await? })
     }
 
     /// PATCH /channels/{id}: e.g. `{"archived": true, "locked": true}` for a thread.
@@ -126,6 +183,7 @@ impl Rest {
     /// PUT /channels/{c}/messages/{m}/reactions/{emoji}/@me: the bot reacts with a Unicode
     /// emoji (idempotent: a second call changes nothing).
     pub async fn add_own_reaction(&self, channel: u64, message: u64, emoji: &str) -> Result<(), RestError> {
+        self.turn().await;
         let encoded: String = emoji.bytes().map(|b| format!("%{b:02X}")).collect();
         let response = self
             .http
@@ -143,6 +201,7 @@ impl Rest {
 
     /// GET /guilds/{id}/channels (threads are not listed).
     pub async fn guild_channels(&self, guild: u64) -> Result<Vec<Value>, RestError> {
+        self.turn().await;
         let response = self
             .http
             .get(format!("{}/guilds/{guild}/channels", self.base))
@@ -161,6 +220,7 @@ impl Rest {
     /// Send a JSON request and sort the answer: accepted (with the object's id), rate limited,
     /// refused for good (4xx), or failed (5xx, transport).
     async fn send(&self, request: reqwest::RequestBuilder, body: &Value) -> Result<Posted, RestError> {
+        self.turn().await;
         let response = request.header("authorization", &self.auth).json(body).send().await?;
         let status = response.status().as_u16();
         let pacing = Pacing::from_headers(response.headers());
@@ -177,7 +237,11 @@ impl Rest {
                 let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
                 let seconds = value["retry_after"].as_f64().or(retry_header).unwrap_or(1.0);
                 let retry_after = Duration::from_secs_f64(seconds.clamp(0.0, 300.0));
-                Ok(Posted::RateLimited { retry_after, global: value["global"].as_bool().unwrap_or(false) })
+                let global = value["global"].as_bool().unwrap_or(false);
+                if global {
+                    self.budget.pause(retry_after);
+                }
+                Ok(Posted::RateLimited { retry_after, global })
             }
             400..=499 => Ok(Posted::Refused { status, body: text }),
             _ => Err(RestError::Status { status, body: text }),
@@ -186,6 +250,7 @@ impl Rest {
 
     /// GET a JSON object (or list) from `path`.
     async fn get_json(&self, path: &str) -> Result<Value, RestError> {
+        self.turn().await;
         let response = self.http.get(format!("{}{path}", self.base)).header("authorization", &self.auth).send().await?;
         let status = response.status().as_u16();
         let text = response.text().await?;
@@ -224,6 +289,7 @@ impl Rest {
 
     /// PUT /channels/{id}/permissions/{overwrite_id} (needs Manage Roles).
     pub async fn set_overwrite(&self, channel: u64, target: u64, body: &Value) -> Result<(), RestError> {
+        self.turn().await;
         let response = self
             .http
             .put(format!("{}/channels/{channel}/permissions/{target}", self.base))
@@ -249,6 +315,7 @@ impl Rest {
         parent: Option<u64>,
         overwrites: Option<&Value>,
     ) -> Result<u64, RestError> {
+        self.turn().await;
         let mut body = serde_json::json!({"name": name, "type": 0, "topic": topic});
         if let Some(parent) = parent {
             body["parent_id"] = Value::String(parent.to_string());

@@ -8,7 +8,7 @@ pub struct Model {
     pub id: i64,
     /// The queue entry's id.
     pub entry_id: String,
-    /// `message`, `room_opened` or `room_closed`.
+    /// `message`, `room_opened`, `room_closed` or `report`.
     pub kind: String,
     pub room: Option<String>,
     /// A message's ULID.

@@ -8,6 +8,7 @@ pub mod dead_letters;
 pub mod filters;
 pub mod message_log;
 pub mod mutes;
+pub mod reports;
 pub mod room_tails;
 pub mod rooms;
 pub mod settings;

@@ -11,7 +11,7 @@ use protocol::{InboundEvent, LoggedMessage};
 use sea_orm::DatabaseConnection;
 
 use super::BotConfig;
-use crate::discord::{Job, Mirror};
+use crate::discord::{Job, Mirror, Reports};
 use crate::iptag::IpTagger;
 use crate::message_log::{Delivery, MessageLog};
 use crate::retry::{Policy, retry};
@@ -38,6 +38,8 @@ pub(super) struct Consumer {
     pub(super) config: BotConfig,
     pub(super) tagger: IpTagger,
     pub(super) mirror: Option<Mirror>,
+    /// Woken when a report is recorded (`None`: headless, reports are recorded only).
+    pub(super) reports: Option<Reports>,
     /// Set once the bot stops: a failing database write is then given up on after a few
     /// attempts instead of retried until it works.
     pub(super) stopping: AtomicBool,
@@ -200,7 +202,7 @@ impl Consumer {
         Ok(dead)
     }
 
-    /// Visitor rooms and roulette pairs opened or closed by gateways: recorded in the database,
+    /// Visitor rooms and roulette pairs opened or closed by gateways, and reports: recorded in the database,
     /// then acknowledged; with Discord on, a closed room goes through the mirror (which archives
     /// its thread after the room's last messages, then acknowledges). Left unacknowledged (and
     /// retried) when the database fails.
@@ -236,10 +238,39 @@ impl Consumer {
                     (result, _) => result.map(|_| ()),
                 },
                 InboundEvent::Message(_) => Ok(()),
-                // No gateway of this version queues reports yet (they are refused at the socket).
+                // Recorded at once (the report is kept even without Discord), then posted by
+                // the report poster; retried in place, a dead letter after that.
                 InboundEvent::Report(report) => {
-                    tracing::warn!(message = %report.message, "a report arrived before reports are handled");
-                    Ok(())
+                    let recorded = retry(DEAD_LETTER_POLICY, "recording a report", || async {
+                        crate::reports::record(&self.db, report)
+                            .await
+                            .inspect_err(|e| tracing::error!(error = %e, "cannot record a report"))
+                    })
+                    .await;
+                    match recorded {
+                        Ok(row) => {
+                            tracing::info!(
+                                report = row.id,
+                                room = %row.room,
+                                message = %row.message_id,
+                                reason = %row.reason,
+                                "report recorded"
+                            );
+                            metrics::counter!("chat_reports_total").increment(1);
+                            self.respond(row).await;
+                            if let Some(reports) = &self.reports {
+                                reports.wake();
+                            }
+                            Ok(())
+                        }
+                        Err(e) if self.stopping.load(Ordering::Relaxed) => {
+                            self.gave_up.store(true, Ordering::Relaxed);
+                            Err(e)
+                        }
+                        Err(e) => dead_letters::record(&self.db, &entry, &e.to_string(), dead_letters::ATTEMPTS)
+                            .await
+                            .map_err(BotError::from),
+                    }
                 }
             };
             match result {
@@ -249,6 +280,27 @@ impl Consumer {
         }
         if let Err(e) = self.bus.ack(&done).await {
             tracing::error!(error = %e, "cannot acknowledge room events");
+        }
+    }
+
+    /// A recorded report whose message is in the log: keep its tag and apply the automatic
+    /// first response (a report whose message is not logged yet gets both from the poster).
+    /// A failure is logged: the report itself is recorded.
+    async fn respond(&self, report: crate::entities::reports::Model) {
+        let row = match self.log.by_id(&report.message_id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(report = report.id, error = %e, "cannot read a reported message");
+                return;
+            }
+        };
+        let id = report.id;
+        let attached =
+            crate::reports::respond::attach(&self.db, Some(self.bus.as_ref()), report, &row, self.config.auto_mute)
+                .await;
+        if let Err(e) = attached {
+            tracing::error!(report = id, error = %e, "cannot apply the automatic response to a report");
         }
     }
 

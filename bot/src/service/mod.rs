@@ -51,6 +51,8 @@ pub struct BotConfig {
     pub discord: Option<DiscordConfig>,
     /// How long IPs and texts stay in the message log.
     pub retention: crate::retention::Retention,
+    /// `AUTO_MUTE_SECS`: how long the automatic shadow mute of a reported tag lasts.
+    pub auto_mute: Duration,
 }
 
 impl Default for BotConfig {
@@ -62,6 +64,7 @@ impl Default for BotConfig {
             ip_tag_secret: None,
             discord: None,
             retention: crate::retention::Retention::default(),
+            auto_mute: Duration::from_secs(1800),
         }
     }
 }
@@ -96,7 +99,7 @@ impl Bot {
         let log = MessageLog::new(db.clone());
         let discord = match config.discord.clone() {
             Some(discord) => Some(
-                Discord::new(discord, db.clone(), log.clone(), bus.clone())
+                Discord::new(discord, db.clone(), log.clone(), bus.clone(), tagger.clone(), config.auto_mute)
                     .map_err(|e| BotError::Invalid(e.to_string()))?,
             ),
             None => {
@@ -115,6 +118,7 @@ impl Bot {
         let ghosts = crate::health::spawn("ghost rooms", ghosts::Ghosts::new(db.clone(), bus.clone()).run());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mirror = discord.as_ref().map(|d| d.mirror.clone());
+        let reports = discord.as_ref().map(|d| d.reports.clone());
         let discord = discord.map(|discord| {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
@@ -133,6 +137,7 @@ impl Bot {
             config,
             tagger,
             mirror,
+            reports,
             stopping: AtomicBool::new(false),
             gave_up: AtomicBool::new(false),
         };
