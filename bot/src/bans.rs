@@ -244,6 +244,37 @@ pub async fn revoke(
     Ok(lifted)
 }
 
+/// Shorten a ban: it ends `duration` from now instead (refused unless that is earlier than its
+/// end now), published on `bus` at once and audited, like [`impose`].
+pub async fn shorten(
+    db: &DatabaseConnection,
+    bus: Option<&dyn bus::Bus>,
+    id: i64,
+    duration: Duration,
+    by: &str,
+) -> Result<bans::Model, BotError> {
+    let Some(ban) = get(db, id).await?.filter(is_active) else {
+        return Err(BotError::Invalid(format!("ban #{id} is not in force")));
+    };
+    let until =
+        Utc::now() + chrono::Duration::from_std(duration).map_err(|_| BotError::Invalid("duration too long".into()))?;
+    if let Some(end) = ban.expires_at.filter(|end| *end <= until) {
+        return Err(BotError::Invalid(format!(
+            "ban #{id} ends before that already ({})",
+            end.format("%Y-%m-%d %H:%M UTC")
+        )));
+    }
+    let mut active: bans::ActiveModel = ban.into();
+    active.expires_at = Set(Some(until));
+    let shortened = active.update(db).await?;
+    if let Some(bus) = bus {
+        publish_active(db, bus).await?;
+    }
+    let details = format!("now ends {} ({} from now)", until.format("%Y-%m-%d %H:%M UTC"), humanize(duration));
+    crate::audit::record(db, by, "shorten ban", &format!("ban #{id}"), &details).await?;
+    Ok(shortened)
+}
+
 /// `2 h`, `7 d`, `90 s`: a duration in its largest whole unit.
 pub fn humanize(d: Duration) -> String {
     let s = d.as_secs();

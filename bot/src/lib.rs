@@ -13,6 +13,7 @@
 //!   at start;
 //! * [`bans`]: bans by address, network or IP tag, made by operators (`chatroulette bans …`) or
 //!   moderators (`/ban`) through the same calls, published to the bus at once;
+//! * [`appeals`]: banned visitors' appeals, recorded, decided and kept in step on the bus;
 //! * [`filters`]: word and regex filters, published to every gateway;
 //! * [`audit`]: the audit log of every moderator and operator action;
 //! * [`iptag`]: the keyed hashes staff see instead of addresses;
@@ -26,6 +27,7 @@
 //!
 //! Without `DISCORD_TOKEN` the bot runs headless: everything above, no Discord.
 
+pub mod appeals;
 pub mod audit;
 pub mod bans;
 pub mod db;

@@ -4,7 +4,8 @@
 //! message is past the IPs' period leave `visitor_tails`, and rooms whose latest message is past
 //! the texts' period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and
 //! close for good; a quiet room's history would be erased texts). Visitor rooms and pairs that
-//! ended longer than the texts' period ago leave `rooms`. The log's rows stay, so ids, rooms,
+//! ended longer than the texts' period ago leave `rooms`. Appeals lose their addresses after the
+//! IPs' period and leave `appeals` after the texts'. The log's rows stay, so ids, rooms,
 //! times and Discord mappings remain for the record.
 //!
 //! The log has no index on `sent_at`: its rows are found by primary key instead. A message id is
@@ -101,6 +102,7 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
             .exec(db)
             .await?
             .rows_affected;
+        purged.ips += crate::appeals::erase_addresses(db, cutoff).await?;
     }
     if let Some(cutoff) = cutoff(retention.texts) {
         let first_kept = first_id_at(cutoff);
@@ -109,6 +111,7 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
         purged.texts = erase.run(db, first_kept.clone(), batch, &mut purged).await?;
         room_tails::Entity::delete_many().filter(room_tails::Column::LastId.lt(first_kept)).exec(db).await?;
         purged.rooms = drop_ended_rooms(db, cutoff, batch).await?;
+        purged.texts += crate::appeals::drop_older(db, cutoff).await?;
     }
     if purged.ips + purged.texts + purged.rooms > 0 {
         tracing::info!(

@@ -16,7 +16,7 @@
 //! * `upgrade`: `GET /ws`, where a socket is admitted and handed to its session.
 //! * `client`: who is connecting: the address through trusted proxies, the page origin.
 //! * `address`: per-address keys (IPv6 by /64) and shared-address budgets.
-//! * `api_limit`: the per-address budget of the HTTP routes that work per request.
+//! * `api_limit`: the per-address budget of the HTTP routes that work per request, and of appeals.
 //! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
 //! * `sockets`: every open socket by address, for per-address limits and bans.
 //! * `websocket`: RFC 6455 itself: handshake, frame codec, bounded outbox, socket driver.
@@ -44,6 +44,8 @@
 //! * `online`: who is online across gateways: this gateway's socket count reported to the bus,
 //!   the sum read at most once a second (and the roulette count's cache).
 //! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
+//! * `appeals`: `POST /api/appeals` and `GET /api/appeals/{token}`: a sanctioned visitor's
+//!   appeal, stored on the bus and queued for the bot.
 //! * `visitor`: visitor rooms and pairs opened and closed on the bus, and the sweeper that closes
 //!   idle ones.
 //! * `hub`: the local fan-out, room → this gateway's sockets; serialise once, share the bytes.
@@ -54,6 +56,7 @@
 
 mod address;
 mod api_limit;
+mod appeals;
 mod bans;
 mod capacity;
 mod client;

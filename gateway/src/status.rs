@@ -32,6 +32,11 @@ struct Sanction {
     expires: Option<DateTime<Utc>>,
 }
 
+/// The case number of a ban, as the visitor is told it (and appeals it): its ban number.
+pub(crate) fn ban_case(ban: &protocol::BanDef) -> i64 {
+    ban.id
+}
+
 #[async_trait]
 impl Handler for Status {
     async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
@@ -41,7 +46,7 @@ impl Handler for Status {
             return;
         };
         let ban = self.0.bans.check(ip).map(|ban| Sanction {
-            case: Some(ban.id),
+            case: Some(ban_case(&ban)),
             reason: ban.reason.clone(),
             expires: ban.expires,
         });

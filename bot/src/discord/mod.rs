@@ -15,6 +15,7 @@
 //! * [`mirror`]: web messages into Discord, one worker per room;
 //! * [`embeds`]: web messages as embeds within Discord's limits;
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
+//! * [`appeals`]: appeals' threads, their buttons and staff replies to the visitor;
 //! * [`privacy`]: every channel the bot makes is private to staff;
 //! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
 //! * [`retry`]: the bot's retry helper with the Discord side's policies and REST outcomes;
@@ -23,6 +24,7 @@
 //!   command and event ends up.
 
 pub mod access;
+pub mod appeals;
 pub mod embeds;
 pub mod mirror;
 pub mod privacy;
@@ -87,6 +89,9 @@ pub struct DiscordConfig {
     /// `DISCORD_ROULETTE_CHANNEL_ID`: parent channel of the roulette pairs' threads; unset = a
     /// text channel named [`threads::ROULETTE_PARENT_NAME`], found or created under the category.
     pub roulette_parent: Option<u64>,
+    /// `DISCORD_APPEALS_CHANNEL_ID`: channel of the appeals' threads; unset = a private text
+    /// channel named [`appeals::CHANNEL_NAME`], found or created under the category.
+    pub appeals_channel: Option<u64>,
     pub mirror: MirrorConfig,
     /// `MAX_FILTERS`: most word and regex filters kept.
     pub max_filters: usize,
@@ -149,6 +154,7 @@ impl Discord {
             "channel upkeep",
             events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()),
         );
+        let desk = appeals::spawn(db.clone(), rest.clone(), config.clone());
         let mut http = serenity::HttpBuilder::new(config.token.expose_secret());
         if let Some(base) = &config.api_base {
             http = http.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
@@ -199,6 +205,7 @@ impl Discord {
             }
         };
         channels.abort();
+        desk.abort();
         result
     }
 }

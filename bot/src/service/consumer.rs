@@ -1,4 +1,4 @@
-//! The queue consumer: every entry gateways enqueued (messages, rooms opened and closed) is
+//! The queue consumer: every entry gateways enqueued (messages, rooms opened and closed, appeals) is
 //! recorded in the database, then acknowledged or handed to the mirror, in queue order.
 
 use std::collections::HashSet;
@@ -236,6 +236,17 @@ impl Consumer {
                     (result, _) => result.map(|_| ()),
                 },
                 InboundEvent::Message(_) => Ok(()),
+                // Recorded, then put on the bus as the database has it; the Discord side posts
+                // it. The bus already holds the gateway's `open` copy, so a failed put waits.
+                InboundEvent::Appeal(appeal) => match crate::appeals::record(&self.db, &self.tagger, appeal).await {
+                    Ok(row) => {
+                        if let Err(e) = crate::appeals::publish(self.bus.as_ref(), &row).await {
+                            tracing::warn!(error = %e, "cannot put an appeal on the bus; the next sync after a loss will");
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
                 // No gateway of this version queues reports yet (they are refused at the socket).
                 InboundEvent::Report(report) => {
                     tracing::warn!(message = %report.message, "a report arrived before reports are handled");
