@@ -83,6 +83,7 @@ test('a banned visitor appeals, reads the staff reply and the decision, also aft
     const fresh = await h.page({ ...options, bypassCSP: true });
     await fresh.locator('#appeal-form').waitFor();
     await fresh.fill('#appeal-text', 'I posted one link to a recipe, not spam. Sorry!');
+    await fresh.locator('#appeal-send').scrollIntoViewIfNeeded();
     await screenshot(fresh, `appeal-form-${name}`);
     assert.deepEqual(await seriousAxe(fresh), [], `appeal form ${name}`);
     await fresh.context().close();
@@ -113,6 +114,7 @@ test('a banned visitor appeals, reads the staff reply and the decision, also aft
       showAppeal({ case: c });
     }, banned);
     await answered.locator('#appeal-replies li').waitFor();
+    await answered.locator('#appeal-replies').scrollIntoViewIfNeeded();
     await screenshot(answered, `appeal-answered-${name}`);
     assert.deepEqual(await seriousAxe(answered), [], `answered appeal ${name}`);
     await answered.context().close();
