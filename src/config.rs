@@ -145,6 +145,7 @@ impl Config {
                 appeals_channel: s.discord_appeals_channel_id,
                 mirror: bot::discord::MirrorConfig { max_lag: s.discord_max_lag_secs },
                 max_filters: s.max_filters,
+                warn_ladder: s.warn_ladder,
             }),
         };
         let bot = BotConfig {

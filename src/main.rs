@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use protocol::RoomSlug;
 use secrecy::ExposeSecret;
 
+mod sanctions_cli;
+
 /// Anonymous web chat mirrored into Discord.
 #[derive(Parser)]
 #[command(version, about)]
@@ -33,6 +35,13 @@ enum Command {
     /// seconds).
     #[command(subcommand)]
     Bans(BansCommand),
+    /// Mute addresses, networks or IP tags without Discord (running gateways enforce it within
+    /// seconds).
+    #[command(subcommand)]
+    Mutes(sanctions_cli::MutesCommand),
+    /// Read the numbered cases of moderator and operator actions.
+    #[command(subcommand)]
+    Cases(sanctions_cli::CasesCommand),
 }
 
 #[derive(Subcommand)]
@@ -154,6 +163,8 @@ fn run() -> anyhow::Result<()> {
             }
             Some(Command::Rooms(command)) => rooms(config, command).await,
             Some(Command::Bans(command)) => bans(config, command).await,
+            Some(Command::Mutes(command)) => sanctions_cli::mutes(config, command, &operator()).await,
+            Some(Command::Cases(command)) => sanctions_cli::cases(config, command).await,
         }
     })
 }
@@ -270,7 +281,7 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
                 let shown = tag.map_or_else(|| ban.network.clone(), |t| format!("tag {t}"));
                 let until =
                     ban.expires_at.map_or_else(|| "until lifted".to_owned(), |e| format!("until {}", e.to_rfc3339()));
-                println!("ban #{} on {shown} {until}", ban.id);
+                println!("ban #{} on {shown} {until} (case #{})", ban.id, imposed.case.id);
             }
         }
         BansCommand::List { all } => {
@@ -288,8 +299,8 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
             }
         }
         BansCommand::Remove { id } => {
-            bot::bans::revoke(&db, bus.as_deref(), id, &actor).await?;
-            println!("lifted ban #{id}");
+            let revoked = bot::bans::revoke(&db, bus.as_deref(), id, &actor).await?;
+            println!("lifted ban #{id} (case #{})", revoked.case.id);
         }
     }
     Ok(())

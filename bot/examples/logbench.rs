@@ -80,6 +80,7 @@ fn generate(count: usize, rooms: usize) -> Vec<LoggedMessage> {
                     staff: false,
                 },
                 ip,
+                shadow: false,
             }
         })
         .collect()

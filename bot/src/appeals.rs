@@ -1,7 +1,8 @@
 //! Appeals: a banned visitor's request that staff reconsider a case (`POST /api/appeals` on a
 //! gateway, which queues it). The bot records each in `appeals`, keeps the bus's copy in step
 //! (the visitor's page reads it there: state, staff replies), and decides through the same calls
-//! as everything else ([`crate::bans::revoke`], [`crate::bans::shorten`]); the Discord side
+//! as everything else ([`crate::bans::revoke`], [`crate::mutes::revoke`],
+//! [`crate::cases::set_duration`]); the Discord side
 //! (`discord::appeals`) posts each appeal to a thread with *Lift*, *Shorten* and *Deny*.
 //!
 //! The database is the record: after the bus lost its data (or at start) every appeal younger
@@ -48,6 +49,7 @@ pub async fn record(
         token: Set(event.token.clone()),
         case_no: Set(event.case),
         ban_id: Set(event.ban),
+        mute_id: Set(event.mute),
         state: Set(AppealState::Open.as_str().to_owned()),
         text: Set(event.text.chars().take(protocol::appeals::APPEAL_TEXT_MAX).collect()),
         ip: Set(Some(event.ip.to_canonical().to_string())),
@@ -169,8 +171,9 @@ pub async fn reply(
     Ok(updated)
 }
 
-/// Decide an open appeal: lift or shorten its ban (through [`crate::bans`], published at once),
-/// or deny it; recorded, audited and put on the bus. Refused when it was decided already.
+/// Decide an open appeal: lift or shorten its case (through [`crate::bans`], [`crate::mutes`]
+/// and [`crate::cases`], published at once), or deny it; recorded, audited and put on the bus.
+/// Refused when it was decided already.
 pub async fn decide(
     db: &DatabaseConnection,
     bus: &dyn bus::Bus,
@@ -185,24 +188,13 @@ pub async fn decide(
             appeal.decided_by.as_deref().unwrap_or("someone")
         )));
     }
-    let ban = match appeal.ban_id {
-        Some(id) => crate::bans::get(db, id).await?.filter(crate::bans::is_active),
-        None => None,
-    };
     let (state, expires) = match decision {
         Decision::Lift => {
-            // A ban that ended meanwhile is lifted all the same for the visitor.
-            if let Some(ban) = &ban {
-                crate::bans::revoke(db, Some(bus), ban.id, by).await?;
-            }
+            lift_case(db, bus, appeal.case_no, by).await?;
             (AppealState::Lifted, None)
         }
         Decision::Shorten(duration) => {
-            let Some(ban) = &ban else {
-                return Err(BotError::Invalid("the ban is no longer in force: nothing to shorten".into()));
-            };
-            let shortened = crate::bans::shorten(db, Some(bus), ban.id, duration, by).await?;
-            (AppealState::Shortened, shortened.expires_at)
+            (AppealState::Shortened, Some(shorten_case(db, bus, appeal.case_no, duration, by).await?))
         }
         Decision::Deny => (AppealState::Denied, None),
     };
@@ -216,6 +208,52 @@ pub async fn decide(
     publish(bus, &decided).await?;
     crate::audit::record(db, by, "appeal", &format!("case #{case}"), state.as_str()).await?;
     Ok(decided)
+}
+
+/// Lift every ban and mute of `case` still in force (one that ended meanwhile is lifted all the
+/// same for the visitor).
+async fn lift_case(db: &DatabaseConnection, bus: &dyn bus::Bus, case: i64, by: &str) -> Result<(), BotError> {
+    let bans =
+        crate::entities::bans::Entity::find().filter(crate::entities::bans::Column::CaseId.eq(case)).all(db).await?;
+    for ban in bans.iter().filter(|b| crate::bans::is_active(b)) {
+        crate::bans::revoke(db, Some(bus), ban.id, by).await?;
+    }
+    for mute in crate::mutes::of_case(db, case).await?.iter().filter(|m| crate::mutes::is_active(m)) {
+        crate::mutes::revoke(db, Some(bus), mute.id, by).await?;
+    }
+    Ok(())
+}
+
+/// Make `case` end `duration` from now (its bans or mutes with it, through
+/// [`crate::cases::set_duration`]); refused unless it is in force and that is sooner. Its new end.
+async fn shorten_case(
+    db: &DatabaseConnection,
+    bus: &dyn bus::Bus,
+    case: i64,
+    duration: Duration,
+    by: &str,
+) -> Result<DateTime<Utc>, BotError> {
+    let Some(record) = crate::cases::get(db, case).await? else {
+        return Err(BotError::Invalid(format!("case #{case} is no longer on record")));
+    };
+    let bans =
+        crate::entities::bans::Entity::find().filter(crate::entities::bans::Column::CaseId.eq(case)).all(db).await?;
+    let in_force = bans.iter().any(crate::bans::is_active)
+        || crate::mutes::of_case(db, case).await?.iter().any(crate::mutes::is_active);
+    if !in_force {
+        return Err(BotError::Invalid(format!("case #{case} is no longer in force: nothing to shorten")));
+    }
+    let until =
+        Utc::now() + chrono::Duration::from_std(duration).map_err(|_| BotError::Invalid("duration too long".into()))?;
+    if let Some(end) = record.expires_at.filter(|end| *end <= until) {
+        return Err(BotError::Invalid(format!(
+            "case #{case} ends before that already ({})",
+            end.format("%Y-%m-%d %H:%M UTC")
+        )));
+    }
+    let total = (until - record.created_at).to_std().map_err(|_| BotError::Invalid("duration too long".into()))?;
+    let updated = crate::cases::set_duration(db, Some(bus), case, Some(total), by).await?;
+    Ok(updated.expires_at.unwrap_or(until))
 }
 
 /// Retention: erase the addresses of appeals made before `cutoff`; how many.

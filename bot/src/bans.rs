@@ -1,7 +1,7 @@
 //! Bans by address or network, made by moderators (Discord) or operators (`chatroulette bans`)
-//! through the same two calls, [`impose`] and [`revoke`]: each records the change, writes the
-//! audit log and publishes the active bans to the bus at once; every gateway refuses and drops
-//! matching connections.
+//! through the same two calls, [`impose`] and [`revoke`]: each records the change, opens its
+//! case (`crate::cases`), writes the audit log and publishes the active bans to the bus at once;
+//! every gateway refuses and drops matching connections.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use protocol::BanDef;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, QueryOrder};
 
 use crate::BotError;
-use crate::entities::bans;
+use crate::entities::{bans, cases};
 
 /// How much of the address space a ban covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,15 +149,10 @@ pub async fn add(
     tag: Option<&str>,
     reason: &str,
     moderator: &str,
-    duration: Option<Duration>,
+    expires: Option<chrono::DateTime<Utc>>,
+    case: Option<i64>,
 ) -> Result<Vec<bans::Model>, BotError> {
     let now = Utc::now();
-    let expires = match duration {
-        Some(d) => {
-            Some(now + chrono::Duration::from_std(d).map_err(|_| BotError::Invalid("duration too long".into()))?)
-        }
-        None => None,
-    };
     let mut out = Vec::new();
     for net in networks {
         let model = bans::ActiveModel {
@@ -169,6 +164,7 @@ pub async fn add(
             expires_at: Set(expires),
             lifted_at: Set(None),
             lifted_by: Set(None),
+            case_id: Set(case),
             ..Default::default()
         };
         out.push(model.insert(db).await?);
@@ -196,6 +192,8 @@ pub struct NewBan<'a> {
 #[derive(Debug, Clone)]
 pub struct Imposed {
     pub bans: Vec<bans::Model>,
+    /// The case the ban opened.
+    pub case: cases::Model,
     /// The target as the audit log names it.
     pub shown: String,
     /// `for 2 h` or `until lifted`.
@@ -215,18 +213,53 @@ impl Imposed {
 /// every gateway closes matching connections now). Without a bus (the operator's shell without
 /// `REDIS_URL`) the running bot publishes them on its next sync tick.
 pub async fn impose(db: &DatabaseConnection, bus: Option<&dyn bus::Bus>, ban: NewBan<'_>) -> Result<Imposed, BotError> {
-    let made = add(db, &ban.networks, ban.tag, ban.reason, ban.by, ban.duration).await?;
+    let expires = expiry(ban.duration)?;
+    let until = ban.duration.map_or_else(|| "until lifted".to_owned(), |d| format!("for {}", humanize(d)));
+    // The case first, so the bans carry its number when they are published.
+    let subject = crate::cases::subject(ban.tag, &ban.networks);
+    let new_case = crate::cases::NewCase {
+        kind: "ban",
+        target: ban.shown.as_deref().unwrap_or("an address ban"),
+        subject: Some(subject),
+        actor: ban.by,
+        reason: ban.reason,
+        details: &until,
+        expires,
+    };
+    let case = crate::cases::open(db, new_case).await?;
+    let made = add(db, &ban.networks, ban.tag, ban.reason, ban.by, expires, Some(case.id)).await?;
     if let Some(bus) = bus {
         publish_active(db, bus).await?;
     }
-    let until = ban.duration.map_or_else(|| "until lifted".to_owned(), |d| format!("for {}", humanize(d)));
-    let mut imposed = Imposed { bans: made, shown: String::new(), until, details: String::new() };
+    let mut imposed = Imposed { bans: made, case, shown: String::new(), until, details: String::new() };
     let numbers = imposed.numbers();
     imposed.shown = ban.shown.unwrap_or_else(|| format!("ban {numbers} (address)"));
     let reason = if ban.reason.is_empty() { "none" } else { ban.reason };
     imposed.details = format!("{}; reason: {reason}; ban {numbers}", imposed.until);
-    crate::audit::record(db, ban.by, "ban", &imposed.shown, &imposed.details).await?;
+    let details = format!("{}; ban {numbers}", imposed.until);
+    imposed.case = crate::cases::amend(db, imposed.case.id, &imposed.shown, &details).await?;
+    crate::audit::record(db, ban.by, "ban", &imposed.shown, &format!("{}; case #{}", imposed.details, imposed.case.id))
+        .await?;
     Ok(imposed)
+}
+
+/// When a sanction of `duration` imposed now ends (`None`: until lifted).
+pub fn expiry(duration: Option<Duration>) -> Result<Option<chrono::DateTime<Utc>>, BotError> {
+    duration
+        .map(|d| {
+            chrono::Duration::from_std(d)
+                .map(|d| Utc::now() + d)
+                .map_err(|_| BotError::Invalid("duration too long".into()))
+        })
+        .transpose()
+}
+
+/// What [`revoke`] did.
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    pub ban: bans::Model,
+    /// The `unban` case it opened.
+    pub case: cases::Model,
 }
 
 /// Lift a ban, write the audit log and withdraw it from `bus` at once (see [`impose`]).
@@ -235,44 +268,25 @@ pub async fn revoke(
     bus: Option<&dyn bus::Bus>,
     id: i64,
     by: &str,
-) -> Result<bans::Model, BotError> {
+) -> Result<Revoked, BotError> {
     let lifted = lift(db, id, by).await?;
     if let Some(bus) = bus {
         publish_active(db, bus).await?;
     }
-    crate::audit::record(db, by, "unban", &format!("ban #{id}"), "lifted").await?;
-    Ok(lifted)
-}
-
-/// Shorten a ban: it ends `duration` from now instead (refused unless that is earlier than its
-/// end now), published on `bus` at once and audited, like [`impose`].
-pub async fn shorten(
-    db: &DatabaseConnection,
-    bus: Option<&dyn bus::Bus>,
-    id: i64,
-    duration: Duration,
-    by: &str,
-) -> Result<bans::Model, BotError> {
-    let Some(ban) = get(db, id).await?.filter(is_active) else {
-        return Err(BotError::Invalid(format!("ban #{id} is not in force")));
+    let target = lifted.ip_tag.as_ref().map_or_else(|| format!("ban #{id}"), |t| format!("ban #{id} (tag {t})"));
+    let details = lifted.case_id.map_or_else(|| "lifted".to_owned(), |c| format!("lifted; it was case #{c}"));
+    let new_case = crate::cases::NewCase {
+        kind: "unban",
+        target: &target,
+        subject: None,
+        actor: by,
+        reason: "",
+        details: &details,
+        expires: None,
     };
-    let until =
-        Utc::now() + chrono::Duration::from_std(duration).map_err(|_| BotError::Invalid("duration too long".into()))?;
-    if let Some(end) = ban.expires_at.filter(|end| *end <= until) {
-        return Err(BotError::Invalid(format!(
-            "ban #{id} ends before that already ({})",
-            end.format("%Y-%m-%d %H:%M UTC")
-        )));
-    }
-    let mut active: bans::ActiveModel = ban.into();
-    active.expires_at = Set(Some(until));
-    let shortened = active.update(db).await?;
-    if let Some(bus) = bus {
-        publish_active(db, bus).await?;
-    }
-    let details = format!("now ends {} ({} from now)", until.format("%Y-%m-%d %H:%M UTC"), humanize(duration));
-    crate::audit::record(db, by, "shorten ban", &format!("ban #{id}"), &details).await?;
-    Ok(shortened)
+    let case = crate::cases::open(db, new_case).await?;
+    crate::audit::record(db, by, "unban", &format!("ban #{id}"), &format!("lifted; case #{}", case.id)).await?;
+    Ok(Revoked { ban: lifted, case })
 }
 
 /// `2 h`, `7 d`, `90 s`: a duration in its largest whole unit.
@@ -338,7 +352,13 @@ pub async fn publish_active(db: &DatabaseConnection, bus: &dyn bus::Bus) -> Resu
 
 /// The bus view of a ban.
 pub fn to_def(ban: &bans::Model) -> BanDef {
-    BanDef { id: ban.id, network: ban.network.clone(), reason: ban.reason.clone(), expires: ban.expires_at }
+    BanDef {
+        id: ban.id,
+        network: ban.network.clone(),
+        reason: ban.reason.clone(),
+        expires: ban.expires_at,
+        case: ban.case_id,
+    }
 }
 
 #[cfg(test)]

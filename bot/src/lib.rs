@@ -14,6 +14,10 @@
 //! * [`bans`]: bans by address, network or IP tag, made by operators (`chatroulette bans …`) or
 //!   moderators (`/ban`) through the same calls, published to the bus at once;
 //! * [`appeals`]: banned visitors' appeals, recorded, decided and kept in step on the bus;
+//! * [`mutes`]: mutes (plain and shadow) by the same targets, published to the bus at once;
+//! * [`cases`]: the numbered case of every moderator action, its reason and duration edited
+//!   afterwards;
+//! * [`warnings`]: warnings and the `WARN_LADDER` they climb;
 //! * [`filters`]: word and regex filters, published to every gateway;
 //! * [`audit`]: the audit log of every moderator and operator action;
 //! * [`iptag`]: the keyed hashes staff see instead of addresses;
@@ -30,6 +34,7 @@
 pub mod appeals;
 pub mod audit;
 pub mod bans;
+pub mod cases;
 pub mod db;
 pub mod dead_letters;
 pub mod discord;
@@ -38,10 +43,12 @@ pub mod filters;
 pub mod health;
 pub mod iptag;
 pub mod message_log;
+pub mod mutes;
 pub mod retention;
 pub mod retry;
 pub mod rooms;
 mod service;
+pub mod warnings;
 
 pub use service::{Bot, BotConfig};
 

@@ -19,8 +19,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomSlug,
-    RouletteTicket,
+    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, MuteDef, RoomDef,
+    RoomSlug, RouletteTicket,
 };
 use tokio::sync::{broadcast, watch};
 use ulid::Ulid;
@@ -193,6 +193,9 @@ pub trait Bus: Send + Sync + 'static {
     async fn put_ban(&self, ban: &BanDef) -> Result<(), BusError>;
     async fn remove_ban(&self, id: i64) -> Result<(), BusError>;
     async fn bans(&self) -> Result<Vec<BanDef>, BusError>;
+    async fn put_mute(&self, mute: &MuteDef) -> Result<(), BusError>;
+    async fn remove_mute(&self, id: i64) -> Result<(), BusError>;
+    async fn mutes(&self) -> Result<Vec<MuteDef>, BusError>;
     /// Replace the filter list.
     async fn put_filters(&self, filters: &[FilterDef]) -> Result<(), BusError>;
     async fn filters(&self) -> Result<Vec<FilterDef>, BusError>;

@@ -4,8 +4,9 @@
 //! The gateway never touches the database: it checks the appeal (the caller's own case, one open
 //! appeal per case, the address's budget, the text), stores it on the bus as `open` (so a `GET`
 //! right after the `POST` finds it, on any gateway) and queues an `InboundEvent::Appeal` for the
-//! bot, which posts it to Discord and writes every change back to the bus. A case is the one
-//! `GET /api/status` names to the caller, resolved from the same address the same way.
+//! bot, which posts it to Discord and writes every change back to the bus. A case is one that
+//! `GET /api/status` names to the caller (the ban's or the mute's), resolved from the same
+//! address the same way.
 
 use std::sync::Arc;
 
@@ -100,16 +101,15 @@ impl Handler for OpenAppeal {
                 return;
             }
         };
-        // Only the sanction in force on the caller's address, as `GET /api/status` names it.
-        let Some(ban) = state.bans.check(ip).filter(|ban| crate::status::ban_case(ban) == body.case) else {
-            refuse(
-                res,
-                StatusCode::FORBIDDEN,
-                "not_your_case",
-                "no sanction with this case number is in force on your address",
-            );
+        // Only a sanction in force on the caller's address, as `GET /api/status` names it: the
+        // ban's case, or a mute's (never a shadow mute: its visitor is never told of it).
+        let ban = state.bans.check(ip).filter(|ban| ban.case == Some(body.case));
+        let mute = state.mutes.check(ip).filter(|mute| !mute.shadow && mute.case == body.case);
+        if ban.is_none() && mute.is_none() {
+            let message = "no sanction with this case number is in force on your address";
+            refuse(res, StatusCode::FORBIDDEN, "not_your_case", message);
             return;
-        };
+        }
         let at = Utc::now();
         let record = AppealRecord {
             token: bus::resume::new_token(),
@@ -137,7 +137,15 @@ impl Handler for OpenAppeal {
                 return;
             }
         }
-        let event = AppealEvent { token: record.token.clone(), case: body.case, ban: Some(ban.id), text, ip, at };
+        let event = AppealEvent {
+            token: record.token.clone(),
+            case: body.case,
+            ban: ban.map(|b| b.id),
+            mute: mute.map(|m| m.id),
+            text,
+            ip,
+            at,
+        };
         if let Err(e) = state.bus.enqueue(&InboundEvent::Appeal(event)).await {
             tracing::error!(error = %e, "cannot queue an appeal");
             if let Err(e) = state.bus.remove_appeal(&record).await {

@@ -93,6 +93,7 @@ mod tests {
             network: network.into(),
             reason: "spam".into(),
             expires: expires_in.map(|s| Utc::now() + chrono::Duration::seconds(s)),
+            case: None,
         }
     }
 

@@ -57,6 +57,14 @@ async fn reload(state: &State) {
         }
         Err(e) => tracing::warn!(error = %e, "cannot reload bans; enforcing the last known ones"),
     }
+    match state.bus.mutes().await {
+        Ok(mutes) => {
+            for (net, mute) in state.mutes.replace_all(mutes) {
+                tell_mute(state, net, &mute);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot reload mutes; enforcing the last known ones"),
+    }
     // Rooms this gateway opens or ends while the snapshot is read are not its to judge.
     let since = state.directory.stamp();
     match state.bus.rooms().await {
@@ -105,12 +113,15 @@ async fn apply(state: &State, event: ControlEvent) {
         }
         ControlEvent::BanLifted { id } => state.bans.remove(id),
         ControlEvent::FiltersChanged { filters } => state.filters.replace_all(&filters),
-        // Mutes, warnings and report outcomes are sent by a newer bot; this gateway has no use
-        // for them yet.
-        ControlEvent::MuteAdded { .. }
-        | ControlEvent::MuteLifted { .. }
-        | ControlEvent::Warned { .. }
-        | ControlEvent::ReportOutcome { .. } => {}
+        ControlEvent::MuteAdded { mute } => {
+            if let Some((net, mute)) = state.mutes.add(mute) {
+                tell_mute(state, net, &mute);
+            }
+        }
+        ControlEvent::MuteLifted { id } => state.mutes.remove(id),
+        ControlEvent::Warned { case, networks, device: _, reason } => warn(state, case, &networks, reason),
+        // Report outcomes are sent by a newer bot; this gateway has no use for them yet.
+        ControlEvent::ReportOutcome { .. } => {}
         ControlEvent::Kick { room, nick, reason } => {
             // Seats are held under the nickname's key (its confusable skeleton).
             let key = protocol::input::nick_key(&nick);
@@ -134,6 +145,26 @@ async fn announce(state: &State, room: &RoomDef) {
         slowmode_secs: room.slowmode_secs,
     };
     state.hub.tell_room(&room.slug, &frame).await;
+}
+
+/// Tell the open sockets a new (or changed) mute covers; a shadow mute is never told.
+fn tell_mute(state: &State, net: ipnet::IpNet, mute: &protocol::MuteDef) {
+    if mute.shadow || !crate::mutes::in_force(mute) {
+        return;
+    }
+    let frame = crate::mutes::muted_frame(mute);
+    for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
+        handle.send_frame(&frame);
+    }
+}
+
+/// Tell the open sockets of `networks` they were warned.
+fn warn(state: &State, case: i64, networks: &[String], reason: String) {
+    let nets: Vec<ipnet::IpNet> = networks.iter().filter_map(|n| n.parse().ok()).collect();
+    let frame = ServerFrame::Warned { case, reason };
+    for handle in state.sockets.matching(|ip| nets.iter().any(|net| net.contains(&ip.to_canonical()))) {
+        handle.send_frame(&frame);
+    }
 }
 
 /// Close every open socket that a ban in force covers.

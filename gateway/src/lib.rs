@@ -33,17 +33,18 @@
 //!     session (room, nickname, seat, stranger) within `RESUME_SECS`, on any gateway.
 //! * `ratelimit`: the token bucket behind every rate limit, and the buckets an address's sockets
 //!   share.
-//! * `bans`, `filters`: the bans and word/regex filters in force.
+//! * `bans`, `mutes`, `filters`: the bans, mutes (plain and shadow) and word/regex filters in force.
 //! * `directory`: the room definitions this gateway serves from.
-//! * `control`: follows the bot's control events (rooms, bans, filters, kicks) and reloads the bus
-//!   snapshot; closes the sockets a new ban covers.
+//! * `control`: follows the bot's control events (rooms, bans, mutes, warnings, filters, kicks)
+//!   and reloads the bus snapshot; closes the sockets a new ban covers, tells those a new mute or
+//!   a warning covers.
 //! * `recovery`: after the bus lost its data: visitor rooms, pairs and roulette tickets put
 //!   back, holders of seats that could not be taken back told and sent away.
 //! * `refusal`: the JSON body of an HTTP refusal, `{code, message}`.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
 //! * `online`: who is online across gateways: this gateway's socket count reported to the bus,
 //!   the sum read at most once a second (and the roulette count's cache).
-//! * `status`: `GET /api/status`, the sanctions (ban) in force on the caller.
+//! * `status`: `GET /api/status`, the sanctions (ban, plain mute) in force on the caller.
 //! * `appeals`: `POST /api/appeals` and `GET /api/appeals/{token}`: a sanctioned visitor's
 //!   appeal, stored on the bus and queued for the bot.
 //! * `visitor`: visitor rooms and pairs opened and closed on the bus, and the sweeper that closes
@@ -67,6 +68,7 @@ mod filters;
 mod http;
 mod hub;
 mod keepalive;
+mod mutes;
 mod online;
 mod ratelimit;
 mod recovery;
@@ -169,6 +171,7 @@ impl Application {
         let state = Arc::new(State::new(config, bus, readiness));
         state.directory.replace_all(state.bus.rooms().await?);
         state.bans.replace_all(state.bus.bans().await?);
+        state.mutes.replace_all(state.bus.mutes().await?);
         state.filters.replace_all(&state.bus.filters().await?);
         Ok(Self { acceptor, addr, admin, state })
     }

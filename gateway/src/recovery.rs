@@ -92,6 +92,9 @@ async fn restore_bans_and_filters(state: &State) -> Result<(), bus::BusError> {
             state.bus.put_ban(&ban).await?;
         }
     }
+    for mute in state.mutes.all() {
+        state.bus.put_mute(&mute).await?;
+    }
     let filters = state.filters.defs();
     if !filters.is_empty() && state.bus.filters().await?.is_empty() {
         state.bus.put_filters(&filters).await?;

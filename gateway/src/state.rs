@@ -28,6 +28,8 @@ pub(crate) struct State {
     pub live: Arc<ConnectionCount>,
     /// Bans in force.
     pub bans: bans::BanList,
+    /// Mutes in force.
+    pub mutes: crate::mutes::MuteList,
     /// Word and regex filters.
     pub filters: filters::Filters,
     /// Open sockets in all, capped by `MAX_CONNECTIONS`.
@@ -69,6 +71,7 @@ impl State {
             stopping: std::sync::atomic::AtomicBool::new(false),
             live: Arc::default(),
             bans: bans::BanList::default(),
+            mutes: crate::mutes::MuteList::default(),
             filters: filters::Filters::default(),
             capacity,
             sockets: Arc::default(),

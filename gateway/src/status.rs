@@ -3,9 +3,9 @@
 //!
 //! Body: `{ban: {case, reason, expires} | null, mute: {case, reason, expires} | null}`. The ban
 //! is looked up exactly as the WebSocket upgrade looks it up: the same client address (the
-//! socket's peer, `X-Forwarded-For` only from `TRUSTED_PROXIES`) against the same ban list. There
-//! are no mutes yet, so `mute` is always `null`; `case` is the ban's number (as in
-//! `chatroulette bans list` and `/bans`).
+//! socket's peer, `X-Forwarded-For` only from `TRUSTED_PROXIES`) against the same ban list, and
+//! the mute likewise against the mutes in force (never a shadow mute: `null` then). `case` is the
+//! case number (`/case`, `chatroulette cases show`); a ban made before cases existed has none.
 
 use std::sync::Arc;
 
@@ -32,11 +32,6 @@ struct Sanction {
     expires: Option<DateTime<Utc>>,
 }
 
-/// The case number of a ban, as the visitor is told it (and appeals it): its ban number.
-pub(crate) fn ban_case(ban: &protocol::BanDef) -> i64 {
-    ban.id
-}
-
 #[async_trait]
 impl Handler for Status {
     async fn handle(&self, req: &mut Request, _depot: &mut Depot, res: &mut Response, _ctrl: &mut FlowCtrl) {
@@ -46,10 +41,15 @@ impl Handler for Status {
             return;
         };
         let ban = self.0.bans.check(ip).map(|ban| Sanction {
-            case: Some(ban_case(&ban)),
+            case: ban.case,
             reason: ban.reason.clone(),
             expires: ban.expires,
         });
-        res.render(Json(StatusBody { ban, mute: None }));
+        let mute = self.0.mutes.check(ip).filter(|m| !m.shadow).map(|mute| Sanction {
+            case: Some(mute.case),
+            reason: mute.reason.clone(),
+            expires: mute.expires,
+        });
+        res.render(Json(StatusBody { ban, mute }));
     }
 }

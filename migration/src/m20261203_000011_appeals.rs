@@ -1,8 +1,8 @@
 //! Appeals: a sanctioned visitor's request that staff reconsider a case (`POST /api/appeals`).
 //!
-//! One row per appeal: its token (the visitor's only key to it), the case and the ban it stands
-//! for, the text, the state and who decided it, the staff replies (JSON, at most 50), and where
-//! it lives in Discord (its thread and the message with the buttons). The caller's address is
+//! One row per appeal: its token (the visitor's only key to it), the case and the ban or mute it
+//! was in force as, the text, the state and who decided it, the staff replies (JSON, at most
+//! 50), and where it lives in Discord (its thread and the message with the buttons). The caller's address is
 //! kept apart (`ip`, with its tag) so retention erases it after `RETENTION_DAYS`; the whole row
 //! goes after `TEXT_RETENTION_DAYS` (`appeals_created_at`). `appeals_thread` finds the appeal a
 //! message in Discord belongs to.
@@ -20,6 +20,7 @@ enum Appeals {
     Token,
     CaseNo,
     BanId,
+    MuteId,
     State,
     Text,
     Ip,
@@ -48,6 +49,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(Appeals::Token, 32))
                     .col(big_integer(Appeals::CaseNo))
                     .col(big_integer_null(Appeals::BanId))
+                    .col(big_integer_null(Appeals::MuteId))
                     .col(string_len(Appeals::State, 16))
                     .col(text(Appeals::Text))
                     .col(string_len_null(Appeals::Ip, 64))

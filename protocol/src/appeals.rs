@@ -1,4 +1,4 @@
-//! Appeals: a banned (or muted) visitor asks staff to reconsider, over HTTP
+//! Appeals: a banned or muted visitor asks staff to reconsider, over HTTP
 //! (`POST /api/appeals`, `GET /api/appeals/{token}`). The gateway queues an [`AppealEvent`] for
 //! the bot and keeps an [`AppealRecord`] on the bus, which the bot updates (decision, staff
 //! replies) and every gateway reads.
@@ -69,7 +69,7 @@ pub struct AppealReply {
 pub struct AppealRecord {
     /// 32 hex digits; the only key to the appeal.
     pub token: String,
-    /// The case appealed (until cases exist, a ban's number).
+    /// The case appealed (a ban's or a mute's case number).
     pub case: i64,
     pub state: AppealState,
     pub text: String,
@@ -88,9 +88,12 @@ pub struct AppealEvent {
     pub token: String,
     /// The case appealed, as `GET /api/status` named it to the caller.
     pub case: i64,
-    /// The ban the case is (its id), when it is a ban.
+    /// The ban of the case in force on the caller (its id), when it is a ban.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ban: Option<i64>,
+    /// The mute of the case in force on the caller (its id), when it is a mute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute: Option<i64>,
     /// Cleaned, 1 to [`APPEAL_TEXT_MAX`] characters.
     pub text: String,
     /// The caller's address, as the gateway determined it (for the evidence and the log's

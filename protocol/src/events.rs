@@ -68,6 +68,9 @@ pub struct BanDef {
     pub network: String,
     pub reason: String,
     pub expires: Option<DateTime<Utc>>,
+    /// The case number the ban belongs to (absent for bans made before cases existed).
+    #[serde(default)]
+    pub case: Option<i64>,
 }
 
 /// An active mute, as gateways need it: matching visitors may read but not speak (or, with
@@ -138,6 +141,9 @@ pub struct LoggedMessage {
     pub message: MessageView,
     /// The sender's address, as the gateway determined it.
     pub ip: IpAddr,
+    /// Sent under a shadow mute: delivered to the sender alone; staff see it marked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 /// Gateway → bot, over the durable queue.

@@ -79,6 +79,10 @@ pub struct Settings {
     /// Most word and regex filters kept (1 to 2000).
     #[arg(long, env = "MAX_FILTERS", default_value_t = protocol::filter::MAX_FILTERS_DEFAULT, value_parser = values::max_filters)]
     pub max_filters: usize,
+    /// What warnings lead to: rungs COUNT:ACTION[:DURATION] (ACTION mute or ban; no duration =
+    /// until lifted), comma-separated, or `off`.
+    #[arg(long, env = "WARN_LADDER", default_value = bot::warnings::DEFAULT_LADDER, value_parser = bot::warnings::Ladder::parse)]
+    pub warn_ladder: bot::warnings::Ladder,
 
     /// Key of the IP tags staff see instead of addresses (at least 16 characters) [default: one
     /// generated once and kept in the database].

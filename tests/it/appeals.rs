@@ -53,14 +53,21 @@ pub(crate) async fn read_appeal(addr: SocketAddr, token: &str) -> (u16, Value) {
 
 /// Ban `target` with the CLI and wait until the gateway names the ban to `ip`; its case.
 pub(crate) async fn banned(app: &TestApp, target: &str, ip: &str, extra: &[&str]) -> i64 {
-    let mut args = vec!["bans", "add", target, "--reason", "spam links"];
+    sanctioned(app, "ban", target, ip, extra).await
+}
+
+/// Ban or mute (`kind`) `target` with the CLI, with the reason "spam links", and wait until the
+/// gateway names the sanction to `ip`; its case.
+pub(crate) async fn sanctioned(app: &TestApp, kind: &str, target: &str, ip: &str, extra: &[&str]) -> i64 {
+    let command = if kind == "ban" { "bans" } else { "mutes" };
+    let mut args = vec![command, "add", target, "--reason", "spam links"];
     args.extend_from_slice(extra);
     cli(app, &args).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (code, _, body) = request_as(app.addr, "GET", "/api/status", ip, None).await;
         assert_eq!(code, 200, "{body}");
-        if let Some(case) = body["ban"]["case"].as_i64() {
+        if let Some(case) = body[kind]["case"].as_i64() {
             return case;
         }
         assert!(tokio::time::Instant::now() < deadline, "the ban never reached the gateway: {body}");
@@ -130,7 +137,7 @@ async fn only_the_banned_visitor_appeals_their_case_once_and_bad_bodies_get_clea
     loop {
         if let Some(row) = bot::appeals::by_token(&db, &token).await.unwrap() {
             assert_eq!(row.case_no, case);
-            assert_eq!(row.ban_id, Some(case));
+            assert!(row.ban_id.is_some() && row.mute_id.is_none(), "{row:?}");
             assert_eq!(row.ip.as_deref(), Some(visitor));
             assert_eq!(row.state, "open");
             break;

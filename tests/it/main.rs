@@ -21,6 +21,7 @@ mod resume;
 mod retention;
 mod rooms;
 mod roulette;
+mod sanctions;
 mod split;
 mod staff;
 mod status;

@@ -58,8 +58,17 @@ async fn status_names_the_ban_of_the_callers_address_exactly_as_the_upgrade_refu
     assert_eq!(status_as(app.addr, Some("203.0.113.9")).await, (200, json!({"ban": null, "mute": null})));
 
     let out = cli(&app, &["bans", "add", "203.0.113.0/24", "--duration", "2h", "--reason", "spam links"]).await;
-    let case: i64 =
-        out.split("ban #").nth(1).unwrap().split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let number = |what: &str| -> i64 {
+        out.split(&format!("{what} #"))
+            .nth(1)
+            .unwrap()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (ban, case) = (number("ban"), number("case"));
     let body = until_status(&app, "203.0.113.9", |b| !b["ban"].is_null()).await;
     assert_eq!(body["ban"]["case"], case, "{body}");
     assert_eq!(body["ban"]["reason"], "spam links");
@@ -81,7 +90,7 @@ async fn status_names_the_ban_of_the_callers_address_exactly_as_the_upgrade_refu
     let body = until_status(&app, "198.51.100.7", |b| !b["ban"].is_null()).await;
     assert!(body["ban"]["expires"].is_null(), "{body}");
     assert_eq!(body["ban"]["reason"], "");
-    cli(&app, &["bans", "remove", &case.to_string()]).await;
+    cli(&app, &["bans", "remove", &ban.to_string()]).await;
     until_status(&app, "203.0.113.9", |b| b["ban"].is_null()).await;
     assert!(Client::connect_from(app.addr, "203.0.113.9").await.is_ok());
 }

@@ -56,6 +56,12 @@ pub const TABLE: &[(&str, Level)] = &[
     ("filter list", Level::Moderator),
     ("filter add", Level::Admin),
     ("filter remove", Level::Admin),
+    ("mute", Level::Moderator),
+    ("unmute", Level::Moderator),
+    ("warn", Level::Moderator),
+    ("case", Level::Moderator),
+    ("reason", Level::Moderator),
+    ("duration", Level::Moderator),
     // Message context menus, by their command names ("Ban author", "Author's recent
     // messages", "Delete everywhere" in the client).
     ("ban_author", Level::Moderator),

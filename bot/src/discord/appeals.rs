@@ -1,5 +1,5 @@
-//! Appeals in Discord: one thread per appeal in a private appeals channel, with the case, the
-//! evidence and the buttons *Lift*, *Shorten* and *Deny*; a moderator's message in the thread
+//! Appeals in Discord: one thread per appeal in a private appeals channel, with the case (a ban
+//! or a mute), the evidence and the buttons *Lift*, *Shorten* and *Deny*; a moderator's message in the thread
 //! reaches the visitor's page as a reply from "Staff" (never their Discord name).
 //!
 //! The channel is `DISCORD_APPEALS_CHANNEL_ID`, or a text channel named [`CHANNEL_NAME`] under
@@ -158,21 +158,31 @@ fn cut(text: &str, max: usize) -> String {
 /// The appeal's message: the case, the visitor's text, the evidence, the buttons.
 async fn message(db: &DatabaseConnection, appeal: &rows::Model) -> Result<Value, Error> {
     let mut fields = Vec::new();
-    if let Some(id) = appeal.ban_id {
-        match crate::bans::get(db, id).await? {
-            Some(ban) => {
-                let reason = if ban.reason.is_empty() { "(none given)".to_owned() } else { cut(&ban.reason, 1000) };
-                fields.push(json!({"name": format!("Ban #{id}: reason"), "value": reason}));
-                let until =
-                    ban.expires_at.map_or_else(|| "until lifted".to_owned(), |e| format!("<t:{}:f>", e.timestamp()));
-                let state = if crate::bans::is_active(&ban) { until } else { format!("no longer in force ({until})") };
-                fields.push(json!({"name": "Ends", "value": state, "inline": true}));
-                fields.push(json!({"name": "By", "value": cut(&ban.moderator, 100), "inline": true}));
-                if let Some(tag) = &ban.ip_tag {
-                    fields.push(json!({"name": "Banned tag", "value": format!("`{tag}`"), "inline": true}));
-                }
-            }
-            None => fields.push(json!({"name": format!("Ban #{id}"), "value": "no longer on record"})),
+    match crate::cases::get(db, appeal.case_no).await? {
+        Some(case) => {
+            let name = format!("Case #{} · {}", case.id, case.kind);
+            fields.push(json!({"name": name, "value": cut(&crate::cases::describe(&case), 1000)}));
+        }
+        None => fields.push(json!({"name": format!("Case #{}", appeal.case_no), "value": "no longer on record"})),
+    }
+    if let Some(ban) = match appeal.ban_id {
+        Some(id) => crate::bans::get(db, id).await?,
+        None => None,
+    } {
+        let state = if crate::bans::is_active(&ban) { "in force" } else { "no longer in force" };
+        fields.push(json!({"name": format!("Ban #{}", ban.id), "value": state, "inline": true}));
+        if let Some(tag) = &ban.ip_tag {
+            fields.push(json!({"name": "Banned tag", "value": format!("`{tag}`"), "inline": true}));
+        }
+    }
+    if let Some(mute) = match appeal.mute_id {
+        Some(id) => crate::entities::mutes::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    } {
+        let state = if crate::mutes::is_active(&mute) { "in force" } else { "no longer in force" };
+        fields.push(json!({"name": format!("Mute #{}", mute.id), "value": state, "inline": true}));
+        if let Some(tag) = &mute.ip_tag {
+            fields.push(json!({"name": "Muted tag", "value": format!("`{tag}`"), "inline": true}));
         }
     }
     if let Some(tag) = &appeal.ip_tag {
@@ -252,7 +262,7 @@ pub async fn interaction(
                     )
                     .placeholder("30m, 2h, 1d, 7d")
                     .required(true);
-                    let modal = serenity::CreateModal::new(format!("appeal:shorten:{id}"), "Shorten the ban")
+                    let modal = serenity::CreateModal::new(format!("appeal:shorten:{id}"), "Shorten the sanction")
                         .components(vec![serenity::CreateActionRow::InputText(input)]);
                     press.create_response(ctx, serenity::CreateInteractionResponse::Modal(modal)).await?;
                     return Ok(());
@@ -334,12 +344,12 @@ async fn decide(
         Err(e) => return Err(e.into()),
     };
     let what = match decision {
-        Decision::Lift => "**Lifted**: the ban is lifted.".to_owned(),
+        Decision::Lift => "**Lifted**: the case's ban or mute is lifted.".to_owned(),
         Decision::Shorten(_) => match decided.expires_at {
-            Some(end) => format!("**Shortened**: the ban now ends <t:{}:f>.", end.timestamp()),
+            Some(end) => format!("**Shortened**: it now ends <t:{}:f>.", end.timestamp()),
             None => "**Shortened**.".to_owned(),
         },
-        Decision::Deny => "**Denied**: the ban stays as it was.".to_owned(),
+        Decision::Deny => "**Denied**: the case stays as it was.".to_owned(),
     };
     let text = format!("Appeal of case #{case}: {what} Decided by <@{user}>.");
     let update = serenity::CreateInteractionResponseMessage::new()

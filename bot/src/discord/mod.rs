@@ -14,6 +14,7 @@
 //! * `events`: what flows back from Discord into web rooms, and the channel keeper;
 //! * [`mirror`]: web messages into Discord, one worker per room;
 //! * [`embeds`]: web messages as embeds within Discord's limits;
+//! * [`modlog`]: the mod-log posts of cases, posted and edited to match;
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
 //! * [`appeals`]: appeals' threads, their buttons and staff replies to the visitor;
 //! * [`privacy`]: every channel the bot makes is private to staff;
@@ -27,6 +28,7 @@ pub mod access;
 pub mod appeals;
 pub mod embeds;
 pub mod mirror;
+pub mod modlog;
 pub mod privacy;
 pub mod rest;
 pub mod retry;
@@ -63,6 +65,8 @@ pub struct Data {
     pub max_filters: usize,
     /// Role whose members may run the destructive commands besides those with Manage Server.
     pub admin_role: Option<u64>,
+    /// `WARN_LADDER`: what `/warn` leads to.
+    pub warn_ladder: crate::warnings::Ladder,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -95,6 +99,8 @@ pub struct DiscordConfig {
     pub mirror: MirrorConfig,
     /// `MAX_FILTERS`: most word and regex filters kept.
     pub max_filters: usize,
+    /// `WARN_LADDER`: what warnings lead to.
+    pub warn_ladder: crate::warnings::Ladder,
 }
 
 /// Why the Discord side stopped.
@@ -171,6 +177,7 @@ impl Discord {
             moderator_role: config.moderator_role,
             max_filters: config.max_filters,
             admin_role: config.admin_role,
+            warn_ladder: config.warn_ladder.clone(),
         };
         if config.moderator_role.is_none() {
             tracing::warn!(

@@ -116,6 +116,13 @@ impl Rest {
         self.send(request, body).await
     }
 
+    /// PATCH /channels/{c}/messages/{m}: edit one of the bot's own messages (a case's mod-log
+    /// post when the case changes).
+    pub async fn edit_message(&self, channel: u64, message: u64, body: &Value) -> Result<Posted, RestError> {
+        let request = self.http.patch(format!("{}/channels/{channel}/messages/{message}", self.base));
+        self.send(request, body).await
+    }
+
     /// PUT /channels/{c}/messages/{m}/reactions/{emoji}/@me: the bot reacts with a Unicode
     /// emoji (idempotent: a second call changes nothing).
     pub async fn add_own_reaction(&self, channel: u64, message: u64, emoji: &str) -> Result<(), RestError> {

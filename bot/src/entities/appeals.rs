@@ -8,10 +8,12 @@ pub struct Model {
     pub id: i64,
     /// 32 hex digits: the visitor's only key to the appeal.
     pub token: String,
-    /// The case appealed (until cases exist, a ban's number).
+    /// The case appealed (the `cases` table's number).
     pub case_no: i64,
-    /// The ban the case stands for, when it is a ban.
+    /// The ban of the case in force on the visitor, when it is a ban.
     pub ban_id: Option<i64>,
+    /// The mute of the case in force on the visitor, when it is a mute.
+    pub mute_id: Option<i64>,
     /// `open`, `lifted`, `shortened` or `denied`.
     pub state: String,
     pub text: String,

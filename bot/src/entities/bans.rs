@@ -15,6 +15,8 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub lifted_at: Option<DateTimeUtc>,
     pub lifted_by: Option<String>,
+    /// The case it belongs to (`None` for bans made before cases existed).
+    pub case_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,9 +4,11 @@
 pub mod appeals;
 pub mod audit_log;
 pub mod bans;
+pub mod cases;
 pub mod dead_letters;
 pub mod filters;
 pub mod message_log;
+pub mod mutes;
 pub mod room_tails;
 pub mod rooms;
 pub mod settings;

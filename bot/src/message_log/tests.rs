@@ -26,6 +26,7 @@ fn message(room: &str, text: &str, at_secs: i64) -> LoggedMessage {
             staff: false,
         },
         ip: IpAddr::from([203, 0, 113, 9]),
+        shadow: false,
     }
 }
 

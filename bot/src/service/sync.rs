@@ -1,4 +1,4 @@
-//! Room sync: room definitions, active bans and filters published from the database to the
+//! Room sync: room definitions, active bans, mutes and filters published from the database to the
 //! bus at start and every few seconds after; appeals at start and after the bus lost its data.
 
 use std::collections::BTreeMap;
@@ -84,6 +84,7 @@ impl SnapshotSync {
             self.losses = Some(losses);
         }
         bans::publish_active(&self.db, self.bus.as_ref()).await?;
+        crate::mutes::publish_active(&self.db, self.bus.as_ref()).await?;
         crate::filters::publish(&self.db, self.bus.as_ref()).await
     }
 

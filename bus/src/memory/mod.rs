@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, RoomDef, RoomKind, RoomSlug,
+    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, MuteDef, RoomDef, RoomKind, RoomSlug,
     RouletteTicket,
 };
 use tokio::sync::{Notify, broadcast};
@@ -50,6 +50,7 @@ pub struct InProcessBus {
     control: broadcast::Sender<ControlMessage>,
     room_defs: Mutex<BTreeMap<RoomSlug, RoomDef>>,
     ban_defs: Mutex<BTreeMap<i64, BanDef>>,
+    mute_defs: Mutex<BTreeMap<i64, MuteDef>>,
     filter_defs: Mutex<Vec<FilterDef>>,
     /// Waiting roulette tickets, oldest first.
     roulette: Mutex<Vec<RouletteTicket>>,
@@ -89,6 +90,7 @@ impl InProcessBus {
             control: broadcast::channel(CONTROL_DEPTH).0,
             room_defs: Mutex::default(),
             ban_defs: Mutex::default(),
+            mute_defs: Mutex::default(),
             filter_defs: Mutex::default(),
             roulette: Mutex::default(),
             slowmode: Mutex::default(),
@@ -363,6 +365,20 @@ impl Bus for InProcessBus {
 
     async fn bans(&self) -> Result<Vec<BanDef>, BusError> {
         Ok(lock(&self.ban_defs).values().cloned().collect())
+    }
+
+    async fn put_mute(&self, mute: &MuteDef) -> Result<(), BusError> {
+        lock(&self.mute_defs).insert(mute.id, mute.clone());
+        Ok(())
+    }
+
+    async fn remove_mute(&self, id: i64) -> Result<(), BusError> {
+        lock(&self.mute_defs).remove(&id);
+        Ok(())
+    }
+
+    async fn mutes(&self) -> Result<Vec<MuteDef>, BusError> {
+        Ok(lock(&self.mute_defs).values().cloned().collect())
     }
 
     async fn put_filters(&self, filters: &[FilterDef]) -> Result<(), BusError> {

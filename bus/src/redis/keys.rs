@@ -44,6 +44,11 @@ impl Keys {
         format!("{}:bans", self.prefix)
     }
 
+    /// Hash: mute id → mute (JSON), maintained by the bot.
+    pub fn mutes(&self) -> String {
+        format!("{}:mutes", self.prefix)
+    }
+
     /// String: the filter list (JSON), maintained by the bot.
     pub fn filters(&self) -> String {
         format!("{}:filters", self.prefix)

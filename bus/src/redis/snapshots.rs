@@ -2,7 +2,7 @@
 //! (pub/sub drops what was sent while away): hashes of room and ban definitions, the filter
 //! list, and the set of visitor rooms each owner has open.
 
-use protocol::{BanDef, FilterDef, RoomDef, RoomKind, RoomSlug};
+use protocol::{BanDef, FilterDef, MuteDef, RoomDef, RoomKind, RoomSlug};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
@@ -113,6 +113,21 @@ impl Snapshots {
 
     pub(super) async fn bans(&self) -> Result<Vec<BanDef>, BusError> {
         let raw: Vec<String> = self.conn().hvals(self.keys.bans()).await.map_err(unavailable)?;
+        raw.iter().map(|r| decode(r)).collect()
+    }
+
+    pub(super) async fn put_mute(&self, mute: &MuteDef) -> Result<(), BusError> {
+        let _: i64 = self.conn().hset(self.keys.mutes(), mute.id, encode(mute)?).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub(super) async fn remove_mute(&self, id: i64) -> Result<(), BusError> {
+        let _: i64 = self.conn().hdel(self.keys.mutes(), id).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub(super) async fn mutes(&self) -> Result<Vec<MuteDef>, BusError> {
+        let raw: Vec<String> = self.conn().hvals(self.keys.mutes()).await.map_err(unavailable)?;
         raw.iter().map(|r| decode(r)).collect()
     }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, RoomDef, RoomSlug,
-    RouletteTicket,
+    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, MuteDef, RoomDef,
+    RoomSlug, RouletteTicket,
 };
 use redis::AsyncCommands;
 use ulid::Ulid;
@@ -155,6 +155,18 @@ impl Bus for RedisBus {
 
     async fn bans(&self) -> Result<Vec<BanDef>, BusError> {
         self.snapshots.bans().await
+    }
+
+    async fn put_mute(&self, mute: &MuteDef) -> Result<(), BusError> {
+        self.snapshots.put_mute(mute).await
+    }
+
+    async fn remove_mute(&self, id: i64) -> Result<(), BusError> {
+        self.snapshots.remove_mute(id).await
+    }
+
+    async fn mutes(&self) -> Result<Vec<MuteDef>, BusError> {
+        self.snapshots.mutes().await
     }
 
     async fn put_filters(&self, filters: &[FilterDef]) -> Result<(), BusError> {

@@ -134,6 +134,7 @@ pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn B
             InboundEvent::Message(LoggedMessage {
                 message: message(&room, &format!("q{i}")),
                 ip: "198.51.100.7".parse().unwrap(),
+                shadow: false,
             })
         })
         .collect();
@@ -201,11 +202,29 @@ pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
     assert!(!bus.rooms().await.unwrap().iter().any(|r| r.slug == slug));
 
     let id = i64::from(rand_id());
-    let ban = BanDef { id, network: "203.0.113.0/24".into(), reason: "spam".into(), expires: None };
+    let ban = BanDef { id, network: "203.0.113.0/24".into(), reason: "spam".into(), expires: None, case: Some(7) };
     bus.put_ban(&ban).await.unwrap();
     assert!(bus.bans().await.unwrap().contains(&ban));
     bus.remove_ban(id).await.unwrap();
     assert!(!bus.bans().await.unwrap().iter().any(|b| b.id == id));
+
+    let mute = protocol::MuteDef {
+        id,
+        case: 8,
+        network: "2001:db8::/64".into(),
+        device: None,
+        reason: "flood".into(),
+        expires: Some(chrono::Utc::now() + chrono::Duration::minutes(10)),
+        shadow: true,
+    };
+    bus.put_mute(&mute).await.unwrap();
+    assert!(bus.mutes().await.unwrap().contains(&mute));
+    let longer = protocol::MuteDef { expires: None, shadow: false, ..mute.clone() };
+    bus.put_mute(&longer).await.unwrap();
+    let mutes = bus.mutes().await.unwrap();
+    assert!(mutes.contains(&longer) && !mutes.contains(&mute), "a mute put again replaces the old one");
+    bus.remove_mute(id).await.unwrap();
+    assert!(!bus.mutes().await.unwrap().iter().any(|m| m.id == id));
 
     let filters =
         vec![protocol::FilterDef { id, pattern: "darn".into(), regex: false, action: protocol::FilterAction::Mask }];
@@ -347,7 +366,11 @@ pub async fn a_posted_message_is_queued_remembered_and_fanned_out(bus: Arc<dyn B
     drain_queue(&bus, &consumer).await;
     let mut feed = bus.subscribe_room(&room).await.unwrap();
     let posted: Vec<LoggedMessage> = (0..HISTORY_LEN + 2)
-        .map(|i| LoggedMessage { message: message(&room, &format!("p{i}")), ip: "198.51.100.7".parse().unwrap() })
+        .map(|i| LoggedMessage {
+            message: message(&room, &format!("p{i}")),
+            ip: "198.51.100.7".parse().unwrap(),
+            shadow: false,
+        })
         .collect();
     for (i, logged) in posted.iter().enumerate() {
         bus.post_message(&room, logged, Bytes::from(format!("frame {i}"))).await.unwrap();

@@ -4,15 +4,18 @@
 //! may do ([`Admitted`], with what the checks worked out: the room, the cleaned nickname or
 //! text) or the [`Refusal`] to answer it with. The checks, by frame:
 //! - `join`: ban, nickname, room (pairs are never joined by name), lock, the address's joins.
-//! - `say`: `client_id`, in a room, text, filters, lock, the socket's and the address's message
-//!   buckets, slowmode (on the bus, per room and address).
-//! - `typing`: in a room, one per interval (more are folded, not refused), lock, the address's
-//!   typing bucket.
+//! - `say`: `client_id`, in a room, mute, text, filters, lock, the socket's and the address's
+//!   message buckets, slowmode (on the bus, per room and address).
+//! - `typing`: in a room, one per interval (more are folded, not refused), mute, lock, the
+//!   address's typing bucket.
 //! - `leave`: in a room or waiting. `ping`: nothing.
 //! - `roulette`: ban, nickname, interests, the address's joins.
 //! - `next`: in the roulette, then the stranger is let go, then (unless already waiting) the
 //!   address's joins.
-//! - `create`: ban, title, filters on the title, capacity, the address's joins.
+//! - `create`: ban, mute, title, filters on the title, capacity, the address's joins.
+//!
+//! A plain mute refuses with `muted` (and its `expires`); a shadow mute refuses nothing: its
+//! `say` is admitted marked `shadow` (kept to the sender) and its `typing` folded.
 //! - `resume`: the first frame, ban (against the new address), the address's joins (see
 //!   `resume`).
 //!
@@ -44,6 +47,8 @@ pub(super) enum Admitted {
         room: Arc<RoomDef>,
         text: String,
         client_id: Option<String>,
+        /// Shadow-muted: delivered to the sender alone (see `say`).
+        shadow: bool,
     },
     Typing,
     /// A typing indicator within the interval: folded into the one relayed, nothing to do.
@@ -74,11 +79,13 @@ pub(super) struct Refusal {
     pub message: String,
     pub client_id: Option<String>,
     pub retry_after: Option<Duration>,
+    /// On `muted`: when the mute ends.
+    pub expires: Option<protocol::Expires>,
 }
 
 impl Refusal {
     pub(super) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), client_id: None, retry_after: None }
+        Self { code, message: message.into(), client_id: None, retry_after: None, expires: None }
     }
 
     /// The refusal of a `say` frame, which names the message it refuses.
@@ -176,6 +183,21 @@ impl Conn {
         Err(Refusal::new(ErrorCode::Banned, message))
     }
 
+    /// Refuse (with `muted`) when a plain mute covers this address; `Ok(true)` under a shadow
+    /// mute, which refuses nothing (the visitor must not learn of it).
+    pub(super) fn check_mute(&self) -> Result<bool, Refusal> {
+        let Some(mute) = self.state.mutes.check(self.address.ip) else {
+            return Ok(false);
+        };
+        if mute.shadow {
+            return Ok(true);
+        }
+        let (code, message, expires) = crate::mutes::refusal_text(&mute);
+        let mut refusal = Refusal::new(code, message);
+        refusal.expires = Some(expires);
+        Err(refusal)
+    }
+
     /// Take a token from the address's join bucket (joins, roulette, next, create), or refuse.
     pub(super) fn take_join(&mut self) -> Result<(), Refusal> {
         let now = Instant::now();
@@ -210,6 +232,10 @@ impl Conn {
         }
         let Some(joined) = &self.joined else {
             return Err(Refusal::new(ErrorCode::NotInRoom, "join a room before sending messages").of_message(client_id));
+        };
+        let shadow = match self.check_mute() {
+            Ok(shadow) => shadow,
+            Err(refusal) => return Err(refusal.of_message(client_id)),
         };
         // The definition may have changed since joining.
         let room = self.state.directory.get(&joined.room.slug).unwrap_or_else(|| joined.room.clone());
@@ -260,7 +286,7 @@ impl Conn {
                 }
             }
         }
-        Ok(Admitted::Say { room, text, client_id })
+        Ok(Admitted::Say { room, text, client_id, shadow })
     }
 
     fn admit_typing(&mut self) -> Result<Admitted, Refusal> {
@@ -274,6 +300,19 @@ impl Conn {
             return Ok(Admitted::Folded);
         }
         let room = self.state.directory.get(&joined.room.slug).unwrap_or_else(|| joined.room.clone());
+        match self.check_mute() {
+            Ok(false) => {}
+            // A shadow-muted visitor's typing reaches nobody.
+            Ok(true) => {
+                self.limits.last_typing = Some(now);
+                return Ok(Admitted::Folded);
+            }
+            Err(refusal) => {
+                // One refusal per interval, like one relay.
+                self.limits.last_typing = Some(now);
+                return Err(refusal);
+            }
+        }
         if room.locked {
             // One refusal per interval too, like one relay.
             self.limits.last_typing = Some(now);
@@ -317,6 +356,7 @@ impl Conn {
 
     fn admit_create(&mut self, title: &str, capacity: u32, listed: bool) -> Result<Admitted, Refusal> {
         self.check_ban()?;
+        self.check_mute()?;
         let title = RoomTitle::parse(title).map_err(|e| Refusal::new(ErrorCode::BadFrame, e.to_string()))?;
         // Titles go through the filters as messages do: shown in room lists and in Discord.
         let title = match self.state.filters.apply(title.as_str().to_owned()) {

@@ -62,7 +62,13 @@ fn one_join() -> GatewayConfig {
 }
 
 fn ban(conn: &Conn) {
-    conn.state.bans.add(BanDef { id: 1, network: "203.0.113.7/32".into(), reason: String::new(), expires: None });
+    conn.state.bans.add(BanDef {
+        id: 1,
+        network: "203.0.113.7/32".into(),
+        reason: String::new(),
+        expires: None,
+        case: None,
+    });
 }
 
 async fn refusal(conn: &mut Conn, frame: ClientFrame) -> Refusal {

@@ -215,7 +215,7 @@ impl Conn {
     async fn act(&mut self, admitted: Admitted) {
         match admitted {
             Admitted::Join { room, nick, since } => self.join(room, nick, since).await,
-            Admitted::Say { room, text, client_id } => self.say(room, text, client_id).await,
+            Admitted::Say { room, text, client_id, shadow } => self.say(room, text, client_id, shadow).await,
             Admitted::Typing => self.typing().await,
             Admitted::Folded => {}
             Admitted::Leave => {
@@ -235,7 +235,26 @@ impl Conn {
     }
 
     fn refuse(&self, refusal: Refusal) {
+        if refusal.expires.is_some() {
+            crate::telemetry::refused(refusal.code.as_str());
+            self.handle.send_frame(&ServerFrame::Error {
+                code: refusal.code,
+                message: refusal.message,
+                client_id: refusal.client_id,
+                retry_after_ms: None,
+                expires: refusal.expires,
+            });
+            return;
+        }
         self.error(refusal.code, refusal.message, refusal.client_id, refusal.retry_after);
+    }
+
+    /// Tell a visitor under a plain mute (after `joined` and `resumed`); a shadow mute is never
+    /// told.
+    fn tell_mute(&self) {
+        if let Some(mute) = self.state.mutes.check(self.address.ip).filter(|m| !m.shadow) {
+            self.handle.send_frame(&crate::mutes::muted_frame(&mute));
+        }
     }
 
     /// The tag of this connection's address on the bus: a keyed hash of its budget key, by which

@@ -259,6 +259,7 @@ impl Conn {
                 stranger: stranger.as_ref().map(|s| s.nick.clone()),
             },
         );
+        self.tell_mute();
         if def.kind == RoomKind::Roulette {
             if stranger.is_some() {
                 if let Err(e) = self.state.bus.publish(&def.slug, encode(&ServerFrame::StrangerBack {})).await {

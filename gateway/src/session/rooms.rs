@@ -85,6 +85,7 @@ impl Conn {
                 }),
                 Err(e) => self.unavailable(e),
             }
+            self.tell_mute();
             return Some(members);
         };
         let history = match self.state.bus.history(&def.slug, since).await {
@@ -109,6 +110,7 @@ impl Conn {
                 resume,
             },
         );
+        self.tell_mute();
         // Everyone in the room hears about the arrival, the joiner too (right after `joined`).
         let presence = ServerFrame::Presence { event: PresenceEvent::Join, nick: nick.to_string() };
         if let Err(e) = self.state.bus.publish(&def.slug, encode(&presence)).await {

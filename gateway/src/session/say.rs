@@ -1,5 +1,9 @@
 //! `say` and `typing`, once admitted: a message is queued durably for the bot first, then
 //! acknowledged; a typing indicator is relayed to the room.
+//!
+//! A shadow-muted sender's message is queued for the bot too (marked, so staff see it), then
+//! acknowledged and echoed to the sender's own socket alone: it is neither published to the room
+//! nor kept in its history, so nobody else ever receives it.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +21,7 @@ fn next_id() -> Ulid {
 
 impl Conn {
     /// `say`, admitted: `text` (filtered) to `room`, acknowledged once the bot's queue has it.
-    pub(super) async fn say(&mut self, room: Arc<RoomDef>, text: String, client_id: Option<String>) {
+    pub(super) async fn say(&mut self, room: Arc<RoomDef>, text: String, client_id: Option<String>, shadow: bool) {
         let Some(joined) = &self.joined else { return };
         let message = MessageView {
             id: next_id(),
@@ -30,8 +34,13 @@ impl Conn {
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
         let id = message.id;
         let frame = encode(&ServerFrame::Message(message.clone()));
-        let logged = LoggedMessage { message, ip: self.address.ip };
-        if let Err(e) = self.state.bus.post_message(&room.slug, &logged, frame).await {
+        let logged = LoggedMessage { message, ip: self.address.ip, shadow };
+        let posted = if shadow {
+            self.state.bus.enqueue(&protocol::InboundEvent::Message(logged)).await
+        } else {
+            self.state.bus.post_message(&room.slug, &logged, frame.clone()).await
+        };
+        if let Err(e) = posted {
             let why = if let bus::BusError::Overloaded { depth, .. } = e {
                 // The bot is behind (QUEUE_MAX): refuse rather than queue without bound.
                 tracing::warn!(depth, "the queue is full; refusing a message");
@@ -45,6 +54,9 @@ impl Conn {
         // The next keystroke after sending is news again.
         self.limits.last_typing = None;
         metrics::counter!("chat_messages_in_total").increment(1);
+        if shadow {
+            self.handle.send(crate::websocket::text(&frame));
+        }
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
     }
 

@@ -8,7 +8,7 @@ use fake_discord::{FakeDiscord, id_of, interaction_type};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::appeals::{appeal_as, banned, read_appeal, request_as};
+use crate::appeals::{appeal_as, banned, read_appeal, request_as, sanctioned};
 use crate::support::*;
 
 /// Wait until the appeal of `case` has its thread with the message and buttons: (thread, message).
@@ -139,11 +139,12 @@ async fn an_appeal_round_trips_between_the_visitors_page_and_its_discord_thread(
 }
 
 #[tokio::test]
-async fn shorten_asks_for_a_duration_and_the_ban_ends_that_much_sooner() {
+async fn shorten_asks_for_a_duration_and_a_muted_visitors_case_ends_that_much_sooner() {
     let fake = FakeDiscord::start(fake_discord::FakeConfig::default()).await;
     let app = app_with_discord(&fake, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    // A mute's case is appealed as a ban's is.
     let visitor = "2001:db8:7:7::5";
-    let case = banned(&app, visitor, visitor, &["--duration", "30d"]).await;
+    let case = sanctioned(&app, "mute", visitor, visitor, &["--duration", "30d"]).await;
     let (code, body) = appeal_as(app.addr, visitor, &json!({"case": case, "text": "a month is a lot"})).await;
     assert_eq!(code, 201, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();
@@ -180,7 +181,7 @@ async fn shorten_asks_for_a_duration_and_the_ban_ends_that_much_sooner() {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (_, _, status) = request_as(app.addr, "GET", "/api/status", visitor, None).await;
-        let now_ends = status["ban"]["expires"].as_str().and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok());
+        let now_ends = status["mute"]["expires"].as_str().and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok());
         if now_ends.is_some_and(|e| (e - expires).num_milliseconds().abs() < 1000) {
             break;
         }

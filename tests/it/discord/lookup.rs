@@ -104,6 +104,7 @@ async fn purge_stops_at_ten_thousand_messages_per_address_and_says_so() {
                 staff: false,
             },
             ip,
+            shadow: false,
         })
         .collect();
     let log = bot::message_log::MessageLog::new(db.clone());

@@ -6,6 +6,7 @@ mod bans;
 mod lookup;
 mod mirror;
 mod moderation;
+mod sanctions;
 mod staff_replies;
 mod threads;
 

@@ -41,12 +41,13 @@ async fn apply_ban(
     let by = actor(ctx);
     let ban = bans::NewBan { networks, tag, shown, reason, by: &by, duration };
     let imposed = bans::impose(&data.db, Some(data.bus.as_ref()), ban).await?;
-    announce(ctx, "ban", &imposed.shown, &imposed.details).await;
+    announce(ctx, &imposed.case).await;
     let text = format!(
-        "Banned {} {} (ban {}). Their open connections were closed.",
+        "Banned {} {} (ban {}, case #{}). Their open connections were closed.",
         imposed.shown,
         imposed.until,
-        imposed.numbers()
+        imposed.numbers(),
+        imposed.case.id
     );
     reply(ctx, text).await
 }
@@ -70,7 +71,7 @@ impl From<BanScope> for Scope {
 }
 
 /// The message id in a message link or a bare id.
-fn message_id(target: &str) -> Option<serenity::MessageId> {
+pub(super) fn message_id(target: &str) -> Option<serenity::MessageId> {
     let last = target.trim().rsplit('/').next()?;
     let looks_like_link = target.contains("discord.com/channels/") || target.chars().all(|c| c.is_ascii_digit());
     if !looks_like_link || last.len() < 15 {
@@ -131,9 +132,9 @@ pub async fn unban(ctx: Context<'_>, #[description = "The ban's number, from /ba
         let text = format!("Ban #{id} was made by someone else: lifting it needs {}.", Level::Admin.describe());
         return reply(ctx, text).await;
     }
-    bans::revoke(&data.db, Some(data.bus.as_ref()), id, &actor(ctx)).await?;
-    announce(ctx, "unban", &format!("ban #{id}"), "lifted").await;
-    reply(ctx, format!("Lifted ban #{id}.")).await
+    let revoked = bans::revoke(&data.db, Some(data.bus.as_ref()), id, &actor(ctx)).await?;
+    announce(ctx, &revoked.case).await;
+    reply(ctx, format!("Lifted ban #{id} (case #{}).", revoked.case.id)).await
 }
 
 /// List bans (active ones, or all).
@@ -184,8 +185,8 @@ pub async fn kick(
     };
     let reason = reason.unwrap_or_else(|| "removed by a moderator".to_owned());
     data.bus.publish_control(&ControlEvent::Kick { room: slug, nick: found.clone(), reason: reason.clone() }).await?;
-    record(ctx, "kick", &format!("{found} in {room}"), &reason).await?;
-    reply(ctx, format!("Kicked {found} from {room}.")).await
+    let case = record(ctx, "kick", &format!("{found} in {room}"), &reason, "").await?;
+    reply(ctx, format!("Kicked {found} from {room} (case #{}).", case.id)).await
 }
 
 /// Ban the web author of this message (asks which one when it carries several).

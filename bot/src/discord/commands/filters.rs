@@ -40,7 +40,8 @@ async fn filter_add(
     let row =
         crate::filters::add(&data.db, &pattern, regex.unwrap_or(false), action, &actor(ctx), data.max_filters).await?;
     crate::filters::publish(&data.db, data.bus.as_ref()).await?;
-    record(ctx, "filter_add", &format!("filter #{}", row.id), &format!("{} {:?}", row.action, row.pattern)).await?;
+    let details = format!("{} {:?}", row.action, row.pattern);
+    record(ctx, "filter_add", &format!("filter #{}", row.id), "", &details).await?;
     reply(
         ctx,
         format!(
@@ -62,7 +63,7 @@ async fn filter_remove(
     let data = ctx.data();
     crate::filters::remove(&data.db, id).await?;
     crate::filters::publish(&data.db, data.bus.as_ref()).await?;
-    record(ctx, "filter_remove", &format!("filter #{id}"), "").await?;
+    record(ctx, "filter_remove", &format!("filter #{id}"), "", "").await?;
     reply(ctx, format!("Filter #{id} removed.")).await
 }
 

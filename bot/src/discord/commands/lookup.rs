@@ -23,8 +23,8 @@ pub async fn delete_everywhere(ctx: Context<'_>, message: serenity::Message) -> 
     if let Err(e) = message.delete(ctx).await {
         tracing::warn!(error = %e, "cannot delete the Discord message");
     }
-    record(ctx, "delete", &format!("Discord message {}", message.id), &format!("{removed} web messages removed"))
-        .await?;
+    let target = format!("Discord message {}", message.id);
+    record(ctx, "delete", &target, "", &format!("{removed} web messages removed")).await?;
     reply(ctx, format!("Deleted: {removed} web messages removed for everyone.")).await
 }
 
@@ -125,7 +125,7 @@ pub async fn purge(
         details
             .push_str(&format!(" (stopped at {MAX_PURGED} messages per address; older ones remain: run /purge again)"));
     }
-    record(ctx, "purge", &format!("tag {tag}"), &details).await?;
+    record(ctx, "purge", &format!("tag {tag}"), "", &details).await?;
     reply(ctx, format!("Purged tag {tag}: {details}.")).await
 }
 

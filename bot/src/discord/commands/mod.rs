@@ -10,18 +10,23 @@
 //! * `bans`: `/ban`, `/unban`, `/bans`, `/kick` and the "Ban author" menu;
 //! * `lookup`: `/lookup`, `/purge`, "Author's recent messages" and "Delete everywhere";
 //! * `filters`: `/filter add|remove|list`;
+//! * `sanctions`: `/mute`, `/unmute` and `/warn`, aimed through `targets` as `/ban` aims;
+//! * `casefile`: `/case`, `/reason` and `/duration`: every action above is a numbered case;
 //! * `authors`: the web authors a mirrored message carries, and the picker among them.
 
 mod authors;
 mod bans;
+mod casefile;
 mod filters;
 mod lookup;
 mod rooms;
+mod sanctions;
+mod targets;
 
 use poise::serenity_prelude as serenity;
 
 use super::{Context, Data, Error};
-use crate::audit;
+use crate::{audit, cases};
 
 /// Every command and menu, as registered in the guild.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
@@ -34,6 +39,12 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         lookup::lookup(),
         lookup::purge(),
         filters::filter(),
+        sanctions::mute(),
+        sanctions::unmute(),
+        sanctions::warn(),
+        casefile::case(),
+        casefile::reason(),
+        casefile::duration(),
         bans::ban_author(),
         lookup::author_messages(),
         lookup::delete_everywhere(),
@@ -58,33 +69,41 @@ pub(super) async fn reply(ctx: Context<'_>, text: impl Into<String>) -> Result<(
     Ok(())
 }
 
-/// Audit log plus mod-log channel.
-pub(super) async fn record(ctx: Context<'_>, action: &str, target: &str, details: &str) -> Result<(), Error> {
-    audit::record(&ctx.data().db, &actor(ctx), action, target, details).await?;
-    announce(ctx, action, target, details).await;
-    Ok(())
+/// Audit log, a case, and its post in the mod-log channel; returns the case.
+pub(super) async fn record(
+    ctx: Context<'_>,
+    action: &str,
+    target: &str,
+    reason: &str,
+    details: &str,
+) -> Result<crate::entities::cases::Model, Error> {
+    let case = open_case(ctx, action, target, reason, details).await?;
+    let details =
+        if details.is_empty() { format!("case #{}", case.id) } else { format!("{details}; case #{}", case.id) };
+    audit::record(&ctx.data().db, &actor(ctx), action, target, &details).await?;
+    Ok(case)
 }
 
-/// Post an action to the mod-log channel, if there is one (actions the shared ban and room
-/// functions already wrote to the audit log come here directly).
-pub(super) async fn announce(ctx: Context<'_>, action: &str, target: &str, details: &str) {
+/// Open the case of an action the shared functions already wrote to the audit log (room
+/// changes), and post it to the mod-log channel.
+pub(super) async fn open_case(
+    ctx: Context<'_>,
+    action: &str,
+    target: &str,
+    reason: &str,
+    details: &str,
+) -> Result<crate::entities::cases::Model, Error> {
+    let by = actor(ctx);
+    let new = cases::NewCase { kind: action, target, subject: None, actor: &by, reason, details, expires: None };
+    let case = cases::open(&ctx.data().db, new).await?;
+    announce(ctx, &case).await;
+    Ok(case)
+}
+
+/// Post a case to the mod-log channel, if there is one (bans and mutes open their own cases).
+pub(super) async fn announce(ctx: Context<'_>, case: &crate::entities::cases::Model) {
     let data = ctx.data();
-    let Some(channel) = data.modlog else {
-        return;
-    };
-    let who = actor(ctx);
-    let body = serde_json::json!({
-        "embeds": [{
-            "title": format!("{action}: {target}").chars().take(256).collect::<String>(),
-            "description": details.chars().take(4000).collect::<String>(),
-            "footer": {"text": who.chars().take(200).collect::<String>()},
-            "timestamp": chrono::Utc::now().to_rfc3339(),
-        }],
-        "allowed_mentions": {"parse": []},
-    });
-    if let Err(e) = data.rest.create_message(channel, &body).await {
-        tracing::warn!(error = %e, "cannot post to the mod-log channel");
-    }
+    super::modlog::post(&data.rest, &data.db, data.modlog, case).await;
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use poise::serenity_prelude as serenity;
 use protocol::RoomSlug;
 
-use super::{actor, announce, reply};
+use super::{actor, open_case, reply};
 use crate::discord::{Context, Error, access, embeds};
 use crate::rooms;
 
@@ -32,12 +32,12 @@ async fn room_create(
     let slug = RoomSlug::parse(&slug)?;
     let new = rooms::NewRoom { slug, capacity, title, topic, listed: true };
     let room = rooms::create(&ctx.data().db, new, &actor(ctx)).await?;
-    announce(ctx, "room_create", &room.slug, &format!("capacity {}", room.capacity)).await;
+    let case = open_case(ctx, "room_create", &room.slug, "", &format!("capacity {}", room.capacity)).await?;
     reply(
         ctx,
         format!(
-            "Created room {} ({}, capacity {}). Its channel appears within seconds.",
-            room.slug, room.title, room.capacity
+            "Created room {} ({}, capacity {}), case #{}. Its channel appears within seconds.",
+            room.slug, room.title, room.capacity, case.id
         ),
     )
     .await
@@ -65,8 +65,8 @@ async fn room_edit(
         return reply(ctx, format!("{slug} has already ended; there is nothing to change.")).await;
     };
     let details = rooms::describe(&room);
-    announce(ctx, "room_edit", &room.slug, &details).await;
-    reply(ctx, format!("Updated {}: {details}. Gateways apply it within seconds.", room.slug)).await
+    let case = open_case(ctx, "room_edit", &room.slug, "", &details).await?;
+    reply(ctx, format!("Updated {}: {details} (case #{}). Gateways apply it within seconds.", room.slug, case.id)).await
 }
 
 /// Delete a room; people in it are sent back to the room list.
@@ -82,8 +82,8 @@ async fn room_delete(
     if !rooms::delete(&data.db, Some(data.bus.as_ref()), &slug, &actor(ctx)).await? {
         return reply(ctx, format!("{slug} has already ended.")).await;
     }
-    announce(ctx, "room_delete", slug.as_str(), "").await;
-    reply(ctx, format!("Deleted room {slug}.")).await
+    let case = open_case(ctx, "room_delete", slug.as_str(), "", "").await?;
+    reply(ctx, format!("Deleted room {slug} (case #{}).", case.id)).await
 }
 
 /// List the rooms, how full they are, and where each is mirrored.
