@@ -61,7 +61,7 @@ test('a banned visitor appeals, reads the staff reply and the decision, also aft
   const page = await h.page({ viewport: DESKTOP });
   await page.locator('#landing-error', { hasText: 'You are banned' }).waitFor();
   await page.locator('#appeal-form').waitFor();
-  assert.equal(await page.locator('#appeal-case').textContent(), `ban #${banned}`);
+  assert.equal(await page.locator("#appeal-case").textContent(), `case #${banned}`);
   // Empty: refused by the page itself, said next to the field.
   await page.click('#appeal-send');
   await page.locator('#appeal-error', { hasText: 'Write why' }).waitFor();
@@ -94,7 +94,7 @@ test('a banned visitor appeals, reads the staff reply and the decision, also aft
   const reply = JSON.stringify([{ at: new Date().toISOString(), text: 'Thanks for explaining. Lifted: welcome back!' }]);
   await h.stopServer();
   sql(`UPDATE appeals SET replies = '${reply.replace(/'/g, "''")}', state = 'lifted', decided_by = 'discord:1' WHERE token = '${token}'`);
-  sql(`UPDATE bans SET lifted_at = created_at, lifted_by = 'discord:1' WHERE id = ${banned}`);
+  sql(`UPDATE bans SET lifted_at = created_at, lifted_by = 'discord:1' WHERE case_id = ${banned}`);
   await h.startServer();
   // The open page polls on its own and shows the reply as Staff, and the decision.
   await page.locator('#appeal-state', { hasText: 'lifted the ban' }).waitFor({ timeout: SLOW_TIMEOUT });

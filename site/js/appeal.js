@@ -183,7 +183,7 @@ export function showAppeal(ban, onDecided) {
   current.case = c;
   current.token = stored(c);
   current.state = current.token ? 'open' : null;
-  el.caseName.textContent = `ban #${c}`;
+  el.caseName.textContent = `case #${c}`;
   el.card.hidden = false;
   showError('');
   if (current.token) {
