@@ -171,6 +171,15 @@ pub async fn reply(
     Ok(updated)
 }
 
+/// What a decision did: the appeal as decided, and the cases it opened (*Lift*: an `unban` or
+/// `unmute` case per sanction lifted) or changed (*Shorten*: the appealed case), for the mod-log.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub appeal: appeals::Model,
+    pub opened: Vec<crate::entities::cases::Model>,
+    pub changed: Option<crate::entities::cases::Model>,
+}
+
 /// Decide an open appeal: lift or shorten its case (through [`crate::bans`], [`crate::mutes`]
 /// and [`crate::cases`], published at once), or deny it; recorded, audited and put on the bus.
 /// Refused when it was decided already.
@@ -180,7 +189,7 @@ pub async fn decide(
     appeal: appeals::Model,
     decision: Decision,
     by: &str,
-) -> Result<appeals::Model, BotError> {
+) -> Result<Decided, BotError> {
     if state(&appeal) != AppealState::Open {
         return Err(BotError::Invalid(format!(
             "this appeal was decided already ({} by {})",
@@ -188,13 +197,17 @@ pub async fn decide(
             appeal.decided_by.as_deref().unwrap_or("someone")
         )));
     }
+    let (mut opened, mut changed) = (Vec::new(), None);
     let (state, expires) = match decision {
         Decision::Lift => {
-            lift_case(db, bus, appeal.case_no, by).await?;
+            opened = lift_case(db, bus, appeal.case_no, by).await?;
             (AppealState::Lifted, None)
         }
         Decision::Shorten(duration) => {
-            (AppealState::Shortened, Some(shorten_case(db, bus, appeal.case_no, duration, by).await?))
+            let case = shorten_case(db, bus, appeal.case_no, duration, by).await?;
+            let expires = case.expires_at;
+            changed = Some(case);
+            (AppealState::Shortened, expires)
         }
         Decision::Deny => (AppealState::Denied, None),
     };
@@ -207,32 +220,39 @@ pub async fn decide(
     let decided = active.update(db).await?;
     publish(bus, &decided).await?;
     crate::audit::record(db, by, "appeal", &format!("case #{case}"), state.as_str()).await?;
-    Ok(decided)
+    Ok(Decided { appeal: decided, opened, changed })
 }
 
 /// Lift every ban and mute of `case` still in force (one that ended meanwhile is lifted all the
-/// same for the visitor).
-async fn lift_case(db: &DatabaseConnection, bus: &dyn bus::Bus, case: i64, by: &str) -> Result<(), BotError> {
+/// same for the visitor); the `unban` and `unmute` cases that opened.
+async fn lift_case(
+    db: &DatabaseConnection,
+    bus: &dyn bus::Bus,
+    case: i64,
+    by: &str,
+) -> Result<Vec<crate::entities::cases::Model>, BotError> {
+    let mut opened = Vec::new();
     let bans =
         crate::entities::bans::Entity::find().filter(crate::entities::bans::Column::CaseId.eq(case)).all(db).await?;
     for ban in bans.iter().filter(|b| crate::bans::is_active(b)) {
-        crate::bans::revoke(db, Some(bus), ban.id, by).await?;
+        opened.push(crate::bans::revoke(db, Some(bus), ban.id, by).await?.case);
     }
     for mute in crate::mutes::of_case(db, case).await?.iter().filter(|m| crate::mutes::is_active(m)) {
-        crate::mutes::revoke(db, Some(bus), mute.id, by).await?;
+        opened.push(crate::mutes::revoke(db, Some(bus), mute.id, by).await?.case);
     }
-    Ok(())
+    Ok(opened)
 }
 
 /// Make `case` end `duration` from now (its bans or mutes with it, through
-/// [`crate::cases::set_duration`]); refused unless it is in force and that is sooner. Its new end.
+/// [`crate::cases::set_duration`]); refused unless it is in force and that is sooner. The case
+/// as changed.
 async fn shorten_case(
     db: &DatabaseConnection,
     bus: &dyn bus::Bus,
     case: i64,
     duration: Duration,
     by: &str,
-) -> Result<DateTime<Utc>, BotError> {
+) -> Result<crate::entities::cases::Model, BotError> {
     let Some(record) = crate::cases::get(db, case).await? else {
         return Err(BotError::Invalid(format!("case #{case} is no longer on record")));
     };
@@ -252,8 +272,7 @@ async fn shorten_case(
         )));
     }
     let total = (until - record.created_at).to_std().map_err(|_| BotError::Invalid("duration too long".into()))?;
-    let updated = crate::cases::set_duration(db, Some(bus), case, Some(total), by).await?;
-    Ok(updated.expires_at.unwrap_or(until))
+    crate::cases::set_duration(db, Some(bus), case, Some(total), by).await
 }
 
 /// Retention: erase the addresses of appeals made before `cutoff`; how many.

@@ -338,11 +338,21 @@ async fn decide(
     };
     let case = appeal.case_no;
     let by = format!("discord:{user}");
-    let decided = match appeals::decide(&data.db, data.bus.as_ref(), appeal, decision, &by).await {
-        Ok(decided) => decided,
+    let done = match appeals::decide(&data.db, data.bus.as_ref(), appeal, decision, &by).await {
+        Ok(done) => done,
         Err(crate::BotError::Invalid(why)) => return ephemeral(ctx, to, &why).await,
         Err(e) => return Err(e.into()),
     };
+    // The mod-log shows it as `/unban` and `/duration` would.
+    for case in &done.opened {
+        super::modlog::post(&data.rest, &data.db, data.modlog, case).await;
+    }
+    if let Some(case) = &done.changed
+        && let Err(e) = super::modlog::edit(&data.rest, case).await
+    {
+        tracing::warn!(error = %e, case = case.id, "cannot edit the mod-log post of a shortened case");
+    }
+    let decided = done.appeal;
     let what = match decision {
         Decision::Lift => "**Lifted**: the case's ban or mute is lifted.".to_owned(),
         Decision::Shorten(_) => match decided.expires_at {
