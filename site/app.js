@@ -21,6 +21,7 @@
  *   links.js       http(s) URLs in messages as links, built node by node
  *   room-state.js  lock and slow mode: system lines, the composer off, the chip
  *   theme.js       the light/dark choice beside the system default
+ *   report.js      Report on messages and the roulette stranger, its dialog; the device token
  *
  * Keys: Enter in the nickname field only checks it (or joins the room of an invite link); the
  * first Esc in a chat leaves the composer (the draft stays), a second Esc leaves or skips.
@@ -49,12 +50,14 @@ import { cancelQueue, joinOfferedRoom, loadMatchSound, onMatchSoundChange, showI
 import { copyInvite, leaveRoom, nextStranger } from './js/screens.js';
 import { onMessagesClick } from './js/sending.js';
 import { $, LOBBY, ROOMS_REFRESH_MS, coarsePointer, narrowScreen, state, ui } from './js/state.js';
+import { initReports } from './js/report.js';
 import { applyTheme, cycleTheme } from './js/theme.js';
 import { checkBan, loadInfo, setRulesAccepted } from './js/status.js';
 import { banText, parseInterests } from './js/util.js';
 
 function init() {
   applyTheme();
+  initReports();
   ui.themeToggle.addEventListener('click', cycleTheme);
   ui.randomNick.addEventListener('click', randomNick);
   ui.joinLobby.addEventListener('click', () => startJoin(LOBBY));

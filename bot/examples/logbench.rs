@@ -81,6 +81,7 @@ fn generate(count: usize, rooms: usize) -> Vec<LoggedMessage> {
                 },
                 ip,
                 shadow: false,
+                device: None,
             }
         })
         .collect()

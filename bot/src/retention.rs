@@ -1,6 +1,8 @@
-//! Retention: raw IPs and message texts are erased from `message_log` after their retention
-//! periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), the addresses of bans that ended longer
-//! than `RETENTION_DAYS` ago from `bans` (and of dead letters kept longer), senders whose latest
+//! Retention: raw IPs (with their IP and device tags) and message texts are erased from
+//! `message_log` after their retention periods (`RETENTION_DAYS`, `TEXT_RETENTION_DAYS`), the
+//! addresses of bans and mutes that ended longer than `RETENTION_DAYS` ago from `bans` and
+//! `mutes` (and of dead letters kept longer, and the networks older cases aimed at an address are
+//! counted by), senders whose latest
 //! message is past the IPs' period leave `visitor_tails`, and rooms whose latest message is past
 //! the texts' period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and
 //! close for good; a quiet room's history would be erased texts). Visitor rooms and pairs that
@@ -25,7 +27,7 @@ use sea_orm::{
 };
 
 use crate::BotError;
-use crate::entities::{bans, dead_letters, message_log, room_tails, rooms, settings, visitor_tails};
+use crate::entities::{bans, cases, dead_letters, message_log, mutes, room_tails, rooms, settings, visitor_tails};
 
 /// What an erased IP reads as.
 pub const ERASED_IP: &str = "erased";
@@ -95,6 +97,24 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
             .exec(db)
             .await?
             .rows_affected;
+        let ended = Condition::any()
+            .add(mutes::Column::LiftedAt.lt(cutoff))
+            .add(Condition::all().add(mutes::Column::LiftedAt.is_null()).add(mutes::Column::ExpiresAt.lt(cutoff)));
+        purged.ips += mutes::Entity::update_many()
+            .col_expr(mutes::Column::Network, Expr::value(ERASED_IP))
+            .filter(ended)
+            .filter(mutes::Column::Network.ne(ERASED_IP))
+            .exec(db)
+            .await?
+            .rows_affected;
+        // A case aimed at an address is counted (by the warning ladder) by its networks.
+        purged.ips += cases::Entity::update_many()
+            .col_expr(cases::Column::Subject, Expr::value(Option::<String>::None))
+            .filter(cases::Column::CreatedAt.lt(cutoff))
+            .filter(cases::Column::Subject.starts_with("net:"))
+            .exec(db)
+            .await?
+            .rows_affected;
         purged.ips += dead_letters::Entity::update_many()
             .col_expr(dead_letters::Column::Ip, Expr::value(ERASED_IP))
             .filter(dead_letters::Column::FailedAt.lt(cutoff))
@@ -137,7 +157,7 @@ struct Erase {
     done_key: &'static str,
     column: message_log::Column,
     erased: &'static str,
-    /// Erase the IP tag too (with the address).
+    /// Erase the IP and device tags too (with the address).
     also_tag: bool,
 }
 
@@ -174,7 +194,10 @@ impl Erase {
             let txn = db.begin().await?;
             let mut update = message_log::Entity::update_many().col_expr(self.column, Expr::value(self.erased));
             if self.also_tag {
-                update = update.col_expr(message_log::Column::IpTag, Expr::value(Option::<String>::None));
+                // The device tag follows the address's retention too.
+                update = update
+                    .col_expr(message_log::Column::IpTag, Expr::value(Option::<String>::None))
+                    .col_expr(message_log::Column::DeviceTag, Expr::value(Option::<String>::None));
             }
             let changed = update
                 .filter(message_log::Column::Id.gte(first.as_str()))

@@ -1,6 +1,6 @@
 //! The control follower: applies the bot's control events (rooms upserted or removed, bans,
-//! filters, kicks) to this gateway, and reloads rooms, bans and filters from the bus snapshot
-//! periodically and whenever events were missed. Sockets a new ban covers are closed at once; the
+//! filters, mutes, warnings, kicks, report outcomes) to this gateway, and reloads rooms, bans,
+//! mutes and filters from the bus snapshot periodically and whenever events were missed. Sockets a new ban covers are closed at once; the
 //! members of a room whose lock or slow mode changed get `room_updated`.
 
 use std::sync::Arc;
@@ -120,8 +120,7 @@ async fn apply(state: &State, event: ControlEvent) {
         }
         ControlEvent::MuteLifted { id } => state.mutes.remove(id),
         ControlEvent::Warned { case, networks, device: _, reason } => warn(state, case, &networks, reason),
-        // Report outcomes are sent by a newer bot; this gateway has no use for them yet.
-        ControlEvent::ReportOutcome { .. } => {}
+        ControlEvent::ReportOutcome { reporter, id, outcome } => report_outcome(state, &reporter, id, outcome),
         ControlEvent::Kick { room, nick, reason } => {
             // Seats are held under the nickname's key (its confusable skeleton).
             let key = protocol::input::nick_key(&nick);
@@ -164,6 +163,19 @@ fn warn(state: &State, case: i64, networks: &[String], reason: String) {
     let frame = ServerFrame::Warned { case, reason };
     for handle in state.sockets.matching(|ip| nets.iter().any(|net| net.contains(&ip.to_canonical()))) {
         handle.send_frame(&frame);
+    }
+}
+
+/// Tell the reporting connection (`gateway:conn`, if it is this gateway's and still open) what
+/// the moderators decided; every other gateway ignores the event.
+fn report_outcome(state: &State, reporter: &str, id: ulid::Ulid, outcome: protocol::ReportVerdict) {
+    let Some((gateway, conn)) = reporter.rsplit_once(':') else { return };
+    let Ok(conn) = conn.parse::<crate::hub::ConnId>() else { return };
+    if gateway != state.gateway_id {
+        return;
+    }
+    for handle in state.sockets.handles(&[conn]) {
+        handle.send_frame(&ServerFrame::ReportOutcome { id, outcome });
     }
 }
 

@@ -7,6 +7,11 @@
 //! Nothing on the delivery path awaits while holding a lock: members are kept behind a short
 //! std mutex and each socket has a bounded queue; a socket whose queue is full is too slow and is
 //! closed with 1008 rather than allowed to grow memory without bound.
+//!
+//! A visitor's message arrives in its sender envelope (`envelope`): the header is read without
+//! parsing the JSON, the message is added to the room's delivery record (`deliveries`), and only
+//! the frame after the header is delivered. A frame restricted to the sender's address or device
+//! ends the batch it would join and goes, alone, to the members it is for.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +24,8 @@ use protocol::{RoomSlug, ServerFrame};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::deliveries::{Delivery, Record};
+use crate::envelope::{self, Opened, Sender, Visibility};
 use crate::websocket::{self, CloseOrder, Outbox, Pushed, code};
 
 pub type ConnId = u64;
@@ -72,8 +79,11 @@ struct Member {
     /// Frames that arrived while the member was still joining; flushed after `joined`.
     pending: Option<Vec<(Bytes, usize)>>,
     /// The room's join count when this member joined: frames the forwarder took before that
-    /// are not its to see, even when they are delivered after.
+    /// are not its to see, even when they are delivered after. Also its watermark in the
+    /// room's delivery record.
     since: u64,
+    /// Its address and device tags: for frames restricted to a sender's, and for reports.
+    who: Sender,
 }
 
 /// The local members of one room.
@@ -82,6 +92,8 @@ pub struct Members {
     inner: Mutex<HashMap<ConnId, Member>>,
     /// Joins so far; each frame is stamped with it when taken from the feed.
     joins: AtomicU64,
+    /// The room's recent message deliveries.
+    record: Record,
 }
 
 impl Members {
@@ -104,8 +116,31 @@ impl Members {
                 None => member.handle.send_frames(share, frames),
             }
         }
+        if let Some(tail) = batch.tail.take() {
+            // Restricted to the sender's address or device: only those members, after the rest.
+            for member in members.values_mut().filter(|m| m.since <= tail.joins && tail.sender.matches(&m.who)) {
+                delivered += 1;
+                match &mut member.pending {
+                    Some(pending) => pending.push((tail.bytes.clone(), 1)),
+                    None => member.handle.send(tail.bytes.clone()),
+                }
+            }
+        }
         metrics::counter!("chat_frames_delivered_total").increment(delivered as u64);
         members.len()
+    }
+
+    /// The delivery of message `id` to member `conn`, if it received it (among the room's last
+    /// [`crate::deliveries::RECORD_MAX`] messages).
+    pub fn received(&self, conn: ConnId, id: ulid::Ulid) -> Option<Delivery> {
+        let (since, who) = self.lock().get(&conn).map(|m| (m.since, m.who))?;
+        self.record.received(id, since, &who)
+    }
+
+    /// Every recorded message member `conn` received, oldest first.
+    pub fn received_all(&self, conn: ConnId) -> Vec<Delivery> {
+        let Some((since, who)) = self.lock().get(&conn).map(|m| (m.since, m.who)) else { return Vec::new() };
+        self.record.received_all(since, &who)
     }
 
     /// Send `first` (the `joined` frame), then whatever arrived meanwhile, then go live: the
@@ -141,6 +176,7 @@ impl Hub {
         room: &RoomSlug,
         handle: ConnHandle,
         key: &str,
+        who: Sender,
     ) -> Result<Arc<Members>, BusError> {
         let mut rooms = self.rooms.lock().await;
         let local = match rooms.get(room) {
@@ -156,10 +192,16 @@ impl Hub {
         {
             let mut members = local.members.lock();
             let since = local.members.joins.fetch_add(1, Ordering::AcqRel) + 1;
-            members.insert(handle.id, Member { handle, key: key.to_owned(), pending: Some(Vec::new()), since });
+            let member = Member { handle, key: key.to_owned(), pending: Some(Vec::new()), since, who };
+            members.insert(member.handle.id, member);
         }
         metrics::gauge!("chat_members").increment(1.0);
         Ok(local.members.clone())
+    }
+
+    /// The members of `room` here, if it has any.
+    pub async fn members(&self, room: &RoomSlug) -> Option<Arc<Members>> {
+        self.rooms.lock().await.get(room).map(|local| local.members.clone())
     }
 
     /// Remove a socket from a room; the last one out unsubscribes.
@@ -262,15 +304,42 @@ struct Batch {
     /// Where the room's join count changed while frames were taken, oldest first: (joins when
     /// the frame was taken, its offset in `bytes`, frames before it).
     marks: Vec<(u64, usize, usize)>,
+    /// A frame restricted to its sender's address or device, which ends the batch.
+    tail: Option<Tail>,
+}
+
+/// A restricted frame, encoded, with who may receive it.
+struct Tail {
+    bytes: Bytes,
+    joins: u64,
+    sender: Sender,
 }
 
 impl Batch {
-    /// Add a frame just taken from the feed, stamped with the room's joins so far.
-    fn add(&mut self, json: &[u8], members: &Members) {
+    /// Add a frame just taken from the feed, stamped with the room's joins so far: its envelope
+    /// read and recorded, only the frame after it delivered.
+    fn add(&mut self, frame: &Bytes, members: &Members) {
         let joins = members.joins.load(Ordering::Acquire);
+        let (start, restricted) = match envelope::open(frame) {
+            Opened::Plain => (0, None),
+            Opened::Enveloped(envelope, body) => {
+                members.record.add(&envelope, joins);
+                let restricted = (envelope.visibility == Visibility::Sender).then_some(envelope.sender);
+                (frame.len() - body.len(), restricted)
+            }
+            Opened::Malformed => {
+                tracing::warn!("dropping a room frame with an envelope this gateway cannot read");
+                return;
+            }
+        };
+        let json = &frame[start..];
         if std::str::from_utf8(json).is_err() {
             // A text frame that is not UTF-8 would make browsers drop the connection.
             tracing::warn!("dropping a room frame that is not UTF-8");
+            return;
+        }
+        if let Some(sender) = restricted {
+            self.tail = Some(Tail { bytes: websocket::text(json), joins, sender });
             return;
         }
         if self.marks.last().is_none_or(|(seen, _, _)| *seen != joins) {
@@ -281,7 +350,7 @@ impl Batch {
     }
 
     fn full(&self) -> bool {
-        self.frames >= BATCH_FRAMES || self.bytes.len() >= BATCH_BYTES
+        self.tail.is_some() || self.frames >= BATCH_FRAMES || self.bytes.len() >= BATCH_BYTES
     }
 
     /// The part a member that joined as join number `since` sees: offset and frame count.
@@ -313,7 +382,7 @@ async fn forward(mut feed: RoomFeed, members: Arc<Members>) {
         {
             batch.add(&json, &members);
         }
-        if batch.frames > 0 {
+        if batch.frames > 0 || batch.tail.is_some() {
             gather_until = gather_time(members.deliver(&mut batch)).map(|time| Instant::now() + time);
         }
     }
@@ -352,13 +421,22 @@ mod tests {
         assert_eq!(gather_time(usize::MAX), Some(GATHER_MAX));
     }
 
+    /// A member's address tag (from its number) and device tag.
+    fn who(id: u64, device: Option<&[u8; 12]>) -> Sender {
+        let address = format!("{id:024x}");
+        Sender {
+            address: envelope::AddressTag::parse(address.as_bytes()).unwrap(),
+            device: device.and_then(|d| crate::device::DeviceTag::parse(d)),
+        }
+    }
+
     /// Join `count` sockets to `room`; their outboxes, each holding its `joined` frame.
     async fn members(hub: &Hub, bus: &InProcessBus, room: &RoomSlug, count: u64) -> Vec<Arc<Outbox>> {
         let mut outboxes = Vec::new();
         for id in 0..count {
             let outbox = Arc::new(Outbox::new(16));
             let handle = ConnHandle::new(id, outbox.clone());
-            let members = hub.join(bus, room, handle, &format!("m{id}")).await.unwrap();
+            let members = hub.join(bus, room, handle, &format!("m{id}"), who(id, None)).await.unwrap();
             members.activate(id, &ServerFrame::Pong {});
             outboxes.push(outbox);
         }
@@ -426,7 +504,8 @@ mod tests {
         bus.publish(&room, Bytes::from_static(b"b")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(1)).await;
         let late = Arc::new(Outbox::new(16));
-        let members = hub.join(&bus, &room, ConnHandle::new(1_000, late.clone()), "late").await.unwrap();
+        let members =
+            hub.join(&bus, &room, ConnHandle::new(1_000, late.clone()), "late", who(1_000, None)).await.unwrap();
         members.activate(1_000, &ServerFrame::Pong {});
         bus.publish(&room, Bytes::from_static(b"c")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;

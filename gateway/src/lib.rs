@@ -16,6 +16,10 @@
 //! * `upgrade`: `GET /ws`, where a socket is admitted and handed to its session.
 //! * `client`: who is connecting: the address through trusted proxies, the page origin.
 //! * `address`: per-address keys (IPv6 by /64) and shared-address budgets.
+//! * `device`: the device token (`/ws?device=`) and its keyed hash, the device tag.
+//! * `envelope`: the sender envelope of room frames (address and device tags, message id and
+//!   nickname, visibility), read and stripped by the hub.
+//! * `deliveries`: each room's record of recent message deliveries, for reports.
 //! * `api_limit`: the per-address budget of the HTTP routes that work per request, and of appeals.
 //! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
 //! * `sockets`: every open socket by address, for per-address limits and bans.
@@ -63,7 +67,10 @@ mod capacity;
 mod client;
 pub mod config;
 mod control;
+mod deliveries;
+mod device;
 mod directory;
+mod envelope;
 mod filters;
 mod http;
 mod hub;

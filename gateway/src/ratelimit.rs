@@ -13,6 +13,8 @@ pub(crate) struct IpLimits {
     pub say: TokenBucket,
     pub joins: TokenBucket,
     pub typing: TokenBucket,
+    /// `report` frames.
+    pub reports: TokenBucket,
 }
 
 pub struct TokenBucket {

@@ -1,7 +1,8 @@
 //! `GET /ws`: where a socket is admitted before its session starts. In order: the client's
 //! address (through trusted proxies only), the page's origin, bans, the gateway's cap on sockets
 //! (`capacity`), and the address's cap on sockets (`sockets`); then the upgrade, and the
-//! connection's task in `session`.
+//! connection's task in `session`. The `device` query parameter becomes the connection's device
+//! tag (`device`); the token itself goes no further.
 
 use std::sync::Arc;
 
@@ -9,7 +10,10 @@ use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde::Serialize;
 
+use secrecy::ExposeSecret;
+
 use crate::client::{origin_allowed, peer_ip, request_ip};
+use crate::device::DeviceTag;
 use crate::refusal::Refusal;
 use crate::state::State;
 
@@ -70,7 +74,11 @@ impl Handler for WsUpgrade {
             res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
             return;
         };
-        if let Err(e) = crate::session::upgrade(state.clone(), address, (slot, place), req, res) {
+        // Only the device token's keyed hash is kept; an invalid token counts as none.
+        let device = req
+            .query::<String>("device")
+            .and_then(|token| DeviceTag::of_token(&token, state.config.owner_secret.expose_secret()));
+        if let Err(e) = crate::session::upgrade(state.clone(), address, device, (slot, place), req, res) {
             res.render(e);
         }
     }

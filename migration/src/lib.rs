@@ -10,6 +10,7 @@ mod m20261126_000004_lean_log;
 mod m20261130_000005_room_chains;
 mod m20261130_000006_address_chains;
 mod m20261203_000007_dead_letters;
+mod m20261203_000008_device_tag;
 mod m20261203_000010_cases;
 mod m20261203_000011_appeals;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_room_chains::Migration),
             Box::new(m20261130_000006_address_chains::Migration),
             Box::new(m20261203_000007_dead_letters::Migration),
+            Box::new(m20261203_000008_device_tag::Migration),
             Box::new(m20261203_000010_cases::Migration),
             Box::new(m20261203_000011_appeals::Migration),
         ]

@@ -144,6 +144,9 @@ pub struct LoggedMessage {
     /// Sent under a shadow mute: delivered to the sender alone; staff see it marked.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
+    /// The sender's device tag (a keyed hash of the device token its client sent), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// Gateway → bot, over the durable queue.

@@ -1,4 +1,5 @@
 // The one WebSocket of the tab: open, ping, close handling, reconnect with backoff, bans.
+import { deviceToken } from './report.js';
 import { sendCreate } from './create.js';
 import { onSocketMessage } from './frames.js';
 import { addSystem } from './log.js';
@@ -45,7 +46,8 @@ export function connect() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   let ws;
   try {
-    ws = new WebSocket(`${proto}//${location.host}/ws`);
+    const device = deviceToken(); // only its keyed hash is kept by the server
+    ws = new WebSocket(`${proto}//${location.host}/ws${device ? `?device=${device}` : ''}`);
   } catch (e) {
     onSocketClosed({ code: 1006, reason: '' });
     return;

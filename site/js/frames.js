@@ -10,6 +10,8 @@ import { clearTyping, renderTyping, setMembers } from './members.js';
 import { announceMatch, interestsLine, renderWaitingCounts, sendRoulette, showInterestsError } from './queue.js';
 import { applyRoomState, noteRefusal, onRoomUpdated, resetRoomState } from './room-state.js';
 import { backToLanding, endRouletteChat, renderChatHeader, showChat } from './screens.js';
+import { onMuted, onMutedError, onWarned } from './sanctions.js';
+import { noteMessage, notePairEnded, onReportError, onReported, onReportOutcome, renderPartner } from './report.js';
 import { onSayRefused, pumpOutbox } from './sending.js';
 import { JOIN_TIMEOUT_MS, LEAVE_GRACE_MS, REJOIN_RETRY_MAX, REJOIN_RETRY_MS, REJOIN_TRANSIENT, TYPING_SHOW_MS, state, ui } from './state.js';
 import { checkBan } from './status.js';
@@ -23,6 +25,8 @@ export const HANDLERS = new Map([
   ['waiting', onWaiting], ['matched', onMatched], ['stranger_left', onStrangerLeft], ['created', onCreated],
   ['room_updated', onRoomUpdated], ['resumed', onResumed],
   ['stranger_reconnecting', onStrangerReconnecting], ['stranger_back', onStrangerBack],
+  ['muted', onMuted], ['warned', onWarned],
+  ['reported', onReported], ['report_outcome', onReportOutcome],
 ]);
 
 export function onSocketMessage(ev) {
@@ -58,6 +62,7 @@ export function onWaiting(f) {
   state.interests = tags;
   ui.waitingInterests.textContent = interestsLine(tags);
   renderWaitingCounts(f);
+  notePairEnded(); // the last stranger stays reportable for a while
   // After Next, a server that counts says when nobody else is looking (rather than pairing the
   // same two again at once).
   ui.waitingStatus.textContent = f.looking === 0 || f.alone === true
@@ -178,6 +183,7 @@ export function onJoined(f) {
   });
   showBanner(false);
   if (fresh) { showChat(); resetRoomState(f); } else applyRoomState(roomFields(f));
+  renderPartner();
   setMembers(Array.isArray(f.members) ? f.members : []);
   for (const item of Array.isArray(f.history) ? f.history : []) {
     if (item && typeof item === 'object') addMessage(item, !fresh);
@@ -210,6 +216,7 @@ function roomFields(f) {
 export function onMessage(f) {
   if (state.phase !== 'joined') return;
   addMessage(f, true);
+  noteMessage(f, str(f.nick) === state.nick);
   clearTyping(str(f.nick)); // who sent a message is no longer typing it
 }
 
@@ -280,9 +287,11 @@ export function onDeleted(f) {
 }
 
 export function onError(f) {
+  if (onReportError(f)) return; // a refused report is said in its dialog
   const text = describeError(f);
   const clientId = str(f.client_id);
   const entry = clientId ? state.pending.get(clientId) : null;
+  onMutedError(f);
   if (str(f.code) === 'banned') { // (the socket is closed with 4003 next) say until when and why
     checkBan().then((ban) => { if (ban) enterBanned(ban); });
   }

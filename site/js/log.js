@@ -3,6 +3,7 @@ import { clearTyping } from './members.js';
 import { markNotSent, pumpOutbox } from './sending.js';
 import { state, ui } from './state.js';
 import { setMessageText } from './links.js';
+import { addReportAction } from './report.js';
 import { formatTime, make, paintNick, str, updateTitle } from './util.js';
 
 export function isNearBottom() {
@@ -63,6 +64,7 @@ export function renderMessage(m, own) {
   const text = make('div', 'text');
   setMessageText(text, str(m.text), linksFor(m));
   node.append(meta, text);
+  addReportAction(node, m, own);
   return node;
 }
 

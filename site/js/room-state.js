@@ -8,6 +8,7 @@
 import { addSystem } from './log.js';
 import { setComposerEnabled } from './screens.js';
 import { ROOM_POLL_MS, state, ui } from './state.js';
+import { isMuted } from './sanctions.js';
 import { num, roulette, str } from './util.js';
 
 /** A fresh chat: the room's state as far as known, without announcing it. */
@@ -70,8 +71,9 @@ function render() {
   const locked = state.locked && state.phase !== 'ended';
   ui.lockedNote.hidden = !locked;
   if (state.phase === 'joined' || state.phase === 'rejoining') {
-    setComposerEnabled(!locked);
+    setComposerEnabled(!locked && !isMuted());
     if (locked) ui.input.placeholder = 'This room is locked by moderators';
+    else if (isMuted()) ui.input.placeholder = 'You are muted';
   }
   const slow = state.slowmode !== 0 && !roulette();
   ui.slowChip.textContent = state.slowmode ? `Slow mode · ${state.slowmode} s` : 'Slow mode';

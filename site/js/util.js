@@ -90,6 +90,7 @@ const ERROR_TEXT = {
   empty_message: 'There is nothing to send.',
   not_in_room: 'You are not in a room right now.',
   banned: 'You are banned from this chat.',
+  muted: 'You are muted: you can read along, but not write for now.',
 };
 const SERVER_DETAILS = new Set(['invalid_nick', 'bad_frame']);
 
@@ -145,6 +146,7 @@ export function notSentReason(code) {
     case 'unavailable': return 'the chat is temporarily unavailable';
     case 'not_in_room': return 'you are no longer in this room';
     case 'banned': return 'you are banned';
+    case 'muted': return 'you are muted';
     case 'lost': return 'the connection dropped before it was confirmed';
     default: return 'the server refused it';
   }

@@ -17,6 +17,7 @@ mod lifecycle;
 mod moderation;
 mod online;
 mod redis_loss;
+mod reports;
 mod resume;
 mod retention;
 mod rooms;

@@ -209,8 +209,13 @@ impl Client {
     /// Connect with extra request headers (`X-Forwarded-For`, `Origin`); a refusal before the
     /// upgrade comes back as (status, JSON body).
     pub async fn connect_with(addr: SocketAddr, headers: &[(&str, &str)]) -> Result<Self, (u16, Value)> {
+        Self::connect_to(addr, "/ws", headers).await
+    }
+
+    /// Connect to `path` (`/ws?device=…`) with extra request headers.
+    pub async fn connect_to(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Self, (u16, Value)> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
         for (name, value) in headers {
             request.headers_mut().insert(
                 tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),

@@ -237,6 +237,7 @@ mod tests {
             nickname: format!("n{i}"),
             ip: "192.0.2.1".into(),
             ip_tag: Some("abcd1234".into()),
+            device_tag: None,
             text: text.into(),
             staff: false,
             discord_message_id: None,

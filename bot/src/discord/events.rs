@@ -163,6 +163,7 @@ async fn staff_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Mes
         message: &view,
         ip: STAFF_IP.to_owned(),
         ip_tag: None,
+        device_tag: None,
         discord_message_id: Some(i64::try_from(msg.id.get())?),
     };
     data.log.insert(&[entry], crate::message_log::Delivery::First).await?;

@@ -10,6 +10,8 @@ pub struct Model {
     pub nickname: String,
     pub ip: String,
     pub ip_tag: Option<String>,
+    /// The sender's device tag, if its client sent a device token (erased with `ip`).
+    pub device_tag: Option<String>,
     pub text: String,
     pub staff: bool,
     /// The Discord message carrying it; shared by the messages of one batch.

@@ -46,6 +46,8 @@ pub struct Entry<'a> {
     pub message: &'a MessageView,
     pub ip: String,
     pub ip_tag: Option<String>,
+    /// The sender's device tag, if its client sent a device token.
+    pub device_tag: Option<&'a str>,
     /// Set for staff messages, which are on Discord already.
     pub discord_message_id: Option<i64>,
 }

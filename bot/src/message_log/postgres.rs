@@ -17,10 +17,12 @@ pub(super) async fn write(
 ) -> Result<(), BotError> {
     const WRITE: &str = "WITH rows AS ( \
            INSERT INTO message_log \
-             (id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id, prev_by_ip) \
-           SELECT id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id, prev_by_ip \
+             (id, room, nickname, ip, ip_tag, device_tag, text, staff, discord_message_id, sent_at, prev_id, \
+              prev_by_ip) \
+           SELECT id, room, nickname, ip, ip_tag, device_tag, text, staff, discord_message_id, sent_at, prev_id, \
+             prev_by_ip \
            FROM json_to_recordset($1::json) AS r(id varchar, room varchar, nickname varchar, ip varchar, \
-             ip_tag varchar, text text, staff boolean, discord_message_id bigint, sent_at timestamptz, prev_id varchar, \
+             ip_tag varchar, device_tag varchar, text text, staff boolean, discord_message_id bigint, sent_at timestamptz, prev_id varchar, \
              prev_by_ip varchar) \
            ON CONFLICT (id) DO NOTHING \
          ), rooms AS ( \
@@ -45,6 +47,7 @@ struct JsonRow<'a> {
     nickname: &'a str,
     ip: &'a str,
     ip_tag: Option<&'a str>,
+    device_tag: Option<&'a str>,
     text: &'a str,
     staff: bool,
     discord_message_id: Option<i64>,
@@ -85,6 +88,7 @@ fn json_batch(
                 nickname: &m.nick,
                 ip: &row.entry.ip,
                 ip_tag: row.entry.ip_tag.as_deref(),
+                device_tag: row.entry.device_tag,
                 text: &m.text,
                 staff: m.staff,
                 discord_message_id: row.entry.discord_message_id,

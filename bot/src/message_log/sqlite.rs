@@ -29,9 +29,10 @@ pub(super) async fn write(
     static ROWS: LazyLock<String> = LazyLock::new(|| {
         chunk_insert(
             "INSERT INTO message_log \
-               (id, room, nickname, ip, ip_tag, text, staff, discord_message_id, sent_at, prev_id, prev_by_ip) \
+               (id, room, nickname, ip, ip_tag, device_tag, text, staff, discord_message_id, sent_at, prev_id, \
+                prev_by_ip) \
              SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL ON CONFLICT (id) DO NOTHING",
-            11,
+            12,
         )
     });
     static ROOMS: LazyLock<String> = LazyLock::new(|| {
@@ -63,6 +64,7 @@ pub(super) async fn write(
                 .bind(m.nick.as_str())
                 .bind(row.entry.ip.as_str())
                 .bind(row.entry.ip_tag.as_deref())
+                .bind(row.entry.device_tag)
                 .bind(m.text.as_str())
                 .bind(m.staff)
                 .bind(row.entry.discord_message_id)
@@ -70,7 +72,7 @@ pub(super) async fn write(
                 .bind(row.prev_id.as_deref())
                 .bind(row.prev_by_ip.as_deref());
         }
-        pad(query, chunk.len(), 11).execute(&mut *txn).await.map_err(driver_error)?;
+        pad(query, chunk.len(), 12).execute(&mut *txn).await.map_err(driver_error)?;
     }
     for chunk in moved.chunks(SQLITE_CHUNK) {
         let mut query = sqlx::query(ROOMS.as_str());

@@ -27,6 +27,7 @@ fn message(room: &str, text: &str, at_secs: i64) -> LoggedMessage {
         },
         ip: IpAddr::from([203, 0, 113, 9]),
         shadow: false,
+        device: None,
     }
 }
 
@@ -46,7 +47,13 @@ async fn walks_back_through_each_room(db: &DatabaseConnection) {
     log.record(&first, &tagger, Delivery::First).await.unwrap();
     let staff = MessageView { staff: true, ..message("lobby", "staff", 4).message };
     log.insert(
-        &[Entry { message: &staff, ip: "staff".to_owned(), ip_tag: None, discord_message_id: Some(7) }],
+        &[Entry {
+            message: &staff,
+            ip: "staff".to_owned(),
+            ip_tag: None,
+            device_tag: None,
+            discord_message_id: Some(7),
+        }],
         Delivery::First,
     )
     .await
@@ -113,7 +120,13 @@ async fn walks_back_through_each_sender(db: &DatabaseConnection) {
     log.record(&first, &tagger, Delivery::First).await.unwrap();
     let staff = MessageView { staff: true, ..message("lobby", "staff", -300).message };
     log.insert(
-        &[Entry { message: &staff, ip: "staff".to_owned(), ip_tag: None, discord_message_id: Some(7) }],
+        &[Entry {
+            message: &staff,
+            ip: "staff".to_owned(),
+            ip_tag: None,
+            device_tag: None,
+            discord_message_id: Some(7),
+        }],
         Delivery::First,
     )
     .await

@@ -54,6 +54,7 @@ impl MessageLog {
                 message: &m.message,
                 ip: m.ip.to_string(),
                 ip_tag: Some(tagger.describe(m.ip)),
+                device_tag: m.device.as_deref(),
                 discord_message_id: None,
             })
             .collect();

@@ -22,7 +22,7 @@ fn logged(room: &RoomSlug, text: &str) -> LoggedMessage {
         at: chrono::Utc::now(),
         staff: false,
     };
-    LoggedMessage { message, ip: "198.51.100.7".parse().unwrap(), shadow: false }
+    LoggedMessage { message, ip: "198.51.100.7".parse().unwrap(), shadow: false, device: None }
 }
 
 async fn refuses_past_the_limit_and_reports_the_backlog(bus: Arc<dyn Bus>) {

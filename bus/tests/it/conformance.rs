@@ -135,6 +135,7 @@ pub async fn queue_delivers_once_until_acked_and_reclaims_unacked(bus: Arc<dyn B
                 message: message(&room, &format!("q{i}")),
                 ip: "198.51.100.7".parse().unwrap(),
                 shadow: false,
+                device: None,
             })
         })
         .collect();
@@ -370,6 +371,7 @@ pub async fn a_posted_message_is_queued_remembered_and_fanned_out(bus: Arc<dyn B
             message: message(&room, &format!("p{i}")),
             ip: "198.51.100.7".parse().unwrap(),
             shadow: false,
+            device: None,
         })
         .collect();
     for (i, logged) in posted.iter().enumerate() {

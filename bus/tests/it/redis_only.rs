@@ -131,7 +131,12 @@ async fn a_crashed_consumers_entries_are_reclaimed_and_the_queue_is_trimmed_only
             staff: false,
         };
         gateway
-            .enqueue(&InboundEvent::Message(LoggedMessage { message, ip: "192.0.2.1".parse().unwrap(), shadow: false }))
+            .enqueue(&InboundEvent::Message(LoggedMessage {
+                message,
+                ip: "192.0.2.1".parse().unwrap(),
+                shadow: false,
+                device: None,
+            }))
             .await
             .unwrap();
     }
@@ -206,6 +211,7 @@ async fn a_message_the_queue_refuses_is_neither_remembered_nor_fanned_out() {
         },
         ip: "198.51.100.7".parse().unwrap(),
         shadow: false,
+        device: None,
     };
     let err = bus.post_message(&room, &logged, Bytes::from_static(b"frame")).await.unwrap_err();
     assert!(err.to_string().contains("WRONGTYPE"), "{err}");

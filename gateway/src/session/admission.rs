@@ -18,6 +18,8 @@
 //! `say` is admitted marked `shadow` (kept to the sender) and its `typing` folded.
 //! - `resume`: the first frame, ban (against the new address), the address's joins (see
 //!   `resume`).
+//! - `report`: the note's length, a message this connection received, not its own, not
+//!   reported before, the address's report bucket (see `report`).
 //!
 //! Two limits can only be checked by taking what they limit, atomically on the bus, so they are
 //! refused while acting, with the refusals written here: seats (capacity, seats per address,
@@ -71,6 +73,8 @@ pub(super) enum Admitted {
         token: String,
         since: Option<Ulid>,
     },
+    /// What the report says, ready for the bot's queue.
+    Report(Box<protocol::ReportEvent>),
 }
 
 /// A refused frame: the `error` frame that answers it.
@@ -155,10 +159,7 @@ impl Conn {
             ClientFrame::Next { block } => self.admit_next(block),
             ClientFrame::Create { title, capacity, listed } => self.admit_create(&title, capacity, listed),
             ClientFrame::Resume { token, since } => self.admit_resume(token, since),
-            // Reports are checked against what this connection received: that record comes next.
-            ClientFrame::Report { .. } => {
-                Err(Refusal::new(ErrorCode::UnknownMessage, "this server does not take reports yet"))
-            }
+            ClientFrame::Report { id, reason, note } => self.admit_report(id, reason, note).await,
         }
     }
 

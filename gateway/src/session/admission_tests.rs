@@ -48,11 +48,14 @@ fn conn(config: GatewayConfig) -> Conn {
         state,
         handle: ConnHandle::new(1, Arc::new(Outbox::new(64))),
         address: Address::new("203.0.113.7".parse().unwrap(), &[], 1),
+        device: None,
+        opened_ms: 0,
         joined: None,
         roulette: None,
         waiting: None,
         stranger: None,
         issued: None,
+        reports: None,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The rate limits frames take tokens from: a message bucket per socket, and buckets per address
-//! (messages, joins, typing) shared by every socket of the address on this gateway. Only
+//! (messages, joins, typing, reports) shared by every socket of the address on this gateway. Only
 //! `admission` takes from them.
 //!
 //! The address's buckets live in the gateway's cache ([`State::ip_limits`]), but each socket keeps
@@ -23,6 +23,8 @@ fn shared_limits(state: &State, address: &Address) -> Arc<Mutex<IpLimits>> {
         let joins_per_minute = address.scale(state.config.joins_per_minute.max(1));
         let joins =
             protocol::frames::RateLimit { burst: joins_per_minute, per_second: f64::from(joins_per_minute) / 60.0 };
+        let per_minute = address.scale(super::report::REPORTS_PER_MINUTE);
+        let reports = protocol::frames::RateLimit { burst: per_minute, per_second: f64::from(per_minute) / 60.0 };
         let rate = &state.config.ip_say_rate;
         let say =
             protocol::frames::RateLimit { burst: address.scale(rate.burst), per_second: rate.per_second * factor };
@@ -32,6 +34,7 @@ fn shared_limits(state: &State, address: &Address) -> Arc<Mutex<IpLimits>> {
             typing: TokenBucket::new(&say),
             say: TokenBucket::new(&say),
             joins: TokenBucket::new(&joins),
+            reports: TokenBucket::new(&reports),
         }))
     })
 }

@@ -16,6 +16,8 @@
 //! * `roulette`: `roulette` and `next`, and what wakes a connection waiting in the roulette.
 //! * `matchmaker`: queueing a roulette ticket and pairing it with a waiting stranger.
 //! * `visitor_rooms`: `create`.
+//! * `report`: `report`: checked against the delivery record, queued for the bot; the last
+//!   roulette partner kept reportable for 10 minutes.
 //! * `resume`: `resume`, and the tokens issued and revoked as a connection enters and leaves
 //!   rooms; `park`: a dropped socket's session held for `RESUME_SECS`; `resumes`: this gateway's
 //!   resumable sessions, its inbox for notices from other gateways.
@@ -25,6 +27,7 @@ mod frame;
 mod limits;
 mod matchmaker;
 mod park;
+mod report;
 mod resume;
 pub(crate) mod resumes;
 mod rooms;
@@ -46,6 +49,8 @@ use secrecy::ExposeSecret;
 
 use crate::address::Address;
 use crate::capacity::Place;
+use crate::device::DeviceTag;
+use crate::envelope::{AddressTag, Sender};
 use crate::hub::{ConnHandle, ConnId};
 use crate::sockets::Slot;
 use crate::state::State;
@@ -62,6 +67,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn upgrade(
     state: Arc<State>,
     address: Address,
+    device: Option<DeviceTag>,
     slot: (Slot, Place),
     req: &mut salvo::Request,
     res: &mut salvo::Response,
@@ -69,7 +75,7 @@ pub fn upgrade(
     let on_upgrade = websocket::accept(req, res)?;
     // The connection's task is `run` itself, not a wrapper around it: a wrapping future would
     // keep its own copy of the arguments beside run's, in every idle connection's memory.
-    tokio::spawn(run(on_upgrade, state, address, slot));
+    tokio::spawn(run(on_upgrade, state, address, device, slot));
     Ok(())
 }
 
@@ -87,6 +93,10 @@ struct Conn {
     handle: ConnHandle,
     /// The client's exact address and budget factor (its budget key is derived from it).
     address: Address,
+    /// The tag of the device token the client sent, if any (the token itself is not kept).
+    device: Option<DeviceTag>,
+    /// When the socket opened (milliseconds since the epoch), for reports.
+    opened_ms: i64,
     joined: Option<Joined>,
     /// The rate limits this socket takes from (see `admission`).
     limits: SocketLimits,
@@ -97,9 +107,17 @@ struct Conn {
     stranger: Option<Box<Stranger>>,
     /// The resume token of this connection's seat.
     issued: Option<Box<resume::Issued>>,
+    /// What it reported, and its last roulette pair's deliveries (made when first needed).
+    reports: Option<Box<report::Reports>>,
 }
 
-async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Address, (mut slot, _place): (Slot, Place)) {
+async fn run(
+    on_upgrade: websocket::OnUpgrade,
+    state: Arc<State>,
+    address: Address,
+    device: Option<DeviceTag>,
+    (mut slot, _place): (Slot, Place),
+) {
     let io = match on_upgrade.await {
         Ok(upgraded) => websocket::Io::new(upgraded),
         Err(error) => {
@@ -129,11 +147,14 @@ async fn run(on_upgrade: websocket::OnUpgrade, state: Arc<State>, address: Addre
         state,
         handle,
         address,
+        device,
+        opened_ms: chrono::Utc::now().timestamp_millis(),
         joined: None,
         roulette: None,
         waiting: None,
         stranger: None,
         issued: None,
+        reports: None,
     };
     // How the connection ends: the close frame to send, if the socket is still usable.
     let ending: Option<CloseOrder> = loop {
@@ -231,6 +252,7 @@ impl Conn {
             Admitted::StillWaiting => self.still_waiting(),
             Admitted::Create { title, capacity, listed } => self.create(title, capacity, listed).await,
             Admitted::Resume { token, since } => self.resume(token, since).await,
+            Admitted::Report(event) => self.report(*event).await,
         }
     }
 
@@ -261,6 +283,15 @@ impl Conn {
     /// seats and slowmode are counted on every gateway.
     fn address_tag(&self) -> String {
         self.address.key().tag(self.state.config.owner_secret.expose_secret(), "address")
+    }
+
+    /// Who this connection is in sender envelopes and the delivery record.
+    fn sender(&self) -> Sender {
+        let tag = self.address_tag();
+        // `AddressKey::tag` gives 24 hex digits (the address itself only without a secret,
+        // which a gateway always has; such a tag is all zeros here).
+        let address = AddressTag::parse(tag.as_bytes()).unwrap_or_else(AddressTag::zero);
+        Sender { address, device: self.device }
     }
 
     /// This connection's presence holder id, also its roulette ticket id.

@@ -188,7 +188,11 @@ impl Conn {
         let holder = state.holder.clone();
         let address = self.address_tag();
         let per_address = self.seats_per_address(&def);
-        let local = match self.state.hub.join(self.state.bus.as_ref(), &def.slug, self.handle.clone(), nick.key()).await
+        let local = match self
+            .state
+            .hub
+            .join(self.state.bus.as_ref(), &def.slug, self.handle.clone(), nick.key(), self.sender())
+            .await
         {
             Ok(local) => local,
             Err(e) => {

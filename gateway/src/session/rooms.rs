@@ -47,7 +47,12 @@ impl Conn {
         let local: Option<Arc<Members>> = if same_seat {
             None
         } else {
-            match self.state.hub.join(self.state.bus.as_ref(), &def.slug, self.handle.clone(), nick.key()).await {
+            match self
+                .state
+                .hub
+                .join(self.state.bus.as_ref(), &def.slug, self.handle.clone(), nick.key(), self.sender())
+                .await
+            {
                 Ok(local) => Some(local),
                 Err(e) => {
                     self.unavailable(e);
@@ -139,6 +144,8 @@ impl Conn {
         let Some(joined) = self.joined.take() else {
             return;
         };
+        // The roulette partner stays reportable for a while after the pair.
+        self.keep_last_pair(&joined).await;
         let slug = &joined.room.slug;
         self.state.hub.leave(slug, self.handle.id).await;
         self.release(slug, joined.nick.key(), &joined.holder).await;

@@ -11,6 +11,7 @@ use protocol::{ErrorCode, LoggedMessage, MessageView, RoomDef, ServerFrame};
 use ulid::Ulid;
 
 use super::{Conn, encode};
+use crate::envelope::{self, Envelope, Visibility};
 
 /// Message ids: ULIDs, monotonic within this process so ids sort in sending order.
 fn next_id() -> Ulid {
@@ -33,12 +34,18 @@ impl Conn {
         };
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
         let id = message.id;
-        let frame = encode(&ServerFrame::Message(message.clone()));
-        let logged = LoggedMessage { message, ip: self.address.ip, shadow };
+        let json = ServerFrame::Message(message.clone()).to_json();
+        let device = self.device.map(|d| d.to_string());
         let posted = if shadow {
+            let logged = LoggedMessage { message, ip: self.address.ip, shadow, device };
             self.state.bus.enqueue(&protocol::InboundEvent::Message(logged)).await
         } else {
-            self.state.bus.post_message(&room.slug, &logged, frame.clone()).await
+            // In its sender envelope: the hubs read who sent it and strip the header (`envelope`).
+            let envelope =
+                Envelope { visibility: Visibility::Everyone, sender: self.sender(), id: Some(id), nick: &message.nick };
+            let frame = envelope::wrap(&envelope, json.as_bytes());
+            let logged = LoggedMessage { message, ip: self.address.ip, shadow, device };
+            self.state.bus.post_message(&room.slug, &logged, frame).await
         };
         if let Err(e) = posted {
             let why = if let bus::BusError::Overloaded { depth, .. } = e {
@@ -55,7 +62,7 @@ impl Conn {
         self.limits.last_typing = None;
         metrics::counter!("chat_messages_in_total").increment(1);
         if shadow {
-            self.handle.send(crate::websocket::text(&frame));
+            self.handle.send(crate::websocket::text(json.as_bytes()));
         }
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
     }

@@ -105,6 +105,7 @@ async fn purge_stops_at_ten_thousand_messages_per_address_and_says_so() {
             },
             ip,
             shadow: false,
+            device: None,
         })
         .collect();
     let log = bot::message_log::MessageLog::new(db.clone());

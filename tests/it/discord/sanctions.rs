@@ -181,3 +181,57 @@ async fn two_warnings_climb_the_ladder_to_a_mute_and_reason_and_duration_edit_th
     assert!(shown.contains(&format!("Case #{mute_case}")) && shown.contains("two warnings in a row"), "{shown}");
     assert!(shown.contains("mute #"), "{shown}");
 }
+
+#[tokio::test]
+async fn staff_see_a_shadow_muted_visitors_messages_marked_and_the_visitor_is_never_told() {
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let app = app_with_discord(&fake, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let channel = channel_for(&fake, "lobby").await;
+    let ip = "203.0.113.73";
+    let mut sender = Client::connect_from(app.addr, ip).await.unwrap();
+    sender.join("lobby", "Sly").await;
+    let mut reader = Client::connect_from(app.addr, "198.51.100.73").await.unwrap();
+    reader.join("lobby", "Reader").await;
+    let admin = FakeUser::new(fake.config().owner_id, "guild-owner");
+    let options = json!([option("target", json!(ip)), option("shadow", json!(true))]);
+    let (interaction, _) = fake.inject_slash_command(&admin, channel, "mute", options);
+    let answer = answer_of(&fake, interaction).await;
+    assert!(answer.contains("Shadow-muted"), "{answer}");
+
+    let id = sender.say("nobody hears this").await;
+    assert_eq!(sender.wait_message(&id).await["text"], "nobody hears this");
+    let open = reader.say("plain words").await;
+    // The reader's next message is its own: the shadow message never reached it.
+    loop {
+        let frame = reader.next().await;
+        if frame["type"] == "presence" {
+            continue;
+        }
+        assert_eq!(frame["id"], open.as_str(), "{frame}");
+        break;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (marked, plain) = loop {
+        let posts = fake.messages_in(channel).iter().map(ToString::to_string).collect::<Vec<_>>();
+        let marked = posts.iter().find(|p| p.contains("nobody hears this")).cloned();
+        let plain = posts.iter().find(|p| p.contains("plain words")).cloned();
+        if let (Some(m), Some(p)) = (marked, plain) {
+            break (m, p);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not mirrored: {posts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(marked.contains("shadow-muted"), "{marked}");
+    if !plain.contains("nobody hears this") {
+        assert!(!plain.contains("shadow-muted"), "{plain}");
+    }
+    // The sender was never told: no `muted` frame, no error (the next frame answers a ping).
+    sender.send(json!({"type": "ping"})).await;
+    loop {
+        let frame = sender.next().await;
+        assert!(frame["type"] != "muted" && frame["type"] != "error", "{frame}");
+        if frame["type"] == "pong" {
+            break;
+        }
+    }
+}

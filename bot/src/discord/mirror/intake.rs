@@ -149,5 +149,8 @@ fn job_of(row: crate::entities::message_log::Model) -> Option<Job> {
     let ip = row.ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let message =
         protocol::MessageView { id, room: row.room, nick: row.nickname, text: row.text, at: row.sent_at, staff: false };
-    Some(Job { entry_id: format!("{LOG_ONLY}{}", row.id), message: LoggedMessage { message, ip, shadow: false } })
+    Some(Job {
+        entry_id: format!("{LOG_ONLY}{}", row.id),
+        message: LoggedMessage { message, ip, shadow: false, device: row.device_tag },
+    })
 }

@@ -1,6 +1,9 @@
 //! Posting: plan the next batch from the front of a room's queue (recorded in the log before
 //! it is posted), post it, and record what Discord made of it. And the two ways messages leave
 //! the queue without being posted: given up on, or skipped ahead of with one notice.
+//!
+//! A message sent under a shadow mute (reaching nobody but its sender) is posted like any other,
+//! its footer's tag marked `shadow-muted` for staff (in the post only; the log keeps the tag).
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -59,7 +62,7 @@ pub(super) async fn next(
     }
     let batch = match row.discord_batch {
         // Planned by an earlier attempt: exactly that batch again.
-        Some(batch) => inner.log.discord_batch(&batch).await.map_err(db_error)?,
+        Some(batch) => mark_shadowed(inner.log.discord_batch(&batch).await.map_err(db_error)?, queue),
         None => plan(inner, &front_id, label, queue).await.map_err(db_error)?,
     };
     if batch.is_empty() {
@@ -77,7 +80,7 @@ async fn plan(
     queue: &VecDeque<Job>,
 ) -> Result<Vec<message_log::Model>, sea_orm::DbErr> {
     let ids: Vec<String> = queue.iter().take(500).map(|j| j.message.message.id.to_string()).collect();
-    let mut rows = inner.log.unplanned(&ids).await?;
+    let mut rows = mark_shadowed(inner.log.unplanned(&ids).await?, queue);
     // Keep queue order and stop at the first message that is not plannable.
     let mut planned = Vec::new();
     for id in &ids {
@@ -89,6 +92,20 @@ async fn plan(
     planned.truncate(embeds::plan(&planned, label));
     inner.log.plan_discord_batch(front_id, planned.iter().map(|r| r.id.clone()).collect()).await?;
     Ok(planned)
+}
+
+/// Mark the rows of messages sent under a shadow mute, as staff see them in Discord.
+fn mark_shadowed(mut rows: Vec<message_log::Model>, queue: &VecDeque<Job>) -> Vec<message_log::Model> {
+    let shadowed: HashSet<String> =
+        queue.iter().filter(|j| j.message.shadow).map(|j| j.message.message.id.to_string()).collect();
+    if shadowed.is_empty() {
+        return rows;
+    }
+    for row in rows.iter_mut().filter(|r| shadowed.contains(&r.id)) {
+        let tag = row.ip_tag.as_deref().unwrap_or("untagged");
+        row.ip_tag = Some(format!("{tag} · shadow-muted"));
+    }
+    rows
 }
 
 /// Post a planned batch and record the outcome in the log.

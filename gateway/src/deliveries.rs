@@ -1,0 +1,123 @@
+//! The delivery record: which messages a connection received, without a list per connection.
+//!
+//! Each room with local members keeps its last [`RECORD_MAX`] message deliveries (message id,
+//! sender's address and device tags, nickname, visibility), each stamped with the room's join
+//! count when the hub took it from the feed. A member's join watermark is the join count it
+//! joined as (`hub`'s `since`, which the fan-out keeps anyway): it received a recorded message
+//! if the stamp is at or after its watermark and the message was visible to it. So "among this
+//! connection's last 200 deliveries" costs the room 200 entries, not 200 per idle connection,
+//! and nothing is allocated per member when it joins.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use ulid::Ulid;
+
+use crate::envelope::{Envelope, Sender, Visibility};
+
+/// Message deliveries a room remembers (the issue's "last 200 deliveries").
+pub const RECORD_MAX: usize = 200;
+
+/// One message delivered to a room's members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: Ulid,
+    pub sender: Sender,
+    pub nick: Box<str>,
+    /// The room's join count when the frame was taken: members that joined as this join or
+    /// earlier received it.
+    joins: u64,
+    visibility: Visibility,
+}
+
+impl Delivery {
+    /// Did a member that joined as join number `since`, who is `who`, receive it?
+    pub fn reached(&self, since: u64, who: &Sender) -> bool {
+        self.joins >= since && (self.visibility == Visibility::Everyone || self.sender.matches(who))
+    }
+}
+
+/// A room's recent deliveries, oldest first.
+#[derive(Default)]
+pub struct Record {
+    recent: Mutex<VecDeque<Delivery>>,
+}
+
+impl Record {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Delivery>> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Remember a message frame taken from the feed when the room had had `joins` joins.
+    pub fn add(&self, envelope: &Envelope<'_>, joins: u64) {
+        let Some(id) = envelope.id else { return };
+        let mut recent = self.lock();
+        if recent.len() >= RECORD_MAX {
+            recent.pop_front();
+        }
+        recent.push_back(Delivery {
+            id,
+            sender: envelope.sender,
+            nick: envelope.nick.into(),
+            joins,
+            visibility: envelope.visibility,
+        });
+    }
+
+    /// The delivery of message `id`, if a member that joined as `since` and is `who` got it.
+    pub fn received(&self, id: Ulid, since: u64, who: &Sender) -> Option<Delivery> {
+        self.lock().iter().rev().find(|d| d.id == id && d.reached(since, who)).cloned()
+    }
+
+    /// Every recorded delivery that member got (at most [`RECORD_MAX`]), oldest first.
+    pub fn received_all(&self, since: u64, who: &Sender) -> Vec<Delivery> {
+        self.lock().iter().filter(|d| d.reached(since, who)).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::DeviceTag;
+    use crate::envelope::AddressTag;
+
+    fn who(address: u8, device: Option<&[u8; 12]>) -> Sender {
+        Sender {
+            address: AddressTag::parse(&[b'0' + address; 24]).unwrap(),
+            device: device.and_then(|d| DeviceTag::parse(d)),
+        }
+    }
+
+    #[test]
+    fn a_member_received_what_came_after_its_join_and_was_visible_to_it() {
+        let record = Record::default();
+        let (alice, bob) = (who(1, Some(b"aaaaaaaaaaaa")), who(2, None));
+        let (early, late, hidden) = (Ulid::new(), Ulid::new(), Ulid::new());
+        let envelope = |id, visibility| Envelope { visibility, sender: alice, id: Some(id), nick: "alice" };
+        record.add(&envelope(early, Visibility::Everyone), 1);
+        record.add(&envelope(late, Visibility::Everyone), 2);
+        record.add(&envelope(hidden, Visibility::Sender), 2);
+        record.add(&Envelope { id: None, ..envelope(early, Visibility::Everyone) }, 2);
+        // Bob joined as join 2: he got `late` only.
+        assert_eq!(record.received(early, 2, &bob), None);
+        assert_eq!(record.received(late, 2, &bob).map(|d| d.nick), Some("alice".into()));
+        assert_eq!(record.received(hidden, 2, &bob), None, "restricted to alice's address or device");
+        let alice_tab = who(3, Some(b"aaaaaaaaaaaa"));
+        assert!(record.received(hidden, 1, &alice_tab).is_some(), "her other tab, same device");
+        assert_eq!(record.received_all(1, &bob).len(), 2);
+        assert_eq!(record.received_all(1, &alice).len(), 3, "typing frames are not recorded");
+    }
+
+    #[test]
+    fn the_record_is_bounded() {
+        let record = Record::default();
+        let sender = who(1, None);
+        let first = Ulid::new();
+        record.add(&Envelope { visibility: Visibility::Everyone, sender, id: Some(first), nick: "a" }, 1);
+        for _ in 0..RECORD_MAX {
+            record.add(&Envelope { visibility: Visibility::Everyone, sender, id: Some(Ulid::new()), nick: "a" }, 1);
+        }
+        assert_eq!(record.received_all(1, &sender).len(), RECORD_MAX);
+        assert_eq!(record.received(first, 1, &sender), None, "the oldest left the record");
+    }
+}
