@@ -9,6 +9,7 @@
  *   create.js      "New room": opening a visitor room
  *   invite.js      invite links (/?room=SLUG)
  *   status.js      GET /api/status (bans) and GET /api/info (settings, house rules)
+ *   appeal.js      the appeal of a ban under its notice: POST /api/appeals, then its state and replies
  *   connection.js  the tab's one WebSocket: ping, reconnect with backoff, refused upgrades
  *   frames.js      one handler per server frame type
  *   screens.js     chat screen and header, a roulette chat ending, back to the landing page

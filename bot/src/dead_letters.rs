@@ -37,6 +37,14 @@ pub async fn record(db: &DatabaseConnection, entry: &QueueEntry, error: &str, at
         InboundEvent::RoomClosed { slug } => {
             ("room_closed", Some(slug.to_string()), None, serde_json::to_string(&entry.event), None)
         }
+        InboundEvent::Appeal(appeal) => {
+            // The payload without the address, which is kept apart.
+            let mut payload = serde_json::to_value(&entry.event).unwrap_or_default();
+            if let Some(object) = payload.as_object_mut() {
+                object.remove("ip");
+            }
+            ("appeal", None, None, serde_json::to_string(&payload), Some(appeal.ip.to_string()))
+        }
         // The reporter's address is kept apart (`ip`), so retention erases it: the payload
         // leaves it out.
         InboundEvent::Report(report) => (

@@ -13,6 +13,7 @@
 //!   at start;
 //! * [`bans`]: bans by address, network or IP tag, made by operators (`chatroulette bans …`) or
 //!   moderators (`/ban`) through the same calls, published to the bus at once;
+//! * [`appeals`]: banned visitors' appeals, recorded, decided and kept in step on the bus;
 //! * [`mutes`]: mutes (plain and shadow) by the same targets, published to the bus at once;
 //! * [`cases`]: the numbered case of every moderator action, its reason and duration edited
 //!   afterwards;
@@ -32,6 +33,7 @@
 //!
 //! Without `DISCORD_TOKEN` the bot runs headless: everything above, no Discord.
 
+pub mod appeals;
 pub mod audit;
 pub mod bans;
 pub mod cases;

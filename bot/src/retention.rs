@@ -7,7 +7,8 @@
 //! the texts' period leave `room_tails` (visitor rooms and roulette pairs open by the thousand and
 //! close for good; a quiet room's history would be erased texts). Visitor rooms and pairs that
 //! ended longer than the texts' period ago leave `rooms`. Reports lose their reporter's address
-//! and device tag after the IPs' period, their nickname and note after the texts'. The log's rows stay, so ids, rooms,
+//! and device tag after the IPs' period, their nickname and note after the texts'; appeals lose
+//! their addresses after the IPs' period and leave `appeals` after the texts'. The log's rows stay, so ids, rooms,
 //! times and Discord mappings remain for the record.
 //!
 //! The log has no index on `sent_at`: its rows are found by primary key instead. A message id is
@@ -132,6 +133,7 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
             .exec(db)
             .await?
             .rows_affected;
+        purged.ips += crate::appeals::erase_addresses(db, cutoff).await?;
     }
     if let Some(cutoff) = cutoff(retention.texts) {
         let first_kept = first_id_at(cutoff);
@@ -152,6 +154,7 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
             .rows_affected;
         room_tails::Entity::delete_many().filter(room_tails::Column::LastId.lt(first_kept)).exec(db).await?;
         purged.rooms = drop_ended_rooms(db, cutoff, batch).await?;
+        purged.texts += crate::appeals::drop_older(db, cutoff).await?;
     }
     if purged.ips + purged.texts + purged.rooms > 0 {
         tracing::info!(

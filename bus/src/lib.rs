@@ -10,6 +10,7 @@
 //!   `redis/lua/`, key names in [`redis::keys`].
 //! * [`feed`]: [`RoomFeed`], the queue between a bus and each subscriber to one room.
 //! * `seats`: [`Seat`], [`SeatClaim`] and the seat rules both buses apply.
+//! * appeals: [`Bus::open_appeal`] and the calls after it, bounded by [`APPEALS_MAX`] and a TTL.
 //! * [`resume`]: [`ResumeState`], what a dropped socket's session leaves for `RESUME_SECS`, and
 //!   its tokens.
 
@@ -18,8 +19,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, MuteDef, RoomDef, RoomSlug,
-    RouletteTicket,
+    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, MuteDef, RoomDef,
+    RoomSlug, RouletteTicket,
 };
 use tokio::sync::{broadcast, watch};
 use ulid::Ulid;
@@ -51,6 +52,9 @@ pub enum BusError {
     #[error("the queue is full ({depth} entries waiting, at most {max})")]
     Overloaded { depth: u64, max: u64 },
 }
+
+/// Appeals a bus keeps at most (an address's appeals are rate limited; this bounds them all).
+pub const APPEALS_MAX: usize = 100_000;
 
 /// `QUEUE_MAX`'s default: entries waiting for the bot before messages are refused.
 pub const DEFAULT_QUEUE_MAX: u64 = 100_000;
@@ -258,6 +262,20 @@ pub trait Bus: Send + Sync + 'static {
     /// refuses a message with [`BusError::Overloaded`] once the depth reaches the bus's
     /// `QUEUE_MAX`.
     async fn queue_stats(&self) -> Result<QueueStats, BusError>;
+
+    // ---- appeals (`POST /api/appeals`): the gateway opens, the bot decides and replies ---------
+    /// Store a new appeal (state open) for `ttl`, unless its case has an open appeal already:
+    /// atomic across gateways, so one case never has two. False (nothing stored) when it has.
+    /// The in-process bus keeps at most [`APPEALS_MAX`] (`Unavailable` beyond); on Redis the
+    /// TTL and the per-address limit bound them.
+    async fn open_appeal(&self, appeal: &AppealRecord, ttl: Duration) -> Result<bool, BusError>;
+    /// Store an appeal as the bot knows it (its state, staff replies) for `ttl` from now: an
+    /// open one is its case's open appeal, a decided one frees its case for a new appeal.
+    async fn put_appeal(&self, appeal: &AppealRecord, ttl: Duration) -> Result<(), BusError>;
+    /// The appeal `token` names, if the bus has it.
+    async fn appeal(&self, token: &str) -> Result<Option<AppealRecord>, BusError>;
+    /// Forget an appeal (one the queue did not take) and free its case.
+    async fn remove_appeal(&self, appeal: &AppealRecord) -> Result<(), BusError>;
 
     // ---- recovery after the bus lost its data (Redis restarted empty, or flushed) -----------
     // The Redis bus finds a loss by its generation key (`bus/src/redis/recovery.rs`); the

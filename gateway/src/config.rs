@@ -54,6 +54,9 @@ pub struct GatewayConfig {
     /// Requests per address per minute to `GET /api/rooms/{slug}` and `GET /api/status`
     /// (`API_REQUESTS_PER_MINUTE`), a tenth of it at once.
     pub api_requests_per_minute: u32,
+    /// Appeals (`POST /api/appeals`) per address per hour (`APPEALS_PER_HOUR`), a quarter of
+    /// them at once.
+    pub appeals_per_hour: u32,
     /// Largest capacity a visitor may give a room (`VISITOR_ROOM_MAX_CAPACITY`).
     pub visitor_room_max_capacity: u32,
     /// Visitor rooms one address may have open at once (`VISITOR_ROOMS_PER_IP`).
@@ -122,6 +125,7 @@ impl Default for GatewayConfig {
             ip_say_rate: RateLimit { burst: 20, per_second: 4.0 },
             joins_per_minute: 30,
             api_requests_per_minute: 300,
+            appeals_per_hour: 12,
             visitor_room_max_capacity: 25,
             visitor_rooms_per_ip: 3,
             visitor_room_idle: Duration::from_secs(300),

@@ -42,6 +42,8 @@ pub fn router(state: Arc<State>) -> Router {
         .push(Router::with_path("api/rooms/{slug}").get(RoomInfo(state.clone())))
         .push(Router::with_path("api/info").get(Info(state.clone())))
         .push(Router::with_path("api/status").get(crate::status::Status(state.clone())))
+        .push(Router::with_path("api/appeals").post(crate::appeals::OpenAppeal(state.clone())))
+        .push(Router::with_path("api/appeals/{token}").get(crate::appeals::ReadAppeal(state.clone())))
         .push(Router::with_path("ws").goal(crate::upgrade::WsUpgrade(state)))
         .push(
             Router::with_path("{**path}")

@@ -20,7 +20,7 @@
 //! * `envelope`: the sender envelope of room frames (address and device tags, message id and
 //!   nickname, visibility), read and stripped by the hub.
 //! * `deliveries`: each room's record of recent message deliveries, for reports.
-//! * `api_limit`: the per-address budget of the HTTP routes that work per request.
+//! * `api_limit`: the per-address budget of the HTTP routes that work per request, and of appeals.
 //! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
 //! * `sockets`: every open socket by address, for per-address limits and bans.
 //! * `websocket`: RFC 6455 itself: handshake, frame codec, bounded outbox, socket driver.
@@ -49,6 +49,8 @@
 //! * `online`: who is online across gateways: this gateway's socket count reported to the bus,
 //!   the sum read at most once a second (and the roulette count's cache).
 //! * `status`: `GET /api/status`, the sanctions (ban, plain mute) in force on the caller.
+//! * `appeals`: `POST /api/appeals` and `GET /api/appeals/{token}`: a sanctioned visitor's
+//!   appeal, stored on the bus and queued for the bot.
 //! * `visitor`: visitor rooms and pairs opened and closed on the bus, and the sweeper that closes
 //!   idle ones.
 //! * `hub`: the local fan-out, room → this gateway's sockets; serialise once, share the bytes.
@@ -59,6 +61,7 @@
 
 mod address;
 mod api_limit;
+mod appeals;
 mod bans;
 mod capacity;
 mod client;

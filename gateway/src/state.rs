@@ -49,6 +49,8 @@ pub(crate) struct State {
     pub online: online::CachedCount,
     /// The budget of the per-request HTTP routes, per address ([`crate::api_limit`]).
     pub api_limits: crate::api_limit::ApiLimits,
+    /// The budget of `POST /api/appeals`, per address ([`crate::api_limit::admit_appeal`]).
+    pub appeal_limits: crate::api_limit::ApiLimits,
     /// The sessions this gateway holds for resuming, and its inbox for notices about them.
     pub resumes: crate::session::resumes::Resumes,
     /// What was put back after the bus lost its data.
@@ -82,6 +84,7 @@ impl State {
             looking: online::CachedCount::default(),
             online: online::CachedCount::default(),
             api_limits: crate::api_limit::cache(),
+            appeal_limits: crate::api_limit::appeal_cache(),
             resumes: crate::session::resumes::Resumes::new(),
             recovery: crate::recovery::Recovery::default(),
             reported: moka::sync::Cache::builder()

@@ -12,6 +12,7 @@ mod m20261130_000006_address_chains;
 mod m20261203_000007_dead_letters;
 mod m20261203_000008_device_tag;
 mod m20261203_000010_cases;
+mod m20261203_000011_appeals;
 mod m20261203_000012_reports;
 
 /// All migrations, oldest first.
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_dead_letters::Migration),
             Box::new(m20261203_000008_device_tag::Migration),
             Box::new(m20261203_000010_cases::Migration),
+            Box::new(m20261203_000011_appeals::Migration),
             Box::new(m20261203_000012_reports::Migration),
         ]
     }

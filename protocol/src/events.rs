@@ -162,6 +162,8 @@ pub enum InboundEvent {
     RoomClosed { slug: RoomSlug },
     /// A visitor reported a message.
     Report(ReportEvent),
+    /// A banned (or muted) visitor appealed their case (`POST /api/appeals`).
+    Appeal(crate::appeals::AppealEvent),
 }
 
 /// A roulette queue entry: one waiting connection and what it accepts.

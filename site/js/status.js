@@ -1,7 +1,8 @@
 // Server facts for the landing page: bans (GET /api/status) and settings and house rules (GET /api/info).
+import { showAppeal } from './appeal.js';
 import { showLandingError } from './landing.js';
 import { state, ui } from './state.js';
-import { num, str, textHash } from './util.js';
+import { banText, num, str, textHash } from './util.js';
 
 /* Bans: GET /api/status ({ban: {case, reason, expires} | null, mute: … | null}). */
 
@@ -13,7 +14,9 @@ export async function checkBan() {
     if (!res.ok) return undefined;
     const body = await res.json();
     if (!body || typeof body !== 'object') return undefined;
-    const ban = body.ban && typeof body.ban === 'object' ? { reason: str(body.ban.reason), expires: str(body.ban.expires) } : null;
+    const ban = body.ban && typeof body.ban === 'object'
+      ? { case: typeof body.ban.case === 'number' ? body.ban.case : null, reason: str(body.ban.reason), expires: str(body.ban.expires) }
+      : null;
     setBan(ban);
     return ban;
   } catch (e) {
@@ -25,6 +28,14 @@ export function setBan(ban) {
   clearTimeout(state.banTimer);
   state.banTimer = null;
   state.ban = ban;
+  // Under the notice, the appeal of this ban; once staff decide, ask again what holds.
+  showAppeal(ban, () => {
+    checkBan().then((still) => {
+      if (!ui.landingError.textContent.includes('You are banned')) return;
+      if (still === null) showLandingError('');
+      else if (still) showLandingError(banText(still));
+    });
+  });
   if (!ban || !ban.expires) return;
   // When it lapses, ask again (and clear the notice if nothing else holds).
   const ms = Date.parse(ban.expires) - Date.now();

@@ -58,6 +58,9 @@ pub struct Settings {
     /// Parent channel of the roulette pairs' threads [default: roulette, found or created].
     #[arg(long, env = "DISCORD_ROULETTE_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]
     pub discord_roulette_channel_id: Option<u64>,
+    /// Channel of the appeals' threads [default: appeals, found or created private].
+    #[arg(long, env = "DISCORD_APPEALS_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]
+    pub discord_appeals_channel_id: Option<u64>,
     /// Discord's API address; tests point it at a fake Discord.
     #[arg(long, env = "DISCORD_API_BASE", value_parser = values::http_base)]
     pub discord_api_base: Option<String>,
@@ -119,6 +122,9 @@ pub struct Settings {
     /// (`GET /api/rooms/{slug}`, `GET /api/status`); a tenth of it may come at once.
     #[arg(long, env = "API_REQUESTS_PER_MINUTE", default_value = "300", value_parser = values::positive::<u32>)]
     pub api_requests_per_minute: u32,
+    /// Appeals (`POST /api/appeals`) per address per hour; a quarter of them may come at once.
+    #[arg(long, env = "APPEALS_PER_HOUR", default_value = "12", value_parser = values::positive::<u32>)]
+    pub appeals_per_hour: u32,
     /// Seats one address may hold in one room.
     #[arg(long, env = "SEATS_PER_ADDRESS", default_value = "3", value_parser = values::positive::<u32>)]
     pub seats_per_address: u32,

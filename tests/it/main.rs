@@ -7,6 +7,7 @@ mod redis_server;
 mod support;
 
 mod abuse;
+mod appeals;
 mod backlog;
 mod chat;
 mod discord;

@@ -215,3 +215,39 @@ async fn reports_follow_retention_on_sqlite() {
 async fn reports_follow_retention_on_postgres() {
     on_postgres(reports_follow_retention).await;
 }
+
+/// Appeals follow the log: their addresses go after `RETENTION_DAYS`, the appeals themselves
+/// (texts, replies) after `TEXT_RETENTION_DAYS`.
+async fn appeals_follow_retention(db: DatabaseConnection) {
+    let tagger = bot::iptag::IpTagger::new(b"retention-test-secret");
+    let appeal = |days: i64| protocol::AppealEvent {
+        token: bus::resume::new_token(),
+        case: days,
+        ban: Some(1),
+        mute: None,
+        text: format!("{days} days old"),
+        ip: "203.0.113.5".parse().unwrap(),
+        at: Utc::now() - chrono::Duration::days(days),
+    };
+    let (fresh, older, ancient) = (appeal(1), appeal(40), appeal(400));
+    for event in [&fresh, &older, &ancient] {
+        bot::appeals::record(&db, &tagger, event).await.unwrap();
+    }
+    let purged = purge_in_batches(&db, Retention { ips: 30 * DAY, texts: 365 * DAY }, 100).await.unwrap();
+    assert!(purged.ips >= 2 && purged.texts >= 1, "{purged:?}");
+    let kept = bot::appeals::by_token(&db, &fresh.token).await.unwrap().unwrap();
+    assert_eq!((kept.ip.as_deref(), kept.ip_tag.is_some()), (Some("203.0.113.5"), true));
+    let erased = bot::appeals::by_token(&db, &older.token).await.unwrap().unwrap();
+    assert_eq!((erased.ip, erased.ip_tag, erased.text.as_str()), (None, None, "40 days old"));
+    assert!(bot::appeals::by_token(&db, &ancient.token).await.unwrap().is_none(), "past the texts' period");
+}
+
+#[tokio::test]
+async fn appeals_follow_retention_on_sqlite() {
+    on_sqlite(appeals_follow_retention).await;
+}
+
+#[tokio::test]
+async fn appeals_follow_retention_on_postgres() {
+    on_postgres(appeals_follow_retention).await;
+}

@@ -190,7 +190,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, HashMap<String, Str
     (status, headers, body)
 }
 
-fn dechunk(mut body: &str) -> String {
+pub fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
         let size = usize::from_str_radix(size.trim(), 16).unwrap();

@@ -1,4 +1,5 @@
-//! What flows back from Discord into web rooms, and the channel keeper.
+//! What flows back from Discord into web rooms (and appeals' threads, see [`super::appeals`]),
+//! and the channel keeper.
 
 use std::sync::atomic::Ordering;
 
@@ -22,6 +23,9 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
             check_permissions(guild, ctx.cache.current_user().id);
         }
         serenity::FullEvent::Message { new_message } => staff_message(ctx, data, new_message).await?,
+        serenity::FullEvent::InteractionCreate { interaction } => {
+            super::appeals::interaction(ctx, data, interaction).await?;
+        }
         serenity::FullEvent::MessageUpdate { event, .. } => {
             if let Some(content) = &event.content {
                 staff_edit(data, event.id, content, event.mentions.as_deref().unwrap_or_default()).await?;
@@ -67,7 +71,7 @@ async fn room_for_channel(
 /// Discord markup turned into plain text for web users: mentions become names, custom emoji
 /// their `:name:`, attachments links; then cleaned as visitors' texts are
 /// ([`protocol::input::clean_text`]).
-fn plain_text(content: &str, mentions: &[serenity::User], attachments: &[serenity::Attachment]) -> String {
+pub(super) fn plain_text(content: &str, mentions: &[serenity::User], attachments: &[serenity::Attachment]) -> String {
     let mut text = content.to_owned();
     for user in mentions {
         let name = user.global_name.clone().unwrap_or_else(|| user.name.clone());
@@ -116,6 +120,10 @@ pub const REFUSED_EMOJI: &str = "⛔";
 
 async fn staff_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Message) -> Result<(), Error> {
     if msg.author.bot || msg.webhook_id.is_some() {
+        return Ok(());
+    }
+    // A reply in an appeal's thread goes to the visitor's page, not to a room.
+    if super::appeals::thread_message(ctx, data, msg).await? {
         return Ok(());
     }
     let Some(room) = room_for_channel(&data.db, msg.channel_id).await? else { return Ok(()) };
@@ -257,6 +265,8 @@ async fn check_privacy(db: &DatabaseConnection, rest: &Rest, config: &DiscordCon
     // Reports show tags, reasons and the messages around them: staff only too.
     channels.extend(config.reports);
     channels.extend(super::reports::channel::remembered(db).await?);
+    // Appeals show the evidence (tags, messages) and the visitors' texts: staff only too.
+    channels.extend(super::appeals::known_channel(db, config).await?);
     channels.sort_unstable();
     channels.dedup();
     let mut public = Vec::new();

@@ -16,6 +16,7 @@
 //! * [`embeds`]: web messages as embeds within Discord's limits;
 //! * [`modlog`]: the mod-log posts of cases, posted and edited to match;
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
+//! * [`appeals`]: appeals' threads, their buttons and staff replies to the visitor;
 //! * [`privacy`]: every channel the bot makes is private to staff;
 //! * [`reports`]: visitors' reports posted to the reports channel, and their buttons;
 //! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
@@ -26,6 +27,7 @@
 //!   command and event ends up.
 
 pub mod access;
+pub mod appeals;
 pub mod budget;
 pub mod embeds;
 pub mod mirror;
@@ -98,6 +100,9 @@ pub struct DiscordConfig {
     /// `DISCORD_ROULETTE_CHANNEL_ID`: parent channel of the roulette pairs' threads; unset = a
     /// text channel named [`threads::ROULETTE_PARENT_NAME`], found or created under the category.
     pub roulette_parent: Option<u64>,
+    /// `DISCORD_APPEALS_CHANNEL_ID`: channel of the appeals' threads; unset = a private text
+    /// channel named [`appeals::CHANNEL_NAME`], found or created under the category.
+    pub appeals_channel: Option<u64>,
     pub mirror: MirrorConfig,
     /// `MAX_FILTERS`: most word and regex filters kept.
     pub max_filters: usize,
@@ -173,6 +178,7 @@ impl Discord {
             events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()),
         );
         let poster = crate::health::spawn("report poster", reports.run());
+        let desk = appeals::spawn(db.clone(), rest.clone(), config.clone());
         let mut http = serenity::HttpBuilder::new(config.token.expose_secret());
         if let Some(base) = &config.api_base {
             http = http.proxy(base.trim_end_matches('/')).ratelimiter_disabled(true);
@@ -226,6 +232,7 @@ impl Discord {
         };
         channels.abort();
         poster.abort();
+        desk.abort();
         result
     }
 }

@@ -1,6 +1,7 @@
 //! sea-orm models of the tables the bot owns (schema in the `migration` crate). Database
 //! models stay here; what crosses a process boundary is in `protocol`.
 
+pub mod appeals;
 pub mod audit_log;
 pub mod bans;
 pub mod cases;

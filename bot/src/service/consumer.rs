@@ -1,4 +1,4 @@
-//! The queue consumer: every entry gateways enqueued (messages, rooms opened and closed) is
+//! The queue consumer: every entry gateways enqueued (messages, rooms opened and closed, appeals) is
 //! recorded in the database, then acknowledged or handed to the mirror, in queue order.
 
 use std::collections::HashSet;
@@ -238,6 +238,17 @@ impl Consumer {
                     (result, _) => result.map(|_| ()),
                 },
                 InboundEvent::Message(_) => Ok(()),
+                // Recorded, then put on the bus as the database has it; the Discord side posts
+                // it. The bus already holds the gateway's `open` copy, so a failed put waits.
+                InboundEvent::Appeal(appeal) => match crate::appeals::record(&self.db, &self.tagger, appeal).await {
+                    Ok(row) => {
+                        if let Err(e) = crate::appeals::publish(self.bus.as_ref(), &row).await {
+                            tracing::warn!(error = %e, "cannot put an appeal on the bus; the next sync after a loss will");
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                },
                 // Recorded at once (the report is kept even without Discord), then posted by
                 // the report poster; retried in place, a dead letter after that.
                 InboundEvent::Report(report) => {

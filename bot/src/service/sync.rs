@@ -1,5 +1,5 @@
 //! Room sync: room definitions, active bans, mutes and filters published from the database to the
-//! bus at start and every few seconds after.
+//! bus at start and every few seconds after; appeals at start and after the bus lost its data.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -75,6 +75,11 @@ impl SnapshotSync {
         let reseed = self.losses.is_none_or(|seen| losses > seen);
         if full || reseed || self.synced.as_ref() != Some(&seen) {
             let on_bus = self.sync_rooms(&published, reseed).await?;
+            if reseed {
+                // Appeals the bus lost (visitors' pages read them there) are put back too.
+                let appeals = crate::appeals::publish_recent(&self.db, self.bus.as_ref()).await?;
+                tracing::info!(appeals, "appeals put on the bus");
+            }
             self.synced = Some(Synced { table: seen.table, on_bus });
             self.losses = Some(losses);
         }

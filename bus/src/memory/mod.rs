@@ -1,6 +1,7 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
 //! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
-//! the online counts (`online`) and the resume states (`resume`) are in files of their own.
+//! the online counts (`online`), the resume states (`resume`) and the appeals (`appeals`) are in
+//! files of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -9,11 +10,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, MuteDef, RoomDef, RoomKind, RoomSlug, RouletteTicket,
+    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, MessageView, MuteDef, RoomDef, RoomKind, RoomSlug,
+    RouletteTicket,
 };
 use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
+use self::appeals::Appeals;
 use self::online::Online;
 use self::queue::{Kind, Queue};
 use self::resume::Resumes;
@@ -24,6 +27,7 @@ use crate::{
     ROOM_FEED_DEPTH, ResumeState, RoomFeed, Seat, SeatClaim, Token,
 };
 
+mod appeals;
 mod online;
 mod queue;
 mod resume;
@@ -58,6 +62,8 @@ pub struct InProcessBus {
     online: Mutex<Online>,
     /// Resume states by token.
     resumes: Mutex<Resumes>,
+    /// Appeals by token, and each case's open one.
+    appeals: Mutex<Appeals>,
 }
 
 impl Default for InProcessBus {
@@ -91,6 +97,7 @@ impl InProcessBus {
             locks: Mutex::default(),
             online: Mutex::default(),
             resumes: Mutex::default(),
+            appeals: Mutex::default(),
         }
     }
 }
@@ -424,6 +431,24 @@ impl Bus for InProcessBus {
 
     async fn disown_seat(&self, _room: &RoomSlug, _key: &str, _holder: &str) -> Result<(), BusError> {
         // Seats here are not refreshed by anyone: nothing to stop.
+        Ok(())
+    }
+
+    // ---- appeals -----------------------------------------------------------------------------
+    async fn open_appeal(&self, appeal: &AppealRecord, ttl: Duration) -> Result<bool, BusError> {
+        lock(&self.appeals).open(appeal, ttl)
+    }
+
+    async fn put_appeal(&self, appeal: &AppealRecord, ttl: Duration) -> Result<(), BusError> {
+        lock(&self.appeals).put(appeal, ttl)
+    }
+
+    async fn appeal(&self, token: &str) -> Result<Option<AppealRecord>, BusError> {
+        Ok(lock(&self.appeals).get(token))
+    }
+
+    async fn remove_appeal(&self, appeal: &AppealRecord) -> Result<(), BusError> {
+        lock(&self.appeals).remove(appeal);
         Ok(())
     }
 

@@ -117,6 +117,16 @@ impl Keys {
         format!("{}:resume:{token}", self.prefix)
     }
 
+    /// String with a TTL: an appeal (JSON `AppealRecord`), by its token.
+    pub fn appeal(&self, token: &str) -> String {
+        format!("{}:appeal:{token}", self.prefix)
+    }
+
+    /// String with a TTL: the token of the case's open appeal (one per case).
+    pub fn appeal_case(&self, case: i64) -> String {
+        format!("{}:appeal-case:{case}", self.prefix)
+    }
+
     /// String: the bus's data generation, a random value set by whichever process finds it
     /// missing. A restart without data or a flush loses it, so a process that finds another
     /// value than the one it knew knows the bus lost its data (see `recovery`).

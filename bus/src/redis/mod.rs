@@ -13,6 +13,7 @@
 //! * `roulette`: the roulette queue and its pairing;
 //! * `online`: each gateway's count of open sockets, with a TTL, and their sum;
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
+//! * `appeals`: appeals by token and each case's open appeal, with a TTL;
 //! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
 //! * `recovery`: the bus's generation, read once a second: a Redis that lost its data is found
 //!   and recovered from (seats re-taken, kept entries queued again); the logged watermark;
@@ -31,6 +32,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::task::JoinHandle;
 
+use self::appeals::Appeals;
 use self::backlog::Backlog;
 use self::fanout::Fanout;
 use self::history::History;
@@ -46,6 +48,7 @@ use self::roulette::Roulette;
 use self::snapshots::Snapshots;
 use crate::BusError;
 
+mod appeals;
 mod backlog;
 mod fanout;
 mod history;
@@ -88,6 +91,7 @@ pub struct RedisBus {
     locks: Locks,
     online: Online,
     resumes: Resumes,
+    appeals: Appeals,
     recovery: Arc<Recovery>,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
@@ -149,6 +153,7 @@ impl RedisBus {
             locks: Locks::new(conn.clone(), keys.clone()),
             online: Online::new(conn.clone(), keys.clone()),
             resumes: Resumes::new(conn.clone(), keys.clone()),
+            appeals: Appeals::new(conn.clone(), keys.clone()),
             recovery,
             presence,
             keys,

@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, MuteDef, RoomDef, RoomSlug,
-    RouletteTicket,
+    AppealRecord, BanDef, ControlEvent, FilterDef, InboundEvent, LoggedMessage, MessageView, MuteDef, RoomDef,
+    RoomSlug, RouletteTicket,
 };
 use redis::AsyncCommands;
 use ulid::Ulid;
@@ -220,6 +220,22 @@ impl Bus for RedisBus {
     }
 
     // ---- queue backlog -----------------------------------------------------------------------
+    async fn open_appeal(&self, appeal: &AppealRecord, ttl: Duration) -> Result<bool, BusError> {
+        self.appeals.open(appeal, ttl).await
+    }
+
+    async fn put_appeal(&self, appeal: &AppealRecord, ttl: Duration) -> Result<(), BusError> {
+        self.appeals.put(appeal, ttl).await
+    }
+
+    async fn appeal(&self, token: &str) -> Result<Option<AppealRecord>, BusError> {
+        self.appeals.get(token).await
+    }
+
+    async fn remove_appeal(&self, appeal: &AppealRecord) -> Result<(), BusError> {
+        self.appeals.remove(appeal).await
+    }
+
     async fn queue_stats(&self) -> Result<crate::QueueStats, BusError> {
         self.backlog.stats().await
     }

@@ -1,6 +1,7 @@
 //! The bus conformance suite: every implementation of `Bus` must pass the same checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod appeals;
 mod backlog;
 mod conformance;
 mod online;

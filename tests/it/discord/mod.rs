@@ -1,6 +1,7 @@
 //! The real bot against the fake Discord (REST + Gateway on 127.0.0.1), by topic, sharing the
 //! setup below: a fake Discord, the app pointed at it, the bot connected to its gateway.
 
+mod appeals;
 mod auto_mute;
 mod bans;
 mod lookup;
