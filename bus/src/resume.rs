@@ -31,6 +31,12 @@ impl Token {
     }
 }
 
+/// A fresh token written out (32 lowercase hex digits), for names that live as text, such as
+/// an appeal's.
+pub fn new_token() -> String {
+    Token::new().to_string()
+}
+
 impl Default for Token {
     fn default() -> Self {
         Self::new()

@@ -23,6 +23,11 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
             check_permissions(guild, ctx.cache.current_user().id);
         }
         serenity::FullEvent::Message { new_message } => staff_message(ctx, data, new_message).await?,
+        serenity::FullEvent::InteractionCreate { interaction: serenity::Interaction::Component(press) }
+            if press.data.custom_id.starts_with(super::reports::render::PREFIX) =>
+        {
+            super::reports::buttons::press(ctx, data, press).await?;
+        }
         serenity::FullEvent::InteractionCreate { interaction } => {
             super::appeals::interaction(ctx, data, interaction).await?;
         }
@@ -36,11 +41,6 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
         }
         serenity::FullEvent::MessageDeleteBulk { multiple_deleted_messages_ids, .. } => {
             deleted(data, multiple_deleted_messages_ids).await?;
-        }
-        serenity::FullEvent::InteractionCreate { interaction: serenity::Interaction::Component(press) }
-            if press.data.custom_id.starts_with(super::reports::render::PREFIX) =>
-        {
-            super::reports::buttons::press(ctx, data, press).await?;
         }
         _ => {}
     }
