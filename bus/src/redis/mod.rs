@@ -14,6 +14,7 @@
 //! * `online`: each gateway's count of open sockets, with a TTL, and their sum;
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
 //! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
+//! * `shield`: the proof-of-work gate's spent solutions, join rates, mode and deployment key;
 //! * `recovery`: the bus's generation, read once a second: a Redis that lost its data is found
 //!   and recovered from (seats re-taken, kept entries queued again); the logged watermark;
 //! * `retained`: what this process queued, kept (bounded) until the bot has logged it;
@@ -43,6 +44,7 @@ use self::recovery::Recovery;
 use self::resume::Resumes;
 use self::retained::Retained;
 use self::roulette::Roulette;
+use self::shield::Shield;
 use self::snapshots::Snapshots;
 use crate::BusError;
 
@@ -58,6 +60,7 @@ mod recovery;
 mod resume;
 mod retained;
 mod roulette;
+mod shield;
 mod snapshots;
 mod trait_impl;
 
@@ -88,6 +91,7 @@ pub struct RedisBus {
     locks: Locks,
     online: Online,
     resumes: Resumes,
+    shield: Shield,
     recovery: Arc<Recovery>,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
@@ -149,6 +153,7 @@ impl RedisBus {
             locks: Locks::new(conn.clone(), keys.clone()),
             online: Online::new(conn.clone(), keys.clone()),
             resumes: Resumes::new(conn.clone(), keys.clone()),
+            shield: Shield::new(conn.clone(), keys.clone()),
             recovery,
             presence,
             keys,
