@@ -51,12 +51,16 @@ pub(crate) struct State {
     pub resumes: crate::session::resumes::Resumes,
     /// What was put back after the bus lost its data.
     pub recovery: crate::recovery::Recovery,
+    /// The proof-of-work gate.
+    pub shield: crate::shield::Shield,
 }
 
 impl State {
     /// A gateway's state with no rooms, bans or filters yet (the caller loads them).
     pub fn new(config: GatewayConfig, bus: Arc<dyn Bus>, readiness: Vec<Arc<dyn ReadinessCheck>>) -> Self {
         let capacity = capacity::Capacity::new(config.max_connections);
+        let shield =
+            crate::shield::Shield::new(&config.shield, secrecy::ExposeSecret::expose_secret(&config.deployment_key));
         Self {
             config,
             bus,
@@ -78,6 +82,7 @@ impl State {
             api_limits: crate::api_limit::cache(),
             resumes: crate::session::resumes::Resumes::new(),
             recovery: crate::recovery::Recovery::default(),
+            shield,
         }
     }
 

@@ -20,6 +20,7 @@ mod resume;
 mod retention;
 mod rooms;
 mod roulette;
+mod shield;
 mod split;
 mod staff;
 mod status;

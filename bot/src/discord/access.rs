@@ -56,6 +56,7 @@ pub const TABLE: &[(&str, Level)] = &[
     ("filter list", Level::Moderator),
     ("filter add", Level::Admin),
     ("filter remove", Level::Admin),
+    ("shield", Level::Moderator),
     // Message context menus, by their command names ("Ban author", "Author's recent
     // messages", "Delete everywhere" in the client).
     ("ban_author", Level::Moderator),

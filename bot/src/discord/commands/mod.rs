@@ -10,6 +10,7 @@
 //! * `bans`: `/ban`, `/unban`, `/bans`, `/kick` and the "Ban author" menu;
 //! * `lookup`: `/lookup`, `/purge`, "Author's recent messages" and "Delete everywhere";
 //! * `filters`: `/filter add|remove|list`;
+//! * `shield`: `/shield on|off|auto [difficulty]`, the proof-of-work gate;
 //! * `authors`: the web authors a mirrored message carries, and the picker among them.
 
 mod authors;
@@ -17,6 +18,7 @@ mod bans;
 mod filters;
 mod lookup;
 mod rooms;
+mod shield;
 
 use poise::serenity_prelude as serenity;
 
@@ -34,6 +36,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         lookup::lookup(),
         lookup::purge(),
         filters::filter(),
+        shield::shield(),
         bans::ban_author(),
         lookup::author_messages(),
         lookup::delete_everywhere(),
