@@ -175,7 +175,7 @@ async fn one_misbehaving_address_alone_must_solve() {
 
 #[tokio::test]
 async fn another_addresss_or_an_expired_solution_is_refused() {
-    let app = app(&[("SHIELD_MODE", "on")], |shield| shield.challenge_ttl = Duration::from_secs(1)).await;
+    let app = app(&[("SHIELD_MODE", "on")], |shield| shield.challenge_ttl = Duration::from_secs(3)).await;
     assert_eq!(challenge(app.addr, "203.0.113.20").await["required"], true, "SHIELD_MODE=on");
     // Solved for one address, used from another (an IPv4 /24 neighbour is another address).
     let c = challenge(app.addr, "203.0.113.20").await;
@@ -184,7 +184,7 @@ async fn another_addresss_or_an_expired_solution_is_refused() {
     // Solved, then kept past its life.
     let c = challenge(app.addr, "203.0.113.20").await;
     let pow = solve(&c, 0);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let message = refused(connect(app.addr, "203.0.113.20", Some(&pow)).await, "challenge_failed");
     assert!(message.contains("expired"), "{message}");
     // IPv6: a challenge binds the /64, so another address of the same /64 may use it.
