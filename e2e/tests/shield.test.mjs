@@ -9,8 +9,8 @@ import { cspViolations, gotoLanding, joinRoom, say } from './browser.mjs';
 import { useServerAndBrowser } from './harness.mjs';
 import { runCli } from './server.mjs';
 
-// Step 2 (maxnumber 200 000): long enough to type during it on any machine.
-const h = useServerAndBrowser({ prepare: (cwd) => runCli(cwd, ['shield', 'on', '--difficulty', '2']) });
+// Step 4 (maxnumber 5 000 000, seconds of work): long enough to type during it on any machine.
+const h = useServerAndBrowser({ prepare: (cwd) => runCli(cwd, ['shield', 'on', '--difficulty', '4']) });
 
 // Records when the note was shown and hidden, when keys went down, and the longest stall of the
 // page's thread (a 20 ms timer that fires late), from the first script on.
@@ -36,6 +36,8 @@ test('with the gate on, the challenge solves in a worker while the visitor types
   const page = await h.page({}, { load: false });
   await page.context().addInitScript(watch);
   await gotoLanding(page, h.server.url);
+  // The page started solving as it loaded; type while it runs.
+  await page.waitForFunction(() => window.__shield.shown.length > 0);
   await page.click('#nick');
   await page.keyboard.type('PatientVisitor', { delay: 40 });
   assert.equal(await page.inputValue('#nick'), 'PatientVisitor', 'every key arrived');

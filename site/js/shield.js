@@ -8,10 +8,10 @@ const NOTE_ID = 'shield-note';
 const USE_MARGIN_MS = 30000;  // a solution this close to its expiry is not used
 const ASK_AGAIN_MS = 30000;   // after "not required", the gate is asked again ahead this much later
 
-let worker = null;
 let ahead = null;      // a solution made ahead: {pass, expiresAt}
 let solving = null;    // the solve running now (a promise)
 let askedAt = 0;       // when `prepare` last heard "not required"
+let preparing = false; // a `prepare` is asking or solving
 
 // Expiry of a challenge, from its salt (`…?expires=<unix seconds>&…`).
 function expiry(salt) {
@@ -32,14 +32,16 @@ async function ask() {
   return res.json();
 }
 
+// One worker per challenge, ended with it: answers never cross between challenges.
 function runWorker(c) {
   return new Promise((resolve, reject) => {
-    if (!worker) worker = new Worker('/js/pow-worker.js');
+    const worker = new Worker('/js/pow-worker.js');
     worker.onmessage = (ev) => {
+      worker.terminate();
       if (ev.data && Number.isInteger(ev.data.number)) resolve(ev.data.number);
       else reject(new Error((ev.data && ev.data.error) || 'no solution'));
     };
-    worker.onerror = (ev) => { worker = null; reject(new Error(ev.message || 'the solver failed')); };
+    worker.onerror = (ev) => { worker.terminate(); reject(new Error(ev.message || 'the solver failed')); };
     worker.postMessage({ salt: c.salt, challenge: c.challenge, maxnumber: c.maxnumber });
   });
 }
@@ -64,11 +66,13 @@ function solve(c) {
 
 // Ask and solve ahead (on load, while the visitor types a nickname), when the gate is on.
 export function prepareShield() {
-  if (solving || fresh(ahead) || Date.now() - askedAt < ASK_AGAIN_MS) return;
+  if (preparing || solving || fresh(ahead) || Date.now() - askedAt < ASK_AGAIN_MS) return;
+  preparing = true;
   ask().then((c) => {
     if (!c.required) { askedAt = Date.now(); return null; }
+    if (solving) return null; // a connect is solving one already
     return solve(c).then((solution) => { ahead = solution; });
-  }).catch(() => { /* asked again at connect */ });
+  }).catch(() => { /* asked again at connect */ }).finally(() => { preparing = false; });
 }
 
 // The `?pow=` value for the next connect: '' when none is needed (or none could be made: the

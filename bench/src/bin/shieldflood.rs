@@ -43,9 +43,10 @@ struct Args {
     /// Quiet seconds of chat before the flood (the baseline latency).
     #[arg(long, default_value_t = 5)]
     warmup_secs: u64,
+    /// Rooms the visitors and the flood join, round robin (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "lobby")]
+    rooms: Vec<String>,
 }
-
-const ROOMS: [&str; 3] = ["lobby", "chill", "games"];
 
 #[derive(Default)]
 struct Flood {
@@ -71,12 +72,12 @@ fn visitor_ip(n: u32) -> IpAddr {
 async fn visitor(
     addr: SocketAddr,
     n: u32,
+    room: String,
     latencies: Arc<[Latencies; 2]>,
     flooding: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
-    let room = ROOMS[n as usize % ROOMS.len()];
-    let mut ws: Ws = wsclient::connect_and_join(addr, visitor_ip(n), room, &format!("visitor{n}")).await?;
+    let mut ws: Ws = wsclient::connect_and_join(addr, visitor_ip(n), &room, &format!("visitor{n}")).await?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.reset_after(Duration::from_millis(u64::from(n) * 10 % 1000));
     let mut seq = 0u64;
@@ -105,7 +106,7 @@ async fn visitor(
 }
 
 /// One flood attempt: connect without a solution; if let in, join and leave.
-async fn attempt(addr: SocketAddr, n: u32, flood: Arc<Flood>, on: bool) {
+async fn attempt(addr: SocketAddr, n: u32, room: String, flood: Arc<Flood>, on: bool) {
     flood.attempts.fetch_add(1, Ordering::Relaxed);
     if on {
         flood.attempts_on.fetch_add(1, Ordering::Relaxed);
@@ -117,7 +118,6 @@ async fn attempt(addr: SocketAddr, n: u32, flood: Arc<Flood>, on: bool) {
             if on {
                 flood.admitted_on.fetch_add(1, Ordering::Relaxed);
             }
-            let room = ROOMS[n as usize % ROOMS.len()];
             let _ = wsclient::send_json(
                 &mut ws,
                 &serde_json::json!({"type": "join", "room": room, "nick": format!("f{n}")}),
@@ -148,7 +148,8 @@ async fn main() -> Result<()> {
     let (flooding, stop) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let mut visitors = Vec::new();
     for n in 0..args.visitors {
-        let task = tokio::spawn(visitor(args.addr, n, latencies.clone(), flooding.clone(), stop.clone()));
+        let room = args.rooms[n as usize % args.rooms.len().max(1)].clone();
+        let task = tokio::spawn(visitor(args.addr, n, room, latencies.clone(), flooding.clone(), stop.clone()));
         visitors.push(task);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -183,7 +184,8 @@ async fn main() -> Result<()> {
         next += gap;
         tokio::time::sleep_until(next).await;
         let on = gate_on.load(Ordering::Relaxed);
-        attempts.push(tokio::spawn(attempt(args.addr, n % args.flood_addresses.max(1), flood.clone(), on)));
+        let room = args.rooms[n as usize % args.rooms.len().max(1)].clone();
+        attempts.push(tokio::spawn(attempt(args.addr, n % args.flood_addresses.max(1), room, flood.clone(), on)));
     }
     for a in attempts {
         a.await.ok();
@@ -193,8 +195,16 @@ async fn main() -> Result<()> {
     stop.store(true, Ordering::Relaxed);
     let mut lost = 0;
     for v in visitors {
-        if !matches!(v.await, Ok(Ok(()))) {
-            lost += 1;
+        match v.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("a visitor failed: {e:#}");
+                lost += 1;
+            }
+            Err(e) => {
+                eprintln!("a visitor task failed: {e}");
+                lost += 1;
+            }
         }
     }
     let f = |c: &AtomicU64| c.load(Ordering::Relaxed);
