@@ -11,6 +11,7 @@
  *   status.js      GET /api/status (bans) and GET /api/info (settings, house rules)
  *   appeal.js      the appeal of a ban under its notice: POST /api/appeals, then its state and replies
  *   connection.js  the tab's one WebSocket: ping, reconnect with backoff, refused upgrades
+ *   shield.js      the proof-of-work pass (GET /api/challenge, solved in pow-worker.js)
  *   frames.js      one handler per server frame type
  *   screens.js     chat screen and header, a roulette chat ending, back to the landing page
  *   log.js         the message log: order, dedup by id, pending copies, autoscroll
@@ -48,6 +49,7 @@ import { onLogScroll, scrollToBottom } from './js/log.js';
 import { setMembersExpanded } from './js/members.js';
 import { cancelQueue, joinOfferedRoom, loadMatchSound, onMatchSoundChange, showInterestsError, startRoulette, stopFlash } from './js/queue.js';
 import { copyInvite, leaveRoom, nextStranger } from './js/screens.js';
+import { prepareShield } from './js/shield.js';
 import { onMessagesClick } from './js/sending.js';
 import { $, LOBBY, ROOMS_REFRESH_MS, coarsePointer, narrowScreen, state, ui } from './js/state.js';
 import { initReports } from './js/report.js';
@@ -73,6 +75,9 @@ function init() {
   try { ui.nick.value = sessionStorage.getItem('nick') || ''; } catch (e) { /* storage may be disabled */ }
   loadDrafts();
   ui.nick.addEventListener('input', onNickInput);
+  // The proof-of-work pass, when the gate is on, is made while the visitor types (shield.js).
+  ui.nick.addEventListener('focus', prepareShield);
+  ui.nick.addEventListener('input', prepareShield);
   ui.nick.addEventListener('keydown', onNickKeydown);
   try { ui.interests.value = sessionStorage.getItem('interests') || ''; } catch (e) { /* storage may be disabled */ }
   ui.rooms.addEventListener('click', onRoomsClick);
@@ -109,6 +114,7 @@ function init() {
   refreshRooms();
   loadInfo();
   loadInvite();
+  prepareShield();
   if (coarsePointer.matches) $('input-hint').textContent = 'Enter starts a new line; the Send button sends.';
   // The nickname is the first thing to fill in: focused on desktop (on a phone that would open
   // the keyboard over the page before it was read).

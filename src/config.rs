@@ -23,7 +23,7 @@ use std::time::Duration;
 use bot::BotConfig;
 use gateway::GatewayConfig;
 use protocol::frames::RateLimit;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 pub use env::{ParseError, parse};
 pub use settings::Settings;
@@ -123,6 +123,20 @@ impl Config {
                 None => defaults.owner_secret,
             },
             house_rules,
+            // Without IP_TAG_SECRET the bot's generated secret is used: read from the database
+            // by the one-process start, from the bus by `chatroulette gateway` (see lib.rs).
+            deployment_key: match &s.ip_tag_secret {
+                Some(secret) => {
+                    SecretString::new(bot::iptag::IpTagger::new(secret.expose_secret().as_bytes()).deployment_key())
+                }
+                None => defaults.deployment_key.clone(),
+            },
+            shield: gateway::config::ShieldConfig {
+                mode: s.shield_mode,
+                join_rate: s.shield_join_rate,
+                address_refusals: s.shield_address_refusals,
+                ..defaults.shield.clone()
+            },
             ..defaults
         };
         let discord = match s.discord_token {

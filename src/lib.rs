@@ -40,6 +40,10 @@ pub enum StartError {
     #[error("cannot reach Redis (REDIS_URL): {0}")]
     Redis(bus::BusError),
     #[error(
+        "this gateway has no deployment key: set IP_TAG_SECRET (the same on every process), or start `chatroulette bot` first so it shares its generated one through Redis (waited {0:?})"
+    )]
+    NoDeploymentKey(Duration),
+    #[error(
         "`chatroulette {0}` runs one role of a split deployment and needs REDIS_URL; run `chatroulette` without a subcommand for everything in one process"
     )]
     NeedsRedis(&'static str),
@@ -163,8 +167,14 @@ pub struct AllInOne {
 
 impl AllInOne {
     /// Open and migrate the database, connect the bus, publish rooms, bind the gateway.
-    pub async fn build(config: Config) -> Result<Self, StartError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartError> {
         let db = open_database(config.database_url.expose_secret()).await?;
+        if config.bot.ip_tag_secret.is_none() {
+            // The bot's generated secret, which it also shares through the bus for gateways of
+            // a split deployment.
+            let tagger = bot::iptag::IpTagger::load(&db, None).await?;
+            config.gateway.deployment_key = secrecy::SecretString::new(tagger.deployment_key());
+        }
         let bus = connect_bus(config.redis.as_ref(), config.queue_max).await?;
         let bot = BotRole::prepare(&config, db.clone(), &bus).await?;
         let checks: Vec<Arc<dyn ReadinessCheck>> = vec![Arc::new(DatabaseReady(db)), Arc::new(BotReady)];
@@ -214,8 +224,37 @@ pub async fn gateway_role(config: Config) -> Result<(gateway::Application, BusHa
         );
     }
     let bus = connect_bus(config.redis.as_ref(), config.queue_max).await?;
+    let mut config = config;
+    if config.bot.ip_tag_secret.is_none() {
+        config.gateway.deployment_key = secrecy::SecretString::new(shared_deployment_key(bus.as_dyn().as_ref()).await?);
+    }
     let app = gateway::Application::build(config.gateway, bus.as_dyn(), Vec::new()).await?;
     Ok((app, bus))
+}
+
+/// How long a gateway without `IP_TAG_SECRET` waits for the bot to share its deployment key.
+const DEPLOYMENT_KEY_WAIT: Duration = Duration::from_secs(30);
+
+/// The deployment key the bot shared on the bus, waited for a while (the bot may be starting
+/// beside this gateway).
+async fn shared_deployment_key(bus: &dyn Bus) -> Result<String, StartError> {
+    let deadline = tokio::time::Instant::now() + DEPLOYMENT_KEY_WAIT;
+    let mut said = false;
+    loop {
+        match bus.deployment_key().await {
+            Ok(Some(key)) if !key.is_empty() => return Ok(key),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the deployment key from Redis"),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(StartError::NoDeploymentKey(DEPLOYMENT_KEY_WAIT));
+        }
+        if !said {
+            tracing::info!("IP_TAG_SECRET is unset: waiting for the bot to share its deployment key through Redis");
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// `chatroulette bot`: the bot of a split deployment (leader or standby).

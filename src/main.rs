@@ -42,6 +42,22 @@ enum Command {
     /// Read the numbered cases of moderator and operator actions.
     #[command(subcommand)]
     Cases(sanctions_cli::CasesCommand),
+    /// Set the proof-of-work gate for every gateway: `on` (everyone solves a challenge before
+    /// connecting), `off`, or `auto` (on by itself under a flood of joins and for addresses that
+    /// misbehave). Overrides SHIELD_MODE; running gateways follow within seconds.
+    Shield {
+        /// on, off or auto.
+        #[arg(value_parser = parse_shield_mode)]
+        mode: bus::ShieldMode,
+        /// A fixed difficulty step, 1 (a phone takes well under a second) to 4; default: it
+        /// follows the load.
+        #[arg(long)]
+        difficulty: Option<u8>,
+    },
+}
+
+fn parse_shield_mode(value: &str) -> Result<bus::ShieldMode, String> {
+    value.parse()
 }
 
 #[derive(Subcommand)]
@@ -165,6 +181,7 @@ fn run() -> anyhow::Result<()> {
             Some(Command::Bans(command)) => bans(config, command).await,
             Some(Command::Mutes(command)) => sanctions_cli::mutes(config, command, &operator()).await,
             Some(Command::Cases(command)) => sanctions_cli::cases(config, command).await,
+            Some(Command::Shield { mode, difficulty }) => shield(config, mode, difficulty).await,
         }
     })
 }
@@ -303,5 +320,16 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
             println!("lifted ban #{id} (case #{})", revoked.case.id);
         }
     }
+    Ok(())
+}
+
+async fn shield(config: Config, mode: bus::ShieldMode, difficulty: Option<u8>) -> anyhow::Result<()> {
+    let setting = bot::shield::setting(mode, difficulty)?;
+    let db = bot::db::connect(config.database_url.expose_secret()).await?;
+    bot::db::migrate(&db).await?;
+    let bus = operator_bus(&config).await?;
+    bot::shield::set(&db, bus.as_deref(), setting, &operator()).await?;
+    let when = if bus.is_some() { "now" } else { "at the running process's next sync" };
+    println!("proof-of-work gate: {} (gateways follow {when})", bot::shield::describe(&setting));
     Ok(())
 }

@@ -70,6 +70,17 @@ impl IpTagger {
         Ok(Self::new(secret.as_bytes()))
     }
 
+    /// The deployment key: one secret every gateway shares (the proof-of-work gate's key is
+    /// derived from it), derived from this secret with a purpose label so the IP tag secret
+    /// itself never leaves the bot. 64 hex characters.
+    pub fn deployment_key(&self) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.key) else {
+            return String::new();
+        };
+        mac.update(b"chatroulette deployment key v1");
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     fn hash(&self, input: &str) -> String {
         // HMAC accepts keys of any length, so this cannot fail.
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {

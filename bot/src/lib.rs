@@ -23,6 +23,8 @@
 //!   Discord side is `discord::reports`);
 //! * [`audit`]: the audit log of every moderator and operator action;
 //! * [`iptag`]: the keyed hashes staff see instead of addresses;
+//! * [`shield`]: the proof-of-work gate's mode as staff set it, kept and published to every
+//!   gateway (with the deployment key the gates sign with);
 //! * [`retention`]: erasing addresses and texts past their retention periods, in batches;
 //! * [`dead_letters`]: queue entries the consumer gave up on, kept with their error;
 //! * [`discord`]: the Discord side (commands, events back to the web, the mirror);
@@ -52,6 +54,7 @@ pub mod retry;
 pub mod rooms;
 mod service;
 pub mod warnings;
+pub mod shield;
 
 pub use service::{Bot, BotConfig};
 

@@ -13,6 +13,7 @@
 //! * appeals: [`Bus::open_appeal`] and the calls after it, bounded by [`APPEALS_MAX`] and a TTL.
 //! * [`resume`]: [`ResumeState`], what a dropped socket's session leaves for `RESUME_SECS`, and
 //!   its tokens.
+//! * [`shield`]: [`ShieldSetting`], what the proof-of-work gates of every gateway share.
 
 use std::time::Duration;
 
@@ -30,12 +31,14 @@ pub mod memory;
 pub mod redis;
 pub mod resume;
 mod seats;
+pub mod shield;
 
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use memory::InProcessBus;
 pub use redis::{RedisBus, RedisConfig};
 pub use resume::{ResumeState, RouletteResume, Token};
 pub use seats::{LostSeat, Seat, SeatClaim, SeatLoss};
+pub use shield::{SHIELD_STEPS, ShieldMode, ShieldSetting};
 
 /// How many recent messages per room are kept for joiners and `since` resume.
 pub const HISTORY_LEN: usize = 50;
@@ -276,6 +279,25 @@ pub trait Bus: Send + Sync + 'static {
     async fn appeal(&self, token: &str) -> Result<Option<AppealRecord>, BusError>;
     /// Forget an appeal (one the queue did not take) and free its case.
     async fn remove_appeal(&self, appeal: &AppealRecord) -> Result<(), BusError>;
+    // ---- the proof-of-work gate (issue 27; `shield`) -----------------------------------------
+    /// Spend a challenge solution, named by its signature, for `ttl` (what is left of the
+    /// challenge's life): true the first time, false when it was spent already, on any gateway.
+    /// Atomic across gateways; bounded (entries lapse with their challenge).
+    async fn spend_challenge(&self, signature: &str, ttl: Duration) -> Result<bool, BusError>;
+    /// Report `gateway`'s join rate (upgrades per second, its recent average), valid for `ttl`,
+    /// as [`Bus::report_online`] reports sockets.
+    async fn report_joins(&self, gateway: &str, per_second: u64, ttl: Duration) -> Result<(), BusError>;
+    /// The join rate of the deployment: the sum of the reports still valid.
+    async fn join_rate(&self) -> Result<u64, BusError>;
+    /// Store the gate's mode as staff set it.
+    async fn put_shield(&self, setting: &ShieldSetting) -> Result<(), BusError>;
+    /// The gate's mode as staff set it; `None` when nobody did (each gateway's `SHIELD_MODE`).
+    async fn shield(&self) -> Result<Option<ShieldSetting>, BusError>;
+    /// Store the deployment key (derived from the bot's secret), for gateways that were given
+    /// no `IP_TAG_SECRET`.
+    async fn put_deployment_key(&self, key: &str) -> Result<(), BusError>;
+    /// The deployment key the bot stored, if any.
+    async fn deployment_key(&self) -> Result<Option<String>, BusError>;
 
     // ---- recovery after the bus lost its data (Redis restarted empty, or flushed) -----------
     // The Redis bus finds a loss by its generation key (`bus/src/redis/recovery.rs`); the

@@ -60,6 +60,8 @@ function serverEnv(extra) {
     MAX_CONNECTIONS_PER_IP: '10000',
     SEATS_PER_ADDRESS: '10000',
     VISITOR_ROOMS_PER_IP: '10000',
+    // Nor is 127.0.0.1 gated for its refusals (shield.test.mjs turns the gate on itself).
+    SHIELD_ADDRESS_REFUSALS: '0',
     // A dropped socket leaves at once unless a test resumes (resume.test.mjs sets it).
     RESUME_SECS: '0',
     ...extra,

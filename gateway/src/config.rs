@@ -81,6 +81,49 @@ pub struct GatewayConfig {
     pub owner_secret: SecretString,
     /// Text a visitor accepts before the first message (`HOUSE_RULES` or `HOUSE_RULES_FILE`).
     pub house_rules: Option<String>,
+    /// One secret for the whole deployment, from which the proof-of-work gate's key is derived
+    /// (`IP_TAG_SECRET`, or the bot's generated secret; see `chatroulette`'s start-up). Every
+    /// gateway of a deployment must have the same one; random per process by default.
+    pub deployment_key: SecretString,
+    /// The proof-of-work gate (`SHIELD_*`).
+    pub shield: ShieldConfig,
+}
+
+/// The proof-of-work gate's settings (`gateway::shield`).
+#[derive(Debug, Clone)]
+pub struct ShieldConfig {
+    /// `SHIELD_MODE`: `auto` (default), `on` or `off`; staff's `/shield` overrides it.
+    pub mode: bus::ShieldMode,
+    /// `SHIELD_JOIN_RATE`: upgrades per second (averaged over 10 s, summed across gateways)
+    /// past which `auto` turns the gate on for everyone.
+    pub join_rate: u32,
+    /// `SHIELD_ADDRESS_REFUSALS`: refusals per minute past which one address (an IPv6 /64) must
+    /// solve challenges alone; 0 never gates an address alone.
+    pub address_refusals: u32,
+    /// How long the join rate must stay at or under half the threshold before `auto` turns the
+    /// gate off again.
+    pub cooldown: Duration,
+    /// How long a challenge may be solved and used.
+    pub challenge_ttl: Duration,
+    /// `maxnumber` of each difficulty step, easiest first.
+    pub steps: [u64; bus::SHIELD_STEPS as usize],
+}
+
+/// `maxnumber` of each step: a visitor tries half of it on average. The first step costs a
+/// phone well under a second (measured in BENCHMARKS.md, "Proof-of-work gate").
+pub const SHIELD_STEPS: [u64; bus::SHIELD_STEPS as usize] = [50_000, 200_000, 1_000_000, 5_000_000];
+
+impl Default for ShieldConfig {
+    fn default() -> Self {
+        Self {
+            mode: bus::ShieldMode::Auto,
+            join_rate: 300,
+            address_refusals: 30,
+            cooldown: Duration::from_secs(60),
+            challenge_ttl: Duration::from_secs(300),
+            steps: SHIELD_STEPS,
+        }
+    }
 }
 
 /// The operators' listener: `/metrics` and the detailed readiness report, kept off the chat's
@@ -136,6 +179,8 @@ impl Default for GatewayConfig {
             presence_ttl: Duration::from_secs(30),
             owner_secret: random_secret(),
             house_rules: None,
+            deployment_key: random_secret(),
+            shield: ShieldConfig::default(),
         }
     }
 }

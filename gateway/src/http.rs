@@ -30,8 +30,8 @@ pub trait ReadinessCheck: Send + Sync {
 }
 
 /// The web client asks for resources of this origin only.
-const CSP: &str =
-    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+/// The proof-of-work solver runs in a worker from this origin (`worker-src 'self'`).
+const CSP: &str = "default-src 'self'; img-src 'self' data:; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn router(state: Arc<State>) -> Router {
     Router::new()
@@ -44,6 +44,7 @@ pub fn router(state: Arc<State>) -> Router {
         .push(Router::with_path("api/status").get(crate::status::Status(state.clone())))
         .push(Router::with_path("api/appeals").post(crate::appeals::OpenAppeal(state.clone())))
         .push(Router::with_path("api/appeals/{token}").get(crate::appeals::ReadAppeal(state.clone())))
+        .push(Router::with_path("api/challenge").get(crate::shield::gate::ChallengeRoute(state.clone())))
         .push(Router::with_path("ws").goal(crate::upgrade::WsUpgrade(state)))
         .push(
             Router::with_path("{**path}")

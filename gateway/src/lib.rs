@@ -6,8 +6,8 @@
 //! sockets; everything shared between gateways (presence, history, the queue to the bot, room
 //! definitions) goes through the [`bus::Bus`]. The gateway never touches the database.
 //!
-//! Where a visitor is admitted: a socket at the upgrade (`upgrade`: origin, ban, `capacity`,
-//! sockets per address), every frame after that in `session::admission` (bans, nickname and text,
+//! Where a visitor is admitted: a socket at the upgrade (`upgrade`: origin, ban, the
+//! proof-of-work gate, `capacity`, sockets per address), every frame after that in `session::admission` (bans, nickname and text,
 //! locks, filters, rate limits, slowmode; seats when they are claimed).
 //!
 //! * [`config`]: the gateway's settings and their defaults.
@@ -44,6 +44,7 @@
 //!   a warning covers.
 //! * `recovery`: after the bus lost its data: visitor rooms, pairs and roulette tickets put
 //!   back, holders of seats that could not be taken back told and sent away.
+//! * `shield`: the proof-of-work gate: `GET /api/challenge`, `/ws?pow=`, and when it is on.
 //! * `refusal`: the JSON body of an HTTP refusal, `{code, message}`.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
 //! * `online`: who is online across gateways: this gateway's socket count reported to the bus,
@@ -82,6 +83,7 @@ mod recovery;
 mod refusal;
 mod room_list;
 mod session;
+pub mod shield;
 mod site;
 mod sockets;
 mod state;
@@ -214,6 +216,7 @@ impl Application {
         let resumes = tasks.spawn("resume inbox", session::resumes::run(self.state.clone()));
         let recovery = tasks.spawn("bus recovery", recovery::follow(self.state.clone()));
         let lost_seats = tasks.spawn("lost seats", recovery::tell_lost_seats(self.state.clone()));
+        let shield = tasks.spawn("shield", shield::mode::run(self.state.clone()));
         let admin = self.admin.map(|(acceptor, addr)| {
             tracing::info!("admin (metrics, detailed readiness) on http://{addr}");
             let server = Server::new(acceptor);
@@ -241,6 +244,7 @@ impl Application {
         resumes.abort();
         recovery.abort();
         lost_seats.abort();
+        shield.abort();
         if let Some((handle, task)) = admin {
             handle.stop_forceful();
             task.abort();

@@ -58,12 +58,16 @@ pub(crate) struct State {
     /// Messages reported from each device on this gateway (bounded, forgotten after a day):
     /// a device reports a message once, whichever of its connections asks.
     pub reported: moka::sync::Cache<(crate::device::DeviceTag, ulid::Ulid), ()>,
+    /// The proof-of-work gate.
+    pub shield: crate::shield::Shield,
 }
 
 impl State {
     /// A gateway's state with no rooms, bans or filters yet (the caller loads them).
     pub fn new(config: GatewayConfig, bus: Arc<dyn Bus>, readiness: Vec<Arc<dyn ReadinessCheck>>) -> Self {
         let capacity = capacity::Capacity::new(config.max_connections);
+        let shield =
+            crate::shield::Shield::new(&config.shield, secrecy::ExposeSecret::expose_secret(&config.deployment_key));
         Self {
             config,
             bus,
@@ -91,6 +95,7 @@ impl State {
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(86_400))
                 .build(),
+            shield,
         }
     }
 

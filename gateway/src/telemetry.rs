@@ -39,6 +39,12 @@ fn describe() {
     metrics::describe_gauge!("chat_queue_depth", "queue entries waiting for the bot (QUEUE_MAX refuses messages)");
     metrics::describe_gauge!("chat_queue_oldest_age_seconds", "how long the oldest queue entry has waited");
     metrics::describe_gauge!("chat_dead_letters", "queue entries the bot gave up on, kept in dead_letters");
+    metrics::describe_gauge!("chat_shield_on", "1 while the proof-of-work gate is on for everyone");
+    metrics::describe_gauge!("chat_shield_step", "the proof-of-work difficulty step now (1 to 4)");
+    metrics::describe_gauge!("chat_shield_difficulty", "maxnumber of the challenges issued now");
+    metrics::describe_gauge!("chat_shield_join_rate", "upgrades per second across gateways, 10 s average");
+    metrics::describe_counter!("chat_shield_solutions_total", "challenge solutions accepted");
+    metrics::describe_counter!("chat_shield_flagged_total", "addresses gated alone for their refusals");
 }
 
 /// The bot's queue as the detailed readiness report shows it.

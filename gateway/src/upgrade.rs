@@ -1,8 +1,11 @@
 //! `GET /ws`: where a socket is admitted before its session starts. In order: the client's
-//! address (through trusted proxies only), the page's origin, bans, the gateway's cap on sockets
+//! address (through trusted proxies only), the page's origin, bans, the proof-of-work gate
+//! (`shield::gate`: `?pow=` when the gate is on for the caller), the gateway's cap on sockets
 //! (`capacity`), and the address's cap on sockets (`sockets`); then the upgrade, and the
 //! connection's task in `session`. The `device` query parameter becomes the connection's device
-//! tag (`device`); the token itself goes no further.
+//! tag (`device`); the token itself goes no further. The gate comes before the caps so that a flood is refused
+//! before it takes places, and after the cheap checks so that a banned or foreign page spends
+//! no solution.
 
 use std::sync::Arc;
 
@@ -55,6 +58,15 @@ impl Handler for WsUpgrade {
             res.render(Json(BanRefusal { code: "banned", message, expires: ban.expires }));
             return;
         }
+        let address =
+            crate::address::Address::new(ip, &state.config.shared_addresses, state.config.shared_address_factor);
+        let pow = req.query::<String>("pow");
+        if let Err(refusal) = crate::shield::gate::check(state, &address, pow.as_deref()).await {
+            crate::telemetry::refused(refusal.code);
+            res.status_code(StatusCode::FORBIDDEN);
+            res.render(Json(Refusal { code: refusal.code, message: &refusal.message }));
+            return;
+        }
         let Some(place) = state.capacity.take() else {
             crate::telemetry::refused("busy");
             res.status_code(StatusCode::SERVICE_UNAVAILABLE);
@@ -65,11 +77,10 @@ impl Handler for WsUpgrade {
             }));
             return;
         };
-        let address =
-            crate::address::Address::new(ip, &state.config.shared_addresses, state.config.shared_address_factor);
         let max_connections = address.scale_usize(state.config.max_connections_per_ip);
         let Some(slot) = state.sockets.reserve(ip, address.key(), max_connections) else {
             crate::telemetry::refused("too_many_connections");
+            state.shield.note_refusal(&address, "rate_limited");
             res.status_code(StatusCode::TOO_MANY_REQUESTS);
             res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
             return;

@@ -1,4 +1,5 @@
-// The one WebSocket of the tab: open, ping, close handling, reconnect with backoff, bans.
+// The one WebSocket of the tab: open, ping, close handling, reconnect with backoff, bans, and
+// the proof-of-work pass each connect may need (shield.js).
 import { deviceToken } from './report.js';
 import { sendCreate } from './create.js';
 import { onSocketMessage } from './frames.js';
@@ -6,6 +7,7 @@ import { addSystem } from './log.js';
 import { clearAllTyping } from './members.js';
 import { sendRoulette } from './queue.js';
 import { backToLanding, endRouletteChat } from './screens.js';
+import { forgetShield, shieldPass } from './shield.js';
 import { BACKOFF_MAX_MS, BACKOFF_MIN_MS, JOIN_TIMEOUT_MS, PING_MS, POLICY_COOLDOWN_MS, SILENCE_LIMIT_MS, state, ui } from './state.js';
 import { checkBan } from './status.js';
 import { banText, inChat, queueing, roulette, str } from './util.js';
@@ -37,17 +39,40 @@ export function ensureConnected() {
   state.askedToConnect = true; // a visitor's own action: a refused upgrade is worth explaining
   if (wsOpen()) { sendForPhase(); return; }
   if (state.ws && state.ws.readyState === WebSocket.CONNECTING) return; // sent on open
+  if (connecting !== null) return; // the pass is being made; sent on open
   dropSocket();
   connect();
 }
 
+// A connect waiting for its proof-of-work pass (a number, bumped by `dropSocket` to cancel it).
+let connecting = null;
+let connectSeq = 0;
+// Whether the socket opening now carries a pass, and whether a refused one was retried already
+// (a solution the server refused, as spent or expired, is replaced once with a fresh one).
+let withPass = false;
+let passRetried = false;
+
 export function connect() {
-  if (state.ws) return; // one WebSocket per tab
+  if (state.ws || connecting !== null) return; // one WebSocket per tab
+  const seq = ++connectSeq;
+  connecting = seq;
+  shieldPass().then((pass) => {
+    if (connecting !== seq) return; // cancelled meanwhile
+    connecting = null;
+    if (!state.ws) openSocket(pass);
+  });
+}
+
+function openSocket(pass) {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   let ws;
+  withPass = pass !== '';
   try {
+    const params = [];
     const device = deviceToken(); // only its keyed hash is kept by the server
-    ws = new WebSocket(`${proto}//${location.host}/ws${device ? `?device=${device}` : ''}`);
+    if (device) params.push(`device=${device}`);
+    if (withPass) params.push(`pow=${pass}`);
+    ws = new WebSocket(`${proto}//${location.host}/ws${params.length ? `?${params.join('&')}` : ''}`);
   } catch (e) {
     onSocketClosed({ code: 1006, reason: '' });
     return;
@@ -61,6 +86,7 @@ export function connect() {
 
 // Forget the current socket without triggering the close logic.
 export function dropSocket() {
+  connecting = null;
   const ws = state.ws;
   state.ws = null;
   stopPing();
@@ -70,6 +96,7 @@ export function dropSocket() {
 export function onSocketOpen() {
   restartAfterMs = null;
   restarting = false;
+  passRetried = false;
   state.wsOpened = true;
   state.askedToConnect = false;
   state.lastFrameAt = Date.now();
@@ -117,6 +144,15 @@ export function onSocketClosed(ev, opened = state.wsOpened) {
   stopPing();
   clearTimeout(state.joinTimer);
   if (state.kicked) return;
+  if (!opened && withPass && !passRetried) {
+    // Refused with a pass (most likely `challenge_failed`: spent or expired): once, at once,
+    // with a fresh challenge.
+    passRetried = true;
+    withPass = false;
+    forgetShield();
+    connect();
+    return;
+  }
   const asked = state.askedToConnect;
   state.askedToConnect = false;
   if ((!opened && asked) || ev.code === 4003) {

@@ -135,6 +135,19 @@ pub struct Settings {
     #[arg(long, env = "SHARED_ADDRESS_FACTOR", default_value = "10", value_parser = values::shared_address_factor)]
     pub shared_address_factor: u32,
 
+    /// The proof-of-work gate: `auto` (on under a flood, and for an address that misbehaves),
+    /// `on` or `off`. Staff's `/shield` and `chatroulette shield` override it.
+    #[arg(long, env = "SHIELD_MODE", default_value = "auto", value_parser = values::shield_mode)]
+    pub shield_mode: bus::ShieldMode,
+    /// Upgrades per second (10-second average, summed across gateways) past which `auto` turns
+    /// the gate on for everyone.
+    #[arg(long, env = "SHIELD_JOIN_RATE", default_value = "300", value_parser = values::positive::<u32>)]
+    pub shield_join_rate: u32,
+    /// Refusals per minute (floods, malformed frames) past which one address alone must solve
+    /// challenges for 10 minutes; 0 = never.
+    #[arg(long, env = "SHIELD_ADDRESS_REFUSALS", default_value = "30", value_parser = values::count)]
+    pub shield_address_refusals: u32,
+
     /// Largest capacity a visitor may give a room (at least 2).
     #[arg(long, env = "VISITOR_ROOM_MAX_CAPACITY", default_value = "25", value_parser = values::visitor_room_capacity)]
     pub visitor_room_max_capacity: u32,

@@ -34,6 +34,15 @@ pub fn positive<T: FromStr + PartialOrd + Default>(value: &str) -> Result<T, Str
     Ok(n)
 }
 
+/// A count, zero included.
+pub fn count(value: &str) -> Result<u32, String> {
+    value.parse().map_err(|_| "must be a whole number, 0 or more".to_owned())
+}
+
+pub fn shield_mode(value: &str) -> Result<bus::ShieldMode, String> {
+    value.parse()
+}
+
 pub fn address(value: &str) -> Result<SocketAddr, String> {
     parse(value, "an address and port such as 127.0.0.1:8080")
 }

@@ -128,6 +128,13 @@ impl Cluster {
             .env("SEATS_PER_ADDRESS", "10000")
             // A dropped socket leaves at once unless a test resumes (tests/it/resume.rs).
             .env("RESUME_SECS", "0")
+            // The proof-of-work gate gets its own tests (tests/it/shield.rs).
+            .env("SHIELD_JOIN_RATE", "1000000")
+            .env("SHIELD_ADDRESS_REFUSALS", "0")
+            // One secret for every process, as a split deployment is documented to have: a
+            // gateway started with no bot at all needs it (tests that want the bot's generated
+            // one clear it with an empty value).
+            .env("IP_TAG_SECRET", "one-secret-for-every-process")
             .env("RUST_LOG", "info")
             .env_remove("DISCORD_TOKEN")
             .current_dir(std::env::temp_dir())

@@ -23,6 +23,7 @@ mod retention;
 mod rooms;
 mod roulette;
 mod sanctions;
+mod shield;
 mod split;
 mod staff;
 mod status;

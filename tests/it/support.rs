@@ -44,6 +44,10 @@ pub fn test_vars(database_url: &str) -> HashMap<String, String> {
         ("SEATS_PER_ADDRESS", "10000"),
         // A dropped socket leaves at once unless a test resumes (tests/it/resume.rs).
         ("RESUME_SECS", "0"),
+        // Tests connect by the hundred from one address: the proof-of-work gate gets its own
+        // tests (tests/it/shield.rs).
+        ("SHIELD_JOIN_RATE", "1000000"),
+        ("SHIELD_ADDRESS_REFUSALS", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -79,7 +83,7 @@ pub async fn spawn_app_tuned(tune: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_tuned_on(dir, &url, &[], tune).await
 }
 
-/// [`spawn_app_tuned`] with environment overrides too.
+/// [`spawn_app_with`] and [`spawn_app_tuned`] together.
 pub async fn spawn_app_tuned_with(overrides: &[(&str, &str)], tune: impl FnOnce(&mut Config)) -> TestApp {
     let dir = temp_dir();
     let url = format!("sqlite://{}?mode=rwc", dir.join("chat.db").display());
@@ -219,7 +223,7 @@ impl Client {
         Self::connect_to(addr, "/ws", headers).await
     }
 
-    /// Connect to `path` (`/ws?device=…`) with extra request headers.
+    /// [`Client::connect_with`] on a path of our choosing (`/ws?device=…`, `/ws?pow=…`).
     pub async fn connect_to(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Result<Self, (u16, Value)> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();

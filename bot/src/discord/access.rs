@@ -62,6 +62,7 @@ pub const TABLE: &[(&str, Level)] = &[
     ("case", Level::Moderator),
     ("reason", Level::Moderator),
     ("duration", Level::Moderator),
+    ("shield", Level::Moderator),
     // Message context menus, by their command names ("Ban author", "Author's recent
     // messages", "Delete everywhere" in the client).
     ("ban_author", Level::Moderator),

@@ -1,7 +1,8 @@
 //! The bot's running service: start-up, then room sync and the queue consumer until stopped.
 //!
 //! * `consumer`: the durable queue's entries recorded, then acknowledged or mirrored;
-//! * `sync`: room definitions, bans and filters published from the database to the bus;
+//! * `sync`: room definitions, bans, filters, the shield's mode and the deployment key published
+//!   from the database to the bus;
 //! * `ghosts`: visitor rooms and pairs open in the database that no bus knows, closed.
 //!
 //! After each batch it has handled, the bot raises the logged watermark
@@ -93,9 +94,9 @@ impl Bot {
         if seeded > 0 {
             tracing::info!(rooms = seeded, "created the default rooms");
         }
-        let mut sync = SnapshotSync::new(db.clone(), bus.clone());
-        sync.run_once(true).await?;
         let tagger = IpTagger::load(&db, config.ip_tag_secret.as_ref().map(|s| s.expose_secret().as_str())).await?;
+        let mut sync = SnapshotSync::new(db.clone(), bus.clone(), tagger.deployment_key());
+        sync.run_once(true).await?;
         let log = MessageLog::new(db.clone());
         let discord = match config.discord.clone() {
             Some(discord) => Some(

@@ -1,5 +1,7 @@
 //! Room sync: room definitions, active bans, mutes and filters published from the database to the
-//! bus at start and every few seconds after; appeals at start and after the bus lost its data.
+//! bus at start and every few seconds after, with the proof-of-work gate's mode staff set and
+//! the deployment key gateways without `IP_TAG_SECRET` take theirs from; appeals at start and
+//! after the bus lost its data.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub(super) struct SnapshotSync {
     /// The bus's data losses (Redis restarted empty) the last sync that went through saw; none
     /// before the first.
     losses: Option<u64>,
+    /// The deployment key ([`crate::iptag::IpTagger::deployment_key`]), shared with gateways.
+    deployment_key: String,
 }
 
 /// The room table's fingerprint ([`rooms::fingerprint`]) and how many staff rooms the bus held.
@@ -36,8 +40,8 @@ struct Synced {
 }
 
 impl SnapshotSync {
-    pub(super) fn new(db: DatabaseConnection, bus: Arc<dyn Bus>) -> Self {
-        Self { db, bus, synced: None, losses: None }
+    pub(super) fn new(db: DatabaseConnection, bus: Arc<dyn Bus>, deployment_key: String) -> Self {
+        Self { db, bus, synced: None, losses: None, deployment_key }
     }
 
     pub(super) async fn run(mut self, every: Duration) {
@@ -85,6 +89,8 @@ impl SnapshotSync {
         }
         bans::publish_active(&self.db, self.bus.as_ref()).await?;
         crate::mutes::publish_active(&self.db, self.bus.as_ref()).await?;
+        self.bus.put_deployment_key(&self.deployment_key).await?;
+        crate::shield::publish(&self.db, self.bus.as_ref()).await?;
         crate::filters::publish(&self.db, self.bus.as_ref()).await
     }
 

@@ -1,7 +1,7 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
 //! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
-//! the online counts (`online`), the resume states (`resume`) and the appeals (`appeals`) are in
-//! files of their own.
+//! the online counts (`online`), the resume states (`resume`), the appeals (`appeals`) and the
+//! proof-of-work gate's shared state (`shield`) are in files of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -20,6 +20,7 @@ use self::appeals::Appeals;
 use self::online::Online;
 use self::queue::{Kind, Queue};
 use self::resume::Resumes;
+use self::shield::Shield;
 use self::slowmode::Slowmode;
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
@@ -31,6 +32,7 @@ mod appeals;
 mod online;
 mod queue;
 mod resume;
+mod shield;
 mod slowmode;
 
 const CONTROL_DEPTH: usize = 1024;
@@ -64,6 +66,8 @@ pub struct InProcessBus {
     resumes: Mutex<Resumes>,
     /// Appeals by token, and each case's open one.
     appeals: Mutex<Appeals>,
+    /// The proof-of-work gate's shared state.
+    shield: Mutex<Shield>,
 }
 
 impl Default for InProcessBus {
@@ -98,6 +102,7 @@ impl InProcessBus {
             online: Mutex::default(),
             resumes: Mutex::default(),
             appeals: Mutex::default(),
+            shield: Mutex::default(),
         }
     }
 }
@@ -455,6 +460,38 @@ impl Bus for InProcessBus {
     // ---- queue backlog -----------------------------------------------------------------------
     async fn queue_stats(&self) -> Result<QueueStats, BusError> {
         Ok(lock(&self.queue).stats())
+    }
+
+    // ---- the proof-of-work gate (memory/shield.rs) -------------------------------------------
+    async fn spend_challenge(&self, signature: &str, ttl: Duration) -> Result<bool, BusError> {
+        Ok(lock(&self.shield).spend(signature, ttl, Instant::now()))
+    }
+
+    async fn report_joins(&self, gateway: &str, per_second: u64, ttl: Duration) -> Result<(), BusError> {
+        lock(&self.shield).joins.report(gateway, per_second, ttl, Instant::now());
+        Ok(())
+    }
+
+    async fn join_rate(&self) -> Result<u64, BusError> {
+        Ok(lock(&self.shield).joins.total(Instant::now()))
+    }
+
+    async fn put_shield(&self, setting: &crate::ShieldSetting) -> Result<(), BusError> {
+        lock(&self.shield).setting = Some(*setting);
+        Ok(())
+    }
+
+    async fn shield(&self) -> Result<Option<crate::ShieldSetting>, BusError> {
+        Ok(lock(&self.shield).setting)
+    }
+
+    async fn put_deployment_key(&self, key: &str) -> Result<(), BusError> {
+        lock(&self.shield).key = Some(key.to_owned());
+        Ok(())
+    }
+
+    async fn deployment_key(&self) -> Result<Option<String>, BusError> {
+        Ok(lock(&self.shield).key.clone())
     }
 }
 

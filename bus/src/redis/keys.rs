@@ -91,6 +91,32 @@ impl Keys {
         format!("{}:{{online}}:sockets", self.prefix)
     }
 
+    /// Sorted set: gateway id → when its join-rate report expires (ms, Redis clock); beside
+    /// [`Keys::join_rates`], as the online reports are.
+    pub fn join_rate_until(&self) -> String {
+        format!("{}:{{joins}}:until", self.prefix)
+    }
+
+    /// Hash: gateway id → its join rate (upgrades per second), as last reported.
+    pub fn join_rates(&self) -> String {
+        format!("{}:{{joins}}:rates", self.prefix)
+    }
+
+    /// String: a spent challenge solution (by its signature), until its challenge expires.
+    pub fn shield_spent(&self, signature: &str) -> String {
+        format!("{}:shield:spent:{signature}", self.prefix)
+    }
+
+    /// String: the proof-of-work gate's mode as staff set it (JSON), maintained by the bot.
+    pub fn shield(&self) -> String {
+        format!("{}:shield:mode", self.prefix)
+    }
+
+    /// String: the deployment key, derived from the bot's secret, maintained by the bot.
+    pub fn deployment_key(&self) -> String {
+        format!("{}:deployment-key", self.prefix)
+    }
+
     /// Set: the visitor rooms one owner (a keyed hash of an address) has open.
     pub fn room_owner(&self, owner: &str) -> String {
         format!("{}:owner:{owner}", self.prefix)

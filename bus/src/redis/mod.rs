@@ -15,6 +15,7 @@
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
 //! * `appeals`: appeals by token and each case's open appeal, with a TTL;
 //! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
+//! * `shield`: the proof-of-work gate's spent solutions, join rates, mode and deployment key;
 //! * `recovery`: the bus's generation, read once a second: a Redis that lost its data is found
 //!   and recovered from (seats re-taken, kept entries queued again); the logged watermark;
 //! * `retained`: what this process queued, kept (bounded) until the bot has logged it;
@@ -45,6 +46,7 @@ use self::recovery::Recovery;
 use self::resume::Resumes;
 use self::retained::Retained;
 use self::roulette::Roulette;
+use self::shield::Shield;
 use self::snapshots::Snapshots;
 use crate::BusError;
 
@@ -61,6 +63,7 @@ mod recovery;
 mod resume;
 mod retained;
 mod roulette;
+mod shield;
 mod snapshots;
 mod trait_impl;
 
@@ -92,6 +95,7 @@ pub struct RedisBus {
     online: Online,
     resumes: Resumes,
     appeals: Appeals,
+    shield: Shield,
     recovery: Arc<Recovery>,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
@@ -154,6 +158,7 @@ impl RedisBus {
             online: Online::new(conn.clone(), keys.clone()),
             resumes: Resumes::new(conn.clone(), keys.clone()),
             appeals: Appeals::new(conn.clone(), keys.clone()),
+            shield: Shield::new(conn.clone(), keys.clone()),
             recovery,
             presence,
             keys,

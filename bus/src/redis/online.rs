@@ -17,19 +17,26 @@ const ONLINE: &str = include_str!("lua/online.lua");
 
 pub(super) struct Online {
     conn: ConnectionManager,
-    keys: Keys,
+    /// The sorted set of expiries and the hash of counts.
+    until: String,
+    counts: String,
     script: Script,
 }
 
 impl Online {
     pub(super) fn new(conn: ConnectionManager, keys: Keys) -> Self {
-        Self { conn, keys, script: Script::new(ONLINE) }
+        Self::with_keys(conn, keys.online_until(), keys.online_sockets())
+    }
+
+    /// Reports of another count under the same rule (the join rates of `super::shield`).
+    pub(super) fn with_keys(conn: ConnectionManager, until: String, counts: String) -> Self {
+        Self { conn, until, counts, script: Script::new(ONLINE) }
     }
 
     async fn run(&self, gateway: &str, sockets: u64, ttl: Duration) -> Result<u64, BusError> {
         self.script
-            .key(self.keys.online_until())
-            .key(self.keys.online_sockets())
+            .key(&self.until)
+            .key(&self.counts)
             .arg(gateway)
             .arg(sockets)
             .arg(if ttl.is_zero() { 0 } else { millis(ttl).max(1) })

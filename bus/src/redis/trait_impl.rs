@@ -240,6 +240,35 @@ impl Bus for RedisBus {
         self.backlog.stats().await
     }
 
+    // ---- the proof-of-work gate (bus/src/redis/shield.rs) ------------------------------------
+    async fn spend_challenge(&self, signature: &str, ttl: Duration) -> Result<bool, BusError> {
+        self.shield.spend(signature, ttl).await
+    }
+
+    async fn report_joins(&self, gateway: &str, per_second: u64, ttl: Duration) -> Result<(), BusError> {
+        self.shield.joins.report(gateway, per_second, ttl).await
+    }
+
+    async fn join_rate(&self) -> Result<u64, BusError> {
+        self.shield.joins.total().await
+    }
+
+    async fn put_shield(&self, setting: &crate::ShieldSetting) -> Result<(), BusError> {
+        self.shield.put_setting(setting).await
+    }
+
+    async fn shield(&self) -> Result<Option<crate::ShieldSetting>, BusError> {
+        self.shield.setting().await
+    }
+
+    async fn put_deployment_key(&self, key: &str) -> Result<(), BusError> {
+        self.shield.put_key(key).await
+    }
+
+    async fn deployment_key(&self) -> Result<Option<String>, BusError> {
+        self.shield.key().await
+    }
+
     // ---- recovery (bus/src/redis/recovery.rs) ----
     async fn data_losses(&self) -> Result<u64, BusError> {
         self.recovery.check().await

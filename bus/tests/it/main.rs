@@ -7,6 +7,7 @@ mod conformance;
 mod online;
 mod redis_only;
 mod resume;
+mod shield;
 
 /// Runs every conformance check against one implementation, each as its own test.
 macro_rules! conformance_suite {

@@ -216,6 +216,7 @@ impl Conn {
         retry_after: Option<Duration>,
     ) {
         crate::telemetry::refused(code.as_str());
+        self.state.shield.note_refusal(&self.address, code.as_str());
         self.handle.send_frame(&ServerFrame::Error {
             code,
             message: message.into(),

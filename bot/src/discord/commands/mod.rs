@@ -12,6 +12,7 @@
 //! * `filters`: `/filter add|remove|list`;
 //! * `sanctions`: `/mute`, `/unmute` and `/warn`, aimed through `targets` as `/ban` aims;
 //! * `casefile`: `/case`, `/reason` and `/duration`: every action above is a numbered case;
+//! * `shield`: `/shield on|off|auto [difficulty]`, the proof-of-work gate;
 //! * `authors`: the web authors a mirrored message carries, and the picker among them.
 
 mod authors;
@@ -22,6 +23,7 @@ mod lookup;
 mod rooms;
 mod sanctions;
 mod targets;
+mod shield;
 
 use poise::serenity_prelude as serenity;
 
@@ -45,6 +47,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         casefile::case(),
         casefile::reason(),
         casefile::duration(),
+        shield::shield(),
         bans::ban_author(),
         lookup::author_messages(),
         lookup::delete_everywhere(),
