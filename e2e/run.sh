@@ -51,6 +51,13 @@ if [[ ! -x "$CHROMIUM_PATH" ]]; then
     || die "apt-get could not install chromium; install it (apt-get install -y chromium) or set CHROMIUM_PATH"
   [[ -x "$CHROMIUM_PATH" ]] || die "chromium was installed but $CHROMIUM_PATH does not exist; set CHROMIUM_PATH"
 fi
+# The appeal test writes a staff decision into the SQLite database with the sqlite3 shell.
+if ! command -v sqlite3 >/dev/null; then
+  echo "e2e: sqlite3 is missing: installing Debian's sqlite3" >&2
+  if [[ $(id -u) -ne 0 ]]; then die "cannot install sqlite3: not root (run: sudo apt-get install -y sqlite3)"; fi
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3; } \
+    || die "apt-get could not install sqlite3; install it (apt-get install -y sqlite3)"
+fi
 # A colour emoji font makes the screenshots show emoji as a person would see them. Optional.
 if command -v fc-list >/dev/null && ! fc-list | grep -qi 'Noto Color Emoji' && [[ $(id -u) -eq 0 ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null 2>&1 \

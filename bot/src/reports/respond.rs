@@ -5,9 +5,10 @@
 //! mute holds back another. The mute ends by itself unless a moderator confirms it with a
 //! sanction of their own (*Mute* or *Ban tag* on the report, `/mute`, `/ban`).
 //!
-//! The consumer attaches each report it records; the poster attaches those whose message was
-//! logged late. Both run in the bot, one attachment at a time ([`ONE_AT_A_TIME`]), so one
-//! tag is never muted twice by reports handled at once.
+//! The consumer attaches each report it records; the poster attaches each report again just
+//! before posting it (those whose message was logged late, and those the consumer is attaching
+//! at that moment, whose mute the poster must show). Both run in the bot, one attachment at a
+//! time ([`ONE_AT_A_TIME`]), so one tag is never muted twice by reports handled at once.
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -156,10 +156,11 @@ impl Inner {
         if row.is_none() && age < MESSAGE_WAIT {
             return Ok(Outcome::Waiting);
         }
-        if let Some(row) = &row
-            && report.reported_tag.is_none()
-        {
-            // Logged after the report was recorded: its tag and the automatic response now.
+        if let Some(row) = &row {
+            // Its tag and the automatic response, as they stand now: the consumer may be attaching
+            // this very report (the row it read may show the tag but not yet the mute it is
+            // bringing), and `attach` waits for it and reads the report afresh; or the message was
+            // logged after the report was recorded, and this attaches it.
             let bus = Some(self.bus.as_ref());
             (report, _) = reports::respond::attach(&self.db, bus, report, row, self.auto_mute).await?;
         }
