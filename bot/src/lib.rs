@@ -53,8 +53,8 @@ pub mod retention;
 pub mod retry;
 pub mod rooms;
 mod service;
-pub mod warnings;
 pub mod shield;
+pub mod warnings;
 
 pub use service::{Bot, BotConfig};
 

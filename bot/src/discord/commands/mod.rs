@@ -22,8 +22,8 @@ mod filters;
 mod lookup;
 mod rooms;
 mod sanctions;
-mod targets;
 mod shield;
+mod targets;
 
 use poise::serenity_prelude as serenity;
 

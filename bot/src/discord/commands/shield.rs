@@ -1,6 +1,6 @@
 //! `/shield`: the proof-of-work gate's mode on every gateway (issue 27).
 
-use super::{actor, announce, reply};
+use super::{actor, open_case, reply};
 use crate::discord::{Context, Error};
 
 /// The gate's mode, as staff choose it.
@@ -41,9 +41,9 @@ pub async fn shield(
 ) -> Result<(), Error> {
     let data = ctx.data();
     let setting = crate::shield::setting(mode.into(), difficulty)?;
-    // `set` writes the audit log; the mod-log channel hears it here.
+    // `set` writes the audit log; the case (and its mod-log post) is opened here.
     crate::shield::set(&data.db, Some(data.bus.as_ref()), setting, &actor(ctx)).await?;
     let described = crate::shield::describe(&setting);
-    announce(ctx, "shield", setting.mode.as_str(), &described).await;
+    open_case(ctx, "shield", setting.mode.as_str(), "", &described).await?;
     reply(ctx, format!("Proof-of-work gate: {described}. Every gateway follows it within a second.")).await
 }
