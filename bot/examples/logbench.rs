@@ -78,6 +78,7 @@ fn generate(count: usize, rooms: usize) -> Vec<LoggedMessage> {
                     text: format!("message {i}: the quick brown fox jumps over the lazy dog"),
                     at,
                     staff: false,
+                    ..MessageView::default()
                 },
                 ip,
                 shadow: false,

@@ -2,6 +2,8 @@
 //! object with a `"type"` field. Inbound and outbound are separate enums so neither side can send
 //! the other's frames by mistake.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -14,11 +16,20 @@ pub const FRAME_MAX_BYTES: usize = 64 * 1024;
 pub const CLIENT_ID_MAX: usize = 64;
 
 /// Every frame type a client may send, for telling `unknown_type` from `bad_frame`.
-pub const CLIENT_FRAME_TYPES: &[&str] =
-    &["join", "say", "typing", "leave", "ping", "roulette", "next", "create", "resume", "report"];
+pub const CLIENT_FRAME_TYPES: &[&str] = &[
+    "join", "say", "typing", "leave", "ping", "roulette", "next", "create", "resume", "report", "react", "edit",
+    "delete",
+];
 
 /// Longest note a visitor may add to a report.
 pub const REPORT_NOTE_MAX: usize = 500;
+/// Characters of the original message quoted in a reply's `reply_to.excerpt`.
+pub const REPLY_EXCERPT_CHARS: usize = 80;
+/// The reactions offered when `REACTIONS` is not set.
+pub const DEFAULT_REACTIONS: &[&str] = &["👍", "❤️", "😂", "😮", "😢", "👎"];
+/// Seconds after sending during which a visitor may edit or delete a message, unless
+/// `EDIT_WINDOW_SECS` says otherwise.
+pub const DEFAULT_EDIT_WINDOW_SECS: u64 = 300;
 
 /// A frame from the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -32,11 +43,14 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<Ulid>,
     },
-    /// Post a message to the current room. `client_id` is echoed in the `ack` or `error`.
+    /// Post a message to the current room. `client_id` is echoed in the `ack` or `error`;
+    /// `reply_to` names a message of the same room this one answers.
     Say {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<Ulid>,
     },
     /// The person is typing; relayed to the room as `typing {nick}`.
     Typing {},
@@ -81,6 +95,21 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// Toggle this device's (or, without a device, this connection's) reaction `emoji` (one of
+    /// `hello.limits.reactions`) on message `id` of the current room. The room gets `reactions`.
+    React { id: Ulid, emoji: String },
+    /// Change the text of one's own message `id` within `hello.limits.edit_window_secs`.
+    /// Everyone in the room gets `edited`; refusals: `not_yours`, `edit_window_over`,
+    /// `unknown_message`, `rate_limited`, `muted`, and the refusals of `say`.
+    Edit {
+        id: Ulid,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// Take back one's own message `id` within the edit window. Everyone in the room gets
+    /// `deleted`; the log keeps the text for moderators.
+    Delete { id: Ulid },
 }
 
 /// Why a visitor reports a message.
@@ -128,7 +157,7 @@ pub enum ReportVerdict {
 pub struct Expires(pub Option<DateTime<Utc>>);
 
 /// A message as everyone in the room sees it (no IP, ever).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct MessageView {
     pub id: Ulid,
     pub room: String,
@@ -136,6 +165,38 @@ pub struct MessageView {
     pub text: String,
     pub at: DateTime<Utc>,
     pub staff: bool,
+    /// The message this one answers (absent when it answers none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyRef>,
+    /// When its text last changed (absent when never edited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<DateTime<Utc>>,
+    /// Reactions on it (absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<ReactionCounts>,
+    /// `false` when its URLs must be shown as plain text (a sender still in the trust tier of a
+    /// room whose `links` setting is `inert`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<bool>,
+}
+
+/// The message a reply answers, as shown above the reply.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ReplyRef {
+    pub id: Ulid,
+    pub nick: String,
+    /// The first [`REPLY_EXCERPT_CHARS`] characters of the original's text.
+    pub excerpt: String,
+}
+
+/// Reaction totals on one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ReactionCounts {
+    /// Emoji → how many devices (or connections) reacted with it; emoji with 0 are left out.
+    pub counts: BTreeMap<String, u32>,
+    /// Emoji that moderators added in Discord (any emoji, shown as staff reactions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub staff: Vec<String>,
 }
 
 /// Limits announced in `hello`, so clients can check input before sending it.
@@ -146,6 +207,12 @@ pub struct Limits {
     pub message_max: usize,
     pub frame_max: usize,
     pub rate: RateLimit,
+    /// The emoji `react` accepts (`REACTIONS`).
+    #[serde(default)]
+    pub reactions: Vec<String>,
+    /// Seconds after sending during which `edit` and `delete` are accepted (`EDIT_WINDOW_SECS`).
+    #[serde(default)]
+    pub edit_window_secs: u64,
 }
 
 /// Token bucket for `say`: `burst` messages at once, refilled at `per_second`.
@@ -157,7 +224,15 @@ pub struct RateLimit {
 
 impl Limits {
     pub fn new(rate: RateLimit) -> Self {
-        Self { nick_min: NICK_MIN, nick_max: NICK_MAX, message_max: MESSAGE_MAX, frame_max: FRAME_MAX_BYTES, rate }
+        Self {
+            nick_min: NICK_MIN,
+            nick_max: NICK_MAX,
+            message_max: MESSAGE_MAX,
+            frame_max: FRAME_MAX_BYTES,
+            rate,
+            reactions: DEFAULT_REACTIONS.iter().map(|e| (*e).to_owned()).collect(),
+            edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
+        }
     }
 }
 
@@ -204,10 +279,24 @@ pub enum ServerFrame {
     Presence { event: PresenceEvent, nick: String },
     /// Someone is typing.
     Typing { nick: String },
-    /// A message's text changed (staff edit in Discord).
-    Edited { id: Ulid, text: String },
-    /// A message was removed by a moderator.
+    /// A message's text changed (its author's `edit`, or a staff edit in Discord); `at` is when.
+    Edited {
+        id: Ulid,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+    },
+    /// A message was removed (by its author's `delete`, or by a moderator).
     Deleted { id: Ulid },
+    /// Reaction totals on message `id` changed. `mine` (only to the connection whose `react`
+    /// caused it, and on its other tabs) lists the emoji this device has on it.
+    Reactions {
+        id: Ulid,
+        #[serde(flatten)]
+        reactions: ReactionCounts,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mine: Option<Vec<String>>,
+    },
     /// This connection was removed from the service; the server closes it next.
     Kicked { reason: String },
     /// The gateway is restarting: it closes this socket next (close code 1012); connect again
@@ -322,6 +411,11 @@ impl ErrorCode {
             Self::UnknownMessage => "unknown_message",
             Self::AlreadyReported => "already_reported",
             Self::CannotReportSelf => "cannot_report_self",
+            Self::NotYours => "not_yours",
+            Self::EditWindowOver => "edit_window_over",
+            Self::LinksNotYet => "links_not_yet",
+            Self::PasteNotYet => "paste_not_yet",
+            Self::Repeated => "repeated",
         }
     }
 }
@@ -358,6 +452,16 @@ pub enum ErrorCode {
     AlreadyReported,
     /// A report of one's own message (same connection or same device).
     CannotReportSelf,
+    /// `edit` or `delete` of a message this session did not send.
+    NotYours,
+    /// `edit` or `delete` after `EDIT_WINDOW_SECS`.
+    EditWindowOver,
+    /// A visitor still in the trust tier sent a link where the room's `links` setting refuses it.
+    LinksNotYet,
+    /// A visitor still in the trust tier sent a long paste.
+    PasteNotYet,
+    /// The same text again, too soon (visitors in the trust tier).
+    Repeated,
 }
 
 #[cfg(test)]
@@ -367,7 +471,7 @@ mod tests {
     #[test]
     fn client_frames_parse_by_type() {
         let f: ClientFrame = serde_json::from_str(r#"{"type":"say","text":"hi","extra":1}"#).unwrap();
-        assert_eq!(f, ClientFrame::Say { text: "hi".into(), client_id: None });
+        assert_eq!(f, ClientFrame::Say { text: "hi".into(), client_id: None, reply_to: None });
         let f: ClientFrame = serde_json::from_str(r#"{"type":"typing"}"#).unwrap();
         assert_eq!(f, ClientFrame::Typing {});
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"join","room":"x"}"#).is_err());
@@ -382,6 +486,11 @@ mod tests {
             ErrorCode::TooManyRooms,
             ErrorCode::TooManySeats,
             ErrorCode::Unavailable,
+            ErrorCode::NotYours,
+            ErrorCode::EditWindowOver,
+            ErrorCode::LinksNotYet,
+            ErrorCode::PasteNotYet,
+            ErrorCode::Repeated,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
@@ -399,6 +508,7 @@ mod tests {
             text: "x".into(),
             at: DateTime::UNIX_EPOCH,
             staff: false,
+            ..MessageView::default()
         };
         let v: serde_json::Value = serde_json::from_str(&ServerFrame::Message(msg).to_json()).unwrap();
         assert_eq!(v["type"], "message");

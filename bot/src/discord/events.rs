@@ -163,7 +163,15 @@ async fn staff_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Mes
         .or_else(|| msg.author.global_name.clone())
         .unwrap_or_else(|| msg.author.name.clone());
     let nick: String = nick.chars().filter(|c| !c.is_control()).take(32).collect();
-    let view = MessageView { id: Ulid::new(), room: room.slug.clone(), nick, text, at: Utc::now(), staff: true };
+    let view = MessageView {
+        id: Ulid::new(),
+        room: room.slug.clone(),
+        nick,
+        text,
+        at: Utc::now(),
+        staff: true,
+        ..MessageView::default()
+    };
     let entry = crate::message_log::Entry {
         message: &view,
         ip: STAFF_IP.to_owned(),
@@ -197,7 +205,7 @@ async fn staff_edit(
     let slug = RoomSlug::parse(&room)?;
     let id: Ulid = web_id.parse()?;
     data.bus.amend_history(&slug, id, Some(&text)).await?;
-    data.bus.publish(&slug, ServerFrame::Edited { id, text }.to_json().into()).await?;
+    data.bus.publish(&slug, ServerFrame::Edited { id, text, at: Some(Utc::now()) }.to_json().into()).await?;
     Ok(())
 }
 

@@ -121,6 +121,7 @@ pub async fn recent(db: &DatabaseConnection, room: &RoomSlug, limit: u64) -> Res
                 text: row.text,
                 at: row.sent_at,
                 staff: row.staff,
+                ..MessageView::default()
             })
         })
         .collect())

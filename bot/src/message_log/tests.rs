@@ -24,6 +24,7 @@ fn message(room: &str, text: &str, at_secs: i64) -> LoggedMessage {
             text: text.to_owned(),
             at,
             staff: false,
+            ..MessageView::default()
         },
         ip: IpAddr::from([203, 0, 113, 9]),
         shadow: false,

@@ -21,6 +21,7 @@ fn logged(room: &RoomSlug, text: &str) -> LoggedMessage {
         text: text.into(),
         at: chrono::Utc::now(),
         staff: false,
+        ..MessageView::default()
     };
     LoggedMessage { message, ip: "198.51.100.7".parse().unwrap(), shadow: false, device: None }
 }

@@ -28,6 +28,7 @@ fn message(room: &RoomSlug, text: &str) -> MessageView {
         text: text.into(),
         at: chrono::Utc::now(),
         staff: false,
+        ..MessageView::default()
     }
 }
 

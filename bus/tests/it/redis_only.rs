@@ -129,6 +129,7 @@ async fn a_crashed_consumers_entries_are_reclaimed_and_the_queue_is_trimmed_only
             text: format!("m{i}"),
             at: chrono::Utc::now(),
             staff: false,
+            ..MessageView::default()
         };
         gateway
             .enqueue(&InboundEvent::Message(LoggedMessage {
@@ -208,6 +209,7 @@ async fn a_message_the_queue_refuses_is_neither_remembered_nor_fanned_out() {
             text: "refused".into(),
             at: chrono::Utc::now(),
             staff: false,
+            ..MessageView::default()
         },
         ip: "198.51.100.7".parse().unwrap(),
         shadow: false,
@@ -253,6 +255,7 @@ async fn a_closed_room_leaves_no_key_behind_and_seats_are_counted_after_a_script
         text: "hi".into(),
         at: chrono::Utc::now(),
         staff: false,
+        ..MessageView::default()
     };
     bus.record_history(&message).await.unwrap();
     assert_eq!(bus.slowmode(&room.slug, "h1", Duration::from_secs(5)).await.unwrap(), None);

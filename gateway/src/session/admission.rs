@@ -146,7 +146,7 @@ impl Conn {
     pub(super) async fn admit(&mut self, frame: ClientFrame) -> Result<Admitted, Refusal> {
         match frame {
             ClientFrame::Join { room, nick, since } => self.admit_join(&room, &nick, since),
-            ClientFrame::Say { text, client_id } => self.admit_say(&text, client_id).await,
+            ClientFrame::Say { text, client_id, .. } => self.admit_say(&text, client_id).await,
             ClientFrame::Typing {} => self.admit_typing(),
             ClientFrame::Leave {} => {
                 if self.waiting.is_none() && self.joined.is_none() {
@@ -160,6 +160,11 @@ impl Conn {
             ClientFrame::Create { title, capacity, listed } => self.admit_create(&title, capacity, listed),
             ClientFrame::Resume { token, since } => self.admit_resume(token, since),
             ClientFrame::Report { id, reason, note } => self.admit_report(id, reason, note).await,
+            // Replies, reactions, edits and deletions are being built (issue 29); until then the
+            // frames are refused as unknown rather than silently dropped.
+            ClientFrame::React { .. } | ClientFrame::Edit { .. } | ClientFrame::Delete { .. } => {
+                Err(Refusal::new(ErrorCode::UnknownType, "this server does not support that frame yet"))
+            }
         }
     }
 

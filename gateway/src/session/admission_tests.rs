@@ -90,7 +90,7 @@ fn join(room: &str, nick: &str) -> ClientFrame {
 }
 
 fn say(text: &str, client_id: Option<&str>) -> ClientFrame {
-    ClientFrame::Say { text: text.into(), client_id: client_id.map(Into::into) }
+    ClientFrame::Say { text: text.into(), client_id: client_id.map(Into::into), reply_to: None }
 }
 
 #[tokio::test]

@@ -324,6 +324,7 @@ mod tests {
                 text: i.to_string(),
                 at: chrono::Utc::now(),
                 staff: false,
+                ..MessageView::default()
             })
             .collect()
     }

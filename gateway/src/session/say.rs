@@ -33,6 +33,7 @@ impl Conn {
             text,
             at: chrono::Utc::now(),
             staff: false,
+            ..MessageView::default()
         };
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
         let id = message.id;

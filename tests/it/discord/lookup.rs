@@ -102,6 +102,7 @@ async fn purge_stops_at_ten_thousand_messages_per_address_and_says_so() {
                 text: format!("flood {i}"),
                 at: start + chrono::Duration::milliseconds(i),
                 staff: false,
+                ..protocol::MessageView::default()
             },
             ip,
             shadow: false,

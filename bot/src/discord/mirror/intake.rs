@@ -68,7 +68,7 @@ impl Mirror {
             }
             metrics::gauge!("chat_mirror_backlog").increment(1.0);
             let room = job.message.message.room.clone();
-            self.inner.hand_over(&mut workers, room, Work::Post(job));
+            self.inner.hand_over(&mut workers, room, Work::Post(Box::new(job)));
         }
     }
 
@@ -147,8 +147,15 @@ impl Inner {
 fn job_of(row: crate::entities::message_log::Model) -> Option<Job> {
     let id = row.id.parse().ok()?;
     let ip = row.ip.parse().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let message =
-        protocol::MessageView { id, room: row.room, nick: row.nickname, text: row.text, at: row.sent_at, staff: false };
+    let message = protocol::MessageView {
+        id,
+        room: row.room,
+        nick: row.nickname,
+        text: row.text,
+        at: row.sent_at,
+        staff: false,
+        ..protocol::MessageView::default()
+    };
     Some(Job {
         entry_id: format!("{LOG_ONLY}{}", row.id),
         message: LoggedMessage { message, ip, shadow: false, device: row.device_tag },

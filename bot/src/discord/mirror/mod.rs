@@ -62,7 +62,8 @@ pub struct MirrorConfig {
 /// What a room's worker is handed: a message to post, or the end of the room.
 #[derive(Debug)]
 enum Work {
-    Post(Job),
+    /// A message to post (boxed: a job is large and closes are rare).
+    Post(Box<Job>),
     /// The room ended (`RoomClosed`, this queue entry): archive its thread after what came before.
     Close {
         entry_id: String,

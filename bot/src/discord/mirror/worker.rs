@@ -74,7 +74,7 @@ pub(super) async fn run(inner: Arc<Inner>, room: String, mut rx: mpsc::Unbounded
 fn take_posts(incoming: &mut VecDeque<Work>, queue: &mut VecDeque<Job>) {
     while let Some(Work::Post(_)) = incoming.front() {
         if let Some(Work::Post(job)) = incoming.pop_front() {
-            queue.push_back(job);
+            queue.push_back(*job);
         }
     }
 }
