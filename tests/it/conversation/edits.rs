@@ -220,3 +220,28 @@ async fn an_author_still_owns_its_message_after_a_resume_over_redis() {
     let app = crate::abuse::spawn_on_redis(&prefix, &[("RESUME_SECS", "30"), ("PRESENCE_TTL_SECS", "3")]).await;
     an_author_still_owns_its_message_after_a_resume(app).await;
 }
+
+#[tokio::test]
+async fn a_session_resumed_on_another_gateway_still_owns_its_messages() {
+    let mut cluster = crate::cluster::Cluster::new().await;
+    cluster.env.push(("RESUME_SECS".into(), "30".into()));
+    let _bot = cluster.bot().await;
+    let (g1, g2) = (cluster.gateway().await, cluster.gateway().await);
+    cluster.wait_room(&g1, "lobby").await;
+    cluster.wait_room(&g2, "lobby").await;
+    let mut alice = g1.client().await;
+    let (_, token) = crate::resume::join(&mut alice, "lobby", "Alice").await;
+    let mut bob = g1.client().await;
+    bob.join("lobby", "Bob").await;
+    let id = alice.say("written on the first gateway").await;
+    let his = bob.say("bob's own").await;
+    drop(alice);
+    let mut moved = g2.client().await;
+    assert_eq!(crate::resume::resume(&mut moved, &token, None).await["type"], "resumed");
+    moved.send(edit(&id, "edited on the second")).await;
+    assert_eq!(wait_about(&mut bob, "edited", &id).await["text"], "edited on the second");
+    assert_eq!(answer(&mut moved, delete(&his)).await["code"], "not_yours");
+    moved.send(delete(&id)).await;
+    wait_about(&mut bob, "deleted", &id).await;
+    cluster.finish().await;
+}
