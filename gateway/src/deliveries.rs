@@ -7,6 +7,10 @@
 //! if the stamp is at or after its watermark and the message was visible to it. So "among this
 //! connection's last 200 deliveries" costs the room 200 entries, not 200 per idle connection,
 //! and nothing is allocated per member when it joins.
+//!
+//! Messages restricted to their sender's address or device (a shadow mute's) are kept apart,
+//! in a list of their own with the same bound: only the sender's connections find them there,
+//! and a shadow-muted flood never pushes what everyone received out of everyone's record.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -40,18 +44,35 @@ impl Delivery {
 /// A room's recent deliveries, oldest first.
 #[derive(Default)]
 pub struct Record {
-    recent: Mutex<VecDeque<Delivery>>,
+    lists: Mutex<Lists>,
+}
+
+/// The deliveries to everyone, and those restricted to their sender's address or device.
+#[derive(Default)]
+struct Lists {
+    everyone: VecDeque<Delivery>,
+    restricted: VecDeque<Delivery>,
+}
+
+impl Lists {
+    fn all(&self) -> impl Iterator<Item = &Delivery> {
+        self.everyone.iter().chain(&self.restricted)
+    }
 }
 
 impl Record {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Delivery>> {
-        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Lists> {
+        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Remember a message frame taken from the feed when the room had had `joins` joins.
     pub fn add(&self, envelope: &Envelope<'_>, joins: u64) {
         let Some(id) = envelope.id else { return };
-        let mut recent = self.lock();
+        let mut lists = self.lock();
+        let recent = match envelope.visibility {
+            Visibility::Everyone => &mut lists.everyone,
+            Visibility::Sender => &mut lists.restricted,
+        };
         if recent.len() >= RECORD_MAX {
             recent.pop_front();
         }
@@ -66,12 +87,15 @@ impl Record {
 
     /// The delivery of message `id`, if a member that joined as `since` and is `who` got it.
     pub fn received(&self, id: Ulid, since: u64, who: &Sender) -> Option<Delivery> {
-        self.lock().iter().rev().find(|d| d.id == id && d.reached(since, who)).cloned()
+        self.lock().all().find(|d| d.id == id && d.reached(since, who)).cloned()
     }
 
-    /// Every recorded delivery that member got (at most [`RECORD_MAX`]), oldest first.
+    /// Every recorded delivery that member got (at most [`RECORD_MAX`] of each list), oldest
+    /// first (by message id).
     pub fn received_all(&self, since: u64, who: &Sender) -> Vec<Delivery> {
-        self.lock().iter().filter(|d| d.reached(since, who)).cloned().collect()
+        let mut all: Vec<Delivery> = self.lock().all().filter(|d| d.reached(since, who)).cloned().collect();
+        all.sort_by_key(|d| d.id);
+        all
     }
 }
 
@@ -106,6 +130,25 @@ mod tests {
         assert!(record.received(hidden, 1, &alice_tab).is_some(), "her other tab, same device");
         assert_eq!(record.received_all(1, &bob).len(), 2);
         assert_eq!(record.received_all(1, &alice).len(), 3, "typing frames are not recorded");
+    }
+
+    #[test]
+    fn restricted_deliveries_never_push_out_what_everyone_received() {
+        let record = Record::default();
+        let (shadowed, bob) = (who(1, Some(b"aaaaaaaaaaaa")), who(2, None));
+        let seen = Ulid::new();
+        record.add(&Envelope { visibility: Visibility::Everyone, sender: bob, id: Some(seen), nick: "bob" }, 1);
+        let flood: Vec<Ulid> = (0..RECORD_MAX + 5).map(|_| Ulid::new()).collect();
+        for id in &flood {
+            record.add(&Envelope { visibility: Visibility::Sender, sender: shadowed, id: Some(*id), nick: "sh" }, 1);
+        }
+        assert!(record.received(seen, 1, &bob).is_some(), "bob's own record still has it");
+        assert!(record.received(seen, 1, &shadowed).is_some());
+        assert_eq!(record.received_all(1, &bob).len(), 1, "none of the restricted ones is bob's");
+        assert!(record.received(flood[RECORD_MAX + 4], 1, &bob).is_none());
+        let own = record.received_all(1, &shadowed);
+        assert_eq!(own.len(), RECORD_MAX + 1, "the restricted list is bounded too");
+        assert!(own.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
     }
 
     #[test]
