@@ -180,6 +180,18 @@ async fn a_muted_author_may_not_change_and_a_shadow_muted_ones_changes_reach_onl
     // Logged for staff all the same.
     let changes = evidence(&app, &sly, 2).await;
     assert_eq!(changes[0].2.as_deref(), Some("buy my stuff"));
+    // A message sent under the shadow mute, kept in the history for the author's tabs alone,
+    // shows its edit there, to them alone.
+    let hidden = sneaky.say("hidden first").await;
+    sneaky.send(edit(&hidden, "hidden, edited")).await;
+    wait_about(&mut sneaky, "edited", &hidden).await;
+    let mut tab = Client::connect_from(app.addr, shadowed).await.unwrap();
+    let joined = tab.join("lobby", "Sneaky2").await;
+    let own = joined["history"].as_array().unwrap().iter().find(|m| m["id"] == hidden.as_str()).cloned().unwrap();
+    assert_eq!(own["text"], "hidden, edited");
+    assert!(own["edited"].is_string(), "{own}");
+    let (_, joined) = app.joined("lobby", "Latecomer2").await;
+    assert!(!joined["history"].as_array().unwrap().iter().any(|m| m["id"] == hidden.as_str()), "{joined}");
 }
 
 /// Over both buses: the session that sent a message still owns it after a resume.
