@@ -4,35 +4,46 @@
 //! A shadow-muted sender's message is queued for the bot too (marked, so staff see it), then
 //! published on the room in an envelope whose visibility is the sender's (`envelope`): every
 //! hub delivers it only to connections of the sender's address key or device (the sender's
-//! other tabs too), and it is not kept in the room's history, so nobody else ever receives it.
-//! Should the publish fail, the sender's own socket still gets its copy.
+//! other tabs too). It is kept in the room's history marked with the sender's tags
+//! ([`bus::Bus::record_history_for`]), so the sender's connections see it again after joining
+//! or resuming and nobody else ever receives it. Should the publish fail, the sender's own
+//! socket still gets its copy.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use protocol::frames::ReplyRef;
 use protocol::{ErrorCode, LoggedMessage, MessageView, RoomDef, ServerFrame};
-use ulid::Ulid;
 
+use super::author::AuthorKey;
 use super::{Conn, encode};
 use crate::envelope::{self, Envelope, Visibility};
 
-/// Message ids: ULIDs, monotonic within this process so ids sort in sending order.
-fn next_id() -> Ulid {
-    static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
-    let mut generator = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    generator.get_or_insert_with(ulid::Generator::new).generate().unwrap_or_else(|_| Ulid::new())
-}
-
 impl Conn {
+    /// The key that signs the message ids of the session with seat holder `holder` (`author`).
+    pub(super) fn author(&self, holder: &str) -> AuthorKey {
+        AuthorKey::of(secrecy::ExposeSecret::expose_secret(&self.state.config.deployment_key), holder)
+    }
+
     /// `say`, admitted: `text` (filtered) to `room`, acknowledged once the bot's queue has it.
-    pub(super) async fn say(&mut self, room: Arc<RoomDef>, text: String, client_id: Option<String>, shadow: bool) {
+    pub(super) async fn say(
+        &mut self,
+        room: Arc<RoomDef>,
+        text: String,
+        client_id: Option<String>,
+        shadow: bool,
+        reply_to: Option<ReplyRef>,
+    ) {
         let Some(joined) = &self.joined else { return };
+        // Ids are monotonic within this process, so they sort in sending order, and name their
+        // author's session (`author`).
         let message = MessageView {
-            id: next_id(),
+            id: self.author(&joined.holder).new_id(),
             room: room.slug.to_string(),
             nick: joined.nick.to_string(),
             text,
             at: chrono::Utc::now(),
             staff: false,
+            reply_to,
             ..MessageView::default()
         };
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
@@ -43,12 +54,18 @@ impl Conn {
         let visibility = if shadow { Visibility::Sender } else { Visibility::Everyone };
         let envelope = Envelope { visibility, sender: self.sender(), id: Some(id), nick: &message.nick };
         let frame = envelope::wrap(&envelope, json.as_bytes());
+        let view = shadow.then(|| message.clone());
         let logged = LoggedMessage { message, ip: self.address.ip, shadow, device };
-        let posted = if shadow {
-            // Queued, then fanned out to the sender's connections only, and kept out of history.
+        let posted = if let Some(view) = view {
+            // Queued, then kept and fanned out for the sender's connections only.
             let queued = self.state.bus.enqueue(&protocol::InboundEvent::Message(logged)).await;
-            if queued.is_ok() && self.state.bus.publish(&room.slug, frame).await.is_err() {
-                self.handle.send(crate::websocket::text(json.as_bytes()));
+            if queued.is_ok() {
+                if let Err(e) = self.state.bus.record_history_for(&view, &self.viewer()).await {
+                    tracing::warn!(error = %e, room = %room.slug, "cannot record history");
+                }
+                if self.state.bus.publish(&room.slug, frame).await.is_err() {
+                    self.handle.send(crate::websocket::text(json.as_bytes()));
+                }
             }
             queued
         } else {
@@ -78,17 +95,5 @@ impl Conn {
         if let Err(e) = self.state.bus.publish(&joined.room.slug, encode(&frame)).await {
             tracing::warn!(error = %e, "cannot relay typing");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_increase() {
-        let a = next_id();
-        let b = next_id();
-        assert!(b > a);
     }
 }
