@@ -18,6 +18,7 @@
 //! * `visitor_rooms`: `create`.
 //! * `report`: `report`: checked against the delivery record, queued for the bot; the last
 //!   roulette partner kept reportable for 10 minutes.
+//! * `react`: `react`: a reaction toggled on the bus, the totals published to the room.
 //! * `resume`: `resume`, and the tokens issued and revoked as a connection enters and leaves
 //!   rooms; `park`: a dropped socket's session held for `RESUME_SECS`; `resumes`: this gateway's
 //!   resumable sessions, its inbox for notices from other gateways.
@@ -27,6 +28,7 @@ mod frame;
 mod limits;
 mod matchmaker;
 mod park;
+mod react;
 mod report;
 mod resume;
 pub(crate) mod resumes;
@@ -133,7 +135,7 @@ async fn run(
     let mut socket = Socket::new(io, FRAME_MAX_BYTES);
     handle.send_frame(&ServerFrame::Hello {
         version: protocol::VERSION.to_owned(),
-        limits: Limits::new(state.config.say_rate.clone()),
+        limits: Limits { reactions: state.config.reactions.clone(), ..Limits::new(state.config.say_rate.clone()) },
     });
     // Held until this function returns: the address's slot and the registry entry.
     slot.register(handle.clone());
@@ -254,6 +256,7 @@ impl Conn {
             Admitted::Create { title, capacity, listed } => self.create(title, capacity, listed).await,
             Admitted::Resume { token, since } => self.resume(token, since).await,
             Admitted::Report(event) => self.report(*event).await,
+            Admitted::React { id, emoji, shadow } => self.react(id, emoji, shadow).await,
         }
     }
 
