@@ -41,7 +41,7 @@ fn change(reactor: &str, emoji: &str, kind: ReactionKind) -> ReactionChange {
 
 async fn apply(bus: &Arc<dyn Bus>, room: &RoomSlug, id: Ulid, c: ReactionChange) -> (ReactionCounts, Vec<String>) {
     match bus.react(room, id, &c).await.unwrap() {
-        ReactionOutcome::Changed { counts, mine } => (counts, mine),
+        ReactionOutcome::Changed { counts, mine, .. } => (counts, mine),
         ReactionOutcome::Full => panic!("full"),
     }
 }
@@ -71,8 +71,11 @@ pub async fn toggles_count_per_reactor_and_reach_the_history(bus: Arc<dyn Bus>) 
     // A shadow toggle changes nobody's totals, and not the history.
     let (counts, mine) = apply(&bus, &room, id, change("~d:c", "😂", ReactionKind::ShadowToggle)).await;
     assert_eq!((counts.counts.get("😂"), mine), (None, vec!["😂".to_owned()]));
+    // Every later change names the shadow reactors, so they keep seeing their own.
+    let outcome = bus.react(&room, id, &change("discord:1", "🎉", ReactionKind::StaffAdd)).await.unwrap();
+    let ReactionOutcome::Changed { shadow, .. } = outcome else { panic!("full") };
+    assert_eq!(shadow, vec![("~d:c".to_owned(), vec!["😂".to_owned()])]);
     // Staff: idempotent per moderator.
-    apply(&bus, &room, id, change("discord:1", "🎉", ReactionKind::StaffAdd)).await;
     let (counts, _) = apply(&bus, &room, id, change("discord:1", "🎉", ReactionKind::StaffAdd)).await;
     assert_eq!(counts.staff, vec!["🎉".to_owned()]);
     let shown = history_reactions(&bus, &room, id).await.unwrap();

@@ -3,6 +3,8 @@
 -- (c:emoji -> visitors with it, t:emoji -> moderators with it), the room's history list.
 -- ARGV: message id, mode (t toggle, x shadow toggle, a staff add, r staff remove), reactor,
 -- emoji, ttl ms, reactors max, emoji per reactor max, staff emoji max.
+-- A shadow reactor's field (x:reactor) lives in the counts hash, so that every change returns
+-- the shadow reactors with the totals. ARGV[9]: shadow reactors max.
 -- Returns {'full'} when nothing could be added, else {'ok', mine ("\n"-joined), counts field,
 -- value, ...}. A change that is not a shadow toggle also rewrites the message's totals in its
 -- history entry, when the history still has it.
@@ -10,7 +12,9 @@ local id, mode, reactor, emoji = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local prefix = ({t = 'v:', x = 'x:', a = 's:', r = 's:'})[mode]
 if not prefix then return redis.error_reply('unknown reaction mode') end
 local field = prefix .. reactor
-local current = redis.call('HGET', KEYS[1], field)
+local hash = KEYS[1]
+if mode == 'x' then hash = KEYS[2] end
+local current = redis.call('HGET', hash, field)
 local mine = {}
 local had = false
 if current then
@@ -25,6 +29,13 @@ if mode == 't' then counter = 'c:' .. emoji elseif mode == 'a' or mode == 'r' th
 local changed = false
 if add and not had then
   if not current and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) then return {'full'} end
+  if mode == 'x' and not current then
+    local shadows = 0
+    for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do
+      if string.sub(f, 1, 2) == 'x:' then shadows = shadows + 1 end
+    end
+    if shadows >= tonumber(ARGV[9]) then return {'full'} end
+  end
   if #mine >= tonumber(ARGV[7]) then return {'full'} end
   if mode == 'a' and redis.call('HEXISTS', KEYS[2], counter) == 0 then
     local staff = 0
@@ -34,14 +45,14 @@ if add and not had then
     if staff >= tonumber(ARGV[8]) then return {'full'} end
   end
   table.insert(mine, emoji)
-  redis.call('HSET', KEYS[1], field, table.concat(mine, '\n'))
+  redis.call('HSET', hash, field, table.concat(mine, '\n'))
   if counter then redis.call('HINCRBY', KEYS[2], counter, 1) end
   changed = true
 elseif had and not add then
   if #mine == 0 then
-    redis.call('HDEL', KEYS[1], field)
+    redis.call('HDEL', hash, field)
   else
-    redis.call('HSET', KEYS[1], field, table.concat(mine, '\n'))
+    redis.call('HSET', hash, field, table.concat(mine, '\n'))
   end
   if counter and redis.call('HINCRBY', KEYS[2], counter, -1) <= 0 then redis.call('HDEL', KEYS[2], counter) end
   changed = true
