@@ -22,6 +22,14 @@ if current then
     if e == emoji then had = true else table.insert(mine, e) end
   end
 end
+-- How many fields of `hash` start with `prefix` (two characters).
+local function count_prefix(hash, prefix)
+  local n = 0
+  for _, f in ipairs(redis.call('HKEYS', hash)) do
+    if string.sub(f, 1, 2) == prefix then n = n + 1 end
+  end
+  return n
+end
 local add
 if mode == 't' or mode == 'x' then add = not had elseif mode == 'a' then add = true else add = false end
 local counter = nil
@@ -29,20 +37,10 @@ if mode == 't' then counter = 'c:' .. emoji elseif mode == 'a' or mode == 'r' th
 local changed = false
 if add and not had then
   if not current and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[6]) then return {'full'} end
-  if mode == 'x' and not current then
-    local shadows = 0
-    for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do
-      if string.sub(f, 1, 2) == 'x:' then shadows = shadows + 1 end
-    end
-    if shadows >= tonumber(ARGV[9]) then return {'full'} end
-  end
+  if mode == 'x' and not current and count_prefix(KEYS[2], 'x:') >= tonumber(ARGV[9]) then return {'full'} end
   if #mine >= tonumber(ARGV[7]) then return {'full'} end
-  if mode == 'a' and redis.call('HEXISTS', KEYS[2], counter) == 0 then
-    local staff = 0
-    for _, f in ipairs(redis.call('HKEYS', KEYS[2])) do
-      if string.sub(f, 1, 2) == 't:' then staff = staff + 1 end
-    end
-    if staff >= tonumber(ARGV[8]) then return {'full'} end
+  if mode == 'a' and redis.call('HEXISTS', KEYS[2], counter) == 0 and count_prefix(KEYS[2], 't:') >= tonumber(ARGV[8]) then
+    return {'full'}
   end
   table.insert(mine, emoji)
   redis.call('HSET', hash, field, table.concat(mine, '\n'))
