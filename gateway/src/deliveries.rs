@@ -45,7 +45,12 @@ pub struct Delivery {
 impl Delivery {
     /// Did a member that joined as join number `since`, who is `who`, receive it?
     pub fn reached(&self, since: u64, who: &Sender) -> bool {
-        self.joins >= since && (self.visibility == Visibility::Everyone || self.sender.matches(who))
+        self.joins >= since
+            && match self.visibility {
+                Visibility::Everyone => true,
+                Visibility::Sender => self.sender.matches(who),
+                Visibility::Device => self.sender.same_device(who),
+            }
     }
 }
 
@@ -84,7 +89,7 @@ impl Record {
         let mut lists = self.lock();
         let recent = match envelope.visibility {
             Visibility::Everyone => &mut lists.everyone,
-            Visibility::Sender => &mut lists.restricted,
+            Visibility::Sender | Visibility::Device => &mut lists.restricted,
         };
         if recent.len() >= RECORD_MAX {
             recent.pop_front();

@@ -8,6 +8,7 @@ mod conversation;
 mod lookup;
 mod mirror;
 mod moderation;
+mod reactions;
 mod reports;
 mod sanctions;
 mod staff_replies;
