@@ -4,7 +4,8 @@
 //! the author's address, IP tag and device tag, then changes the message's row: its new text
 //! and `edited_at`, or `deleted_at` with `deleted_by = author` (the row stays). Both in one
 //! transaction. `(message_id, at, kind)` is unique: a change delivered twice is applied once, and
-//! an older change redelivered after a newer one never brings its text back.
+//! an older change redelivered after a newer one never brings its text back. A message taken
+//! down already keeps its row as it is (a moderator's deletion stays one); the change is kept.
 
 use protocol::MessageChange;
 use sea_orm::sea_query::OnConflict;
@@ -65,6 +66,12 @@ impl MessageLog {
             let row = message_log::Entity::find_by_id(id.as_str()).one(&self.db).await?;
             return Ok(Applied { row, new: false, previous: None });
         };
+        if row.deleted_at.is_some() {
+            // Taken down already (by a moderator, or a gateway that had not heard of the
+            // author's own deletion): the change is evidence, the row stays as it was.
+            txn.commit().await?;
+            return Ok(Applied { row: Some(row), new: false, previous: None });
+        }
         let previous = Some(row.text.clone());
         let mut active: message_log::ActiveModel = row.into();
         match &change.text {

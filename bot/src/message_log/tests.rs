@@ -293,6 +293,57 @@ async fn mirror_batches_and_deletions(db: &DatabaseConnection) {
     assert!(log.by_id(&ids[2]).await.unwrap().unwrap().deleted_at.is_some());
 }
 
+/// An author's edits and deletion: every text kept, a redelivered change applied once, a change
+/// of a message taken down already leaves its row alone.
+async fn authors_changes_keep_every_text(db: &DatabaseConnection) {
+    let tagger = IpTagger::new(b"k");
+    let log = MessageLog::new(db.clone());
+    let sent = [message("lobby", "first", 1), message("lobby", "other", 2)];
+    log.record(&sent, &tagger, Delivery::First).await.unwrap();
+    let change = |m: &LoggedMessage, text: Option<&str>, secs: i64| protocol::MessageChange {
+        id: m.message.id,
+        room: "lobby".into(),
+        nick: "al".into(),
+        text: text.map(str::to_owned),
+        at: Utc::now() + Duration::seconds(secs),
+        ip: IpAddr::from([203, 0, 113, 10]),
+        shadow: false,
+        device: None,
+    };
+    let edit = change(&sent[0], Some("second"), 3);
+    let applied = log.change(&edit, &tagger).await.unwrap();
+    assert!(applied.new);
+    assert_eq!(applied.previous.as_deref(), Some("first"));
+    assert_eq!(applied.row.as_ref().map(|r| r.text.as_str()), Some("second"));
+    assert!(!log.change(&edit, &tagger).await.unwrap().new, "a redelivery changes nothing");
+    let deletion = change(&sent[0], None, 4);
+    let row = log.change(&deletion, &tagger).await.unwrap().row.unwrap();
+    assert_eq!((row.deleted_by.as_deref(), row.text.as_str()), (Some(BY_AUTHOR), "second"));
+    // An edit arriving after the deletion is kept as evidence only.
+    let late = log.change(&change(&sent[0], Some("third"), 5), &tagger).await.unwrap();
+    assert!(!late.new);
+    assert_eq!(late.row.map(|r| r.text), Some("second".to_owned()));
+    let kept: Vec<(String, Option<String>, Option<String>)> = log
+        .changes_of(&sent[0].message.id.to_string())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.text_before, c.text_after))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            ("edit".into(), Some("first".into()), Some("second".into())),
+            ("delete".into(), Some("second".into()), None),
+            ("edit".into(), Some("second".into()), Some("third".into())),
+        ]
+    );
+    // A moderator's deletion stays one.
+    log.delete(std::iter::once(sent[1].message.id.to_string())).await.unwrap();
+    let row = log.change(&change(&sent[1], None, 6), &tagger).await.unwrap().row.unwrap();
+    assert_eq!(row.deleted_by, None);
+}
+
 /// Runs a test body against a fresh, migrated SQLite file and then a fresh, migrated
 /// PostgreSQL database (`TEST_DATABASE_URL`, default the machine's server), each removed
 /// afterwards.
@@ -317,6 +368,7 @@ on_both_databases!(
     walks_back_through_each_sender,
     messages_around_one,
     mirror_batches_and_deletions,
+    authors_changes_keep_every_text,
 );
 
 async fn with_sqlite(body: impl AsyncFnOnce(&DatabaseConnection)) {
