@@ -99,6 +99,7 @@ export function addMessage(m, countUnread) {
   const own = nick === state.nick;
   const confirmed = state.shown.get(id);
   if (confirmed) { // each id is shown once; ours may have been confirmed in place by its ack
+    refreshShown(confirmed, m);
     if (confirmed.dataset.acked === '1') {
       delete confirmed.dataset.acked;
       state.lastId = id;
@@ -128,6 +129,16 @@ export function addMessage(m, countUnread) {
     updateTitle();
   }
   if (countUnread && !own && !ignored) onIncoming(m, node.classList.contains('mentions-me'));
+}
+
+// A message shown already, seen again (history after a rejoin): what changed meanwhile.
+function refreshShown(node, m) {
+  if (node.classList.contains('deleted')) return;
+  if (m.reactions && typeof m.reactions === 'object') setReactions(node, m.reactions);
+  if (str(m.edited) && str(m.text) && str(m.text) !== node.dataset.text) {
+    fillText(node, str(m.text));
+    markEdited(node, m.edited);
+  }
 }
 
 // A pending bubble of ours is now a message with `id`, in place (no second node for a screen

@@ -39,7 +39,7 @@ function item(label, run, extra = {}) {
   el.setAttribute('role', extra.role || 'menuitem');
   el.tabIndex = -1;
   if (extra.aria) for (const [k, v] of Object.entries(extra.aria)) el.setAttribute(k, v);
-  el.addEventListener('click', () => { closeMenu(false); run(); });
+  el.addEventListener('click', () => { closeMenu(!!extra.refocus); run(); });
   return el;
 }
 
@@ -57,7 +57,7 @@ function entries(node) {
     row.setAttribute('aria-label', 'React');
     for (const emoji of offeredReactions()) {
       row.append(item(emoji, () => toggleReaction(node, emoji), {
-        role: 'menuitemcheckbox', className: 'menu-emoji',
+        role: 'menuitemcheckbox', className: 'menu-emoji', refocus: true,
         aria: { 'aria-checked': String(mine.has(emoji)), 'aria-label': `React with ${emoji}` },
       }));
     }
