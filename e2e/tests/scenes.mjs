@@ -17,11 +17,10 @@ export async function freshRoom(server, { title = 'Night Owls', topic = 'Late ta
 }
 
 /**
- * The chat screen as `nick` sees it, in a context with `contextOptions` (viewport, colorScheme,
- * bypassCSP…), after a short conversation with two others. Returns { page, others }.
+ * The visitor's page (with `contextOptions`) on the landing page showing room `slug`, and Bob
+ * and Carol_92 in that room.
  */
-export async function chatScene(browser, server, contextOptions, { nick = 'Alice', beforeLoad } = {}) {
-  const slug = await freshRoom(server);
+async function withBobAndCarol(browser, server, contextOptions, slug, beforeLoad = null) {
   const page = await openPage(browser, null, contextOptions);
   if (beforeLoad) await beforeLoad(page);
   await gotoLanding(page, server.url);
@@ -30,6 +29,16 @@ export async function chatScene(browser, server, contextOptions, { nick = 'Alice
   const carol = await openPage(browser, server.url);
   await joinRoom(bob, 'Bob', slug);
   await joinRoom(carol, 'Carol_92', slug);
+  return { page, bob, carol };
+}
+
+/**
+ * The chat screen as `nick` sees it, in a context with `contextOptions` (viewport, colorScheme,
+ * bypassCSP…), after a short conversation with two others. Returns { page, others }.
+ */
+export async function chatScene(browser, server, contextOptions, { nick = 'Alice', beforeLoad } = {}) {
+  const slug = await freshRoom(server);
+  const { page, bob, carol } = await withBobAndCarol(browser, server, contextOptions, slug, beforeLoad);
   await say(bob, 'Evening all! Anyone else up this late?');
   await joinRoom(page, nick, slug);
   await waitForMember(page, 'Carol_92');
@@ -132,13 +141,7 @@ export async function messageAction(page, text, label) {
  */
 export async function conversationScene(browser, server, contextOptions, { nick = 'Alice', menu = false } = {}) {
   const slug = await freshRoom(server, { title: 'Weekend plans', topic: 'Hikes, films, whatever is on.' });
-  const page = await openPage(browser, null, contextOptions);
-  await gotoLanding(page, server.url);
-  await page.locator(`#rooms .room[data-slug="${slug}"]`).waitFor();
-  const bob = await openPage(browser, server.url);
-  const carol = await openPage(browser, server.url);
-  await joinRoom(bob, 'Bob', slug);
-  await joinRoom(carol, 'Carol_92', slug);
+  const { page, bob, carol } = await withBobAndCarol(browser, server, contextOptions, slug);
   await joinRoom(page, nick, slug);
   await waitForMember(page, 'Carol_92');
   await say(bob, 'Anyone up for a hike on Saturday?');

@@ -41,18 +41,26 @@ export function actionErrorText(kind, f) {
   }
 }
 
+/**
+ * A short-lived note (class `className`, `role`) in `host`, put in place by `insert` the first
+ * time; '' removes it. Each note goes away by itself after `ms`.
+ */
+export function timedNote(host, className, role, text, ms, insert = (note) => host.append(note)) {
+  let note = host.querySelector(`:scope > .${className}`);
+  if (!text) { if (note) note.remove(); return; }
+  if (!note) {
+    note = make('div', className);
+    note.setAttribute('role', role);
+    insert(note);
+  }
+  note.textContent = text;
+  clearTimeout(note.timer);
+  note.timer = setTimeout(() => note.remove(), ms);
+}
+
 /** Shows (or with '' clears) a refusal under message `node`. */
 export function showActionError(node, text) {
-  let box = node.querySelector(':scope > .msg-error');
-  if (!text) { if (box) box.remove(); return; }
-  if (!box) {
-    box = make('div', 'msg-error');
-    box.setAttribute('role', 'alert');
-    node.append(box);
-  }
-  box.textContent = text;
-  clearTimeout(box.timer);
-  box.timer = setTimeout(() => box.remove(), CHAT_ERROR_MS);
+  timedNote(node, 'msg-error', 'alert', text, CHAT_ERROR_MS);
 }
 
 /** An `error` frame: true when it answers the action waiting (then said next to its message). */

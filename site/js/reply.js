@@ -1,5 +1,6 @@
 // Replies: "Replying to Kiki: …" above the composer (with Cancel; Esc clears it first, the draft
 // kept), `say {reply_to}`, the quote above a reply, and going to the original from it.
+import { timedNote } from './actions.js';
 import { $, state, ui } from './state.js';
 import { make, paintNick, str } from './util.js';
 
@@ -60,15 +61,7 @@ export function quoteFor(ref) {
 }
 
 function sayNear(quote, text) {
-  let note = quote.parentElement.querySelector(':scope > .reply-note');
-  if (!note) {
-    note = make('p', 'reply-note');
-    note.setAttribute('role', 'status');
-    quote.after(note);
-  }
-  note.textContent = text;
-  clearTimeout(note.timer);
-  note.timer = setTimeout(() => note.remove(), 6000);
+  timedNote(quote.parentElement, 'reply-note', 'status', text, 6000, (note) => quote.after(note));
 }
 
 function goToOriginal(quote) {
