@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { frameTap, joinRoom, say, waitForMessage } from './browser.mjs';
+import { frameTap, joinRoom, say, startRoulette, waitForMessage, waitForPair } from './browser.mjs';
 import { useServerAndBrowser } from './harness.mjs';
 import { freshRoom } from './scenes.mjs';
 
@@ -74,6 +74,31 @@ test('a mention is highlighted for the one mentioned, counted apart in the title
   await bo.waitForFunction(() => document.title === 'Mentions — Textual Chatroulette');
   assert.equal(await bo.getAttribute('link[rel="icon"]', 'href'), '/favicon.svg');
   assert.deepEqual(al.problems, []);
+  assert.deepEqual(bo.problems, []);
+});
+
+test('in a roulette chat every message of the stranger alerts while the tab is hidden (when alerts are on)', async () => {
+  const al = await h.page();
+  const bo = await h.page({}, { load: false });
+  await hideableWithNotifications(bo);
+  await bo.goto(h.server.url);
+  await startRoulette(al, 'Al');
+  await startRoulette(bo, 'Bo');
+  await waitForPair(al, 'Bo');
+  await waitForPair(bo, 'Al');
+  await say(al, 'said while Bo looks');
+  await waitForMessage(bo, 'said while Bo looks');
+  await setHidden(bo, true);
+  await say(al, 'said while alerts are off');
+  await waitForMessage(bo, 'said while alerts are off');
+  assert.deepEqual(await bo.evaluate(() => window.__notes), []);
+  await setHidden(bo, false);
+  await bo.click('#alerts');
+  await setHidden(bo, true);
+  await say(al, 'hello stranger');
+  await waitForMessage(bo, 'hello stranger');
+  assert.deepEqual(await bo.evaluate(() => window.__notes), [{ title: 'Al wrote to you', body: 'hello stranger' }]);
+  await bo.waitForFunction(() => document.title.startsWith('(1) Chat with Al'));
   assert.deepEqual(bo.problems, []);
 });
 
