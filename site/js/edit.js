@@ -55,6 +55,7 @@ export function startEdit(node) {
   const text = node.querySelector(':scope > .text');
   const form = make('form', 'edit-form');
   form.noValidate = true;
+  form.setAttribute('aria-live', 'off'); // the log does not read controls out
   const fieldId = `edit-${node.dataset.id}`;
   const label = make('label', 'visually-hidden', 'Edit your message');
   label.htmlFor = fieldId;
@@ -120,6 +121,7 @@ export function confirmDelete(node) {
   if (!canChange(node)) { showActionError(node, 'Too late to delete this message now.'); return; }
   if (node.querySelector(':scope > .confirm-delete')) { node.querySelector('.confirm-delete .danger').focus(); return; }
   const bar = make('div', 'confirm-delete');
+  bar.setAttribute('aria-live', 'off');
   bar.setAttribute('role', 'group');
   bar.setAttribute('aria-label', 'Delete this message?');
   const yes = make('button', 'button danger', 'Delete');

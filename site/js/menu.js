@@ -22,6 +22,7 @@ export function addMenu(node) {
   button.setAttribute('aria-expanded', 'false');
   button.setAttribute('aria-label', `Actions for this message from ${nick || 'a visitor'}`);
   button.title = 'Reply, react and more';
+  button.setAttribute('aria-live', 'off'); // added on an ack too: not announced by the log
   button.addEventListener('click', () => (open && open.node === node ? closeMenu(true) : openMenu(node, button)));
   node.append(button);
   let timer = 0;
