@@ -7,7 +7,7 @@ import { describeError, humanDelay, make, num, str } from './util.js';
 const WAIT_MS = 10000; // an answer later than this is not taken for this action's
 const CODES = new Set([
   'not_yours', 'edit_window_over', 'unknown_message', 'rate_limited', 'muted', 'filtered', 'too_long',
-  'empty_message', 'bad_frame', 'room_locked', 'not_in_room', 'unavailable',
+  'empty_message', 'bad_frame', 'room_locked', 'not_in_room', 'unavailable', 'slowmode',
 ]);
 let waiting = null; // { kind, node, clientId, at }
 

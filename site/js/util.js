@@ -148,6 +148,7 @@ export function notSentReason(code) {
     case 'banned': return 'you are banned';
     case 'muted': return 'you are muted';
     case 'lost': return 'the connection dropped before it was confirmed';
+    case 'unknown_message': return 'the message it replies to is gone';
     default: return 'the server refused it';
   }
 }
