@@ -155,6 +155,16 @@ pub trait Bus: Send + Sync + 'static {
     /// Change a message in the room's history: new text (a staff edit), or `None` to remove it
     /// (deleted by a moderator), so joiners never see what was taken down.
     async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError>;
+    /// Give a message of the room's history a new text and its `edited` time (its author's
+    /// `edit`, or a staff edit in Discord), so joiners see it as edited; a no-op for an id the
+    /// history does not hold.
+    async fn edit_history(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        text: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), BusError>;
     /// Fill an empty history (at start, from the message log). Ignored when it has entries.
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError>;
 

@@ -7,6 +7,10 @@
 //! if the stamp is at or after its watermark and the message was visible to it. So "among this
 //! connection's last 200 deliveries" costs the room 200 entries, not 200 per idle connection,
 //! and nothing is allocated per member when it joins.
+//!
+//! Each delivery also keeps the first characters of its text (what a reply quotes), brought up
+//! to date by the room's `edited` frames, and is marked by its `deleted` frame: a reply to it, or
+//! its author's `edit` or `delete`, is then refused as `unknown_message`.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -24,6 +28,10 @@ pub struct Delivery {
     pub id: Ulid,
     pub sender: Sender,
     pub nick: Box<str>,
+    /// The first [`protocol::frames::REPLY_EXCERPT_CHARS`] characters of its current text.
+    pub excerpt: Box<str>,
+    /// Taken down (by its author or a moderator).
+    pub deleted: bool,
     /// The room's join count when the frame was taken: members that joined as this join or
     /// earlier received it.
     joins: u64,
@@ -49,8 +57,9 @@ impl Record {
     }
 
     /// Remember a message frame taken from the feed when the room had had `joins` joins.
-    pub fn add(&self, envelope: &Envelope<'_>, joins: u64) {
+    pub fn add(&self, envelope: &Envelope<'_>, joins: u64, text: &str) {
         let Some(id) = envelope.id else { return };
+        let excerpt = excerpt(text);
         let mut recent = self.lock();
         if recent.len() >= RECORD_MAX {
             recent.pop_front();
@@ -59,6 +68,8 @@ impl Record {
             id,
             sender: envelope.sender,
             nick: envelope.nick.into(),
+            excerpt,
+            deleted: false,
             joins,
             visibility: envelope.visibility,
         });
@@ -69,10 +80,28 @@ impl Record {
         self.lock().iter().rev().find(|d| d.id == id && d.reached(since, who)).cloned()
     }
 
+    /// Message `id` has a new text (an `edited` frame for everyone).
+    pub fn edit(&self, id: Ulid, text: &str) {
+        if let Some(d) = self.lock().iter_mut().rev().find(|d| d.id == id) {
+            d.excerpt = excerpt(text);
+        }
+    }
+
+    /// Message `id` was taken down (a `deleted` frame).
+    pub fn delete(&self, id: Ulid) {
+        if let Some(d) = self.lock().iter_mut().rev().find(|d| d.id == id) {
+            d.deleted = true;
+        }
+    }
+
     /// Every recorded delivery that member got (at most [`RECORD_MAX`]), oldest first.
     pub fn received_all(&self, since: u64, who: &Sender) -> Vec<Delivery> {
         self.lock().iter().filter(|d| d.reached(since, who)).cloned().collect()
     }
+}
+
+fn excerpt(text: &str) -> Box<str> {
+    text.chars().take(protocol::frames::REPLY_EXCERPT_CHARS).collect::<String>().into_boxed_str()
 }
 
 #[cfg(test)]
@@ -94,10 +123,10 @@ mod tests {
         let (alice, bob) = (who(1, Some(b"aaaaaaaaaaaa")), who(2, None));
         let (early, late, hidden) = (Ulid::new(), Ulid::new(), Ulid::new());
         let envelope = |id, visibility| Envelope { visibility, sender: alice, id: Some(id), nick: "alice" };
-        record.add(&envelope(early, Visibility::Everyone), 1);
-        record.add(&envelope(late, Visibility::Everyone), 2);
-        record.add(&envelope(hidden, Visibility::Sender), 2);
-        record.add(&Envelope { id: None, ..envelope(early, Visibility::Everyone) }, 2);
+        record.add(&envelope(early, Visibility::Everyone), 1, "e");
+        record.add(&envelope(late, Visibility::Everyone), 2, "l");
+        record.add(&envelope(hidden, Visibility::Sender), 2, "h");
+        record.add(&Envelope { id: None, ..envelope(early, Visibility::Everyone) }, 2, "");
         // Bob joined as join 2: he got `late` only.
         assert_eq!(record.received(early, 2, &bob), None);
         assert_eq!(record.received(late, 2, &bob).map(|d| d.nick), Some("alice".into()));
@@ -106,6 +135,12 @@ mod tests {
         assert!(record.received(hidden, 1, &alice_tab).is_some(), "her other tab, same device");
         assert_eq!(record.received_all(1, &bob).len(), 2);
         assert_eq!(record.received_all(1, &alice).len(), 3, "typing frames are not recorded");
+        // Edits bring the excerpt up to date; a deletion marks the delivery.
+        record.edit(late, &"é".repeat(100));
+        let edited = record.received(late, 2, &bob).unwrap();
+        assert_eq!((edited.excerpt.chars().count(), edited.deleted), (protocol::frames::REPLY_EXCERPT_CHARS, false));
+        record.delete(late);
+        assert!(record.received(late, 2, &bob).unwrap().deleted);
     }
 
     #[test]
@@ -113,9 +148,13 @@ mod tests {
         let record = Record::default();
         let sender = who(1, None);
         let first = Ulid::new();
-        record.add(&Envelope { visibility: Visibility::Everyone, sender, id: Some(first), nick: "a" }, 1);
+        record.add(&Envelope { visibility: Visibility::Everyone, sender, id: Some(first), nick: "a" }, 1, "x");
         for _ in 0..RECORD_MAX {
-            record.add(&Envelope { visibility: Visibility::Everyone, sender, id: Some(Ulid::new()), nick: "a" }, 1);
+            record.add(
+                &Envelope { visibility: Visibility::Everyone, sender, id: Some(Ulid::new()), nick: "a" },
+                1,
+                "x",
+            );
         }
         assert_eq!(record.received_all(1, &sender).len(), RECORD_MAX);
         assert_eq!(record.received(first, 1, &sender), None, "the oldest left the record");

@@ -137,6 +137,11 @@ impl Members {
         self.record.received(id, since, &who)
     }
 
+    /// Message `id` was taken down: a reply to it, or its author's change, is refused from now.
+    pub fn note_deleted(&self, id: ulid::Ulid) {
+        self.record.delete(id);
+    }
+
     /// Every recorded message member `conn` received, oldest first.
     pub fn received_all(&self, conn: ConnId) -> Vec<Delivery> {
         let Some((since, who)) = self.lock().get(&conn).map(|m| (m.since, m.who)) else { return Vec::new() };
@@ -321,9 +326,14 @@ impl Batch {
     fn add(&mut self, frame: &Bytes, members: &Members) {
         let joins = members.joins.load(Ordering::Acquire);
         let (start, restricted) = match envelope::open(frame) {
-            Opened::Plain => (0, None),
+            Opened::Plain => {
+                crate::changes::note(frame, &members.record);
+                (0, None)
+            }
             Opened::Enveloped(envelope, body) => {
-                members.record.add(&envelope, joins);
+                if envelope.id.is_some() {
+                    members.record.add(&envelope, joins, &crate::changes::message_text(&body));
+                }
                 let restricted = (envelope.visibility == Visibility::Sender).then_some(envelope.sender);
                 (frame.len() - body.len(), restricted)
             }

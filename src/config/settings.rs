@@ -164,6 +164,10 @@ pub struct Settings {
     /// on any gateway (0 to 3600; 0: never).
     #[arg(long, env = "RESUME_SECS", default_value = "30", value_parser = values::seconds(0.0, 3600.0))]
     pub resume_secs: Duration,
+    /// Seconds after sending during which visitors may edit or delete their message (0 to
+    /// 86400; 0: never).
+    #[arg(long, env = "EDIT_WINDOW_SECS", default_value = "300", value_parser = values::seconds(0.0, 86400.0))]
+    pub edit_window_secs: Duration,
 
     /// House rules accepted before the first message (`\n` for a line break).
     #[arg(long, env = "HOUSE_RULES", value_parser = values::house_rules)]

@@ -10,6 +10,7 @@ mod abuse;
 mod appeals;
 mod backlog;
 mod chat;
+mod conversation;
 mod discord;
 mod errors;
 mod faults;

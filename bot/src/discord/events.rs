@@ -204,8 +204,9 @@ async fn staff_edit(
     data.log.edit_staff(row, &text).await?;
     let slug = RoomSlug::parse(&room)?;
     let id: Ulid = web_id.parse()?;
-    data.bus.amend_history(&slug, id, Some(&text)).await?;
-    data.bus.publish(&slug, ServerFrame::Edited { id, text, at: Some(Utc::now()) }.to_json().into()).await?;
+    let at = Utc::now();
+    data.bus.edit_history(&slug, id, &text, at).await?;
+    data.bus.publish(&slug, ServerFrame::Edited { id, text, at: Some(at) }.to_json().into()).await?;
     Ok(())
 }
 

@@ -238,6 +238,20 @@ impl Consumer {
                     (result, _) => result.map(|_| ()),
                 },
                 InboundEvent::Message(_) => Ok(()),
+                // Logged (every earlier text kept), then the mirror edits or marks the Discord
+                // message after the room's messages before it, and acknowledges.
+                InboundEvent::MessageEdited(change) | InboundEvent::MessageDeleted(change) => {
+                    match self.log.change(change, &self.tagger).await {
+                        Ok(applied) => match &self.mirror {
+                            Some(mirror) if applied.new => {
+                                mirror.change(entry.id.clone(), change.clone(), applied);
+                                continue;
+                            }
+                            _ => Ok(()),
+                        },
+                        Err(e) => Err(e.into()),
+                    }
+                }
                 // Recorded, then put on the bus as the database has it; the Discord side posts
                 // it. The bus already holds the gateway's `open` copy, so a failed put waits.
                 InboundEvent::Appeal(appeal) => match crate::appeals::record(&self.db, &self.tagger, appeal).await {

@@ -221,6 +221,23 @@ impl Bus for InProcessBus {
         Ok(())
     }
 
+    async fn edit_history(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        text: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), BusError> {
+        let mut history = lock(&self.history);
+        if let Some(entries) = history.get_mut(room) {
+            for m in entries.iter_mut().filter(|m| m.id == id) {
+                text.clone_into(&mut m.text);
+                m.edited = Some(at);
+            }
+        }
+        Ok(())
+    }
+
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
         let mut history = lock(&self.history);
         let entries = history.entry(room.clone()).or_default();

@@ -22,9 +22,11 @@
 //! * `target`: where a room's messages go (its channel, its thread, started on demand, or a
 //!   fallback), and archiving the thread when the room ends;
 //! * `post`: plan, post and record one batch; give up on messages, skip ahead of a lag.
+//! * `change`: an author's edit or deletion, edited into the Discord message that carries it.
 //!
 //! The mirror reads and writes `message_log` rows only through [`MessageLog`]'s methods.
 
+mod change;
 mod intake;
 mod post;
 mod target;
@@ -65,9 +67,9 @@ enum Work {
     /// A message to post (boxed: a job is large and closes are rare).
     Post(Box<Job>),
     /// The room ended (`RoomClosed`, this queue entry): archive its thread after what came before.
-    Close {
-        entry_id: String,
-    },
+    Close { entry_id: String },
+    /// An author's edit or deletion: the Discord message is edited after what came before.
+    Change(Box<change::Change>),
 }
 
 /// Hands jobs to per-room workers.
