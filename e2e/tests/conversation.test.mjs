@@ -78,6 +78,16 @@ test('a reply shows its quote on both sides; the quote goes to the original, or 
   }
   await messageNode(al, 'at seven').locator('.reply-quote').click();
   await al.locator('.reply-note', { hasText: 'The original message was deleted.' }).waitFor();
+
+  // A reply being written when its original is deleted says so, and goes out as a plain message.
+  await menuAction(al, 'and where?', 'Reply');
+  await al.locator('#input').fill('by the lake');
+  await menuAction(bo, 'and where?', 'Delete');
+  await bo.locator('.confirm-delete .danger').click();
+  await bar.locator('#reply-bar-text', { hasText: 'you were replying to was deleted' }).waitFor();
+  await al.keyboard.press('Enter');
+  await waitForMessage(bo, 'by the lake');
+  assert.equal(await messageNode(bo, 'by the lake').locator('.reply-quote').count(), 0);
   assert.deepEqual(al.problems, []);
   assert.deepEqual(bo.problems, []);
 });
@@ -168,7 +178,7 @@ test('one\'s own message is edited inline (Enter saves, Esc cancels) and marked 
   assert.equal(await messageNode(al, 'hello world').locator('.edit-form').count(), 0);
   // An empty edit is not sent: Delete is the way to take it back.
   await menuAction(al, 'hello world', 'Edit');
-  await area.fill('   ');
+  await messageNode(al, 'hello world').locator('.edit-form textarea').fill('   ');
   await al.keyboard.press('Enter');
   await messageNode(al, 'hello world').locator('.msg-error', { hasText: 'use Delete' }).waitFor();
   assert.deepEqual(al.problems, []);

@@ -7,6 +7,7 @@ import { noteAction, settleAction, showActionError } from './actions.js';
 import { setMessageText } from './links.js';
 import { markMentions } from './mentions.js';
 import { setReactions } from './reactions.js';
+import { onOriginalGone } from './reply.js';
 import { state, ui } from './state.js';
 import { charCount, make, str } from './util.js';
 
@@ -181,6 +182,7 @@ export function markDeleted(node) {
   text.textContent = 'message deleted';
   node.dataset.text = '';
   setReactions(node, null, []);
+  onOriginalGone(node.dataset.id);
   if (hadFocus) ui.messages.focus();
 }
 

@@ -39,9 +39,16 @@ export function cancelReply() {
 
 /** The reply to send with the next message (then cleared), or null. */
 export function takeReply() {
-  const r = replyTo;
+  const r = replyTo && !replyTo.gone ? replyTo : null;
   cancelReply();
   return r;
+}
+
+/** Message `id` was deleted: a reply being written to it says so (and goes out as a plain message). */
+export function onOriginalGone(id) {
+  if (!replyTo || replyTo.id !== id) return;
+  replyTo.gone = true;
+  barText.textContent = `The message from ${replyTo.nick} you were replying to was deleted: yours will be sent as a plain message.`;
 }
 
 /** The quote above a reply: a button that goes to the original (or says it is gone). */
