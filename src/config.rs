@@ -138,6 +138,7 @@ impl Config {
                 address_refusals: s.shield_address_refusals,
                 ..defaults.shield.clone()
             },
+            reactions: s.reactions.unwrap_or_else(|| defaults.reactions.clone()),
             ..defaults
         };
         let discord = match s.discord_token {

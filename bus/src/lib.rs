@@ -14,6 +14,8 @@
 //! * [`resume`]: [`ResumeState`], what a dropped socket's session leaves for `RESUME_SECS`, and
 //!   its tokens.
 //! * [`shield`]: [`ShieldSetting`], what the proof-of-work gates of every gateway share.
+//! * [`reactions`]: [`ReactionChange`] and [`MessageReactions`], the rule of reactions on
+//!   messages both buses keep.
 
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ use ulid::Ulid;
 
 pub mod feed;
 pub mod memory;
+pub mod reactions;
 pub mod redis;
 pub mod resume;
 mod seats;
@@ -35,6 +38,7 @@ pub mod shield;
 
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use memory::InProcessBus;
+pub use reactions::{MessageReactions, ReactionChange, ReactionKind, ReactionOutcome};
 pub use redis::{RedisBus, RedisConfig};
 pub use resume::{ResumeState, RouletteResume, Token};
 pub use seats::{LostSeat, Seat, SeatClaim, SeatLoss};
@@ -167,6 +171,13 @@ pub trait Bus: Send + Sync + 'static {
     ) -> Result<(), BusError>;
     /// Fill an empty history (at start, from the message log). Ignored when it has entries.
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError>;
+
+    // ---- reactions (issue 29; `reactions`) -----------------------------------------------------
+    /// Apply one reaction change to message `id` of `room`, atomically across gateways, and
+    /// (unless it is a shadow toggle) write the room's new totals into the message's entry in the
+    /// room's history when it is still there. Kept for [`reactions::REACTIONS_TTL`] after the
+    /// message's last change.
+    async fn react(&self, room: &RoomSlug, id: Ulid, change: &ReactionChange) -> Result<ReactionOutcome, BusError>;
 
     // ---- durable queue gateway → bot --------------------------------------------------------
     /// Append an event; once this returns Ok, the event is the bot's to handle.

@@ -90,6 +90,8 @@ pub struct GatewayConfig {
     pub deployment_key: SecretString,
     /// The proof-of-work gate (`SHIELD_*`).
     pub shield: ShieldConfig,
+    /// The emoji `react` accepts, announced in `hello.limits.reactions` (`REACTIONS`).
+    pub reactions: Vec<String>,
 }
 
 /// The proof-of-work gate's settings (`gateway::shield`).
@@ -185,6 +187,7 @@ impl Default for GatewayConfig {
             house_rules: None,
             deployment_key: random_secret(),
             shield: ShieldConfig::default(),
+            reactions: protocol::frames::DEFAULT_REACTIONS.iter().map(|e| (*e).to_owned()).collect(),
         }
     }
 }

@@ -41,7 +41,12 @@ pub struct Delivery {
 impl Delivery {
     /// Did a member that joined as join number `since`, who is `who`, receive it?
     pub fn reached(&self, since: u64, who: &Sender) -> bool {
-        self.joins >= since && (self.visibility == Visibility::Everyone || self.sender.matches(who))
+        self.joins >= since
+            && match self.visibility {
+                Visibility::Everyone => true,
+                Visibility::Sender => self.sender.matches(who),
+                Visibility::Device => self.sender.same_device(who),
+            }
     }
 }
 

@@ -115,6 +115,9 @@ pub struct Settings {
     /// Messages per second of one address, refilling its burst.
     #[arg(long, env = "SAY_IP_PER_SECOND", default_value = "4", value_parser = values::positive::<f64>)]
     pub say_ip_per_second: f64,
+    /// The emoji visitors may react with, comma-separated (1 to 20) [default: 👍,❤️,😂,😮,😢,👎].
+    #[arg(long, env = "REACTIONS", value_parser = values::reactions)]
+    pub reactions: Option<values::Emojis>,
     /// Joins per address per minute (roulette, next and creating a room count too).
     #[arg(long, env = "JOINS_PER_MINUTE", default_value = "30", value_parser = values::positive::<u32>)]
     pub joins_per_minute: u32,

@@ -17,6 +17,7 @@ mod faults;
 mod lifecycle;
 mod moderation;
 mod online;
+mod reactions;
 mod redis_loss;
 mod reports;
 mod resume;

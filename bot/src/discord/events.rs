@@ -42,6 +42,12 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
         serenity::FullEvent::MessageDeleteBulk { multiple_deleted_messages_ids, .. } => {
             deleted(data, multiple_deleted_messages_ids).await?;
         }
+        serenity::FullEvent::ReactionAdd { add_reaction } => {
+            super::reactions::reaction(ctx, data, add_reaction, true).await?;
+        }
+        serenity::FullEvent::ReactionRemove { removed_reaction } => {
+            super::reactions::reaction(ctx, data, removed_reaction, false).await?;
+        }
         _ => {}
     }
     Ok(())

@@ -18,6 +18,7 @@
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
 //! * [`appeals`]: appeals' threads, their buttons and staff replies to the visitor;
 //! * [`privacy`]: every channel the bot makes is private to staff;
+//! * [`reactions`]: moderators' reactions in Discord, shown on the web as staff reactions;
 //! * [`reports`]: visitors' reports posted to the reports channel, and their buttons;
 //! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
 //! * [`budget`]: the global request budget every REST call waits in, urgent ones first;
@@ -33,6 +34,7 @@ pub mod embeds;
 pub mod mirror;
 pub mod modlog;
 pub mod privacy;
+pub mod reactions;
 pub mod reports;
 pub mod rest;
 pub mod retry;
@@ -217,7 +219,9 @@ impl Discord {
             .build();
         let intents = serenity::GatewayIntents::GUILDS
             | serenity::GatewayIntents::GUILD_MESSAGES
-            | serenity::GatewayIntents::MESSAGE_CONTENT;
+            | serenity::GatewayIntents::MESSAGE_CONTENT
+            // Not privileged: moderators' reactions on mirrored messages (`reactions`).
+            | serenity::GatewayIntents::GUILD_MESSAGE_REACTIONS;
         let mut client = serenity::ClientBuilder::new_with_http(http.build(), intents)
             .framework(framework)
             .await

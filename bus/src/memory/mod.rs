@@ -1,7 +1,8 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
 //! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
 //! the online counts (`online`), the resume states (`resume`), the appeals (`appeals`) and the
-//! proof-of-work gate's shared state (`shield`) are in files of their own.
+//! proof-of-work gate's shared state (`shield`) and the reactions on messages (`reactions`) are in
+//! files of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -31,6 +32,7 @@ use crate::{
 mod appeals;
 mod online;
 mod queue;
+mod reactions;
 mod resume;
 mod shield;
 mod slowmode;
@@ -68,6 +70,8 @@ pub struct InProcessBus {
     appeals: Mutex<Appeals>,
     /// The proof-of-work gate's shared state.
     shield: Mutex<Shield>,
+    /// Reactions on messages, by message.
+    reactions: Mutex<reactions::Reactions>,
 }
 
 impl Default for InProcessBus {
@@ -103,6 +107,7 @@ impl InProcessBus {
             resumes: Mutex::default(),
             appeals: Mutex::default(),
             shield: Mutex::default(),
+            reactions: Mutex::default(),
         }
     }
 }
@@ -248,6 +253,22 @@ impl Bus for InProcessBus {
         Ok(())
     }
 
+    async fn react(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        change: &crate::ReactionChange,
+    ) -> Result<crate::ReactionOutcome, BusError> {
+        let outcome = lock(&self.reactions).apply(room, id, change);
+        if let crate::ReactionOutcome::Changed { counts, .. } = &outcome
+            && change.kind != crate::ReactionKind::ShadowToggle
+            && let Some(entries) = lock(&self.history).get_mut(room)
+        {
+            entries.iter_mut().filter(|m| m.id == id).for_each(|m| m.reactions = crate::reactions::shown(counts));
+        }
+        Ok(outcome)
+    }
+
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
         let kind = if matches!(event, InboundEvent::Message(_)) { Kind::Message } else { Kind::RoomEvent };
         lock(&self.queue).push(event, kind)?;
@@ -351,6 +372,7 @@ impl Bus for InProcessBus {
             lock(&self.history).remove(slug);
             lock(&self.presence).remove(slug);
             lock(&self.slowmode).forget_room(slug);
+            lock(&self.reactions).forget_room(slug);
         }
         Ok(true)
     }

@@ -85,6 +85,15 @@ impl Bus for RedisBus {
         self.history.seed(room, messages).await
     }
 
+    async fn react(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        change: &crate::ReactionChange,
+    ) -> Result<crate::ReactionOutcome, BusError> {
+        super::reactions::react(&self.conn, &self.keys, room, id, change).await
+    }
+
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
         self.queue.enqueue(event).await
     }

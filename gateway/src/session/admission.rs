@@ -24,6 +24,9 @@
 //!   `resume`).
 //! - `report`: the note's length, a message this connection received, not its own, not
 //!   reported before, the address's report bucket (see `report`).
+//! - `react`: in a room, an offered emoji, mute (a shadow mute is kept apart), lock, the
+//!   address's reaction bucket, a message the room's history or this connection's deliveries
+//!   know (see `react`).
 //!
 //! Two limits can only be checked by taking what they limit, atomically on the bus, so they are
 //! refused while acting, with the refusals written here: seats (capacity, seats per address,
@@ -95,6 +98,13 @@ pub(super) enum Admitted {
     },
     /// What the report says, ready for the bot's queue.
     Report(Box<protocol::ReportEvent>),
+    /// A reaction to toggle on message `id` of the current room (see `react`).
+    React {
+        id: Ulid,
+        emoji: String,
+        /// Shadow-muted: kept apart and shown to the reactor alone.
+        shadow: bool,
+    },
 }
 
 /// A refused frame: the `error` frame that answers it.
@@ -157,7 +167,7 @@ pub(super) fn too_many_rooms(config: &GatewayConfig) -> Refusal {
     )
 }
 
-fn locked(room: &RoomDef) -> Refusal {
+pub(super) fn locked(room: &RoomDef) -> Refusal {
     Refusal::new(ErrorCode::RoomLocked, format!("{} is locked by the moderators", room.title))
 }
 
@@ -195,11 +205,7 @@ impl Conn {
             ClientFrame::Report { id, reason, note } => self.admit_report(id, reason, note).await,
             ClientFrame::Edit { id, text, client_id } => self.admit_edit(id, &text, client_id).await,
             ClientFrame::Delete { id } => self.admit_delete(id).await,
-            // Reactions are being built (issue 29); until then the frame is refused as unknown
-            // rather than silently dropped.
-            ClientFrame::React { .. } => {
-                Err(Refusal::new(ErrorCode::UnknownType, "this server does not support that frame yet"))
-            }
+            ClientFrame::React { id, emoji } => self.admit_react(id, emoji).await,
         }
     }
 

@@ -20,6 +20,7 @@
 //! * `visitor_rooms`: `create`.
 //! * `report`: `report`: checked against the delivery record, queued for the bot; the last
 //!   roulette partner kept reportable for 10 minutes.
+//! * `react`: `react`: a reaction toggled on the bus, the totals published to the room.
 //! * `resume`: `resume`, and the tokens issued and revoked as a connection enters and leaves
 //!   rooms; `park`: a dropped socket's session held for `RESUME_SECS`; `resumes`: this gateway's
 //!   resumable sessions, its inbox for notices from other gateways.
@@ -31,6 +32,7 @@ mod frame;
 mod limits;
 mod matchmaker;
 mod park;
+mod react;
 mod reply;
 mod report;
 mod resume;
@@ -136,7 +138,7 @@ async fn run(
     let outbox = Arc::new(Outbox::new(state.config.outbound_queue));
     let handle = ConnHandle::new(id, outbox.clone());
     let mut socket = Socket::new(io, FRAME_MAX_BYTES);
-    let mut limits = Limits::new(state.config.say_rate.clone());
+    let mut limits = Limits { reactions: state.config.reactions.clone(), ..Limits::new(state.config.say_rate.clone()) };
     limits.edit_window_secs = state.config.edit_window.as_secs();
     handle.send_frame(&ServerFrame::Hello { version: protocol::VERSION.to_owned(), limits });
     // Held until this function returns: the address's slot and the registry entry.
@@ -262,6 +264,7 @@ impl Conn {
             Admitted::Create { title, capacity, listed } => self.create(title, capacity, listed).await,
             Admitted::Resume { token, since } => self.resume(token, since).await,
             Admitted::Report(event) => self.report(*event).await,
+            Admitted::React { id, emoji, shadow } => self.react(id, emoji, shadow).await,
         }
     }
 

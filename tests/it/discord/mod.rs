@@ -7,6 +7,7 @@ mod bans;
 mod lookup;
 mod mirror;
 mod moderation;
+mod reactions;
 mod reports;
 mod sanctions;
 mod staff_replies;
