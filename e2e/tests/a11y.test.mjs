@@ -96,7 +96,7 @@ for (const [name, options] of VARIANTS) {
       await own.locator('.edit-form textarea').waitFor();
       assertNoSerious(await axe(page), `conversation with an editor open ${name}`);
       await page.keyboard.press('Escape');
-      await page.locator('#messages .msg', { hasText: 'you know the area' }).locator('.msg-action').click();
+      await page.locator('#messages .msg', { has: page.locator('.text', { hasText: 'you know the area' }) }).locator('.msg-action').click();
       await page.locator('.msg-menu [role="menuitem"]', { hasText: 'Reply' }).click();
       await page.locator('#reply-bar').waitFor();
       assertNoSerious(await axe(page), `conversation with a reply being written ${name}`);

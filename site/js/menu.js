@@ -88,7 +88,7 @@ function openMenu(node, button) {
   menu.setAttribute('role', 'menu');
   menu.setAttribute('aria-label', `Message from ${str(node.dataset.nick) || 'a visitor'}`);
   menu.append(...list);
-  document.body.append(menu);
+  ui.chat.append(menu); // inside the chat's landmark (fixed position all the same)
   open = { menu, node, button };
   button.setAttribute('aria-expanded', 'true');
   place(menu, button);
