@@ -1,6 +1,6 @@
-// The edit window (EDIT_WINDOW_SECS=3 here): past it the server refuses an edit
-// (`edit_window_over`), said next to the message in the client's words, and the menu stops
-// offering Edit and Delete.
+// Server settings the client follows: the edit window (EDIT_WINDOW_SECS=3 here; past it the
+// server refuses an edit, `edit_window_over`, said next to the message in the client's words,
+// and the menu stops offering Edit and Delete) and the reactions offered (REACTIONS).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { joinRoom, say, waitForMessage } from './browser.mjs';
 import { useServerAndBrowser } from './harness.mjs';
 import { freshRoom } from './scenes.mjs';
 
-const h = useServerAndBrowser({ env: { EDIT_WINDOW_SECS: '3' } });
+const h = useServerAndBrowser({ env: { EDIT_WINDOW_SECS: '3', REACTIONS: '🎉,🔥,👀' } });
 
 function messageNode(p, text) {
   return p.locator('#messages .msg', { has: p.locator('.text', { hasText: text }) });
@@ -37,5 +37,22 @@ test('an edit after the window is refused next to the message, and the menu offe
   await al.keyboard.press('Escape');
   await msg.locator('.msg-action').click();
   assert.deepEqual(await al.locator('.msg-menu [role="menuitem"]').allTextContents(), ['Reply']);
+  assert.deepEqual(al.problems, []);
+});
+
+test('the reaction picker offers the server\'s REACTIONS, and a chip of one counts', async () => {
+  const slug = await freshRoom(h.server, { title: 'Picker' });
+  const al = await h.page();
+  const bo = await h.page();
+  await joinRoom(al, 'Al', slug);
+  await joinRoom(bo, 'Bo', slug);
+  await say(bo, 'launch day!');
+  await waitForMessage(al, 'launch day!');
+  await messageNode(al, 'launch day!').locator('.msg-action').click();
+  const emoji = al.locator('.msg-menu .menu-emoji');
+  assert.deepEqual(await emoji.allTextContents(), ['🎉', '🔥', '👀']);
+  assert.equal(await emoji.first().getAttribute('aria-label'), 'React with 🎉');
+  await emoji.nth(1).click();
+  await messageNode(bo, 'launch day!').locator('.reaction[data-emoji="🔥"] .n', { hasText: '1' }).waitFor();
   assert.deepEqual(al.problems, []);
 });
