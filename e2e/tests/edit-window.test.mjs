@@ -10,16 +10,22 @@ import { freshRoom } from './scenes.mjs';
 
 const h = useServerAndBrowser({ env: { EDIT_WINDOW_SECS: '3', REACTIONS: '🎉,🔥,👀' } });
 
+/** Al and Bo in a fresh room. */
+async function pair(title) {
+  const slug = await freshRoom(h.server, { title });
+  const al = await h.page();
+  const bo = await h.page();
+  await joinRoom(al, 'Al', slug);
+  await joinRoom(bo, 'Bo', slug);
+  return { al, bo };
+}
+
 function messageNode(p, text) {
   return p.locator('#messages .msg', { has: p.locator('.text', { hasText: text }) });
 }
 
 test('an edit after the window is refused next to the message, and the menu offers it no more', async () => {
-  const slug = await freshRoom(h.server, { title: 'Window' });
-  const al = await h.page();
-  const bo = await h.page();
-  await joinRoom(al, 'Al', slug);
-  await joinRoom(bo, 'Bo', slug);
+  const { al, bo } = await pair('Window');
   await say(al, 'typo in thsi one');
   await waitForMessage(bo, 'typo in thsi one');
   const msg = messageNode(al, 'typo in thsi one');
@@ -41,11 +47,7 @@ test('an edit after the window is refused next to the message, and the menu offe
 });
 
 test('the reaction picker offers the server\'s REACTIONS, and a chip of one counts', async () => {
-  const slug = await freshRoom(h.server, { title: 'Picker' });
-  const al = await h.page();
-  const bo = await h.page();
-  await joinRoom(al, 'Al', slug);
-  await joinRoom(bo, 'Bo', slug);
+  const { al, bo } = await pair('Picker');
   await say(bo, 'launch day!');
   await waitForMessage(al, 'launch day!');
   await messageNode(al, 'launch day!').locator('.msg-action').click();
