@@ -14,6 +14,8 @@
 //! * [`resume`]: [`ResumeState`], what a dropped socket's session leaves for `RESUME_SECS`, and
 //!   its tokens.
 //! * [`shield`]: [`ShieldSetting`], what the proof-of-work gates of every gateway share.
+//! * [`history`]: [`Viewer`], who may read a history entry (a shadow-muted sender's messages
+//!   are kept for that sender's connections only).
 //! * [`reactions`]: [`ReactionChange`] and [`MessageReactions`], the rule of reactions on
 //!   messages both buses keep.
 
@@ -29,6 +31,7 @@ use tokio::sync::{broadcast, watch};
 use ulid::Ulid;
 
 pub mod feed;
+pub mod history;
 pub mod memory;
 pub mod reactions;
 pub mod redis;
@@ -37,6 +40,7 @@ mod seats;
 pub mod shield;
 
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
+pub use history::Viewer;
 pub use memory::InProcessBus;
 pub use reactions::{MessageReactions, ReactionChange, ReactionKind, ReactionOutcome};
 pub use redis::{RedisBus, RedisConfig};
@@ -59,6 +63,10 @@ pub enum BusError {
     #[error("the queue is full ({depth} entries waiting, at most {max})")]
     Overloaded { depth: u64, max: u64 },
 }
+
+/// Reports (device, message) the in-process bus remembers at once; beyond it the oldest is
+/// forgotten (the per-address report limit keeps honest use far below it).
+pub const REPORTED_MAX: usize = 100_000;
 
 /// Appeals a bus keeps at most (an address's appeals are rate limited; this bounds them all).
 pub const APPEALS_MAX: usize = 100_000;
@@ -153,9 +161,23 @@ pub trait Bus: Send + Sync + 'static {
     // ---- history ------------------------------------------------------------------------
     /// Remember a message as one of the room's last [`HISTORY_LEN`].
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError>;
-    /// The room's recent messages, oldest first; with `since`, only those after it (all of
-    /// them when `since` is no longer in the window, so a client never misses any).
-    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError>;
+    /// Remember a message that only `only`'s connections may read (a shadow-muted sender's:
+    /// the same address key or the same device), as one of the room's last [`HISTORY_LEN`].
+    async fn record_history_for(&self, message: &MessageView, only: &Viewer) -> Result<(), BusError>;
+    /// The room's recent messages as everyone sees them, oldest first; with `since`, only
+    /// those after it (all of them when `since` is no longer in the window, so a client never
+    /// misses any).
+    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError> {
+        self.history_for(room, since, None).await
+    }
+    /// [`Bus::history`] as `viewer` reads it: with the messages only it may read
+    /// ([`Bus::record_history_for`]); `None` reads what everyone does.
+    async fn history_for(
+        &self,
+        room: &RoomSlug,
+        since: Option<Ulid>,
+        viewer: Option<&Viewer>,
+    ) -> Result<Vec<MessageView>, BusError>;
     /// Change a message in the room's history: new text (a staff edit), or `None` to remove it
     /// (deleted by a moderator), so joiners never see what was taken down.
     async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError>;
@@ -300,6 +322,15 @@ pub trait Bus: Send + Sync + 'static {
     async fn appeal(&self, token: &str) -> Result<Option<AppealRecord>, BusError>;
     /// Forget an appeal (one the queue did not take) and free its case.
     async fn remove_appeal(&self, appeal: &AppealRecord) -> Result<(), BusError>;
+    // ---- reports: what each device reported, on every gateway --------------------------------
+    /// Claim the report of message `id` by device `device` for `ttl`: true the first time,
+    /// false while that device's earlier report of it counts (made on any gateway). Atomic
+    /// across gateways; bounded (claims lapse after `ttl`; the in-process bus keeps at most
+    /// [`REPORTED_MAX`]).
+    async fn claim_report(&self, device: &str, id: Ulid, ttl: Duration) -> Result<bool, BusError>;
+    /// Give a claim back: the report it was made for was refused or not queued after all.
+    async fn release_report(&self, device: &str, id: Ulid) -> Result<(), BusError>;
+
     // ---- the proof-of-work gate (issue 27; `shield`) -----------------------------------------
     /// Spend a challenge solution, named by its signature, for `ttl` (what is left of the
     /// challenge's life): true the first time, false when it was spent already, on any gateway.

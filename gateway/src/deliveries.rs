@@ -8,6 +8,10 @@
 //! connection's last 200 deliveries" costs the room 200 entries, not 200 per idle connection,
 //! and nothing is allocated per member when it joins.
 //!
+//! Messages restricted to their sender's address or device (a shadow mute's) are kept apart,
+//! in a list of their own with the same bound: only the sender's connections find them there,
+//! and a shadow-muted flood never pushes what everyone received out of everyone's record.
+//!
 //! Each delivery also keeps the first characters of its text (what a reply quotes), brought up
 //! to date by the room's `edited` frames, and is marked by its `deleted` frame: a reply to it, or
 //! its author's `edit` or `delete`, is then refused as `unknown_message`.
@@ -53,19 +57,40 @@ impl Delivery {
 /// A room's recent deliveries, oldest first.
 #[derive(Default)]
 pub struct Record {
-    recent: Mutex<VecDeque<Delivery>>,
+    lists: Mutex<Lists>,
+}
+
+/// The deliveries to everyone, and those restricted to their sender's address or device.
+#[derive(Default)]
+struct Lists {
+    everyone: VecDeque<Delivery>,
+    restricted: VecDeque<Delivery>,
+}
+
+impl Lists {
+    fn all(&self) -> impl Iterator<Item = &Delivery> {
+        self.everyone.iter().chain(&self.restricted)
+    }
+
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut Delivery> {
+        self.everyone.iter_mut().rev().chain(self.restricted.iter_mut().rev())
+    }
 }
 
 impl Record {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Delivery>> {
-        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Lists> {
+        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Remember a message frame taken from the feed when the room had had `joins` joins.
     pub fn add(&self, envelope: &Envelope<'_>, joins: u64, text: &str) {
         let Some(id) = envelope.id else { return };
         let excerpt = excerpt(text);
-        let mut recent = self.lock();
+        let mut lists = self.lock();
+        let recent = match envelope.visibility {
+            Visibility::Everyone => &mut lists.everyone,
+            Visibility::Sender | Visibility::Device => &mut lists.restricted,
+        };
         if recent.len() >= RECORD_MAX {
             recent.pop_front();
         }
@@ -82,26 +107,29 @@ impl Record {
 
     /// The delivery of message `id`, if a member that joined as `since` and is `who` got it.
     pub fn received(&self, id: Ulid, since: u64, who: &Sender) -> Option<Delivery> {
-        self.lock().iter().rev().find(|d| d.id == id && d.reached(since, who)).cloned()
+        self.lock().all().find(|d| d.id == id && d.reached(since, who)).cloned()
     }
 
     /// Message `id` has a new text (an `edited` frame for everyone).
     pub fn edit(&self, id: Ulid, text: &str) {
-        if let Some(d) = self.lock().iter_mut().rev().find(|d| d.id == id) {
+        if let Some(d) = self.lock().all_mut().find(|d| d.id == id) {
             d.excerpt = excerpt(text);
         }
     }
 
     /// Message `id` was taken down (a `deleted` frame).
     pub fn delete(&self, id: Ulid) {
-        if let Some(d) = self.lock().iter_mut().rev().find(|d| d.id == id) {
+        if let Some(d) = self.lock().all_mut().find(|d| d.id == id) {
             d.deleted = true;
         }
     }
 
-    /// Every recorded delivery that member got (at most [`RECORD_MAX`]), oldest first.
+    /// Every recorded delivery that member got (at most [`RECORD_MAX`] of each list), oldest
+    /// first (by message id).
     pub fn received_all(&self, since: u64, who: &Sender) -> Vec<Delivery> {
-        self.lock().iter().filter(|d| d.reached(since, who)).cloned().collect()
+        let mut all: Vec<Delivery> = self.lock().all().filter(|d| d.reached(since, who)).cloned().collect();
+        all.sort_by_key(|d| d.id);
+        all
     }
 }
 
@@ -146,6 +174,29 @@ mod tests {
         assert_eq!((edited.excerpt.chars().count(), edited.deleted), (protocol::frames::REPLY_EXCERPT_CHARS, false));
         record.delete(late);
         assert!(record.received(late, 2, &bob).unwrap().deleted);
+    }
+
+    #[test]
+    fn restricted_deliveries_never_push_out_what_everyone_received() {
+        let record = Record::default();
+        let (shadowed, bob) = (who(1, Some(b"aaaaaaaaaaaa")), who(2, None));
+        let seen = Ulid::new();
+        record.add(&Envelope { visibility: Visibility::Everyone, sender: bob, id: Some(seen), nick: "bob" }, 1, "x");
+        let flood: Vec<Ulid> = (0..RECORD_MAX + 5).map(|_| Ulid::new()).collect();
+        for id in &flood {
+            record.add(
+                &Envelope { visibility: Visibility::Sender, sender: shadowed, id: Some(*id), nick: "sh" },
+                1,
+                "x",
+            );
+        }
+        assert!(record.received(seen, 1, &bob).is_some(), "bob's own record still has it");
+        assert!(record.received(seen, 1, &shadowed).is_some());
+        assert_eq!(record.received_all(1, &bob).len(), 1, "none of the restricted ones is bob's");
+        assert!(record.received(flood[RECORD_MAX + 4], 1, &bob).is_none());
+        let own = record.received_all(1, &shadowed);
+        assert_eq!(own.len(), RECORD_MAX + 1, "the restricted list is bounded too");
+        assert!(own.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
     }
 
     #[test]

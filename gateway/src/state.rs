@@ -55,9 +55,6 @@ pub(crate) struct State {
     pub resumes: crate::session::resumes::Resumes,
     /// What was put back after the bus lost its data.
     pub recovery: crate::recovery::Recovery,
-    /// Messages reported from each device on this gateway (bounded, forgotten after a day):
-    /// a device reports a message once, whichever of its connections asks.
-    pub reported: moka::sync::Cache<(crate::device::DeviceTag, ulid::Ulid), ()>,
     /// The proof-of-work gate.
     pub shield: crate::shield::Shield,
 }
@@ -91,10 +88,6 @@ impl State {
             appeal_limits: crate::api_limit::appeal_cache(),
             resumes: crate::session::resumes::Resumes::new(),
             recovery: crate::recovery::Recovery::default(),
-            reported: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(86_400))
-                .build(),
             shield,
         }
     }

@@ -18,11 +18,16 @@ fn number_after(text: &str, what: &str) -> i64 {
 
 /// `GET /api/status` as `ip` (through the trusted proxy).
 pub(crate) async fn status_of(app: &TestApp, ip: &str) -> Value {
-    let stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    status_at(app.addr, ip).await
+}
+
+/// `GET /api/status` of the gateway at `addr`, as `ip` (through the trusted proxy).
+pub(crate) async fn status_at(addr: std::net::SocketAddr, ip: &str) -> Value {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut read, mut write) = stream.into_split();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let request =
-        format!("GET /api/status HTTP/1.1\r\nHost: {}\r\nX-Forwarded-For: {ip}\r\nConnection: close\r\n\r\n", app.addr);
+        format!("GET /api/status HTTP/1.1\r\nHost: {addr}\r\nX-Forwarded-For: {ip}\r\nConnection: close\r\n\r\n");
     write.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     tokio::time::timeout(WAIT, read.read_to_end(&mut raw)).await.unwrap().unwrap();

@@ -169,6 +169,7 @@ async fn staff_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Mes
         .or_else(|| msg.author.global_name.clone())
         .unwrap_or_else(|| msg.author.name.clone());
     let nick: String = nick.chars().filter(|c| !c.is_control()).take(32).collect();
+    let reply_to = super::staff_replies::answered(data, msg).await;
     let view = MessageView {
         id: Ulid::new(),
         room: room.slug.clone(),
@@ -176,6 +177,7 @@ async fn staff_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Mes
         text,
         at: Utc::now(),
         staff: true,
+        reply_to,
         ..MessageView::default()
     };
     let entry = crate::message_log::Entry {

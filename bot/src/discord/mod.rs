@@ -12,6 +12,7 @@
 //! * [`access`]: who may run which command (one table, guild-level permissions);
 //! * `commands`: the slash commands and message menus, one file per topic;
 //! * `events`: what flows back from Discord into web rooms, and the channel keeper;
+//! * `staff_replies`: what a moderator's Discord reply answers on the web (`reply_to`);
 //! * [`mirror`]: web messages into Discord, one worker per room;
 //! * [`embeds`]: web messages as embeds within Discord's limits;
 //! * [`modlog`]: the mod-log posts of cases, posted and edited to match;
@@ -43,6 +44,7 @@ pub mod unavailable;
 
 mod commands;
 mod events;
+mod staff_replies;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -26,6 +26,8 @@ pub struct Applied {
     pub row: Option<message_log::Model>,
     /// False when this change was applied before (a redelivery): nothing changed now.
     pub new: bool,
+    /// The text before this change.
+    pub previous: Option<String>,
 }
 
 impl MessageLog {
@@ -61,8 +63,9 @@ impl MessageLog {
         let Some(row) = row.filter(|_| inserted > 0) else {
             txn.commit().await?;
             let row = message_log::Entity::find_by_id(id.as_str()).one(&self.db).await?;
-            return Ok(Applied { row, new: false });
+            return Ok(Applied { row, new: false, previous: None });
         };
+        let previous = Some(row.text.clone());
         let mut active: message_log::ActiveModel = row.into();
         match &change.text {
             Some(text) => {
@@ -76,7 +79,7 @@ impl MessageLog {
         }
         let row = active.update(&txn).await?;
         txn.commit().await?;
-        Ok(Applied { row: Some(row), new: true })
+        Ok(Applied { row: Some(row), new: true, previous })
     }
 
     /// Every change of message `id`, oldest first (what staff read of its earlier texts).

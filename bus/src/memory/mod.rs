@@ -2,7 +2,8 @@
 //! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
 //! the online counts (`online`), the resume states (`resume`), the appeals (`appeals`) and the
 //! proof-of-work gate's shared state (`shield`) and the reactions on messages (`reactions`) are in
-//! files of their own.
+//! files of their own; `expiring` is the bounded set with deadlines that the spent solutions and
+//! the reported messages use.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -18,18 +19,21 @@ use tokio::sync::{Notify, broadcast};
 use ulid::Ulid;
 
 use self::appeals::Appeals;
+use self::expiring::{ExpiringSet, Inserted};
 use self::online::Online;
 use self::queue::{Kind, Queue};
 use self::resume::Resumes;
 use self::shield::Shield;
 use self::slowmode::Slowmode;
+use crate::history::{Entry, visible};
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
     Bus, BusError, ControlFeed, ControlMessage, DEFAULT_QUEUE_MAX, FeedSender, HISTORY_LEN, QueueEntry, QueueStats,
-    ROOM_FEED_DEPTH, ResumeState, RoomFeed, Seat, SeatClaim, Token,
+    REPORTED_MAX, ROOM_FEED_DEPTH, ResumeState, RoomFeed, Seat, SeatClaim, Token, Viewer,
 };
 
 mod appeals;
+mod expiring;
 mod online;
 mod queue;
 mod reactions;
@@ -48,7 +52,7 @@ pub struct InProcessBus {
     /// inboxes of roulette tickets that left): twice what the last purge kept.
     fanout_purge_at: std::sync::atomic::AtomicUsize,
     presence: Mutex<HashMap<RoomSlug, Vec<Seat>>>,
-    history: Mutex<HashMap<RoomSlug, VecDeque<MessageView>>>,
+    history: Mutex<HashMap<RoomSlug, VecDeque<Entry>>>,
     queue: Mutex<Queue>,
     queue_ready: Notify,
     control: broadcast::Sender<ControlMessage>,
@@ -72,6 +76,8 @@ pub struct InProcessBus {
     shield: Mutex<Shield>,
     /// Reactions on messages, by message.
     reactions: Mutex<reactions::Reactions>,
+    /// (device, message) pairs reported, each for its TTL.
+    reported: Mutex<ExpiringSet>,
 }
 
 impl Default for InProcessBus {
@@ -83,6 +89,18 @@ impl Default for InProcessBus {
 impl InProcessBus {
     pub fn new() -> Self {
         Self::with_queue_max(DEFAULT_QUEUE_MAX)
+    }
+
+    /// Keep `entry` as one of its room's last [`HISTORY_LEN`] messages.
+    fn record(&self, entry: Entry) -> Result<(), BusError> {
+        let room = RoomSlug::parse(&entry.message.room).map_err(|e| BusError::Codec(e.to_string()))?;
+        let mut history = lock(&self.history);
+        let entries = history.entry(room).or_default();
+        entries.push_back(entry);
+        while entries.len() > HISTORY_LEN {
+            entries.pop_front();
+        }
+        Ok(())
     }
 
     /// A bus whose queue refuses messages once `queue_max` entries wait for the bot
@@ -108,6 +126,7 @@ impl InProcessBus {
             appeals: Mutex::default(),
             shield: Mutex::default(),
             reactions: Mutex::default(),
+            reported: Mutex::new(ExpiringSet::new(REPORTED_MAX)),
         }
     }
 }
@@ -196,31 +215,31 @@ impl Bus for InProcessBus {
     }
 
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
-        let room = RoomSlug::parse(&message.room).map_err(|e| BusError::Codec(e.to_string()))?;
-        let mut history = lock(&self.history);
-        let entries = history.entry(room).or_default();
-        entries.push_back(message.clone());
-        while entries.len() > HISTORY_LEN {
-            entries.pop_front();
-        }
-        Ok(())
+        self.record(Entry::everyone(message.clone()))
     }
 
-    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError> {
+    async fn record_history_for(&self, message: &MessageView, only: &Viewer) -> Result<(), BusError> {
+        self.record(Entry { message: message.clone(), only: Some(only.clone()) })
+    }
+
+    async fn history_for(
+        &self,
+        room: &RoomSlug,
+        since: Option<Ulid>,
+        viewer: Option<&Viewer>,
+    ) -> Result<Vec<MessageView>, BusError> {
         let history = lock(&self.history);
-        let Some(entries) = history.get(room) else {
-            return Ok(Vec::new());
-        };
-        let start = since.and_then(|id| entries.iter().position(|m| m.id == id)).map_or(0, |pos| pos + 1);
-        Ok(entries.iter().skip(start).cloned().collect())
+        Ok(history.get(room).map(|entries| visible(entries, since, viewer)).unwrap_or_default())
     }
 
     async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError> {
         let mut history = lock(&self.history);
         if let Some(entries) = history.get_mut(room) {
             match text {
-                Some(text) => entries.iter_mut().filter(|m| m.id == id).for_each(|m| m.text = text.to_owned()),
-                None => entries.retain(|m| m.id != id),
+                Some(text) => {
+                    entries.iter_mut().filter(|e| e.message.id == id).for_each(|e| e.message.text = text.to_owned());
+                }
+                None => entries.retain(|e| e.message.id != id),
             }
         }
         Ok(())
@@ -235,7 +254,7 @@ impl Bus for InProcessBus {
     ) -> Result<(), BusError> {
         let mut history = lock(&self.history);
         if let Some(entries) = history.get_mut(room) {
-            for m in entries.iter_mut().filter(|m| m.id == id) {
+            for m in entries.iter_mut().map(|e| &mut e.message).filter(|m| m.id == id) {
                 text.clone_into(&mut m.text);
                 m.edited = Some(at);
             }
@@ -248,7 +267,7 @@ impl Bus for InProcessBus {
         let entries = history.entry(room.clone()).or_default();
         if entries.is_empty() {
             let skip = messages.len().saturating_sub(HISTORY_LEN);
-            entries.extend(messages.into_iter().skip(skip));
+            entries.extend(messages.into_iter().skip(skip).map(Entry::everyone));
         }
         Ok(())
     }
@@ -264,7 +283,7 @@ impl Bus for InProcessBus {
             && change.kind != crate::ReactionKind::ShadowToggle
             && let Some(entries) = lock(&self.history).get_mut(room)
         {
-            entries.iter_mut().filter(|m| m.id == id).for_each(|m| m.reactions = crate::reactions::shown(counts));
+            entries.iter_mut().filter(|m| m.message.id == id).for_each(|m| m.message.reactions = crate::reactions::shown(counts));
         }
         Ok(outcome)
     }
@@ -499,6 +518,27 @@ impl Bus for InProcessBus {
     // ---- queue backlog -----------------------------------------------------------------------
     async fn queue_stats(&self) -> Result<QueueStats, BusError> {
         Ok(lock(&self.queue).stats())
+    }
+
+    // ---- reports (memory/expiring.rs) ----------------------------------------------------------
+    async fn claim_report(&self, device: &str, id: Ulid, ttl: Duration) -> Result<bool, BusError> {
+        let key = format!("{device}:{id}");
+        let mut reported = lock(&self.reported);
+        let now = Instant::now();
+        match reported.insert(&key, ttl, now) {
+            Inserted::New => Ok(true),
+            Inserted::Present => Ok(false),
+            Inserted::Full => {
+                // Forgetting the oldest report only lets its device report that message again.
+                reported.evict_oldest();
+                Ok(reported.insert(&key, ttl, now) == Inserted::New)
+            }
+        }
+    }
+
+    async fn release_report(&self, device: &str, id: Ulid) -> Result<(), BusError> {
+        lock(&self.reported).remove(&format!("{device}:{id}"));
+        Ok(())
     }
 
     // ---- the proof-of-work gate (memory/shield.rs) -------------------------------------------

@@ -1,4 +1,6 @@
 //! Recent history: one list per room of its last [`HISTORY_LEN`] messages (JSON), oldest first.
+//! A message only its sender's connections may read carries the sender's tags in the same JSON
+//! object (`crate::history`), filtered out here for every other reader.
 
 use protocol::{MessageView, RoomSlug};
 use redis::aio::ConnectionManager;
@@ -7,6 +9,7 @@ use ulid::Ulid;
 
 use super::keys::Keys;
 use super::{decode, encode, unavailable};
+use crate::history::{Entry, Viewer, visible};
 use crate::{BusError, HISTORY_LEN};
 
 /// Fill a room's history if it is empty.
@@ -30,13 +33,18 @@ impl History {
         self.conn.clone()
     }
 
-    pub(super) async fn record(&self, message: &MessageView) -> Result<(), BusError> {
+    /// Keep `message` (for `only`'s connections alone, when given) in its room's history.
+    pub(super) async fn record(&self, message: &MessageView, only: Option<&Viewer>) -> Result<(), BusError> {
         let room = RoomSlug::parse(&message.room).map_err(|e| BusError::Codec(e.to_string()))?;
         let key = self.keys.history(&room);
         let len = isize::try_from(HISTORY_LEN).unwrap_or(isize::MAX);
+        let json = match only {
+            None => encode(message)?,
+            Some(only) => encode(&Entry { message: message.clone(), only: Some(only.clone()) })?,
+        };
         let _: () = redis::pipe()
             .atomic()
-            .rpush(&key, encode(message)?)
+            .rpush(&key, json)
             .ignore()
             .ltrim(&key, -len, -1)
             .ignore()
@@ -46,11 +54,15 @@ impl History {
         Ok(())
     }
 
-    pub(super) async fn read(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError> {
+    pub(super) async fn read(
+        &self,
+        room: &RoomSlug,
+        since: Option<Ulid>,
+        viewer: Option<&Viewer>,
+    ) -> Result<Vec<MessageView>, BusError> {
         let raw: Vec<String> = self.conn().lrange(self.keys.history(room), 0, -1).await.map_err(unavailable)?;
-        let entries = raw.iter().map(|r| decode::<MessageView>(r)).collect::<Result<Vec<_>, _>>()?;
-        let start = since.and_then(|id| entries.iter().position(|m| m.id == id)).map_or(0, |pos| pos + 1);
-        Ok(entries.into_iter().skip(start).collect())
+        let entries = raw.iter().map(|r| decode::<Entry>(r)).collect::<Result<Vec<_>, _>>()?;
+        Ok(visible(&entries, since, viewer))
     }
 
     pub(super) async fn amend(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError> {

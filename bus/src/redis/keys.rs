@@ -117,6 +117,11 @@ impl Keys {
         format!("{}:shield:spent:{signature}", self.prefix)
     }
 
+    /// String: device `device` reported message `id`, until its TTL (a day).
+    pub fn reported(&self, device: &str, id: &str) -> String {
+        format!("{}:reported:{device}:{id}", self.prefix)
+    }
+
     /// String: the proof-of-work gate's mode as staff set it (JSON), maintained by the bot.
     pub fn shield(&self) -> String {
         format!("{}:shield:mode", self.prefix)

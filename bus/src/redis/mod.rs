@@ -16,6 +16,7 @@
 //! * `leader`: the leading bot's lock ([`Leadership`]) and named locks;
 //! * `appeals`: appeals by token and each case's open appeal, with a TTL;
 //! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
+//! * `reported`: which device reported which message, one key each with a TTL;
 //! * `shield`: the proof-of-work gate's spent solutions, join rates, mode and deployment key;
 //! * `recovery`: the bus's generation, read once a second: a Redis that lost its data is found
 //!   and recovered from (seats re-taken, kept entries queued again); the logged watermark;
@@ -44,6 +45,7 @@ use self::online::Online;
 use self::presence::Presence;
 use self::queue::Queue;
 use self::recovery::Recovery;
+use self::reported::Reported;
 use self::resume::Resumes;
 use self::retained::Retained;
 use self::roulette::Roulette;
@@ -62,6 +64,7 @@ mod presence;
 mod queue;
 mod reactions;
 mod recovery;
+mod reported;
 mod resume;
 mod retained;
 mod roulette;
@@ -98,6 +101,7 @@ pub struct RedisBus {
     resumes: Resumes,
     appeals: Appeals,
     shield: Shield,
+    reported: Reported,
     recovery: Arc<Recovery>,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
@@ -161,6 +165,7 @@ impl RedisBus {
             resumes: Resumes::new(conn.clone(), keys.clone()),
             appeals: Appeals::new(conn.clone(), keys.clone()),
             shield: Shield::new(conn.clone(), keys.clone()),
+            reported: Reported::new(conn.clone(), keys.clone()),
             recovery,
             presence,
             keys,

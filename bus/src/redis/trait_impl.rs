@@ -60,11 +60,20 @@ impl Bus for RedisBus {
     }
 
     async fn record_history(&self, message: &MessageView) -> Result<(), BusError> {
-        self.history.record(message).await
+        self.history.record(message, None).await
     }
 
-    async fn history(&self, room: &RoomSlug, since: Option<Ulid>) -> Result<Vec<MessageView>, BusError> {
-        self.history.read(room, since).await
+    async fn record_history_for(&self, message: &MessageView, only: &crate::Viewer) -> Result<(), BusError> {
+        self.history.record(message, Some(only)).await
+    }
+
+    async fn history_for(
+        &self,
+        room: &RoomSlug,
+        since: Option<Ulid>,
+        viewer: Option<&crate::Viewer>,
+    ) -> Result<Vec<MessageView>, BusError> {
+        self.history.read(room, since, viewer).await
     }
 
     async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError> {
@@ -257,6 +266,15 @@ impl Bus for RedisBus {
 
     async fn queue_stats(&self) -> Result<crate::QueueStats, BusError> {
         self.backlog.stats().await
+    }
+
+    // ---- reports (bus/src/redis/reported.rs) ---------------------------------------------------
+    async fn claim_report(&self, device: &str, id: Ulid, ttl: Duration) -> Result<bool, BusError> {
+        self.reported.claim(device, id, ttl).await
+    }
+
+    async fn release_report(&self, device: &str, id: Ulid) -> Result<(), BusError> {
+        self.reported.release(device, id).await
     }
 
     // ---- the proof-of-work gate (bus/src/redis/shield.rs) ------------------------------------

@@ -531,3 +531,52 @@ pub async fn a_lock_has_one_holder_at_a_time(bus: Arc<dyn Bus>) {
     assert!(bus.hold_lock(&name, "g2", ttl).await.unwrap());
     assert!(!bus.hold_lock(&name, "g1", ttl).await.unwrap());
 }
+
+pub async fn shadow_history_reaches_only_its_senders_address_or_device(bus: Arc<dyn Bus>) {
+    use bus::Viewer;
+    let room = fresh_room();
+    let sender = Viewer { address: "a".repeat(24), device: Some("d".repeat(12)) };
+    let before = message(&room, "before");
+    let shadow = message(&room, "shadow");
+    let after = message(&room, "after");
+    bus.record_history(&before).await.unwrap();
+    bus.record_history_for(&shadow, &sender).await.unwrap();
+    bus.record_history(&after).await.unwrap();
+    let texts = |v: Vec<MessageView>| v.into_iter().map(|m| m.text).collect::<Vec<_>>();
+    let same_address = Viewer { address: sender.address.clone(), device: None };
+    let same_device = Viewer { address: "b".repeat(24), device: sender.device.clone() };
+    let stranger = Viewer { address: "c".repeat(24), device: Some("e".repeat(12)) };
+    for viewer in [&sender, &same_address, &same_device] {
+        assert_eq!(texts(bus.history_for(&room, None, Some(viewer)).await.unwrap()), ["before", "shadow", "after"]);
+    }
+    assert_eq!(texts(bus.history_for(&room, None, Some(&stranger)).await.unwrap()), ["before", "after"]);
+    assert_eq!(texts(bus.history(&room, None).await.unwrap()), ["before", "after"]);
+    // `since` may be the shadow message itself (the sender's last seen).
+    assert_eq!(texts(bus.history_for(&room, Some(shadow.id), Some(&sender)).await.unwrap()), ["after"]);
+    assert_eq!(texts(bus.history_for(&room, Some(before.id), Some(&stranger)).await.unwrap()), ["after"]);
+    // A staff edit keeps the restriction; the mark never shows in what readers get.
+    bus.amend_history(&room, shadow.id, Some("edited")).await.unwrap();
+    assert_eq!(texts(bus.history(&room, None).await.unwrap()), ["before", "after"]);
+    let own = bus.history_for(&room, None, Some(&same_device)).await.unwrap();
+    assert_eq!(own[1].text, "edited");
+    assert!(!serde_json::to_string(&own).unwrap().contains(&sender.address), "the tags stay on the bus");
+    // It counts toward the window like any message.
+    for i in 0..HISTORY_LEN {
+        bus.record_history(&message(&room, &format!("m{i}"))).await.unwrap();
+    }
+    assert!(!texts(bus.history_for(&room, None, Some(&sender)).await.unwrap()).contains(&"edited".to_owned()));
+}
+
+pub async fn a_device_reports_a_message_once_until_released_or_expired(bus: Arc<dyn Bus>) {
+    let device = format!("{:012x}", rand_id());
+    let (id, other) = (Ulid::new(), Ulid::new());
+    let day = Duration::from_secs(86_400);
+    assert!(bus.claim_report(&device, id, day).await.unwrap());
+    assert!(!bus.claim_report(&device, id, day).await.unwrap(), "the same device, the same message");
+    assert!(bus.claim_report(&device, other, day).await.unwrap(), "another message");
+    assert!(bus.claim_report("0123456789ab", id, day).await.unwrap(), "another device");
+    bus.release_report(&device, id).await.unwrap();
+    assert!(bus.claim_report(&device, id, Duration::from_millis(200)).await.unwrap(), "given back");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(bus.claim_report(&device, id, day).await.unwrap(), "lapsed");
+}

@@ -33,6 +33,8 @@ macro_rules! conformance_suite {
                 slowmode_gives_an_address_a_slot_per_seat_and_survives_leaving,
                 a_closed_visitor_room_leaves_no_history_presence_or_owner_behind,
                 a_lock_has_one_holder_at_a_time,
+                shadow_history_reaches_only_its_senders_address_or_device,
+                a_device_reports_a_message_once_until_released_or_expired,
             );
         }
     };

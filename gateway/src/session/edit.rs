@@ -11,7 +11,8 @@
 //! mirror edits or marks the Discord embed), then the room's history is amended and the room
 //! gets `edited {id, text, at}` or `deleted {id}`; an `edit` is answered by `ack {id,
 //! client_id}` as well. Under a shadow mute the frame goes, in a sender envelope, to the
-//! sender's own connections only, and the history is left alone, as for its messages.
+//! sender's own connections only, and the history changes only for a message kept there for the
+//! sender's tabs alone (sent under the shadow mute too).
 
 use std::time::{Duration, Instant};
 
@@ -140,7 +141,9 @@ impl Conn {
             let message = "the chat is temporarily unavailable; your edit was not saved";
             return self.error(ErrorCode::Unavailable, message, client_id, None);
         }
-        if !shadow && let Err(e) = self.state.bus.edit_history(&room.slug, id, &text, at).await {
+        if self.history_follows(&room.slug, id, shadow).await
+            && let Err(e) = self.state.bus.edit_history(&room.slug, id, &text, at).await
+        {
             tracing::warn!(error = %e, "cannot amend the history");
         }
         self.tell_change(room, &ServerFrame::Edited { id, text, at: Some(at) }, shadow).await;
@@ -156,7 +159,9 @@ impl Conn {
             let message = "the chat is temporarily unavailable; your message was not deleted";
             return self.error(ErrorCode::Unavailable, message, None, None);
         }
-        if !shadow && let Err(e) = self.state.bus.amend_history(&room.slug, id, None).await {
+        if self.history_follows(&room.slug, id, shadow).await
+            && let Err(e) = self.state.bus.amend_history(&room.slug, id, None).await
+        {
             tracing::warn!(error = %e, "cannot amend the history");
         }
         // Gone at once for this connection's next frames, before the room's copy comes back.
@@ -165,6 +170,21 @@ impl Conn {
         }
         self.tell_change(room, &ServerFrame::Deleted { id }, shadow).await;
         metrics::counter!("chat_messages_deleted_total").increment(1);
+    }
+
+    /// Whether the room's history takes this change: always, but under a shadow mute only for a
+    /// message kept for the author's tabs alone (one everyone sees stays as everyone saw it).
+    async fn history_follows(&self, room: &RoomSlug, id: Ulid, shadow: bool) -> bool {
+        if !shadow {
+            return true;
+        }
+        match self.state.bus.history(room, None).await {
+            Ok(public) => !public.iter().any(|m| m.id == id),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the history; a shadow change leaves it alone");
+                false
+            }
+        }
     }
 
     /// Send a change to the room, or under a shadow mute to the sender's connections only.

@@ -306,6 +306,13 @@ impl Conn {
         Sender { address, device: self.device }
     }
 
+    /// Who this connection is when it reads history: its address and device tags, so it
+    /// reads the messages only its own address or device may (a shadow mute's).
+    fn viewer(&self) -> bus::Viewer {
+        let sender = self.sender();
+        bus::Viewer { address: sender.address.as_str().to_owned(), device: sender.device.map(|d| d.to_string()) }
+    }
+
     /// This connection's presence holder id, also its roulette ticket id.
     fn holder(&self) -> String {
         format!("{}:{}", self.state.gateway_id, self.handle.id)

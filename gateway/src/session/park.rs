@@ -54,7 +54,7 @@ impl Conn {
         if flags.taken() || flags.revoked() || !parked {
             return finish(&self.state, Parked { token, flags, joined, on_bus: shared }).await;
         }
-        let since = match self.state.bus.history(&joined.room.slug, None).await {
+        let since = match self.state.bus.history_for(&joined.room.slug, None, Some(&self.viewer())).await {
             Ok(history) => history.last().map(|m| m.id),
             Err(_) => None,
         };

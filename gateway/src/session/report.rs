@@ -6,8 +6,9 @@
 //! after `next`: on leaving a pair the connection keeps its share of the pair's record (at most
 //! [`crate::deliveries::RECORD_MAX`] entries, allocated only then). Refusals, in order:
 //! `bad_frame` (a note over [`REPORT_NOTE_MAX`]), `unknown_message`, `cannot_report_self`,
-//! `already_reported` (by this connection or, on this gateway, this device), `rate_limited`
-//! (the address's report bucket). An accepted report is queued for the bot as
+//! `already_reported` (by this connection, or by this device on any gateway: a claim on the bus,
+//! [`bus::Bus::claim_report`], kept for [`DEVICE_REPORT_TTL`] and given back when the report is
+//! refused later or not queued), `rate_limited` (the address's report bucket). An accepted report is queued for the bot as
 //! [`InboundEvent::Report`] and answered by `reported {id}`; the bot's decision comes back as a
 //! control event and reaches this connection as `report_outcome` (`control`).
 
@@ -26,6 +27,8 @@ use crate::deliveries::Delivery;
 pub(crate) const LAST_PAIR_KEPT: Duration = Duration::from_secs(600);
 /// Message ids one connection remembers having reported.
 const REPORTED_MAX: usize = 200;
+/// How long a device's report of a message keeps it from reporting that message again.
+pub(crate) const DEVICE_REPORT_TTL: Duration = Duration::from_secs(86_400);
 /// Reports per address per minute (an IPv6 /64 is one address; a shared address gets its
 /// factor's worth).
 pub(crate) const REPORTS_PER_MINUTE: u32 = 5;
@@ -68,13 +71,27 @@ impl Conn {
         if protocol::input::nick_key(&delivery.nick) == own_key || self.sender().same_device(&delivery.sender) {
             return Err(Refusal::new(ErrorCode::CannotReportSelf, "that message is yours"));
         }
-        let by_device = self.device.is_some_and(|d| self.state.reported.contains_key(&(d, id)));
-        if by_device || self.reports.as_ref().is_some_and(|r| r.reported.contains(&id)) {
-            return Err(Refusal::new(ErrorCode::AlreadyReported, "you reported that message already"));
+        let already = || Refusal::new(ErrorCode::AlreadyReported, "you reported that message already");
+        if self.reports.as_ref().is_some_and(|r| r.reported.contains(&id)) {
+            return Err(already());
+        }
+        // This device, on any gateway: claimed now, given back below if the report goes no further.
+        let device = self.device.map(|d| d.to_string());
+        if let Some(device) = &device {
+            match self.state.bus.claim_report(device, id, DEVICE_REPORT_TTL).await {
+                Ok(true) => {}
+                Ok(false) => return Err(already()),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot check a report against the device's earlier ones");
+                    let message = "the chat is temporarily unavailable; your report was not sent, please try again";
+                    return Err(Refusal::new(ErrorCode::Unavailable, message));
+                }
+            }
         }
         let now = Instant::now();
         let taken = self.limits.address(&self.state, &self.address, now).reports.take(now);
         if let Err(wait) = taken {
+            self.release_report(device.as_deref(), id).await;
             let message = format!("your address may send {REPORTS_PER_MINUTE} reports a minute; wait a moment");
             return Err(Refusal { retry_after: Some(wait), ..Refusal::new(ErrorCode::RateLimited, message) });
         }
@@ -87,7 +104,7 @@ impl Conn {
             note,
             reporter: self.holder(),
             reporter_ip: self.address.ip,
-            reporter_device: self.device.map(|d| d.to_string()),
+            reporter_device: device,
             reporter_since,
             at: chrono::Utc::now(),
         })))
@@ -108,22 +125,29 @@ impl Conn {
 
     /// `report`, admitted: queue it for the bot, then confirm.
     pub(super) async fn report(&mut self, event: ReportEvent) {
-        let id = event.message;
+        let (id, device) = (event.message, event.reporter_device.clone());
         if let Err(e) = self.state.bus.enqueue(&InboundEvent::Report(event)).await {
             tracing::error!(error = %e, "cannot queue a report");
+            self.release_report(device.as_deref(), id).await;
             let message = "the chat is temporarily unavailable; your report was not sent, please try again";
             return self.error(ErrorCode::Unavailable, message, None, None);
         }
         metrics::counter!("chat_reports_total").increment(1);
-        if let Some(device) = self.device {
-            self.state.reported.insert((device, id), ());
-        }
         let reports = self.reports.get_or_insert_default();
         if reports.reported.len() >= REPORTED_MAX {
             reports.reported.pop_front();
         }
         reports.reported.push_back(id);
         self.handle.send_frame(&ServerFrame::Reported { id });
+    }
+
+    /// Give back the device's claim on reporting `id` (the report went no further).
+    async fn release_report(&self, device: Option<&str>, id: Ulid) {
+        if let Some(device) = device
+            && let Err(e) = self.state.bus.release_report(device, id).await
+        {
+            tracing::warn!(error = %e, "cannot give back a report claim; the device may not report that message for a day");
+        }
     }
 
     /// Leaving `joined`: if it is a roulette pair, keep what this connection received there

@@ -251,7 +251,7 @@ impl Conn {
                 return self.unavailable(e);
             }
         };
-        let (missed, gap) = match self.state.bus.history(&def.slug, None).await {
+        let (missed, gap) = match self.state.bus.history_for(&def.slug, None, Some(&self.viewer())).await {
             Ok(history) => missed_since(history, since.or(state.since)),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read what a resumed session missed");

@@ -78,7 +78,7 @@ impl Conn {
         };
         let Some(local) = local else {
             // A repeated join (e.g. to resume with `since`) gets a fresh `joined`, no presence.
-            match self.state.bus.history(&def.slug, since).await {
+            match self.state.bus.history_for(&def.slug, since, Some(&self.viewer())).await {
                 Ok(history) => self.handle.send_frame(&ServerFrame::Joined {
                     room: def.slug.to_string(),
                     nick: nick.to_string(),
@@ -93,7 +93,7 @@ impl Conn {
             self.tell_mute();
             return Some(members);
         };
-        let history = match self.state.bus.history(&def.slug, since).await {
+        let history = match self.state.bus.history_for(&def.slug, since, Some(&self.viewer())).await {
             Ok(history) => history,
             Err(e) => {
                 self.state.hub.leave(&def.slug, self.handle.id).await;

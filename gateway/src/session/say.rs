@@ -4,8 +4,10 @@
 //! A shadow-muted sender's message is queued for the bot too (marked, so staff see it), then
 //! published on the room in an envelope whose visibility is the sender's (`envelope`): every
 //! hub delivers it only to connections of the sender's address key or device (the sender's
-//! other tabs too), and it is not kept in the room's history, so nobody else ever receives it.
-//! Should the publish fail, the sender's own socket still gets its copy.
+//! other tabs too). It is kept in the room's history marked with the sender's tags
+//! ([`bus::Bus::record_history_for`]), so the sender's connections see it again after joining
+//! or resuming and nobody else ever receives it. Should the publish fail, the sender's own
+//! socket still gets its copy.
 
 use std::sync::Arc;
 
@@ -52,12 +54,18 @@ impl Conn {
         let visibility = if shadow { Visibility::Sender } else { Visibility::Everyone };
         let envelope = Envelope { visibility, sender: self.sender(), id: Some(id), nick: &message.nick };
         let frame = envelope::wrap(&envelope, json.as_bytes());
+        let view = shadow.then(|| message.clone());
         let logged = LoggedMessage { message, ip: self.address.ip, shadow, device };
-        let posted = if shadow {
-            // Queued, then fanned out to the sender's connections only, and kept out of history.
+        let posted = if let Some(view) = view {
+            // Queued, then kept and fanned out for the sender's connections only.
             let queued = self.state.bus.enqueue(&protocol::InboundEvent::Message(logged)).await;
-            if queued.is_ok() && self.state.bus.publish(&room.slug, frame).await.is_err() {
-                self.handle.send(crate::websocket::text(json.as_bytes()));
+            if queued.is_ok() {
+                if let Err(e) = self.state.bus.record_history_for(&view, &self.viewer()).await {
+                    tracing::warn!(error = %e, room = %room.slug, "cannot record history");
+                }
+                if self.state.bus.publish(&room.slug, frame).await.is_err() {
+                    self.handle.send(crate::websocket::text(json.as_bytes()));
+                }
             }
             queued
         } else {

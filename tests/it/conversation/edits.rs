@@ -180,6 +180,18 @@ async fn a_muted_author_may_not_change_and_a_shadow_muted_ones_changes_reach_onl
     // Logged for staff all the same.
     let changes = evidence(&app, &sly, 2).await;
     assert_eq!(changes[0].2.as_deref(), Some("buy my stuff"));
+    // A message sent under the shadow mute, kept in the history for the author's tabs alone,
+    // shows its edit there, to them alone.
+    let hidden = sneaky.say("hidden first").await;
+    sneaky.send(edit(&hidden, "hidden, edited")).await;
+    wait_about(&mut sneaky, "edited", &hidden).await;
+    let mut tab = Client::connect_from(app.addr, shadowed).await.unwrap();
+    let joined = tab.join("lobby", "Sneaky2").await;
+    let own = joined["history"].as_array().unwrap().iter().find(|m| m["id"] == hidden.as_str()).cloned().unwrap();
+    assert_eq!(own["text"], "hidden, edited");
+    assert!(own["edited"].is_string(), "{own}");
+    let (_, joined) = app.joined("lobby", "Latecomer2").await;
+    assert!(!joined["history"].as_array().unwrap().iter().any(|m| m["id"] == hidden.as_str()), "{joined}");
 }
 
 /// Over both buses: the session that sent a message still owns it after a resume.
@@ -219,4 +231,29 @@ async fn an_author_still_owns_its_message_after_a_resume_over_redis() {
     let prefix = crate::abuse::fresh_prefix();
     let app = crate::abuse::spawn_on_redis(&prefix, &[("RESUME_SECS", "30"), ("PRESENCE_TTL_SECS", "3")]).await;
     an_author_still_owns_its_message_after_a_resume(app).await;
+}
+
+#[tokio::test]
+async fn a_session_resumed_on_another_gateway_still_owns_its_messages() {
+    let mut cluster = crate::cluster::Cluster::new().await;
+    cluster.env.push(("RESUME_SECS".into(), "30".into()));
+    let _bot = cluster.bot().await;
+    let (g1, g2) = (cluster.gateway().await, cluster.gateway().await);
+    cluster.wait_room(&g1, "lobby").await;
+    cluster.wait_room(&g2, "lobby").await;
+    let mut alice = g1.client().await;
+    let (_, token) = crate::resume::join(&mut alice, "lobby", "Alice").await;
+    let mut bob = g1.client().await;
+    bob.join("lobby", "Bob").await;
+    let id = alice.say("written on the first gateway").await;
+    let his = bob.say("bob's own").await;
+    drop(alice);
+    let mut moved = g2.client().await;
+    assert_eq!(crate::resume::resume(&mut moved, &token, None).await["type"], "resumed");
+    moved.send(edit(&id, "edited on the second")).await;
+    assert_eq!(wait_about(&mut bob, "edited", &id).await["text"], "edited on the second");
+    assert_eq!(answer(&mut moved, delete(&his)).await["code"], "not_yours");
+    moved.send(delete(&id)).await;
+    wait_about(&mut bob, "deleted", &id).await;
+    cluster.finish().await;
 }

@@ -6,6 +6,7 @@
 
 mod edits;
 mod replies;
+mod retention;
 
 use std::time::Duration;
 

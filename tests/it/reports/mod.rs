@@ -1,10 +1,11 @@
 //! Issue 26 "Reports" (the gateway half) and issue 27's device token: the device tag, the
 //! fan-out sender envelope and its visibility rule, the `report` frame and its refusals, and
-//! `report_outcome` back to the reporter.
+//! `report_outcome` back to the reporter; a shadow-muted sender's messages in history.
 
 mod envelope;
 mod outcome;
 mod refusals;
+mod shadow;
 
 use serde_json::Value;
 

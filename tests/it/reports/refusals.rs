@@ -157,3 +157,41 @@ async fn an_accepted_report_is_in_the_bots_queue_with_what_it_needs() {
     assert!(since <= before && at >= before - chrono::Duration::seconds(1), "{event}");
     let _ = bus::redis::delete_prefix(&redis_url(), &prefix).await;
 }
+
+#[tokio::test]
+async fn a_device_reports_a_message_once_across_gateways_and_a_refused_report_does_not_count() {
+    let prefix = fresh_prefix();
+    let settings = [("IP_TAG_SECRET", "one-secret-for-every-gateway")];
+    let one = spawn_on_redis(&prefix, &settings).await;
+    let two = spawn_on_redis(&prefix, &settings).await;
+    let mut author = visitor(&one, "203.0.113.1", None).await;
+    author.join("lobby", "Author").await;
+    let device = token();
+    // One device: a tab on each gateway, from two addresses (a phone that changed networks).
+    let mut first = visitor(&one, "198.51.100.11", Some(&device)).await;
+    let mut second = visitor(&two, "192.0.2.11", Some(&device)).await;
+    let mut someone = visitor(&two, "198.51.100.12", Some(&token())).await;
+    for (client, nick) in [(&mut first, "First"), (&mut second, "Second"), (&mut someone, "Someone")] {
+        client.join("lobby", nick).await;
+    }
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(author.say(&format!("message {i}")).await);
+    }
+    for client in [&mut first, &mut second, &mut someone] {
+        message_with(client, "message 5").await;
+    }
+    accepted(&mut first, &ids[0]).await;
+    refused_with(&mut second, &ids[0], "already_reported").await;
+    accepted(&mut someone, &ids[0]).await;
+    // The first tab's address spends its five reports of the minute; the sixth is refused
+    // `rate_limited`, and that refused report does not count as the device's: its other tab,
+    // from another address, may still report the message.
+    for id in &ids[1..5] {
+        accepted(&mut first, id).await;
+    }
+    refused_with(&mut first, &ids[5], "rate_limited").await;
+    accepted(&mut second, &ids[5]).await;
+    refused_with(&mut first, &ids[5], "already_reported").await;
+    let _ = bus::redis::delete_prefix(&redis_url(), &prefix).await;
+}

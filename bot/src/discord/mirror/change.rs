@@ -50,16 +50,23 @@ impl Inner {
             Err(e) => return tracing::error!(error = %e, "cannot read the rows of an edited Discord message"),
         };
         rows.sort_by(|a, b| a.id.cmp(&b.id));
-        // The layout it was posted in: what the rows as posted (before this change) made.
+        // The layout it was posted in: what the rows made before this change.
         let mut before = rows.clone();
         for r in before.iter_mut().filter(|r| r.id == row.id) {
-            if let Some(text) = &change.change.text {
-                r.text.clone_from(text);
+            if let Some(previous) = &change.applied.previous {
+                r.text.clone_from(previous);
             }
             r.edited_at = None;
             r.deleted_by = None;
         }
+        self.quote_remembered(&mut before);
         let coalesced = embeds::is_coalesced(&before, label.as_deref());
+        self.quote_remembered(&mut rows);
+        // Made under a shadow mute: staff see that nobody else saw it.
+        for r in rows.iter_mut().filter(|r| r.id == row.id && change.change.shadow) {
+            let tag = r.ip_tag.as_deref().unwrap_or("untagged");
+            r.ip_tag = Some(format!("{tag} · shadow-muted"));
+        }
         let body = embeds::edit_payload(&rows, label.as_deref(), coalesced);
         let edit = || self.rest.edit_message(channel, discord_id, &body);
         match retry::discord(Policy::DISCORD, "editing a mirrored message", edit).await {
