@@ -24,6 +24,9 @@ pub const EMOJI_PER_REACTOR_MAX: usize = 20;
 pub const EMOJI_BYTES_MAX: usize = 64;
 /// Distinct emoji staff may show on one message.
 pub const STAFF_EMOJI_MAX: usize = 20;
+/// Shadow-muted reactors one message keeps at most (each is told the totals with its own
+/// reactions added whenever they change, see [`ReactionOutcome::Changed::shadow`]).
+pub const SHADOW_REACTORS_MAX: usize = 50;
 /// How long a message's reactions are kept after their last change.
 pub const REACTIONS_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -53,8 +56,10 @@ pub struct ReactionChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReactionOutcome {
     /// The room's totals after the change, and the emoji the reactor has on the message now
-    /// (its shadow set for a shadow toggle).
-    Changed { counts: ReactionCounts, mine: Vec<String> },
+    /// (its shadow set for a shadow toggle). `shadow`: each shadow-muted reactor of the message
+    /// with its emoji, so that it can be shown the new totals with its own added (it must
+    /// never see them drop to what others see).
+    Changed { counts: ReactionCounts, mine: Vec<String>, shadow: Vec<(String, Vec<String>)> },
     /// The message holds [`REACTORS_PER_MESSAGE_MAX`] reactors (or its staff
     /// [`STAFF_EMOJI_MAX`] emoji) already: nothing changed.
     Full,
@@ -84,6 +89,7 @@ impl MessageReactions {
     /// Apply `change` (see [`ReactionKind`]).
     pub fn apply(&mut self, change: &ReactionChange) -> ReactionOutcome {
         let reactors = self.reactors();
+        let shadows = self.shadow.len();
         let staff_emoji = self.counts().staff;
         let set = self.set_mut(change.kind);
         let had = set.get(&change.reactor).is_some_and(|e| e.contains(&change.emoji));
@@ -98,7 +104,11 @@ impl MessageReactions {
             let new_staff_emoji = change.kind == ReactionKind::StaffAdd
                 && !staff_emoji.contains(&change.emoji)
                 && staff_emoji.len() >= STAFF_EMOJI_MAX;
-            if (new_reactor && reactors >= REACTORS_PER_MESSAGE_MAX) || mine >= EMOJI_PER_REACTOR_MAX || new_staff_emoji
+            let new_shadow = change.kind == ReactionKind::ShadowToggle && new_reactor && shadows >= SHADOW_REACTORS_MAX;
+            if (new_reactor && reactors >= REACTORS_PER_MESSAGE_MAX)
+                || mine >= EMOJI_PER_REACTOR_MAX
+                || new_staff_emoji
+                || new_shadow
             {
                 return ReactionOutcome::Full;
             }
@@ -113,7 +123,8 @@ impl MessageReactions {
             }
         }
         let mine = set.get(&change.reactor).cloned().unwrap_or_default();
-        ReactionOutcome::Changed { counts: self.counts(), mine }
+        let shadow = self.shadow.iter().map(|(r, e)| (r.clone(), e.clone())).collect();
+        ReactionOutcome::Changed { counts: self.counts(), mine, shadow }
     }
 
     /// The totals the room sees: visitors' counts per emoji, and the emoji staff added (sorted).
@@ -148,7 +159,7 @@ mod tests {
 
     fn changed(outcome: ReactionOutcome) -> (ReactionCounts, Vec<String>) {
         match outcome {
-            ReactionOutcome::Changed { counts, mine } => (counts, mine),
+            ReactionOutcome::Changed { counts, mine, .. } => (counts, mine),
             ReactionOutcome::Full => panic!("full"),
         }
     }

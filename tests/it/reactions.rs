@@ -193,6 +193,10 @@ async fn a_muted_visitor_is_refused_and_a_shadow_muted_ones_reactions_reach_nobo
     // A real reaction counts without the shadow one; the reader's view was never touched.
     react(&mut other, &id, "👍").await;
     assert_eq!(mine_of(&mut other, &id).await["counts"], json!({"👍": 1}));
+    // The shadow reactor's view does not drop to the others': right after the room's frame its
+    // device gets the totals with its own reaction still in them.
+    let again = mine_of(&mut sneaky, &id).await;
+    assert_eq!(again, json!({"type": "reactions", "id": id, "counts": {"❤️": 1, "👍": 1}, "mine": ["❤️"]}));
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@
 //! the bot's own reactions (the refusal mark) and other bots' are ignored, as is everyone else.
 //! Custom Discord emoji are shown by their `:name:`. The change is made on the bus
 //! ([`bus::Bus::react`], a staff reactor per Discord user) and the room gets the totals as
-//! `reactions {id, counts, staff}`.
+//! `reactions {id, counts, staff}` (a shadow-muted visitor's own reactions are not added to it
+//! for that visitor, as a gateway does after visitors' changes: the bot does not address devices).
 //!
 //! Web reactions go the other way only as totals in the room: staff do not see them in Discord
 //! (posting each one would spend the channel's REST budget the mirror needs).

@@ -1,5 +1,6 @@
 //! Reactions over Redis: one script (`lua/react.lua`) applies a change to a message's reactors
-//! hash and totals hash and rewrites the totals in its history entry, in one round trip.
+//! hash and totals hash (where shadow reactors are kept, to come back with every change) and
+//! rewrites the totals in its history entry, in one round trip.
 
 use std::sync::LazyLock;
 
@@ -14,7 +15,7 @@ use super::unavailable;
 use crate::BusError;
 use crate::reactions::{
     EMOJI_PER_REACTOR_MAX, REACTIONS_TTL, REACTORS_PER_MESSAGE_MAX, ReactionChange, ReactionKind, ReactionOutcome,
-    STAFF_EMOJI_MAX,
+    SHADOW_REACTORS_MAX, STAFF_EMOJI_MAX,
 };
 
 static REACT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/react.lua")));
@@ -44,6 +45,7 @@ pub(super) async fn react(
         .arg(REACTORS_PER_MESSAGE_MAX)
         .arg(EMOJI_PER_REACTOR_MAX)
         .arg(STAFF_EMOJI_MAX)
+        .arg(SHADOW_REACTORS_MAX)
         .invoke_async(&mut conn.clone())
         .await
         .map_err(unavailable)?;
@@ -54,6 +56,7 @@ pub(super) async fn react(
     }
     let mine = reply.get(1).map(|m| m.split('\n').filter(|e| !e.is_empty()).map(str::to_owned).collect());
     let mut counts = ReactionCounts::default();
+    let mut shadow = Vec::new();
     for pair in reply.get(2..).unwrap_or_default().chunks_exact(2) {
         if let Some(emoji) = pair[0].strip_prefix("c:") {
             let n: u32 = pair[1].parse().map_err(|_| BusError::Codec(format!("bad reaction count {:?}", pair[1])))?;
@@ -62,8 +65,12 @@ pub(super) async fn react(
             }
         } else if let Some(emoji) = pair[0].strip_prefix("t:") {
             counts.staff.push(emoji.to_owned());
+        } else if let Some(reactor) = pair[0].strip_prefix("x:") {
+            let emoji = pair[1].split('\n').filter(|e| !e.is_empty()).map(str::to_owned).collect();
+            shadow.push((reactor.to_owned(), emoji));
         }
     }
     counts.staff.sort();
-    Ok(ReactionOutcome::Changed { counts, mine: mine.unwrap_or_default() })
+    shadow.sort();
+    Ok(ReactionOutcome::Changed { counts, mine: mine.unwrap_or_default(), shadow })
 }

@@ -15,7 +15,9 @@
 //!
 //! A shadow-muted visitor's reactions are toggled in a set of their own that is never counted:
 //! nobody else's totals change. Its device (or connection) gets the room's totals with its own
-//! reactions added, and `mine`, as if they counted.
+//! reactions added, and `mine`, as if they counted; and whenever a visitor changes the message's
+//! totals later, each shadow reactor's device gets them with its own added again, right after
+//! the room's frame.
 
 use protocol::frames::{RateLimit, ReactionCounts};
 use protocol::{ErrorCode, ServerFrame};
@@ -99,8 +101,8 @@ impl Conn {
             true => (format!("~{}", self.reactor()), bus::ReactionKind::ShadowToggle),
         };
         let change = bus::ReactionChange { reactor, emoji, kind };
-        let (mut counts, mine) = match self.state.bus.react(&room, id, &change).await {
-            Ok(bus::ReactionOutcome::Changed { counts, mine }) => (counts, mine),
+        let (mut counts, mine, shadows) = match self.state.bus.react(&room, id, &change).await {
+            Ok(bus::ReactionOutcome::Changed { counts, mine, shadow }) => (counts, mine, shadow),
             Ok(bus::ReactionOutcome::Full) => {
                 let message = "that message has as many reactions as it can hold";
                 return self.error(ErrorCode::Unavailable, message, None, None);
@@ -115,6 +117,7 @@ impl Conn {
             if let Err(e) = self.state.bus.publish(&room, super::encode(&public)).await {
                 tracing::warn!(error = %e, "cannot publish reactions");
             }
+            self.keep_shadows_seeing_their_own(&room, id, &counts, shadows).await;
         }
         let own = ServerFrame::Reactions { id, reactions: counts, mine: Some(mine) };
         let json = own.to_json();
@@ -126,6 +129,34 @@ impl Conn {
         if let Err(e) = self.state.bus.publish(&room, envelope::wrap(&envelope, json.as_bytes())).await {
             tracing::warn!(error = %e, "cannot publish one's own reactions");
             self.handle.send(crate::websocket::text(json.as_bytes()));
+        }
+    }
+}
+
+impl Conn {
+    /// After a change others see, each shadow-muted reactor of the message with a device gets
+    /// the new totals with its own reactions added, right after the room's frame: its view
+    /// never drops to what others see, which would give the shadow mute away.
+    async fn keep_shadows_seeing_their_own(
+        &self,
+        room: &protocol::RoomSlug,
+        id: Ulid,
+        counts: &ReactionCounts,
+        shadows: Vec<(String, Vec<String>)>,
+    ) {
+        for (reactor, mine) in shadows {
+            let Some(device) = reactor.strip_prefix("~d:").and_then(|t| crate::device::DeviceTag::parse(t.as_bytes()))
+            else {
+                continue;
+            };
+            let mut view = counts.clone();
+            add_own(&mut view, &mine);
+            let json = ServerFrame::Reactions { id, reactions: view, mine: Some(mine) }.to_json();
+            let sender = crate::envelope::Sender { address: crate::envelope::AddressTag::zero(), device: Some(device) };
+            let envelope = Envelope { visibility: Visibility::Device, sender, id: None, nick: "" };
+            if let Err(e) = self.state.bus.publish(room, envelope::wrap(&envelope, json.as_bytes())).await {
+                tracing::warn!(error = %e, "cannot publish a shadow reactor's reactions");
+            }
         }
     }
 }
