@@ -283,7 +283,10 @@ impl Bus for InProcessBus {
             && change.kind != crate::ReactionKind::ShadowToggle
             && let Some(entries) = lock(&self.history).get_mut(room)
         {
-            entries.iter_mut().filter(|m| m.message.id == id).for_each(|m| m.message.reactions = crate::reactions::shown(counts));
+            entries
+                .iter_mut()
+                .filter(|m| m.message.id == id)
+                .for_each(|m| m.message.reactions = crate::reactions::shown(counts));
         }
         Ok(outcome)
     }
