@@ -15,7 +15,8 @@ for name in \
   landing-desktop-light landing-desktop-dark landing-mobile-light landing-mobile-dark \
   chat-desktop-light chat-desktop-dark chat-mobile-light chat-mobile-dark chat-members-open-mobile-light \
   chat-locked-desktop-light chat-locked-mobile-dark \
-  roulette-waiting-desktop-dark roulette-waiting-mobile-light roulette-ended-desktop-light; do
+  roulette-waiting-desktop-dark roulette-waiting-mobile-light roulette-ended-desktop-light \
+  conversation-desktop-light conversation-menu-desktop-dark conversation-mobile-dark conversation-menu-mobile-light; do
   src="$tmp/screenshots/$name.png"
   if [[ $name == *mobile* ]] && convert -version 2>/dev/null | grep -q '^Version: ImageMagick'; then
     convert "$src" -resize 50% -strip "$out/$name.png"

@@ -22,10 +22,21 @@
  *   links.js       http(s) URLs in messages as links, built node by node
  *   room-state.js  lock and slow mode: system lines, the composer off, the chip
  *   theme.js       the light/dark choice beside the system default
- *   report.js      Report on messages and the roulette stranger, its dialog; the device token
+ *   report.js      the Report dialog (messages and the roulette stranger); the device token
+ *   menu.js        the message menu (⋯ or a long press): react, Reply, Edit, Delete, Report, Ignore
+ *   reply.js       replying: the bar above the composer, the quote above a reply, going to the original
+ *   reactions.js   the reactions offered, chips under messages, toggling them
+ *   edit.js        editing and deleting one's own message within the window; `edited`, `deleted`
+ *   actions.js     refusals of a reaction, edit or delete, said next to the message
+ *   mentions.js    "@me" in a message, highlighted
+ *   notify.js      mentions in the title and favicon; opt-in notification and sound while hidden
+ *   ignore.js      hiding one nickname's messages for the session
+ *   grouping.js    consecutive messages of one sender grouped; day separators
+ *   times.js       relative times ("4 min ago"), the exact time on hover
  *
- * Keys: Enter in the nickname field only checks it (or joins the room of an invite link); the
- * first Esc in a chat leaves the composer (the draft stays), a second Esc leaves or skips.
+ * Keys: Enter in the nickname field only checks it (or joins the room of an invite link); in a
+ * chat Esc first cancels a reply being written, then the first Esc leaves the composer (the
+ * draft stays), a second Esc leaves or skips.
  * Bans: GET /api/status on load, after a refused upgrade and after a kick; a banned visitor is
  * told until when and why, and the page stops trying to connect.
  *
@@ -53,6 +64,10 @@ import { prepareShield } from './js/shield.js';
 import { onMessagesClick } from './js/sending.js';
 import { $, LOBBY, ROOMS_REFRESH_MS, coarsePointer, narrowScreen, state, ui } from './js/state.js';
 import { initReports } from './js/report.js';
+import { initMenu } from './js/menu.js';
+import { initNotify } from './js/notify.js';
+import { initReply } from './js/reply.js';
+import { startRelativeTimes } from './js/times.js';
 import { applyTheme, cycleTheme } from './js/theme.js';
 import { checkBan, loadInfo, setRulesAccepted } from './js/status.js';
 import { banText, parseInterests } from './js/util.js';
@@ -60,6 +75,10 @@ import { banText, parseInterests } from './js/util.js';
 function init() {
   applyTheme();
   initReports();
+  initMenu();
+  initReply();
+  initNotify();
+  startRelativeTimes();
   ui.themeToggle.addEventListener('click', cycleTheme);
   ui.randomNick.addEventListener('click', randomNick);
   ui.joinLobby.addEventListener('click', () => startJoin(LOBBY));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { DESKTOP, MOBILE } from './browser.mjs';
 import { useServerAndBrowser } from './harness.mjs';
-import { landingScene, chatScene, rouletteScene, lockedScene, closeAll } from './scenes.mjs';
+import { landingScene, chatScene, rouletteScene, lockedScene, conversationScene, closeAll } from './scenes.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE_PATH = require.resolve('axe-core/axe.min.js');
@@ -82,6 +82,26 @@ for (const [name, options] of VARIANTS) {
       assertNoSerious(await axe(scene.page), `roulette ended ${name}`);
     } finally {
       await closeAll(scene.page, scene.others());
+    }
+  });
+
+  test(`a conversation (reply, reactions, edit, deletion, mention, open menu, editor) has no serious accessibility violations (${name})`, async () => {
+    const { page, others } = await conversationScene(h.browser, h.server, { ...options, bypassCSP: true }, { menu: true });
+    try {
+      assertNoSerious(await axe(page), `conversation with the menu open ${name}`);
+      await page.keyboard.press('Escape');
+      const own = page.locator('#messages .msg.own', { hasText: 'The ridge is lovely' });
+      await own.locator('.msg-action').click();
+      await page.locator('.msg-menu [role="menuitem"]', { hasText: 'Edit' }).click();
+      await own.locator('.edit-form textarea').waitFor();
+      assertNoSerious(await axe(page), `conversation with an editor open ${name}`);
+      await page.keyboard.press('Escape');
+      await page.locator('#messages .msg', { has: page.locator('.text', { hasText: 'you know the area' }) }).locator('.msg-action').click();
+      await page.locator('.msg-menu [role="menuitem"]', { hasText: 'Reply' }).click();
+      await page.locator('#reply-bar').waitFor();
+      assertNoSerious(await axe(page), `conversation with a reply being written ${name}`);
+    } finally {
+      await closeAll(page, others);
     }
   });
 

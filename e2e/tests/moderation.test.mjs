@@ -1,4 +1,4 @@
-// A moderator deletes a mirrored message in Discord: it disappears for web visitors.
+// A moderator deletes a mirrored message in Discord: it becomes "message deleted" for web visitors.
 // Discord is the fake from the fake-discord crate (its binary), spoken to with Discord's REST API.
 
 import { test } from 'node:test';
@@ -19,7 +19,7 @@ async function poll(what, fn) {
   }
 }
 
-test('a message a moderator deletes in Discord disappears for web visitors', async () => {
+test('a message a moderator deletes in Discord becomes "message deleted" for web visitors', async () => {
   const alice = await openPage(h.browser, h.server.url);
   const bob = await openPage(h.browser, h.server.url);
   await joinRoom(alice, 'Alice', 'lobby');
@@ -42,7 +42,7 @@ test('a message a moderator deletes in Discord disappears for web visitors', asy
   for (const page of [alice, bob]) {
     await page.waitForFunction(
       () => [...document.querySelectorAll('#messages .msg.deleted .text')]
-        .some((n) => n.textContent === 'message removed by a moderator'),
+        .some((n) => n.textContent === 'message deleted'),
       null,
       { timeout: TIMEOUT },
     );

@@ -1,4 +1,4 @@
-// Reports: the Report action on a message (keyboard), the dialog, the confirmation, a refusal
+// Reports: the Report action of a message's menu (keyboard), the dialog, the confirmation, a refusal
 // said in plain words, the roulette stranger reported after Next; axe on the open dialog.
 
 import { test } from 'node:test';
@@ -19,6 +19,11 @@ function messageNode(p, text) {
   return p.locator('#messages .msg', { has: p.locator('.text', { hasText: text }) });
 }
 
+async function openReportFromMenu(p, text) {
+  await messageNode(p, text).locator('.msg-action').click();
+  await p.locator('.msg-menu [role="menuitem"]', { hasText: 'Report' }).click();
+}
+
 async function sendReport(p, reason, note = '') {
   const dialog = p.locator('#report-dialog');
   await dialog.waitFor({ state: 'visible' });
@@ -34,11 +39,16 @@ test('a message is reported from its menu button, once', async () => {
   await joinRoom(bo, 'Bo');
   await say(al, 'buy cheap stuff at my site');
   await waitForMessage(bo, 'buy cheap stuff at my site');
-  // Own messages have no Report action; others' do, reachable by keyboard.
-  assert.equal(await messageNode(al, 'buy cheap stuff').locator('.msg-action').count(), 0);
+  // Own messages have no Report action; others' do, in the message menu, reachable by keyboard.
+  await messageNode(al, 'buy cheap stuff').locator('.msg-action').click();
+  assert.equal(await al.locator('.msg-menu [role="menuitem"]', { hasText: 'Report' }).count(), 0);
+  await al.keyboard.press('Escape');
   const action = messageNode(bo, 'buy cheap stuff').locator('.msg-action');
-  assert.equal(await action.getAttribute('aria-label'), 'Report this message from Al');
+  assert.equal(await action.getAttribute('aria-label'), 'Actions for this message from Al');
   await action.focus();
+  await bo.keyboard.press('Enter');
+  await bo.locator('.msg-menu').waitFor();
+  while (await bo.evaluate(() => document.activeElement.textContent) !== 'Report') await bo.keyboard.press('ArrowDown');
   await bo.keyboard.press('Enter');
   assert.match(await bo.locator('#report-about').textContent(), /from Al/);
   await sendReport(bo, 'spam', 'an advert');
@@ -47,7 +57,7 @@ test('a message is reported from its menu button, once', async () => {
   await bo.locator('#messages .system', { hasText: 'Report sent' }).waitFor();
 
   // Again: the server refuses, and the dialog says why.
-  await action.click();
+  await openReportFromMenu(bo, 'buy cheap stuff');
   await sendReport(bo, 'spam');
   await bo.locator('#report-error', { hasText: 'You already reported this message.' }).waitFor();
   await bo.click('#report-cancel');
@@ -57,7 +67,7 @@ test('a message is reported from its menu button, once', async () => {
   const cy = await page();
   await joinRoom(cy, 'Cy');
   await waitForMessage(cy, 'buy cheap stuff at my site');
-  await messageNode(cy, 'buy cheap stuff').locator('.msg-action').click();
+  await openReportFromMenu(cy, 'buy cheap stuff');
   await sendReport(cy, 'other');
   await cy.locator('#report-error', { hasText: 'cannot be reported from here' }).waitFor();
   for (const p of [al, bo, cy]) {
@@ -100,7 +110,7 @@ for (const [name, options] of [
       await joinRoom(bo, 'Bo');
       await say(al, `hello there ${name}`);
       await waitForMessage(bo, `hello there ${name}`);
-      await messageNode(bo, `hello there ${name}`).locator('.msg-action').click();
+      await openReportFromMenu(bo, `hello there ${name}`);
       await bo.locator('#report-dialog').waitFor({ state: 'visible' });
       await screenshot(bo, `report-dialog-${name}`);
       await bo.addScriptTag({ path: AXE_PATH });

@@ -17,11 +17,10 @@ export async function freshRoom(server, { title = 'Night Owls', topic = 'Late ta
 }
 
 /**
- * The chat screen as `nick` sees it, in a context with `contextOptions` (viewport, colorScheme,
- * bypassCSP…), after a short conversation with two others. Returns { page, others }.
+ * The visitor's page (with `contextOptions`) on the landing page showing room `slug`, and Bob
+ * and Carol_92 in that room.
  */
-export async function chatScene(browser, server, contextOptions, { nick = 'Alice', beforeLoad } = {}) {
-  const slug = await freshRoom(server);
+async function withBobAndCarol(browser, server, contextOptions, slug, beforeLoad = null) {
   const page = await openPage(browser, null, contextOptions);
   if (beforeLoad) await beforeLoad(page);
   await gotoLanding(page, server.url);
@@ -30,6 +29,16 @@ export async function chatScene(browser, server, contextOptions, { nick = 'Alice
   const carol = await openPage(browser, server.url);
   await joinRoom(bob, 'Bob', slug);
   await joinRoom(carol, 'Carol_92', slug);
+  return { page, bob, carol };
+}
+
+/**
+ * The chat screen as `nick` sees it, in a context with `contextOptions` (viewport, colorScheme,
+ * bypassCSP…), after a short conversation with two others. Returns { page, others }.
+ */
+export async function chatScene(browser, server, contextOptions, { nick = 'Alice', beforeLoad } = {}) {
+  const slug = await freshRoom(server);
+  const { page, bob, carol } = await withBobAndCarol(browser, server, contextOptions, slug, beforeLoad);
   await say(bob, 'Evening all! Anyone else up this late?');
   await joinRoom(page, nick, slug);
   await waitForMember(page, 'Carol_92');
@@ -115,4 +124,54 @@ export async function landingScene(browser, server, contextOptions, { nick = 'Al
 
 export async function closeAll(...pages) {
   for (const p of pages.flat()) await p?.context().close().catch(() => {});
+}
+
+/** Opens the menu of `page`'s message showing `text` and presses `label` (an action or an emoji). */
+export async function messageAction(page, text, label) {
+  const node = page.locator('#messages .msg', { has: page.locator('.text', { hasText: text }) });
+  await node.locator('.msg-action').click();
+  await page.locator('.msg-menu').waitFor();
+  await page.locator('.msg-menu [role^="menuitem"]', { hasText: label }).click();
+}
+
+/**
+ * A conversation as `nick` sees it: grouped messages, a mention of her, reactions (hers
+ * highlighted), her reply with its quote, an edited message and a deleted one; with `menu`, the
+ * menu of Carol's message open. Returns { page, others }.
+ */
+export async function conversationScene(browser, server, contextOptions, { nick = 'Alice', menu = false } = {}) {
+  const slug = await freshRoom(server, { title: 'Weekend plans', topic: 'Hikes, films, whatever is on.' });
+  const { page, bob, carol } = await withBobAndCarol(browser, server, contextOptions, slug);
+  await joinRoom(page, nick, slug);
+  await waitForMember(page, 'Carol_92');
+  await say(bob, 'Anyone up for a hike on Saturday?');
+  await say(bob, 'Thinking of the ridge trail, about 12 km.');
+  await waitForMessage(carol, 'Thinking of the ridge trail, about 12 km.');
+  await messageAction(carol, 'Anyone up for a hike', '👍');
+  await messageAction(carol, 'Anyone up for a hike', '❤️');
+  await waitForMessage(page, 'Thinking of the ridge trail, about 12 km.');
+  await page.locator('#messages .reaction[data-emoji="❤️"]').waitFor();
+  await messageAction(page, 'Anyone up for a hike', '👍');
+  await page.locator('#messages .reaction.mine[data-emoji="👍"]').waitFor();
+  await say(carol, `@${nick} you know the area, right?`);
+  await waitForMessage(page, `@${nick} you know the area, right?`);
+  await messageAction(page, 'you know the area', 'Reply');
+  await say(page, 'I do! The ridge is lovely early in the morning.');
+  await say(bob, 'oops, wrong room');
+  await messageAction(bob, 'oops, wrong room', 'Delete');
+  await bob.locator('.confirm-delete .danger').click();
+  await page.locator('#messages .msg.deleted').waitFor();
+  await say(carol, 'Whoever brings coffee wins');
+  await messageAction(carol, 'Whoever brings coffee wins', 'Edit');
+  await carol.locator('.edit-form textarea').fill('Whoever brings the coffee wins ☕');
+  await carol.keyboard.press('Enter');
+  await waitForMessage(page, 'Whoever brings the coffee wins ☕');
+  await page.locator('#messages .edited-mark').waitFor();
+  await page.evaluate(() => { const m = document.getElementById('messages'); m.scrollTop = m.scrollHeight; });
+  if (menu) {
+    const node = page.locator('#messages .msg', { has: page.locator('.text', { hasText: 'Whoever brings the coffee' }) });
+    await node.locator('.msg-action').click();
+    await page.locator('.msg-menu').waitFor();
+  }
+  return { page, others: [bob, carol] };
 }

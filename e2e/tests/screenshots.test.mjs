@@ -8,7 +8,7 @@ import { runCli, waitForRooms } from './server.mjs';
 import {
   openPage, joinRoom, screenshot, cuttableSocket, DESKTOP, MOBILE, SLOW_TIMEOUT,
 } from './browser.mjs';
-import { landingScene, chatScene, rouletteScene, lockedScene, closeAll } from './scenes.mjs';
+import { landingScene, chatScene, rouletteScene, lockedScene, conversationScene, closeAll } from './scenes.mjs';
 import { useServerAndBrowser } from './harness.mjs';
 
 const crowd = [];
@@ -151,6 +151,27 @@ test('locked room screenshots: the lock line, the composer off, a link (desktop 
       assert.deepEqual(page.problems, []);
     } finally {
       await closeAll(page, others);
+    }
+  }
+});
+
+test('conversation screenshots: a reply, reactions, an edit, a deletion, a mention, the menu (desktop and mobile, light and dark)', async () => {
+  for (const { name, options } of VARIANTS) {
+    for (const menu of [false, true]) {
+      const { page, others } = await conversationScene(h.browser, h.server, options, { menu });
+      try {
+        await assertNoHorizontalOverflow(page, `conversation ${name}`);
+        if (menu) {
+          // The menu is inside the viewport.
+          const box = await page.locator('.msg-menu').boundingBox();
+          const size = page.viewportSize();
+          assert.ok(box.x >= 0 && box.y >= 0 && box.x + box.width <= size.width && box.y + box.height <= size.height, `menu ${name} inside the viewport`);
+        }
+        await screenshot(page, `conversation${menu ? '-menu' : ''}-${name}`);
+        assert.deepEqual(page.problems, []);
+      } finally {
+        await closeAll(page, others);
+      }
     }
   }
 });

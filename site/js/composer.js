@@ -2,8 +2,10 @@
 import { wsOpen } from './connection.js';
 import { disarmEsc } from './keys.js';
 import { refreshRooms } from './landing.js';
+import { placeInLog } from './grouping.js';
 import { renderMessage, scrollToBottom } from './log.js';
 import { maybeSendTyping } from './members.js';
+import { takeReply } from './reply.js';
 import { pumpOutbox, setNote } from './sending.js';
 import { CHAT_ERROR_MS, OUTBOX_MAX, state, ui } from './state.js';
 import { rulesAccepted, setRulesAccepted } from './status.js';
@@ -29,11 +31,13 @@ export function sendMessage() {
   }
   state.clientSeq += 1;
   const clientId = `c${Date.now().toString(36)}-${state.clientSeq}`;
-  const node = renderMessage({ nick: state.nick, text, at: new Date().toISOString() }, true);
+  const reply = takeReply(); // a reply to a message (shown above it), cleared from the composer
+  const node = renderMessage({ nick: state.nick, text, at: new Date().toISOString(), reply_to: reply }, true);
   node.classList.add('pending');
   node.dataset.sent = text;
   ui.messages.appendChild(node);
-  const entry = { text, el: node, id: null, sent: false, resends: 0 };
+  placeInLog(node);
+  const entry = { text, el: node, id: null, sent: false, resends: 0, replyTo: reply ? reply.id : null };
   state.pending.set(clientId, entry);
   state.outbox.push(clientId);
   if (offline) setNote(entry, 'Waiting for the connection: it goes out once you are back.');
@@ -120,6 +124,7 @@ export function loadDrafts() {
 export function onVisibilityChange() {
   if (document.hidden) return;
   state.unread = 0;
+  state.mentions = 0;
   updateTitle();
   if (!ui.landing.hidden) refreshRooms();
 }

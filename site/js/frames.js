@@ -4,8 +4,10 @@ import { dropSocket, enterBanned, onJoinTimeout, send, sendJoin, showBanner, wsO
 import { onRestarting } from './connection.js';
 import { showCreateError } from './create.js';
 import { showLandingError, showNickError, showRoomError, updateNickHelp } from './landing.js';
-import { setMessageText } from './links.js';
-import { addMessage, addSystem, confirmPending, linksFor, scrollToBottom, settleUnsentPending } from './log.js';
+import { onActionError } from './actions.js';
+import { onDeletedFrame, onEditedFrame } from './edit.js';
+import { addMessage, addSystem, confirmPending, scrollToBottom, settleUnsentPending } from './log.js';
+import { onReactionsFrame, setOffered } from './reactions.js';
 import { clearTyping, renderTyping, setMembers } from './members.js';
 import { announceMatch, interestsLine, renderWaitingCounts, sendRoulette, showInterestsError } from './queue.js';
 import { applyRoomState, noteRefusal, onRoomUpdated, resetRoomState } from './room-state.js';
@@ -15,11 +17,12 @@ import { noteMessage, notePairEnded, onReportError, onReported, onReportOutcome,
 import { onSayRefused, pumpOutbox } from './sending.js';
 import { JOIN_TIMEOUT_MS, LEAVE_GRACE_MS, REJOIN_RETRY_MAX, REJOIN_RETRY_MS, REJOIN_TRANSIENT, TYPING_SHOW_MS, state, ui } from './state.js';
 import { checkBan } from './status.js';
-import { banText, describeError, inChat, make, num, queueing, roomTitle, roulette, str } from './util.js';
+import { banText, describeError, inChat, num, queueing, roomTitle, roulette, str } from './util.js';
 
 export const HANDLERS = new Map([
   ['hello', onHello], ['joined', onJoined], ['message', onMessage], ['ack', onAck],
-  ['presence', onPresence], ['typing', onTyping], ['edited', onEdited], ['deleted', onDeleted],
+  ['presence', onPresence], ['typing', onTyping], ['edited', onEditedFrame], ['deleted', onDeletedFrame],
+  ['reactions', onReactionsFrame],
   ['error', onError], ['kicked', onKicked], ['pong', () => {}],
   ['restarting', onRestarting],
   ['waiting', onWaiting], ['matched', onMatched], ['stranger_left', onStrangerLeft], ['created', onCreated],
@@ -44,6 +47,9 @@ export function onHello(f) {
   for (const key of ['nick_min', 'nick_max', 'message_max']) {
     if (num(limits[key]) > 0) state.limits[key] = limits[key];
   }
+  // Reactions offered and the window for editing or deleting one's own message.
+  if (Array.isArray(limits.reactions)) setOffered(limits.reactions);
+  state.editWindowSecs = num(limits.edit_window_secs);
   // The server's `say` bucket, one per connection, full when it opens: ours mirrors it.
   const rate = limits.rate && typeof limits.rate === 'object' ? limits.rate : {};
   if (num(rate.burst) >= 1 && num(rate.per_second) > 0) state.rate = { burst: Math.floor(rate.burst), per_second: rate.per_second };
@@ -270,24 +276,9 @@ export function onTyping(f) {
   renderTyping();
 }
 
-export function onEdited(f) {
-  const node = state.shown.get(str(f.id));
-  if (!node || node.classList.contains('deleted')) return;
-  setMessageText(node.querySelector('.text'), str(f.text), linksFor({ staff: node.classList.contains('staff') }));
-  if (!node.querySelector('.edited-mark')) node.querySelector('.meta').append(make('span', 'edited-mark', '(edited)'));
-}
-
-export function onDeleted(f) {
-  const node = state.shown.get(str(f.id));
-  if (!node) return;
-  node.classList.add('deleted');
-  node.querySelector('.text').textContent = 'message removed by a moderator';
-  const mark = node.querySelector('.edited-mark');
-  if (mark) mark.remove();
-}
-
 export function onError(f) {
   if (onReportError(f)) return; // a refused report is said in its dialog
+  if (onActionError(f)) return; // a refused reaction, edit or delete is said next to its message
   const text = describeError(f);
   const clientId = str(f.client_id);
   const entry = clientId ? state.pending.get(clientId) : null;

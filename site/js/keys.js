@@ -2,6 +2,7 @@
 import { sendMessage } from './composer.js';
 import { setMembersExpanded } from './members.js';
 import { cancelQueue } from './queue.js';
+import { cancelReply } from './reply.js';
 import { leaveRoom, nextStranger } from './screens.js';
 import { coarsePointer, narrowScreen, state, ui } from './state.js';
 import { roulette } from './util.js';
@@ -15,7 +16,8 @@ export function onInputKeydown(event) {
   sendMessage();
 }
 
-// Esc in a chat: the first one only leaves the composer (the draft stays) and says what a second
+// Esc in a chat: a reply being written is cancelled first (the draft stays); then the first one
+// only leaves the composer (the draft stays) and says what a second
 // one does; the second leaves a room, or is Next in a roulette chat. Typing again disarms it.
 // While looking for a stranger, Esc cancels.
 export function onDocumentKeydown(event) {
@@ -27,6 +29,7 @@ export function onDocumentKeydown(event) {
       ui.membersOpen.focus();
       return;
     }
+    if (cancelReply()) { ui.input.focus(); return; } // a reply being written is cleared first, the draft kept
     if (!state.escArmed) { armEsc(); return; }
     disarmEsc();
     if (roulette()) nextStranger();

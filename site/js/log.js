@@ -2,9 +2,15 @@
 import { clearTyping } from './members.js';
 import { markNotSent, pumpOutbox } from './sending.js';
 import { state, ui } from './state.js';
-import { setMessageText } from './links.js';
-import { addReportAction } from './report.js';
-import { formatTime, make, paintNick, str, updateTitle } from './util.js';
+import { fillText, markEdited } from './edit.js';
+import { placeInLog } from './grouping.js';
+import { isIgnored } from './ignore.js';
+import { addMenu } from './menu.js';
+import { onIncoming } from './notify.js';
+import { setReactions } from './reactions.js';
+import { quoteFor } from './reply.js';
+import { timeElement } from './times.js';
+import { make, paintNick, str, updateTitle } from './util.js';
 
 export function isNearBottom() {
   const m = ui.messages;
@@ -13,7 +19,13 @@ export function isNearBottom() {
 
 export function onLogScroll() {
   state.pinned = isNearBottom();
-  if (state.pinned) { state.newBelow = 0; ui.newMessages.hidden = true; }
+  if (state.pinned) { state.newBelow = 0; ui.newMessages.hidden = true; return; }
+  // Scrolled up more than a screen: a way back down, even with nothing new.
+  const m = ui.messages;
+  if (!state.newBelow && m.scrollHeight - m.scrollTop - m.clientHeight > m.clientHeight) {
+    ui.newMessages.textContent = 'Jump to latest ↓';
+    ui.newMessages.hidden = false;
+  }
 }
 
 export function scrollToBottom() {
@@ -41,30 +53,33 @@ export function addSystem(text, isError = false) {
 }
 
 // One message: "Kiki, 5:27 PM: text" to a screen reader (hidden separators), name, time and
-// text to the eye. URLs are links unless the message or the room says otherwise.
+// text to the eye. URLs are links unless the message or the room says otherwise. A reply shows
+// its quote above; reactions, "(edited)" and the menu (messages with an id) come with it.
 export function renderMessage(m, own) {
   const nick = str(m.nick);
   const at = str(m.at);
   const node = make('div', 'msg');
   node.classList.toggle('own', own);
   node.classList.toggle('staff', m.staff === true);
+  node.classList.toggle('ignored', !own && m.staff !== true && isIgnored(nick));
   if (str(m.id)) node.dataset.id = m.id;
+  node.dataset.nick = nick;
+  node.dataset.at = at;
+  node.dataset.links = linksFor(m) ? '1' : '0';
+  const quote = quoteFor(m.reply_to);
+  if (quote) node.append(quote);
   const meta = make('div', 'meta');
   const nickEl = make('span', 'nick', nick);
   paintNick(nickEl, nick);
   meta.append(nickEl);
   if (m.staff === true) meta.append(make('span', 'badge staff-badge', 'staff'));
   meta.append(make('span', 'visually-hidden', ', '));
-  const time = make('time', 'time', formatTime(at));
-  if (time.textContent) {
-    time.dateTime = at;
-    time.title = new Date(at).toLocaleString();
-  }
-  meta.append(time, make('span', 'visually-hidden', ': '));
-  const text = make('div', 'text');
-  setMessageText(text, str(m.text), linksFor(m));
-  node.append(meta, text);
-  addReportAction(node, m, own);
+  meta.append(timeElement(at), make('span', 'visually-hidden', ': '));
+  node.append(meta, make('div', 'text'));
+  fillText(node, str(m.text));
+  if (str(m.edited)) markEdited(node, m.edited);
+  if (m.reactions && typeof m.reactions === 'object') setReactions(node, m.reactions);
+  if (str(m.id)) addMenu(node);
   return node;
 }
 
@@ -84,17 +99,19 @@ export function addMessage(m, countUnread) {
   const own = nick === state.nick;
   const confirmed = state.shown.get(id);
   if (confirmed) { // each id is shown once; ours may have been confirmed in place by its ack
+    refreshShown(confirmed, m);
     if (confirmed.dataset.acked === '1') {
       delete confirmed.dataset.acked;
       state.lastId = id;
-      if (str(m.text) !== confirmed.dataset.sent) setMessageText(confirmed.querySelector('.text'), str(m.text), linksFor(m));
+      if (str(m.text) !== confirmed.dataset.sent) fillText(confirmed, str(m.text));
     }
     return;
   }
   const mine = own ? claimPending(id, str(m.text)) : null;
   if (mine) { // the pending bubble becomes the message: one node, one announcement
     confirmPending(mine, id);
-    if (str(m.text) !== mine.dataset.sent) setMessageText(mine.querySelector('.text'), str(m.text), linksFor(m));
+    if (str(m.text) !== mine.dataset.sent) fillText(mine, str(m.text));
+    mine.dataset.at = str(m.at) || mine.dataset.at;
     delete mine.dataset.acked;
     state.lastId = id;
     clearTyping(nick);
@@ -104,10 +121,23 @@ export function addMessage(m, countUnread) {
   state.shown.set(id, node);
   state.lastId = id;
   clearTyping(nick);
-  insertLine(node, { own, notify: true });
-  if (countUnread && !own && document.hidden) {
+  const ignored = node.classList.contains('ignored');
+  insertLine(node, { own, notify: !ignored });
+  placeInLog(node);
+  if (countUnread && !own && !ignored && document.hidden) {
     state.unread += 1;
     updateTitle();
+  }
+  if (countUnread && !own && !ignored) onIncoming(m, node.classList.contains('mentions-me'));
+}
+
+// A message shown already, seen again (history after a rejoin): what changed meanwhile.
+function refreshShown(node, m) {
+  if (node.classList.contains('deleted')) return;
+  if (m.reactions && typeof m.reactions === 'object') setReactions(node, m.reactions);
+  if (str(m.edited) && str(m.text) && str(m.text) !== node.dataset.text) {
+    fillText(node, str(m.text));
+    markEdited(node, m.edited);
   }
 }
 
@@ -120,6 +150,7 @@ export function confirmPending(el, id) {
   const note = el.querySelector('.send-note');
   if (note) note.remove();
   state.shown.set(id, el);
+  addMenu(el);
 }
 
 // Takes the pending copy of one of our messages out of the pending set and returns its node:

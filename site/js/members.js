@@ -1,5 +1,6 @@
 // The member list and the typing indicator.
 import { send } from './connection.js';
+import { isIgnored } from './ignore.js';
 import { TYPING_SEND_MS, state, ui } from './state.js';
 import { make, paintNick } from './util.js';
 
@@ -39,7 +40,7 @@ export function clearAllTyping() {
 }
 
 export function renderTyping() {
-  const names = [...state.typers.keys()];
+  const names = [...state.typers.keys()].filter((nick) => !isIgnored(nick));
   let text = '';
   if (names.length === 1) text = `${names[0]} is typing…`;
   else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;

@@ -1,13 +1,12 @@
-// Reports: the Report action on messages and on the roulette stranger, the dialog, and what the
-// server answers (`reported`, `report_outcome`, refusals). Also the device token the socket
+// Reports: the dialog (opened from the message menu, menu.js, or for the roulette stranger), and
+// what the server answers (`reported`, `report_outcome`, refusals). Also the device token the socket
 // sends (`/ws?device=`), kept in localStorage and made again when the visitor clears it.
 import { send } from './connection.js';
 import { addSystem } from './log.js';
 import { $, state } from './state.js';
-import { humanDelay, make, num, roulette, str } from './util.js';
+import { humanDelay, num, roulette, str } from './util.js';
 
 const DEVICE_KEY = 'chatroulette.device';
-const LONG_PRESS_MS = 550;
 const LAST_STRANGER_MS = 10 * 60 * 1000;
 const REFUSALS = {
   unknown_message: 'This message cannot be reported from here: you can report messages you received in this chat (or from your last stranger, for 10 minutes).',
@@ -54,26 +53,6 @@ export function deviceToken() {
   }
 }
 
-// The menu button of one message (others' visitor messages only); a long press opens it too.
-export function addReportAction(node, m, own) {
-  const id = str(m.id);
-  if (own || m.staff === true || !id) return;
-  const nick = str(m.nick);
-  const button = make('button', 'msg-action', '⋯');
-  button.type = 'button';
-  button.setAttribute('aria-haspopup', 'dialog');
-  button.setAttribute('aria-label', `Report this message from ${nick}`);
-  button.title = 'Report this message';
-  button.addEventListener('click', () => openReport(id, nick));
-  node.append(button);
-  let timer = 0;
-  node.addEventListener('pointerdown', (event) => {
-    if (event.pointerType !== 'touch') return;
-    timer = setTimeout(() => openReport(id, nick), LONG_PRESS_MS);
-  });
-  for (const end of ['pointerup', 'pointercancel', 'pointerleave']) node.addEventListener(end, () => clearTimeout(timer));
-}
-
 // A message arrived: remember the roulette stranger's latest.
 export function noteMessage(m, own) {
   if (own || !roulette() || m.staff === true || !str(m.id)) return;
@@ -106,7 +85,8 @@ function reportPartner() {
   else renderPartner();
 }
 
-function openReport(id, nick) {
+// Opens the report dialog for message `id` from `nick` (from the message menu, or the header).
+export function openReport(id, nick) {
   current = { id, nick };
   form.reset();
   error.hidden = true;

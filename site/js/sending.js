@@ -48,7 +48,9 @@ export function pumpOutbox() {
     setNote(entry, '');
     entry.el.classList.remove('queued');
     state.inFlight = clientId;
-    send({ type: 'say', text: entry.text, client_id: clientId });
+    const frame = { type: 'say', text: entry.text, client_id: clientId };
+    if (entry.replyTo) frame.reply_to = entry.replyTo;
+    send(frame);
   }
   for (const clientId of state.outbox) {
     const entry = state.pending.get(clientId);

@@ -80,7 +80,7 @@ export const state = {
   clientSeq: 0,
   typers: new Map(),  // nick -> expiry timer
   lastTypingSent: 0,
-  unread: 0, newBelow: 0, pinned: true, chatErrorTimer: null,
+  unread: 0, mentions: 0, newBelow: 0, pinned: true, chatErrorTimer: null,
   mode: 'room',       // 'room' or 'roulette' (a pair made by the matchmaker)
   stranger: '', common: [], interests: [], strangerGone: false,
   invite: '',         // path of the current room's invite link, when it has one
@@ -104,5 +104,6 @@ export const state = {
   // Room state as last known: locked (from /api/rooms/{slug}, a `room_updated` frame or a
   // `room_locked` refusal), slow mode period in seconds (0 = off, null = unknown but on).
   locked: false, slowmode: 0, roomPollTimer: null, linksAllowed: true, roomUpdates: false,
+  editWindowSecs: 0, // `hello.limits.edit_window_secs`: own messages may be edited or deleted this long
   leaving: new Map(), // nick -> timer of a "left" line held back in case they come right back
 };

@@ -148,6 +148,7 @@ export function notSentReason(code) {
     case 'banned': return 'you are banned';
     case 'muted': return 'you are muted';
     case 'lost': return 'the connection dropped before it was confirmed';
+    case 'unknown_message': return 'the message it replies to is gone';
     default: return 'the server refused it';
   }
 }
@@ -166,5 +167,8 @@ export function updateTitle() {
   let base = APP_TITLE;
   if (inChat()) base = `${chatTitle()} — ${APP_TITLE}`;
   else if (queueing()) base = `Looking for a stranger… — ${APP_TITLE}`;
-  document.title = state.unread > 0 ? `(${state.unread}) ${base}` : base;
+  // Mentions are counted apart, beside the unread count: "(3 · @1) Lobby — …".
+  const mentions = state.mentions > 0 ? `@${state.mentions}` : '';
+  const counts = [state.unread > 0 ? String(state.unread) : '', mentions].filter(Boolean).join(' · ');
+  document.title = counts ? `(${counts}) ${base}` : base;
 }
