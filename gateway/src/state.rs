@@ -60,6 +60,8 @@ pub(crate) struct State {
     pub reported: moka::sync::Cache<(crate::device::DeviceTag, ulid::Ulid), ()>,
     /// The proof-of-work gate.
     pub shield: crate::shield::Shield,
+    /// What bounds the evasion alerts this gateway sends ([`crate::evasion`]).
+    pub evasion: crate::evasion::Limiter,
 }
 
 impl State {
@@ -96,6 +98,7 @@ impl State {
                 .time_to_live(std::time::Duration::from_secs(86_400))
                 .build(),
             shield,
+            evasion: crate::evasion::Limiter::default(),
         }
     }
 
