@@ -12,6 +12,7 @@ mod backlog;
 mod chat;
 mod discord;
 mod errors;
+mod evasion;
 mod faults;
 mod lifecycle;
 mod moderation;
