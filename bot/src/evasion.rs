@@ -93,7 +93,8 @@ pub fn describe(
             if near { "same device, new address".to_owned() } else { format!("same device, new {wide}") }
         }
         EvasionMatch::Subnet24 | EvasionMatch::Subnet64 => {
-            let new_device = device.is_some() && device != sanctioned;
+            // Only a sanction that names a device can tell a new one.
+            let new_device = sanctioned.is_some() && device.is_some() && device != sanctioned;
             format!("same {wide}, {}", if new_device { "new device" } else { "new address" })
         }
     }

@@ -10,8 +10,8 @@
 //! A ban matched by device tag alone refuses the upgrade itself ([`refused`]) and is reported
 //! then.
 //!
-//! What is sent is bounded three ways: one event per (sanction, address key, device tag) per
-//! [`REPEAT`], at most [`PER_SANCTION`] events per sanction per minute, and at most
+//! What is sent is bounded three ways: one event per (case, address key, device tag) per
+//! [`REPEAT`], at most [`PER_SANCTION`] events per case per minute, and at most
 //! [`PER_SECOND`] events per gateway per second; each join reports at most [`PER_JOIN`]
 //! sanctions. The caches behind it are bounded (moka). Nothing here refuses anything.
 
@@ -28,9 +28,10 @@ use crate::device::DeviceTag;
 use crate::ratelimit::TokenBucket;
 use crate::state::State;
 
-/// One event per sanction, address key and device tag this often at most.
+/// One event per case, address key and device tag this often at most.
 pub const REPEAT: Duration = Duration::from_secs(60);
-/// Events per sanction per minute at most (a mobile /24 cannot flood the bot).
+/// Events per case (or ban without a case) per minute at most (a mobile /24 cannot flood the
+/// bot).
 pub const PER_SANCTION: u32 = 30;
 /// Events per gateway per second at most.
 pub const PER_SECOND: u32 = 20;
@@ -39,12 +40,15 @@ pub const PER_JOIN: usize = 3;
 /// A connection's address and device are compared with the sanctions this often at most.
 const RECHECK: Duration = Duration::from_secs(5);
 
+/// Events of one case in the current minute: when the minute began, and how many.
+type Window = Arc<Mutex<(Instant, u32)>>;
+
 /// What this gateway remembers to bound what it sends.
 pub struct Limiter {
-    /// (sanction, address key, device) pairs reported within [`REPEAT`].
+    /// (case, address key, device) pairs reported within [`REPEAT`].
     sent: moka::sync::Cache<(SanctionKind, i64, AddressKey, Option<DeviceTag>), ()>,
-    /// Events per sanction in the current minute.
-    per_sanction: moka::sync::Cache<(SanctionKind, i64), Arc<Mutex<(Instant, u32)>>>,
+    /// Events per case in the current minute.
+    per_sanction: moka::sync::Cache<(SanctionKind, i64), Window>,
     /// (address, device) compared within [`RECHECK`].
     checked: moka::sync::Cache<(IpAddr, Option<DeviceTag>), ()>,
     all: Mutex<TokenBucket>,
@@ -140,8 +144,16 @@ pub(crate) fn on_join(state: &State, address: &Address, device: Option<DeviceTag
             found.push((SanctionKind::Mute, mute.id, Some(mute.case), m));
         }
     }
-    // Device matches first: they are the surest.
+    // Device matches first: they are the surest. One event per case: a case's several bans
+    // (an extended one) are one alert.
     found.sort_by_key(|(_, _, _, m)| *m != EvasionMatch::Device);
+    let mut seen = Vec::new();
+    found.retain(|(kind, id, case, _)| {
+        let group = (*kind, case.unwrap_or(-id));
+        let new = !seen.contains(&group);
+        seen.push(group);
+        new
+    });
     for (kind, id, case, matched) in found.into_iter().take(PER_JOIN) {
         send(state, address, device, kind, id, case, matched, shared);
     }
@@ -167,7 +179,8 @@ fn send(
     matched: EvasionMatch,
     shared: bool,
 ) {
-    if !state.evasion.admit(kind, id, address.key(), device) {
+    // Bounded per case (a case's bans are one sanction to staff); per ban without a case.
+    if !state.evasion.admit(kind, case.unwrap_or(-id), address.key(), device) {
         metrics::counter!("chat_evasion_events_total", "outcome" => "limited").increment(1);
         return;
     }

@@ -73,7 +73,7 @@ pub struct Settings {
     pub auto_mute_secs: Duration,
     /// Extend a ban or mute to the new address by itself when a visitor comes back with the
     /// sanctioned device tag (the evasion alert says so): `on` or `off`.
-    #[arg(long, env = "EVASION_AUTO_APPLY", default_value = "off", value_parser = values::switch)]
+    #[arg(long, env = "EVASION_AUTO_APPLY", default_value = "off", value_parser = values::switch, action = clap::ArgAction::Set)]
     pub evasion_auto_apply: bool,
     /// Channel visitors' reports are posted to [default: reports, found or created private under
     /// the category].

@@ -37,29 +37,20 @@ pub(crate) async fn logged(db: &DatabaseConnection, id: &str) -> (String, Option
 /// Ban a tag as `/ban` and `chatroulette bans add` do (networks and devices from the log); the
 /// case. The running app publishes it within `ROOM_SYNC_SECS`.
 pub(crate) async fn ban_tag(db: &DatabaseConnection, tag: &str) -> i64 {
+    ban_tag_scoped(db, tag, None).await
+}
+
+/// [`ban_tag`] with a scope (`/ban … scope:ip`).
+pub(crate) async fn ban_tag_scoped(db: &DatabaseConnection, tag: &str, scope: Option<bot::bans::Scope>) -> i64 {
     let target = bot::bans::Target::Tag(tag.to_owned());
     let ban = bot::bans::NewBan {
-        networks: bot::bans::resolve(db, &target, None).await.unwrap(),
+        networks: bot::bans::resolve(db, &target, scope).await.unwrap(),
         tag: Some(tag),
         shown: Some(format!("tag {tag}")),
         reason: "spam",
         by: "cli:test",
         duration: Some(Duration::from_secs(3600)),
         devices: bot::bans::devices_for(db, &target).await.unwrap(),
-    };
-    bot::bans::impose(db, None, ban).await.unwrap().case.id
-}
-
-/// Ban networks by address (an operator's `bans add ADDRESS`): no device.
-pub(crate) async fn ban_network(db: &DatabaseConnection, network: &str) -> i64 {
-    let ban = bot::bans::NewBan {
-        networks: vec![network.parse().unwrap()],
-        tag: None,
-        shown: None,
-        reason: "spam",
-        by: "cli:test",
-        duration: Some(Duration::from_secs(3600)),
-        devices: vec![],
     };
     bot::bans::impose(db, None, ban).await.unwrap().case.id
 }
@@ -181,8 +172,12 @@ async fn measured_evader_fixtures_fire_and_the_false_alert_rate_behind_a_shared_
     neighbour.join("lobby", "Neighbour").await;
     let pairs = alerted(&db, device_case, 2).await;
     assert!(pairs.iter().any(|p| p.what == "same /24, new device"), "{pairs:?}");
-    // Fixture 3: the same /64 as a /128 ban, a new device.
-    let v6_case = ban_network(&db, "2001:db8:1:2::5/128").await;
+    // Fixture 3: the same /64 as a /128 ban (`scope:ip`), a new device.
+    let mut sixer = connect_device(app.addr, "2001:db8:1:2::5", &token(1010)).await.unwrap();
+    sixer.join("chill", "Sixer").await;
+    let id = sixer.say("more spam").await;
+    let (tag, _) = logged(&db, &id).await;
+    let v6_case = ban_tag_scoped(&db, &tag, Some(bot::bans::Scope::Ip)).await;
     wait_refused(app.addr, "2001:db8:1:2::5", &token(9998)).await;
     let mut v6 = connect_device(app.addr, "2001:db8:1:2::9", &token(1002)).await.unwrap();
     v6.join("lobby", "Sixer").await;

@@ -4,6 +4,7 @@
 mod appeals;
 mod auto_mute;
 mod bans;
+mod evasion;
 mod lookup;
 mod mirror;
 mod moderation;
