@@ -363,6 +363,11 @@ async fn apply(
         let target = format!("case #{}", alert.case_id);
         let details = format!("extended to {added} more address(es) after evasion alert #{}", alert.id);
         crate::audit::record(db, by, "evasion_extend", &target, &details).await?;
+        // The case says so too (its mod-log post is edited to match by the Discord side).
+        if let Some(case) = crate::cases::get(db, alert.case_id).await? {
+            let details = format!("{}; {details}", case.details);
+            crate::cases::amend(db, case.id, &case.target, &details).await?;
+        }
     }
     let mut active: alerts::ActiveModel = alert.into();
     active.pairs = Set(encode(&listed));

@@ -221,6 +221,12 @@ pub async fn press(ctx: &serenity::Context, data: &Data, press: &serenity::Compo
         "allowed_mentions": {"parse": []},
     }});
     data.rest.interaction_callback(interaction, token, &response).await?;
+    // After the answer (due within 3 s): the case's own mod-log post says it was extended.
+    if let Some(case) = case.as_ref().filter(|_| action == "extend")
+        && let Err(e) = super::modlog::edit(&data.rest, case).await
+    {
+        tracing::warn!(error = %e, case = case.id, "cannot edit the mod-log post of an extended case");
+    }
     Ok(())
 }
 

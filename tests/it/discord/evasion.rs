@@ -15,6 +15,18 @@ use crate::cluster::Cluster;
 use crate::evasion::{ban_tag, connect_device, logged, token, wait_refused};
 use crate::support::*;
 
+/// The fake Discord with a mod-log channel, and the app (trusting 127.0.0.1 as a proxy) posting
+/// to it, with `extra` settings.
+async fn with_modlog(extra: &[(&str, &str)]) -> (FakeDiscord, u64, TestApp) {
+    let fake = FakeDiscord::start(FakeConfig::default()).await;
+    let modlog = id_of(&fake.create_channel("mod-log", fake_discord::channel_type::TEXT, None));
+    let modlog_id = modlog.to_string();
+    let mut env = vec![("TRUSTED_PROXIES", "127.0.0.1"), ("DISCORD_MODLOG_CHANNEL_ID", modlog_id.as_str())];
+    env.extend_from_slice(extra);
+    let app = app_with_discord(&fake, &env).await;
+    (fake, modlog, app)
+}
+
 /// The alert of `case` in the mod-log once `check` holds for it (waits).
 async fn alert_of(fake: &FakeDiscord, modlog: u64, case: i64, check: impl Fn(&Value) -> bool) -> Value {
     let title = format!("Possible evasion of case #{case}");
@@ -55,13 +67,7 @@ fn no_address_reached_discord(fake: &FakeDiscord, ips: &[&str]) {
 
 #[tokio::test]
 async fn a_banned_device_from_a_new_address_is_alerted_within_a_second_and_alerts_group_per_case() {
-    let fake = FakeDiscord::start(FakeConfig::default()).await;
-    let modlog = id_of(&fake.create_channel("mod-log", fake_discord::channel_type::TEXT, None));
-    let app = app_with_discord(
-        &fake,
-        &[("TRUSTED_PROXIES", "127.0.0.1"), ("DISCORD_MODLOG_CHANNEL_ID", &modlog.to_string())],
-    )
-    .await;
+    let (fake, modlog, app) = with_modlog(&[]).await;
     let channel = channel_for(&fake, "lobby").await;
     let db = app.db().await;
     let mut evader = connect_device(app.addr, "198.51.100.7", &token(1)).await.unwrap();
@@ -165,6 +171,8 @@ async fn extend_bans_the_evader_on_a_second_gateway_and_ignore_silences_the_pair
         bot::bans::list(&db, false).await.unwrap().into_iter().filter(|b| b.case_id == Some(case)).collect();
     assert_eq!(extended.len(), 2, "{extended:?}");
     assert!(extended.iter().all(|b| b.reason == "flooding" && b.expires_at == ban.expires_at), "{extended:?}");
+    let details = bot::cases::get(&db, case).await.unwrap().unwrap().details;
+    assert!(details.contains("extended to 1 more address(es) after evasion alert #1"), "{details}");
 
     // The device, refused from yet another address, opens a new alert (the first was decided),
     // which a neighbour on the first gateway joins; both are ignored.
@@ -197,17 +205,7 @@ async fn extend_bans_the_evader_on_a_second_gateway_and_ignore_silences_the_pair
 
 #[tokio::test]
 async fn auto_apply_extends_a_device_match_by_itself_and_says_so() {
-    let fake = FakeDiscord::start(FakeConfig::default()).await;
-    let modlog = id_of(&fake.create_channel("mod-log", fake_discord::channel_type::TEXT, None));
-    let app = app_with_discord(
-        &fake,
-        &[
-            ("TRUSTED_PROXIES", "127.0.0.1"),
-            ("DISCORD_MODLOG_CHANNEL_ID", &modlog.to_string()),
-            ("EVASION_AUTO_APPLY", "on"),
-        ],
-    )
-    .await;
+    let (fake, modlog, app) = with_modlog(&[("EVASION_AUTO_APPLY", "on")]).await;
     let db = app.db().await;
     let mut evader = connect_device(app.addr, "198.51.100.7", &token(1)).await.unwrap();
     evader.join("lobby", "Evader").await;
