@@ -181,7 +181,8 @@ async fn extend_bans_the_evader_on_a_second_gateway_and_ignore_silences_the_pair
     neighbour.join("lobby", "Neighbour").await;
     let alert = alert_of(&fake, modlog, case, |m| m["id"] == alert["id"] && joins(m) == 2).await;
     let described = alert["embeds"][0]["description"].as_str().unwrap().to_owned();
-    let line = described.lines().find(|l| l.contains("same /24, new address")).unwrap();
+    // "new address" or "new device", whichever of the case's two bans the gateway compared with.
+    let line = described.lines().find(|l| l.contains("same /24, new")).unwrap();
     let ignored_tag = line.split('`').nth(1).unwrap().to_owned();
     let (pressed, _) = fake.inject_component(&staff, modlog, id_of(&alert), &custom_id(&alert, "Ignore"), None);
     fake.wait_for(|d| d.message(modlog, id_of(&alert)).filter(|m| m.to_string().contains("**Ignored**")), WAIT)
