@@ -172,6 +172,7 @@ impl Config {
             discord,
             retention: bot::retention::Retention { ips: s.retention_days, texts: s.text_retention_days },
             auto_mute: s.auto_mute_secs,
+            evasion_auto_apply: s.evasion_auto_apply,
             ..BotConfig::default()
         };
         let redis = s.redis_url.map(|url| RedisSettings {

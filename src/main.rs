@@ -292,7 +292,8 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
             let tag = parsed.tag();
             // A tag's networks are shown as the tag: operators and staff never need the address.
             let shown = tag.map(|t| format!("tag {t}"));
-            let ban = bot::bans::NewBan { networks, tag, shown, reason: &reason, by: &actor, duration };
+            let devices = bot::bans::devices_for(&db, &parsed).await?;
+            let ban = bot::bans::NewBan { networks, tag, shown, reason: &reason, by: &actor, duration, devices };
             let imposed = bot::bans::impose(&db, bus.as_deref(), ban).await?;
             for ban in &imposed.bans {
                 let shown = tag.map_or_else(|| ban.network.clone(), |t| format!("tag {t}"));
@@ -302,13 +303,17 @@ async fn bans(config: Config, command: BansCommand) -> anyhow::Result<()> {
             }
         }
         BansCommand::List { all } => {
-            println!("{:>6}  {:<24} {:<10} {:<26} {:<26} reason", "id", "network", "tag", "expires", "lifted");
+            println!(
+                "{:>6}  {:<24} {:<14} {:<12} {:<26} {:<26} reason",
+                "id", "network", "tag", "device", "expires", "lifted"
+            );
             for b in bot::bans::list(&db, all).await? {
                 println!(
-                    "{:>6}  {:<24} {:<10} {:<26} {:<26} {}",
+                    "{:>6}  {:<24} {:<14} {:<12} {:<26} {:<26} {}",
                     b.id,
                     b.network,
                     b.ip_tag.as_deref().unwrap_or("-"),
+                    b.device.as_deref().unwrap_or("-"),
                     b.expires_at.map_or_else(|| "never".to_owned(), |e| e.to_rfc3339()),
                     b.lifted_at.map_or_else(|| "-".to_owned(), |e| e.to_rfc3339()),
                     b.reason

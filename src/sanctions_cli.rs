@@ -55,7 +55,9 @@ pub async fn mutes(config: Config, command: MutesCommand, actor: &str) -> anyhow
             let networks = bot::bans::resolve(&db, &parsed, None).await?;
             let tag = parsed.tag();
             let shown = tag.map(|t| format!("tag {t}"));
-            let mute = bot::mutes::NewMute { networks, tag, shown, reason: &reason, by: actor, duration, shadow };
+            let devices = bot::bans::devices_for(&db, &parsed).await?;
+            let mute =
+                bot::mutes::NewMute { networks, tag, shown, reason: &reason, by: actor, duration, shadow, devices };
             let imposed = bot::mutes::impose(&db, bus.as_deref(), mute).await?;
             let kind = if shadow { "shadow mute" } else { "mute" };
             for mute in &imposed.mutes {
@@ -67,16 +69,17 @@ pub async fn mutes(config: Config, command: MutesCommand, actor: &str) -> anyhow
         }
         MutesCommand::List { all } => {
             println!(
-                "{:>6} {:>6}  {:<24} {:<14} {:<6} {:<26} {:<26} reason",
-                "id", "case", "network", "tag", "shadow", "expires", "lifted"
+                "{:>6} {:>6}  {:<24} {:<14} {:<12} {:<6} {:<26} {:<26} reason",
+                "id", "case", "network", "tag", "device", "shadow", "expires", "lifted"
             );
             for m in bot::mutes::list(&db, all).await? {
                 println!(
-                    "{:>6} {:>6}  {:<24} {:<14} {:<6} {:<26} {:<26} {}",
+                    "{:>6} {:>6}  {:<24} {:<14} {:<12} {:<6} {:<26} {:<26} {}",
                     m.id,
                     m.case_id,
                     m.network,
                     m.ip_tag.as_deref().unwrap_or("-"),
+                    m.device.as_deref().unwrap_or("-"),
                     if m.shadow { "yes" } else { "no" },
                     m.expires_at.map_or_else(|| "never".to_owned(), |e| e.to_rfc3339()),
                     m.lifted_at.map_or_else(|| "-".to_owned(), |e| e.to_rfc3339()),

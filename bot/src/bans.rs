@@ -142,10 +142,39 @@ pub async fn resolve(db: &DatabaseConnection, target: &Target, scope: Option<Sco
     Ok(nets)
 }
 
-/// Record bans of `networks`.
+/// Device tags a sanction aimed at `target` also covers: for an IP tag, the device of each of
+/// its senders' latest logged messages (at most [`DEVICES_MAX`]); none for an address.
+pub async fn devices_for(db: &DatabaseConnection, target: &Target) -> Result<Vec<String>, BotError> {
+    match target {
+        Target::Tag(tag) => crate::message_log::devices_of(db, tag, DEVICES_MAX).await,
+        Target::Ip(_) | Target::Network(_) => Ok(Vec::new()),
+    }
+}
+
+/// Device tags one sanction names at most.
+pub const DEVICES_MAX: usize = 5;
+
+/// The (network, device) rows a sanction of `networks` and `devices` is stored as: every
+/// network once, each device on one row (a row matches by its network *or* its device), extra
+/// devices on rows repeating the first network.
+pub fn rows(networks: &[IpNet], devices: &[String]) -> Vec<(IpNet, Option<String>)> {
+    let mut devices: Vec<&String> = devices.iter().take(DEVICES_MAX).collect();
+    devices.sort();
+    devices.dedup();
+    let mut out: Vec<(IpNet, Option<String>)> =
+        networks.iter().enumerate().map(|(i, net)| (*net, devices.get(i).map(|d| (*d).clone()))).collect();
+    if let Some(first) = networks.first() {
+        out.extend(devices.iter().skip(networks.len()).map(|d| (*first, Some((*d).clone()))));
+    }
+    out
+}
+
+/// Record bans of `networks` (and `devices`, see [`rows`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn add(
     db: &DatabaseConnection,
     networks: &[IpNet],
+    devices: &[String],
     tag: Option<&str>,
     reason: &str,
     moderator: &str,
@@ -154,9 +183,10 @@ pub async fn add(
 ) -> Result<Vec<bans::Model>, BotError> {
     let now = Utc::now();
     let mut out = Vec::new();
-    for net in networks {
+    for (net, device) in rows(networks, devices) {
         let model = bans::ActiveModel {
             network: Set(net.to_string()),
+            device: Set(device),
             ip_tag: Set(tag.map(str::to_owned)),
             reason: Set(reason.chars().take(500).collect()),
             moderator: Set(moderator.chars().take(100).collect()),
@@ -186,6 +216,8 @@ pub struct NewBan<'a> {
     pub by: &'a str,
     /// `None`: until lifted.
     pub duration: Option<Duration>,
+    /// Device tags the ban also covers, from any address ([`devices_for`]).
+    pub devices: Vec<String>,
 }
 
 /// What [`impose`] did, worded for the audit log, the mod-log channel and replies.
@@ -227,7 +259,8 @@ pub async fn impose(db: &DatabaseConnection, bus: Option<&dyn bus::Bus>, ban: Ne
         expires,
     };
     let case = crate::cases::open(db, new_case).await?;
-    let made = add(db, &ban.networks, ban.tag, ban.reason, ban.by, expires, Some(case.id)).await?;
+    crate::cases::set_device(db, case.id, ban.devices.first().map(String::as_str)).await?;
+    let made = add(db, &ban.networks, &ban.devices, ban.tag, ban.reason, ban.by, expires, Some(case.id)).await?;
     if let Some(bus) = bus {
         publish_active(db, bus).await?;
     }
@@ -358,6 +391,7 @@ pub fn to_def(ban: &bans::Model) -> BanDef {
         reason: ban.reason.clone(),
         expires: ban.expires_at,
         case: ban.case_id,
+        device: ban.device.clone(),
     }
 }
 
@@ -379,6 +413,17 @@ mod tests {
         let v4: IpAddr = "198.51.100.20".parse().unwrap();
         assert_eq!(Scope::default_for(v4).network(v4).to_string(), "198.51.100.20/32");
         assert_eq!(Scope::Subnet.network(v4).to_string(), "198.51.100.0/24");
+    }
+
+    #[test]
+    fn devices_ride_on_the_network_rows() {
+        let a: IpNet = "198.51.100.7/32".parse().unwrap();
+        let b: IpNet = "2001:db8::/64".parse().unwrap();
+        let d = |s: &str| s.to_owned();
+        assert_eq!(rows(&[a, b], &[]), vec![(a, None), (b, None)]);
+        assert_eq!(rows(&[a, b], &[d("x")]), vec![(a, Some(d("x"))), (b, None)]);
+        assert_eq!(rows(&[a], &[d("y"), d("x"), d("x")]), vec![(a, Some(d("x"))), (a, Some(d("y")))]);
+        assert!(rows(&[], &[d("x")]).is_empty());
     }
 
     #[test]

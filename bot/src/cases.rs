@@ -61,6 +61,7 @@ pub async fn open(db: &DatabaseConnection, case: NewCase<'_>) -> Result<cases::M
         expires_at: Set(case.expires),
         modlog_channel: Set(None),
         modlog_message: Set(None),
+        device: Set(None),
         ..Default::default()
     };
     Ok(model.insert(db).await?)
@@ -80,13 +81,24 @@ pub async fn list(db: &DatabaseConnection, limit: u64) -> Result<Vec<cases::Mode
     Ok(cases::Entity::find().order_by_desc(cases::Column::Id).limit(limit.min(LIST_MAX)).all(db).await?)
 }
 
-/// How many warnings `subject` has had, this one included.
-pub async fn warnings_of(db: &DatabaseConnection, subject: &str) -> Result<u64, BotError> {
-    Ok(cases::Entity::find()
-        .filter(cases::Column::Kind.eq("warn"))
-        .filter(cases::Column::Subject.eq(subject))
-        .count(db)
-        .await?)
+/// How many warnings `subject`, or the device tag `device`, has had, this one included: a
+/// visitor who changes address keeps the warnings of their device.
+pub async fn warnings_of(db: &DatabaseConnection, subject: &str, device: Option<&str>) -> Result<u64, BotError> {
+    let mut whose = sea_orm::Condition::any().add(cases::Column::Subject.eq(subject));
+    if let Some(device) = device {
+        whose = whose.add(cases::Column::Device.eq(device));
+    }
+    Ok(cases::Entity::find().filter(cases::Column::Kind.eq("warn")).filter(whose).count(db).await?)
+}
+
+/// Remember the device tag of a case's target (`None` leaves it unknown).
+pub async fn set_device(db: &DatabaseConnection, id: i64, device: Option<&str>) -> Result<(), BotError> {
+    let Some(device) = device else { return Ok(()) };
+    let case = must_get(db, id).await?;
+    let mut active: cases::ActiveModel = case.into();
+    active.device = Set(Some(device.chars().take(16).collect()));
+    active.update(db).await?;
+    Ok(())
 }
 
 /// Name a case's target and details once the sanction's own numbers are known.

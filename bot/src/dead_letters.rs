@@ -60,6 +60,19 @@ pub async fn record(db: &DatabaseConnection, entry: &QueueEntry, error: &str, at
                 Some(change.ip.to_string()),
             )
         }
+        // The address is kept apart (`ip`), as for appeals.
+        InboundEvent::Evasion(evasion) => (
+            "evasion",
+            None,
+            None,
+            serde_json::to_value(&entry.event).map(|mut v| {
+                if let Some(fields) = v.as_object_mut() {
+                    fields.remove("ip");
+                }
+                v.to_string()
+            }),
+            Some(evasion.ip.to_string()),
+        ),
         // The reporter's address is kept apart (`ip`), so retention erases it: the payload
         // leaves it out.
         InboundEvent::Report(report) => (

@@ -18,6 +18,8 @@
 //! * [`cases`]: the numbered case of every moderator action, its reason and duration edited
 //!   afterwards;
 //! * [`warnings`]: warnings and the `WARN_LADDER` they climb;
+//! * [`evasion`]: ban-evasion alerts grouped per case, *Extend* and *Ignore*, and
+//!   `EVASION_AUTO_APPLY` (the Discord side is `discord::evasion`);
 //! * [`filters`]: word and regex filters, published to every gateway;
 //! * [`reports`]: visitors' reports of messages, recorded at once and decided by staff (the
 //!   Discord side is `discord::reports`);
@@ -43,6 +45,7 @@ pub mod db;
 pub mod dead_letters;
 pub mod discord;
 pub mod entities;
+pub mod evasion;
 pub mod filters;
 pub mod health;
 pub mod iptag;

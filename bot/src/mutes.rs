@@ -31,6 +31,8 @@ pub struct NewMute<'a> {
     /// `None`: until lifted.
     pub duration: Option<Duration>,
     pub shadow: bool,
+    /// Device tags the mute also covers, from any address ([`crate::bans::devices_for`]).
+    pub devices: Vec<String>,
 }
 
 /// What [`impose`] did.
@@ -82,25 +84,8 @@ pub async fn impose(
         expires,
     };
     let case = crate::cases::open(db, new_case).await?;
-    let now = Utc::now();
-    let mut made = Vec::new();
-    for net in &mute.networks {
-        let model = mutes::ActiveModel {
-            case_id: Set(case.id),
-            network: Set(net.to_string()),
-            ip_tag: Set(mute.tag.map(str::to_owned)),
-            device: Set(None),
-            reason: Set(mute.reason.chars().take(500).collect()),
-            moderator: Set(mute.by.chars().take(100).collect()),
-            shadow: Set(mute.shadow),
-            created_at: Set(now),
-            expires_at: Set(expires),
-            lifted_at: Set(None),
-            lifted_by: Set(None),
-            ..Default::default()
-        };
-        made.push(model.insert(db).await?);
-    }
+    crate::cases::set_device(db, case.id, mute.devices.first().map(String::as_str)).await?;
+    let made = add(db, &mute, case.id, expires).await?;
     if let Some(bus) = bus {
         publish_active(db, bus).await?;
     }
@@ -113,6 +98,36 @@ pub async fn impose(
     let audit = format!("{details}; case #{}", imposed.case.id);
     crate::audit::record(db, mute.by, "mute", &imposed.shown, &audit).await?;
     Ok(imposed)
+}
+
+/// Record the mute rows of `mute` in `case` (its networks and devices, see
+/// [`crate::bans::rows`]).
+pub async fn add(
+    db: &DatabaseConnection,
+    mute: &NewMute<'_>,
+    case: i64,
+    expires: Option<chrono::DateTime<Utc>>,
+) -> Result<Vec<mutes::Model>, BotError> {
+    let now = Utc::now();
+    let mut made = Vec::new();
+    for (net, device) in crate::bans::rows(&mute.networks, &mute.devices) {
+        let model = mutes::ActiveModel {
+            case_id: Set(case),
+            network: Set(net.to_string()),
+            ip_tag: Set(mute.tag.map(str::to_owned)),
+            device: Set(device),
+            reason: Set(mute.reason.chars().take(500).collect()),
+            moderator: Set(mute.by.chars().take(100).collect()),
+            shadow: Set(mute.shadow),
+            created_at: Set(now),
+            expires_at: Set(expires),
+            lifted_at: Set(None),
+            lifted_by: Set(None),
+            ..Default::default()
+        };
+        made.push(model.insert(db).await?);
+    }
+    Ok(made)
 }
 
 /// Lift a mute, open its `unmute` case, write the audit log and withdraw it from `bus` at once.

@@ -127,6 +127,8 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
             .exec(db)
             .await?
             .rows_affected;
+        // Evasion alerts (with their addresses) and ended sanctions' device tags.
+        purged.ips += crate::evasion::forget(db, cutoff).await?;
         purged.ips += reports::Entity::update_many()
             .col_expr(reports::Column::ReporterIp, Expr::value(ERASED_IP))
             .col_expr(reports::Column::ReporterDevice, Expr::value(Option::<String>::None))

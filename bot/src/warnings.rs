@@ -2,7 +2,8 @@
 //!
 //! A warning is a case of its own (kind `warn`), told at once to the matching connected
 //! visitors (`warned {case, reason}` through [`ControlEvent::Warned`]). Warnings are counted per
-//! target: its IP tag, or else its networks (the case's `subject`). When the count reaches a rung
+//! target: its IP tag, or else its networks (the case's `subject`), and per device tag where
+//! the target's is known (`cases.device`), so a new address does not start the count again. When the count reaches a rung
 //! of the ladder (`WARN_LADDER`), the rung's sanction applies itself as a case of its own, by the
 //! same [`crate::mutes::impose`] or [`crate::bans::impose`] a moderator uses.
 //!
@@ -98,6 +99,9 @@ pub struct NewWarning<'a> {
     pub shown: String,
     pub reason: &'a str,
     pub by: &'a str,
+    /// The target's device tags, when known: warnings count per device too, and the warning
+    /// reaches that device's sockets from any address.
+    pub devices: Vec<String>,
 }
 
 /// What [`warn`] did: the warning's case, how many warnings the target has had, and the
@@ -130,13 +134,15 @@ pub async fn warn(
         expires: None,
     };
     let mut case = crate::cases::open(db, new_case).await?;
-    let count = crate::cases::warnings_of(db, &subject).await?;
+    let device = warning.devices.first().map(String::as_str);
+    crate::cases::set_device(db, case.id, device).await?;
+    let count = crate::cases::warnings_of(db, &subject, device).await?;
     case = crate::cases::amend(db, case.id, &case.target, &format!("warning {count}")).await?;
     if let Some(bus) = bus {
         let event = ControlEvent::Warned {
             case: case.id,
             networks: warning.networks.iter().map(ToString::to_string).collect(),
-            device: None,
+            device: device.map(str::to_owned),
             reason: case.reason.clone(),
         };
         bus.publish_control(&event).await?;
@@ -171,6 +177,7 @@ async fn climb(
                 by: warning.by,
                 duration: rung.duration,
                 shadow: false,
+                devices: warning.devices.clone(),
             };
             crate::mutes::impose(db, bus, mute).await?.case
         }
@@ -182,6 +189,7 @@ async fn climb(
                 reason: &reason,
                 by: warning.by,
                 duration: rung.duration,
+                devices: warning.devices.clone(),
             };
             crate::bans::impose(db, bus, ban).await?.case
         }

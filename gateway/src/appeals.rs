@@ -103,8 +103,9 @@ impl Handler for OpenAppeal {
         };
         // Only a sanction in force on the caller's address, as `GET /api/status` names it: the
         // ban's case, or a mute's (never a shadow mute: its visitor is never told of it).
-        let ban = state.bans.check(ip).filter(|ban| ban.case == Some(body.case));
-        let mute = state.mutes.check(ip).filter(|mute| !mute.shadow && mute.case == body.case);
+        let device = crate::device::from_query(state, req);
+        let ban = state.bans.check_with(ip, device.as_ref()).filter(|ban| ban.case == Some(body.case));
+        let mute = state.mutes.check_with(ip, device.as_ref()).filter(|mute| !mute.shadow && mute.case == body.case);
         if ban.is_none() && mute.is_none() {
             let message = "no sanction with this case number is in force on your address";
             refuse(res, StatusCode::FORBIDDEN, "not_your_case", message);

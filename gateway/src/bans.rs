@@ -1,6 +1,6 @@
 //! The bans this gateway enforces: the bot's snapshot plus control events, matched per
-//! address with a small decision cache (moka) so a flood of connections from one address costs
-//! one scan.
+//! address, and per device tag for a ban that carries one, with a small decision cache (moka)
+//! so a flood of connections from one address costs one scan.
 
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -10,9 +10,11 @@ use chrono::Utc;
 use ipnet::IpNet;
 use protocol::BanDef;
 
+use crate::device::DeviceTag;
+
 pub struct BanList {
     bans: RwLock<Vec<(IpNet, Arc<BanDef>)>>,
-    decisions: moka::sync::Cache<IpAddr, Option<Arc<BanDef>>>,
+    decisions: moka::sync::Cache<(IpAddr, Option<DeviceTag>), Option<Arc<BanDef>>>,
 }
 
 impl Default for BanList {
@@ -37,15 +39,26 @@ fn parse(ban: BanDef) -> Option<(IpNet, Arc<BanDef>)> {
 
 impl BanList {
     /// The active ban covering `ip`, if any.
+    #[cfg(test)]
     pub fn check(&self, ip: IpAddr) -> Option<Arc<BanDef>> {
+        self.check_with(ip, None)
+    }
+
+    /// The active ban covering `ip` or the device tag `device`, if any; one covering the
+    /// address comes first.
+    pub fn check_with(&self, ip: IpAddr, device: Option<&DeviceTag>) -> Option<Arc<BanDef>> {
         let ip = ip.to_canonical();
-        self.decisions.get_with(ip, || {
+        let found = self.decisions.get_with((ip, device.copied()), || {
             let now = Utc::now();
             let bans = self.bans.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            bans.iter()
-                .find(|(net, ban)| net.contains(&ip) && ban.expires.is_none_or(|e| e > now))
+            let active = || bans.iter().filter(|(_, ban)| ban.expires.is_none_or(|e| e > now));
+            active()
+                .find(|(net, _)| net.contains(&ip))
+                .or_else(|| active().find(|(_, ban)| covers_device(ban, device)))
                 .map(|(_, b)| b.clone())
-        })
+        });
+        // A cached decision may have expired meanwhile.
+        found.filter(|b| b.expires.is_none_or(|e| e > Utc::now()))
     }
 
     pub fn replace_all(&self, bans: Vec<BanDef>) {
@@ -83,6 +96,11 @@ impl BanList {
     }
 }
 
+/// Whether `ban` names the device tag `device`.
+pub fn covers_device(ban: &BanDef, device: Option<&DeviceTag>) -> bool {
+    matches!((ban.device.as_deref(), device), (Some(d), Some(tag)) if d == tag.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +112,7 @@ mod tests {
             reason: "spam".into(),
             expires: expires_in.map(|s| Utc::now() + chrono::Duration::seconds(s)),
             case: None,
+            device: None,
         }
     }
 
@@ -108,5 +127,18 @@ mod tests {
         assert_eq!(list.check("::ffff:198.51.100.9".parse().unwrap()).map(|b| b.id), Some(3));
         list.remove(3);
         assert!(list.check("198.51.100.9".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_ban_with_a_device_covers_that_device_from_any_address() {
+        let list = BanList::default();
+        let device = DeviceTag::parse(b"a1b2c3d4e5f6").unwrap();
+        let other = DeviceTag::parse(b"000000000000").unwrap();
+        list.add(BanDef { device: Some(device.to_string()), ..ban(4, "198.51.100.7/32", Some(60)) });
+        let far: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(list.check_with(far, Some(&device)).map(|b| b.id), Some(4));
+        assert!(list.check_with(far, Some(&other)).is_none());
+        assert!(list.check_with(far, None).is_none());
+        assert_eq!(list.check_with("198.51.100.7".parse().unwrap(), Some(&other)).map(|b| b.id), Some(4));
     }
 }

@@ -119,7 +119,7 @@ async fn apply(state: &State, event: ControlEvent) {
             }
         }
         ControlEvent::MuteLifted { id } => state.mutes.remove(id),
-        ControlEvent::Warned { case, networks, device: _, reason } => warn(state, case, &networks, reason),
+        ControlEvent::Warned { case, networks, device, reason } => warn(state, case, &networks, device, reason),
         ControlEvent::ReportOutcome { reporter, id, outcome } => report_outcome(state, &reporter, id, outcome),
         ControlEvent::Kick { room, nick, reason } => {
             // Seats are held under the nickname's key (its confusable skeleton).
@@ -152,16 +152,23 @@ fn tell_mute(state: &State, net: ipnet::IpNet, mute: &protocol::MuteDef) {
         return;
     }
     let frame = crate::mutes::muted_frame(mute);
-    for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
+    let covered = |ip: std::net::IpAddr, device: Option<&crate::device::DeviceTag>| {
+        net.contains(&ip.to_canonical()) || crate::mutes::covers_device(mute, device)
+    };
+    for handle in state.sockets.matching_conn(covered) {
         handle.send_frame(&frame);
     }
 }
 
-/// Tell the open sockets of `networks` they were warned.
-fn warn(state: &State, case: i64, networks: &[String], reason: String) {
+/// Tell the open sockets of `networks`, or with the device tag `device`, they were warned.
+fn warn(state: &State, case: i64, networks: &[String], device: Option<String>, reason: String) {
     let nets: Vec<ipnet::IpNet> = networks.iter().filter_map(|n| n.parse().ok()).collect();
     let frame = ServerFrame::Warned { case, reason };
-    for handle in state.sockets.matching(|ip| nets.iter().any(|net| net.contains(&ip.to_canonical()))) {
+    let covered = |ip: std::net::IpAddr, tag: Option<&crate::device::DeviceTag>| {
+        nets.iter().any(|net| net.contains(&ip.to_canonical()))
+            || matches!((device.as_deref(), tag), (Some(d), Some(t)) if d == t.as_str())
+    };
+    for handle in state.sockets.matching_conn(covered) {
         handle.send_frame(&frame);
     }
 }
@@ -179,16 +186,19 @@ fn report_outcome(state: &State, reporter: &str, id: ulid::Ulid, outcome: protoc
     }
 }
 
-/// Close every open socket that a ban in force covers.
+/// Close every open socket that a ban in force covers (by address or device tag).
 fn sweep_bans(state: &State) {
     for (net, ban) in state.bans.networks() {
+        let covered = |ip: std::net::IpAddr, device: Option<&crate::device::DeviceTag>| {
+            net.contains(&ip.to_canonical()) || crate::bans::covers_device(&ban, device)
+        };
         let reason = if ban.reason.is_empty() {
             "You are banned.".to_owned()
         } else {
             format!("You are banned: {}", ban.reason)
         };
         state.resumes.revoke_addresses(|ip| net.contains(&ip.to_canonical()));
-        for handle in state.sockets.matching(|ip| net.contains(&ip.to_canonical())) {
+        for handle in state.sockets.matching_conn(covered) {
             handle.send_frame(&ServerFrame::Kicked { reason: reason.clone() });
             handle.close(crate::websocket::code::BANNED, "banned", true);
         }

@@ -60,6 +60,12 @@ impl DeviceTag {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The tag of the request's `?device=<token>`, if it carries a valid one.
+pub(crate) fn from_query(state: &crate::state::State, req: &salvo::Request) -> Option<DeviceTag> {
+    let token = req.query::<String>("device")?;
+    DeviceTag::of_token(&token, secrecy::ExposeSecret::expose_secret(&state.config.owner_secret))
+}
+
 impl fmt::Display for DeviceTag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

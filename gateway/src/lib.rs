@@ -41,7 +41,10 @@
 //!     session (room, nickname, seat, stranger) within `RESUME_SECS`, on any gateway.
 //! * `ratelimit`: the token bucket behind every rate limit, and the buckets an address's sockets
 //!   share.
-//! * `bans`, `mutes`, `filters`: the bans, mutes (plain and shadow) and word/regex filters in force.
+//! * `bans`, `mutes`, `filters`: the bans, mutes (plain and shadow) and word/regex filters in force;
+//!   a ban or mute that names a device tag holds for that device from any address.
+//! * `evasion`: joins that look like a sanctioned visitor come back (same device from a new
+//!   address, same /64 or /24), reported to the bot for the mod-log's alerts, bounded.
 //! * `directory`: the room definitions this gateway serves from.
 //! * `control`: follows the bot's control events (rooms, bans, mutes, warnings, filters, kicks)
 //!   and reloads the bus snapshot; closes the sockets a new ban covers, tells those a new mute or
@@ -77,6 +80,7 @@ mod deliveries;
 mod device;
 mod directory;
 mod envelope;
+mod evasion;
 mod filters;
 mod http;
 mod hub;

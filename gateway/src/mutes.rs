@@ -1,5 +1,5 @@
 //! The mutes this gateway enforces: the bot's snapshot plus control events, matched per
-//! address like bans (`crate::bans`). An expired mute is ignored at once, whatever the bot's
+//! address and device tag like bans (`crate::bans`). An expired mute is ignored at once, whatever the bot's
 //! sweep has done yet. A plain mute refuses `say`, `create` and `typing` with `muted`; a shadow
 //! mute refuses nothing and keeps the visitor's messages to themselves (see `session::say`).
 
@@ -11,10 +11,12 @@ use chrono::Utc;
 use ipnet::IpNet;
 use protocol::{ErrorCode, Expires, MuteDef, ServerFrame};
 
+use crate::device::DeviceTag;
+
 pub struct MuteList {
     mutes: RwLock<Vec<(IpNet, Arc<MuteDef>)>>,
-    /// Per address: the mute in force (a plain one before a shadow one), if any.
-    decisions: moka::sync::Cache<IpAddr, Option<Arc<MuteDef>>>,
+    /// Per address and device tag: the mute in force (a plain one before a shadow one), if any.
+    decisions: moka::sync::Cache<(IpAddr, Option<DeviceTag>), Option<Arc<MuteDef>>>,
 }
 
 impl Default for MuteList {
@@ -45,11 +47,19 @@ pub fn in_force(mute: &MuteDef) -> bool {
 impl MuteList {
     /// The mute in force on `ip`, if any: a plain mute wins over a shadow one (the visitor is
     /// then told, and refused).
+    #[cfg(test)]
     pub fn check(&self, ip: IpAddr) -> Option<Arc<MuteDef>> {
+        self.check_with(ip, None)
+    }
+
+    /// [`MuteList::check`] by address or device tag: a mute that names `device` holds from
+    /// any address.
+    pub fn check_with(&self, ip: IpAddr, device: Option<&DeviceTag>) -> Option<Arc<MuteDef>> {
         let ip = ip.to_canonical();
-        let found = self.decisions.get_with(ip, || {
+        let found = self.decisions.get_with((ip, device.copied()), || {
             let mutes = self.mutes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut matching = mutes.iter().filter(|(net, mute)| net.contains(&ip) && in_force(mute));
+            let mut matching =
+                mutes.iter().filter(|(net, mute)| (net.contains(&ip) || covers_device(mute, device)) && in_force(mute));
             let first = matching.next().map(|(_, m)| m.clone());
             match first {
                 Some(m) if m.shadow => matching.find(|(_, m)| !m.shadow).map(|(_, m)| m.clone()).or(Some(m)),
@@ -93,9 +103,19 @@ impl MuteList {
 
     /// Every mute in force (to put back into a bus that lost its data).
     pub fn all(&self) -> Vec<Arc<MuteDef>> {
-        let mutes = self.mutes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        mutes.iter().filter(|(_, m)| in_force(m)).map(|(_, m)| m.clone()).collect()
+        self.networks().into_iter().map(|(_, m)| m).collect()
     }
+
+    /// Every mute in force with its network (what `evasion` compares a join with).
+    pub fn networks(&self) -> Vec<(IpNet, Arc<MuteDef>)> {
+        let mutes = self.mutes.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        mutes.iter().filter(|(_, m)| in_force(m)).cloned().collect()
+    }
+}
+
+/// Whether `mute` names the device tag `device`.
+pub fn covers_device(mute: &MuteDef, device: Option<&DeviceTag>) -> bool {
+    matches!((mute.device.as_deref(), device), (Some(d), Some(tag)) if d == tag.as_str())
 }
 
 /// The `muted` frame a visitor under a plain mute gets on mute and on every join.
@@ -143,5 +163,16 @@ mod tests {
         list.remove(1);
         assert!(list.check("2001:db8:1:2::1".parse().unwrap()).is_none());
         assert_eq!(list.all().len(), 0);
+    }
+
+    #[test]
+    fn a_mute_with_a_device_holds_from_any_address() {
+        let list = MuteList::default();
+        let device = DeviceTag::parse(b"a1b2c3d4e5f6").unwrap();
+        list.add(MuteDef { device: Some(device.to_string()), ..mute(5, "198.51.100.7/32", Some(60), false) });
+        let far: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(list.check_with(far, Some(&device)).map(|m| m.id), Some(5));
+        assert!(list.check_with(far, None).is_none());
+        assert!(list.check_with(far, DeviceTag::parse(b"000000000000").as_ref()).is_none());
     }
 }

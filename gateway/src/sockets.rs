@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::address::AddressKey;
+use crate::device::DeviceTag;
 use crate::hub::{ConnHandle, ConnId};
 
 #[derive(Default)]
@@ -16,7 +17,7 @@ pub struct Sockets {
 #[derive(Default)]
 struct Inner {
     per_ip: HashMap<AddressKey, usize>,
-    open: HashMap<ConnId, (IpAddr, ConnHandle)>,
+    open: HashMap<ConnId, (IpAddr, Option<DeviceTag>, ConnHandle)>,
 }
 
 /// A connection slot of one address, held from the upgrade on; dropping it frees the slot
@@ -25,6 +26,8 @@ pub struct Slot {
     sockets: Arc<Sockets>,
     key: AddressKey,
     ip: IpAddr,
+    /// The connection's device tag, so a ban or mute aimed at a device reaches its sockets.
+    device: Option<DeviceTag>,
     conn: Option<ConnId>,
 }
 
@@ -44,7 +47,7 @@ impl Sockets {
             return None;
         }
         *count += 1;
-        Some(Slot { sockets: self.clone(), key, ip, conn: None })
+        Some(Slot { sockets: self.clone(), key, ip, device: None, conn: None })
     }
 
     /// Open sockets (and reserved slots) of `key`.
@@ -61,20 +64,35 @@ impl Sockets {
     /// The sockets of `ids` that are still open.
     pub fn handles(&self, ids: &[ConnId]) -> Vec<ConnHandle> {
         let inner = self.lock();
-        ids.iter().filter_map(|id| inner.open.get(id)).map(|(_, handle)| handle.clone()).collect()
+        ids.iter().filter_map(|id| inner.open.get(id)).map(|(_, _, handle)| handle.clone()).collect()
     }
 
     /// Open sockets whose address satisfies `pred`.
     pub fn matching(&self, pred: impl Fn(IpAddr) -> bool) -> Vec<ConnHandle> {
-        self.lock().open.values().filter(|(ip, _)| pred(*ip)).map(|(_, h)| h.clone()).collect()
+        self.matching_conn(|ip, _| pred(ip))
+    }
+
+    /// Open sockets whose address and device tag satisfy `pred`.
+    pub fn matching_conn(&self, pred: impl Fn(IpAddr, Option<&DeviceTag>) -> bool) -> Vec<ConnHandle> {
+        self.lock()
+            .open
+            .values()
+            .filter(|(ip, device, _)| pred(*ip, device.as_ref()))
+            .map(|(_, _, h)| h.clone())
+            .collect()
     }
 }
 
 impl Slot {
+    /// The connection's device tag (before [`Slot::register`]).
+    pub fn set_device(&mut self, device: Option<DeviceTag>) {
+        self.device = device;
+    }
+
     /// The upgrade completed: the socket is reachable through the registry.
     pub fn register(&mut self, handle: ConnHandle) {
         self.conn = Some(handle.id);
-        self.sockets.lock().open.insert(handle.id, (self.ip, handle));
+        self.sockets.lock().open.insert(handle.id, (self.ip, self.device, handle));
     }
 }
 

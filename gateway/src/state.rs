@@ -57,6 +57,8 @@ pub(crate) struct State {
     pub recovery: crate::recovery::Recovery,
     /// The proof-of-work gate.
     pub shield: crate::shield::Shield,
+    /// What bounds the evasion alerts this gateway sends ([`crate::evasion`]).
+    pub evasion: crate::evasion::Limiter,
 }
 
 impl State {
@@ -89,6 +91,7 @@ impl State {
             resumes: crate::session::resumes::Resumes::new(),
             recovery: crate::recovery::Recovery::default(),
             shield,
+            evasion: crate::evasion::Limiter::default(),
         }
     }
 

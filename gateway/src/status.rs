@@ -4,7 +4,9 @@
 //! Body: `{ban: {case, reason, expires} | null, mute: {case, reason, expires} | null}`. The ban
 //! is looked up exactly as the WebSocket upgrade looks it up: the same client address (the
 //! socket's peer, `X-Forwarded-For` only from `TRUSTED_PROXIES`) against the same ban list, and
-//! the mute likewise against the mutes in force (never a shadow mute: `null` then). `case` is the
+//! the mute likewise against the mutes in force (never a shadow mute: `null` then). With
+//! `?device=<token>` (the web client's device token) a ban or mute aimed at that device counts
+//! too, from any address. `case` is the
 //! case number (`/case`, `chatroulette cases show`); a ban made before cases existed has none.
 
 use std::sync::Arc;
@@ -40,12 +42,14 @@ impl Handler for Status {
         let Some(ip) = crate::api_limit::admit(&self.0, req, res) else {
             return;
         };
-        let ban = self.0.bans.check(ip).map(|ban| Sanction {
+        // `?device=<token>`: a ban or mute aimed at the device holds from any address.
+        let device = crate::device::from_query(&self.0, req);
+        let ban = self.0.bans.check_with(ip, device.as_ref()).map(|ban| Sanction {
             case: ban.case,
             reason: ban.reason.clone(),
             expires: ban.expires,
         });
-        let mute = self.0.mutes.check(ip).filter(|m| !m.shadow).map(|mute| Sanction {
+        let mute = self.0.mutes.check_with(ip, device.as_ref()).filter(|m| !m.shadow).map(|mute| Sanction {
             case: Some(mute.case),
             reason: mute.reason.clone(),
             expires: mute.expires,

@@ -1,5 +1,5 @@
 //! `GET /ws`: where a socket is admitted before its session starts. In order: the client's
-//! address (through trusted proxies only), the page's origin, bans, the proof-of-work gate
+//! address (through trusted proxies only), the page's origin, bans (by address or device tag), the proof-of-work gate
 //! (`shield::gate`: `?pow=` when the gate is on for the caller), the gateway's cap on sockets
 //! (`capacity`), and the address's cap on sockets (`sockets`); then the upgrade, and the
 //! connection's task in `session`. The `device` query parameter becomes the connection's device
@@ -13,10 +13,7 @@ use salvo::http::StatusCode;
 use salvo::prelude::*;
 use serde::Serialize;
 
-use secrecy::ExposeSecret;
-
 use crate::client::{origin_allowed, peer_ip, request_ip};
-use crate::device::DeviceTag;
 use crate::refusal::Refusal;
 use crate::state::State;
 
@@ -47,8 +44,15 @@ impl Handler for WsUpgrade {
             res.render(Json(Refusal { code: "bad_origin", message: "this page may not open the chat" }));
             return;
         }
-        if let Some(ban) = state.bans.check(ip) {
+        // Only the device token's keyed hash is kept; an invalid token counts as none.
+        let device = crate::device::from_query(state, req);
+        let address =
+            crate::address::Address::new(ip, &state.config.shared_addresses, state.config.shared_address_factor);
+        if let Some(ban) = state.bans.check_with(ip, device.as_ref()) {
             crate::telemetry::refused("banned");
+            // Refused by its device tag from an address the ban does not cover: the visitor
+            // came back from elsewhere (`evasion`).
+            crate::evasion::refused(state, &address, device.as_ref(), &ban);
             res.status_code(StatusCode::FORBIDDEN);
             let message = if ban.reason.is_empty() {
                 "You are banned.".to_owned()
@@ -58,8 +62,6 @@ impl Handler for WsUpgrade {
             res.render(Json(BanRefusal { code: "banned", message, expires: ban.expires }));
             return;
         }
-        let address =
-            crate::address::Address::new(ip, &state.config.shared_addresses, state.config.shared_address_factor);
         let pow = req.query::<String>("pow");
         if let Err(refusal) = crate::shield::gate::check(state, &address, pow.as_deref()).await {
             crate::telemetry::refused(refusal.code);
@@ -78,17 +80,14 @@ impl Handler for WsUpgrade {
             return;
         };
         let max_connections = address.scale_usize(state.config.max_connections_per_ip);
-        let Some(slot) = state.sockets.reserve(ip, address.key(), max_connections) else {
+        let Some(mut slot) = state.sockets.reserve(ip, address.key(), max_connections) else {
             crate::telemetry::refused("too_many_connections");
             state.shield.note_refusal(&address, "rate_limited");
             res.status_code(StatusCode::TOO_MANY_REQUESTS);
             res.render(Json(Refusal { code: "rate_limited", message: "too many connections from your address" }));
             return;
         };
-        // Only the device token's keyed hash is kept; an invalid token counts as none.
-        let device = req
-            .query::<String>("device")
-            .and_then(|token| DeviceTag::of_token(&token, state.config.owner_secret.expose_secret()));
+        slot.set_device(device);
         if let Err(e) = crate::session::upgrade(state.clone(), address, device, (slot, place), req, res) {
             res.render(e);
         }

@@ -71,6 +71,10 @@ pub struct BanDef {
     /// The case number the ban belongs to (absent for bans made before cases existed).
     #[serde(default)]
     pub case: Option<i64>,
+    /// A device tag the ban also covers, when it was aimed at a message or tag whose log row
+    /// has one: a connection with this device tag is refused from any address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// An active mute, as gateways need it: matching visitors may read but not speak (or, with
@@ -168,6 +172,52 @@ pub enum InboundEvent {
     MessageEdited(crate::changes::MessageChange),
     /// A visitor took back its own message (`delete`): the log marks it, the mirror too.
     MessageDeleted(crate::changes::MessageChange),
+    /// A connection looks like a sanctioned visitor come back (`gateway/src/evasion.rs`); the
+    /// bot alerts the mod-log (`bot/src/evasion.rs`).
+    Evasion(EvasionEvent),
+}
+
+/// Which sanction an evasion alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SanctionKind {
+    Ban,
+    Mute,
+}
+
+/// What tied a connection to a sanction that does not cover its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvasionMatch {
+    /// The sanction's device tag, from an address it does not cover.
+    Device,
+    /// The same IPv6 /64 as the sanctioned address, which the sanction does not cover.
+    Subnet64,
+    /// The same IPv4 /24 as the sanctioned address, which the sanction does not cover.
+    Subnet24,
+}
+
+/// A possible evasion, gateway → bot: a join (or, for a ban matched by device, a refused
+/// upgrade) tied to an active ban or mute that does not cover the connection's address.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct EvasionEvent {
+    pub kind: SanctionKind,
+    /// The ban's or mute's number.
+    pub sanction: i64,
+    /// Its case (absent for bans made before cases existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<i64>,
+    pub matched: EvasionMatch,
+    /// The connection's address (the bot keeps it like the log's addresses and shows staff its
+    /// IP tag only).
+    pub ip: IpAddr,
+    /// The connection's device tag, if its client sent a device token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Whether the address is one of `SHARED_ADDRESSES`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
+    pub at: DateTime<Utc>,
 }
 
 /// A roulette queue entry: one waiting connection and what it accepts.

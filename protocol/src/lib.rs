@@ -24,8 +24,8 @@ pub mod input;
 pub use appeals::{AppealEvent, AppealRecord, AppealReply, AppealState};
 pub use changes::MessageChange;
 pub use events::{
-    BanDef, ControlEvent, FilterAction, FilterDef, InboundEvent, LoggedMessage, MuteDef, ReportEvent, RoomDef,
-    RoomKind, RouletteMatch, RouletteTicket,
+    BanDef, ControlEvent, EvasionEvent, EvasionMatch, FilterAction, FilterDef, InboundEvent, LoggedMessage, MuteDef,
+    ReportEvent, RoomDef, RoomKind, RouletteMatch, RouletteTicket, SanctionKind,
 };
 pub use frames::{
     ClientFrame, ErrorCode, Expires, Limits, MessageView, PresenceEvent, ReportReason, ReportVerdict, ServerFrame,

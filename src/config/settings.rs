@@ -71,6 +71,10 @@ pub struct Settings {
     /// that tag, unless a moderator confirms (60 to 86400 seconds).
     #[arg(long, env = "AUTO_MUTE_SECS", default_value = "1800", value_parser = values::seconds(60.0, 86400.0))]
     pub auto_mute_secs: Duration,
+    /// Extend a ban or mute to the new address by itself when a visitor comes back with the
+    /// sanctioned device tag (the evasion alert says so): `on` or `off`.
+    #[arg(long, env = "EVASION_AUTO_APPLY", default_value = "off", value_parser = values::switch, action = clap::ArgAction::Set)]
+    pub evasion_auto_apply: bool,
     /// Channel visitors' reports are posted to [default: reports, found or created private under
     /// the category].
     #[arg(long, env = "DISCORD_REPORTS_CHANNEL_ID", value_parser = values::discord_id("a Discord id (a number)"))]

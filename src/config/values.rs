@@ -47,6 +47,15 @@ pub fn count(value: &str) -> Result<u32, String> {
     value.parse().map_err(|_| "must be a whole number, 0 or more".to_owned())
 }
 
+/// `on` or `off` (also `true`/`false`, `yes`/`no`, `1`/`0`).
+pub fn switch(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("expected on or off, got {value:?}")),
+    }
+}
+
 pub fn shield_mode(value: &str) -> Result<bus::ShieldMode, String> {
     value.parse()
 }

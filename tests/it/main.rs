@@ -13,6 +13,7 @@ mod chat;
 mod conversation;
 mod discord;
 mod errors;
+mod evasion;
 mod faults;
 mod lifecycle;
 mod moderation;

@@ -28,6 +28,11 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
         {
             super::reports::buttons::press(ctx, data, press).await?;
         }
+        serenity::FullEvent::InteractionCreate { interaction: serenity::Interaction::Component(press) }
+            if press.data.custom_id.starts_with(super::evasion::PREFIX) =>
+        {
+            super::evasion::press(ctx, data, press).await?;
+        }
         serenity::FullEvent::InteractionCreate { interaction } => {
             super::appeals::interaction(ctx, data, interaction).await?;
         }

@@ -16,6 +16,7 @@
 //! * [`mirror`]: web messages into Discord, one worker per room;
 //! * [`embeds`]: web messages as embeds within Discord's limits;
 //! * [`modlog`]: the mod-log posts of cases, posted and edited to match;
+//! * [`evasion`]: ban-evasion alerts in the mod-log channel, and their buttons;
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
 //! * [`appeals`]: appeals' threads, their buttons and staff replies to the visitor;
 //! * [`privacy`]: every channel the bot makes is private to staff;
@@ -32,6 +33,7 @@ pub mod access;
 pub mod appeals;
 pub mod budget;
 pub mod embeds;
+pub mod evasion;
 pub mod mirror;
 pub mod modlog;
 pub mod privacy;
@@ -135,6 +137,8 @@ pub enum DiscordError {
 pub struct Discord {
     pub mirror: Mirror,
     pub reports: Reports,
+    /// Posts and edits evasion alerts; the consumer wakes it.
+    pub alerts: evasion::Alerts,
     rest: rest::Rest,
     config: DiscordConfig,
     db: DatabaseConnection,
@@ -171,17 +175,19 @@ impl Discord {
         let parents = threads::Parents::new(&config, rest.clone(), db.clone());
         let mirror = Mirror::new(rest.clone(), db.clone(), log.clone(), bus.clone(), config.mirror.clone(), parents);
         let reports = Reports::new(&config, &rest, db.clone(), log.clone(), tagger.clone(), bus.clone(), auto_mute);
-        Ok(Self { mirror, reports, rest, config, db, log, bus, tagger })
+        let alerts = evasion::Alerts::new(&rest, db.clone(), config.modlog);
+        Ok(Self { mirror, reports, alerts, rest, config, db, log, bus, tagger })
     }
 
     /// Connect and serve until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send) -> Result<(), DiscordError> {
-        let Self { mirror, reports, rest, config, db, log, bus, tagger } = self;
+        let Self { mirror, reports, alerts, rest, config, db, log, bus, tagger } = self;
         let channels = crate::health::spawn(
             "channel upkeep",
             events::keep_channels(db.clone(), rest.clone(), config.clone(), mirror.clone()),
         );
         let poster = crate::health::spawn("report poster", reports.run());
+        let alerter = crate::health::spawn("evasion alerts", alerts.run());
         let desk = appeals::spawn(db.clone(), rest.clone(), config.clone());
         let mut http = serenity::HttpBuilder::new(config.token.expose_secret());
         if let Some(base) = &config.api_base {
@@ -238,6 +244,7 @@ impl Discord {
         };
         channels.abort();
         poster.abort();
+        alerter.abort();
         desk.abort();
         result
     }

@@ -17,6 +17,8 @@ pub struct Model {
     pub lifted_by: Option<String>,
     /// The case it belongs to (`None` for bans made before cases existed).
     pub case_id: Option<i64>,
+    /// A device tag the ban also covers, from any address.
+    pub device: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -22,6 +22,8 @@ pub struct Model {
     /// The mod-log post showing this case.
     pub modlog_channel: Option<i64>,
     pub modlog_message: Option<i64>,
+    /// The device tag of the target, when known: warnings count per device too.
+    pub device: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -6,6 +6,8 @@ pub mod audit_log;
 pub mod bans;
 pub mod cases;
 pub mod dead_letters;
+pub mod evasion_alerts;
+pub mod evasion_ignores;
 pub mod filters;
 pub mod message_edits;
 pub mod message_log;

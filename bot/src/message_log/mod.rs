@@ -41,7 +41,7 @@ use sea_orm::DatabaseConnection;
 pub use changes::{Applied, BY_AUTHOR};
 pub use history::recent;
 pub use mirror::SCAN_BATCH;
-pub use tags::{Walk, addresses_of, by_tag};
+pub use tags::{Walk, addresses_of, by_tag, devices_of};
 
 /// A message to log, with what only the log keeps.
 #[derive(Debug)]

@@ -14,6 +14,28 @@ pub async fn addresses_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<Stri
     tail_column(db, tag, visitor_tails::Column::Ip).await
 }
 
+/// The device tags of `tag`'s senders: the device of each sender's latest logged message (a
+/// sender whose client sent none has none), newest first, at most `max`.
+pub async fn devices_of(db: &DatabaseConnection, tag: &str, max: usize) -> Result<Vec<String>, BotError> {
+    use sea_orm::{ColumnTrait, QueryOrder};
+    let tails = tails_of(db, tag).await?;
+    let rows: Vec<Option<String>> = message_log::Entity::find()
+        .select_only()
+        .column(message_log::Column::DeviceTag)
+        .filter(message_log::Column::Id.is_in(tails))
+        .order_by_desc(message_log::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut devices: Vec<String> = Vec::new();
+    for device in rows.into_iter().flatten() {
+        if devices.len() < max && !devices.contains(&device) {
+            devices.push(device);
+        }
+    }
+    Ok(devices)
+}
+
 /// The last logged message id of every sender under `tag` (own tag first, else /64 tag).
 async fn tails_of(db: &DatabaseConnection, tag: &str) -> Result<Vec<String>, BotError> {
     tail_column(db, tag, visitor_tails::Column::LastId).await

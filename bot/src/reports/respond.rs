@@ -85,6 +85,7 @@ pub async fn attach(
         by: ACTOR,
         duration: Some(auto_mute),
         shadow: true,
+        devices: row.device_tag.iter().cloned().collect(),
     };
     let imposed = mutes::impose(db, bus, mute).await?;
     reports::Entity::update_many()

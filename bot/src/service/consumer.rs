@@ -40,6 +40,8 @@ pub(super) struct Consumer {
     pub(super) mirror: Option<Mirror>,
     /// Woken when a report is recorded (`None`: headless, reports are recorded only).
     pub(super) reports: Option<Reports>,
+    /// Woken when an evasion alert changed (`None`: headless, alerts are recorded only).
+    pub(super) alerts: Option<crate::discord::evasion::Alerts>,
     /// Set once the bot stops: a failing database write is then given up on after a few
     /// attempts instead of retried until it works.
     pub(super) stopping: AtomicBool,
@@ -277,6 +279,30 @@ impl Consumer {
                             .await
                             .map_err(BotError::from),
                     }
+                }
+                // Grouped into its case's alert (extended at once with EVASION_AUTO_APPLY), then
+                // posted or edited by the alert poster. A failure is logged and the entry
+                // acknowledged: the gateway reports the next join again.
+                InboundEvent::Evasion(event) => {
+                    let bus = Some(self.bus.as_ref());
+                    match crate::evasion::record(&self.db, bus, &self.tagger, event, self.config.evasion_auto_apply)
+                        .await
+                    {
+                        Ok(Some(alert)) => {
+                            tracing::info!(
+                                alert = alert.id,
+                                case = alert.case_id,
+                                joins = alert.joins,
+                                "possible evasion"
+                            );
+                            if let Some(alerts) = &self.alerts {
+                                alerts.wake();
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::error!(error = %e, "cannot record an evasion alert"),
+                    }
+                    Ok(())
                 }
                 // Recorded at once (the report is kept even without Discord), then posted by
                 // the report poster; retried in place, a dead letter after that.

@@ -54,6 +54,9 @@ pub struct BotConfig {
     pub retention: crate::retention::Retention,
     /// `AUTO_MUTE_SECS`: how long the automatic shadow mute of a reported tag lasts.
     pub auto_mute: Duration,
+    /// `EVASION_AUTO_APPLY`: extend a sanction to a new address by itself on a device-tag
+    /// match (`crate::evasion`).
+    pub evasion_auto_apply: bool,
 }
 
 impl Default for BotConfig {
@@ -66,6 +69,7 @@ impl Default for BotConfig {
             discord: None,
             retention: crate::retention::Retention::default(),
             auto_mute: Duration::from_secs(1800),
+            evasion_auto_apply: false,
         }
     }
 }
@@ -120,6 +124,7 @@ impl Bot {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mirror = discord.as_ref().map(|d| d.mirror.clone());
         let reports = discord.as_ref().map(|d| d.reports.clone());
+        let alerts = discord.as_ref().map(|d| d.alerts.clone());
         let discord = discord.map(|discord| {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
@@ -139,6 +144,7 @@ impl Bot {
             tagger,
             mirror,
             reports,
+            alerts,
             stopping: AtomicBool::new(false),
             gave_up: AtomicBool::new(false),
         };

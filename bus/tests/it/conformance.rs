@@ -204,7 +204,14 @@ pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
     assert!(!bus.rooms().await.unwrap().iter().any(|r| r.slug == slug));
 
     let id = i64::from(rand_id());
-    let ban = BanDef { id, network: "203.0.113.0/24".into(), reason: "spam".into(), expires: None, case: Some(7) };
+    let ban = BanDef {
+        id,
+        network: "203.0.113.0/24".into(),
+        reason: "spam".into(),
+        expires: None,
+        case: Some(7),
+        device: None,
+    };
     bus.put_ban(&ban).await.unwrap();
     assert!(bus.bans().await.unwrap().contains(&ban));
     bus.remove_ban(id).await.unwrap();

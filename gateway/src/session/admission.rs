@@ -222,7 +222,7 @@ impl Conn {
     /// Refuse (with `banned`) when a ban covers this address. Sockets are closed when a ban
     /// arrives; this covers the moment in between.
     pub(super) fn check_ban(&self) -> Result<(), Refusal> {
-        let Some(ban) = self.state.bans.check(self.address.ip) else {
+        let Some(ban) = self.state.bans.check_with(self.address.ip, self.device.as_ref()) else {
             return Ok(());
         };
         let message =
@@ -233,7 +233,7 @@ impl Conn {
     /// Refuse (with `muted`) when a plain mute covers this address; `Ok(true)` under a shadow
     /// mute, which refuses nothing (the visitor must not learn of it).
     pub(super) fn check_mute(&self) -> Result<bool, Refusal> {
-        let Some(mute) = self.state.mutes.check(self.address.ip) else {
+        let Some(mute) = self.state.mutes.check_with(self.address.ip, self.device.as_ref()) else {
             return Ok(false);
         };
         if mute.shadow {

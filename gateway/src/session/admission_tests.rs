@@ -71,6 +71,7 @@ fn ban(conn: &Conn) {
         reason: String::new(),
         expires: None,
         case: None,
+        device: None,
     });
 }
 

@@ -242,6 +242,9 @@ impl Conn {
     }
 
     async fn act(&mut self, admitted: Admitted) {
+        if matches!(admitted, Admitted::Join { .. } | Admitted::Roulette { .. } | Admitted::Resume { .. }) {
+            crate::evasion::on_join(&self.state, &self.address, self.device);
+        }
         match admitted {
             Admitted::Join { room, nick, since } => self.join(room, nick, since).await,
             Admitted::Say { room, text, client_id, shadow, reply_to } => {
@@ -287,7 +290,7 @@ impl Conn {
     /// Tell a visitor under a plain mute (after `joined` and `resumed`); a shadow mute is never
     /// told.
     fn tell_mute(&self) {
-        if let Some(mute) = self.state.mutes.check(self.address.ip).filter(|m| !m.shadow) {
+        if let Some(mute) = self.state.mutes.check_with(self.address.ip, self.device.as_ref()).filter(|m| !m.shadow) {
             self.handle.send_frame(&crate::mutes::muted_frame(&mute));
         }
     }

@@ -5,6 +5,7 @@ mod appeals;
 mod auto_mute;
 mod bans;
 mod conversation;
+mod evasion;
 mod lookup;
 mod mirror;
 mod moderation;

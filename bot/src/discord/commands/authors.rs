@@ -8,18 +8,18 @@ use poise::serenity_prelude as serenity;
 use crate::discord::access::{self, Level};
 use crate::discord::{Context, Error};
 
-/// The web authors a mirrored Discord message carries: (nickname, tag, address).
-pub(super) async fn authors_of(
-    ctx: Context<'_>,
-    message: serenity::MessageId,
-) -> Result<Vec<(String, String, String)>, Error> {
+/// One web author of a mirrored message: nickname, IP tag, address, device tag (if any).
+pub(super) type Author = (String, String, String, Option<String>);
+
+/// The web authors a mirrored Discord message carries.
+pub(super) async fn authors_of(ctx: Context<'_>, message: serenity::MessageId) -> Result<Vec<Author>, Error> {
     let rows = ctx.data().log.carried_by(i64::try_from(message.get())?, false).await?;
-    let mut authors: Vec<(String, String, String)> = rows
+    let mut authors: Vec<Author> = rows
         .into_iter()
         .map(|r| {
             // The sender's own tag: the first word of `tag` or `tag · /64 nettag`.
             let tag = r.ip_tag.as_deref().and_then(|t| t.split(' ').next()).unwrap_or_default().to_owned();
-            (r.nickname, tag, r.ip)
+            (r.nickname, tag, r.ip, r.device_tag)
         })
         .collect();
     authors.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
@@ -28,10 +28,7 @@ pub(super) async fn authors_of(
 }
 
 /// Ask which author (a select menu of nickname + tag) when a message carries several.
-pub(super) async fn pick_author(
-    ctx: Context<'_>,
-    authors: Vec<(String, String, String)>,
-) -> Result<Option<(String, String, String)>, Error> {
+pub(super) async fn pick_author(ctx: Context<'_>, authors: Vec<Author>) -> Result<Option<Author>, Error> {
     if authors.len() <= 1 {
         return Ok(authors.into_iter().next());
     }
@@ -39,7 +36,7 @@ pub(super) async fn pick_author(
     let options: Vec<serenity::CreateSelectMenuOption> = authors
         .iter()
         .take(25)
-        .map(|(nick, tag, _)| serenity::CreateSelectMenuOption::new(format!("{nick} ({tag})"), tag.clone()))
+        .map(|(nick, tag, _, _)| serenity::CreateSelectMenuOption::new(format!("{nick} ({tag})"), tag.clone()))
         .collect();
     let menu = serenity::CreateSelectMenu::new(&id, serenity::CreateSelectMenuKind::String { options })
         .placeholder("Which author?");

@@ -17,21 +17,22 @@ use crate::discord::{Context, Error};
 /// Ban one web author (by the address behind their tag) and report it.
 async fn ban_author_of(
     ctx: Context<'_>,
-    author: (String, String, String),
+    author: super::authors::Author,
     duration: Option<Duration>,
     scope: Option<Scope>,
     reason: &str,
 ) -> Result<(), Error> {
-    let (nick, tag, ip) = author;
+    let (nick, tag, ip, device) = author;
     let ip: std::net::IpAddr = ip.parse().map_err(|_| "the author's address was already erased (retention)")?;
     let network = scope.unwrap_or(Scope::default_for(ip)).network(ip);
-    apply_ban(ctx, vec![network], Some(&tag), Some(format!("{nick} (tag {tag})")), duration, reason).await
+    let shown = Some(format!("{nick} (tag {tag})"));
+    apply_ban(ctx, (vec![network], device.into_iter().collect()), Some(&tag), shown, duration, reason).await
 }
 
 /// Ban, announce it in the mod-log channel and tell the moderator.
 async fn apply_ban(
     ctx: Context<'_>,
-    networks: Vec<ipnet::IpNet>,
+    (networks, devices): (Vec<ipnet::IpNet>, Vec<String>),
     tag: Option<&str>,
     shown: Option<String>,
     duration: Option<Duration>,
@@ -39,7 +40,7 @@ async fn apply_ban(
 ) -> Result<(), Error> {
     let data = ctx.data();
     let by = actor(ctx);
-    let ban = bans::NewBan { networks, tag, shown, reason, by: &by, duration };
+    let ban = bans::NewBan { networks, tag, shown, reason, by: &by, duration, devices };
     let imposed = bans::impose(&data.db, Some(data.bus.as_ref()), ban).await?;
     announce(ctx, &imposed.case).await;
     let text = format!(
@@ -118,7 +119,8 @@ pub async fn ban(
         }
     };
     let networks = bans::resolve(&ctx.data().db, &parsed, scope).await?;
-    apply_ban(ctx, networks, parsed.tag(), shown, duration, &reason).await
+    let devices = bans::devices_for(&ctx.data().db, &parsed).await?;
+    apply_ban(ctx, (networks, devices), parsed.tag(), shown, duration, &reason).await
 }
 
 /// Lift a ban by its number.

@@ -57,7 +57,7 @@ pub async fn author_messages(ctx: Context<'_>, message: serenity::Message) -> Re
     if authors.is_empty() {
         return reply(ctx, "That message is not a mirrored web message.").await;
     }
-    let Some((_, tag, _)) = pick_author(ctx, authors).await? else {
+    let Some((_, tag, _, _)) = pick_author(ctx, authors).await? else {
         return reply(ctx, "No author chosen.").await;
     };
     show_tag(ctx, &tag).await

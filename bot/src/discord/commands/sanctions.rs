@@ -35,6 +35,7 @@ pub async fn mute(
         by: &by,
         duration,
         shadow,
+        devices: resolved.devices,
     };
     let imposed = mutes::impose(&data.db, Some(data.bus.as_ref()), mute).await?;
     announce(ctx, &imposed.case).await;
@@ -86,6 +87,7 @@ pub async fn warn(
         shown: resolved.shown.unwrap_or_else(|| "an address".to_owned()),
         reason: &reason,
         by: &by,
+        devices: resolved.devices,
     };
     let warned = warnings::warn(&data.db, Some(data.bus.as_ref()), &data.warn_ladder, warning).await?;
     announce(ctx, &warned.case).await;

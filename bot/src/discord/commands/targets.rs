@@ -15,6 +15,8 @@ pub(super) struct Resolved {
     pub tag: Option<String>,
     /// `nick (tag abc…)`, `tag abc…`, or `None` for an address (named by number only).
     pub shown: Option<String>,
+    /// Device tags the sanction also covers: the message's, or the tag's senders'.
+    pub devices: Vec<String>,
 }
 
 /// Resolve `target`, or answer the moderator why not (then `None`). `verb` words the answers
@@ -26,7 +28,7 @@ pub(super) async fn resolve(ctx: Context<'_>, target: &str, verb: &str) -> Resul
             reply(ctx, "That message is not a mirrored web message.").await?;
             return Ok(None);
         }
-        let Some((nick, tag, ip)) = pick_author(ctx, authors).await? else {
+        let Some((nick, tag, ip, device)) = pick_author(ctx, authors).await? else {
             reply(ctx, format!("No author chosen; nobody was {verb}.")).await?;
             return Ok(None);
         };
@@ -36,6 +38,7 @@ pub(super) async fn resolve(ctx: Context<'_>, target: &str, verb: &str) -> Resul
             networks: vec![network],
             shown: Some(format!("{nick} (tag {tag})")),
             tag: Some(tag),
+            devices: device.into_iter().collect(),
         }));
     }
     let parsed = Target::parse(target)?;
@@ -46,7 +49,8 @@ pub(super) async fn resolve(ctx: Context<'_>, target: &str, verb: &str) -> Resul
         return Ok(None);
     }
     let networks = bans::resolve(&ctx.data().db, &parsed, None).await?;
+    let devices = bans::devices_for(&ctx.data().db, &parsed).await?;
     let tag = parsed.tag().map(str::to_owned);
     let shown = tag.as_ref().map(|t| format!("tag {t}"));
-    Ok(Some(Resolved { networks, tag, shown }))
+    Ok(Some(Resolved { networks, tag, shown, devices }))
 }

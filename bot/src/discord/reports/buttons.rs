@@ -76,15 +76,21 @@ pub async fn press(ctx: &serenity::Context, data: &Data, press: &serenity::Compo
 }
 
 /// The reported sender as a sanction targets them: the tag, and the reported message's address
-/// (its /24 or /64 as `/ban` would), or, once retention erased it, every address of the tag.
-async fn target(data: &Data, report: &report_rows::Model) -> Result<(String, Vec<ipnet::IpNet>), Error> {
+/// (its /24 or /64 as `/ban` would), or, once retention erased it, every address of the tag;
+/// and the reported message's device tag (else the tag's devices).
+async fn target(data: &Data, report: &report_rows::Model) -> Result<(String, Vec<ipnet::IpNet>, Vec<String>), Error> {
     let tag = report.reported_tag.clone().ok_or("the reported message has no tag (staff, or not in the log)")?;
     let row = data.log.by_id(&report.message_id).await?;
+    let device = row.as_ref().and_then(|r| r.device_tag.clone());
     let networks = match row.and_then(|r| r.ip.parse::<std::net::IpAddr>().ok()) {
         Some(ip) => vec![Scope::default_for(ip).network(ip)],
         None => bans::resolve(&data.db, &Target::Tag(tag.clone()), None).await?,
     };
-    Ok((tag, networks))
+    let devices = match device {
+        Some(device) => vec![device],
+        None => bans::devices_for(&data.db, &Target::Tag(tag.clone())).await?,
+    };
+    Ok((tag, networks, devices))
 }
 
 fn reason_of(report: &report_rows::Model) -> String {
@@ -93,10 +99,10 @@ fn reason_of(report: &report_rows::Model) -> String {
 
 /// Ban the reported sender until lifted.
 async fn ban(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), Error> {
-    let (tag, networks) = target(data, report).await?;
+    let (tag, networks, devices) = target(data, report).await?;
     let reason = reason_of(report);
     let shown = format!("{} (tag {tag})", report.reported_nick);
-    let ban = NewBan { networks, tag: Some(&tag), shown: Some(shown), reason: &reason, by, duration: None };
+    let ban = NewBan { networks, tag: Some(&tag), shown: Some(shown), reason: &reason, by, duration: None, devices };
     let imposed = bans::impose(&data.db, Some(data.bus.as_ref()), ban).await?;
     crate::discord::modlog::post(&data.rest, &data.db, data.modlog, &imposed.case).await;
     Ok(())
@@ -104,10 +110,11 @@ async fn ban(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), E
 
 /// Mute the reported sender for [`render::MUTE_LENGTH`] (a plain mute: they are told).
 async fn mute(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), Error> {
-    let (tag, networks) = target(data, report).await?;
+    let (tag, networks, devices) = target(data, report).await?;
     let reason = reason_of(report);
     let shown = format!("{} (tag {tag})", report.reported_nick);
     let mute = NewMute {
+        devices,
         networks,
         tag: Some(&tag),
         shown: Some(shown),

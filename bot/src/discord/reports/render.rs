@@ -83,7 +83,7 @@ pub fn decision(report: &reports::Model) -> Option<String> {
 
 /// Who decided, as staff read it: `discord:<id> (<name>)` as a mention (shown as the member's
 /// name; mentions in embeds notify nobody) and the name; anything else escaped.
-fn who(by: &str) -> String {
+pub(crate) fn who(by: &str) -> String {
     let parsed = by.strip_prefix("discord:").and_then(|rest| {
         let (id, name) = rest.split_once(' ')?;
         let name = name.strip_prefix('(')?.strip_suffix(')')?;
