@@ -137,6 +137,10 @@ impl Config {
                 address_refusals: s.shield_address_refusals,
                 ..defaults.shield.clone()
             },
+            trust: gateway::config::TrustConfig {
+                new_visitor_minutes: s.new_visitor_minutes,
+                new_visitor_messages: s.new_visitor_messages,
+            },
             ..defaults
         };
         let discord = match s.discord_token {
@@ -162,6 +166,10 @@ impl Config {
                 reports: s.discord_reports_channel_id,
                 budget: bot::discord::budget::Limits::default(),
                 warn_ladder: s.warn_ladder,
+                new_visitor: bot::trust::NewVisitorRule {
+                    minutes: s.new_visitor_minutes,
+                    messages: s.new_visitor_messages,
+                },
             }),
         };
         let bot = BotConfig {

@@ -87,6 +87,31 @@ pub struct GatewayConfig {
     pub deployment_key: SecretString,
     /// The proof-of-work gate (`SHIELD_*`).
     pub shield: ShieldConfig,
+    /// The trust tier for new visitors (`NEW_VISITOR_*`).
+    pub trust: TrustConfig,
+}
+
+/// The trust tier for new visitors (`gateway::trust`): a visitor is new until either limit is
+/// reached, whichever comes first; either at 0 turns the tier off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustConfig {
+    /// `NEW_VISITOR_MINUTES`: how long after its first sight a device or address is new.
+    pub new_visitor_minutes: u32,
+    /// `NEW_VISITOR_MESSAGES`: how many accepted messages end the tier sooner.
+    pub new_visitor_messages: u32,
+}
+
+impl TrustConfig {
+    /// Whether the tier applies at all.
+    pub fn enabled(&self) -> bool {
+        self.new_visitor_minutes > 0 && self.new_visitor_messages > 0
+    }
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self { new_visitor_minutes: 10, new_visitor_messages: 5 }
+    }
 }
 
 /// The proof-of-work gate's settings (`gateway::shield`).
@@ -181,6 +206,7 @@ impl Default for GatewayConfig {
             house_rules: None,
             deployment_key: random_secret(),
             shield: ShieldConfig::default(),
+            trust: TrustConfig::default(),
         }
     }
 }

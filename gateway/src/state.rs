@@ -60,6 +60,10 @@ pub(crate) struct State {
     pub reported: moka::sync::Cache<(crate::device::DeviceTag, ulid::Ulid), ()>,
     /// The proof-of-work gate.
     pub shield: crate::shield::Shield,
+    /// The tags and link domains staff trusted.
+    pub staff_trust: crate::trust::StaffTrust,
+    /// New visitors' last messages, for the repeat check.
+    pub recent: crate::trust::Recent,
 }
 
 impl State {
@@ -96,6 +100,8 @@ impl State {
                 .time_to_live(std::time::Duration::from_secs(86_400))
                 .build(),
             shield,
+            staff_trust: crate::trust::StaffTrust::default(),
+            recent: crate::trust::Recent::default(),
         }
     }
 

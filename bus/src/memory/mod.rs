@@ -1,7 +1,8 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
 //! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
-//! the online counts (`online`), the resume states (`resume`), the appeals (`appeals`) and the
-//! proof-of-work gate's shared state (`shield`) are in files of their own.
+//! the online counts (`online`), the resume states (`resume`), the appeals (`appeals`), the
+//! proof-of-work gate's shared state (`shield`) and the trust tier's records (`trust`) are in
+//! files of their own.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -22,6 +23,7 @@ use self::queue::{Kind, Queue};
 use self::resume::Resumes;
 use self::shield::Shield;
 use self::slowmode::Slowmode;
+use self::trust::Trust;
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
     Bus, BusError, ControlFeed, ControlMessage, DEFAULT_QUEUE_MAX, FeedSender, HISTORY_LEN, QueueEntry, QueueStats,
@@ -34,6 +36,7 @@ mod queue;
 mod resume;
 mod shield;
 mod slowmode;
+mod trust;
 
 const CONTROL_DEPTH: usize = 1024;
 /// The fan-out map is never purged below this size.
@@ -68,6 +71,8 @@ pub struct InProcessBus {
     appeals: Mutex<Appeals>,
     /// The proof-of-work gate's shared state.
     shield: Mutex<Shield>,
+    /// The trust tier's records, and what staff trusted.
+    trust: Mutex<Trust>,
 }
 
 impl Default for InProcessBus {
@@ -103,6 +108,7 @@ impl InProcessBus {
             resumes: Mutex::default(),
             appeals: Mutex::default(),
             shield: Mutex::default(),
+            trust: Mutex::default(),
         }
     }
 }
@@ -492,6 +498,30 @@ impl Bus for InProcessBus {
 
     async fn deployment_key(&self) -> Result<Option<String>, BusError> {
         Ok(lock(&self.shield).key.clone())
+    }
+
+    // ---- the trust tier (memory/trust.rs) ------------------------------------------------------
+    async fn trust_note(
+        &self,
+        subjects: &[String],
+        messages: u64,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> Result<Vec<crate::TrustRecord>, BusError> {
+        Ok(lock(&self.trust).note(subjects, messages, now_ms, ttl))
+    }
+
+    async fn trust_records(&self, subjects: &[String]) -> Result<Vec<Option<crate::TrustRecord>>, BusError> {
+        Ok(lock(&self.trust).get(subjects))
+    }
+
+    async fn put_trust_list(&self, list: &protocol::TrustList) -> Result<(), BusError> {
+        lock(&self.trust).list = list.clone();
+        Ok(())
+    }
+
+    async fn trust_list(&self) -> Result<protocol::TrustList, BusError> {
+        Ok(lock(&self.trust).list.clone())
     }
 }
 

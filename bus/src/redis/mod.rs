@@ -16,6 +16,7 @@
 //! * `appeals`: appeals by token and each case's open appeal, with a TTL;
 //! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
 //! * `shield`: the proof-of-work gate's spent solutions, join rates, mode and deployment key;
+//! * `trust`: the trust tier's records per device and address, and the staff-trusted list;
 //! * `recovery`: the bus's generation, read once a second: a Redis that lost its data is found
 //!   and recovered from (seats re-taken, kept entries queued again); the logged watermark;
 //! * `retained`: what this process queued, kept (bounded) until the bot has logged it;
@@ -48,6 +49,7 @@ use self::retained::Retained;
 use self::roulette::Roulette;
 use self::shield::Shield;
 use self::snapshots::Snapshots;
+use self::trust::Trust;
 use crate::BusError;
 
 mod appeals;
@@ -66,6 +68,7 @@ mod roulette;
 mod shield;
 mod snapshots;
 mod trait_impl;
+mod trust;
 
 pub use leader::Leadership;
 
@@ -96,6 +99,7 @@ pub struct RedisBus {
     resumes: Resumes,
     appeals: Appeals,
     shield: Shield,
+    trust: Trust,
     recovery: Arc<Recovery>,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
@@ -159,6 +163,7 @@ impl RedisBus {
             resumes: Resumes::new(conn.clone(), keys.clone()),
             appeals: Appeals::new(conn.clone(), keys.clone()),
             shield: Shield::new(conn.clone(), keys.clone()),
+            trust: Trust::new(conn.clone(), keys.clone()),
             recovery,
             presence,
             keys,

@@ -4,8 +4,10 @@
 //! may do ([`Admitted`], with what the checks worked out: the room, the cleaned nickname or
 //! text) or the [`Refusal`] to answer it with. The checks, by frame:
 //! - `join`: ban, nickname, room (pairs are never joined by name), lock, the address's joins.
-//! - `say`: `client_id`, in a room, mute, text, filters, lock, the socket's and the address's
-//!   message buckets, slowmode (on the bus, per room and address).
+//! - `say`: `client_id`, in a room, mute, text, filters, lock, the trust tier (new visitors'
+//!   pastes, links and repeats, `session::trust`), the socket's and the address's message
+//!   buckets (half the socket's burst for a new visitor), slowmode (on the bus, per room and
+//!   address).
 //! - `typing`: in a room, one per interval (more are folded, not refused), mute, lock, the
 //!   address's typing bucket.
 //! - `leave`: in a room or waiting. `ping`: nothing.
@@ -51,6 +53,8 @@ pub(super) enum Admitted {
         client_id: Option<String>,
         /// Shadow-muted: delivered to the sender alone (see `say`).
         shadow: bool,
+        /// What the trust tier decided (`session::trust`).
+        trust: super::trust::TrustChecked,
     },
     Typing,
     /// A typing indicator within the interval: folded into the one relayed, nothing to do.
@@ -264,8 +268,12 @@ impl Conn {
         if room.locked {
             return Err(locked(&room).of_message(client_id));
         }
+        let trust = match self.trust_check(&room, &text).await {
+            Ok(trust) => trust,
+            Err(refusal) => return Err(refusal.of_message(client_id)),
+        };
         let now = Instant::now();
-        if let Err(wait) = self.limits.take_say(now) {
+        if let Err(wait) = self.limits.take_say(now, trust.new) {
             let refusal = Refusal::new(ErrorCode::RateLimited, "you are sending messages too fast");
             return Err(refusal.of_message(client_id).retry_after(wait));
         }
@@ -292,7 +300,7 @@ impl Conn {
                 }
             }
         }
-        Ok(Admitted::Say { room, text, client_id, shadow })
+        Ok(Admitted::Say { room, text, client_id, shadow, trust })
     }
 
     fn admit_typing(&mut self) -> Result<Admitted, Refusal> {

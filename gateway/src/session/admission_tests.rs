@@ -26,6 +26,7 @@ fn room(slug: &str, kind: RoomKind, locked: bool) -> RoomDef {
         locked,
         slowmode_secs: 0,
         owner: None,
+        links: protocol::LinksPolicy::default(),
     }
 }
 
@@ -56,6 +57,7 @@ fn conn(config: GatewayConfig) -> Conn {
         stranger: None,
         issued: None,
         reports: None,
+        trust: crate::trust::Standing::Unknown,
     }
 }
 

@@ -16,6 +16,8 @@
 //! * `roulette`: `roulette` and `next`, and what wakes a connection waiting in the roulette.
 //! * `matchmaker`: queueing a roulette ticket and pairing it with a waiting stranger.
 //! * `visitor_rooms`: `create`.
+//! * `trust`: the trust tier for new visitors: where a connection stands, the checks of its
+//!   messages, the count after each.
 //! * `report`: `report`: checked against the delivery record, queued for the bot; the last
 //!   roulette partner kept reportable for 10 minutes.
 //! * `resume`: `resume`, and the tokens issued and revoked as a connection enters and leaves
@@ -33,6 +35,7 @@ pub(crate) mod resumes;
 mod rooms;
 mod roulette;
 mod say;
+mod trust;
 mod visitor_rooms;
 
 #[cfg(test)]
@@ -109,6 +112,8 @@ struct Conn {
     issued: Option<Box<resume::Issued>>,
     /// What it reported, and its last roulette pair's deliveries (made when first needed).
     reports: Option<Box<report::Reports>>,
+    /// Where it stands in the trust tier for new visitors.
+    trust: crate::trust::Standing,
 }
 
 async fn run(
@@ -155,6 +160,7 @@ async fn run(
         stranger: None,
         issued: None,
         reports: None,
+        trust: crate::trust::Standing::Unknown,
     };
     // How the connection ends: the close frame to send, if the socket is still usable.
     let ending: Option<CloseOrder> = loop {
@@ -237,7 +243,9 @@ impl Conn {
     async fn act(&mut self, admitted: Admitted) {
         match admitted {
             Admitted::Join { room, nick, since } => self.join(room, nick, since).await,
-            Admitted::Say { room, text, client_id, shadow } => self.say(room, text, client_id, shadow).await,
+            Admitted::Say { room, text, client_id, shadow, trust } => {
+                self.say(room, text, client_id, shadow, trust).await
+            }
             Admitted::Typing => self.typing().await,
             Admitted::Folded => {}
             Admitted::Leave => {

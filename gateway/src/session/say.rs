@@ -24,7 +24,14 @@ fn next_id() -> Ulid {
 
 impl Conn {
     /// `say`, admitted: `text` (filtered) to `room`, acknowledged once the bot's queue has it.
-    pub(super) async fn say(&mut self, room: Arc<RoomDef>, text: String, client_id: Option<String>, shadow: bool) {
+    pub(super) async fn say(
+        &mut self,
+        room: Arc<RoomDef>,
+        text: String,
+        client_id: Option<String>,
+        shadow: bool,
+        trust: super::trust::TrustChecked,
+    ) {
         let Some(joined) = &self.joined else { return };
         let message = MessageView {
             id: next_id(),
@@ -33,6 +40,7 @@ impl Conn {
             text,
             at: chrono::Utc::now(),
             staff: false,
+            links: trust.links,
             ..MessageView::default()
         };
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
@@ -68,7 +76,11 @@ impl Conn {
         // The next keystroke after sending is news again.
         self.limits.last_typing = None;
         metrics::counter!("chat_messages_in_total").increment(1);
+        if trust.links == Some(false) {
+            metrics::counter!("chat_trust_inert_total").increment(1);
+        }
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
+        self.trust_sent(trust).await;
     }
 
     /// `typing`, admitted: tell the room.

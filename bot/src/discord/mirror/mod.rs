@@ -65,9 +65,7 @@ enum Work {
     /// A message to post (boxed: a job is large and closes are rare).
     Post(Box<Job>),
     /// The room ended (`RoomClosed`, this queue entry): archive its thread after what came before.
-    Close {
-        entry_id: String,
-    },
+    Close { entry_id: String },
 }
 
 /// Hands jobs to per-room workers.
