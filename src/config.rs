@@ -138,7 +138,7 @@ impl Config {
                 ..defaults.shield.clone()
             },
             trust: gateway::config::TrustConfig {
-                new_visitor_minutes: s.new_visitor_minutes,
+                new_visitor_for: std::time::Duration::from_secs(u64::from(s.new_visitor_minutes) * 60),
                 new_visitor_messages: s.new_visitor_messages,
             },
             ..defaults

@@ -96,7 +96,7 @@ pub struct GatewayConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrustConfig {
     /// `NEW_VISITOR_MINUTES`: how long after its first sight a device or address is new.
-    pub new_visitor_minutes: u32,
+    pub new_visitor_for: Duration,
     /// `NEW_VISITOR_MESSAGES`: how many accepted messages end the tier sooner.
     pub new_visitor_messages: u32,
 }
@@ -104,13 +104,13 @@ pub struct TrustConfig {
 impl TrustConfig {
     /// Whether the tier applies at all.
     pub fn enabled(&self) -> bool {
-        self.new_visitor_minutes > 0 && self.new_visitor_messages > 0
+        !self.new_visitor_for.is_zero() && self.new_visitor_messages > 0
     }
 }
 
 impl Default for TrustConfig {
     fn default() -> Self {
-        Self { new_visitor_minutes: 10, new_visitor_messages: 5 }
+        Self { new_visitor_for: Duration::from_secs(600), new_visitor_messages: 5 }
     }
 }
 

@@ -82,8 +82,9 @@ impl Conn {
             self.trust = Standing::Past;
             return Ok(TrustChecked::default());
         }
-        let (minutes, messages) = (config.new_visitor_minutes, config.new_visitor_messages);
-        let later = format!("for your first {minutes} minutes or {messages} messages here");
+        let secs = config.new_visitor_for.as_secs();
+        let time = if secs >= 120 { format!("{} minutes", secs / 60) } else { format!("{secs} seconds") };
+        let later = format!("for your first {time} or {} messages here", config.new_visitor_messages);
         if text::is_paste(text) {
             let message = format!(
                 "long pastes are not allowed from new visitors yet: at most {} characters and {} lines {later}",

@@ -112,8 +112,8 @@ impl Standing {
 /// Whether one subject's record is still new: younger than the minutes and under the messages.
 pub fn is_new(record: &TrustRecord, config: &TrustConfig, now_ms: i64) -> bool {
     let age_ms = now_ms.saturating_sub(record.first_ms);
-    let minutes_ms = i64::from(config.new_visitor_minutes).saturating_mul(60_000);
-    age_ms < minutes_ms && record.messages < u64::from(config.new_visitor_messages)
+    let for_ms = i64::try_from(config.new_visitor_for.as_millis()).unwrap_or(i64::MAX);
+    age_ms < for_ms && record.messages < u64::from(config.new_visitor_messages)
 }
 
 /// Each subject's last messages (their repeat keys and when), on this gateway: bounded, and
@@ -153,7 +153,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    const CONFIG: TrustConfig = TrustConfig { new_visitor_minutes: 10, new_visitor_messages: 5 };
+    const CONFIG: TrustConfig = TrustConfig { new_visitor_for: Duration::from_secs(600), new_visitor_messages: 5 };
 
     #[test]
     fn new_until_the_minutes_or_the_messages_whichever_first() {
