@@ -55,9 +55,7 @@ async fn until_accepted(c: &mut Client, text: &str, refused_as: &str) -> String 
 async fn counter(app: &TestApp, series: &str) -> u64 {
     let (status, _, body) = app.get_admin("/metrics").await;
     assert_eq!(status, 200);
-    body.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse::<f64>().ok()))
-        .map_or(0, |v| v as u64)
+    body.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse::<f64>().ok())).map_or(0, |v| v as u64)
 }
 
 /// The trust tier's refusals so far: links_not_yet, paste_not_yet, repeated.
@@ -188,7 +186,8 @@ async fn inert_rooms_show_new_visitors_links_as_plain_text_and_allow_rooms_deliv
     assert!(other.wait_message(&id).await.get("links").is_none());
     // `allow`: delivered as anyone's.
     let (mut watcher, _) = app.joined("chill", "Watcher").await;
-    c.join("chill", "Linker").await;
+    c.send(json!({"type": "join", "room": "chill", "nick": "Linker"})).await;
+    c.wait_for("joined").await;
     let id = until_accepted(&mut c, "chill https://example.net/x", "links_not_yet").await;
     assert!(watcher.wait_message(&id).await.get("links").is_none());
 }
@@ -283,7 +282,7 @@ async fn the_tier_holds_on_a_second_gateway() {
     drop(on_a);
     // On the other gateway the visitor is as new: one message of two sent.
     let mut on_b = device_client(b.addr.unwrap(), token).await;
-    on_b.join("lobby", "Roamer").await;
+    on_b.join("lobby", "RoamerB").await;
     assert_eq!(attempt(&mut on_b, "https://example.net").await["code"], "links_not_yet");
     on_b.say("second, on b").await;
     // The second message (counted on Redis) ended the tier on every gateway.

@@ -48,7 +48,7 @@ impl Conn {
             return;
         }
         let config = self.state.config.trust;
-        if !config.enabled() || self.staff_trusted() {
+        if !config.enabled() {
             self.trust = Standing::Past;
             return;
         }
@@ -77,9 +77,13 @@ impl Conn {
             Standing::Unknown => config.enabled(),
             standing => standing.is_new(&config, now_ms()),
         };
-        // Aged past the tier, or trusted by staff since it was read.
-        if !new || self.staff_trusted() {
+        // Aged past the tier since it was read.
+        if !new {
             self.trust = Standing::Past;
+            return Ok(TrustChecked::default());
+        }
+        // Trusted by staff: asked at every message, as `/untrust` may follow.
+        if self.staff_trusted() {
             return Ok(TrustChecked::default());
         }
         let secs = config.new_visitor_for.as_secs();

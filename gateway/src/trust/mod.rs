@@ -86,7 +86,8 @@ pub enum Standing {
     Unknown,
     /// New, with its subjects' records.
     New(Vec<TrustRecord>),
-    /// Past the tier (or the tier is off, or staff trust it): never asked again.
+    /// Past the tier (or the tier is off): never asked again. Staff trust is asked at every
+    /// message instead (it may be withdrawn).
     Past,
 }
 
