@@ -86,7 +86,6 @@ test('where links are refused, a new visitor is told why on the bubble', async (
   await p.press('#input', 'Enter');
   const bubble = p.locator('#messages .msg.failed', { hasText: 'https://spam.example/invite' });
   await bubble.locator('.send-note', { hasText: 'Not sent — new visitors cannot post links in this room yet' }).waitFor();
-  assert.equal(await bubble.locator('.text a').count(), 0);
   assert.equal(await p.locator('#input').inputValue(), '', 'the text stays in its bubble, not the input');
   // A repeat is refused with its own words.
   await say(p, 'hi all');

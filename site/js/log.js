@@ -87,14 +87,15 @@ export function addMessage(m, countUnread) {
     if (confirmed.dataset.acked === '1') {
       delete confirmed.dataset.acked;
       state.lastId = id;
-      if (str(m.text) !== confirmed.dataset.sent) setMessageText(confirmed.querySelector('.text'), str(m.text), linksFor(m));
+      // Re-rendered when the server changed the text (filters) or says its links are plain text.
+      if (str(m.text) !== confirmed.dataset.sent || !linksFor(m)) setMessageText(confirmed.querySelector('.text'), str(m.text), linksFor(m));
     }
     return;
   }
   const mine = own ? claimPending(id, str(m.text)) : null;
   if (mine) { // the pending bubble becomes the message: one node, one announcement
     confirmPending(mine, id);
-    if (str(m.text) !== mine.dataset.sent) setMessageText(mine.querySelector('.text'), str(m.text), linksFor(m));
+    if (str(m.text) !== mine.dataset.sent || !linksFor(m)) setMessageText(mine.querySelector('.text'), str(m.text), linksFor(m));
     delete mine.dataset.acked;
     state.lastId = id;
     clearTyping(nick);
