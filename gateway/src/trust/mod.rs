@@ -117,10 +117,13 @@ pub fn is_new(record: &TrustRecord, config: &TrustConfig, now_ms: i64) -> bool {
     age_ms < for_ms && record.messages < u64::from(config.new_visitor_messages)
 }
 
-/// Each subject's last messages (their repeat keys and when), on this gateway: bounded, and
-/// forgotten once a subject was quiet for the window.
+/// One subject's last messages: their repeat keys and when.
+type Kept = Arc<Mutex<VecDeque<(u64, Instant)>>>;
+
+/// Each subject's last messages, on this gateway: bounded, and forgotten once a subject was
+/// quiet for the window.
 pub struct Recent {
-    cache: moka::sync::Cache<String, Arc<Mutex<VecDeque<(u64, Instant)>>>>,
+    cache: moka::sync::Cache<String, Kept>,
 }
 
 impl Default for Recent {
