@@ -233,17 +233,9 @@ async fn trusted_tags_and_allowed_domains_pass_the_tier() {
 
 /// Run an operator command that must fail; returns what it printed.
 async fn cli_failing(app: &TestApp, args: &[&str]) -> String {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatroulette"))
-        .args(args)
-        .env("DATABASE_URL", &app.database_url)
-        .env_remove("REDIS_URL")
-        .env_remove("DISCORD_TOKEN")
-        .current_dir(&app.dir)
-        .output()
-        .await
-        .unwrap();
-    assert!(!out.status.success(), "{args:?} succeeded");
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    let (ok, text) = crate::rooms::cli(app, args).await;
+    assert!(!ok, "{args:?} succeeded: {text}");
+    text
 }
 
 /// The IP tag the message log gives `nick`'s messages.
