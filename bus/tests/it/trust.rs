@@ -37,7 +37,7 @@ async fn records_keep_their_first_sight_and_count_messages(bus: Arc<dyn Bus>) {
     let address = bus::trust::address_subject(&ulid::Ulid::new().to_string());
     let both = [device.clone(), address.clone()];
     assert_eq!(bus.trust_records(&both).await.unwrap(), vec![None, None], "nothing before the first note");
-    let seen = bus.trust_note(&[device.clone()], 0, 1_000, TTL).await.unwrap();
+    let seen = bus.trust_note(std::slice::from_ref(&device), 0, 1_000, TTL).await.unwrap();
     assert_eq!(seen, vec![TrustRecord { first_ms: 1_000, messages: 0 }]);
     // Another gateway counts a message later: the first sight stays, the new subject starts now.
     let counted = bus.trust_note(&both, 1, 5_000, TTL).await.unwrap();
