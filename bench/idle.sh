@@ -46,7 +46,7 @@ seq 1 "$ROOMS" | sed 's/^/r/' | (cd "$WORK/seed" && "${CLEAN[@]}" RUST_LOG=warn 
 # The environment of bench/run's "ours" (limits meant for the internet lifted), and the window.
 ENV=(RUST_LOG=warn SAY_BURST=100000 SAY_PER_SECOND=100000 SAY_IP_BURST=10000000 SAY_IP_PER_SECOND=10000000
   JOINS_PER_MINUTE=10000000 API_REQUESTS_PER_MINUTE=10000000 MAX_CONNECTIONS_PER_IP=100000
-  SEATS_PER_ADDRESS=100000 ADMIN_LISTEN_ADDR=off SHIELD_MODE=off RESUME_SECS="$RESUME")
+  SEATS_PER_ADDRESS=100000 ADMIN_LISTEN_ADDR=off SHIELD_MODE=off NEW_VISITOR_MESSAGES=0 RESUME_SECS="$RESUME")
 # bench/run's full-mode settings for scenario 1; one ramp step only (the idle figure is taken
 # before the ramp).
 RAMP=(--factor 1.5 --max-steps 1 --refine 0 --warmup-secs 1 --measure-secs 3 --drain-secs 3

@@ -139,6 +139,10 @@ impl Config {
                 ..defaults.shield.clone()
             },
             reactions: s.reactions.unwrap_or_else(|| defaults.reactions.clone()),
+            trust: gateway::config::TrustConfig {
+                new_visitor_for: std::time::Duration::from_secs(u64::from(s.new_visitor_minutes) * 60),
+                new_visitor_messages: s.new_visitor_messages,
+            },
             ..defaults
         };
         let discord = match s.discord_token {
@@ -164,6 +168,10 @@ impl Config {
                 reports: s.discord_reports_channel_id,
                 budget: bot::discord::budget::Limits::default(),
                 warn_ladder: s.warn_ladder,
+                new_visitor: bot::trust::NewVisitorRule {
+                    minutes: s.new_visitor_minutes,
+                    messages: s.new_visitor_messages,
+                },
             }),
         };
         let bot = BotConfig {

@@ -9,6 +9,7 @@ use protocol::RoomSlug;
 use secrecy::ExposeSecret;
 
 mod sanctions_cli;
+mod trust_cli;
 
 /// Anonymous web chat mirrored into Discord.
 #[derive(Parser)]
@@ -54,10 +55,22 @@ enum Command {
         #[arg(long)]
         difficulty: Option<u8>,
     },
+    /// Let a visitor skip the trust tier for new visitors (links, pastes, repeats): an IP tag
+    /// from an embed footer or a device tag. Running gateways follow within seconds.
+    Trust { tag: String },
+    /// Put a trusted tag back under the trust tier's rules.
+    Untrust { tag: String },
+    /// Link domains new visitors may always post.
+    #[command(subcommand)]
+    Links(trust_cli::LinksCommand),
 }
 
 fn parse_shield_mode(value: &str) -> Result<bus::ShieldMode, String> {
     value.parse()
+}
+
+fn parse_links(value: &str) -> Result<protocol::LinksPolicy, String> {
+    protocol::LinksPolicy::parse(value).ok_or_else(|| format!("must be refuse, inert or allow, not {value:?}"))
 }
 
 #[derive(Subcommand)]
@@ -122,6 +135,9 @@ enum RoomsCommand {
         /// Seconds between two messages of one person (0 = off).
         #[arg(long)]
         slowmode: Option<u32>,
+        /// Links from new visitors: refuse (the default), inert (shown as plain text) or allow.
+        #[arg(long, value_parser = parse_links)]
+        links: Option<protocol::LinksPolicy>,
     },
     /// Delete a room; people in it are sent back to the room list.
     Remove { slug: String },
@@ -182,6 +198,15 @@ fn run() -> anyhow::Result<()> {
             Some(Command::Mutes(command)) => sanctions_cli::mutes(config, command, &operator()).await,
             Some(Command::Cases(command)) => sanctions_cli::cases(config, command).await,
             Some(Command::Shield { mode, difficulty }) => shield(config, mode, difficulty).await,
+            Some(Command::Trust { tag }) => {
+                trust_cli::run(config, trust_cli::TrustCommand::Trust(tag), &operator()).await
+            }
+            Some(Command::Untrust { tag }) => {
+                trust_cli::run(config, trust_cli::TrustCommand::Untrust(tag), &operator()).await
+            }
+            Some(Command::Links(command)) => {
+                trust_cli::run(config, trust_cli::TrustCommand::Links(command), &operator()).await
+            }
         }
     })
 }
@@ -228,8 +253,9 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
             let room = bot::rooms::create(&db, new, &actor).await?;
             println!("created room {} ({}, capacity {})", room.slug, room.title, room.capacity);
         }
-        RoomsCommand::Edit { slug: raw, capacity, title, topic, listed, locked, slowmode } => {
-            let patch = bot::rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
+        RoomsCommand::Edit { slug: raw, capacity, title, topic, listed, locked, slowmode, links } => {
+            let patch =
+                bot::rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode, links };
             let Some(room) = bot::rooms::change(&db, bus, &slug(&raw)?, patch, &actor).await? else {
                 anyhow::bail!("room {raw} has already ended; there is nothing to change");
             };
@@ -243,13 +269,20 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
         }
         RoomsCommand::List => {
             println!(
-                "{:<32} {:<8} {:>8} {:<6} {:<6} {:>8}  title",
-                "slug", "kind", "capacity", "listed", "locked", "slowmode"
+                "{:<32} {:<8} {:>8} {:<6} {:<6} {:>8} {:<6}  title",
+                "slug", "kind", "capacity", "listed", "locked", "slowmode", "links"
             );
             for r in bot::rooms::list_live(&db).await? {
                 println!(
-                    "{:<32} {:<8} {:>8} {:<6} {:<6} {:>8}  {}",
-                    r.slug, r.kind, r.capacity, r.listed, r.locked, r.slowmode_secs, r.title
+                    "{:<32} {:<8} {:>8} {:<6} {:<6} {:>8} {:<6}  {}",
+                    r.slug,
+                    r.kind,
+                    r.capacity,
+                    r.listed,
+                    r.locked,
+                    r.slowmode_secs,
+                    bot::rooms::links_of(&r),
+                    r.title
                 );
             }
         }
@@ -260,7 +293,7 @@ async fn rooms(config: Config, command: RoomsCommand) -> anyhow::Result<()> {
 /// The bus the operator's changes are published on at once: Redis when `REDIS_URL` is set.
 /// Without it the bus lives inside the running process, which picks changes up from the
 /// database on its next sync tick.
-async fn operator_bus(config: &Config) -> anyhow::Result<Option<std::sync::Arc<dyn bus::Bus>>> {
+pub(crate) async fn operator_bus(config: &Config) -> anyhow::Result<Option<std::sync::Arc<dyn bus::Bus>>> {
     if config.redis.is_none() {
         return Ok(None);
     }

@@ -27,6 +27,8 @@
 //! * [`iptag`]: the keyed hashes staff see instead of addresses;
 //! * [`shield`]: the proof-of-work gate's mode as staff set it, kept and published to every
 //!   gateway (with the deployment key the gates sign with);
+//! * [`trust`]: the trust tier's staff side: trusted tags and allowed link domains, kept and
+//!   published to every gateway (rooms carry their own `links` setting);
 //! * [`retention`]: erasing addresses and texts past their retention periods, in batches;
 //! * [`dead_letters`]: queue entries the consumer gave up on, kept with their error;
 //! * [`discord`]: the Discord side (commands, events back to the web, the mirror);
@@ -57,6 +59,7 @@ pub mod retry;
 pub mod rooms;
 mod service;
 pub mod shield;
+pub mod trust;
 pub mod warnings;
 
 pub use service::{Bot, BotConfig};

@@ -47,6 +47,8 @@ pub struct RoomPatch {
     pub listed: Option<bool>,
     pub locked: Option<bool>,
     pub slowmode_secs: Option<u32>,
+    /// Links from visitors in the trust tier.
+    pub links: Option<protocol::LinksPolicy>,
 }
 
 fn check_capacity(capacity: u32) -> Result<i32, BotError> {
@@ -100,12 +102,18 @@ pub fn to_def(model: &rooms::Model) -> Option<RoomDef> {
             locked: model.locked,
             slowmode_secs: u32::try_from(model.slowmode_secs).unwrap_or(0),
             owner: None,
+            links: links_of(model),
         }),
         _ => {
             tracing::warn!(slug = %model.slug, kind = %model.kind, capacity = model.capacity, "ignoring an invalid room row");
             None
         }
     }
+}
+
+/// A stored room's `links` setting; an unknown value (edited by hand) reads as the default.
+pub fn links_of(model: &rooms::Model) -> protocol::LinksPolicy {
+    protocol::LinksPolicy::parse(&model.links).unwrap_or_default()
 }
 
 /// Every room, by slug.
@@ -227,6 +235,7 @@ fn new_row(
         listed: Set(listed),
         locked: Set(false),
         slowmode_secs: Set(0),
+        links: Set(protocol::LinksPolicy::default().as_str().to_owned()),
         discord_channel_id: Set(None),
         discord_thread_id: Set(None),
         created_at: Set(now),
@@ -290,6 +299,9 @@ pub async fn edit(db: &DatabaseConnection, slug: &RoomSlug, patch: RoomPatch) ->
     if let Some(secs) = patch.slowmode_secs {
         model.slowmode_secs = Set(i32::try_from(secs.min(21_600)).unwrap_or(21_600));
     }
+    if let Some(links) = patch.links {
+        model.links = Set(links.as_str().to_owned());
+    }
     model.updated_at = Set(Utc::now());
     Ok(model.update(db).await?)
 }
@@ -333,6 +345,7 @@ pub async fn change(
         def.listed = room.listed;
         def.locked = room.locked;
         def.slowmode_secs = u32::try_from(room.slowmode_secs).unwrap_or(0);
+        def.links = links_of(&room);
         bus.put_room(&def).await?;
         bus.publish_control(&protocol::ControlEvent::RoomUpserted { room: def }).await?;
     }
@@ -343,8 +356,12 @@ pub async fn change(
 /// A room's settings in one line, for the audit log and replies.
 pub fn describe(room: &rooms::Model) -> String {
     format!(
-        "capacity {}, locked {}, slowmode {} s, listed {}",
-        room.capacity, room.locked, room.slowmode_secs, room.listed
+        "capacity {}, locked {}, slowmode {} s, listed {}, links {}",
+        room.capacity,
+        room.locked,
+        room.slowmode_secs,
+        room.listed,
+        links_of(room)
     )
 }
 

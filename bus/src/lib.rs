@@ -18,6 +18,8 @@
 //!   are kept for that sender's connections only).
 //! * [`reactions`]: [`ReactionChange`] and [`MessageReactions`], the rule of reactions on
 //!   messages both buses keep.
+//! * [`trust`]: [`TrustRecord`], what the trust tier for new visitors keeps per device and
+//!   address.
 
 use std::time::Duration;
 
@@ -38,6 +40,7 @@ pub mod redis;
 pub mod resume;
 mod seats;
 pub mod shield;
+pub mod trust;
 
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use history::Viewer;
@@ -47,6 +50,7 @@ pub use redis::{RedisBus, RedisConfig};
 pub use resume::{ResumeState, RouletteResume, Token};
 pub use seats::{LostSeat, Seat, SeatClaim, SeatLoss};
 pub use shield::{SHIELD_STEPS, ShieldMode, ShieldSetting};
+pub use trust::TrustRecord;
 
 /// How many recent messages per room are kept for joiners and `since` resume.
 pub const HISTORY_LEN: usize = 50;
@@ -350,6 +354,23 @@ pub trait Bus: Send + Sync + 'static {
     async fn put_deployment_key(&self, key: &str) -> Result<(), BusError>;
     /// The deployment key the bot stored, if any.
     async fn deployment_key(&self) -> Result<Option<String>, BusError>;
+
+    // ---- the trust tier for new visitors (issue 27; `trust`) ---------------------------------
+    /// Note `subjects` (see [`trust::device_subject`], [`trust::address_subject`]) as seen now
+    /// (`now_ms`, kept as their first sight when they have no record), count `messages` more
+    /// messages for each, keep each record for `ttl` from now, and return the records in order.
+    async fn trust_note(
+        &self,
+        subjects: &[String],
+        messages: u64,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> Result<Vec<TrustRecord>, BusError>;
+    /// The records of `subjects`, in order, without changing them (`/lookup`).
+    async fn trust_records(&self, subjects: &[String]) -> Result<Vec<Option<TrustRecord>>, BusError>;
+    /// Replace the staff-trusted tags and allowed domains.
+    async fn put_trust_list(&self, list: &protocol::TrustList) -> Result<(), BusError>;
+    async fn trust_list(&self) -> Result<protocol::TrustList, BusError>;
 
     // ---- recovery after the bus lost its data (Redis restarted empty, or flushed) -----------
     // The Redis bus finds a loss by its generation key (`bus/src/redis/recovery.rs`); the

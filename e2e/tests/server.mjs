@@ -64,6 +64,9 @@ function serverEnv(extra) {
     SHIELD_ADDRESS_REFUSALS: '0',
     // A dropped socket leaves at once unless a test resumes (resume.test.mjs sets it).
     RESUME_SECS: '0',
+    // Every page is a new visitor from one address: the trust tier gets its own tests
+    // (trust.test.mjs turns it on).
+    NEW_VISITOR_MESSAGES: '0',
     ...extra,
   };
 }

@@ -92,6 +92,31 @@ pub struct GatewayConfig {
     pub shield: ShieldConfig,
     /// The emoji `react` accepts, announced in `hello.limits.reactions` (`REACTIONS`).
     pub reactions: Vec<String>,
+    /// The trust tier for new visitors (`NEW_VISITOR_*`).
+    pub trust: TrustConfig,
+}
+
+/// The trust tier for new visitors (`gateway::trust`): a visitor is new until either limit is
+/// reached, whichever comes first; either at 0 turns the tier off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustConfig {
+    /// `NEW_VISITOR_MINUTES`: how long after its first sight a device or address is new.
+    pub new_visitor_for: Duration,
+    /// `NEW_VISITOR_MESSAGES`: how many accepted messages end the tier sooner.
+    pub new_visitor_messages: u32,
+}
+
+impl TrustConfig {
+    /// Whether the tier applies at all.
+    pub fn enabled(&self) -> bool {
+        !self.new_visitor_for.is_zero() && self.new_visitor_messages > 0
+    }
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self { new_visitor_for: Duration::from_secs(600), new_visitor_messages: 5 }
+    }
 }
 
 /// The proof-of-work gate's settings (`gateway::shield`).
@@ -188,6 +213,7 @@ impl Default for GatewayConfig {
             deployment_key: random_secret(),
             shield: ShieldConfig::default(),
             reactions: protocol::frames::DEFAULT_REACTIONS.iter().map(|e| (*e).to_owned()).collect(),
+            trust: TrustConfig::default(),
         }
     }
 }

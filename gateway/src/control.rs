@@ -50,6 +50,10 @@ async fn reload(state: &State) {
         Ok(filters) => state.filters.replace_all(&filters),
         Err(e) => tracing::warn!(error = %e, "cannot reload filters; applying the last known ones"),
     }
+    match state.bus.trust_list().await {
+        Ok(list) => state.staff_trust.replace(&list),
+        Err(e) => tracing::warn!(error = %e, "cannot reload the trust list; applying the last known one"),
+    }
     match state.bus.bans().await {
         Ok(bans) => {
             state.bans.replace_all(bans);
@@ -121,6 +125,7 @@ async fn apply(state: &State, event: ControlEvent) {
         ControlEvent::MuteLifted { id } => state.mutes.remove(id),
         ControlEvent::Warned { case, networks, device, reason } => warn(state, case, &networks, device, reason),
         ControlEvent::ReportOutcome { reporter, id, outcome } => report_outcome(state, &reporter, id, outcome),
+        ControlEvent::TrustChanged { list } => state.staff_trust.replace(&list),
         ControlEvent::Kick { room, nick, reason } => {
             // Seats are held under the nickname's key (its confusable skeleton).
             let key = protocol::input::nick_key(&nick);

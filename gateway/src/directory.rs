@@ -168,6 +168,7 @@ mod tests {
             locked: false,
             slowmode_secs: 0,
             owner: None,
+            links: protocol::LinksPolicy::default(),
         }
     }
 

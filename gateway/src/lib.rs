@@ -51,6 +51,8 @@
 //!   a warning covers.
 //! * `recovery`: after the bus lost its data: visitor rooms, pairs and roulette tickets put
 //!   back, holders of seats that could not be taken back told and sent away.
+//! * `trust`: the trust tier for new visitors: what staff trusted, where a visitor stands,
+//!   what a new visitor's message may not hold (links, pastes, repeats).
 //! * `shield`: the proof-of-work gate: `GET /api/challenge`, `/ws?pow=`, and when it is on.
 //! * `refusal`: the JSON body of an HTTP refusal, `{code, message}`.
 //! * `room_list`: `GET /api/rooms`, cached at most a second.
@@ -99,6 +101,7 @@ mod state;
 mod status;
 mod tasks;
 pub mod telemetry;
+mod trust;
 mod upgrade;
 mod visitor;
 mod websocket;
@@ -191,6 +194,7 @@ impl Application {
         state.bans.replace_all(state.bus.bans().await?);
         state.mutes.replace_all(state.bus.mutes().await?);
         state.filters.replace_all(&state.bus.filters().await?);
+        state.staff_trust.replace(&state.bus.trust_list().await?);
         Ok(Self { acceptor, addr, admin, state })
     }
 

@@ -59,6 +59,10 @@ pub(crate) struct State {
     pub shield: crate::shield::Shield,
     /// What bounds the evasion alerts this gateway sends ([`crate::evasion`]).
     pub evasion: crate::evasion::Limiter,
+    /// The tags and link domains staff trusted.
+    pub staff_trust: crate::trust::StaffTrust,
+    /// New visitors' last messages, for the repeat check.
+    pub recent: crate::trust::Recent,
 }
 
 impl State {
@@ -92,6 +96,8 @@ impl State {
             recovery: crate::recovery::Recovery::default(),
             shield,
             evasion: crate::evasion::Limiter::default(),
+            staff_trust: crate::trust::StaffTrust::default(),
+            recent: crate::trust::Recent::default(),
         }
     }
 

@@ -45,6 +45,11 @@ fn describe() {
     metrics::describe_gauge!("chat_shield_join_rate", "upgrades per second across gateways, 10 s average");
     metrics::describe_counter!("chat_shield_solutions_total", "challenge solutions accepted");
     metrics::describe_counter!("chat_shield_flagged_total", "addresses gated alone for their refusals");
+    metrics::describe_counter!("chat_trust_inert_total", "new visitors' messages delivered with links as plain text");
+    // The trust tier's refusals are listed from the start, at 0, so a dashboard finds them.
+    for code in ["links_not_yet", "paste_not_yet", "repeated"] {
+        metrics::counter!("chat_refusals_total", "code" => code).increment(0);
+    }
 }
 
 /// The bot's queue as the detailed readiness report shows it.

@@ -15,6 +15,7 @@ mod m20261203_000010_cases;
 mod m20261203_000011_appeals;
 mod m20261203_000012_reports;
 mod m20261204_000013_evasion;
+mod m20261204_000014_trust_tier;
 mod m20261204_000015_message_edits;
 
 /// All migrations, oldest first.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_appeals::Migration),
             Box::new(m20261203_000012_reports::Migration),
             Box::new(m20261204_000013_evasion::Migration),
+            Box::new(m20261204_000014_trust_tier::Migration),
             Box::new(m20261204_000015_message_edits::Migration),
         ]
     }

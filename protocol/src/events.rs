@@ -58,6 +58,10 @@ pub struct RoomDef {
     /// per-address room limit holds across gateways. `None` for staff rooms and pairs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// What links from visitors still in the trust tier do here (absent from older records:
+    /// `refuse`).
+    #[serde(default)]
+    pub links: crate::trust::LinksPolicy,
 }
 
 /// An active ban, as gateways need it to refuse and drop connections.
@@ -366,6 +370,9 @@ pub enum ControlEvent {
     /// Moderators decided about a report: tell the reporting connection (`gateway:conn`) if it
     /// is still open.
     ReportOutcome { reporter: String, id: ulid::Ulid, outcome: ReportVerdict },
+    /// Staff trusted or untrusted a tag, or allowed or removed a link domain; this is the whole
+    /// new list.
+    TrustChanged { list: crate::trust::TrustList },
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! * [`changes`]: a visitor's edit or deletion of its own message, queued for the bot.
 //! * [`events`]: what the gateways and the bot exchange over the bus (room definitions, logged
 //!   messages, control events).
+//! * [`trust`]: the trust tier for new visitors: a room's `links` setting, and what staff trusted.
 //!
 //! No I/O lives here: the crate is shared by every process role and by tests.
 
@@ -20,6 +21,7 @@ pub mod events;
 pub mod filter;
 pub mod frames;
 pub mod input;
+pub mod trust;
 
 pub use appeals::{AppealEvent, AppealRecord, AppealReply, AppealState};
 pub use changes::MessageChange;
@@ -31,6 +33,7 @@ pub use frames::{
     ClientFrame, ErrorCode, Expires, Limits, MessageView, PresenceEvent, ReportReason, ReportVerdict, ServerFrame,
 };
 pub use input::{MessageText, Nickname, RoomSlug, RoomTitle};
+pub use trust::{LinksPolicy, TrustList, TrustedDef};
 
 /// Version reported in the `hello` frame.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

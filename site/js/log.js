@@ -103,14 +103,21 @@ export function addMessage(m, countUnread) {
     if (confirmed.dataset.acked === '1') {
       delete confirmed.dataset.acked;
       state.lastId = id;
-      if (str(m.text) !== confirmed.dataset.sent) fillText(confirmed, str(m.text));
+      // Re-rendered when the server changed the text (filters) or says its links are plain text.
+      if (str(m.text) !== confirmed.dataset.sent || !linksFor(m)) {
+        confirmed.dataset.links = linksFor(m) ? '1' : '0';
+        fillText(confirmed, str(m.text));
+      }
     }
     return;
   }
   const mine = own ? claimPending(id, str(m.text)) : null;
   if (mine) { // the pending bubble becomes the message: one node, one announcement
     confirmPending(mine, id);
-    if (str(m.text) !== mine.dataset.sent) fillText(mine, str(m.text));
+    if (str(m.text) !== mine.dataset.sent || !linksFor(m)) {
+      mine.dataset.links = linksFor(m) ? '1' : '0';
+      fillText(mine, str(m.text));
+    }
     mine.dataset.at = str(m.at) || mine.dataset.at;
     delete mine.dataset.acked;
     state.lastId = id;

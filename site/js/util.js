@@ -91,6 +91,10 @@ const ERROR_TEXT = {
   not_in_room: 'You are not in a room right now.',
   banned: 'You are banned from this chat.',
   muted: 'You are muted: you can read along, but not write for now.',
+  // The trust tier for new visitors (their first minutes or messages here).
+  links_not_yet: 'New visitors cannot post links in this room yet. Chat a little first, then try again.',
+  paste_not_yet: 'New visitors cannot send long pastes yet: keep it under 300 characters and 6 lines for now.',
+  repeated: 'You just sent that. Say something new.',
 };
 const SERVER_DETAILS = new Set(['invalid_nick', 'bad_frame']);
 
@@ -149,6 +153,9 @@ export function notSentReason(code) {
     case 'muted': return 'you are muted';
     case 'lost': return 'the connection dropped before it was confirmed';
     case 'unknown_message': return 'the message it replies to is gone';
+    case 'links_not_yet': return 'new visitors cannot post links in this room yet; chat a little first';
+    case 'paste_not_yet': return 'new visitors cannot send long pastes yet (300 characters, 6 lines at most)';
+    case 'repeated': return 'you just sent the same message';
     default: return 'the server refused it';
   }
 }

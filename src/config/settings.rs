@@ -155,6 +155,16 @@ pub struct Settings {
     #[arg(long, env = "SHIELD_ADDRESS_REFUSALS", default_value = "30", value_parser = values::count)]
     pub shield_address_refusals: u32,
 
+    /// Minutes after its first sight during which a device or address is a new visitor (links
+    /// by the room's `links` setting, no long pastes or repeats, half the message burst), unless
+    /// it reaches NEW_VISITOR_MESSAGES first; 0 turns the trust tier off.
+    #[arg(long, env = "NEW_VISITOR_MINUTES", default_value = "10", value_parser = values::count)]
+    pub new_visitor_minutes: u32,
+    /// Accepted messages after which a visitor is no longer new, if NEW_VISITOR_MINUTES have not
+    /// passed first; 0 turns the trust tier off.
+    #[arg(long, env = "NEW_VISITOR_MESSAGES", default_value = "5", value_parser = values::count)]
+    pub new_visitor_messages: u32,
+
     /// Largest capacity a visitor may give a room (at least 2).
     #[arg(long, env = "VISITOR_ROOM_MAX_CAPACITY", default_value = "25", value_parser = values::visitor_room_capacity)]
     pub visitor_room_max_capacity: u32,

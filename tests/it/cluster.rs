@@ -131,6 +131,8 @@ impl Cluster {
             // The proof-of-work gate gets its own tests (tests/it/shield.rs).
             .env("SHIELD_JOIN_RATE", "1000000")
             .env("SHIELD_ADDRESS_REFUSALS", "0")
+            // So does the trust tier for new visitors (tests/it/trust.rs).
+            .env("NEW_VISITOR_MESSAGES", "0")
             // One secret for every process, as a split deployment is documented to have: a
             // gateway started with no bot at all needs it (tests that want the bot's generated
             // one clear it with an empty value).

@@ -30,4 +30,5 @@ mod shield;
 mod split;
 mod staff;
 mod status;
+mod trust;
 mod visitor_rooms;

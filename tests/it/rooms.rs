@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::support::*;
 
 /// Run the real binary against the app's database, the app running meanwhile.
-async fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+pub(crate) async fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_chatroulette"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)

@@ -48,6 +48,9 @@ pub fn test_vars(database_url: &str) -> HashMap<String, String> {
         // tests (tests/it/shield.rs).
         ("SHIELD_JOIN_RATE", "1000000"),
         ("SHIELD_ADDRESS_REFUSALS", "0"),
+        // Tests send links, repeats and bursts: the trust tier for new visitors gets its own
+        // tests (tests/it/trust.rs).
+        ("NEW_VISITOR_MESSAGES", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

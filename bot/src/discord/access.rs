@@ -46,6 +46,7 @@ pub const TABLE: &[(&str, Level)] = &[
     ("room edit", Level::Moderator),
     ("room list", Level::Moderator),
     ("room delete", Level::Admin),
+    ("room links", Level::Moderator),
     ("ban", Level::Moderator),
     ("unban", Level::Moderator),
     ("bans", Level::Moderator),
@@ -63,6 +64,12 @@ pub const TABLE: &[(&str, Level)] = &[
     ("reason", Level::Moderator),
     ("duration", Level::Moderator),
     ("shield", Level::Moderator),
+    ("trust", Level::Moderator),
+    ("untrust", Level::Moderator),
+    ("links", Level::Moderator),
+    ("links allow", Level::Moderator),
+    ("links remove", Level::Moderator),
+    ("links list", Level::Moderator),
     // Message context menus, by their command names ("Ban author", "Author's recent
     // messages", "Delete everywhere" in the client).
     ("ban_author", Level::Moderator),

@@ -80,6 +80,8 @@ pub struct Data {
     pub tagger: crate::iptag::IpTagger,
     /// `WARN_LADDER`: what `/warn` leads to.
     pub warn_ladder: crate::warnings::Ladder,
+    /// `NEW_VISITOR_MINUTES` and `NEW_VISITOR_MESSAGES`, for `/lookup`.
+    pub new_visitor: crate::trust::NewVisitorRule,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -119,6 +121,9 @@ pub struct DiscordConfig {
     pub budget: budget::Limits,
     /// `WARN_LADDER`: what warnings lead to.
     pub warn_ladder: crate::warnings::Ladder,
+    /// `NEW_VISITOR_MINUTES` and `NEW_VISITOR_MESSAGES` (the gateways apply them; `/lookup`
+    /// says where a tag stands by them).
+    pub new_visitor: crate::trust::NewVisitorRule,
 }
 
 /// Why the Discord side stopped.
@@ -207,6 +212,7 @@ impl Discord {
             admin_role: config.admin_role,
             tagger,
             warn_ladder: config.warn_ladder.clone(),
+            new_visitor: config.new_visitor,
         };
         if config.moderator_role.is_none() {
             tracing::warn!(

@@ -1,6 +1,7 @@
 //! sea-orm models of the tables the bot owns (schema in the `migration` crate). Database
 //! models stay here; what crosses a process boundary is in `protocol`.
 
+pub mod allowed_domains;
 pub mod appeals;
 pub mod audit_log;
 pub mod bans;
@@ -16,4 +17,5 @@ pub mod reports;
 pub mod room_tails;
 pub mod rooms;
 pub mod settings;
+pub mod trusted_tags;
 pub mod visitor_tails;

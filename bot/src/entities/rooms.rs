@@ -12,6 +12,8 @@ pub struct Model {
     pub listed: bool,
     pub locked: bool,
     pub slowmode_secs: i32,
+    /// `refuse`, `inert` or `allow`: links from visitors in the trust tier.
+    pub links: String,
     pub discord_channel_id: Option<i64>,
     pub discord_thread_id: Option<i64>,
     pub created_at: DateTimeUtc,

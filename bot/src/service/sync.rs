@@ -91,6 +91,7 @@ impl SnapshotSync {
         crate::mutes::publish_active(&self.db, self.bus.as_ref()).await?;
         self.bus.put_deployment_key(&self.deployment_key).await?;
         crate::shield::publish(&self.db, self.bus.as_ref()).await?;
+        crate::trust::publish(&self.db, self.bus.as_ref()).await?;
         crate::filters::publish(&self.db, self.bus.as_ref()).await
     }
 

@@ -1,9 +1,9 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
 //! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
-//! the online counts (`online`), the resume states (`resume`), the appeals (`appeals`) and the
-//! proof-of-work gate's shared state (`shield`) and the reactions on messages (`reactions`) are in
-//! files of their own; `expiring` is the bounded set with deadlines that the spent solutions and
-//! the reported messages use.
+//! the online counts (`online`), the resume states (`resume`), the appeals (`appeals`), the
+//! proof-of-work gate's shared state (`shield`), the reactions on messages (`reactions`) and the
+//! trust tier's records (`trust`) are in files of their own; `expiring` is the bounded set with
+//! deadlines that the spent solutions and the reported messages use.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -25,6 +25,7 @@ use self::queue::{Kind, Queue};
 use self::resume::Resumes;
 use self::shield::Shield;
 use self::slowmode::Slowmode;
+use self::trust::Trust;
 use crate::history::{Entry, visible};
 use crate::seats::{Verdict, judge_claim, slowmode_slots};
 use crate::{
@@ -40,6 +41,7 @@ mod reactions;
 mod resume;
 mod shield;
 mod slowmode;
+mod trust;
 
 const CONTROL_DEPTH: usize = 1024;
 /// The fan-out map is never purged below this size.
@@ -78,6 +80,8 @@ pub struct InProcessBus {
     reported: Mutex<ExpiringSet>,
     /// Reactions on messages, by message.
     reactions: Mutex<reactions::Reactions>,
+    /// The trust tier's records, and what staff trusted.
+    trust: Mutex<Trust>,
 }
 
 impl Default for InProcessBus {
@@ -127,6 +131,7 @@ impl InProcessBus {
             shield: Mutex::default(),
             reported: Mutex::new(ExpiringSet::new(REPORTED_MAX)),
             reactions: Mutex::default(),
+            trust: Mutex::default(),
         }
     }
 }
@@ -574,6 +579,30 @@ impl Bus for InProcessBus {
 
     async fn deployment_key(&self) -> Result<Option<String>, BusError> {
         Ok(lock(&self.shield).key.clone())
+    }
+
+    // ---- the trust tier (memory/trust.rs) ------------------------------------------------------
+    async fn trust_note(
+        &self,
+        subjects: &[String],
+        messages: u64,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> Result<Vec<crate::TrustRecord>, BusError> {
+        Ok(lock(&self.trust).note(subjects, messages, now_ms, ttl))
+    }
+
+    async fn trust_records(&self, subjects: &[String]) -> Result<Vec<Option<crate::TrustRecord>>, BusError> {
+        Ok(lock(&self.trust).get(subjects))
+    }
+
+    async fn put_trust_list(&self, list: &protocol::TrustList) -> Result<(), BusError> {
+        lock(&self.trust).list = list.clone();
+        Ok(())
+    }
+
+    async fn trust_list(&self) -> Result<protocol::TrustList, BusError> {
+        Ok(lock(&self.trust).list.clone())
     }
 }
 

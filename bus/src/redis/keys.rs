@@ -54,6 +54,16 @@ impl Keys {
         format!("{}:filters", self.prefix)
     }
 
+    /// Hash: one trust-tier subject's record (`first`, `messages`), expiring (`crate::trust`).
+    pub fn trust(&self, subject: &str) -> String {
+        format!("{}:trust:{subject}", self.prefix)
+    }
+
+    /// String: the staff-trusted tags and allowed link domains (JSON), maintained by the bot.
+    pub fn trust_list(&self) -> String {
+        format!("{}:trust-list", self.prefix)
+    }
+
     /// Sorted set: nickname key → expiry (ms, Redis clock) of each seat in the room.
     pub fn presence(&self, room: &RoomSlug) -> String {
         format!("{}:{{{room}}}:presence", self.prefix)

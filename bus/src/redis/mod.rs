@@ -18,6 +18,7 @@
 //! * `resume`: the sessions kept for resuming, one string per token, taken with `GETDEL`;
 //! * `reported`: which device reported which message, one key each with a TTL;
 //! * `shield`: the proof-of-work gate's spent solutions, join rates, mode and deployment key;
+//! * `trust`: the trust tier's records per device and address, and the staff-trusted list;
 //! * `recovery`: the bus's generation, read once a second: a Redis that lost its data is found
 //!   and recovered from (seats re-taken, kept entries queued again); the logged watermark;
 //! * `retained`: what this process queued, kept (bounded) until the bot has logged it;
@@ -51,6 +52,7 @@ use self::retained::Retained;
 use self::roulette::Roulette;
 use self::shield::Shield;
 use self::snapshots::Snapshots;
+use self::trust::Trust;
 use crate::BusError;
 
 mod appeals;
@@ -71,6 +73,7 @@ mod roulette;
 mod shield;
 mod snapshots;
 mod trait_impl;
+mod trust;
 
 pub use leader::Leadership;
 
@@ -102,6 +105,7 @@ pub struct RedisBus {
     appeals: Appeals,
     shield: Shield,
     reported: Reported,
+    trust: Trust,
     recovery: Arc<Recovery>,
     client: redis::Client,
     tasks: Vec<JoinHandle<()>>,
@@ -166,6 +170,7 @@ impl RedisBus {
             appeals: Appeals::new(conn.clone(), keys.clone()),
             shield: Shield::new(conn.clone(), keys.clone()),
             reported: Reported::new(conn.clone(), keys.clone()),
+            trust: Trust::new(conn.clone(), keys.clone()),
             recovery,
             presence,
             keys,

@@ -306,6 +306,29 @@ impl Bus for RedisBus {
         self.shield.key().await
     }
 
+    // ---- the trust tier (bus/src/redis/trust.rs) ------------------------------------------------
+    async fn trust_note(
+        &self,
+        subjects: &[String],
+        messages: u64,
+        now_ms: i64,
+        ttl: Duration,
+    ) -> Result<Vec<crate::TrustRecord>, BusError> {
+        self.trust.note(subjects, messages, now_ms, ttl).await
+    }
+
+    async fn trust_records(&self, subjects: &[String]) -> Result<Vec<Option<crate::TrustRecord>>, BusError> {
+        self.trust.records(subjects).await
+    }
+
+    async fn put_trust_list(&self, list: &protocol::TrustList) -> Result<(), BusError> {
+        self.trust.put_list(list).await
+    }
+
+    async fn trust_list(&self) -> Result<protocol::TrustList, BusError> {
+        self.trust.list().await
+    }
+
     // ---- recovery (bus/src/redis/recovery.rs) ----
     async fn data_losses(&self) -> Result<u64, BusError> {
         self.recovery.check().await

@@ -193,6 +193,7 @@ pub async fn snapshots_store_rooms_and_bans(bus: Arc<dyn Bus>) {
         locked: false,
         slowmode_secs: 0,
         owner: None,
+        links: protocol::LinksPolicy::default(),
     };
     bus.put_room(&def).await.unwrap();
     assert!(bus.rooms().await.unwrap().contains(&def));
@@ -365,6 +366,7 @@ pub async fn visitor_rooms_are_limited_per_owner(bus: Arc<dyn Bus>) {
         locked: false,
         slowmode_secs: 0,
         owner: Some(owner.to_owned()),
+        links: protocol::LinksPolicy::default(),
     };
     let first = room(&owner);
     assert!(bus.open_room(&first, 2).await.unwrap());
@@ -505,6 +507,7 @@ pub async fn a_closed_visitor_room_leaves_no_history_presence_or_owner_behind(bu
         locked: false,
         slowmode_secs: 0,
         owner: Some(owner.clone()),
+        links: protocol::LinksPolicy::default(),
     };
     assert!(bus.open_room(&room, 1).await.unwrap());
     assert!(!bus.open_room(&RoomDef { slug: fresh_room(), ..room.clone() }, 1).await.unwrap(), "one per owner");

@@ -9,6 +9,7 @@ mod reactions;
 mod redis_only;
 mod resume;
 mod shield;
+mod trust;
 
 /// Runs every conformance check against one implementation, each as its own test.
 macro_rules! conformance_suite {

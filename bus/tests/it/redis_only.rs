@@ -245,6 +245,7 @@ async fn a_closed_room_leaves_no_key_behind_and_seats_are_counted_after_a_script
         locked: false,
         slowmode_secs: 5,
         owner: Some("owner-tag".into()),
+        links: protocol::LinksPolicy::default(),
     };
     assert!(bus.open_room(&room, 3).await.unwrap());
     assert!(matches!(bus.claim_seat(&room.slug, &seat("Al", "h1"), 2, 2).await.unwrap(), SeatClaim::Granted { .. }));

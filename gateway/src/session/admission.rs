@@ -4,9 +4,11 @@
 //! may do ([`Admitted`], with what the checks worked out: the room, the cleaned nickname or
 //! text) or the [`Refusal`] to answer it with. The checks, by frame:
 //! - `join`: ban, nickname, room (pairs are never joined by name), lock, the address's joins.
-//! - `say`: `client_id`, in a room, mute, text, filters, lock, the socket's and the address's
-//!   message buckets, slowmode (on the bus, per room and address).
-//!   With `reply_to`, the message answered is looked up first (`unknown_message`; see `reply`).
+//! - `say`: `client_id`, in a room, mute, text, filters, lock, the trust tier (new visitors'
+//!   pastes, links and repeats, `session::trust`), the socket's and the address's message
+//!   buckets (half the socket's burst for a new visitor), slowmode (on the bus, per room and
+//!   address). With `reply_to`, the message answered is looked up first (`unknown_message`; see
+//!   `reply`).
 //! - `edit`: `client_id`, in a room, the message (`unknown_message`), its author (`not_yours`),
 //!   the window (`edit_window_over`), then every check of `say` on the new text. `delete`: in a
 //!   room, the message, its author, the window, mute, the message buckets (see `edit`).
@@ -60,6 +62,8 @@ pub(super) enum Admitted {
         shadow: bool,
         /// The message it answers (see `reply`).
         reply_to: Option<protocol::frames::ReplyRef>,
+        /// What the trust tier decided (`session::trust`).
+        trust: super::trust::TrustChecked,
     },
     /// The author's new text for its message `id` (see `edit`), through the checks of `say`.
     Edit {
@@ -305,8 +309,12 @@ impl Conn {
         if room.locked {
             return Err(locked(&room).of_message(client_id));
         }
+        let trust = match self.trust_check(&room, &text).await {
+            Ok(trust) => trust,
+            Err(refusal) => return Err(refusal.of_message(client_id)),
+        };
         let now = Instant::now();
-        if let Err(wait) = self.limits.take_say(now) {
+        if let Err(wait) = self.limits.take_say(now, trust.new) {
             let refusal = Refusal::new(ErrorCode::RateLimited, "you are sending messages too fast");
             return Err(refusal.of_message(client_id).retry_after(wait));
         }
@@ -333,7 +341,7 @@ impl Conn {
                 }
             }
         }
-        Ok(Admitted::Say { room, text, client_id, shadow, reply_to: None })
+        Ok(Admitted::Say { room, text, client_id, shadow, reply_to: None, trust })
     }
 
     fn admit_typing(&mut self) -> Result<Admitted, Refusal> {

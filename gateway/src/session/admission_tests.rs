@@ -26,6 +26,7 @@ fn room(slug: &str, kind: RoomKind, locked: bool) -> RoomDef {
         locked,
         slowmode_secs: 0,
         owner: None,
+        links: protocol::LinksPolicy::default(),
     }
 }
 
@@ -56,6 +57,7 @@ fn conn(config: GatewayConfig) -> Conn {
         stranger: None,
         issued: None,
         reports: None,
+        trust: crate::trust::Standing::Unknown,
     }
 }
 
@@ -113,6 +115,8 @@ async fn say_checks_its_frame_text_filters_and_lock_before_the_socket_then_the_a
     let config = GatewayConfig {
         say_rate: RateLimit { burst: 2, per_second: 0.001 },
         ip_say_rate: RateLimit { burst: 1, per_second: 0.001 },
+        // A visitor past the trust tier (its own test below).
+        trust: crate::config::TrustConfig { new_visitor_messages: 0, ..Default::default() },
         ..GatewayConfig::default()
     };
     let mut c = conn(config);
@@ -135,6 +139,24 @@ async fn say_checks_its_frame_text_filters_and_lock_before_the_socket_then_the_a
     assert!(r.retry_after.is_some());
     let r = refusal(&mut c, say("hi", None)).await;
     assert_eq!((r.code, r.message.as_str()), (ErrorCode::RateLimited, "you are sending messages too fast"));
+}
+
+#[tokio::test]
+async fn the_trust_tier_checks_after_the_lock_and_before_the_buckets() {
+    let config = GatewayConfig { say_rate: RateLimit { burst: 2, per_second: 0.001 }, ..GatewayConfig::default() };
+    let mut c = conn(config);
+    let lobby = c.state.directory.get(&RoomSlug::parse("lobby").unwrap()).unwrap();
+    c.joined = Some(Joined { room: lobby, nick: Nickname::parse("ann").unwrap(), holder: "h".into() });
+    c.state.directory.upsert(room("lobby", RoomKind::Staff, true));
+    assert_eq!(refused(&mut c, say("see https://x.example", None)).await, ErrorCode::RoomLocked);
+    c.state.directory.upsert(room("lobby", RoomKind::Staff, false));
+    assert_eq!(refused(&mut c, say("see https://x.example", None)).await, ErrorCode::LinksNotYet);
+    assert_eq!(refused(&mut c, say(&"p".repeat(301), None)).await, ErrorCode::PasteNotYet);
+    // Half of a burst of 2: one message, then the socket's bucket is empty.
+    assert!(matches!(c.admit(say("hi", None)).await, Ok(Admitted::Say { trust, .. }) if trust.new));
+    assert_eq!(refused(&mut c, say("again", None)).await, ErrorCode::RateLimited);
+    // The tier's own refusals still come first.
+    assert_eq!(refused(&mut c, say("https://x.example", None)).await, ErrorCode::LinksNotYet);
 }
 
 #[tokio::test]

@@ -97,7 +97,8 @@ impl Conn {
         self.own_message(id).await?;
         let shadow = self.check_mute()?;
         let now = Instant::now();
-        if let Err(wait) = self.limits.take_say(now) {
+        // A deletion adds nothing to read, so it takes from the full bucket even in the trust tier.
+        if let Err(wait) = self.limits.take_say(now, false) {
             return Err(Refusal::new(ErrorCode::RateLimited, "you are changing messages too fast").retry_after(wait));
         }
         let address_limit = self.limits.address(&self.state, &self.address, now).say.take(now);

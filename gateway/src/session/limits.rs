@@ -44,6 +44,8 @@ fn shared_limits(state: &State, address: &Address) -> Arc<Mutex<IpLimits>> {
 /// it last relayed a typing indicator.
 pub(super) struct SocketLimits {
     say: TokenBucket,
+    /// The bucket of a visitor still in the trust tier: half the burst, the same refill.
+    new_say: TokenBucket,
     /// The address's limits as last looked up, and when (see [`SocketLimits::address`]).
     address: Option<(Arc<Mutex<IpLimits>>, Instant)>,
     /// When a typing indicator was last relayed (or refused for a lock); a message resets it.
@@ -52,12 +54,19 @@ pub(super) struct SocketLimits {
 
 impl SocketLimits {
     pub fn new(config: &GatewayConfig) -> Self {
-        Self { say: TokenBucket::new(&config.say_rate), address: None, last_typing: None }
+        let half = protocol::frames::RateLimit { burst: (config.say_rate.burst / 2).max(1), ..config.say_rate.clone() };
+        Self {
+            say: TokenBucket::new(&config.say_rate),
+            new_say: TokenBucket::new(&half),
+            address: None,
+            last_typing: None,
+        }
     }
 
-    /// Take a token from this socket's message bucket, or say how long until one is available.
-    pub fn take_say(&mut self, now: Instant) -> Result<(), Duration> {
-        self.say.take(now)
+    /// Take a token from this socket's message bucket (`new`: the trust tier's, of half the
+    /// burst), or say how long until one is available.
+    pub fn take_say(&mut self, now: Instant, new: bool) -> Result<(), Duration> {
+        if new { self.new_say.take(now) } else { self.say.take(now) }
     }
 
     /// The limits shared by every socket of `address`'s key, through the socket's own copy of

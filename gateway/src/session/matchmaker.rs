@@ -115,6 +115,7 @@ impl Conn {
             locked: false,
             slowmode_secs: 0,
             owner: None,
+            links: protocol::LinksPolicy::default(),
         };
         let def = match crate::visitor::open(&self.state, room).await {
             Ok(def) => def,

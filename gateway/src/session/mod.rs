@@ -18,6 +18,8 @@
 //! * `roulette`: `roulette` and `next`, and what wakes a connection waiting in the roulette.
 //! * `matchmaker`: queueing a roulette ticket and pairing it with a waiting stranger.
 //! * `visitor_rooms`: `create`.
+//! * `trust`: the trust tier for new visitors: where a connection stands, the checks of its
+//!   messages, the count after each.
 //! * `report`: `report`: checked against the delivery record, queued for the bot; the last
 //!   roulette partner kept reportable for 10 minutes.
 //! * `react`: `react`: a reaction toggled on the bus, the totals published to the room.
@@ -40,6 +42,7 @@ pub(crate) mod resumes;
 mod rooms;
 mod roulette;
 mod say;
+mod trust;
 mod visitor_rooms;
 
 #[cfg(test)]
@@ -116,6 +119,8 @@ struct Conn {
     issued: Option<Box<resume::Issued>>,
     /// What it reported, and its last roulette pair's deliveries (made when first needed).
     reports: Option<Box<report::Reports>>,
+    /// Where it stands in the trust tier for new visitors.
+    trust: crate::trust::Standing,
 }
 
 async fn run(
@@ -162,6 +167,7 @@ async fn run(
         stranger: None,
         issued: None,
         reports: None,
+        trust: crate::trust::Standing::Unknown,
     };
     // How the connection ends: the close frame to send, if the socket is still usable.
     let ending: Option<CloseOrder> = loop {
@@ -247,8 +253,8 @@ impl Conn {
         }
         match admitted {
             Admitted::Join { room, nick, since } => self.join(room, nick, since).await,
-            Admitted::Say { room, text, client_id, shadow, reply_to } => {
-                self.say(room, text, client_id, shadow, reply_to).await;
+            Admitted::Say { room, text, client_id, shadow, reply_to, trust } => {
+                self.say(room, text, client_id, shadow, reply_to, trust).await;
             }
             Admitted::Edit { id, room, text, client_id, shadow } => self.edit(id, &room, text, client_id, shadow).await,
             Admitted::Delete { id, room, shadow } => self.delete(id, &room, shadow).await,

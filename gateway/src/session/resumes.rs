@@ -295,6 +295,7 @@ mod tests {
             locked: false,
             slowmode_secs: 0,
             owner: None,
+            links: protocol::LinksPolicy::default(),
         })
     }
 

@@ -122,6 +122,7 @@ impl Conn {
             tracing::warn!(error = %e, "cannot announce a join");
         }
         self.joined = Some(Joined { room: def, nick, holder });
+        self.trust_arrive().await;
         Some(members)
     }
 

@@ -32,6 +32,7 @@ impl Conn {
         client_id: Option<String>,
         shadow: bool,
         reply_to: Option<ReplyRef>,
+        trust: super::trust::TrustChecked,
     ) {
         let Some(joined) = &self.joined else { return };
         // Ids are monotonic within this process, so they sort in sending order, and name their
@@ -44,6 +45,7 @@ impl Conn {
             at: chrono::Utc::now(),
             staff: false,
             reply_to,
+            links: trust.links,
             ..MessageView::default()
         };
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
@@ -85,7 +87,11 @@ impl Conn {
         // The next keystroke after sending is news again.
         self.limits.last_typing = None;
         metrics::counter!("chat_messages_in_total").increment(1);
+        if trust.links == Some(false) {
+            metrics::counter!("chat_trust_inert_total").increment(1);
+        }
         self.handle.send_frame(&ServerFrame::Ack { id, client_id });
+        self.trust_sent(trust).await;
     }
 
     /// `typing`, admitted: tell the room.

@@ -20,6 +20,7 @@ impl Conn {
             locked: false,
             slowmode_secs: 0,
             owner: Some(crate::visitor::owner_key(self.state.config.owner_secret.expose_secret(), self.address.ip)),
+            links: protocol::LinksPolicy::default(),
         };
         match crate::visitor::open(&self.state, room).await {
             Ok(def) => self.handle.send_frame(&ServerFrame::Created {

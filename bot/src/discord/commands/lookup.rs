@@ -74,7 +74,9 @@ async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
     let mut rooms: Vec<&str> = rows.iter().map(|r| r.room.as_str()).collect();
     rooms.sort_unstable();
     rooms.dedup();
-    let mut lines = vec![format!("Tag {tag}: rooms {}; latest messages:", rooms.join(", "))];
+    // Whether staff trust it, else where its devices stand in the trust tier: on the header line.
+    let trust = trust_line(ctx, tag, &rows).await?;
+    let mut lines = vec![format!("Tag {tag}: rooms {}; {trust}; latest messages:", rooms.join(", "))];
     for r in rows.iter().rev() {
         let text: String = r.text.chars().take(120).collect();
         let gone = match (r.deleted_at, r.deleted_by.as_deref()) {
@@ -100,6 +102,30 @@ async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
         ));
     }
     reply(ctx, lines.join("\n")).await
+}
+
+/// Whether staff trust the tag, else where its devices stand in the trust tier.
+async fn trust_line(ctx: Context<'_>, tag: &str, rows: &[message_log::Model]) -> Result<String, Error> {
+    let data = ctx.data();
+    if let Some(row) = crate::trust::is_trusted(&data.db, tag).await? {
+        return Ok(format!("trust: **trusted** by staff ({})", crate::trust::describe(&row)));
+    }
+    let mut devices: Vec<&str> = rows.iter().filter_map(|r| r.device_tag.as_deref()).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    devices.truncate(5);
+    if devices.is_empty() {
+        return Ok("trust: not trusted, no device tag in these messages".to_owned());
+    }
+    let subjects: Vec<String> = devices.iter().map(|d| bus::trust::device_subject(d)).collect();
+    let records = data.bus.trust_records(&subjects).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let parts: Vec<String> = devices
+        .iter()
+        .zip(records)
+        .map(|(d, r)| format!("device `{d}` {}", data.new_visitor.standing(r, now)))
+        .collect();
+    Ok(format!("trust: not trusted, {}", parts.join(", ")))
 }
 
 /// The most messages of one sender a purge takes back at once (each is a row update, a history

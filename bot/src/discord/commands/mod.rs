@@ -13,6 +13,8 @@
 //! * `sanctions`: `/mute`, `/unmute` and `/warn`, aimed through `targets` as `/ban` aims;
 //! * `casefile`: `/case`, `/reason` and `/duration`: every action above is a numbered case;
 //! * `shield`: `/shield on|off|auto [difficulty]`, the proof-of-work gate;
+//! * `trust`: `/trust`, `/untrust`, `/links allow|remove|list` and `/room links`, the trust tier
+//!   for new visitors;
 //! * `authors`: the web authors a mirrored message carries, and the picker among them.
 
 mod authors;
@@ -24,6 +26,7 @@ mod rooms;
 mod sanctions;
 mod shield;
 mod targets;
+mod trust;
 
 use poise::serenity_prelude as serenity;
 
@@ -48,6 +51,9 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         casefile::reason(),
         casefile::duration(),
         shield::shield(),
+        trust::trust(),
+        trust::untrust(),
+        trust::links(),
         bans::ban_author(),
         lookup::author_messages(),
         lookup::delete_everywhere(),

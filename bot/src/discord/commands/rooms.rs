@@ -1,9 +1,10 @@
-//! Room commands: `/room create`, `/room edit`, `/room delete` and `/room list`, and the room
-//! name autocomplete the other commands share.
+//! Room commands: `/room create`, `/room edit`, `/room delete` and `/room list` (`/room links` is
+//! in `trust`), and the room name autocomplete the other commands share.
 
 use poise::serenity_prelude as serenity;
 use protocol::RoomSlug;
 
+use super::trust::room_links;
 use super::{actor, open_case, reply};
 use crate::discord::{Context, Error, access, embeds};
 use crate::rooms;
@@ -14,7 +15,7 @@ use crate::rooms;
     guild_only,
     ephemeral,
     default_member_permissions = "MANAGE_MESSAGES",
-    subcommands("room_create", "room_edit", "room_delete", "room_list")
+    subcommands("room_create", "room_edit", "room_delete", "room_list", "room_links")
 )]
 pub async fn room(_ctx: Context<'_>) -> Result<(), Error> {
     Ok(())
@@ -59,7 +60,7 @@ async fn room_edit(
     #[description = "Show in the public room list"] listed: Option<bool>,
 ) -> Result<(), Error> {
     let slug = RoomSlug::parse(&slug)?;
-    let patch = rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode };
+    let patch = rooms::RoomPatch { capacity, title, topic, listed, locked, slowmode_secs: slowmode, links: None };
     let data = ctx.data();
     let Some(room) = rooms::change(&data.db, Some(data.bus.as_ref()), &slug, patch, &actor(ctx)).await? else {
         return reply(ctx, format!("{slug} has already ended; there is nothing to change.")).await;
