@@ -117,6 +117,7 @@ impl Config {
             visitor_room_idle: s.visitor_room_idle_secs,
             roulette_interest_wait: s.roulette_interest_wait_secs,
             resume: s.resume_secs,
+            edit_window: s.edit_window_secs,
             presence_ttl: s.presence_ttl_secs,
             owner_secret: match &s.ip_tag_secret {
                 Some(secret) => secret.clone(),
@@ -137,6 +138,7 @@ impl Config {
                 address_refusals: s.shield_address_refusals,
                 ..defaults.shield.clone()
             },
+            reactions: s.reactions.unwrap_or_else(|| defaults.reactions.clone()),
             ..defaults
         };
         let discord = match s.discord_token {

@@ -45,6 +45,21 @@ pub async fn record(db: &DatabaseConnection, entry: &QueueEntry, error: &str, at
             }
             ("appeal", None, None, serde_json::to_string(&payload), Some(appeal.ip.to_string()))
         }
+        // The author's address is kept apart, as a message's is.
+        InboundEvent::MessageEdited(change) | InboundEvent::MessageDeleted(change) => {
+            let kind = if change.text.is_some() { "message_edited" } else { "message_deleted" };
+            let mut payload = serde_json::to_value(&entry.event).unwrap_or_default();
+            if let Some(object) = payload.as_object_mut() {
+                object.remove("ip");
+            }
+            (
+                kind,
+                Some(change.room.clone()),
+                Some(change.id.to_string()),
+                serde_json::to_string(&payload),
+                Some(change.ip.to_string()),
+            )
+        }
         // The reporter's address is kept apart (`ip`), so retention erases it: the payload
         // leaves it out.
         InboundEvent::Report(report) => (

@@ -8,7 +8,9 @@
 //! close for good; a quiet room's history would be erased texts). Visitor rooms and pairs that
 //! ended longer than the texts' period ago leave `rooms`. Reports lose their reporter's address
 //! and device tag after the IPs' period, their nickname and note after the texts'; appeals lose
-//! their addresses after the IPs' period and leave `appeals` after the texts'. The log's rows stay, so ids, rooms,
+//! their addresses after the IPs' period and leave `appeals` after the texts'. Authors' edits
+//! and deletions (`message_edits`) lose their addresses after the IPs' period and go after the
+//! texts' (by their message's id, like the log's rows). The log's rows stay, so ids, rooms,
 //! times and Discord mappings remain for the record.
 //!
 //! The log has no index on `sent_at`: its rows are found by primary key instead. A message id is
@@ -29,7 +31,7 @@ use sea_orm::{
 
 use crate::BotError;
 use crate::entities::{
-    bans, cases, dead_letters, message_log, mutes, reports, room_tails, rooms, settings, visitor_tails,
+    bans, cases, dead_letters, message_edits, message_log, mutes, reports, room_tails, rooms, settings, visitor_tails,
 };
 
 /// What an erased IP reads as.
@@ -134,6 +136,16 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
             .await?
             .rows_affected;
         purged.ips += crate::appeals::erase_addresses(db, cutoff).await?;
+        // Authors' changes lose their addresses with their messages'.
+        purged.ips += message_edits::Entity::update_many()
+            .col_expr(message_edits::Column::Ip, Expr::value(ERASED_IP))
+            .col_expr(message_edits::Column::IpTag, Expr::value(Option::<String>::None))
+            .col_expr(message_edits::Column::DeviceTag, Expr::value(Option::<String>::None))
+            .filter(message_edits::Column::MessageId.lt(first_id_at(cutoff)))
+            .filter(message_edits::Column::Ip.ne(ERASED_IP))
+            .exec(db)
+            .await?
+            .rows_affected;
     }
     if let Some(cutoff) = cutoff(retention.texts) {
         let first_kept = first_id_at(cutoff);
@@ -149,6 +161,13 @@ pub async fn purge_in_batches(db: &DatabaseConnection, retention: Retention, bat
                     .add(reports::Column::ReportedNick.ne(ERASED_TEXT))
                     .add(reports::Column::Note.is_not_null()),
             )
+            .exec(db)
+            .await?
+            .rows_affected;
+        // The earlier texts of edited and deleted messages go with their messages' texts (the
+        // log's row keeps when it was edited or deleted).
+        purged.texts += message_edits::Entity::delete_many()
+            .filter(message_edits::Column::MessageId.lt(first_kept.as_str()))
             .exec(db)
             .await?
             .rows_affected;

@@ -16,6 +16,8 @@
 //! * [`shield`]: [`ShieldSetting`], what the proof-of-work gates of every gateway share.
 //! * [`history`]: [`Viewer`], who may read a history entry (a shadow-muted sender's messages
 //!   are kept for that sender's connections only).
+//! * [`reactions`]: [`ReactionChange`] and [`MessageReactions`], the rule of reactions on
+//!   messages both buses keep.
 
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ use ulid::Ulid;
 pub mod feed;
 pub mod history;
 pub mod memory;
+pub mod reactions;
 pub mod redis;
 pub mod resume;
 mod seats;
@@ -39,6 +42,7 @@ pub mod shield;
 pub use feed::{FeedSender, ROOM_FEED_DEPTH, RoomFeed};
 pub use history::Viewer;
 pub use memory::InProcessBus;
+pub use reactions::{MessageReactions, ReactionChange, ReactionKind, ReactionOutcome};
 pub use redis::{RedisBus, RedisConfig};
 pub use resume::{ResumeState, RouletteResume, Token};
 pub use seats::{LostSeat, Seat, SeatClaim, SeatLoss};
@@ -177,8 +181,25 @@ pub trait Bus: Send + Sync + 'static {
     /// Change a message in the room's history: new text (a staff edit), or `None` to remove it
     /// (deleted by a moderator), so joiners never see what was taken down.
     async fn amend_history(&self, room: &RoomSlug, id: Ulid, text: Option<&str>) -> Result<(), BusError>;
+    /// Give a message of the room's history a new text and its `edited` time (its author's
+    /// `edit`, or a staff edit in Discord), so joiners see it as edited; a no-op for an id the
+    /// history does not hold.
+    async fn edit_history(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        text: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), BusError>;
     /// Fill an empty history (at start, from the message log). Ignored when it has entries.
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError>;
+
+    // ---- reactions (issue 29; `reactions`) -----------------------------------------------------
+    /// Apply one reaction change to message `id` of `room`, atomically across gateways, and
+    /// (unless it is a shadow toggle) write the room's new totals into the message's entry in the
+    /// room's history when it is still there. Kept for [`reactions::REACTIONS_TTL`] after the
+    /// message's last change.
+    async fn react(&self, room: &RoomSlug, id: Ulid, change: &ReactionChange) -> Result<ReactionOutcome, BusError>;
 
     // ---- durable queue gateway → bot --------------------------------------------------------
     /// Append an event; once this returns Ok, the event is the bot's to handle.

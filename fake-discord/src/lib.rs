@@ -35,7 +35,8 @@
 //!   empty content, as on Discord). Everything the bot does over REST is dispatched back
 //!   (CHANNEL_*, THREAD_*, MESSAGE_CREATE/UPDATE/DELETE(_BULK)), like Discord does.
 //! * **Injection** of what humans do in the Discord client: messages (in channels and threads),
-//!   edits, deletions, slash commands, context menus, components, autocomplete; of gateway
+//!   edits, deletions, reactions (MESSAGE_REACTION_ADD/REMOVE), slash commands, context menus,
+//!   components, autocomplete; of gateway
 //!   trouble: dropped connections, reconnect requests, invalidated sessions; and of refusals:
 //!   [`FakeDiscord::refuse_thread_creation`] makes Discord refuse to start threads; and of
 //!   outages: [`FakeDiscord::start_outage`] answers every REST request with a 5xx (optionally
@@ -150,6 +151,7 @@ mod message_edits;
 mod messages;
 mod outage;
 mod permissions;
+mod reactions;
 mod records;
 mod rest;
 mod routes;

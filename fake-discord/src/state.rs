@@ -114,6 +114,8 @@ pub struct Inner {
     pub dispatched: Vec<(String, Value)>,
     /// While set, every attempt to start a thread is answered with this error.
     pub thread_refusal: Option<ApiError>,
+    /// Users' reactions: (message, user, emoji name).
+    pub user_reactions: std::collections::HashSet<(u64, u64, String)>,
     /// The REST outage in force (or the last one), see [`crate::Outage`].
     pub(crate) outage: Option<crate::outage::Active>,
     staff_count: u64,
@@ -145,6 +147,7 @@ impl Inner {
             resumes: 0,
             dispatched: Vec::new(),
             thread_refusal: None,
+            user_reactions: std::collections::HashSet::new(),
             outage: None,
             staff_count: 0,
             ws_url,

@@ -73,6 +73,9 @@ pub struct GatewayConfig {
     pub roulette_again_after: Duration,
     /// How long a dropped socket's session may be resumed (`RESUME_SECS`; zero: never).
     pub resume: Duration,
+    /// How long after sending a visitor may `edit` or `delete` its message (`EDIT_WINDOW_SECS`;
+    /// zero: never).
+    pub edit_window: Duration,
     /// How long a seat outlives its holder's last refresh (`PRESENCE_TTL_SECS`): a session
     /// whose gateway died stays resumable this long plus `resume`.
     pub presence_ttl: Duration,
@@ -87,6 +90,8 @@ pub struct GatewayConfig {
     pub deployment_key: SecretString,
     /// The proof-of-work gate (`SHIELD_*`).
     pub shield: ShieldConfig,
+    /// The emoji `react` accepts, announced in `hello.limits.reactions` (`REACTIONS`).
+    pub reactions: Vec<String>,
 }
 
 /// The proof-of-work gate's settings (`gateway::shield`).
@@ -176,11 +181,13 @@ impl Default for GatewayConfig {
             roulette_join_grace: Duration::from_secs(5),
             roulette_again_after: Duration::from_secs(30),
             resume: Duration::from_secs(30),
+            edit_window: Duration::from_secs(protocol::frames::DEFAULT_EDIT_WINDOW_SECS),
             presence_ttl: Duration::from_secs(30),
             owner_secret: random_secret(),
             house_rules: None,
             deployment_key: random_secret(),
             shield: ShieldConfig::default(),
+            reactions: protocol::frames::DEFAULT_REACTIONS.iter().map(|e| (*e).to_owned()).collect(),
         }
     }
 }

@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | 0 | 1 | `0x00` (never the first byte of JSON) |
 //! | 1 | 1 | version, `1` |
-//! | 2 | 1 | visibility: `*` everyone, `=` only connections of the sender's address key or device |
+//! | 2 | 1 | visibility: `*` everyone, `=` only connections of the sender's address key or device, `#` only connections of the sender's device |
 //! | 3 | 24 | sender's address tag (hex) |
 //! | 27 | 12 | sender's device tag (hex), or 12 `-` when it has none |
 //! | 39 | 26 | message id (ULID), or 26 `-` for a frame that is not a message (typing) |
@@ -40,6 +40,8 @@ pub enum Visibility {
     /// Only the members connected from the sender's address key (IPv4 address, IPv6 /64) or
     /// with the sender's device tag: what a shadow mute shows.
     Sender,
+    /// Only the members with the sender's device tag (its other tabs): a reaction's `mine`.
+    Device,
 }
 
 /// An address tag (24 hex digits, see `Conn::address_tag`), kept inline.
@@ -125,6 +127,7 @@ pub fn wrap(envelope: &Envelope<'_>, json: &[u8]) -> Bytes {
     out.put_u8(match envelope.visibility {
         Visibility::Everyone => b'*',
         Visibility::Sender => b'=',
+        Visibility::Device => b'#',
     });
     out.put_slice(&envelope.sender.address.0);
     out.put_slice(envelope.sender.device.as_ref().map_or(&NO_DEVICE, |d| d.as_bytes()));
@@ -154,6 +157,7 @@ fn parse(frame: &Bytes) -> Option<Opened<'_>> {
     let visibility = match header[2] {
         b'*' => Visibility::Everyone,
         b'=' => Visibility::Sender,
+        b'#' => Visibility::Device,
         _ => return None,
     };
     let address = AddressTag::parse(&header[3..27])?;
@@ -188,6 +192,7 @@ mod tests {
             (Visibility::Everyone, true, Some(Ulid::new())),
             (Visibility::Sender, false, Some(Ulid::new())),
             (Visibility::Sender, true, None),
+            (Visibility::Device, true, None),
         ] {
             let envelope = Envelope { visibility, sender: sender(device), id, nick: "Zoë" };
             let wrapped = wrap(&envelope, br#"{"type":"message"}"#);

@@ -118,7 +118,10 @@ impl Members {
         }
         if let Some(tail) = batch.tail.take() {
             // Restricted to the sender's address or device: only those members, after the rest.
-            for member in members.values_mut().filter(|m| m.since <= tail.joins && tail.sender.matches(&m.who)) {
+            let reaches = |who: &Sender| {
+                if tail.device_only { tail.sender.same_device(who) } else { tail.sender.matches(who) }
+            };
+            for member in members.values_mut().filter(|m| m.since <= tail.joins && reaches(&m.who)) {
                 delivered += 1;
                 match &mut member.pending {
                     Some(pending) => pending.push((tail.bytes.clone(), 1)),
@@ -135,6 +138,11 @@ impl Members {
     pub fn received(&self, conn: ConnId, id: ulid::Ulid) -> Option<Delivery> {
         let (since, who) = self.lock().get(&conn).map(|m| (m.since, m.who))?;
         self.record.received(id, since, &who)
+    }
+
+    /// Message `id` was taken down: a reply to it, or its author's change, is refused from now.
+    pub fn note_deleted(&self, id: ulid::Ulid) {
+        self.record.delete(id);
     }
 
     /// Every recorded message member `conn` received, oldest first.
@@ -313,6 +321,8 @@ struct Tail {
     bytes: Bytes,
     joins: u64,
     sender: Sender,
+    /// Only the sender's device, not its address (`Visibility::Device`).
+    device_only: bool,
 }
 
 impl Batch {
@@ -321,10 +331,16 @@ impl Batch {
     fn add(&mut self, frame: &Bytes, members: &Members) {
         let joins = members.joins.load(Ordering::Acquire);
         let (start, restricted) = match envelope::open(frame) {
-            Opened::Plain => (0, None),
+            Opened::Plain => {
+                crate::changes::note(frame, &members.record);
+                (0, None)
+            }
             Opened::Enveloped(envelope, body) => {
-                members.record.add(&envelope, joins);
-                let restricted = (envelope.visibility == Visibility::Sender).then_some(envelope.sender);
+                if envelope.id.is_some() {
+                    members.record.add(&envelope, joins, &crate::changes::message_text(&body));
+                }
+                let restricted =
+                    (envelope.visibility != Visibility::Everyone).then_some((envelope.sender, envelope.visibility));
                 (frame.len() - body.len(), restricted)
             }
             Opened::Malformed => {
@@ -338,8 +354,9 @@ impl Batch {
             tracing::warn!("dropping a room frame that is not UTF-8");
             return;
         }
-        if let Some(sender) = restricted {
-            self.tail = Some(Tail { bytes: websocket::text(json), joins, sender });
+        if let Some((sender, visibility)) = restricted {
+            let device_only = visibility == Visibility::Device;
+            self.tail = Some(Tail { bytes: websocket::text(json), joins, sender, device_only });
             return;
         }
         if self.marks.last().is_none_or(|(seen, _, _)| *seen != joins) {

@@ -19,7 +19,8 @@
 //! * `device`: the device token (`/ws?device=`) and its keyed hash, the device tag.
 //! * `envelope`: the sender envelope of room frames (address and device tags, message id and
 //!   nickname, visibility), read and stripped by the hub.
-//! * `deliveries`: each room's record of recent message deliveries, for reports.
+//! * `deliveries`: each room's record of recent message deliveries, for reports, replies,
+//!   edits and deletions; `changes`: what the hub reads of a frame for it.
 //! * `api_limit`: the per-address budget of the HTTP routes that work per request, and of appeals.
 //! * `capacity`: the cap on open sockets per gateway (`MAX_CONNECTIONS`).
 //! * `sockets`: every open socket by address, for per-address limits and bans.
@@ -30,6 +31,9 @@
 //!   * `session::limits`: the socket's and the address's rate-limit buckets;
 //!   * `session::rooms`: `join` and `leave`: seats, presence, history;
 //!   * `session::say`: `say` (queued for the bot, then acknowledged) and `typing`;
+//!   * `session::reply`: the message a `say` answers (`reply_to`);
+//!   * `session::edit`: `edit` and `delete` of one's own message; `session::author`: message
+//!     ids that name their author's session;
 //!   * `session::roulette`: `roulette` and `next`, and what wakes a connection that waits;
 //!   * `session::matchmaker`: pairing a roulette ticket with a waiting stranger;
 //!   * `session::visitor_rooms`: `create`;
@@ -65,6 +69,7 @@ mod api_limit;
 mod appeals;
 mod bans;
 mod capacity;
+mod changes;
 mod client;
 pub mod config;
 mod control;

@@ -15,6 +15,8 @@ pub(crate) struct IpLimits {
     pub typing: TokenBucket,
     /// `report` frames.
     pub reports: TokenBucket,
+    /// `react` frames.
+    pub reactions: TokenBucket,
 }
 
 pub struct TokenBucket {

@@ -14,6 +14,7 @@ mod m20261203_000008_device_tag;
 mod m20261203_000010_cases;
 mod m20261203_000011_appeals;
 mod m20261203_000012_reports;
+mod m20261204_000015_message_edits;
 mod m20261204_000017_report_mute_length;
 
 /// All migrations, oldest first.
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_cases::Migration),
             Box::new(m20261203_000011_appeals::Migration),
             Box::new(m20261203_000012_reports::Migration),
+            Box::new(m20261204_000015_message_edits::Migration),
             Box::new(m20261204_000017_report_mute_length::Migration),
         ]
     }

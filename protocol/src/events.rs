@@ -164,6 +164,10 @@ pub enum InboundEvent {
     Report(ReportEvent),
     /// A banned (or muted) visitor appealed their case (`POST /api/appeals`).
     Appeal(crate::appeals::AppealEvent),
+    /// A visitor edited its own message (`edit`): logged beside the earlier texts, mirrored.
+    MessageEdited(crate::changes::MessageChange),
+    /// A visitor took back its own message (`delete`): the log marks it, the mirror too.
+    MessageDeleted(crate::changes::MessageChange),
 }
 
 /// A roulette queue entry: one waiting connection and what it accepts.

@@ -189,6 +189,14 @@ pub struct ReplyRef {
     pub excerpt: String,
 }
 
+impl ReplyRef {
+    /// The reference to message `id` by `nick` whose text is `text`: its first
+    /// [`REPLY_EXCERPT_CHARS`] characters.
+    pub fn of(id: Ulid, nick: &str, text: &str) -> Self {
+        Self { id, nick: nick.to_owned(), excerpt: text.chars().take(REPLY_EXCERPT_CHARS).collect() }
+    }
+}
+
 /// Reaction totals on one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ReactionCounts {

@@ -115,6 +115,9 @@ pub struct Settings {
     /// Messages per second of one address, refilling its burst.
     #[arg(long, env = "SAY_IP_PER_SECOND", default_value = "4", value_parser = values::positive::<f64>)]
     pub say_ip_per_second: f64,
+    /// The emoji visitors may react with, comma-separated (1 to 20) [default: 👍,❤️,😂,😮,😢,👎].
+    #[arg(long, env = "REACTIONS", value_parser = values::reactions)]
+    pub reactions: Option<values::Emojis>,
     /// Joins per address per minute (roulette, next and creating a room count too).
     #[arg(long, env = "JOINS_PER_MINUTE", default_value = "30", value_parser = values::positive::<u32>)]
     pub joins_per_minute: u32,
@@ -164,6 +167,10 @@ pub struct Settings {
     /// on any gateway (0 to 3600; 0: never).
     #[arg(long, env = "RESUME_SECS", default_value = "30", value_parser = values::seconds(0.0, 3600.0))]
     pub resume_secs: Duration,
+    /// Seconds after sending during which visitors may edit or delete their message (0 to
+    /// 86400; 0: never).
+    #[arg(long, env = "EDIT_WINDOW_SECS", default_value = "300", value_parser = values::seconds(0.0, 86400.0))]
+    pub edit_window_secs: Duration,
 
     /// House rules accepted before the first message (`\n` for a line break).
     #[arg(long, env = "HOUSE_RULES", value_parser = values::house_rules)]

@@ -220,3 +220,22 @@ fn every_variable_is_declared_once_and_documented() {
     assert!(declared.len() > 40, "only {} variables found", declared.len());
     command.debug_assert();
 }
+
+#[test]
+fn reactions_are_checked_and_announced() {
+    let c = config(&[]).unwrap();
+    assert_eq!(c.gateway.reactions, protocol::frames::DEFAULT_REACTIONS);
+    let c = config(&[("REACTIONS", " 👍 , 🎉,👨‍👩‍👧‍👦 ")]).unwrap();
+    assert_eq!(c.gateway.reactions, ["👍", "🎉", "👨‍👩‍👧‍👦"]);
+    let many = vec!["😀"; 21]
+        .iter()
+        .enumerate()
+        .map(|(i, _)| char::from_u32(0x1F600 + i as u32).unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    for bad in [",", "👍,👍", "like", "👍 👍", "\u{7}", many.as_str(), "😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀"]
+    {
+        let e = config(&[("REACTIONS", bad)]).unwrap_err();
+        assert_eq!(e.var, "REACTIONS", "{bad:?}: {}", e.problem);
+    }
+}

@@ -14,6 +14,14 @@ pub type Networks = Vec<ipnet::IpNet>;
 /// A comma-separated list of page origins (an alias, so clap takes the list as one value).
 pub type Origins = Vec<String>;
 
+/// A comma-separated list of reaction emoji (an alias, so clap takes the list as one value).
+pub type Emojis = Vec<String>;
+
+/// Most emoji `REACTIONS` may offer.
+pub const REACTIONS_MAX: usize = 20;
+/// Longest emoji `REACTIONS` may offer, in characters (a family ZWJ sequence is 7).
+pub const REACTION_CHARS_MAX: usize = 16;
+
 /// Most `MAX_FILTERS` may be: every message goes through every filter on every gateway.
 const MAX_FILTERS_CEILING: usize = 2000;
 
@@ -131,6 +139,29 @@ pub fn networks(value: &str) -> Result<Networks, String> {
 }
 
 /// Comma-separated page origins, without a trailing slash.
+/// `REACTIONS`: 1 to [`REACTIONS_MAX`] distinct emoji, comma-separated, each at most
+/// [`REACTION_CHARS_MAX`] characters with no spaces, controls or ASCII letters (an emoji, not a
+/// word).
+pub fn reactions(value: &str) -> Result<Emojis, String> {
+    let emoji: Emojis = value.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect();
+    if emoji.is_empty() || emoji.len() > REACTIONS_MAX {
+        return Err(format!("expected 1 to {REACTIONS_MAX} emoji, comma-separated, got {}", emoji.len()));
+    }
+    for e in &emoji {
+        let bad = |c: char| c.is_whitespace() || c.is_control() || c.is_ascii_alphabetic() || c == '"' || c == '\\';
+        if e.chars().count() > REACTION_CHARS_MAX || e.len() > bus::reactions::EMOJI_BYTES_MAX || e.chars().any(bad) {
+            let shown: String = e.chars().take(20).collect();
+            return Err(format!(
+                "{shown:?} is not an emoji (at most {REACTION_CHARS_MAX} characters, no letters, spaces or controls)"
+            ));
+        }
+    }
+    if let Some((i, e)) = emoji.iter().enumerate().find(|(i, e)| emoji[..*i].contains(e)) {
+        return Err(format!("{e} is offered twice (position {})", i + 1));
+    }
+    Ok(emoji)
+}
+
 pub fn origins(value: &str) -> Result<Origins, String> {
     let origins: Origins =
         value.split(',').map(|s| s.trim().trim_end_matches('/').to_owned()).filter(|s| !s.is_empty()).collect();

@@ -191,3 +191,43 @@ async fn an_appeal_survives_a_restart_of_the_one_process_default() {
     let (code, body) = appeal_as(app.addr, visitor, &json!({"case": case, "text": "hello?"})).await;
     assert_eq!((code, body["code"].as_str()), (409, Some("appeal_open")), "{body}");
 }
+
+/// An appeal the database refuses every time becomes a dead letter (kind `appeal`, its address
+/// kept apart from the payload) instead of blocking the queue, and the next appeal is recorded.
+#[tokio::test]
+async fn an_appeal_the_database_refuses_becomes_a_dead_letter() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_behind_proxy(&[("APPEALS_PER_HOUR", "1000")]).await;
+    let db = app.db().await;
+    crate::backlog::refuse_inserts(&db, "poison_appeal", "appeals", Some("poison")).await;
+    let (first, second) = ("203.0.113.61", "203.0.113.62");
+    let poisoned = banned(&app, first, first, &[]).await;
+    let fine = banned(&app, second, second, &[]).await;
+    let (code, body) = appeal_as(app.addr, first, &json!({"case": poisoned, "text": "poison"})).await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = appeal_as(app.addr, second, &json!({"case": fine, "text": "not me"})).await;
+    assert_eq!(code, 201, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let sql = "SELECT kind, payload, ip, attempts FROM dead_letters";
+    let backend = db.get_database_backend();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let rows = loop {
+        let rows = db.query_all_raw(Statement::from_string(backend, sql.to_owned())).await.unwrap();
+        if !rows.is_empty() {
+            break rows;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the refused appeal never became a dead letter");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].try_get::<String>("", "kind").unwrap(), "appeal");
+    let payload = rows[0].try_get::<String>("", "payload").unwrap();
+    assert!(payload.contains("poison") && !payload.contains(first), "{payload}");
+    assert_eq!(rows[0].try_get::<Option<String>>("", "ip").unwrap().as_deref(), Some(first));
+    assert!(rows[0].try_get::<i32>("", "attempts").unwrap() >= 5);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while bot::appeals::by_token(&db, &token).await.unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the appeal after the refused one was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -11,7 +11,7 @@ use crate::chat::fresh_postgres_database;
 use crate::support::{TestApp, spawn_app_on, temp_dir};
 
 /// Make the database refuse inserts into `table` whose text is `text` (any text: `None`).
-async fn refuse_inserts(db: &DatabaseConnection, name: &str, table: &str, text: Option<&str>) {
+pub(crate) async fn refuse_inserts(db: &DatabaseConnection, name: &str, table: &str, text: Option<&str>) {
     let when = text.map(|t| format!("NEW.text = '{t}'"));
     match db.get_database_backend() {
         DbBackend::Postgres => {

@@ -12,10 +12,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use crate::chat::fresh_postgres_database;
 use crate::support::temp_dir;
 
-const DAY: Duration = Duration::from_secs(86_400);
+pub(crate) const DAY: Duration = Duration::from_secs(86_400);
 
 /// A log row sent at `at`, under an id of that time (as gateways make them).
-async fn logged(db: &DatabaseConnection, at: DateTime<Utc>, text: &str) -> String {
+pub(crate) async fn logged(db: &DatabaseConnection, at: DateTime<Utc>, text: &str) -> String {
     let id =
         ulid::Ulid::from_parts(u64::try_from(at.timestamp_millis()).unwrap(), ulid::Ulid::new().random()).to_string();
     let sql = format!(
@@ -27,7 +27,7 @@ async fn logged(db: &DatabaseConnection, at: DateTime<Utc>, text: &str) -> Strin
     id
 }
 
-async fn column(db: &DatabaseConnection, sql: &str, name: &str) -> Vec<String> {
+pub(crate) async fn column(db: &DatabaseConnection, sql: &str, name: &str) -> Vec<String> {
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap();
     rows.iter().map(|row| row.try_get("", name).unwrap()).collect()
 }
@@ -101,7 +101,7 @@ async fn rooms_are_read_by_what_is_open_and_dropped_past_retention(db: DatabaseC
     assert_eq!(all, ["help", "p-live", "v-ended", "v-help-open", "v-open"]);
 }
 
-async fn on_sqlite(body: impl AsyncFnOnce(DatabaseConnection)) {
+pub(crate) async fn on_sqlite(body: impl AsyncFnOnce(DatabaseConnection)) {
     let dir = temp_dir();
     let db = bot::db::connect(&format!("sqlite://{}?mode=rwc", dir.join("chat.db").display())).await.unwrap();
     bot::db::migrate(&db).await.unwrap();
@@ -109,7 +109,7 @@ async fn on_sqlite(body: impl AsyncFnOnce(DatabaseConnection)) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-async fn on_postgres(body: impl AsyncFnOnce(DatabaseConnection)) {
+pub(crate) async fn on_postgres(body: impl AsyncFnOnce(DatabaseConnection)) {
     let (url, drop_db) = fresh_postgres_database().await;
     let db = bot::db::connect(&url).await.unwrap();
     bot::db::migrate(&db).await.unwrap();

@@ -17,7 +17,7 @@ fn number_after(text: &str, what: &str) -> i64 {
 }
 
 /// `GET /api/status` as `ip` (through the trusted proxy).
-async fn status_of(app: &TestApp, ip: &str) -> Value {
+pub(crate) async fn status_of(app: &TestApp, ip: &str) -> Value {
     status_at(app.addr, ip).await
 }
 
@@ -42,7 +42,7 @@ pub(crate) async fn status_at(addr: std::net::SocketAddr, ip: &str) -> Value {
 }
 
 /// Poll `/api/status` of `ip` until `check` holds.
-async fn until_status(app: &TestApp, ip: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn until_status(app: &TestApp, ip: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let body = status_of(app, ip).await;

@@ -223,3 +223,29 @@ async fn a_solution_from_one_gateway_is_accepted_by_another_and_spent_for_both()
     connect(a1, "203.0.113.31", None).await.unwrap();
     cluster.finish().await;
 }
+
+/// With Redis gone, a gateway cannot ask the bus whether a solution was spent: it takes the
+/// solution (signed, fresh, this address's) once and refuses its replay on this gateway.
+#[tokio::test]
+async fn while_redis_is_down_a_solution_still_opens_one_connection() {
+    let mut redis = crate::redis_server::RedisServer::start(crate::redis_server::Persistence::None).await;
+    let mut cluster = Cluster::with_redis(redis.url()).await;
+    cluster.env.push(("TRUSTED_PROXIES".into(), "127.0.0.1".into()));
+    cluster.cli(&["migrate"]).await;
+    cluster.cli(&["shield", "on", "--difficulty", "1"]).await;
+    let _bot = cluster.bot().await;
+    let gateway = cluster.gateway().await;
+    let addr = gateway.addr.unwrap();
+    until_required(addr, "203.0.113.40", true).await;
+    let pow = solve(&challenge(addr, "203.0.113.40").await, 0);
+
+    redis.kill().await;
+    let first = tokio::time::timeout(WAIT * 2, connect(addr, "203.0.113.40", Some(&pow))).await.unwrap();
+    assert!(first.is_ok(), "a good solution was refused while Redis was down: {:?}", first.err());
+    let replay = tokio::time::timeout(WAIT * 2, connect(addr, "203.0.113.40", Some(&pow))).await.unwrap();
+    refused(replay, "challenge_failed");
+    gateway.wait_log("spending it on this gateway").await;
+    drop(first);
+    redis.restart().await;
+    cluster.finish().await;
+}

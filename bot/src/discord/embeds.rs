@@ -71,11 +71,24 @@ fn with_title(mut embed: Value, title: Option<&String>) -> Value {
     embed
 }
 
+/// A message's text as staff read it: escaped; marked when its author edited it, struck through
+/// (and still readable) when its author took it back.
+fn shown_text(row: &message_log::Model) -> String {
+    let text = escape_markdown(&row.text);
+    if row.deleted_by.as_deref() == Some(crate::message_log::BY_AUTHOR) {
+        return format!("~~{text}~~ *(deleted by its author)*");
+    }
+    if row.edited_at.is_some() && !row.staff {
+        return format!("{text} *(edited)*");
+    }
+    text
+}
+
 /// One message as its own embed: author = nickname, description = text, footer = tag and room
 /// (and the room as title when `label` is given).
 fn single(row: &message_log::Model, label: Option<&str>) -> (Value, usize) {
     let author = truncate(&row.nickname, 256);
-    let description = truncate(&escape_markdown(&row.text), MAX_DESCRIPTION);
+    let description = truncate(&shown_text(row), MAX_DESCRIPTION);
     let footer = format!("{} · #{}", footer_tag(row), row.room);
     let title = title(label);
     let size = chars(&author) + chars(&description) + chars(&footer) + title.as_deref().map_or(0, chars);
@@ -95,7 +108,7 @@ fn line(row: &message_log::Model) -> String {
         row.sent_at.format("%H:%M:%S"),
         escape_markdown(&row.nickname),
         footer_tag(row),
-        escape_markdown(&row.text)
+        shown_text(row)
     );
     truncate(&line, MAX_DESCRIPTION)
 }
@@ -113,6 +126,30 @@ pub fn payload(rows: &[message_log::Model], nonce: &str, label: Option<&str>) ->
         "nonce": nonce,
         "enforce_nonce": true,
     })
+}
+
+/// Whether `rows`, posted as one Discord message, went out coalesced (several per embed).
+pub fn is_coalesced(rows: &[message_log::Model], label: Option<&str>) -> bool {
+    !(rows.len() <= MAX_EMBEDS && singles_fit(rows, label))
+}
+
+/// The body that edits the Discord message carrying `rows` (oldest first) after one of them
+/// changed: the same layout as it was posted in, within the 6000 total (the longest texts are
+/// cut to fit; the log keeps them whole).
+pub fn edit_payload(rows: &[message_log::Model], label: Option<&str>, coalesced_before: bool) -> Value {
+    let mut rows = rows.to_vec();
+    loop {
+        let embeds =
+            if coalesced_before { coalesced(&rows, label) } else { rows.iter().map(|r| single(r, label).0).collect() };
+        let body = json!({"embeds": embeds, "allowed_mentions": {"parse": []}});
+        let size = embeds_size(&body);
+        let Some(longest) = rows.iter_mut().max_by_key(|r| chars(&r.text)) else { return body };
+        if size <= MAX_TOTAL || chars(&longest.text) <= 1 {
+            return body;
+        }
+        let keep = chars(&longest.text).saturating_sub(size - MAX_TOTAL + 8).max(1);
+        longest.text = truncate(&longest.text, keep);
+    }
 }
 
 fn singles_fit(rows: &[message_log::Model], label: Option<&str>) -> bool {
@@ -245,9 +282,33 @@ mod tests {
             sent_at: chrono::Utc::now(),
             edited_at: None,
             deleted_at: None,
+            deleted_by: None,
             prev_id: None,
             prev_by_ip: None,
         }
+    }
+
+    #[test]
+    fn edits_and_deletions_show_in_the_same_layout() {
+        let mut rows: Vec<_> = (0..2).map(|i| row(i, "hello")).collect();
+        rows[0].text = "fixed *typo*".into();
+        rows[0].edited_at = Some(chrono::Utc::now());
+        rows[1].deleted_at = Some(chrono::Utc::now());
+        rows[1].deleted_by = Some(crate::message_log::BY_AUTHOR.into());
+        assert!(!is_coalesced(&rows, None));
+        let body = edit_payload(&rows, None, false);
+        let embeds = body["embeds"].as_array().unwrap();
+        assert_eq!(embeds[0]["description"], "fixed \\*typo\\* *(edited)*");
+        assert_eq!(embeds[1]["description"], "~~hello~~ *(deleted by its author)*");
+        assert_eq!(body["allowed_mentions"], json!({"parse": []}));
+        let lines = edit_payload(&rows, None, true);
+        let text = lines["embeds"][0]["description"].as_str().unwrap();
+        assert!(text.contains("~~hello~~ *(deleted by its author)*"), "{text}");
+        // A longer edit is cut to fit Discord's total.
+        let mut long: Vec<_> = (0..3).map(|i| row(i, &"x".repeat(1900))).collect();
+        long[1].text = "y".repeat(4000);
+        let body = edit_payload(&long, None, false);
+        assert!(embeds_size(&body) <= MAX_TOTAL, "{}", embeds_size(&body));
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub async fn handle(ctx: &serenity::Context, event: &serenity::FullEvent, data: 
         serenity::FullEvent::MessageDeleteBulk { multiple_deleted_messages_ids, .. } => {
             deleted(data, multiple_deleted_messages_ids).await?;
         }
+        serenity::FullEvent::ReactionAdd { add_reaction } => {
+            super::reactions::reaction(ctx, data, add_reaction, true).await?;
+        }
+        serenity::FullEvent::ReactionRemove { removed_reaction } => {
+            super::reactions::reaction(ctx, data, removed_reaction, false).await?;
+        }
         _ => {}
     }
     Ok(())
@@ -163,6 +169,7 @@ async fn staff_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Mes
         .or_else(|| msg.author.global_name.clone())
         .unwrap_or_else(|| msg.author.name.clone());
     let nick: String = nick.chars().filter(|c| !c.is_control()).take(32).collect();
+    let reply_to = super::staff_replies::answered(data, msg).await;
     let view = MessageView {
         id: Ulid::new(),
         room: room.slug.clone(),
@@ -170,6 +177,7 @@ async fn staff_message(ctx: &serenity::Context, data: &Data, msg: &serenity::Mes
         text,
         at: Utc::now(),
         staff: true,
+        reply_to,
         ..MessageView::default()
     };
     let entry = crate::message_log::Entry {
@@ -204,8 +212,9 @@ async fn staff_edit(
     data.log.edit_staff(row, &text).await?;
     let slug = RoomSlug::parse(&room)?;
     let id: Ulid = web_id.parse()?;
-    data.bus.amend_history(&slug, id, Some(&text)).await?;
-    data.bus.publish(&slug, ServerFrame::Edited { id, text, at: Some(Utc::now()) }.to_json().into()).await?;
+    let at = Utc::now();
+    data.bus.edit_history(&slug, id, &text, at).await?;
+    data.bus.publish(&slug, ServerFrame::Edited { id, text, at: Some(at) }.to_json().into()).await?;
     Ok(())
 }
 

@@ -12,12 +12,14 @@
 //! * [`access`]: who may run which command (one table, guild-level permissions);
 //! * `commands`: the slash commands and message menus, one file per topic;
 //! * `events`: what flows back from Discord into web rooms, and the channel keeper;
+//! * `staff_replies`: what a moderator's Discord reply answers on the web (`reply_to`);
 //! * [`mirror`]: web messages into Discord, one worker per room;
 //! * [`embeds`]: web messages as embeds within Discord's limits;
 //! * [`modlog`]: the mod-log posts of cases, posted and edited to match;
 //! * [`threads`]: the threads of visitor rooms and roulette pairs;
 //! * [`appeals`]: appeals' threads, their buttons and staff replies to the visitor;
 //! * [`privacy`]: every channel the bot makes is private to staff;
+//! * [`reactions`]: moderators' reactions in Discord, shown on the web as staff reactions;
 //! * [`reports`]: visitors' reports posted to the reports channel, and their buttons;
 //! * [`rest`]: the REST calls the bot makes itself, with the rate-limit headers in view;
 //! * [`budget`]: the global request budget every REST call waits in, urgent ones first;
@@ -33,6 +35,7 @@ pub mod embeds;
 pub mod mirror;
 pub mod modlog;
 pub mod privacy;
+pub mod reactions;
 pub mod reports;
 pub mod rest;
 pub mod retry;
@@ -41,6 +44,7 @@ pub mod unavailable;
 
 mod commands;
 mod events;
+mod staff_replies;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,7 +221,9 @@ impl Discord {
             .build();
         let intents = serenity::GatewayIntents::GUILDS
             | serenity::GatewayIntents::GUILD_MESSAGES
-            | serenity::GatewayIntents::MESSAGE_CONTENT;
+            | serenity::GatewayIntents::MESSAGE_CONTENT
+            // Not privileged: moderators' reactions on mirrored messages (`reactions`).
+            | serenity::GatewayIntents::GUILD_MESSAGE_REACTIONS;
         let mut client = serenity::ClientBuilder::new_with_http(http.build(), intents)
             .framework(framework)
             .await

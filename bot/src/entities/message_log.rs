@@ -21,6 +21,8 @@ pub struct Model {
     pub sent_at: DateTimeUtc,
     pub edited_at: Option<DateTimeUtc>,
     pub deleted_at: Option<DateTimeUtc>,
+    /// `author` when its sender took it back (`delete`); `None` otherwise (a moderator's).
+    pub deleted_by: Option<String>,
     /// The message logged before this one in the same room (`None` for a room's first): a
     /// room's history is a walk back from its `room_tails` row.
     pub prev_id: Option<String>,

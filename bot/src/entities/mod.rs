@@ -7,6 +7,7 @@ pub mod bans;
 pub mod cases;
 pub mod dead_letters;
 pub mod filters;
+pub mod message_edits;
 pub mod message_log;
 pub mod mutes;
 pub mod reports;

@@ -20,8 +20,10 @@
 //! One job per file: `write` chains a batch onto the tails and moves them (`postgres` and
 //! `sqlite` each write one to their database), `history` reads a room's history and the
 //! messages around one, `tags` looks senders and their messages up by IP tag, `mirror` answers
-//! the Discord side (what waits for Discord, batches, Discord messages' web messages).
+//! the Discord side (what waits for Discord, batches, Discord messages' web messages), `changes`
+//! applies authors' edits and deletions, keeping every earlier text in `message_edits`.
 
+mod changes;
 mod history;
 mod mirror;
 mod postgres;
@@ -36,6 +38,7 @@ use std::sync::Arc;
 use protocol::MessageView;
 use sea_orm::DatabaseConnection;
 
+pub use changes::{Applied, BY_AUTHOR};
 pub use history::recent;
 pub use mirror::SCAN_BATCH;
 pub use tags::{Walk, addresses_of, by_tag};

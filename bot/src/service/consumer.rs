@@ -238,17 +238,46 @@ impl Consumer {
                     (result, _) => result.map(|_| ()),
                 },
                 InboundEvent::Message(_) => Ok(()),
+                // Logged (every earlier text kept), then the mirror edits or marks the Discord
+                // message after the room's messages before it, and acknowledges.
+                InboundEvent::MessageEdited(change) | InboundEvent::MessageDeleted(change) => {
+                    match self.log.change(change, &self.tagger).await {
+                        Ok(applied) => match &self.mirror {
+                            Some(mirror) if applied.new => {
+                                mirror.change(entry.id.clone(), change.clone(), applied);
+                                continue;
+                            }
+                            _ => Ok(()),
+                        },
+                        Err(e) => Err(e.into()),
+                    }
+                }
                 // Recorded, then put on the bus as the database has it; the Discord side posts
                 // it. The bus already holds the gateway's `open` copy, so a failed put waits.
-                InboundEvent::Appeal(appeal) => match crate::appeals::record(&self.db, &self.tagger, appeal).await {
-                    Ok(row) => {
-                        if let Err(e) = crate::appeals::publish(self.bus.as_ref(), &row).await {
-                            tracing::warn!(error = %e, "cannot put an appeal on the bus; the next sync after a loss will");
+                // Retried in place, a dead letter after that (as reports are).
+                InboundEvent::Appeal(appeal) => {
+                    let recorded = retry(DEAD_LETTER_POLICY, "recording an appeal", || async {
+                        crate::appeals::record(&self.db, &self.tagger, appeal)
+                            .await
+                            .inspect_err(|e| tracing::error!(error = %e, "cannot record an appeal"))
+                    })
+                    .await;
+                    match recorded {
+                        Ok(row) => {
+                            if let Err(e) = crate::appeals::publish(self.bus.as_ref(), &row).await {
+                                tracing::warn!(error = %e, "cannot put an appeal on the bus; the next sync after a loss will");
+                            }
+                            Ok(())
                         }
-                        Ok(())
+                        Err(e) if self.stopping.load(Ordering::Relaxed) => {
+                            self.gave_up.store(true, Ordering::Relaxed);
+                            Err(e)
+                        }
+                        Err(e) => dead_letters::record(&self.db, &entry, &e.to_string(), dead_letters::ATTEMPTS)
+                            .await
+                            .map_err(BotError::from),
                     }
-                    Err(e) => Err(e),
-                },
+                }
                 // Recorded at once (the report is kept even without Discord), then posted by
                 // the report poster; retried in place, a dead letter after that.
                 InboundEvent::Report(report) => {

@@ -1,8 +1,9 @@
 //! The in-process bus: the one-process default, where gateway and bot share memory. The seat
 //! rules are in `crate::seats`; the queue's bookkeeping (`queue`), slowmode's (`slowmode`) and
 //! the online counts (`online`), the resume states (`resume`), the appeals (`appeals`) and the
-//! proof-of-work gate's shared state (`shield`) are in files of their own; `expiring` is the
-//! bounded set with deadlines that the spent solutions and the reported messages use.
+//! proof-of-work gate's shared state (`shield`) and the reactions on messages (`reactions`) are in
+//! files of their own; `expiring` is the bounded set with deadlines that the spent solutions and
+//! the reported messages use.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -35,6 +36,7 @@ mod appeals;
 mod expiring;
 mod online;
 mod queue;
+mod reactions;
 mod resume;
 mod shield;
 mod slowmode;
@@ -74,6 +76,8 @@ pub struct InProcessBus {
     shield: Mutex<Shield>,
     /// (device, message) pairs reported, each for its TTL.
     reported: Mutex<ExpiringSet>,
+    /// Reactions on messages, by message.
+    reactions: Mutex<reactions::Reactions>,
 }
 
 impl Default for InProcessBus {
@@ -122,6 +126,7 @@ impl InProcessBus {
             appeals: Mutex::default(),
             shield: Mutex::default(),
             reported: Mutex::new(ExpiringSet::new(REPORTED_MAX)),
+            reactions: Mutex::default(),
         }
     }
 }
@@ -240,6 +245,23 @@ impl Bus for InProcessBus {
         Ok(())
     }
 
+    async fn edit_history(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        text: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), BusError> {
+        let mut history = lock(&self.history);
+        if let Some(entries) = history.get_mut(room) {
+            for m in entries.iter_mut().map(|e| &mut e.message).filter(|m| m.id == id) {
+                text.clone_into(&mut m.text);
+                m.edited = Some(at);
+            }
+        }
+        Ok(())
+    }
+
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
         let mut history = lock(&self.history);
         let entries = history.entry(room.clone()).or_default();
@@ -248,6 +270,25 @@ impl Bus for InProcessBus {
             entries.extend(messages.into_iter().skip(skip).map(Entry::everyone));
         }
         Ok(())
+    }
+
+    async fn react(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        change: &crate::ReactionChange,
+    ) -> Result<crate::ReactionOutcome, BusError> {
+        let outcome = lock(&self.reactions).apply(room, id, change);
+        if let crate::ReactionOutcome::Changed { counts, .. } = &outcome
+            && change.kind != crate::ReactionKind::ShadowToggle
+            && let Some(entries) = lock(&self.history).get_mut(room)
+        {
+            entries
+                .iter_mut()
+                .filter(|m| m.message.id == id)
+                .for_each(|m| m.message.reactions = crate::reactions::shown(counts));
+        }
+        Ok(outcome)
     }
 
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {
@@ -353,6 +394,7 @@ impl Bus for InProcessBus {
             lock(&self.history).remove(slug);
             lock(&self.presence).remove(slug);
             lock(&self.slowmode).forget_room(slug);
+            lock(&self.reactions).forget_room(slug);
         }
         Ok(true)
     }

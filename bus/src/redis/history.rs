@@ -75,6 +75,23 @@ impl History {
         Ok(())
     }
 
+    /// Set a message's text and `edited` time (RFC 3339, as the JSON of a message writes it).
+    pub(super) async fn edit(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        text: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), BusError> {
+        // Written as serde writes `edited`, so the entry reads back as it would have been stored.
+        let at = serde_json::to_value(at).map_err(|e| BusError::Codec(e.to_string()))?;
+        let at = at.as_str().unwrap_or_default().to_owned();
+        let mut invocation = self.amend.key(self.keys.history(room));
+        invocation.arg(id.to_string()).arg(text).arg(at);
+        let _: i64 = invocation.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
     pub(super) async fn seed(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
         if messages.is_empty() {
             return Ok(());

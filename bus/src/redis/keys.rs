@@ -69,6 +69,16 @@ impl Keys {
         format!("{}:{{{room}}}:history", self.prefix)
     }
 
+    /// Hash with a TTL: who reacted with what on one message (`kind:reactor` → emoji).
+    pub fn reactors(&self, room: &RoomSlug, id: ulid::Ulid) -> String {
+        format!("{}:{{{room}}}:reactors:{id}", self.prefix)
+    }
+
+    /// Hash with a TTL: one message's reaction totals (`c:emoji` → visitors, `t:emoji` → staff).
+    pub fn reaction_counts(&self, room: &RoomSlug, id: ulid::Ulid) -> String {
+        format!("{}:{{{room}}}:reactions:{id}", self.prefix)
+    }
+
     /// Sorted set: waiting roulette ticket ids → time they joined the queue (ms). Shares a
     /// hash tag with the tickets, so the pairing script stays in one slot of a Redis Cluster.
     pub fn roulette_queue(&self) -> String {

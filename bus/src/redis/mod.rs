@@ -9,6 +9,7 @@
 //! * `queue`: the gateway → bot stream, its consumer group and its trimming;
 //! * `backlog`: what waits in that stream and for how long (`QUEUE_MAX`, metrics);
 //! * `history`: each room's last messages;
+//! * `reactions`: reactions on messages, one script per change (totals written into history);
 //! * `snapshots`: room and ban definitions, the filter list, visitor rooms per owner;
 //! * `roulette`: the roulette queue and its pairing;
 //! * `online`: each gateway's count of open sockets, with a TTL, and their sum;
@@ -61,6 +62,7 @@ mod leader;
 mod online;
 mod presence;
 mod queue;
+mod reactions;
 mod recovery;
 mod reported;
 mod resume;

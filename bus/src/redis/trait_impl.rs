@@ -80,8 +80,27 @@ impl Bus for RedisBus {
         self.history.amend(room, id, text).await
     }
 
+    async fn edit_history(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        text: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), BusError> {
+        self.history.edit(room, id, text, at).await
+    }
+
     async fn seed_history(&self, room: &RoomSlug, messages: Vec<MessageView>) -> Result<(), BusError> {
         self.history.seed(room, messages).await
+    }
+
+    async fn react(
+        &self,
+        room: &RoomSlug,
+        id: Ulid,
+        change: &crate::ReactionChange,
+    ) -> Result<crate::ReactionOutcome, BusError> {
+        super::reactions::react(&self.conn, &self.keys, room, id, change).await
     }
 
     async fn enqueue(&self, event: &InboundEvent) -> Result<(), BusError> {

@@ -257,6 +257,15 @@ pub async fn history_entries_can_be_edited_and_removed(bus: Arc<dyn Bus>) {
     // Unknown ids change nothing.
     bus.amend_history(&room, Ulid::new(), None).await.unwrap();
     assert_eq!(bus.history(&room, None).await.unwrap().len(), 2);
+    // An author's edit sets the text and when it was edited; the rest survives.
+    let at = chrono::Utc::now();
+    bus.edit_history(&room, sent[2].id, "fixed ü", at).await.unwrap();
+    let after = bus.history(&room, None).await.unwrap();
+    assert_eq!(after[1].text, "fixed ü");
+    assert_eq!(after[1].edited, Some(at));
+    assert_eq!((after[1].id, after[1].at, after[0].edited), (sent[2].id, sent[2].at, None));
+    bus.edit_history(&room, Ulid::new(), "nobody", at).await.unwrap();
+    assert_eq!(bus.history(&room, None).await.unwrap().len(), 2);
 }
 
 pub fn ticket(id: &str, interests: &[&str], open_at_ms: i64) -> RouletteTicket {

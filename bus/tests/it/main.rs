@@ -5,6 +5,7 @@ mod appeals;
 mod backlog;
 mod conformance;
 mod online;
+mod reactions;
 mod redis_only;
 mod resume;
 mod shield;

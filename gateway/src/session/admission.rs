@@ -6,6 +6,10 @@
 //! - `join`: ban, nickname, room (pairs are never joined by name), lock, the address's joins.
 //! - `say`: `client_id`, in a room, mute, text, filters, lock, the socket's and the address's
 //!   message buckets, slowmode (on the bus, per room and address).
+//!   With `reply_to`, the message answered is looked up first (`unknown_message`; see `reply`).
+//! - `edit`: `client_id`, in a room, the message (`unknown_message`), its author (`not_yours`),
+//!   the window (`edit_window_over`), then every check of `say` on the new text. `delete`: in a
+//!   room, the message, its author, the window, mute, the message buckets (see `edit`).
 //! - `typing`: in a room, one per interval (more are folded, not refused), mute, lock, the
 //!   address's typing bucket.
 //! - `leave`: in a room or waiting. `ping`: nothing.
@@ -20,6 +24,9 @@
 //!   `resume`).
 //! - `report`: the note's length, a message this connection received, not its own, not
 //!   reported before, the address's report bucket (see `report`).
+//! - `react`: in a room, an offered emoji, mute (a shadow mute is kept apart), lock, the
+//!   address's reaction bucket, a message the room's history or this connection's deliveries
+//!   know (see `react`).
 //!
 //! Two limits can only be checked by taking what they limit, atomically on the bus, so they are
 //! refused while acting, with the refusals written here: seats (capacity, seats per address,
@@ -51,6 +58,22 @@ pub(super) enum Admitted {
         client_id: Option<String>,
         /// Shadow-muted: delivered to the sender alone (see `say`).
         shadow: bool,
+        /// The message it answers (see `reply`).
+        reply_to: Option<protocol::frames::ReplyRef>,
+    },
+    /// The author's new text for its message `id` (see `edit`), through the checks of `say`.
+    Edit {
+        id: Ulid,
+        room: Arc<RoomDef>,
+        text: String,
+        client_id: Option<String>,
+        shadow: bool,
+    },
+    /// The author takes back its message `id` (see `edit`).
+    Delete {
+        id: Ulid,
+        room: Arc<RoomDef>,
+        shadow: bool,
     },
     Typing,
     /// A typing indicator within the interval: folded into the one relayed, nothing to do.
@@ -75,6 +98,13 @@ pub(super) enum Admitted {
     },
     /// What the report says, ready for the bot's queue.
     Report(Box<protocol::ReportEvent>),
+    /// A reaction to toggle on message `id` of the current room (see `react`).
+    React {
+        id: Ulid,
+        emoji: String,
+        /// Shadow-muted: kept apart and shown to the reactor alone.
+        shadow: bool,
+    },
 }
 
 /// A refused frame: the `error` frame that answers it.
@@ -93,12 +123,12 @@ impl Refusal {
     }
 
     /// The refusal of a `say` frame, which names the message it refuses.
-    fn of_message(mut self, client_id: Option<String>) -> Self {
+    pub(super) fn of_message(mut self, client_id: Option<String>) -> Self {
         self.client_id = client_id;
         self
     }
 
-    fn retry_after(mut self, wait: Duration) -> Self {
+    pub(super) fn retry_after(mut self, wait: Duration) -> Self {
         self.retry_after = Some(wait);
         self
     }
@@ -137,7 +167,7 @@ pub(super) fn too_many_rooms(config: &GatewayConfig) -> Refusal {
     )
 }
 
-fn locked(room: &RoomDef) -> Refusal {
+pub(super) fn locked(room: &RoomDef) -> Refusal {
     Refusal::new(ErrorCode::RoomLocked, format!("{} is locked by the moderators", room.title))
 }
 
@@ -146,7 +176,20 @@ impl Conn {
     pub(super) async fn admit(&mut self, frame: ClientFrame) -> Result<Admitted, Refusal> {
         match frame {
             ClientFrame::Join { room, nick, since } => self.admit_join(&room, &nick, since),
-            ClientFrame::Say { text, client_id, .. } => self.admit_say(&text, client_id).await,
+            ClientFrame::Say { text, client_id, reply_to } => {
+                // The message answered is looked up first: a refused reply costs no token.
+                let reply_to = match reply_to {
+                    Some(id) if self.joined.is_some() => {
+                        Some(self.reply_ref(id).await.map_err(|r| r.of_message(client_id.clone()))?)
+                    }
+                    _ => None,
+                };
+                let mut admitted = self.admit_say(&text, client_id).await?;
+                if let Admitted::Say { reply_to: reply, .. } = &mut admitted {
+                    *reply = reply_to;
+                }
+                Ok(admitted)
+            }
             ClientFrame::Typing {} => self.admit_typing(),
             ClientFrame::Leave {} => {
                 if self.waiting.is_none() && self.joined.is_none() {
@@ -160,11 +203,9 @@ impl Conn {
             ClientFrame::Create { title, capacity, listed } => self.admit_create(&title, capacity, listed),
             ClientFrame::Resume { token, since } => self.admit_resume(token, since),
             ClientFrame::Report { id, reason, note } => self.admit_report(id, reason, note).await,
-            // Replies, reactions, edits and deletions are being built (issue 29); until then the
-            // frames are refused as unknown rather than silently dropped.
-            ClientFrame::React { .. } | ClientFrame::Edit { .. } | ClientFrame::Delete { .. } => {
-                Err(Refusal::new(ErrorCode::UnknownType, "this server does not support that frame yet"))
-            }
+            ClientFrame::Edit { id, text, client_id } => self.admit_edit(id, &text, client_id).await,
+            ClientFrame::Delete { id } => self.admit_delete(id).await,
+            ClientFrame::React { id, emoji } => self.admit_react(id, emoji).await,
         }
     }
 
@@ -232,7 +273,7 @@ impl Conn {
         Ok(Admitted::Join { room, nick, since })
     }
 
-    async fn admit_say(&mut self, text: &str, client_id: Option<String>) -> Result<Admitted, Refusal> {
+    pub(super) async fn admit_say(&mut self, text: &str, client_id: Option<String>) -> Result<Admitted, Refusal> {
         if client_id.as_ref().is_some_and(|c| c.chars().count() > CLIENT_ID_MAX) {
             return Err(Refusal::new(ErrorCode::BadFrame, format!("client_id is at most {CLIENT_ID_MAX} characters")));
         }
@@ -292,7 +333,7 @@ impl Conn {
                 }
             }
         }
-        Ok(Admitted::Say { room, text, client_id, shadow })
+        Ok(Admitted::Say { room, text, client_id, shadow, reply_to: None })
     }
 
     fn admit_typing(&mut self) -> Result<Admitted, Refusal> {

@@ -1,5 +1,5 @@
 //! The rate limits frames take tokens from: a message bucket per socket, and buckets per address
-//! (messages, joins, typing, reports) shared by every socket of the address on this gateway. Only
+//! (messages, joins, typing, reports, reactions) shared by every socket of the address on this gateway. Only
 //! `admission` takes from them.
 //!
 //! The address's buckets live in the gateway's cache ([`State::ip_limits`]), but each socket keeps
@@ -35,6 +35,7 @@ fn shared_limits(state: &State, address: &Address) -> Arc<Mutex<IpLimits>> {
             say: TokenBucket::new(&say),
             joins: TokenBucket::new(&joins),
             reports: TokenBucket::new(&reports),
+            reactions: TokenBucket::new(&super::react::address_rate(address)),
         }))
     })
 }

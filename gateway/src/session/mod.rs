@@ -12,21 +12,28 @@
 //!   is pinned by `admission_tests`).
 //! * `limits`: the rate-limit buckets admission takes from: the socket's, and its address's.
 //! * `rooms`: `join` and `leave`: seats, presence, history.
-//! * `say`: `say` and `typing`.
+//! * `say`: `say` and `typing`; `reply`: the message a `say` answers (`reply_to`).
+//! * `edit`: `edit` and `delete` of one's own message within `EDIT_WINDOW_SECS`; `author`:
+//!   message ids that name their author's session (what `edit` and `delete` are checked by).
 //! * `roulette`: `roulette` and `next`, and what wakes a connection waiting in the roulette.
 //! * `matchmaker`: queueing a roulette ticket and pairing it with a waiting stranger.
 //! * `visitor_rooms`: `create`.
 //! * `report`: `report`: checked against the delivery record, queued for the bot; the last
 //!   roulette partner kept reportable for 10 minutes.
+//! * `react`: `react`: a reaction toggled on the bus, the totals published to the room.
 //! * `resume`: `resume`, and the tokens issued and revoked as a connection enters and leaves
 //!   rooms; `park`: a dropped socket's session held for `RESUME_SECS`; `resumes`: this gateway's
 //!   resumable sessions, its inbox for notices from other gateways.
 
 mod admission;
+mod author;
+mod edit;
 mod frame;
 mod limits;
 mod matchmaker;
 mod park;
+mod react;
+mod reply;
 mod report;
 mod resume;
 pub(crate) mod resumes;
@@ -131,10 +138,10 @@ async fn run(
     let outbox = Arc::new(Outbox::new(state.config.outbound_queue));
     let handle = ConnHandle::new(id, outbox.clone());
     let mut socket = Socket::new(io, FRAME_MAX_BYTES);
-    handle.send_frame(&ServerFrame::Hello {
-        version: protocol::VERSION.to_owned(),
-        limits: Limits::new(state.config.say_rate.clone()),
-    });
+    let mut limits = Limits::new(state.config.say_rate.clone());
+    limits.edit_window_secs = state.config.edit_window.as_secs();
+    limits.reactions.clone_from(&state.config.reactions);
+    handle.send_frame(&ServerFrame::Hello { version: protocol::VERSION.to_owned(), limits });
     // Held until this function returns: the address's slot and the registry entry.
     slot.register(handle.clone());
     // Registered after the gateway began stopping, so not among the sockets it closed.
@@ -237,7 +244,11 @@ impl Conn {
     async fn act(&mut self, admitted: Admitted) {
         match admitted {
             Admitted::Join { room, nick, since } => self.join(room, nick, since).await,
-            Admitted::Say { room, text, client_id, shadow } => self.say(room, text, client_id, shadow).await,
+            Admitted::Say { room, text, client_id, shadow, reply_to } => {
+                self.say(room, text, client_id, shadow, reply_to).await;
+            }
+            Admitted::Edit { id, room, text, client_id, shadow } => self.edit(id, &room, text, client_id, shadow).await,
+            Admitted::Delete { id, room, shadow } => self.delete(id, &room, shadow).await,
             Admitted::Typing => self.typing().await,
             Admitted::Folded => {}
             Admitted::Leave => {
@@ -254,6 +265,7 @@ impl Conn {
             Admitted::Create { title, capacity, listed } => self.create(title, capacity, listed).await,
             Admitted::Resume { token, since } => self.resume(token, since).await,
             Admitted::Report(event) => self.report(*event).await,
+            Admitted::React { id, emoji, shadow } => self.react(id, emoji, shadow).await,
         }
     }
 

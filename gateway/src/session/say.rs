@@ -9,32 +9,41 @@
 //! or resuming and nobody else ever receives it. Should the publish fail, the sender's own
 //! socket still gets its copy.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use protocol::frames::ReplyRef;
 use protocol::{ErrorCode, LoggedMessage, MessageView, RoomDef, ServerFrame};
-use ulid::Ulid;
 
+use super::author::AuthorKey;
 use super::{Conn, encode};
 use crate::envelope::{self, Envelope, Visibility};
 
-/// Message ids: ULIDs, monotonic within this process so ids sort in sending order.
-fn next_id() -> Ulid {
-    static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
-    let mut generator = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    generator.get_or_insert_with(ulid::Generator::new).generate().unwrap_or_else(|_| Ulid::new())
-}
-
 impl Conn {
+    /// The key that signs the message ids of the session with seat holder `holder` (`author`).
+    pub(super) fn author(&self, holder: &str) -> AuthorKey {
+        AuthorKey::of(secrecy::ExposeSecret::expose_secret(&self.state.config.deployment_key), holder)
+    }
+
     /// `say`, admitted: `text` (filtered) to `room`, acknowledged once the bot's queue has it.
-    pub(super) async fn say(&mut self, room: Arc<RoomDef>, text: String, client_id: Option<String>, shadow: bool) {
+    pub(super) async fn say(
+        &mut self,
+        room: Arc<RoomDef>,
+        text: String,
+        client_id: Option<String>,
+        shadow: bool,
+        reply_to: Option<ReplyRef>,
+    ) {
         let Some(joined) = &self.joined else { return };
+        // Ids are monotonic within this process, so they sort in sending order, and name their
+        // author's session (`author`).
         let message = MessageView {
-            id: next_id(),
+            id: self.author(&joined.holder).new_id(),
             room: room.slug.to_string(),
             nick: joined.nick.to_string(),
             text,
             at: chrono::Utc::now(),
             staff: false,
+            reply_to,
             ..MessageView::default()
         };
         // Durable first: once the bot's queue has it, it is accepted; history and fan-out follow.
@@ -86,17 +95,5 @@ impl Conn {
         if let Err(e) = self.state.bus.publish(&joined.room.slug, encode(&frame)).await {
             tracing::warn!(error = %e, "cannot relay typing");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_increase() {
-        let a = next_id();
-        let b = next_id();
-        assert!(b > a);
     }
 }

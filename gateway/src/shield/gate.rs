@@ -53,9 +53,11 @@ pub(crate) async fn check(state: &State, address: &Address, pow: Option<&str>) -
         Ok(false) => Err(refuse(Failure::Spent)),
         Err(e) => {
             // The solution is signed, fresh and this address's: a bus that cannot say whether it
-            // was spent lets it through rather than refusing a visitor who did the work.
-            tracing::warn!(error = %e, "cannot spend a challenge solution; accepting it unspent");
-            Ok(())
+            // was spent lets it through rather than refusing a visitor who did the work, once
+            // per gateway (a replay here is refused; other gateways cannot tell until it is back).
+            tracing::warn!(error = %e, "cannot spend a challenge solution on the bus; spending it on this gateway");
+            let entry = shield.spent_locally.entry(verified.signature).or_insert(());
+            if entry.is_fresh() { Ok(()) } else { Err(refuse(Failure::Spent)) }
         }
     }
 }

@@ -42,7 +42,13 @@ pub(crate) struct Shield {
     /// The difficulty step now (1-based).
     step: AtomicU8,
     steps: [u64; bus::SHIELD_STEPS as usize],
+    /// Signatures spent here while the bus could not say whether they were spent anywhere:
+    /// a replay within this gateway is still refused during a bus outage (bounded, expiring).
+    pub spent_locally: moka::sync::Cache<String, ()>,
 }
+
+/// Most signatures [`Shield::spent_locally`] holds; older ones are evicted first.
+const SPENT_LOCALLY_MAX: u64 = 200_000;
 
 impl Shield {
     pub fn new(config: &ShieldConfig, deployment_key: &str) -> Self {
@@ -55,6 +61,10 @@ impl Shield {
             off: AtomicBool::new(off),
             step: AtomicU8::new(1),
             steps: config.steps,
+            spent_locally: moka::sync::Cache::builder()
+                .max_capacity(SPENT_LOCALLY_MAX)
+                .time_to_live(config.challenge_ttl)
+                .build(),
         }
     }
 

@@ -4,9 +4,11 @@
 mod appeals;
 mod auto_mute;
 mod bans;
+mod conversation;
 mod lookup;
 mod mirror;
 mod moderation;
+mod reactions;
 mod reports;
 mod sanctions;
 mod staff_replies;

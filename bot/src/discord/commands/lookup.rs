@@ -77,9 +77,22 @@ async fn show_tag(ctx: Context<'_>, tag: &str) -> Result<(), Error> {
     let mut lines = vec![format!("Tag {tag}: rooms {}; latest messages:", rooms.join(", "))];
     for r in rows.iter().rev() {
         let text: String = r.text.chars().take(120).collect();
-        let gone = if r.deleted_at.is_some() { " (deleted)" } else { "" };
+        let gone = match (r.deleted_at, r.deleted_by.as_deref()) {
+            (Some(_), Some(crate::message_log::BY_AUTHOR)) => " (deleted by its author)",
+            (Some(_), _) => " (deleted)",
+            _ => "",
+        };
+        // An edited message shows what it first said (every text is in `message_edits`).
+        let mut was = String::new();
+        if r.edited_at.is_some() && !r.staff {
+            let first = ctx.data().log.changes_of(&r.id).await?.into_iter().find_map(|c| c.text_before);
+            if let Some(first) = first {
+                let first: String = first.chars().take(60).collect();
+                was = format!(" (edited; was: {})", embeds::inline(&first));
+            }
+        }
         lines.push(format!(
-            "<t:{}:t> #{} **{}**: {}{gone}",
+            "<t:{}:t> #{} **{}**: {}{was}{gone}",
             r.sent_at.timestamp(),
             r.room,
             embeds::inline(&r.nickname),

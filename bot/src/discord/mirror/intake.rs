@@ -87,7 +87,7 @@ impl Mirror {
 
 impl Inner {
     /// Send work to the room's worker, starting one when there is none (or it stopped).
-    fn hand_over(
+    pub(super) fn hand_over(
         self: &Arc<Self>,
         workers: &mut HashMap<String, mpsc::UnboundedSender<Work>>,
         room: String,

@@ -22,11 +22,15 @@
 //! * `target`: where a room's messages go (its channel, its thread, started on demand, or a
 //!   fallback), and archiving the thread when the room ends;
 //! * `post`: plan, post and record one batch; give up on messages, skip ahead of a lag.
+//! * `replies`: a reply posted as a Discord reply to its original, and its quoted line;
+//! * `change`: an author's edit or deletion, edited into the Discord message that carries it.
 //!
 //! The mirror reads and writes `message_log` rows only through [`MessageLog`]'s methods.
 
+mod change;
 mod intake;
 mod post;
+mod replies;
 mod target;
 mod worker;
 
@@ -65,9 +69,9 @@ enum Work {
     /// A message to post (boxed: a job is large and closes are rare).
     Post(Box<Job>),
     /// The room ended (`RoomClosed`, this queue entry): archive its thread after what came before.
-    Close {
-        entry_id: String,
-    },
+    Close { entry_id: String },
+    /// An author's edit or deletion: the Discord message is edited after what came before.
+    Change(Box<change::Change>),
 }
 
 /// Hands jobs to per-room workers.
@@ -94,6 +98,8 @@ struct Inner {
     /// Queue entries a worker holds, so a reclaimed copy is not mirrored twice.
     in_flight: Mutex<HashSet<String>>,
     unmapped_warned: Mutex<HashSet<String>>,
+    /// Web message id → what it answers, for re-rendering after an edit (`replies`).
+    quotes: moka::sync::Cache<String, protocol::frames::ReplyRef>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,6 +129,10 @@ impl Mirror {
                 workers: Mutex::default(),
                 in_flight: Mutex::default(),
                 unmapped_warned: Mutex::default(),
+                quotes: moka::sync::Cache::builder()
+                    .max_capacity(replies::QUOTES_MAX)
+                    .time_to_live(replies::QUOTES_TTL)
+                    .build(),
             }),
         }
     }

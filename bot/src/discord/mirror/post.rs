@@ -62,7 +62,10 @@ pub(super) async fn next(
     }
     let batch = match row.discord_batch {
         // Planned by an earlier attempt: exactly that batch again.
-        Some(batch) => mark_shadowed(inner.log.discord_batch(&batch).await.map_err(db_error)?, queue),
+        Some(batch) => {
+            let rows = mark_shadowed(inner.log.discord_batch(&batch).await.map_err(db_error)?, queue);
+            inner.quote_replies(rows, queue)
+        }
         None => plan(inner, &front_id, label, queue).await.map_err(db_error)?,
     };
     if batch.is_empty() {
@@ -80,7 +83,7 @@ async fn plan(
     queue: &VecDeque<Job>,
 ) -> Result<Vec<message_log::Model>, sea_orm::DbErr> {
     let ids: Vec<String> = queue.iter().take(500).map(|j| j.message.message.id.to_string()).collect();
-    let mut rows = mark_shadowed(inner.log.unplanned(&ids).await?, queue);
+    let mut rows = inner.quote_replies(mark_shadowed(inner.log.unplanned(&ids).await?, queue), queue);
     // Keep queue order and stop at the first message that is not plannable.
     let mut planned = Vec::new();
     for id in &ids {
@@ -117,7 +120,10 @@ async fn send(
     queue: &mut VecDeque<Job>,
 ) -> Result<Sent, Failed> {
     let batch_id = batch[0].id.as_str();
-    let body = embeds::payload(batch, &embeds::nonce(batch_id), label);
+    let mut body = embeds::payload(batch, &embeds::nonce(batch_id), label);
+    if let Some(reference) = inner.reference(batch, label).await {
+        body["message_reference"] = reference;
+    }
     let members: HashSet<&str> = batch.iter().map(|r| r.id.as_str()).collect();
     let call = retry::Call(inner.rest.create_message(channel, &body).await);
     call.count();

@@ -38,12 +38,19 @@ pub(super) async fn run(inner: Arc<Inner>, room: String, mut rx: mpsc::Unbounded
         take_posts(&mut incoming, &mut queue);
         if queue.is_empty() {
             // A close waits until the messages before it are out.
-            if let Some(Work::Close { entry_id }) = incoming.pop_front() {
-                inner.close_room(&room).await;
-                inner.acknowledge([entry_id]).await;
-                if incoming.is_empty() && inner.retire(&room, &mut rx, &mut incoming) {
-                    return;
+            match incoming.pop_front() {
+                Some(Work::Close { entry_id }) => {
+                    inner.close_room(&room).await;
+                    inner.acknowledge([entry_id]).await;
                 }
+                Some(Work::Change(change)) => {
+                    inner.apply_change(&room, &change).await;
+                    inner.acknowledge([change.entry_id]).await;
+                }
+                _ => {}
+            }
+            if incoming.is_empty() && inner.retire(&room, &mut rx, &mut incoming) {
+                return;
             }
             continue;
         }
