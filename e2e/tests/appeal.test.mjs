@@ -11,32 +11,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { runCli } from './server.mjs';
-import { DESKTOP, MOBILE, TIMEOUT, SLOW_TIMEOUT, screenshot } from './browser.mjs';
+import { DESKTOP, TIMEOUT, SLOW_TIMEOUT, screenshot } from './browser.mjs';
 import { useServerAndBrowser } from './harness.mjs';
+import { VARIANTS, seriousAxe } from './variants.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE_PATH = require.resolve('axe-core/axe.min.js');
 const h = useServerAndBrowser();
-
-const VARIANTS = [
-  ['desktop-light', { viewport: DESKTOP, colorScheme: 'light' }],
-  ['desktop-dark', { viewport: DESKTOP, colorScheme: 'dark' }],
-  ['mobile-light', { viewport: MOBILE, colorScheme: 'light', isMobile: true, hasTouch: true, deviceScaleFactor: 2 }],
-  ['mobile-dark', { viewport: MOBILE, colorScheme: 'dark', isMobile: true, hasTouch: true, deviceScaleFactor: 2 }],
-];
-
-async function seriousAxe(page) {
-  await page.addScriptTag({ path: AXE_PATH });
-  const violations = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) }));
-  });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-}
 
 async function banCase() {
   const deadline = Date.now() + TIMEOUT;

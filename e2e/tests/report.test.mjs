@@ -1,5 +1,6 @@
 // Reports: the Report action of a message's menu (keyboard), the dialog, the confirmation, a refusal
-// said in plain words, the roulette stranger reported after Next; axe on the open dialog.
+// said in plain words, the roulette stranger reported after Next; screenshots of the open dialog
+// at desktop and phone sizes in light and dark, and axe on each.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,6 +101,8 @@ test('the roulette stranger is reportable in the chat and after Next', async () 
 
 for (const [name, options] of [
   ['desktop-light', { viewport: DESKTOP, colorScheme: 'light' }],
+  ['desktop-dark', { viewport: DESKTOP, colorScheme: 'dark' }],
+  ['mobile-light', { viewport: MOBILE, colorScheme: 'light', isMobile: true, hasTouch: true }],
   ['mobile-dark', { viewport: MOBILE, colorScheme: 'dark', isMobile: true, hasTouch: true }],
 ]) {
   test(`the report dialog has no serious accessibility violations (${name})`, async () => {

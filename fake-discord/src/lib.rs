@@ -16,7 +16,8 @@
 //! * **Discord's rules**: content ≤ 2000 characters, ≤ 10 embeds, embed title 256,
 //!   description 4096, 25 fields, field name 256 / value 1024, footer 2048, author 256, all
 //!   embeds together 6000 (counted in characters), nonce ≤ 25, `allowed_mentions` parse/list
-//!   exclusivity, empty messages (50006), command name rules — answered with Discord's
+//!   exclusivity, empty messages (50006), command name rules, message components (5 action
+//!   rows of up to 5 buttons or one select menu, custom ids, select options) — answered with Discord's
 //!   `50035 Invalid Form Body` shape and nested `errors`. `enforce_nonce` returns the existing
 //!   message for a repeated nonce (same channel and author, within [`FakeConfig::nonce_window`]).
 //!   An interaction callback later than 3 s gets `10062`, a second one `40060`.
@@ -125,6 +126,7 @@
 //! * `shapes`: the JSON Discord gives users, members, roles, the guild and the application.
 //! * `dispatch`: gateway dispatches to the live sessions, filtered by their intents.
 //! * `limits`: Discord's validation rules (`Invalid Form Body`) and rate limits.
+//! * `components`: the rules of message components (action rows, buttons, select menus).
 //! * `permissions`: permissions from roles, then a channel's overwrites.
 //! * `rest`: the REST server: authentication, rate limits, recording, routing by resource.
 //! * `routes`: the REST routes, one file per resource (guild, channel, command, interaction).
@@ -137,6 +139,7 @@
 
 mod channels;
 mod commands;
+mod components;
 mod config;
 mod dispatch;
 mod gateway;

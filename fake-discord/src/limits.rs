@@ -67,7 +67,7 @@ impl FormErrors {
     }
 }
 
-fn path(prefix: &[String], rest: &[&str]) -> Vec<String> {
+pub(crate) fn path(prefix: &[String], rest: &[&str]) -> Vec<String> {
     prefix.iter().cloned().chain(rest.iter().map(|s| (*s).to_owned())).collect()
 }
 
@@ -75,7 +75,7 @@ fn chars(value: Option<&Value>) -> usize {
     value.and_then(Value::as_str).map_or(0, |s| s.chars().count())
 }
 
-fn max_len(errors: &mut FormErrors, at: Vec<String>, value: Option<&Value>, max: usize) {
+pub(crate) fn max_len(errors: &mut FormErrors, at: Vec<String>, value: Option<&Value>, max: usize) {
     match value {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) => {
@@ -87,7 +87,7 @@ fn max_len(errors: &mut FormErrors, at: Vec<String>, value: Option<&Value>, max:
     }
 }
 
-fn required_text(errors: &mut FormErrors, at: Vec<String>, value: Option<&Value>, max: usize) {
+pub(crate) fn required_text(errors: &mut FormErrors, at: Vec<String>, value: Option<&Value>, max: usize) {
     match value {
         Some(Value::String(s)) if !s.trim().is_empty() => max_len(errors, at, value, max),
         Some(Value::String(_)) | None | Some(Value::Null) => {
@@ -101,6 +101,7 @@ fn required_text(errors: &mut FormErrors, at: Vec<String>, value: Option<&Value>
 /// also an interaction response's `data`, with `prefix = ["data"]`).
 pub fn validate_message(body: &Value, prefix: &[String], errors: &mut FormErrors) {
     max_len(errors, path(prefix, &["content"]), body.get("content"), CONTENT_MAX);
+    crate::components::validate(body, prefix, errors);
     match body.get("embeds") {
         None | Some(Value::Null) => {}
         Some(Value::Array(embeds)) => validate_embeds(embeds, prefix, errors),

@@ -17,6 +17,7 @@ mod m20261203_000012_reports;
 mod m20261204_000013_evasion;
 mod m20261204_000014_trust_tier;
 mod m20261204_000015_message_edits;
+mod m20261204_000017_report_mute_length;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_evasion::Migration),
             Box::new(m20261204_000014_trust_tier::Migration),
             Box::new(m20261204_000015_message_edits::Migration),
+            Box::new(m20261204_000017_report_mute_length::Migration),
         ]
     }
 }

@@ -2,8 +2,10 @@
 // `error {code: "muted"}` refusing something) turns the composer off with a notice saying why and
 // until when, and back on by itself at expiry; a warning (`warned {case, reason}`) is a notice and
 // a line in the log. No frame tells of a mute lifted early, so while muted the page asks
-// `GET /api/status` now and then. (A shadow mute is never told: nothing here knows of it.)
+// `GET /api/status` now and then. A mute with a case can be appealed from its notice
+// (`mute-appeal.js`). (A shadow mute is never told: nothing here knows of it.)
 import { addSystem } from './log.js';
+import { muteAppeal } from './mute-appeal.js';
 import { setComposerEnabled } from './screens.js';
 import { state, ui } from './state.js';
 import { humanTime, make, num, str } from './util.js';
@@ -16,6 +18,8 @@ const LIFT_CHECK_MS = 10000;
 
 const mute = { until: null, reason: '', case: null, timer: null, poll: null };
 let muteNote = null;
+let muteBox = null;
+let appeal = null;
 let warnNote = null;
 let warnTimer = null;
 
@@ -30,8 +34,21 @@ function notes() {
     warnNote.id = 'warn-note';
     warnNote.setAttribute('role', 'alert');
     warnNote.hidden = true;
-    ui.lockedNote.before(warnNote, muteNote);
+    // The notice, its appeal button and the appeal form, together above the composer.
+    appeal = muteAppeal();
+    muteBox = make('div', 'mute-box', undefined);
+    muteBox.id = 'mute-box';
+    muteBox.hidden = true;
+    muteBox.append(muteNote, appeal.button, appeal.card);
+    ui.lockedNote.before(warnNote, muteBox);
   }
+}
+
+// Staff decided the mute's appeal while the page watched: say so, and ask whether it still holds.
+function appealDecided(decision) {
+  if (decision === 'lifted') addSystem('The moderators lifted your mute after your appeal.');
+  if (decision === 'denied') addSystem('The moderators kept your mute after your appeal.');
+  checkLifted();
 }
 
 // Whether the visitor is muted now (the composer stays off while so).
@@ -60,6 +77,8 @@ function apply(until, reason, caseNumber, announce) {
   if (!isMuted()) { lift(); return; }
   muteNote.textContent = muteText();
   muteNote.hidden = false;
+  muteBox.hidden = false;
+  appeal.show(mute.case, appealDecided);
   setComposerEnabled(false);
   ui.input.placeholder = 'You are muted';
   if (news) addSystem(muteText());
@@ -75,7 +94,11 @@ function lift() {
   clearTimeout(mute.timer);
   clearInterval(mute.poll);
   mute.poll = null;
-  if (muteNote) muteNote.hidden = true;
+  if (muteNote) {
+    muteNote.hidden = true;
+    muteBox.hidden = true;
+    appeal.hide();
+  }
   if (!was) return;
   if ((state.phase === 'joined' || state.phase === 'rejoining') && !state.locked) setComposerEnabled(true);
   if (state.phase === 'joined') addSystem('Your mute has ended: you can write again.');

@@ -30,6 +30,8 @@ pub struct Model {
     /// Who decided (`discord:<id> (<name>)`, or `auto` for the automatic mute).
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTimeUtc>,
+    /// How long its *Mute* muted, in seconds (the moderator's choice; `None` unless muted).
+    pub mute_secs: Option<i64>,
     /// This report's count brought the automatic mute of its tag.
     pub auto_muted: bool,
     /// Where the report was posted: the reports channel, its message, the thread started from it.

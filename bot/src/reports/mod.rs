@@ -145,18 +145,22 @@ pub async fn set_posted(
     Ok(())
 }
 
-/// Close an open report with `verdict`, decided `by`: the report as it is now, and whether
-/// this call closed it (`false`: someone decided before, and their decision stands).
+/// Close an open report with `verdict`, decided `by` (with the length of its mute, for a
+/// mute): the report as it is now, and whether this call closed it (`false`: someone decided
+/// before, and their decision stands).
 pub async fn decide(
     db: &DatabaseConnection,
     id: i64,
     verdict: ReportVerdict,
     by: &str,
+    mute: Option<std::time::Duration>,
 ) -> Result<(reports::Model, bool), BotError> {
+    let mute_secs = mute.map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let changed = reports::Entity::update_many()
         .col_expr(reports::Column::State, Expr::value(State::Decided(verdict).as_str()))
         .col_expr(reports::Column::DecidedBy, Expr::value(by.chars().take(100).collect::<String>()))
         .col_expr(reports::Column::DecidedAt, Expr::value(Utc::now()))
+        .col_expr(reports::Column::MuteSecs, Expr::value(mute_secs))
         .filter(reports::Column::Id.eq(id))
         .filter(reports::Column::State.eq(State::Open.as_str()))
         .exec(db)
@@ -172,6 +176,7 @@ pub async fn reopen(db: &DatabaseConnection, id: i64) -> Result<(), BotError> {
         .col_expr(reports::Column::State, Expr::value(State::Open.as_str()))
         .col_expr(reports::Column::DecidedBy, Expr::value(Option::<String>::None))
         .col_expr(reports::Column::DecidedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(reports::Column::MuteSecs, Expr::value(Option::<i64>::None))
         .filter(reports::Column::Id.eq(id))
         .exec(db)
         .await?;

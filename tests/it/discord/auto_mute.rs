@@ -1,6 +1,7 @@
-//! The automatic first response to reports and the *Mute* button: three reports against one
+//! The automatic first response to reports and the *Mute for…* menu: three reports against one
 //! tag from one /24 mute nothing; three distinct reporters shadow-mute the tag (its messages
-//! reach only the sender); *Mute* on a report mutes the sender, who is told.
+//! reach only the sender); a length chosen in a report's menu mutes the sender for that long,
+//! who is told, and the edited report shows it.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use fake_discord::{FakeConfig, FakeDiscord, id_of};
 use protocol::ReportVerdict;
 use serde_json::Value;
 
-use super::reports::{bus_of, buttons_disabled, channel_named, custom_id, outcome, report};
+use super::reports::{bus_of, buttons_disabled, channel_named, mute_menu, outcome, report};
 use super::*;
 use crate::support::*;
 
@@ -110,20 +111,38 @@ async fn three_distinct_reporters_shadow_mute_a_tag_three_from_one_network_do_no
     assert_eq!(mutes.len(), 1, "{mutes:?}");
     assert!(mutes[0].shadow && mutes[0].moderator == "auto" && mutes[0].expires_at.is_some(), "{mutes:?}");
 
-    // A moderator mutes Rude from report #1: Rude is told and cannot speak.
+    // A moderator mutes Rude from report #1 for a length chosen in the menu: Rude is told,
+    // with that expiry, and cannot speak.
     let mut feed = bus.subscribe_control().await.unwrap();
     let (first, _) = report_number(&fake, reports, 1, None).await;
+    let menu = mute_menu(&first);
+    let labels: Vec<&str> = menu["options"].as_array().unwrap().iter().map(|o| o["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["10 minutes", "1 hour", "6 hours", "24 hours", "7 days"]);
+    let menu_id = menu["custom_id"].as_str().unwrap();
     let staff = fake.staff_user();
-    fake.inject_component(&staff, reports, id_of(&first), &custom_id(&first, "Mute 10 min"), None);
+    // A value the menu does not offer, or a press without a value, is refused; nothing happens.
+    for values in [Some(vec!["3601".to_owned()]), None] {
+        let (refused, _) = fake.inject_component(&staff, reports, id_of(&first), menu_id, values);
+        assert!(answer_of(&fake, refused).await.contains("Choose a length"));
+    }
+    assert_eq!(bot::reports::get(&db, 1).await.unwrap().unwrap().state, "open");
+    fake.inject_component(&staff, reports, id_of(&first), menu_id, Some(vec!["3600".to_owned()]));
     let muted = rude.wait_for("muted").await;
     assert!(muted["reason"].as_str().unwrap().contains("report #1"), "{muted}");
+    let expires = chrono::DateTime::parse_from_rfc3339(muted["expires"].as_str().unwrap()).unwrap();
+    let left = expires.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(left > chrono::Duration::minutes(59) && left <= chrono::Duration::hours(1), "{muted}");
     rude.send(serde_json::json!({"type": "say", "text": "hello?", "client_id": ulid::Ulid::new().to_string()})).await;
     rude.expect_error("muted").await;
     let edited = fake
-        .wait_for(|d| d.message(reports, id_of(&first)).filter(|m| m.to_string().contains("Tag muted by")), WAIT)
+        .wait_for(
+            |d| d.message(reports, id_of(&first)).filter(|m| m.to_string().contains("Tag muted for 1 h by")),
+            WAIT,
+        )
         .await
-        .expect("the report was not edited");
-    assert!(buttons_disabled(&edited));
+        .expect("the report was not edited to show the length");
+    assert!(buttons_disabled(&edited), "{edited}");
+    assert_eq!(bot::reports::get(&db, 1).await.unwrap().unwrap().mute_secs, Some(3600));
     assert_eq!(outcome(&mut feed).await, ("g:0".to_owned(), rude_id.clone(), ReportVerdict::Muted));
     db.close().await.unwrap();
     app.stop().await;

@@ -1,7 +1,8 @@
-//! Reports, staff side: a `ReportEvent` queued on the bus (as a gateway queues it) reaches
-//! its thread in the reports channel with the 20 messages around it; *Ban tag* bans the tag on
-//! every gateway; *Dismiss* closes it; each press edits the report and publishes
-//! `report_outcome`; only moderators may press; reports go ahead of the mirror's backlog.
+//! Reports, staff side: a visitor's `report` frame (or a `ReportEvent` queued on the bus as a
+//! gateway queues it) reaches its thread in the reports channel with the 20 messages around it
+//! within 10 s; *Ban tag* bans the tag on every gateway; *Dismiss* closes it; each press edits
+//! the report and publishes `report_outcome`, which reaches the reporter's socket; only
+//! moderators may press; reports go ahead of the mirror's backlog.
 
 use std::time::{Duration, Instant};
 
@@ -75,8 +76,21 @@ pub(crate) fn custom_id(message: &Value, label: &str) -> String {
         .to_owned()
 }
 
+/// Every button and menu of the report is disabled.
 pub(crate) fn buttons_disabled(message: &Value) -> bool {
-    message["components"][0]["components"].as_array().unwrap().iter().all(|b| b["disabled"] == true)
+    message["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row["components"].as_array().unwrap())
+        .all(|c| c["disabled"] == true)
+}
+
+/// The report's *Mute for…* menu (a string select in the second row).
+pub(crate) fn mute_menu(message: &Value) -> Value {
+    let menu = message["components"][1]["components"][0].clone();
+    assert_eq!((menu["type"].as_u64(), menu["placeholder"].as_str()), (Some(3), Some("Mute for…")), "{message}");
+    menu
 }
 
 /// The next `ReportOutcome` on the control channel.
@@ -129,8 +143,11 @@ async fn a_report_reaches_its_thread_with_context_and_ban_tag_bans_on_both_gatew
     let reported = ids[15].clone();
 
     let mut feed = bus.subscribe_control().await.unwrap();
+    // Alice, on the other gateway, reports it through her socket.
     let queued = Instant::now();
-    bus.enqueue(&report(&reported, "lobby", "Spammer", "g-alice:7", "198.51.100.70")).await.unwrap();
+    let frame = serde_json::json!({"type": "report", "id": reported, "reason": "spam", "note": "keeps posting links"});
+    alice.send(frame).await;
+    assert_eq!(alice.wait_for("reported").await["id"], reported.as_str());
     let reports = channel_named(&fake, "reports").await;
     let (message, thread) = posted_report(&fake, reports, Duration::from_secs(10)).await;
     assert!(queued.elapsed() < Duration::from_secs(10), "the report took {:?}", queued.elapsed());
@@ -179,7 +196,12 @@ async fn a_report_reaches_its_thread_with_context_and_ban_tag_bans_on_both_gatew
         .await
         .unwrap_or_else(|| panic!("the report was not edited: {:?}", fake.interaction_responses(pressed)));
     assert!(edited.to_string().contains(&format!("<@{}>", staff.id)) && buttons_disabled(&edited), "{edited}");
-    assert_eq!(outcome(&mut feed).await, ("g-alice:7".to_owned(), reported.clone(), ReportVerdict::Banned));
+    let (reporter, id, verdict) = outcome(&mut feed).await;
+    assert!(reporter.starts_with("gw-"), "alice's connection: {reporter}");
+    assert_eq!((id, verdict), (reported.clone(), ReportVerdict::Banned));
+    // The outcome reaches Alice's socket on her gateway.
+    let told = alice.wait_for("report_outcome").await;
+    assert_eq!((told["id"].as_str(), told["outcome"].as_str()), (Some(reported.as_str()), Some("banned")), "{told}");
     let row = bot::reports::get(&db, 1).await.unwrap().unwrap();
     assert_eq!(row.state, "banned");
     assert!(row.decided_by.unwrap().contains(&staff.id.to_string()));

@@ -1,5 +1,6 @@
-//! The report buttons: *Ban tag* bans the reported tag ([`bans::impose`]), *Mute 10 min*
-//! mutes it ([`mutes::impose`], [`render::MUTE_LENGTH`]), *Dismiss* closes the report.
+//! The report buttons and menu: *Ban tag* bans the reported tag ([`bans::impose`]), the
+//! *Mute for…* menu mutes it for the length chosen ([`mutes::impose`], [`render::MUTE_CHOICES`];
+//! any other value is refused), *Dismiss* closes the report.
 //! A ban or mute opens its case and goes to the mod-log channel like `/ban` and `/mute`. Only moderators may press them, checked as for commands
 //! ([`access::reaches`], guild-level permissions, never the channel's); anyone else gets an
 //! ephemeral refusal and nothing happens. The first decision wins: it is recorded before it is
@@ -32,17 +33,28 @@ pub async fn press(ctx: &serenity::Context, data: &Data, press: &serenity::Compo
     if unavailable::check(&data.db).await.is_err() {
         return ephemeral(data, interaction, token, unavailable::ANSWER).await;
     }
+    // The menu's choice: one of the lengths it offers, nothing else.
+    let length = match (&press.data.kind, action) {
+        (serenity::ComponentInteractionDataKind::StringSelect { values }, Action::Mute) => {
+            match render::mute_choice(values) {
+                Some(length) => Some(length),
+                None => return ephemeral(data, interaction, token, "Choose a length from the menu.").await,
+            }
+        }
+        (_, Action::Mute) => return ephemeral(data, interaction, token, "Choose a length from the menu.").await,
+        _ => None,
+    };
     let by = format!("discord:{} ({})", press.user.id, press.user.name);
     let verdict = match action {
         Action::Ban => ReportVerdict::Banned,
         Action::Mute => ReportVerdict::Muted,
         Action::Dismiss => ReportVerdict::Dismissed,
     };
-    let (report, closed) = reports::decide(&data.db, id, verdict, &by).await?;
+    let (report, closed) = reports::decide(&data.db, id, verdict, &by, length).await?;
     if closed {
         let acted = match action {
             Action::Ban => ban(data, &report, &by).await,
-            Action::Mute => mute(data, &report, &by).await,
+            Action::Mute => mute(data, &report, &by, length.unwrap_or(render::DEFAULT_MUTE)).await,
             Action::Dismiss => {
                 crate::audit::record(&data.db, &by, "dismiss report", &format!("report #{id}"), &report.reason)
                     .await
@@ -108,8 +120,8 @@ async fn ban(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), E
     Ok(())
 }
 
-/// Mute the reported sender for [`render::MUTE_LENGTH`] (a plain mute: they are told).
-async fn mute(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), Error> {
+/// Mute the reported sender for `length` (a plain mute: they are told).
+async fn mute(data: &Data, report: &report_rows::Model, by: &str, length: std::time::Duration) -> Result<(), Error> {
     let (tag, networks, devices) = target(data, report).await?;
     let reason = reason_of(report);
     let shown = format!("{} (tag {tag})", report.reported_nick);
@@ -120,7 +132,7 @@ async fn mute(data: &Data, report: &report_rows::Model, by: &str) -> Result<(), 
         shown: Some(shown),
         reason: &reason,
         by,
-        duration: Some(render::MUTE_LENGTH),
+        duration: Some(length),
         shadow: false,
     };
     let imposed = mutes::impose(&data.db, Some(data.bus.as_ref()), mute).await?;

@@ -17,7 +17,7 @@ pub const PREFIX: &str = "report:";
 pub enum Action {
     /// Ban the reported tag.
     Ban,
-    /// Mute the reported tag for [`MUTE_LENGTH`].
+    /// Mute the reported tag for the length chosen in the menu ([`MUTE_CHOICES`]).
     Mute,
     /// Close the report without acting.
     Dismiss,
@@ -51,8 +51,22 @@ impl Action {
     }
 }
 
-/// How long *Mute* mutes.
-pub const MUTE_LENGTH: std::time::Duration = std::time::Duration::from_secs(600);
+/// The lengths the *Mute* menu offers: the option's value (seconds) and label. Only these are
+/// accepted back (a press carries what the client sent, and any client can send anything).
+pub const MUTE_CHOICES: [(u64, &str); 5] =
+    [(600, "10 minutes"), (3_600, "1 hour"), (21_600, "6 hours"), (86_400, "24 hours"), (604_800, "7 days")];
+
+/// The first of [`MUTE_CHOICES`].
+pub const DEFAULT_MUTE: std::time::Duration = std::time::Duration::from_secs(MUTE_CHOICES[0].0);
+
+/// The length a *Mute* menu choice names (`values` of the interaction), if it is one it offers.
+pub fn mute_choice(values: &[String]) -> Option<std::time::Duration> {
+    let [value] = values else { return None };
+    MUTE_CHOICES
+        .iter()
+        .find(|(secs, _)| secs.to_string() == *value)
+        .map(|(secs, _)| std::time::Duration::from_secs(*secs))
+}
 
 /// The reported message as the report shows it: its row in the log, if found.
 pub struct Reported<'a> {
@@ -73,12 +87,26 @@ pub fn decision(report: &reports::Model) -> Option<String> {
     let what = match state {
         State::Open => return None,
         State::Decided(protocol::ReportVerdict::Banned) => "Tag banned",
-        State::Decided(protocol::ReportVerdict::Muted) => "Tag muted",
+        State::Decided(protocol::ReportVerdict::Muted) => {
+            let length = report.mute_secs.and_then(|s| u64::try_from(s).ok()).map(std::time::Duration::from_secs);
+            return Some(match length {
+                Some(length) => {
+                    format!("Tag muted for {} by {}{}", crate::bans::humanize(length), decider(report), when(report))
+                }
+                None => format!("Tag muted by {}{}", decider(report), when(report)),
+            });
+        }
         State::Decided(protocol::ReportVerdict::Dismissed) => "Dismissed",
     };
-    let by = report.decided_by.as_deref().map_or_else(|| "someone".to_owned(), who);
-    let when = report.decided_at.map_or_else(String::new, |at| format!(" <t:{}:f>", at.timestamp()));
-    Some(format!("{what} by {by}{when}"))
+    Some(format!("{what} by {}{}", decider(report), when(report)))
+}
+
+fn decider(report: &reports::Model) -> String {
+    report.decided_by.as_deref().map_or_else(|| "someone".to_owned(), who)
+}
+
+fn when(report: &reports::Model) -> String {
+    report.decided_at.map_or_else(String::new, |at| format!(" <t:{}:f>", at.timestamp()))
 }
 
 /// Who decided, as staff read it: `discord:<id> (<name>)` as a mention (shown as the member's
@@ -92,7 +120,8 @@ pub(crate) fn who(by: &str) -> String {
     parsed.unwrap_or_else(|| inline(by))
 }
 
-/// The report message: embed, buttons (disabled once decided, or Ban tag without a tag).
+/// The report message: embed, buttons and the *Mute* menu (disabled once decided, or, for
+/// *Ban tag* and *Mute*, without a tag).
 pub fn message(reported: &Reported<'_>) -> Value {
     let r = reported.report;
     let tag = r.reported_tag.as_deref();
@@ -132,13 +161,23 @@ pub fn message(reported: &Reported<'_>) -> Value {
     });
     let open = decided.is_none();
     let button = |label: &str, style: u8, action: Action, enabled: bool| json!({"type": 2, "style": style, "label": label, "custom_id": action.custom_id(r.id), "disabled": !enabled});
+    // A string select (component type 3) in a row of its own, as Discord requires; choosing a
+    // length is the decision.
+    let options: Vec<Value> =
+        MUTE_CHOICES.iter().map(|(secs, label)| json!({"label": label, "value": secs.to_string()})).collect();
+    let menu = json!({
+        "type": 3, "custom_id": Action::Mute.custom_id(r.id), "placeholder": "Mute for…",
+        "min_values": 1, "max_values": 1, "options": options, "disabled": !(open && tag.is_some()),
+    });
     json!({
         "embeds": [embed],
-        "components": [{"type": 1, "components": [
-            button("Ban tag", 4, Action::Ban, open && tag.is_some()),
-            button("Mute 10 min", 1, Action::Mute, open && tag.is_some()),
-            button("Dismiss", 2, Action::Dismiss, open),
-        ]}],
+        "components": [
+            {"type": 1, "components": [
+                button("Ban tag", 4, Action::Ban, open && tag.is_some()),
+                button("Dismiss", 2, Action::Dismiss, open),
+            ]},
+            {"type": 1, "components": [menu]},
+        ],
         "allowed_mentions": {"parse": []},
     })
 }
@@ -235,6 +274,15 @@ mod tests {
     fn deciders_are_mentioned_by_id() {
         assert_eq!(who("discord:42 (mod_one)"), "<@42> (mod\\_one)");
         assert_eq!(who("auto"), "auto");
+    }
+
+    #[test]
+    fn only_offered_mute_lengths_are_taken() {
+        assert_eq!(mute_choice(&["3600".to_owned()]), Some(std::time::Duration::from_secs(3600)));
+        assert_eq!(mute_choice(&["604800".to_owned()]), Some(std::time::Duration::from_secs(604_800)));
+        for bad in [vec![], vec!["3601".to_owned()], vec!["600".to_owned(), "3600".to_owned()], vec!["-1".to_owned()]] {
+            assert_eq!(mute_choice(&bad), None, "{bad:?}");
+        }
     }
 
     #[test]
