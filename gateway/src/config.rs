@@ -140,7 +140,7 @@ pub struct ShieldConfig {
 }
 
 /// `maxnumber` of each step: a visitor tries half of it on average. The first step costs a
-/// phone well under a second (measured in BENCHMARKS.md, "Proof-of-work gate").
+/// phone well under a second (BENCHMARKS.md, "Scenario 6: the proof-of-work gate").
 pub const SHIELD_STEPS: [u64; bus::SHIELD_STEPS as usize] = [50_000, 200_000, 1_000_000, 5_000_000];
 
 impl Default for ShieldConfig {
